@@ -1,0 +1,306 @@
+package ai.tilt.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.norm.LayerNorm;
+import ai.tilt.model.ModelConfig.Family;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A decoder-only transformer LM written on raw NDArrays, with parameters kept in a map under their
+ * HF names. One class runs every supported family; {@link ModelConfig} says which norm, MLP,
+ * position scheme and biases apply.
+ *
+ * <p>Memory rule (shared/notes/djl.md section 3): an op's result belongs to the manager of its
+ * receiver, so parameters are never receivers here; activations are. Callers run a forward pass
+ * inside a short-lived manager that owns the input arrays and everything derived from them.
+ */
+public final class CausalLM implements AutoCloseable {
+  private static final float MASKED = -1e9f; // finite, so fully padded query rows stay NaN-free
+
+  private final ModelConfig config;
+  private final WeightNames names;
+  private final NDManager manager; // owns the parameters
+  private final Map<String, NDArray> params; // HF name -> weight, in HF layout
+  private final Rotary rotary; // null for GPT-2's learned positions
+
+  CausalLM(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
+    this.config = config;
+    this.names = new WeightNames(config);
+    this.manager = manager;
+    this.params = params;
+    this.rotary = config.rope() == null ? null : new Rotary(config.rope());
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public WeightNames names() {
+    return names;
+  }
+
+  /** The parameters under their HF names (live arrays: training updates them in place). */
+  public Map<String, NDArray> parameters() {
+    return params;
+  }
+
+  public NDManager manager() {
+    return manager;
+  }
+
+  /**
+   * Final hidden states (after the last norm).
+   *
+   * @param ids (B, T) int64 token ids
+   * @param mask (B, T) 1 for real tokens, 0 for padding (left or right)
+   * @param positions (B, T) int64 position ids (see {@link #positionsFromMask})
+   * @param cache keys/values of earlier positions, extended in place; null to attend within ids only
+   * @return (B, T, d)
+   */
+  public NDArray hidden(NDArray ids, NDArray mask, NDArray positions, KvCache cache) {
+    long past = cache == null ? 0 : cache.length();
+    NDArray keyMask = cache == null ? mask : cache.extendMask(mask); // (B, S)
+    NDArray bias = attentionBias(ids.getManager(), keyMask, past, ids.getShape().get(1)); // (B, 1, 1, T, S)
+    NDArray x = ids.getNDArrayInternal().embedding(ids, p(names.embed()), SparseFormat.DENSE).singletonOrThrow();
+    if (config.family() == Family.GPT2) {
+      NDArray pos = positions.getNDArrayInternal().embedding(positions, p(names.positions()), SparseFormat.DENSE).singletonOrThrow();
+      x = x.add(pos);
+    }
+    NDList rope = rotary == null ? null : rotary.tables(positions);
+    for (int i = 0; i < config.numLayers(); i++) {
+      NDArray h1 = norm(x, names.norm1(i, "weight"), names.norm1(i, "bias"));
+      NDArray attn = attention(i, h1, rope, bias, cache);
+      if (config.parallelResidual()) {
+        NDArray h2 = norm(x, names.norm2(i, "weight"), names.norm2(i, "bias"));
+        x = x.add(attn).add(mlp(i, h2));
+      } else {
+        x = x.add(attn);
+        NDArray h2 = norm(x, names.norm2(i, "weight"), names.norm2(i, "bias"));
+        x = x.add(mlp(i, h2));
+      }
+    }
+    return norm(x, names.finalNorm("weight"), names.finalNorm("bias"));
+  }
+
+  /** Positions of the LM head computed at once are capped so a chunk's logits stay near 64 MB. */
+  private static final long LOGIT_CHUNK_FLOATS = 1L << 24;
+
+  /**
+   * Per-token log-probs of a padded batch: {@code log p(ids[:, t] | ids[:, <t])} for t in [from, T).
+   *
+   * @param ids (B, T) int64
+   * @param mask (B, T) 0/1
+   * @param from first target position, at least 1
+   * @return (B, T - from) fp32; values at padded targets are meaningless and must be masked
+   */
+  public NDArray tokenLogprobs(NDArray ids, NDArray mask, int from) {
+    long t = ids.getShape().get(1);
+    if (from < 1 || from >= t) {
+      throw new IllegalArgumentException("from must be in [1, " + t + "), got " + from);
+    }
+    NDArray h = hidden(ids, mask, positionsFromMask(mask), null); // (B, T, d)
+    NDArray states = h.get(":, {}:{}", from - 1, t - 1); // (B, T-from, d)
+    return targetLogprobs(states, ids.get(":, {}:", from));
+  }
+
+  /**
+   * log-softmax of the head's logits at the targets, in chunks of positions so the full (B, T, V)
+   * log-softmax never exists at once.
+   *
+   * @param states (B, N, d) hidden states
+   * @param targets (B, N) int64 next tokens
+   * @return (B, N) fp32
+   */
+  public NDArray targetLogprobs(NDArray states, NDArray targets) {
+    long b = states.getShape().get(0);
+    long n = states.getShape().get(1);
+    long chunk = Math.max(1, LOGIT_CHUNK_FLOATS / (b * config.vocabSize()));
+    NDList parts = new NDList();
+    for (long start = 0; start < n; start += chunk) {
+      long end = Math.min(n, start + chunk);
+      NDArray s = chunk >= n ? states : states.get(":, {}:{}", start, end);
+      NDArray tg = chunk >= n ? targets : targets.get(":, {}:{}", start, end);
+      NDArray logp = logits(s).logSoftmax(-1); // (B, c, V)
+      parts.add(logp.gather(tg.expandDims(-1), -1).squeeze(-1));
+    }
+    return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 1);
+  }
+
+  /** Logits of the LM head, fp32: (..., d) -> (..., V). */
+  public NDArray logits(NDArray hidden) {
+    NDArray head = config.tieWordEmbeddings() ? p(names.embed()) : p(names.head());
+    return linear(hidden, head, null);
+  }
+
+  /**
+   * HF's position ids for a padded batch: the count of real tokens before each one, so left and
+   * right padding give every real token the position it would have unpadded.
+   *
+   * @param mask (B, T) 0/1
+   * @return (B, T) int64
+   */
+  public static NDArray positionsFromMask(NDArray mask) {
+    NDArray m = mask.toType(DataType.INT64, false);
+    return m.cumSum(1).sub(1).maximum(0).mul(m);
+  }
+
+  /**
+   * Additive attention bias: 0 where query i may attend key j, a large negative value elsewhere.
+   * Allowed when key j is a real token, comes no later than i, and (sliding window) is fewer than
+   * window positions back.
+   */
+  private NDArray attentionBias(NDManager m, NDArray keyMask, long past, long t) {
+    long s = keyMask.getShape().get(1);
+    NDArray q = m.arange(past, past + t, 1, DataType.INT64).reshape(t, 1); // (T, 1)
+    NDArray k = m.arange(0, s, 1, DataType.INT64).reshape(1, s); // (1, S)
+    NDArray allowed = k.lte(q); // (T, S)
+    if (config.slidingWindow() > 0) {
+      allowed = allowed.logicalAnd(q.sub(k).lt(config.slidingWindow()));
+    }
+    NDArray real = keyMask.toType(DataType.BOOLEAN, false).reshape(-1, 1, s); // (B, 1, S)
+    allowed = allowed.expandDims(0).logicalAnd(real); // (B, T, S)
+    NDArray bias = allowed.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED);
+    return bias.reshape(-1, 1, 1, t, s);
+  }
+
+  private NDArray attention(int i, NDArray x, NDList rope, NDArray bias, KvCache cache) {
+    Shape xs = x.getShape();
+    long b = xs.get(0);
+    long t = xs.get(1);
+    int h = config.numHeads();
+    int kv = config.numKvHeads();
+    int hd = config.headDim();
+    NDArray q; // (B, T, H, hd)
+    NDArray k; // (B, T, KV, hd)
+    NDArray v;
+    switch (config.family()) {
+      case GPT2 -> {
+        NDArray qkv = x.matMul(p(names.layer(i, "attn.c_attn.weight"))).add(p(names.layer(i, "attn.c_attn.bias")));
+        NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
+        q = parts.get(0).reshape(b, t, h, hd);
+        k = parts.get(1).reshape(b, t, kv, hd);
+        v = parts.get(2).reshape(b, t, kv, hd);
+      }
+      case GPT_NEOX -> {
+        // Fused per head: each head's q, k and v are adjacent (HF view(B, T, H, 3*hd)).
+        NDArray qkv = linear(x, p(names.layer(i, "attention.query_key_value.weight")),
+            opt(names.layer(i, "attention.query_key_value.bias"))).reshape(b, t, h, 3L * hd);
+        NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
+        q = parts.get(0);
+        k = parts.get(1);
+        v = parts.get(2);
+      }
+      default -> {
+        q = linear(x, p(names.layer(i, "self_attn.q_proj.weight")), opt(names.layer(i, "self_attn.q_proj.bias"))).reshape(b, t, h, hd);
+        k = linear(x, p(names.layer(i, "self_attn.k_proj.weight")), opt(names.layer(i, "self_attn.k_proj.bias"))).reshape(b, t, kv, hd);
+        v = linear(x, p(names.layer(i, "self_attn.v_proj.weight")), opt(names.layer(i, "self_attn.v_proj.bias"))).reshape(b, t, kv, hd);
+        if (config.qkNorm()) {
+          q = rmsNorm(q, p(names.layer(i, "self_attn.q_norm.weight")));
+          k = rmsNorm(k, p(names.layer(i, "self_attn.k_norm.weight")));
+        }
+      }
+    }
+    q = q.transpose(0, 2, 1, 3); // (B, H, T, hd)
+    k = k.transpose(0, 2, 1, 3); // (B, KV, T, hd)
+    v = v.transpose(0, 2, 1, 3);
+    if (rope != null) {
+      q = rotary.apply(q, rope);
+      k = rotary.apply(k, rope);
+    }
+    if (cache != null) {
+      NDArray[] kvs = cache.append(i, k, v);
+      k = kvs[0]; // (B, KV, S, hd)
+      v = kvs[1];
+    }
+    long s = k.getShape().get(2);
+    int g = h / kv;
+    // GQA without copying keys: fold the g query heads of one KV head into the row dimension.
+    NDArray scores = q.reshape(b, kv, g * t, hd).matMul(k.transpose(0, 1, 3, 2)); // (B, KV, g*T, S)
+    scores = scores.mul(1.0f / (float) Math.sqrt(hd)).reshape(b, kv, g, t, s).add(bias);
+    NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s);
+    NDArray out = probs.matMul(v).reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b, t, (long) h * hd);
+    return switch (config.family()) {
+      case GPT2 -> out.matMul(p(names.layer(i, "attn.c_proj.weight"))).add(p(names.layer(i, "attn.c_proj.bias")));
+      case GPT_NEOX -> linear(out, p(names.layer(i, "attention.dense.weight")), opt(names.layer(i, "attention.dense.bias")));
+      default -> linear(out, p(names.layer(i, "self_attn.o_proj.weight")), opt(names.layer(i, "self_attn.o_proj.bias")));
+    };
+  }
+
+  private NDArray mlp(int i, NDArray x) {
+    switch (config.family()) {
+      case GPT2 -> {
+        NDArray hidden = x.matMul(p(names.layer(i, "mlp.c_fc.weight"))).add(p(names.layer(i, "mlp.c_fc.bias")));
+        return activate(hidden).matMul(p(names.layer(i, "mlp.c_proj.weight"))).add(p(names.layer(i, "mlp.c_proj.bias")));
+      }
+      case GPT_NEOX -> {
+        NDArray hidden = linear(x, p(names.layer(i, "mlp.dense_h_to_4h.weight")), p(names.layer(i, "mlp.dense_h_to_4h.bias")));
+        return linear(activate(hidden), p(names.layer(i, "mlp.dense_4h_to_h.weight")), p(names.layer(i, "mlp.dense_4h_to_h.bias")));
+      }
+      default -> {
+        NDArray gate = linear(x, p(names.layer(i, "mlp.gate_proj.weight")), opt(names.layer(i, "mlp.gate_proj.bias")));
+        NDArray up = linear(x, p(names.layer(i, "mlp.up_proj.weight")), opt(names.layer(i, "mlp.up_proj.bias")));
+        return linear(activate(gate).mul(up), p(names.layer(i, "mlp.down_proj.weight")), opt(names.layer(i, "mlp.down_proj.bias")));
+      }
+    }
+  }
+
+  private NDArray activate(NDArray x) {
+    return switch (config.activation()) {
+      case SILU -> x.mul(x.getNDArrayInternal().sigmoid());
+      case GELU -> x.getNDArrayInternal().gelu();
+      case RELU -> x.getNDArrayInternal().relu();
+      case GELU_TANH -> {
+        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): HF's gelu_new, not exposed by DJL.
+        NDArray inner = x.add(x.pow(3).mul(0.044715f)).mul((float) Math.sqrt(2.0 / Math.PI));
+        yield x.mul(inner.tanh().add(1f)).mul(0.5f);
+      }
+    };
+  }
+
+  private NDArray norm(NDArray x, String weight, String bias) {
+    if (config.norm() == ModelConfig.Norm.RMS) {
+      return rmsNorm(x, p(weight));
+    }
+    return LayerNorm.layerNorm(x, new Shape(config.hiddenSize()), p(weight), p(bias), (float) config.normEps())
+        .singletonOrThrow();
+  }
+
+  /** x / sqrt(mean(x^2) + eps) * w over the last axis, in fp32 (HF's LlamaRMSNorm). */
+  private NDArray rmsNorm(NDArray x, NDArray w) {
+    NDArray rms = x.square().mean(new int[] {-1}, true).add((float) config.normEps()).sqrt();
+    return x.div(rms).mul(w);
+  }
+
+  static NDArray linear(NDArray x, NDArray w, NDArray b) {
+    return x.getNDArrayInternal().linear(x, w, b).singletonOrThrow();
+  }
+
+  private NDArray p(String name) {
+    NDArray a = params.get(name);
+    if (a == null) {
+      throw new IllegalStateException("model has no weight '" + name + "'");
+    }
+    return a;
+  }
+
+  private NDArray opt(String name) {
+    return params.get(name);
+  }
+
+  /** A map of the same names in insertion order, for callers that must not mutate ours. */
+  public Map<String, NDArray> copyOfParameterMap() {
+    return new LinkedHashMap<>(params);
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

@@ -1,0 +1,205 @@
+package ai.tilt.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Batched sampling from a {@link CausalLM}: left-padded prompts, one prefill pass filling a
+ * {@link KvCache}, then one position per step. A row stops at any EOS id (unless ignored) and is
+ * dropped from the batch, so finished rows cost nothing more. Runs outside any gradient collector:
+ * no graph is built.
+ */
+public final class Generator {
+  private final CausalLM model;
+  private final long[] eosIds;
+
+  /** @param eosIds every token id that ends a sequence (may be empty) */
+  public Generator(CausalLM model, long[] eosIds) {
+    this.model = model;
+    this.eosIds = eosIds.clone();
+  }
+
+  /** Why a sequence ended. */
+  public enum FinishReason {
+    EOS,
+    LENGTH;
+
+    public String label() {
+      return name().toLowerCase();
+    }
+  }
+
+  /**
+   * One generated sequence.
+   *
+   * @param completionIds the new tokens, EOS included when it ended on one
+   * @param logprobs log-prob of each new token under the distribution it was sampled from
+   *     (after temperature, top-k, top-p; the model's own distribution when greedy)
+   */
+  public record Generation(long[] completionIds, float[] logprobs, FinishReason finishReason) {}
+
+  /** Generates with the KV cache. */
+  public List<Generation> generate(List<long[]> prompts, SamplingParams params) {
+    return generate(prompts, params, true);
+  }
+
+  /**
+   * @param prompts token ids, at least one per prompt
+   * @param useCache false recomputes the whole sequence every step (for tests and benchmarks)
+   */
+  public List<Generation> generate(List<long[]> prompts, SamplingParams params, boolean useCache) {
+    int b = prompts.size();
+    int width = 0;
+    for (int r = 0; r < b; r++) {
+      if (prompts.get(r).length == 0) {
+        throw new IllegalArgumentException("prompt " + r + " is empty: give at least one token (e.g. BOS)");
+      }
+      width = Math.max(width, prompts.get(r).length);
+    }
+    if (model.config().rope() == null && width + params.maxNewTokens() > model.config().maxPositions()) {
+      throw new IllegalArgumentException(
+          "prompt (" + width + ") + max_new_tokens (" + params.maxNewTokens() + ") exceeds the model's "
+              + model.config().maxPositions() + " positions");
+    }
+    Sampler sampler = new Sampler(params);
+    SplittableRandom[] streams = new SplittableRandom[b];
+    List<List<Long>> tokens = new ArrayList<>();
+    List<List<Float>> logps = new ArrayList<>();
+    FinishReason[] reasons = new FinishReason[b];
+    for (int r = 0; r < b; r++) {
+      streams[r] = Sampler.stream(params.seed(), r);
+      tokens.add(new ArrayList<>());
+      logps.add(new ArrayList<>());
+    }
+    int[] active = new int[b]; // active row -> original row
+    for (int r = 0; r < b; r++) {
+      active[r] = r;
+    }
+    try (NDManager gen = model.manager().newSubManager();
+        KvCache cache = useCache ? new KvCache(gen, model.config().numLayers()) : null) {
+      long[] last = null; // token fed at this step, per active row
+      for (int step = 0; step < params.maxNewTokens() && active.length > 0; step++) {
+        Sampler.Draw draw;
+        try (NDManager s = gen.newSubManager()) {
+          NDArray logits;
+          if (!useCache) {
+            logits = recompute(s, prompts, tokens, active, width);
+          } else if (step == 0) {
+            logits = prefill(s, prompts, width, cache);
+          } else {
+            logits = decode(s, prompts, tokens, active, last, cache);
+          }
+          SplittableRandom[] rowStreams = new SplittableRandom[active.length];
+          for (int i = 0; i < active.length; i++) {
+            rowStreams[i] = streams[active[i]];
+          }
+          draw = sampler.draw(logits, rowStreams);
+        }
+        int[] still = new int[active.length];
+        int n = 0;
+        int[] keep = new int[active.length]; // positions within the active batch
+        for (int i = 0; i < active.length; i++) {
+          int r = active[i];
+          tokens.get(r).add(draw.tokens()[i]);
+          logps.get(r).add(draw.logprobs()[i]);
+          if (!params.ignoreEos() && isEos(draw.tokens()[i])) {
+            reasons[r] = FinishReason.EOS;
+          } else {
+            keep[n] = i;
+            still[n++] = r;
+          }
+        }
+        last = new long[n];
+        for (int i = 0; i < n; i++) {
+          last[i] = tokens.get(still[i]).get(tokens.get(still[i]).size() - 1);
+        }
+        if (n < active.length && n > 0 && cache != null) {
+          try (NDManager s = gen.newSubManager()) {
+            cache.keepRows(s.create(Arrays.stream(keep, 0, n).asLongStream().toArray()));
+          }
+        }
+        active = Arrays.copyOf(still, n);
+      }
+    }
+    List<Generation> out = new ArrayList<>();
+    for (int r = 0; r < b; r++) {
+      List<Long> t = tokens.get(r);
+      float[] lp = new float[t.size()];
+      for (int i = 0; i < lp.length; i++) {
+        lp[i] = logps.get(r).get(i);
+      }
+      FinishReason reason = reasons[r] == null ? FinishReason.LENGTH : reasons[r];
+      out.add(new Generation(t.stream().mapToLong(Long::longValue).toArray(), lp, reason));
+    }
+    return out;
+  }
+
+  private boolean isEos(long token) {
+    for (long e : eosIds) {
+      if (e == token) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Runs the left-padded prompts through the model, filling the cache; returns (B, V) logits. */
+  private NDArray prefill(NDManager s, List<long[]> prompts, int width, KvCache cache) {
+    int b = prompts.size();
+    long[] ids = new long[b * width];
+    long[] mask = new long[b * width];
+    for (int r = 0; r < b; r++) {
+      long[] p = prompts.get(r);
+      int off = width - p.length;
+      System.arraycopy(p, 0, ids, r * width + off, p.length);
+      Arrays.fill(mask, r * width + off, (r + 1) * width, 1L);
+    }
+    NDArray idArr = s.create(ids, new Shape(b, width));
+    NDArray maskArr = s.create(mask, new Shape(b, width));
+    NDArray h = model.hidden(idArr, maskArr, CausalLM.positionsFromMask(maskArr), cache);
+    return model.logits(h.get(":, -1")); // left padding: the last column is real in every row
+  }
+
+  /** Feeds one new token per active row; returns (B_active, V) logits. */
+  private NDArray decode(
+      NDManager s, List<long[]> prompts, List<List<Long>> tokens, int[] active, long[] last, KvCache cache) {
+    int b = active.length;
+    long[] pos = new long[b];
+    for (int i = 0; i < b; i++) {
+      int r = active[i];
+      pos[i] = prompts.get(r).length + tokens.get(r).size() - 1;
+    }
+    NDArray idArr = s.create(last, new Shape(b, 1));
+    NDArray maskArr = s.ones(new Shape(b, 1), ai.djl.ndarray.types.DataType.INT64);
+    NDArray h = model.hidden(idArr, maskArr, s.create(pos, new Shape(b, 1)), cache);
+    return model.logits(h.get(":, -1"));
+  }
+
+  /** Without a cache: the whole prompt + completion so far, left-padded, every step. */
+  private NDArray recompute(NDManager s, List<long[]> prompts, List<List<Long>> tokens, int[] active, int width) {
+    int b = active.length;
+    int t = width + tokens.get(active[0]).size();
+    long[] ids = new long[b * t];
+    long[] mask = new long[b * t];
+    for (int i = 0; i < b; i++) {
+      long[] p = prompts.get(active[i]);
+      List<Long> done = tokens.get(active[i]);
+      int len = p.length + done.size();
+      int off = i * t + t - len;
+      System.arraycopy(p, 0, ids, off, p.length);
+      for (int j = 0; j < done.size(); j++) {
+        ids[off + p.length + j] = done.get(j);
+      }
+      Arrays.fill(mask, off, (i + 1) * t, 1L);
+    }
+    NDArray idArr = s.create(ids, new Shape(b, t));
+    NDArray maskArr = s.create(mask, new Shape(b, t));
+    NDArray h = model.hidden(idArr, maskArr, CausalLM.positionsFromMask(maskArr), null);
+    return model.logits(h.get(":, -1"));
+  }
+}

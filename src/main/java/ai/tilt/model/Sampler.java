@@ -1,0 +1,81 @@
+package ai.tilt.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.SplittableRandom;
+
+/**
+ * Draws one token per row from (B, V) logits with temperature, top-k and top-p.
+ *
+ * <p>DJL has no multinomial (shared/notes/djl.md section 3), so a row samples by inverse CDF: one
+ * uniform drawn in Java from the row's own stream picks the first token whose cumulative
+ * probability exceeds it. The cumulative sum runs in fp64 so the tail of a 50k-token vocabulary
+ * keeps its mass. Java-side streams also make sampling resumable, which libtorch's generator
+ * (whose state DJL cannot save) is not.
+ */
+final class Sampler {
+  private static final float REMOVED = -1e30f; // finite: removed tokens get probability 0, no NaN
+
+  private final SamplingParams params;
+
+  Sampler(SamplingParams params) {
+    this.params = params;
+  }
+
+  /** A row's random stream: seeded by (seed, row) with SplitMix-style mixing. */
+  static SplittableRandom stream(long seed, long row) {
+    return new SplittableRandom(seed * 0x9E3779B97F4A7C15L + row * 0xBF58476D1CE4E5B9L + 1);
+  }
+
+  /** Sampled tokens and their log-probs under the distribution they were drawn from. */
+  record Draw(long[] tokens, float[] logprobs) {}
+
+  /**
+   * @param logits (B, V) fp32
+   * @param streams one random stream per row, advanced by one draw each
+   */
+  Draw draw(NDArray logits, SplittableRandom[] streams) {
+    NDManager m = logits.getManager();
+    long b = logits.getShape().get(0);
+    if (params.greedy()) {
+      NDArray tokens = logits.argMax(-1); // (B)
+      NDArray logp = logits.logSoftmax(-1).gather(tokens.expandDims(-1), -1);
+      return new Draw(tokens.toLongArray(), logp.toFloatArray());
+    }
+    NDArray scaled = params.temperature() == 1.0 ? logits : logits.div((float) params.temperature());
+    NDArray candidates = scaled; // (B, C) logits of the candidate tokens
+    NDArray candidateIds = null; // (B, C) their vocabulary ids; null = identity (C = V)
+    long v = logits.getShape().get(1);
+    if (params.topK() > 0 && params.topK() < v) {
+      NDList top = scaled.topK(params.topK(), -1, true, true); // sorted, largest first
+      candidates = top.get(0);
+      candidateIds = top.get(1);
+    } else if (params.topP() < 1.0) {
+      candidateIds = scaled.argSort(-1, false);
+      candidates = scaled.gather(candidateIds, -1);
+    }
+    if (params.topP() < 1.0) {
+      // Keep a token while the mass of the more likely ones is below top_p (HF keeps >= 1 token).
+      NDArray probs = candidates.softmax(-1);
+      NDArray before = probs.cumSum(-1).sub(probs); // (B, C)
+      NDArray removed = before.gte((float) params.topP());
+      candidates = candidates.add(removed.toType(DataType.FLOAT32, false).mul(REMOVED));
+    }
+    NDArray logp = candidates.logSoftmax(-1); // (B, C)
+    NDArray cdf = logp.exp().toType(DataType.FLOAT64, false).cumSum(-1); // (B, C)
+    double[] u = new double[(int) b];
+    for (int r = 0; r < b; r++) {
+      u[r] = streams[r].nextDouble();
+    }
+    NDArray total = cdf.get(":, -1:"); // (B, 1), ~1
+    NDArray threshold = m.create(u, new Shape(b, 1)).mul(total);
+    long c = candidates.getShape().get(1);
+    NDArray choice = cdf.lt(threshold).sum(new int[] {1}).minimum(c - 1).toType(DataType.INT64, false).expandDims(-1);
+    NDArray tokens = candidateIds == null ? choice : candidateIds.gather(choice, -1);
+    NDArray chosenLogp = logp.gather(choice, -1);
+    return new Draw(tokens.toLongArray(), chosenLogp.toFloatArray());
+  }
+}
