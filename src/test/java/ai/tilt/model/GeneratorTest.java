@@ -17,9 +17,10 @@ class GeneratorTest {
 
   /** All 8 fixture prompts in one left-padded batch give HF's 16 greedy ids (EOS ignored). */
   @ParameterizedTest
-  @ValueSource(strings = {"llama_gqa", "qwen2", "gpt_neox", "gpt2"})
+  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2",
+      "hf-extra/mistral_window", "hf-extra/qwen3", "hf-extra/llama3_mqa_tied", "hf-extra/neox_sequential"})
   void greedyMatchesTransformers(String variant) throws IOException {
-    Path dir = Fixtures.dir("hf-tiny/" + variant);
+    Path dir = Fixtures.dir(variant);
     List<HfParityTest.Case> cases = HfParityTest.cases(dir);
     List<long[]> prompts = new ArrayList<>();
     for (HfParityTest.Case c : cases) {
@@ -40,9 +41,10 @@ class GeneratorTest {
 
   /** The KV cache changes nothing: same sampled ids, log-probs within 1e-5, for every family. */
   @ParameterizedTest
-  @ValueSource(strings = {"llama_gqa", "qwen2", "gpt_neox", "gpt2"})
+  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2",
+      "hf-extra/mistral_window", "hf-extra/qwen3", "hf-extra/llama3_mqa_tied", "hf-extra/neox_sequential"})
   void cacheEqualsRecomputation(String variant) throws IOException {
-    Path dir = Fixtures.dir("hf-tiny/" + variant);
+    Path dir = Fixtures.dir(variant);
     List<long[]> prompts = new ArrayList<>();
     for (HfParityTest.Case c : HfParityTest.cases(dir)) {
       prompts.add(c.prompt());

@@ -18,7 +18,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Parity with HuggingFace transformers 4.46 (fp32, eager attention) on the hf-tiny fixtures: every
+ * Parity with HuggingFace transformers (fp32, eager attention) on the hf-tiny fixtures (4.46) and
+ * the hf-extra ones made by scripts/make_hf_fixtures.py (5.17): every
  * completion log-prob within 1e-4 and the last prompt position's logits within 1e-4, with all 8
  * inputs in one padded batch (so padding, masks and position ids are exercised too).
  */
@@ -47,9 +48,10 @@ class HfParityTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"llama_gqa", "qwen2", "gpt_neox", "gpt2"})
+  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2",
+      "hf-extra/mistral_window", "hf-extra/qwen3", "hf-extra/llama3_mqa_tied", "hf-extra/neox_sequential"})
   void logprobsMatchTransformers(String variant) throws IOException {
-    Path dir = Fixtures.dir("hf-tiny/" + variant);
+    Path dir = Fixtures.dir(variant);
     List<Case> cases = cases(dir);
     try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
       for (boolean left : new boolean[] {false, true}) {
