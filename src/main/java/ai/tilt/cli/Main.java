@@ -9,12 +9,26 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "tilt 0.1.0",
     description = "Preference fine-tuning of causal LMs on the JVM.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    quietLogging();
     System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  /** DJL logs a harmless CUDA probe warning on GPU-less hosts; keep start-up output to errors. */
+  static void quietLogging() {
+    setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    setIfAbsent("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error");
+    setIfAbsent("org.slf4j.simpleLogger.logFile", "System.err");
+  }
+
+  private static void setIfAbsent(String key, String value) {
+    if (System.getProperty(key) == null) {
+      System.setProperty(key, value);
+    }
   }
 
   @Override

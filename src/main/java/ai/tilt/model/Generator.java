@@ -53,6 +53,14 @@ public final class Generator {
    * @param useCache false recomputes the whole sequence every step (for tests and benchmarks)
    */
   public List<Generation> generate(List<long[]> prompts, SamplingParams params, boolean useCache) {
+    return generate(prompts, params, useCache, 0);
+  }
+
+  /**
+   * @param firstRow row r draws from stream (seed, firstRow + r): callers that split a long list
+   *     into batches pass each batch's offset, so samples do not depend on the batch size
+   */
+  public List<Generation> generate(List<long[]> prompts, SamplingParams params, boolean useCache, long firstRow) {
     int b = prompts.size();
     int width = 0;
     for (int r = 0; r < b; r++) {
@@ -72,7 +80,7 @@ public final class Generator {
     List<List<Float>> logps = new ArrayList<>();
     FinishReason[] reasons = new FinishReason[b];
     for (int r = 0; r < b; r++) {
-      streams[r] = Sampler.stream(params.seed(), r);
+      streams[r] = Sampler.stream(params.seed(), firstRow + r);
       tokens.add(new ArrayList<>());
       logps.add(new ArrayList<>());
     }

@@ -1,0 +1,104 @@
+package ai.tilt.cli;
+
+import ai.djl.Device;
+import ai.tilt.bench.ForwardBench;
+import ai.tilt.bench.GenerateBench;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelConfig.Family;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Presets;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code tilt bench ...}: throughput figures, each run ending in one JSON line. */
+@Command(
+    name = "bench",
+    description = "Benchmarks; each prints one JSON line with its figures and settings.",
+    mixinStandardHelpOptions = true,
+    subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class})
+public final class BenchCommand implements Runnable {
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+
+  /** Which model a benchmark runs: a preset made on the fly, or a HF directory. */
+  static final class ModelChoice {
+    @Option(names = "--model", description = "HF model directory (default: a random preset model)")
+    Path model;
+
+    @Option(names = "--preset", defaultValue = "small", description = "tiny, small or medium (default: ${DEFAULT-VALUE})")
+    String preset;
+
+    @Option(names = "--arch", defaultValue = "llama", description = "family of the preset model (default: ${DEFAULT-VALUE})")
+    String arch;
+
+    @Option(names = "--vocab-size", defaultValue = "50257", description = "vocabulary of the preset model (default: ${DEFAULT-VALUE}, GPT-2's)")
+    int vocab;
+
+    CausalLM load() throws Exception {
+      if (model != null) {
+        return ModelFiles.load(model, Device.cpu());
+      }
+      Family f = Family.of(arch);
+      return ModelFiles.random(Presets.config(f, preset, vocab, null, new long[0], null), 0, 0.02f, Device.cpu());
+    }
+
+    String label() {
+      return model != null ? model.toString() : arch + "-" + preset + "-v" + vocab;
+    }
+  }
+
+  static void print(Map<String, Object> figures) throws Exception {
+    System.out.println(new ObjectMapper().writeValueAsString(figures));
+  }
+
+  @Command(name = "generate", mixinStandardHelpOptions = true,
+      description = "Batched sampling tokens/s with and without the KV cache, and GFLOP/s against a matmul peak measured in the same run.")
+  static final class Generate implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--batch-size", defaultValue = "8") int batch;
+
+    @Option(names = "--prompt-len", defaultValue = "64") int promptLen;
+
+    @Option(names = "--new-tokens", defaultValue = "128") int newTokens;
+
+    @Option(names = "--repeats", defaultValue = "3", description = "timed runs with the cache (median)") int repeats;
+
+    @Option(names = "--no-cache-repeats", defaultValue = "1", description = "timed runs without the cache (0 skips)") int noCache;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CausalLM model = choice.load()) {
+        print(GenerateBench.run(model, choice.label(), batch, promptLen, newTokens, repeats, noCache));
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "forward", mixinStandardHelpOptions = true,
+      description = "Forward and forward+backward tokens/s of the log-prob loss, and MFU against a matmul peak measured in the same run.")
+  static final class Forward implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--batch-size", defaultValue = "8") int batch;
+
+    @Option(names = "--seq-len", defaultValue = "128") int seqLen;
+
+    @Option(names = "--steps", defaultValue = "3", description = "timed steps (median)") int steps;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CausalLM model = choice.load()) {
+        print(ForwardBench.run(model, choice.label(), batch, seqLen, steps));
+      }
+      return 0;
+    }
+  }
+}
