@@ -58,6 +58,9 @@ public final class SafetensorsReader implements AutoCloseable {
   }
 
   static SafetensorsReader open(Path fileOrDir, int chunkElements) throws IOException {
+    if (chunkElements < 1) {
+      throw new IllegalArgumentException("chunkElements must be positive");
+    }
     Path path = fileOrDir;
     if (Files.isDirectory(path)) {
       if (Files.isRegularFile(path.resolve(Safetensors.SINGLE_FILE))) {

@@ -185,7 +185,14 @@ final class SafetensorsWriter {
     ObjectNode header = SafetensorsHeader.JSON.createObjectNode();
     ObjectNode meta = header.putObject("__metadata__");
     if (metadata != null) {
-      metadata.forEach(meta::put);
+      metadata.forEach(
+          (k, v) -> {
+            // The format requires string values; Python's reader rejects a file with a null.
+            if (k == null || v == null) {
+              throw new IllegalArgumentException("null metadata key or value for " + k);
+            }
+            meta.put(k, v);
+          });
     }
     meta.put("format", "pt");
     long offset = 0;

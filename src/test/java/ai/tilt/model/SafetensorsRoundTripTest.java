@@ -314,6 +314,11 @@ class SafetensorsRoundTripTest {
     assertThrows(
         IllegalArgumentException.class,
         () -> Safetensors.writeFloats(file, Map.of(), "F8", Map.of()));
+    Map<String, String> nullValue = new LinkedHashMap<>();
+    nullValue.put("note", null);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> Safetensors.writeFloats(file, Map.of(), "F32", nullValue));
     assertArrayEquals(before, Files.readAllBytes(file));
     assertEquals(List.of("keep.safetensors"), listNames(tmp));
   }
