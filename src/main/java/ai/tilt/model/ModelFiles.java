@@ -3,14 +3,16 @@ package ai.tilt.model;
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -98,14 +100,32 @@ public final class ModelFiles {
     void accept(String name, NDArray array) throws IOException;
   }
 
-  // TODO(safetensors): replaced by the memory-mapped reader once it lands.
+  /** Streams every tensor of the directory's safetensors checkpoint (single file or sharded). */
   private static void readWeights(Path dir, NDManager manager, TensorSink sink) throws IOException {
-    Path file = dir.resolve("model.safetensors");
-    try (InputStream in = Files.newInputStream(file)) {
-      NDList list = NDList.decode(manager, in);
-      for (NDArray a : list) {
-        sink.accept(a.getName(), a);
+    try (SafetensorsReader reader = Safetensors.open(dir)) {
+      for (String name : reader.tensors().keySet()) {
+        sink.accept(name, reader.load(name, manager));
       }
     }
+  }
+
+  /**
+   * Writes the weights as {@code model.safetensors} (or HF-style shards above {@code
+   * maxShardBytes}) in {@code dtype} ("F32", "F16", "BF16"), plus config.json. A tied head is not
+   * written, as save_pretrained does not write it.
+   */
+  public static void save(CausalLM model, Path dir, String dtype, long maxShardBytes) throws IOException {
+    Files.createDirectories(dir);
+    Safetensors.writeSharded(dir, model.parameters(), dtype, maxShardBytes, Map.of());
+    ObjectNode config = HfConfigWriter.toJson(model.config());
+    config.put("torch_dtype", dtype.equals("F32") ? "float32" : dtype.equals("F16") ? "float16" : "bfloat16");
+    writeJson(dir.resolve("config.json"), config);
+  }
+
+  /** Writes pretty JSON via a temporary file and a rename. */
+  public static void writeJson(Path file, JsonNode json) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.writeString(tmp, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 }
