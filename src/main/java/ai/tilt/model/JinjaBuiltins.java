@@ -358,8 +358,8 @@ final class JinjaBuiltins {
   static Map<String, Object> globals() {
     Map<String, Object> g = new LinkedHashMap<>();
     g.put("raise_exception", (PyObjects.Callable) (args, kw) -> {
-      throw new ChatTemplate.TemplateException(
-          args.isEmpty() ? "raise_exception()" : PyObjects.str(args.get(0)), true);
+      throw new ChatTemplate.TemplateException("chat template raised an error: "
+          + (args.isEmpty() ? "(no message)" : PyObjects.str(args.get(0))), true);
     });
     g.put("strftime_now", (PyObjects.Callable) (args, kw) ->
         PyStrings.strftime(PyObjects.str(args.get(0)), java.time.LocalDateTime.now()));

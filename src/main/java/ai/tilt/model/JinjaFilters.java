@@ -2,6 +2,8 @@ package ai.tilt.model;
 
 import ai.tilt.model.PyObjects.Tuple;
 import ai.tilt.model.PyObjects.Undefined;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -172,11 +174,13 @@ final class JinjaFilters {
       case "round": {
         long precision = PyObjects.toLong(arg(args, kw, 0, "precision", 0L));
         String method = (String) arg(args, kw, 1, "method", "common");
+        double x = PyObjects.toDouble(v);
+        if (method.equals("common")) {
+          // Python's round(): half-even on the exact binary value (round(2.5) == 2.0).
+          return new BigDecimal(x).setScale((int) precision, RoundingMode.HALF_EVEN).doubleValue();
+        }
         double scale = Math.pow(10, precision);
-        double x = PyObjects.toDouble(v) * scale;
-        double r = method.equals("ceil") ? Math.ceil(x) : method.equals("floor") ? Math.floor(x)
-            : Math.signum(x) * Math.floor(Math.abs(x) + 0.5);
-        return r / scale;
+        return (method.equals("ceil") ? Math.ceil(x * scale) : Math.floor(x * scale)) / scale;
       }
       case "indent":
         return indent(PyObjects.str(v), arg(args, kw, 0, "width", 4L),

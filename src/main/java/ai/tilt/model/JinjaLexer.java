@@ -306,6 +306,6 @@ final class JinjaLexer {
   }
 
   static ChatTemplate.TemplateException error(int line, String msg) {
-    return new ChatTemplate.TemplateException("line " + line + ": " + msg, false);
+    return new ChatTemplate.TemplateException("chat template line " + line + ": " + msg, false);
   }
 }
