@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
       "Tokenize texts and render chat templates from a JSONL file.",
       "Text line:  {\"id\", \"text\", \"add_special_tokens\"} -> {\"id\", \"ids\", \"decoded\"}",
       "Chat line:  {\"id\", \"messages\", \"add_generation_prompt\", \"kwargs\"?}"
-          + " -> {\"id\", \"rendered\", \"ids\"} (ids of the rendered text, no special tokens added)"
+          + " -> {\"id\", \"rendered\", \"ids\"}",
+      "(ids of the rendered text, without adding special tokens again)"
     })
 public final class TokenizeCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();

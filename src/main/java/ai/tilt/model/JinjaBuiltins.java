@@ -4,14 +4,13 @@ import ai.tilt.model.PyObjects.Namespace;
 import ai.tilt.model.PyObjects.Tuple;
 import ai.tilt.model.PyObjects.Undefined;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Operators, attribute/item access, tests and Python methods with Jinja2 semantics (ImmutableSandbox:
- * no mutating list/dict methods). Filters live in {@link JinjaFilters}.
+ * Operators, attribute/item access, tests and Python methods with Jinja2 semantics (as in
+ * ImmutableSandboxedEnvironment: no mutating list/dict methods). Filters: {@link JinjaFilters}.
  */
 final class JinjaBuiltins {
   private JinjaBuiltins() {}
@@ -66,7 +65,8 @@ final class JinjaBuiltins {
   }
 
   private static Undefined missing(Object obj, String name) {
-    return new Undefined("'" + PyObjects.typeName(obj) + " object' has no attribute '" + name + "'");
+    return new Undefined(
+        "'" + PyObjects.typeName(obj) + " object' has no attribute '" + name + "'");
   }
 
   static Object getItem(Object obj, Object key) {
@@ -352,50 +352,6 @@ final class JinjaBuiltins {
       }
       return count;
     };
-  }
-
-  /** Jinja's default globals plus transformers' {@code raise_exception} and strftime_now. */
-  static Map<String, Object> globals() {
-    Map<String, Object> g = new LinkedHashMap<>();
-    g.put("raise_exception", (PyObjects.Callable) (args, kw) -> {
-      throw new ChatTemplate.TemplateException("chat template raised an error: "
-          + (args.isEmpty() ? "(no message)" : PyObjects.str(args.get(0))), true);
-    });
-    g.put("strftime_now", (PyObjects.Callable) (args, kw) ->
-        PyStrings.strftime(PyObjects.str(args.get(0)), java.time.LocalDateTime.now()));
-    g.put("namespace", (PyObjects.Callable) (args, kw) -> {
-      Namespace ns = new Namespace();
-      for (Object a : args) {
-        ((Map<?, ?>) a).forEach((k, v) -> ns.attrs.put(PyObjects.str(k), v));
-      }
-      ns.attrs.putAll(kw);
-      return ns;
-    });
-    g.put("dict", (PyObjects.Callable) (args, kw) -> {
-      Map<Object, Object> m = new LinkedHashMap<>();
-      if (!args.isEmpty()) {
-        m.putAll((Map<?, ?>) args.get(0));
-      }
-      m.putAll(kw);
-      return m;
-    });
-    g.put("range", (PyObjects.Callable) (args, kw) -> {
-      long start = args.size() > 1 ? PyObjects.toLong(args.get(0)) : 0;
-      long stop = PyObjects.toLong(args.get(args.size() > 1 ? 1 : 0));
-      long step = args.size() > 2 ? PyObjects.toLong(args.get(2)) : 1;
-      if (step == 0) {
-        throw new IllegalArgumentException("range() arg 3 must not be zero");
-      }
-      List<Object> out = new ArrayList<>();
-      for (long i = start; step > 0 ? i < stop : i > stop; i += step) {
-        if (out.size() >= 100_000) {
-          throw new IllegalArgumentException("range too big (sandbox limit is 100000)");
-        }
-        out.add(i);
-      }
-      return out;
-    });
-    return g;
   }
 
   static Object filter(String name, Object v, List<Object> args, Map<String, Object> kwargs) {

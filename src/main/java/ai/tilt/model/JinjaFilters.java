@@ -48,7 +48,8 @@ final class JinjaFilters {
         return useDefault ? arg(args, kw, 0, "default_value", "") : v;
       }
       case "tojson": {
-        // transformers: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
+        // transformers' signature:
+        // tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
         boolean ascii = PyObjects.truthy(arg(args, kw, 0, "ensure_ascii", false));
         Object indent = arg(args, kw, 1, "indent", null);
         Object seps = arg(args, kw, 2, "separators", null);
@@ -63,7 +64,7 @@ final class JinjaFilters {
           itemSep = PyObjects.str(pair.get(0));
           keySep = PyObjects.str(pair.get(1));
         }
-        return PyObjects.toJson(v, indent, ascii, sort, itemSep, keySep);
+        return PyJson.dumps(v, indent, ascii, sort, itemSep, keySep);
       }
       case "first":
       case "last": {
@@ -166,7 +167,8 @@ final class JinjaFilters {
       case "attr":
         return JinjaBuiltins.getAttr(v, PyObjects.str(args.get(0)));
       case "abs":
-        return v instanceof Double d ? (Object) Math.abs(d) : (Object) Math.abs(PyObjects.toLong(v));
+        return v instanceof Double d
+            ? (Object) Math.abs(d) : (Object) Math.abs(PyObjects.toLong(v));
       case "int":
         return toInt(v, arg(args, kw, 0, "default", 0L));
       case "float":

@@ -142,8 +142,9 @@ class ChatTemplateTest {
 
   private static final String MISTRAL = "{{ bos_token }}{% for message in messages %}"
       + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
-      + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
-      + "{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+      + "{{ raise_exception('Conversation roles must alternate"
+      + " user/assistant/user/assistant/...') }}{% endif %}"
+      + "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
       + "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
       + "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}"
       + "{% endfor %}";
@@ -204,7 +205,8 @@ class ChatTemplateTest {
     assertEquals("D", ChatTemplate.select(list, "cfg.json"));
     assertEquals("S", ChatTemplate.select(TokenizerFixtures.JSON.readTree("\"S\""), "cfg.json"));
     assertNull(ChatTemplate.select(null, "cfg.json"));
-    JsonNode noDefault = TokenizerFixtures.JSON.readTree("[{\"name\": \"rag\", \"template\": \"R\"}]");
+    JsonNode noDefault =
+        TokenizerFixtures.JSON.readTree("[{\"name\": \"rag\", \"template\": \"R\"}]");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ChatTemplate.select(noDefault, "cfg.json"));
     assertTrue(e.getMessage().startsWith("cfg.json: ") && e.getMessage().contains("default"),

@@ -206,7 +206,8 @@ class TextTokenizerTest {
   @Test
   void chatTemplateSources() throws IOException {
     Path named = bpeDir("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
-        + " {\"name\": \"default\", \"template\": \"D{{ add_generation_prompt }}{{ eos_token }}\"}],"
+        + " {\"name\": \"default\","
+        + " \"template\": \"D{{ add_generation_prompt }}{{ eos_token }}\"}],"
         + " \"eos_token\": \"<|eos|>\"}");
     try (TextTokenizer t = TextTokenizer.load(named)) {
       assertEquals("DTrue<|eos|>", t.applyChatTemplate(List.of(), true, null));
