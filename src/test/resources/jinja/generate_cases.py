@@ -108,6 +108,58 @@ CASES = [
     ("undefined_concat", "[{{ undefined_q ~ 'x' }}] {{ undefined_q|length }} {{ undefined_q|trim }}| {{ (undefined_q|list) }} {{ undefined_q is defined }}"),
 ]
 
+GEMMA = ("{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not"
+         " supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') !="
+         " (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate') }}"
+         "{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}"
+         "{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' +"
+         " message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}"
+         "{{'<start_of_turn>model\\n'}}{% endif %}")
+DEEPSEEK = ("{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}"
+            "{% endif %}{% set ns = namespace(is_first=false, is_tool=false, system_prompt='',"
+            " is_first_sp=true) %}{%- for message in messages %}{%- if message['role'] == 'system' %}"
+            "{%- if ns.is_first_sp %}{% set ns.system_prompt = ns.system_prompt + message['content'] %}"
+            "{% set ns.is_first_sp = false %}{%- else %}{% set ns.system_prompt = ns.system_prompt +"
+            " '\\n\\n' + message['content'] %}{%- endif %}{%- endif %}{%- endfor %}{{ bos_token }}"
+            "{{ ns.system_prompt }}{%- for message in messages %}{%- if message['role'] == 'user' %}"
+            "{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}"
+            "{%- if message['role'] == 'assistant' and 'tool_calls' not in message %}"
+            "{% set content = message['content'] %}{% if '</think>' in content %}"
+            "{% set content = content.split('</think>')[-1] %}{% endif %}"
+            "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor -%}"
+            "{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜><think>\\n'}}{% endif %}")
+QWEN25_TOOLS = open(__file__.replace("generate_cases.py", "qwen25_tools.jinja")).read()
+with open(__file__.replace("jinja/generate_cases.py",
+                           "fixtures/tokenizers/qwen3/tokenizer_config.json")) as f:
+    QWEN3 = json.load(f)["chat_template"]
+TOOL_MSGS = [{"role": "system", "content": "You are a bot."},
+             {"role": "user", "content": "Weather in Paris?"},
+             {"role": "assistant", "content": "",
+              "tool_calls": [{"type": "function", "function": {
+                  "name": "get_weather", "arguments": {"city": "Paris", "unit": "°C"}}}]},
+             {"role": "tool", "content": "{\"temp\": 21}"},
+             {"role": "tool", "content": "sunny"},
+             {"role": "assistant", "content": "<think>\nok\n</think>\n\nIt is 21 °C.",
+              "tool_calls": [{"name": "log", "arguments": "{\"x\": 1}"}]},
+             {"role": "user", "content": "<tool_response>x</tool_response>"}]
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                         "required": ["city"]}}}]
+USER_ONLY = [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": " Yo "},
+             {"role": "user", "content": "Q"}]
+CASES += [
+    ("real_gemma", GEMMA, {"messages": USER_ONLY, "bos_token": "<bos>", "add_generation_prompt": True}),
+    ("real_deepseek", DEEPSEEK, {"bos_token": "<｜begin▁of▁sentence｜>", "add_generation_prompt": True}),
+    ("real_qwen25_tools", QWEN25_TOOLS, {"messages": TOOL_MSGS, "tools": TOOLS,
+                                         "add_generation_prompt": True}),
+    ("real_qwen25_no_tools", QWEN25_TOOLS, {"messages": MSGS, "tools": None}),
+    ("real_qwen3_tools", QWEN3, {"messages": TOOL_MSGS, "tools": TOOLS,
+                                 "add_generation_prompt": True, "enable_thinking": False}),
+    ("real_qwen3_reasoning_field", QWEN3, {"messages": [
+        {"role": "user", "content": "Q"},
+        {"role": "assistant", "content": "A", "reasoning_content": "\nR\n"}], "tools": None}),
+]
+
 ERRORS = [
     ("err_raise", "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('No system role allowed') }}{% endif %}{% endfor %}"),
     ("err_undefined_attr", "{{ undefined_r.x }}"),
@@ -116,13 +168,18 @@ ERRORS = [
     ("err_str_plus_int", "{{ 'a' + 1 }}"),
     ("err_unclosed", "{% if true %}x"),
     ("err_bad_syntax", "{{ 1 + }}"),
+    ("err_gemma_system", GEMMA),
 ]
 
 out = sys.stdout
-for case_id, src in CASES:
-    result = env.from_string(src).render(**CTX)
-    out.write(json.dumps({"id": case_id, "template": src, "expected": result},
-                         ensure_ascii=False) + "\n")
+for case in CASES:
+    case_id, src = case[0], case[1]
+    overrides = case[2] if len(case) > 2 else {}
+    result = env.from_string(src).render(**{**CTX, **overrides})
+    line = {"id": case_id, "template": src, "expected": result}
+    if overrides:
+        line["context"] = overrides
+    out.write(json.dumps(line, ensure_ascii=False) + "\n")
 for case_id, src in ERRORS:
     try:
         env.from_string(src).render(**CTX)

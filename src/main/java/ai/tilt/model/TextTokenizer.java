@@ -77,7 +77,7 @@ public final class TextTokenizer implements AutoCloseable {
     HuggingFaceTokenizer hf;
     try {
       hf = HuggingFaceTokenizer.newInstance(
-          new ByteArrayInputStream(files.tokenizerJson),
+          new ByteArrayInputStream(files.takeTokenizerJson()),
           Map.of("truncation", "false", "padding", "false", "addSpecialTokens", "true"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + dir.resolve("tokenizer.json"), e);

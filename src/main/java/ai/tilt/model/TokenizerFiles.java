@@ -38,7 +38,8 @@ final class TokenizerFiles {
       "<|endoftext|>", "</s>", "<|eos|>", "<eos>", "<|end_of_text|>", "<|im_end|>", "<|eot_id|>");
 
   final Path dir;
-  final byte[] tokenizerJson;
+  // Handed to DJL once, then dropped (it is 11 MB for Qwen-sized vocabularies).
+  private byte[] tokenizerJson;
   final Map<String, Long> vocab = new HashMap<>();
   final Set<Long> specialIds = new HashSet<>();
   final List<String> specialContents = new ArrayList<>();
@@ -104,6 +105,13 @@ final class TokenizerFiles {
       throw new UncheckedIOException("cannot read " + jinja, e);
     }
     cleanUpSpaces = tokenizerConfig.path("clean_up_tokenization_spaces").asBoolean(false);
+  }
+
+  /** The raw tokenizer.json bytes; available once. */
+  byte[] takeTokenizerJson() {
+    byte[] b = tokenizerJson;
+    tokenizerJson = null;
+    return b;
   }
 
   private static JsonNode parse(Path file, String text) {
