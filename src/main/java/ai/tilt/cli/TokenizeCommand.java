@@ -7,10 +7,15 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
 import java.io.BufferedWriter;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -80,10 +85,11 @@ public final class TokenizeCommand implements Callable<Integer> {
     Path tmp = abs.resolveSibling(abs.getFileName() + ".part");
     try (tok) {
       int lineNo = 0;
-      try (BufferedReader in = Files.newBufferedReader(input);
+      try (InputStream in = new BufferedInputStream(Files.newInputStream(input));
           BufferedWriter out = Files.newBufferedWriter(tmp)) {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
         String line;
-        while ((line = in.readLine()) != null) {
+        while ((line = readLine(in, buf)) != null) {
           lineNo++;
           if (line.isBlank()) {
             continue;
@@ -93,14 +99,42 @@ public final class TokenizeCommand implements Callable<Integer> {
         }
       } catch (LineError e) {
         err.println("tokenize: " + input + ":" + lineNo + ": " + e.getMessage());
-        Files.deleteIfExists(tmp);
+        return 1;
+      } catch (CharacterCodingException e) {
+        err.println("tokenize: " + input + ":" + (lineNo + 1) + ": not valid UTF-8");
+        return 1;
+      } catch (IOException e) {
+        err.println("tokenize: " + e);
         return 1;
       }
-      Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+      try {
+        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+      } catch (IOException e) {
+        err.println("tokenize: cannot write " + abs + ": " + e);
+        return 1;
+      }
       return 0;
     } finally {
       Files.deleteIfExists(tmp);
     }
+  }
+
+  /**
+   * One line, decoded strictly as UTF-8 (a Reader decodes ahead in blocks, which would blame the
+   * wrong line); null at end of file.
+   */
+  private static String readLine(InputStream in, ByteArrayOutputStream buf) throws IOException {
+    buf.reset();
+    int b;
+    while ((b = in.read()) != -1 && b != '\n') {
+      buf.write(b);
+    }
+    if (b == -1 && buf.size() == 0) {
+      return null;
+    }
+    byte[] bytes = buf.toByteArray();
+    int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
+    return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes, 0, len)).toString();
   }
 
   private static ObjectNode process(TextTokenizer tok, String line) throws LineError {

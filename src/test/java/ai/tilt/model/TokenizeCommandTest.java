@@ -11,9 +11,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -122,5 +124,21 @@ class TokenizeCommandTest {
         "--output", out.toString());
     assertEquals(1, r.exitCode());
     assertTrue(r.stderr().contains("no tokenizer.json in " + tmp.resolve("nowhere")), r.stderr());
+
+    Path latin1 = tmp.resolve("latin1.jsonl");
+    byte[] ok = "{\"text\": \"a\"}\n".getBytes(StandardCharsets.UTF_8);
+    byte[] bad = {'{', '"', 't', 'e', 'x', 't', '"', ':', '"', (byte) 0xE9, '"', '}', '\n'};
+    byte[] both = Arrays.copyOf(ok, ok.length + bad.length);
+    System.arraycopy(bad, 0, both, ok.length, bad.length);
+    Files.write(latin1, both);
+    r = run("tokenize", "--model", model.toString(), "--input", latin1.toString(),
+        "--output", out.toString());
+    assertEquals(1, r.exitCode());
+    assertTrue(r.stderr().contains(latin1 + ":2: not valid UTF-8"), r.stderr());
+
+    r = run("tokenize", "--model", model.toString(), "--input", in.toString(),
+        "--output", tmp.resolve("no/such/dir/out.jsonl").toString());
+    assertEquals(1, r.exitCode());
+    assertTrue(r.stderr().startsWith("tokenize: "), r.stderr());
   }
 }
