@@ -9,7 +9,14 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "tilt 0.1.0",
     description = "Preference fine-tuning of causal LMs on the JVM.",
-    subcommands = {BenchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      InitModelCommand.class,
+      GenerateCommand.class,
+      LogprobsCommand.class,
+      TokenizeCommand.class,
+      BenchCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
