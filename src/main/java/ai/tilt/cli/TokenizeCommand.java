@@ -1,6 +1,6 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.ChatTemplate;
+import ai.tilt.model.chat.ChatTemplate;
 import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;

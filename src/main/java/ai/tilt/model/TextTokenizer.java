@@ -1,5 +1,6 @@
 package ai.tilt.model;
 
+import ai.tilt.model.chat.ChatTemplate;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

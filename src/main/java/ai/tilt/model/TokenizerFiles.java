@@ -1,5 +1,6 @@
 package ai.tilt.model;
 
+import ai.tilt.model.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

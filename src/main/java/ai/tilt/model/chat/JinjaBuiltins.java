@@ -1,8 +1,8 @@
-package ai.tilt.model;
+package ai.tilt.model.chat;
 
-import ai.tilt.model.PyObjects.Namespace;
-import ai.tilt.model.PyObjects.Tuple;
-import ai.tilt.model.PyObjects.Undefined;
+import ai.tilt.model.chat.PyObjects.Namespace;
+import ai.tilt.model.chat.PyObjects.Tuple;
+import ai.tilt.model.chat.PyObjects.Undefined;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.model.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.LocalDateTime;
@@ -34,7 +34,7 @@ public final class ChatTemplate {
   public static final class TemplateException extends RuntimeException {
     private final boolean raised;
 
-    TemplateException(String message, boolean raised) {
+    public TemplateException(String message, boolean raised) {
       super(message);
       this.raised = raised;
     }

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.model.chat;
 
 import java.util.List;
 import java.util.Map;

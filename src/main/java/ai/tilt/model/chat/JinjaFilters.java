@@ -1,7 +1,7 @@
-package ai.tilt.model;
+package ai.tilt.model.chat;
 
-import ai.tilt.model.PyObjects.Tuple;
-import ai.tilt.model.PyObjects.Undefined;
+import ai.tilt.model.chat.PyObjects.Tuple;
+import ai.tilt.model.chat.PyObjects.Undefined;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.ArrayList;
