@@ -1,5 +1,6 @@
 package ai.tilt.model;
 
+import ai.tilt.model.chat.ChatTemplate;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -22,8 +22,8 @@ import java.util.zip.GZIPInputStream;
  * Test access to the tokenizer fixtures copied from shared/fixtures/tokenizers into
  * src/test/resources (tokenizer.json is stored gzipped and unpacked once per JVM into a temp dir).
  */
-final class TokenizerFixtures {
-  static final ObjectMapper JSON = new ObjectMapper();
+public final class TokenizerFixtures {
+  public static final ObjectMapper JSON = new ObjectMapper();
   private static final Map<String, Path> DIRS = new HashMap<>();
   private static final Map<String, TextTokenizer> LOADED = new HashMap<>();
   private static Path root;
@@ -38,16 +38,16 @@ final class TokenizerFixtures {
   }
 
   /** A directory holding the fixture's tokenizer.json and tokenizer_config.json. */
-  static synchronized Path dir(String name) {
+  public static synchronized Path dir(String name) {
     return DIRS.computeIfAbsent(name, TokenizerFixtures::unpack);
   }
 
   /** A shared tokenizer per fixture (the qwen3 one takes about a second to load). */
-  static synchronized TextTokenizer tokenizer(String name) {
+  public static synchronized TextTokenizer tokenizer(String name) {
     return LOADED.computeIfAbsent(name, n -> TextTokenizer.load(dir(n)));
   }
 
-  static List<Case> cases(String name) {
+  public static List<Case> cases(String name) {
     try {
       Path src = resource(name);
       List<String> in = Files.readAllLines(src.resolve("input.jsonl"));
@@ -70,7 +70,7 @@ final class TokenizerFixtures {
     }
   }
 
-  static long[] ids(JsonNode array) {
+  public static long[] ids(JsonNode array) {
     return JSON.convertValue(array, long[].class);
   }
 
@@ -107,7 +107,7 @@ final class TokenizerFixtures {
     }
   }
 
-  static void deleteTree(Path p) {
+  public static void deleteTree(Path p) {
     if (!Files.exists(p)) {
       return;
     }

@@ -1,5 +1,6 @@
 package ai.tilt.model.chat;
 
+import ai.tilt.model.TokenizerFixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
