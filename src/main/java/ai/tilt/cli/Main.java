@@ -22,7 +22,22 @@ public final class Main implements Runnable {
 
   public static void main(String[] args) {
     quietLogging();
-    System.exit(new CommandLine(new Main()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The root command with Tilt's error reporting: one line naming the verb, exit code 1. */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler(
+        (e, line, parsed) -> {
+          String message = e.getMessage() == null ? e.toString() : e.getMessage();
+          line.getErr().println("tilt " + line.getCommandName() + ": " + message);
+          if (Boolean.getBoolean("tilt.stacktrace")) {
+            e.printStackTrace(line.getErr());
+          }
+          return 1;
+        });
+    return cl;
   }
 
   /** DJL logs a harmless CUDA probe warning on GPU-less hosts; keep start-up output to errors. */
