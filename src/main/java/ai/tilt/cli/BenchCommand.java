@@ -3,6 +3,7 @@ package ai.tilt.cli;
 import ai.djl.Device;
 import ai.tilt.bench.ForwardBench;
 import ai.tilt.bench.GenerateBench;
+import ai.tilt.bench.TrainBench;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.model.ModelFiles;
@@ -20,7 +21,8 @@ import picocli.CommandLine.Option;
     name = "bench",
     description = "Benchmarks; each prints one JSON line with its figures and settings.",
     mixinStandardHelpOptions = true,
-    subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class})
+    subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class, BenchCommand.Train.class,
+      BenchCommand.Soak.class})
 public final class BenchCommand implements Runnable {
   @Override
   public void run() {
@@ -97,6 +99,52 @@ public final class BenchCommand implements Runnable {
     public Integer call() throws Exception {
       try (CausalLM model = choice.load()) {
         print(ForwardBench.run(model, choice.label(), batch, seqLen, steps));
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "train", mixinStandardHelpOptions = true,
+      description = "Optimizer steps/s of the SFT loss (forward, backward, clip, AdamW) and MFU against a matmul"
+          + " peak measured in the same run; defaults match the TRL anchor's SFT benchmark.")
+  static final class Train implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--batch-size", defaultValue = "8") int batch;
+
+    @Option(names = "--micro-batch-size", defaultValue = "8") int micro;
+
+    @Option(names = "--prompt-len", defaultValue = "64") int promptLen;
+
+    @Option(names = "--completion-len", defaultValue = "65", description = "loss tokens per row (64 + EOS in the anchor)")
+    int completionLen;
+
+    @Option(names = "--steps", defaultValue = "5", description = "timed steps after 2 warm-up steps (median)") int steps;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CausalLM model = choice.load()) {
+        print(TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps));
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "soak", mixinStandardHelpOptions = true,
+      description = "Many optimizer steps of a tiny model with RSS sampled every N steps: native memory must stay flat.")
+  static final class Soak implements Callable<Integer> {
+    @Option(names = "--steps", defaultValue = "2000") int steps;
+
+    @Option(names = "--every", defaultValue = "100") int every;
+
+    @Override
+    public Integer call() throws Exception {
+      ModelChoice tiny = new ModelChoice();
+      tiny.preset = "tiny";
+      tiny.arch = "llama";
+      tiny.vocab = 512;
+      try (CausalLM model = tiny.load()) {
+        print(TrainBench.soak(model, steps, every, System.err));
       }
       return 0;
     }

@@ -1,0 +1,92 @@
+package ai.tilt.cli;
+
+import ai.tilt.train.Checkpoints;
+import ai.tilt.train.Recipe;
+import ai.tilt.train.RecipeLoader;
+import ai.tilt.train.Trainer;
+import ai.tilt.train.TrainingRun;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import sun.misc.Signal;
+
+/** {@code tilt train}: runs a recipe, or resumes it. */
+@Command(
+    name = "train",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Trains from a YAML recipe. Metrics go to RUN/metrics.jsonl, plots to RUN/plots/, checkpoints"
+          + " to RUN/step-NNNNNN/. SIGTERM or Ctrl-C writes a checkpoint and exits with code 75;"
+          + " --resume continues exactly where it stopped."
+    })
+public final class TrainCommand implements Callable<Integer> {
+  @Parameters(index = "0", description = "recipe YAML") Path recipeFile;
+
+  @Option(names = "--run-dir", description = "run directory (default: checkpoints/<recipe name>)") Path runDir;
+
+  @Option(names = "--set", description = "override a recipe key, e.g. --set train.lr=1e-4 (repeatable)")
+  List<String> overrides = new ArrayList<>();
+
+  @Option(names = "--resume", arity = "0..1", fallbackValue = "latest",
+      description = "continue from the latest complete checkpoint of the run directory, from a given checkpoint"
+          + " directory, or 'auto' (resume if there is a checkpoint, start otherwise)")
+  String resume;
+
+  @Override
+  public Integer call() throws Exception {
+    Recipe recipe = RecipeLoader.load(recipeFile, overrides);
+    Path dir = runDir != null ? runDir : Path.of("checkpoints", recipe.name());
+    Path checkpoint = null;
+    List<String> skipped = new ArrayList<>();
+    if (resume != null && !resume.equals("latest") && !resume.equals("auto")) {
+      checkpoint = Path.of(resume);
+    } else if (resume != null) {
+      checkpoint = Checkpoints.findLatest(dir, skipped);
+      for (String s : skipped) {
+        System.err.println("tilt train: skipping incomplete checkpoint " + s);
+      }
+      if (checkpoint == null && resume.equals("latest")) {
+        throw new IllegalArgumentException("nothing to resume: no complete checkpoint in " + dir);
+      }
+    } else if (!Checkpoints.stepDirs(dir).isEmpty()) {
+      throw new IllegalArgumentException(dir + " already holds checkpoints: continue it with --resume,"
+          + " or start afresh with another --run-dir");
+    }
+    if (checkpoint != null) {
+      System.err.println("tilt train: resuming from " + checkpoint);
+    }
+    Files.createDirectories(dir);
+    String argument = recipeFile + (runDir != null ? " --run-dir " + runDir : "")
+        + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
+    try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, System.err)) {
+      Trainer trainer = new Trainer(run);
+      onSignals(trainer);
+      return trainer.train(System.err);
+    }
+  }
+
+  /** First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one: exit at once. */
+  private static void onSignals(Trainer trainer) {
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        boolean[] seen = {false};
+        Signal.handle(new Signal(name), sig -> {
+          if (seen[0]) {
+            System.err.println("tilt train: second SIG" + name + ", exiting without a checkpoint");
+            Runtime.getRuntime().halt(130);
+          }
+          seen[0] = true;
+          System.err.println("tilt train: SIG" + name + " received; finishing this step and writing a checkpoint");
+          trainer.requestStop();
+        });
+      } catch (IllegalArgumentException e) {
+        // the platform does not let us handle this signal: the JVM's default applies
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.tilt.model.Safetensors;
+import ai.tilt.model.SafetensorsReader;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AdamW (Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization") with state we own,
+ * so it can be checkpointed: DJL's own Adam keeps its moments in private maps (djl.md section 7).
+ *
+ * <p>Same arithmetic as {@code torch.optim.AdamW}: p &larr; p(1 - lr&middot;wd); m &larr;
+ * &beta;1 m + (1-&beta;1) g; v &larr; &beta;2 v + (1-&beta;2) g&sup2;; p &larr; p - lr
+ * (m / (1-&beta;1<sup>t</sup>)) / (sqrt(v / (1-&beta;2<sup>t</sup>)) + eps). Weight decay applies
+ * to matrices and embeddings only, not to biases and norm scales (1-D tensors), as in HF's Trainer.
+ */
+public final class AdamW implements AutoCloseable {
+  private final Map<String, NDArray> params; // the trainable parameters, HF names
+  private final NDManager manager; // owns m and v
+  private final Map<String, NDArray> m = new LinkedHashMap<>(); // first moments, fp32
+  private final Map<String, NDArray> v = new LinkedHashMap<>(); // second moments, fp32
+  private final double beta1;
+  private final double beta2;
+  private final double eps;
+  private final double weightDecay;
+  private long step;
+
+  public AdamW(Map<String, NDArray> trainable, double beta1, double beta2, double eps, double weightDecay) {
+    this.params = trainable;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.eps = eps;
+    this.weightDecay = weightDecay;
+    if (trainable.isEmpty()) {
+      throw new IllegalArgumentException("no trainable parameters");
+    }
+    this.manager = NDManager.newBaseManager(trainable.values().iterator().next().getDevice());
+    for (Map.Entry<String, NDArray> e : trainable.entrySet()) {
+      m.put(e.getKey(), manager.zeros(e.getValue().getShape(), e.getValue().getDataType()));
+      v.put(e.getKey(), manager.zeros(e.getValue().getShape(), e.getValue().getDataType()));
+    }
+  }
+
+  /** Updates done so far (t in the bias corrections). */
+  public long step() {
+    return step;
+  }
+
+  /** Every state array, for the per-step tempAttach (djl.md section 3, rule 2). */
+  public List<NDArray> stateArrays() {
+    List<NDArray> all = new ArrayList<>(m.values());
+    all.addAll(v.values());
+    return all;
+  }
+
+  /**
+   * One update from the parameters' current gradients. Must run after the gradient collector has
+   * closed: in-place updates of leaf parameters fail inside it.
+   */
+  public void update(double lr) {
+    step++;
+    double bc1 = 1 - Math.pow(beta1, step);
+    double bc2 = 1 - Math.pow(beta2, step);
+    for (Map.Entry<String, NDArray> e : params.entrySet()) {
+      NDArray p = e.getValue();
+      NDArray g = p.getGradient();
+      NDArray mi = m.get(e.getKey());
+      NDArray vi = v.get(e.getKey());
+      if (weightDecay != 0 && p.getShape().dimension() >= 2) {
+        p.muli((float) (1 - lr * weightDecay));
+      }
+      mi.muli((float) beta1).addi(g.mul((float) (1 - beta1)));
+      vi.muli((float) beta2).addi(g.square().muli((float) (1 - beta2)));
+      NDArray denom = vi.sqrt().divi((float) Math.sqrt(bc2)).addi((float) eps);
+      p.subi(mi.div(denom).muli((float) (lr / bc1)));
+    }
+  }
+
+  /** Writes m and v as {@code exp_avg.NAME} / {@code exp_avg_sq.NAME} (torch's state names). */
+  public void save(Path file) throws IOException {
+    Map<String, NDArray> all = new LinkedHashMap<>();
+    for (String name : m.keySet()) {
+      all.put("exp_avg." + name, m.get(name));
+      all.put("exp_avg_sq." + name, v.get(name));
+    }
+    Safetensors.write(file, all, "F32", Map.of("step", Long.toString(step)));
+  }
+
+  /** Restores m, v and the step count written by {@link #save}; every trainable name must be there. */
+  public void load(Path file) throws IOException {
+    try (SafetensorsReader r = Safetensors.open(file)) {
+      for (String name : m.keySet()) {
+        for (String kind : new String[] {"exp_avg.", "exp_avg_sq."}) {
+          if (!r.contains(kind + name)) {
+            throw new IOException(file + ": no optimizer state '" + kind + name + "'");
+          }
+          NDArray src = r.load(kind + name, manager);
+          NDArray dst = kind.equals("exp_avg.") ? m.get(name) : v.get(name);
+          if (!src.getShape().equals(dst.getShape())) {
+            throw new IOException(file + ": '" + kind + name + "' has shape " + src.getShape() + ", expected " + dst.getShape());
+          }
+          dst.set(src.toByteBuffer());
+          src.close();
+        }
+      }
+      String s = r.metadata().get("step");
+      if (s == null) {
+        throw new IOException(file + ": no 'step' in the metadata");
+      }
+      step = Long.parseLong(s);
+    }
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

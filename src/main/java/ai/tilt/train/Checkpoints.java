@@ -1,0 +1,179 @@
+package ai.tilt.train;
+
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelFiles;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Checkpoint directories {@code RUN/step-NNNNNN/}: the model in HF layout (loadable by {@code tilt
+ * generate} and transformers), its tokenizer files, {@code optimizer.safetensors}, {@code
+ * trainer_state.json} and the resolved {@code recipe.yaml}.
+ *
+ * <p>A checkpoint is written into a hidden temporary directory, closed by a {@code complete.json}
+ * marker that lists every file with its size, then renamed into place; the {@code latest} pointer
+ * is written last. A directory whose marker is missing or whose files do not match it is never
+ * loaded, so a run killed while saving loses nothing it had finished.
+ */
+public final class Checkpoints {
+  public static final String MARKER = "complete.json";
+  public static final String LATEST = "latest";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final List<String> MODEL_SIDE_FILES =
+      List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+          "generation_config.json", "chat_template.jinja");
+
+  private Checkpoints() {}
+
+  public static String dirName(long step) {
+    return String.format("step-%06d", step);
+  }
+
+  /** Writes a complete checkpoint of {@code step} and points {@code latest} at it. */
+  public static Path write(
+      Path runDir, CausalLM model, Path modelSource, AdamW optimizer, TrainerState state, Recipe recipe,
+      long maxShardBytes) throws IOException {
+    Files.createDirectories(runDir);
+    String name = dirName(state.step());
+    Path tmp = runDir.resolve("." + name + ".tmp");
+    deleteTree(tmp);
+    Files.createDirectories(tmp);
+    ModelFiles.save(model, tmp, "F32", maxShardBytes);
+    if (modelSource != null && Files.exists(modelSource.resolve("config.json"))) {
+      // the source's own config.json keeps every key the model was published with
+      Files.copy(modelSource.resolve("config.json"), tmp.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING);
+    }
+    for (String f : MODEL_SIDE_FILES) {
+      if (modelSource != null && Files.exists(modelSource.resolve(f))) {
+        Files.copy(modelSource.resolve(f), tmp.resolve(f));
+      }
+    }
+    optimizer.save(tmp.resolve("optimizer.safetensors"));
+    state.write(tmp.resolve("trainer_state.json"));
+    Files.writeString(tmp.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe), StandardCharsets.UTF_8);
+    ObjectNode marker = JSON.createObjectNode();
+    marker.put("step", state.step());
+    ObjectNode files = marker.putObject("files");
+    try (Stream<Path> s = Files.list(tmp)) {
+      for (Path p : s.sorted().toList()) {
+        files.put(p.getFileName().toString(), Files.size(p));
+      }
+    }
+    Files.writeString(tmp.resolve(MARKER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(marker));
+    Path dest = runDir.resolve(name);
+    deleteTree(dest);
+    Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE);
+    Path latestTmp = runDir.resolve(LATEST + ".tmp");
+    Files.writeString(latestTmp, name + "\n");
+    Files.move(latestTmp, runDir.resolve(LATEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    return dest;
+  }
+
+  /** Null when complete, else why not. */
+  public static String incompleteReason(Path dir) {
+    Path marker = dir.resolve(MARKER);
+    if (!Files.exists(marker)) {
+      return "no " + MARKER + " (the save did not finish)";
+    }
+    try {
+      JsonNode files = JSON.readTree(marker.toFile()).get("files");
+      for (Iterator<Map.Entry<String, JsonNode>> it = files.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        Path f = dir.resolve(e.getKey());
+        if (!Files.exists(f)) {
+          return e.getKey() + " is missing";
+        }
+        if (Files.size(f) != e.getValue().asLong()) {
+          return e.getKey() + " has " + Files.size(f) + " bytes, " + MARKER + " says " + e.getValue().asLong();
+        }
+      }
+      return null;
+    } catch (IOException | RuntimeException e) {
+      return MARKER + " is unreadable: " + e.getMessage();
+    }
+  }
+
+  /**
+   * The newest complete checkpoint of a run: the one {@code latest} names if it is complete, else
+   * the highest complete step directory. Incomplete ones passed over are reported to {@code
+   * skipped}.
+   */
+  public static Path findLatest(Path runDir, List<String> skipped) throws IOException {
+    if (!Files.isDirectory(runDir)) {
+      return null;
+    }
+    Path pointer = runDir.resolve(LATEST);
+    if (Files.exists(pointer)) {
+      Path named = runDir.resolve(Files.readString(pointer).trim());
+      String why = Files.isDirectory(named) ? incompleteReason(named) : "missing";
+      if (why == null) {
+        return named;
+      }
+      skipped.add(named.getFileName() + " (" + why + ")");
+    }
+    for (Path dir : stepDirs(runDir)) {
+      String why = incompleteReason(dir);
+      if (why == null) {
+        return dir;
+      }
+      if (!skipped.toString().contains(dir.getFileName().toString())) {
+        skipped.add(dir.getFileName() + " (" + why + ")");
+      }
+    }
+    return null;
+  }
+
+  /** Step directories of a run, newest first. */
+  public static List<Path> stepDirs(Path runDir) throws IOException {
+    if (!Files.isDirectory(runDir)) {
+      return List.of();
+    }
+    try (Stream<Path> s = Files.list(runDir)) {
+      return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().matches("step-\\d{6,}"))
+          .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed())
+          .toList();
+    }
+  }
+
+  /** Deletes the oldest complete checkpoints beyond the newest {@code keepLast} (0 keeps all). */
+  public static List<Path> prune(Path runDir, int keepLast) throws IOException {
+    List<Path> removed = new ArrayList<>();
+    if (keepLast <= 0) {
+      return removed;
+    }
+    int kept = 0;
+    for (Path dir : stepDirs(runDir)) {
+      if (incompleteReason(dir) != null) {
+        continue;
+      }
+      if (++kept > keepLast) {
+        deleteTree(dir);
+        removed.add(dir);
+      }
+    }
+    return removed;
+  }
+
+  static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(q);
+      }
+    }
+  }
+}

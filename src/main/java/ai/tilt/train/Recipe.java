@@ -1,0 +1,144 @@
+package ai.tilt.train;
+
+import ai.tilt.loss.Loss;
+import ai.tilt.loss.Sft;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+
+/**
+ * A training run, as read from a YAML recipe. Every key, its default and its help text live here,
+ * once; {@link RecipeLoader} binds YAML to these records (unknown keys fail naming the key), and
+ * {@code tilt recipe explain} prints them. Keys are snake_case in YAML ({@code max_steps}).
+ */
+public record Recipe(
+    @Doc("run name; the run directory defaults to checkpoints/<name>") String name,
+    @Doc("seed of every random stream (data order, initialisation, sampling)") Long seed,
+    @Doc("the policy model") Model model,
+    @Doc("training (and evaluation) data") Data data,
+    @Doc("optimisation") Train train,
+    @Doc("the objective: sft (more arrive with the preference losses)") Loss loss,
+    @Doc("checkpoints") Checkpoint checkpoint,
+    @Doc("metrics, console output and plots") Log log) {
+
+  public Recipe {
+    name = name == null ? "run" : name;
+    seed = seed == null ? 0L : seed;
+    model = model == null ? new Model(null, null, null) : model;
+    data = data == null ? new Data(null, null, null, null, null, null) : data;
+    train = train == null ? new Train(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null) : train;
+    loss = loss == null ? new Sft() : loss;
+    checkpoint = checkpoint == null ? new Checkpoint(null, null, null) : checkpoint;
+    log = log == null ? new Log(null, null, null) : log;
+  }
+
+  /** Where the policy comes from: a HF directory, or a fresh random model. */
+  public record Model(
+      @Doc("HF model directory (config.json, safetensors, tokenizer files)") String path,
+      @Doc("or: a randomly initialised model, e.g. {arch: llama, preset: tiny}") Init init,
+      @Doc("regular expressions over HF weight names; matching weights train, others stay frozen (default: all)")
+          List<String> trainable) {}
+
+  /** A fresh model made like {@code tilt init-model}. */
+  public record Init(
+      @Doc("llama, mistral, qwen2, qwen3, gpt_neox or gpt2") String arch,
+      @Doc("tiny, small or medium") String preset,
+      @Doc("initialisation seed (default: the recipe seed)") Long seed,
+      @Doc("directory whose tokenizer files to use (default: Tilt's byte-level BPE)") String tokenizer) {
+    public Init {
+      arch = arch == null ? "llama" : arch;
+      preset = preset == null ? "tiny" : preset;
+    }
+  }
+
+  /** Data files and tokenisation limits. */
+  public record Data(
+      @Doc("training JSONL: prompt/completion, messages, or text lines") String train,
+      @Doc("evaluation JSONL (optional)") String eval,
+      @Doc("longest sequence in tokens; longer examples are truncated (completion end first)") Integer maxLength,
+      @Doc("longest prompt in tokens; longer prompts keep their last tokens (default: no limit)") Integer maxPromptLength,
+      @Doc("skip and count bad lines instead of stopping at the first") Boolean skipInvalid,
+      @Doc("append EOS after each completion (once; never for chat-formatted data)") Boolean appendEos) {
+    public Data {
+      maxLength = maxLength == null ? 512 : maxLength;
+      skipInvalid = skipInvalid != null && skipInvalid;
+      appendEos = appendEos == null || appendEos;
+    }
+  }
+
+  /** Optimisation: steps, batches, AdamW, schedule, clipping. */
+  public record Train(
+      @Doc("optimizer steps; 0 means derive from epochs") Long maxSteps,
+      @Doc("passes over the training data, used when max_steps is 0") Double epochs,
+      @Doc("sequences per optimizer step") Integer batchSize,
+      @Doc("sequences per forward/backward pass; batch_size / micro_batch_size passes are accumulated")
+          Integer microBatchSize,
+      @Doc("peak learning rate") Double lr,
+      @Doc("constant, linear or cosine (after warm-up)") LrSchedule.Kind schedule,
+      @Doc("linear warm-up steps") Long warmupSteps,
+      @Doc("learning-rate floor at the end of the decay") Double minLr,
+      @Doc("AdamW decoupled weight decay (matrices and embeddings only)") Double weightDecay,
+      @Doc("AdamW beta1") Double beta1,
+      @Doc("AdamW beta2") Double beta2,
+      @Doc("AdamW epsilon") Double eps,
+      @Doc("global gradient-norm clip; 0 disables") Double maxGradNorm,
+      @Doc("per_token: every target token of the accumulation window weighs the same (TRL's SFT);"
+          + " per_sequence: every sequence weighs the same") Normalization lossNormalization,
+      @Doc("fp32 (bf16-mixed arrives with the mixed-precision work)") Precision precision,
+      @Doc("stop after this many consecutive steps with a NaN/Inf loss or gradient norm") Integer maxBadSteps) {
+    public Train {
+      maxSteps = maxSteps == null ? 0L : maxSteps;
+      batchSize = batchSize == null ? 16 : batchSize;
+      microBatchSize = microBatchSize == null ? batchSize : microBatchSize;
+      lr = lr == null ? 1e-5 : lr;
+      schedule = schedule == null ? LrSchedule.Kind.COSINE : schedule;
+      warmupSteps = warmupSteps == null ? 0L : warmupSteps;
+      minLr = minLr == null ? 0.0 : minLr;
+      weightDecay = weightDecay == null ? 0.0 : weightDecay;
+      beta1 = beta1 == null ? 0.9 : beta1;
+      beta2 = beta2 == null ? 0.999 : beta2;
+      eps = eps == null ? 1e-8 : eps;
+      maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
+      lossNormalization = lossNormalization == null ? Normalization.PER_TOKEN : lossNormalization;
+      precision = precision == null ? Precision.FP32 : precision;
+      maxBadSteps = maxBadSteps == null ? 5 : maxBadSteps;
+    }
+  }
+
+  /** How a loss summed over an accumulation window is divided. */
+  public enum Normalization {
+    @JsonProperty("per_token")
+    PER_TOKEN,
+    @JsonProperty("per_sequence")
+    PER_SEQUENCE
+  }
+
+  /** Numeric precision of training. */
+  public enum Precision {
+    @JsonProperty("fp32")
+    FP32
+  }
+
+  /** When checkpoints are written and how many are kept. */
+  public record Checkpoint(
+      @Doc("write a checkpoint every N steps (0: only at the end)") Long every,
+      @Doc("keep the newest N checkpoints (0 keeps all)") Integer keepLast,
+      @Doc("largest safetensors shard in bytes") Long maxShardBytes) {
+    public Checkpoint {
+      every = every == null ? 0L : every;
+      keepLast = keepLast == null ? 2 : keepLast;
+      maxShardBytes = maxShardBytes == null ? 2_000_000_000L : maxShardBytes;
+    }
+  }
+
+  /** What is logged, and how often. */
+  public record Log(
+      @Doc("console line every N steps (metrics.jsonl gets every step)") Integer every,
+      @Doc("evaluate every N steps (0: only at the end, when data.eval is set)") Long evalEvery,
+      @Doc("write PNG plots of every curve at the end") Boolean plots) {
+    public Log {
+      every = every == null ? 10 : every;
+      evalEvery = evalEvery == null ? 0L : evalEvery;
+      plots = plots == null || plots;
+    }
+  }
+}

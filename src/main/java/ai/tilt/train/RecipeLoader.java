@@ -1,0 +1,235 @@
+package ai.tilt.train;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.InvalidTypeIdException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.lang.reflect.RecordComponent;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Reads YAML recipes into {@link Recipe}: {@code --set a.b=value} overrides applied to the YAML
+ * tree first, then one strict binding in which an unknown key, a wrong type or an unknown loss
+ * fails with the key's dotted path named. Also writes the resolved recipe back (every default
+ * filled in), explains it, and says which keys differ between two recipes.
+ */
+public final class RecipeLoader {
+  /** Keys that may change when a run is resumed; everything else must match the checkpoint. */
+  private static final List<String> MUTABLE = List.of("name", "train.max_steps", "train.epochs", "checkpoint.", "log.");
+
+  private static final YAMLMapper YAML = mapper();
+
+  private RecipeLoader() {}
+
+  private static YAMLMapper mapper() {
+    YAMLMapper m = new YAMLMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+        .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES).disable(YAMLGenerator.Feature.USE_NATIVE_TYPE_ID));
+    m.setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+    m.enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    m.enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+    m.enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY);
+    m.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    return m;
+  }
+
+  /** Reads a recipe file and applies {@code key.path=value} overrides. */
+  public static Recipe load(Path file, List<String> overrides) throws IOException {
+    if (!Files.exists(file)) {
+      throw new IOException("recipe not found: " + file);
+    }
+    JsonNode tree;
+    try {
+      tree = YAML.readTree(file.toFile());
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(file + ": not valid YAML: " + e.getOriginalMessage());
+    }
+    if (tree == null || tree.isMissingNode() || tree.isNull()) {
+      tree = YAML.createObjectNode();
+    }
+    if (!tree.isObject()) {
+      throw new IllegalArgumentException(file + ": a recipe is a mapping of keys to values");
+    }
+    return bind((ObjectNode) tree, overrides, file.toString());
+  }
+
+  /** Binds a YAML tree (already read) with overrides; {@code origin} names it in errors. */
+  public static Recipe bind(ObjectNode tree, List<String> overrides, String origin) {
+    normaliseLoss(tree);
+    for (String o : overrides) {
+      applyOverride(tree, o);
+    }
+    normaliseLoss(tree);
+    try {
+      return YAML.treeToValue(tree, Recipe.class);
+    } catch (UnrecognizedPropertyException e) {
+      TreeSet<String> known = new TreeSet<>();
+      for (Object k : e.getKnownPropertyIds()) {
+        known.add(k.toString());
+      }
+      throw new IllegalArgumentException(
+          origin + ": unknown key '" + path(e) + "' (known here: " + String.join(", ", known) + ")");
+    } catch (InvalidTypeIdException e) {
+      throw new IllegalArgumentException(
+          origin + ": unknown loss type '" + e.getTypeId() + "' at '" + path(e) + "' (known: sft)");
+    } catch (InvalidFormatException e) {
+      throw new IllegalArgumentException(origin + ": key '" + path(e) + "': cannot read " + e.getValue()
+          + " as " + describe(e.getTargetType()));
+    } catch (JsonMappingException e) {
+      throw new IllegalArgumentException(origin + ": key '" + path(e) + "': " + e.getOriginalMessage());
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(origin + ": " + e.getOriginalMessage());
+    }
+  }
+
+  private static String describe(Class<?> type) {
+    if (type.isEnum()) {
+      List<String> names = new ArrayList<>();
+      for (Object c : type.getEnumConstants()) {
+        names.add(YAML.valueToTree(c).asText());
+      }
+      return "one of " + names;
+    }
+    return Number.class.isAssignableFrom(type) ? "a number" : type.getSimpleName();
+  }
+
+  /** {@code loss: sft} is shorthand for {@code loss: {type: sft}}. */
+  private static void normaliseLoss(ObjectNode tree) {
+    JsonNode loss = tree.get("loss");
+    if (loss != null && loss.isTextual()) {
+      tree.putObject("loss").put("type", loss.asText());
+    }
+  }
+
+  private static void applyOverride(ObjectNode tree, String override) {
+    int eq = override.indexOf('=');
+    if (eq <= 0) {
+      throw new IllegalArgumentException("--set expects key.path=value, got '" + override + "'");
+    }
+    String[] keys = override.substring(0, eq).trim().split("\\.");
+    JsonNode value;
+    try {
+      value = YAML.readTree(override.substring(eq + 1));
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("--set " + override + ": value is not valid YAML");
+    }
+    ObjectNode node = tree;
+    for (int i = 0; i < keys.length - 1; i++) {
+      JsonNode child = node.get(keys[i]);
+      if (child == null || !child.isObject()) {
+        child = node.putObject(keys[i]);
+      }
+      node = (ObjectNode) child;
+    }
+    node.set(keys[keys.length - 1], value == null || value.isMissingNode() ? YAML.nullNode() : value);
+  }
+
+  private static String path(JsonMappingException e) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference r : e.getPath()) {
+      if (r.getFieldName() != null) {
+        sb.append(sb.length() == 0 ? "" : ".").append(r.getFieldName());
+      } else if (r.getIndex() >= 0) {
+        sb.append('[').append(r.getIndex()).append(']');
+      }
+    }
+    return sb.toString();
+  }
+
+  /** The resolved recipe, every default written out, as YAML. */
+  public static String toYaml(Recipe recipe) {
+    try {
+      return YAML.writeValueAsString(recipe);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Flattened {@code section.key -> value} of a resolved recipe. */
+  public static Map<String, String> flatten(Recipe recipe) {
+    Map<String, String> out = new LinkedHashMap<>();
+    flatten("", YAML.valueToTree(recipe), out);
+    return out;
+  }
+
+  private static void flatten(String prefix, JsonNode node, Map<String, String> out) {
+    if (node.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        flatten(prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), e.getValue(), out);
+      }
+    } else {
+      out.put(prefix, node.isNull() ? "null" : node.isTextual() ? node.asText() : node.toString());
+    }
+  }
+
+  /**
+   * Keys whose values differ between the recipe a checkpoint was written with and the one given
+   * now, split into those that may change on resume and those that may not.
+   */
+  public record Diff(List<String> allowed, List<String> refused) {}
+
+  public static Diff diff(Recipe saved, Recipe now) {
+    Map<String, String> a = flatten(saved);
+    Map<String, String> b = flatten(now);
+    TreeSet<String> keys = new TreeSet<>(a.keySet());
+    keys.addAll(b.keySet());
+    List<String> allowed = new ArrayList<>();
+    List<String> refused = new ArrayList<>();
+    for (String k : keys) {
+      String x = a.getOrDefault(k, "null");
+      String y = b.getOrDefault(k, "null");
+      if (!x.equals(y)) {
+        String line = k + ": " + x + " -> " + y;
+        boolean mutable = MUTABLE.stream().anyMatch(m -> m.endsWith(".") ? k.startsWith(m) : k.equals(m));
+        (mutable ? allowed : refused).add(line);
+      }
+    }
+    return new Diff(allowed, refused);
+  }
+
+  /** Every key with its resolved value and help text, for {@code tilt recipe explain}. */
+  public static String explain(Recipe recipe) {
+    StringBuilder sb = new StringBuilder();
+    Map<String, String> values = flatten(recipe);
+    explain("", Recipe.class, values, sb);
+    return sb.toString();
+  }
+
+  private static void explain(String prefix, Class<?> type, Map<String, String> values, StringBuilder sb) {
+    for (RecordComponent c : type.getRecordComponents()) {
+      String key = prefix + PropertyNamingStrategies.SnakeCaseStrategy.INSTANCE.translate(c.getName());
+      Doc doc = c.getAnnotation(Doc.class);
+      Class<?> t = c.getType();
+      if (t.isRecord()) {
+        sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
+        explain(key + ".", t, values, sb);
+      } else if (t == ai.tilt.loss.Loss.class) {
+        sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
+        values.forEach((k, v) -> {
+          if (k.startsWith(key + ".")) {
+            sb.append("  ").append(k).append(": ").append(v).append('\n');
+          }
+        });
+      } else {
+        String v = values.getOrDefault(key, "null");
+        sb.append(String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
+      }
+    }
+  }
+}

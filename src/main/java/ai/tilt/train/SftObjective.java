@@ -1,0 +1,104 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.tilt.data.Batches;
+import ai.tilt.data.SftExample;
+import ai.tilt.loss.Sft;
+import ai.tilt.model.CausalLM;
+import ai.tilt.train.Recipe.Normalization;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The SFT loss over an accumulation window: pads each micro-batch, runs the LM head only from the
+ * first target position on, and divides each micro-batch's sum by the window's normaliser, so
+ * that k accumulated micro-batches give the same gradient as one batch k times larger.
+ */
+public final class SftObjective {
+  private final CausalLM model;
+  private final long padId;
+  private final Normalization normalization;
+
+  public SftObjective(CausalLM model, long padId, Normalization normalization) {
+    this.model = model;
+    this.padId = padId;
+    this.normalization = normalization;
+  }
+
+  /**
+   * A window ready to run.
+   *
+   * @param batches padded micro-batches
+   * @param denominator target tokens (per_token) or sequences (per_sequence) of the whole window
+   * @param tokens real tokens in the window (prompt + completion)
+   * @param targetTokens tokens trained on
+   */
+  public record Window(List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens) {}
+
+  public Window window(List<List<SftExample>> micros) {
+    List<Batches.PaddedBatch> batches = new ArrayList<>();
+    long tokens = 0;
+    long targets = 0;
+    long sequences = 0;
+    for (List<SftExample> micro : micros) {
+      batches.add(Batches.pad(micro, padId, false));
+      for (SftExample e : micro) {
+        tokens += e.ids().length;
+        for (boolean t : e.targets()) {
+          targets += t ? 1 : 0;
+        }
+        sequences++;
+      }
+    }
+    double denominator = normalization == Normalization.PER_TOKEN ? Math.max(1, targets) : sequences;
+    return new Window(batches, denominator, tokens, targets);
+  }
+
+  /** Micro-batch {@code i}'s share of the window loss (graph built when a collector is open). */
+  public NDArray microLoss(NDManager step, Window w, int i) {
+    Batches.PaddedBatch b = w.batches().get(i);
+    Shape shape = new Shape(b.rows(), b.width());
+    NDArray ids = step.create(b.ids(), shape);
+    NDArray mask = step.create(b.mask(), shape);
+    int from = firstTarget(b);
+    NDArray logp = model.tokenLogprobs(ids, mask, from); // (B, T - from)
+    NDArray targets = step.create(b.targets(), shape).get(":, {}:", from); // (B, T - from)
+    NDArray sum = normalization == Normalization.PER_TOKEN ? Sft.tokenSum(logp, targets) : Sft.sequenceSum(logp, targets);
+    return sum.div((float) w.denominator());
+  }
+
+  /** Mean per-token negative log-likelihood of the targets, without a graph. */
+  public double evalLoss(NDManager parent, List<SftExample> examples, int microBatch) {
+    double sum = 0;
+    long count = 0;
+    for (int start = 0; start < examples.size(); start += microBatch) {
+      List<SftExample> rows = examples.subList(start, Math.min(examples.size(), start + microBatch));
+      Batches.PaddedBatch b = Batches.pad(rows, padId, false);
+      try (NDManager m = parent.newSubManager()) {
+        Shape shape = new Shape(b.rows(), b.width());
+        int from = firstTarget(b);
+        NDArray logp = model.tokenLogprobs(m.create(b.ids(), shape), m.create(b.mask(), shape), from);
+        NDArray targets = m.create(b.targets(), shape).get(":, {}:", from);
+        sum += Sft.tokenSum(logp, targets).getFloat();
+        count += (long) targets.sum().getFloat();
+      }
+    }
+    return sum / Math.max(1, count);
+  }
+
+  /** The first column holding a target in any row (at least 1: position 0 has no prediction). */
+  static int firstTarget(Batches.PaddedBatch b) {
+    int first = b.width() - 1;
+    for (int r = 0; r < b.rows(); r++) {
+      for (int t = 1; t < first; t++) {
+        if (b.targets()[r * b.width() + t] != 0) {
+          first = t;
+          break;
+        }
+      }
+    }
+    return Math.max(1, first);
+  }
+}

@@ -1,0 +1,96 @@
+package ai.tilt.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import java.util.Map;
+
+/**
+ * One optimizer step: forward and backward over every micro-batch of the accumulation window
+ * (gradients add up across backward calls, as in PyTorch), the global gradient norm, the
+ * non-finite guard, clipping, the AdamW update and zeroing.
+ *
+ * <p>Everything the step creates lives in one sub-manager closed at its end; parameters and
+ * optimizer state are temporarily attached to it so that gradient wrappers and in-place update
+ * temporaries die with it too (shared/notes/djl.md section 3: without this, memory grows by
+ * megabytes per step).
+ */
+public final class TrainStep {
+  /** The loss of micro-batch {@code i}, already divided by the window's normaliser. */
+  public interface MicroLoss {
+    /**
+     * @param step the manager every array of this step must be created in
+     * @param i micro-batch index within the window
+     * @return a scalar loss whose gradient is wanted
+     */
+    NDArray loss(NDManager step, int i);
+  }
+
+  /**
+   * What a step did.
+   *
+   * @param loss sum of the micro-batch losses (the window's loss)
+   * @param gradNorm global L2 norm of the gradients before clipping
+   * @param applied false when the loss or the norm was NaN/Inf and the update was skipped
+   */
+  public record Result(double loss, double gradNorm, boolean applied) {}
+
+  private final NDManager parent;
+  private final Map<String, NDArray> trainable;
+  private final AdamW optimizer;
+  private final double maxGradNorm;
+
+  public TrainStep(NDManager parent, Map<String, NDArray> trainable, AdamW optimizer, double maxGradNorm) {
+    this.parent = parent;
+    this.trainable = trainable;
+    this.optimizer = optimizer;
+    this.maxGradNorm = maxGradNorm;
+  }
+
+  public Result run(int microBatches, MicroLoss microLoss, double lr) {
+    try (NDManager step = parent.newSubManager()) {
+      for (NDArray p : trainable.values()) {
+        p.tempAttach(step);
+      }
+      for (NDArray s : optimizer.stateArrays()) {
+        s.tempAttach(step);
+      }
+      double loss = 0;
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        for (int i = 0; i < microBatches; i++) {
+          NDArray l = microLoss.loss(step, i);
+          gc.backward(l);
+          loss += l.getFloat();
+        }
+      }
+      double norm = globalNorm();
+      boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
+      if (finite) {
+        if (maxGradNorm > 0 && norm > maxGradNorm) {
+          float scale = (float) (maxGradNorm / (norm + 1e-6));
+          for (NDArray p : trainable.values()) {
+            p.getGradient().muli(scale);
+          }
+        }
+        optimizer.update(lr);
+      }
+      for (NDArray p : trainable.values()) {
+        // torch's zero_(): clears NaN too, unlike subtracting the gradient from itself
+        JniUtils.zeroGrad((PtNDArray) p);
+      }
+      return new Result(loss, norm, finite);
+    }
+  }
+
+  private double globalNorm() {
+    NDArray total = null;
+    for (NDArray p : trainable.values()) {
+      NDArray s = p.getGradient().square().sum();
+      total = total == null ? s : total.add(s);
+    }
+    return Math.sqrt(total.getFloat());
+  }
+}

@@ -1,0 +1,166 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.tilt.data.Batches;
+import ai.tilt.data.SftExample;
+import ai.tilt.model.CausalLM;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The training loop, top to bottom: take the next batch from the seeded epoch stream, split it
+ * into micro-batches, run one {@link TrainStep}, log, evaluate, checkpoint; stop cleanly when
+ * asked (SIGTERM/SIGINT) or when too many steps in a row were non-finite. Everything it needs to
+ * continue exactly is in {@link TrainerState} plus the weights and optimizer moments.
+ */
+public final class Trainer {
+  /** Exit code of a run stopped by a signal after writing its checkpoint: resume it. */
+  public static final int EXIT_STOPPED = 75;
+  /** Exit code of a run stopped because its loss or gradients kept being NaN/Inf. */
+  public static final int EXIT_DIVERGED = 3;
+
+  private final TrainingRun run;
+  private final Map<Long, long[]> orders = new HashMap<>(); // epoch -> permutation
+  private volatile boolean stopRequested;
+  private final List<Double> losses = new ArrayList<>(); // per step, for tests and summaries
+
+  public Trainer(TrainingRun run) {
+    this.run = run;
+  }
+
+  /** Asks the loop to stop after the current step (what the signal handler calls). */
+  public void requestStop() {
+    stopRequested = true;
+  }
+
+  /** The window loss of every step this process ran. */
+  public List<Double> losses() {
+    return losses;
+  }
+
+  /** Runs to max_steps (or until stopped); returns the process exit code. */
+  public int train(PrintStream console) throws IOException {
+    Recipe r = run.recipe();
+    Recipe.Train t = r.train();
+    TrainerState state = run.state();
+    LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), run.totalSteps());
+    SftObjective objective = new SftObjective(run.model(), run.padId(), t.lossNormalization());
+    TrainStep stepper = new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
+    long lastCheckpoint = state.step();
+    try (MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), r.log().every(),
+        run.resumed() ? state.step() : -1, console)) {
+      log.note(run.describe());
+      while (state.step() < run.totalSteps() && !stopRequested) {
+        List<SftExample> batch = nextBatch(state.samplesSeen(), t.batchSize());
+        List<List<SftExample>> micros = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i += t.microBatchSize()) {
+          micros.add(batch.subList(i, Math.min(batch.size(), i + t.microBatchSize())));
+        }
+        SftObjective.Window window = objective.window(micros);
+        double lr = schedule.at(state.step());
+        long t0 = System.nanoTime();
+        TrainStep.Result result = stepper.run(micros.size(), (m, i) -> objective.microLoss(m, window, i), lr);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long samples = state.samplesSeen() + batch.size();
+        int streak = result.applied() ? 0 : state.badStreak() + 1;
+        state = new TrainerState(state.step() + 1, samples, state.tokensSeen() + window.tokens(),
+            samples / run.train().size(), samples % run.train().size(), state.seed(), lr,
+            state.badSteps() + (result.applied() ? 0 : 1), streak, state.bestEval(), state.bestEvalStep());
+        run.setState(state);
+        losses.add(result.loss());
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        metrics.put("epoch", (double) samples / run.train().size());
+        metrics.put("lr", lr);
+        metrics.put("train/loss", result.loss());
+        metrics.put("grad_norm", result.gradNorm());
+        metrics.put("train/target_tokens", (double) window.targetTokens());
+        metrics.put("perf/tokens_per_s", window.tokens() / seconds);
+        metrics.put("perf/step_s", seconds);
+        metrics.put("train/skipped_steps", (double) state.badSteps());
+        log.logStep(state.step(), metrics);
+        if (!result.applied()) {
+          log.note(String.format("step %d skipped: loss %s, grad_norm %s (%d in a row, limit %d)",
+              state.step(), result.loss(), result.gradNorm(), streak, t.maxBadSteps()));
+          if (streak >= t.maxBadSteps()) {
+            Path ckpt = checkpoint(state);
+            console.printf("tilt train: stopped after %d consecutive non-finite steps; the last good weights are in %s."
+                + " Lower train.lr or check the data, then resume with --resume %s%n", streak, ckpt, ckpt);
+            return EXIT_DIVERGED;
+          }
+        }
+        boolean last = state.step() == run.totalSteps();
+        long evalEvery = r.log().evalEvery();
+        if (!run.eval().isEmpty() && ((evalEvery > 0 && state.step() % evalEvery == 0) || last)) {
+          state = evaluate(objective, state, log);
+        }
+        long every = r.checkpoint().every();
+        if ((every > 0 && state.step() % every == 0) || last) {
+          Path ckpt = checkpoint(state);
+          lastCheckpoint = state.step();
+          log.note("checkpoint " + ckpt);
+        }
+      }
+      if (stopRequested && state.step() < run.totalSteps()) {
+        Path ckpt = state.step() == lastCheckpoint ? Checkpoints.findLatest(run.runDir(), new ArrayList<>()) : checkpoint(state);
+        console.printf("tilt train: stopped at step %d of %d; checkpoint %s. Resume with: tilt train %s --resume%n",
+            state.step(), run.totalSteps(), ckpt, run.recipeArgument());
+        return EXIT_STOPPED;
+      }
+    }
+    return 0;
+  }
+
+  private TrainerState evaluate(SftObjective objective, TrainerState s, MetricsLog log) {
+    double loss = objective.evalLoss(run.model().manager(), run.eval(), run.recipe().train().microBatchSize());
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("eval/loss", loss);
+    log.logEval(s.step(), m);
+    if (s.bestEval() == null || loss < s.bestEval()) {
+      s = new TrainerState(s.step(), s.samplesSeen(), s.tokensSeen(), s.epoch(), s.epochCursor(), s.seed(),
+          s.lr(), s.badSteps(), s.badStreak(), loss, s.step());
+      run.setState(s);
+    }
+    return s;
+  }
+
+  private Path checkpoint(TrainerState s) throws IOException {
+    Path dir = Checkpoints.write(run.runDir(), run.model(), run.modelSource(), run.optimizer(), s, run.recipe(),
+        run.recipe().checkpoint().maxShardBytes());
+    Checkpoints.prune(run.runDir(), run.recipe().checkpoint().keepLast());
+    return dir;
+  }
+
+  /**
+   * Examples {@code k .. k+n-1} of the endless stream made of one seeded permutation per epoch: a
+   * pure function of (seed, k), so a resumed run draws exactly what the uninterrupted one would.
+   */
+  List<SftExample> nextBatch(long k, int n) {
+    List<SftExample> data = run.train();
+    List<SftExample> out = new ArrayList<>(n);
+    for (long i = k; i < k + n; i++) {
+      long epoch = i / data.size();
+      long[] order = orders.computeIfAbsent(epoch, e -> Batches.order(data.size(), run.state().seed(), (int) (long) e));
+      out.add(data.get((int) order[(int) (i % data.size())]));
+    }
+    return out;
+  }
+
+  /** The trainable weights' values, for tests comparing runs. */
+  public Map<String, float[]> weights() {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    for (Map.Entry<String, NDArray> e : run.model().parameters().entrySet()) {
+      out.put(e.getKey(), e.getValue().toFloatArray());
+    }
+    return out;
+  }
+
+  public CausalLM model() {
+    return run.model();
+  }
+}
