@@ -49,7 +49,7 @@ public final class PlotCommand implements Callable<Integer> {
     }
     try {
       // The summary reads every line first, so a bad line fails before any plot is replaced.
-      out.println(MetricsLog.rewriteSummary(runDir));
+      out.println(Plots.rewriteSummary(runDir));
       for (Path png : Plots.write(runDir, keys)) {
         out.println(png);
       }

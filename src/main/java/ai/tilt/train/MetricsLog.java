@@ -6,10 +6,8 @@ import static java.nio.file.StandardOpenOption.TRUNCATE_EXISTING;
 import static java.nio.file.StandardOpenOption.WRITE;
 
 import ai.tilt.train.Plots.Row;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.io.Console;
@@ -22,13 +20,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -108,7 +103,7 @@ public final class MetricsLog implements AutoCloseable {
     Path summary = runDir.resolve(SUMMARY_FILE);
     if (resumeFromStep >= 0) {
       // close() runs even when a run crashes, so the interrupted session usually left its time here.
-      JsonNode prior = readJson(summary);
+      JsonNode prior = Plots.readJson(summary);
       priorWallSeconds = prior != null && prior.path("wall_time_s").isNumber()
           ? prior.get("wall_time_s").asDouble() : 0;
       if (Files.exists(file)) {
@@ -344,7 +339,7 @@ public final class MetricsLog implements AutoCloseable {
     }
     double wall = priorWallSeconds + (System.nanoTime() - startNanos) / 1e9;
     try {
-      console.println("summary: " + writeSummary(runDir, totalSteps, wall));
+      console.println("summary: " + Plots.writeSummary(runDir, totalSteps, wall));
     } catch (IOException | RuntimeException e) {
       console.println("warning: no " + SUMMARY_FILE + ": " + e.getMessage());
     }
@@ -354,95 +349,6 @@ public final class MetricsLog implements AutoCloseable {
     } catch (Exception | LinkageError e) {
       // LinkageError: a JRE without AWT's native libraries cannot draw, which is no reason to fail.
       console.println("warning: no plots: " + e);
-    }
-  }
-
-  /**
-   * Recomputes {@code summary.json} from metrics.jsonl for {@code tilt plot}, keeping the {@code
-   * total_steps} and {@code wall_time_s} of an existing summary (only the run itself knows them).
-   */
-  public static Path rewriteSummary(Path runDir) throws IOException {
-    JsonNode prior = readJson(runDir.resolve(SUMMARY_FILE));
-    Long total = prior != null && prior.path("total_steps").canConvertToLong()
-        && prior.path("total_steps").isIntegralNumber() ? prior.get("total_steps").asLong() : null;
-    Double wall = prior != null && prior.path("wall_time_s").isNumber() ? prior.get("wall_time_s").asDouble() : null;
-    return writeSummary(runDir, total, wall);
-  }
-
-  private static JsonNode readJson(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
-      return null;
-    }
-    try {
-      return JSON.readTree(file.toFile());
-    } catch (JsonProcessingException e) {
-      return null; // a summary cut short by a kill: it is about to be rewritten
-    }
-  }
-
-  /**
-   * Writes {@code summary.json}: {@code total_steps} and {@code wall_time_s} (null when unknown),
-   * {@code last_step}, {@code logged_steps} (distinct steps in the file) and, per metric key in
-   * order of first appearance, {@code points} (finite values), {@code non_finite}, and {@code
-   * first}, {@code last}, {@code min}, {@code max}, {@code mean} of the finite values.
-   */
-  static Path writeSummary(Path runDir, Long totalSteps, Double wallTimeSeconds) throws IOException {
-    Path file = runDir.resolve(METRICS_FILE);
-    List<Row> rows = Files.exists(file) ? Plots.read(file).rows() : List.of();
-    Map<String, Stats> stats = new LinkedHashMap<>();
-    Set<Long> steps = new HashSet<>();
-    Long last = null;
-    for (Row r : rows) {
-      steps.add(r.step());
-      last = last == null ? r.step() : Math.max(last, r.step());
-      r.values().forEach((k, v) -> stats.computeIfAbsent(k, x -> new Stats()).add(v));
-    }
-    ObjectNode root = JSON.createObjectNode();
-    root.put("total_steps", totalSteps);
-    root.put("last_step", last);
-    root.put("logged_steps", steps.size());
-    root.put("wall_time_s", wallTimeSeconds);
-    ObjectNode metrics = root.putObject("metrics");
-    stats.forEach((k, s) -> s.write(metrics.putObject(k)));
-    Path summary = runDir.resolve(SUMMARY_FILE);
-    Path tmp = runDir.resolve(SUMMARY_FILE + ".tmp");
-    JSON.writer(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), root);
-    return Files.move(tmp, summary, StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  /** Running statistics of one metric's finite values. */
-  private static final class Stats {
-    int points;
-    int nonFinite;
-    double first;
-    double last;
-    double min = Double.POSITIVE_INFINITY;
-    double max = Double.NEGATIVE_INFINITY;
-    double sum;
-
-    void add(double v) {
-      if (!Double.isFinite(v)) {
-        nonFinite++;
-        return;
-      }
-      if (points++ == 0) {
-        first = v;
-      }
-      last = v;
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-      sum += v;
-    }
-
-    void write(ObjectNode o) {
-      o.put("points", points);
-      o.put("non_finite", nonFinite);
-      // Nulls rather than absent keys keep one schema for readers of many summaries.
-      o.put("first", points > 0 ? first : null);
-      o.put("last", points > 0 ? last : null);
-      o.put("min", points > 0 ? min : null);
-      o.put("max", points > 0 ? max : null);
-      o.put("mean", points > 0 ? sum / points : null);
     }
   }
 }

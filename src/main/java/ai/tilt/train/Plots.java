@@ -3,6 +3,8 @@ package ai.tilt.train;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -28,9 +30,10 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * PNG line charts of a run's {@code metrics.jsonl}: one chart per metric, x = step. A {@code
- * train/X} and an {@code eval/X} metric share the chart {@code X.png}, so the file names of a run
- * do not depend on whether it evaluated. Non-finite and non-numeric points are left out.
+ * Reads a run's {@code metrics.jsonl} back: {@code summary.json} and PNG line charts, one per
+ * metric, x = step. A {@code train/X} and an {@code eval/X} metric share the chart {@code X.png},
+ * so the file names of a run do not depend on whether it evaluated. Non-finite and non-numeric
+ * points are left out of charts and statistics.
  */
 public final class Plots {
   static {
@@ -261,6 +264,95 @@ public final class Plots {
       BitmapEncoder.saveBitmap(chart, out, BitmapFormat.PNG);
     }
     return Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /**
+   * Recomputes {@code summary.json} from metrics.jsonl for {@code tilt plot}, keeping the {@code
+   * total_steps} and {@code wall_time_s} of an existing summary (only the run itself knows them).
+   */
+  public static Path rewriteSummary(Path runDir) throws IOException {
+    JsonNode prior = readJson(runDir.resolve(MetricsLog.SUMMARY_FILE));
+    Long total = prior != null && prior.path("total_steps").canConvertToLong()
+        && prior.path("total_steps").isIntegralNumber() ? prior.get("total_steps").asLong() : null;
+    Double wall = prior != null && prior.path("wall_time_s").isNumber() ? prior.get("wall_time_s").asDouble() : null;
+    return writeSummary(runDir, total, wall);
+  }
+
+  static JsonNode readJson(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      return null;
+    }
+    try {
+      return JSON.readTree(file.toFile());
+    } catch (JsonProcessingException e) {
+      return null; // a summary cut short by a kill: it is about to be rewritten
+    }
+  }
+
+  /**
+   * Writes {@code summary.json}: {@code total_steps} and {@code wall_time_s} (null when unknown),
+   * {@code last_step}, {@code logged_steps} (distinct steps in the file) and, per metric key in
+   * order of first appearance, {@code points} (finite values), {@code non_finite}, and {@code
+   * first}, {@code last}, {@code min}, {@code max}, {@code mean} of the finite values.
+   */
+  public static Path writeSummary(Path runDir, Long totalSteps, Double wallTimeSeconds) throws IOException {
+    Path file = runDir.resolve(MetricsLog.METRICS_FILE);
+    List<Row> rows = Files.exists(file) ? Plots.read(file).rows() : List.of();
+    Map<String, Stats> stats = new LinkedHashMap<>();
+    Set<Long> steps = new HashSet<>();
+    Long last = null;
+    for (Row r : rows) {
+      steps.add(r.step());
+      last = last == null ? r.step() : Math.max(last, r.step());
+      r.values().forEach((k, v) -> stats.computeIfAbsent(k, x -> new Stats()).add(v));
+    }
+    ObjectNode root = JSON.createObjectNode();
+    root.put("total_steps", totalSteps);
+    root.put("last_step", last);
+    root.put("logged_steps", steps.size());
+    root.put("wall_time_s", wallTimeSeconds);
+    ObjectNode metrics = root.putObject("metrics");
+    stats.forEach((k, s) -> s.write(metrics.putObject(k)));
+    Path summary = runDir.resolve(MetricsLog.SUMMARY_FILE);
+    Path tmp = runDir.resolve(MetricsLog.SUMMARY_FILE + ".tmp");
+    JSON.writer(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), root);
+    return Files.move(tmp, summary, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** Running statistics of one metric's finite values. */
+  private static final class Stats {
+    int points;
+    int nonFinite;
+    double first;
+    double last;
+    double min = Double.POSITIVE_INFINITY;
+    double max = Double.NEGATIVE_INFINITY;
+    double sum;
+
+    void add(double v) {
+      if (!Double.isFinite(v)) {
+        nonFinite++;
+        return;
+      }
+      if (points++ == 0) {
+        first = v;
+      }
+      last = v;
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+      sum += v;
+    }
+
+    void write(ObjectNode o) {
+      o.put("points", points);
+      o.put("non_finite", nonFinite);
+      // Nulls rather than absent keys keep one schema for readers of many summaries.
+      o.put("first", points > 0 ? first : null);
+      o.put("last", points > 0 ? last : null);
+      o.put("min", points > 0 ? min : null);
+      o.put("max", points > 0 ? max : null);
+      o.put("mean", points > 0 ? sum / points : null);
+    }
   }
 
   /** Points of one series, grown as rows are read. */
