@@ -60,6 +60,17 @@ class PlotCommandTest {
   }
 
   @Test
+  void keepsWhatOnlyTheRunKnewFromAnEarlierSummary() throws IOException {
+    Path run = killedRun();
+    Files.writeString(run.resolve("summary.json"), "{\"total_steps\": 10, \"wall_time_s\": 5.5, \"metrics\": {}}");
+    assertEquals(0, plot(run.toString()).code());
+    JsonNode s = new ObjectMapper().readTree(run.resolve("summary.json").toFile());
+    assertEquals(10, s.get("total_steps").asLong());
+    assertEquals(5.5, s.get("wall_time_s").asDouble());
+    assertEquals(2, s.get("metrics").get("train/loss").get("points").asInt());
+  }
+
+  @Test
   void keyOptionLimitsThePlots() throws IOException {
     Path run = killedRun();
     Run r = plot(run.toString(), "--key", "lr");

@@ -105,6 +105,7 @@ class MetricsLogTest {
     }
     List<String> before = Files.readAllLines(run.resolve("metrics.jsonl"));
     assertEquals(7, before.size());
+    Files.writeString(run.resolve("summary.json"), "{\"wall_time_s\": 100.0}");
     // The "crash": a checkpoint at step 3, steps 4 and 5 (and the eval at 4) were logged after it.
     try (MetricsLog log = open(run, 6, 1, 3)) {
       log.logStep(4, m("train/loss", 40));
@@ -116,6 +117,8 @@ class MetricsLogTest {
         after.subList(4, after.size()));
     assertTrue(consoleText().contains("removed 3 metrics lines"), consoleText());
     assertFalse(Files.exists(run.resolve("metrics.jsonl.tmp")));
+    double wall = JSON.readTree(run.resolve("summary.json").toFile()).get("wall_time_s").asDouble();
+    assertTrue(wall > 100 && wall < 200, "the first session's wall time carries over: " + wall);
   }
 
   @Test

@@ -105,5 +105,9 @@ class PlotsTest {
     Path run = run("bad", "{\"step\":1,\"x\":1}\n[1, 2]\n{\"step\":3,\"x\":1}\n");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Plots.write(run));
     assertEquals(run.resolve("metrics.jsonl") + ":2: expected a JSON object", e.getMessage());
+    // A bad last line that ends with its newline was written whole: an error, not a cut-short write.
+    Path last = run("bad-last", "{\"step\":1,\"x\":1}\n{\"step\":2,\"x\":\n");
+    e = assertThrows(IllegalArgumentException.class, () -> Plots.write(last));
+    assertTrue(e.getMessage().startsWith(last.resolve("metrics.jsonl") + ":2: not valid JSON"), e.getMessage());
   }
 }
