@@ -10,6 +10,10 @@ import picocli.CommandLine.Command;
     version = "tilt 0.1.0",
     description = "Preference fine-tuning of causal LMs on the JVM.",
     subcommands = {
+      TrainCommand.class,
+      RecipeCommand.class,
+      PlotCommand.class,
+      DataCommand.class,
       InitModelCommand.class,
       GenerateCommand.class,
       LogprobsCommand.class,
