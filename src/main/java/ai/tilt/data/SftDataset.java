@@ -124,30 +124,18 @@ public final class SftDataset {
     List<String> reasons = new ArrayList<>();
     int lines = 0;
     int skipped = 0;
-    int truncated = 0;
-    long tokens = 0;
-    long targets = 0;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
-      for (int number = 1; ; number++) {
-        String text;
-        SftExample ex;
+      byte[] raw;
+      for (int number = 1; (raw = readLine(in, buf)) != null; number++) {
+        if (isBlank(raw)) {
+          continue;
+        }
+        lines++;
         try {
-          text = readLine(in, buf);
-          if (text == null) {
-            break;
-          }
-          if (text.isBlank()) {
-            continue;
-          }
-          lines++;
-          ex = enc.example(text, number);
-        } catch (CharacterCodingException | Invalid e) {
-          String reason = e instanceof Invalid ? e.getMessage() : "not valid UTF-8";
-          String message = file + ":" + number + ": " + reason;
-          if (e instanceof CharacterCodingException) {
-            lines++;
-          }
+          out.add(enc.example(raw, number));
+        } catch (Invalid e) {
+          String message = file + ":" + number + ": " + e.getMessage();
           if (!options.skipInvalid()) {
             throw new DataException(message);
           }
@@ -155,15 +143,13 @@ public final class SftDataset {
           if (reasons.size() < KEPT_REASONS) {
             reasons.add(message);
           }
-          continue;
         }
-        out.add(ex);
-        truncated += ex.truncated() ? 1 : 0;
-        tokens += ex.length();
-        targets += ex.targetCount();
       }
     }
-    Stats stats = new Stats(lines, out.size(), skipped, truncated, tokens, targets,
+    Stats stats = new Stats(lines, out.size(), skipped,
+        (int) out.stream().filter(SftExample::truncated).count(),
+        out.stream().mapToLong(SftExample::length).sum(),
+        out.stream().mapToLong(SftExample::targetCount).sum(),
         Collections.unmodifiableList(reasons));
     if (out.isEmpty()) {
       throw new DataException(file + ": no usable examples (" + stats.summary() + ")");
@@ -180,11 +166,8 @@ public final class SftDataset {
     return stats;
   }
 
-  /**
-   * One line decoded strictly as UTF-8, without its line break; null at end of file. (A Reader
-   * decodes ahead in blocks and would blame the wrong line for a bad byte.)
-   */
-  private static String readLine(InputStream in, ByteArrayOutputStream buf) throws IOException {
+  /** One line's bytes without its line break ({@code \n} or {@code \r\n}); null at the end. */
+  private static byte[] readLine(InputStream in, ByteArrayOutputStream buf) throws IOException {
     buf.reset();
     int b;
     while ((b = in.read()) != -1 && b != '\n') {
@@ -194,8 +177,17 @@ public final class SftDataset {
       return null;
     }
     byte[] bytes = buf.toByteArray();
-    int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
-    return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes, 0, len)).toString();
+    return bytes.length > 0 && bytes[bytes.length - 1] == '\r'
+        ? Arrays.copyOf(bytes, bytes.length - 1) : bytes;
+  }
+
+  private static boolean isBlank(byte[] line) {
+    for (byte b : line) {
+      if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0B) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Turns one line into ids and targets, then applies the truncation rule. */
@@ -208,10 +200,14 @@ public final class SftDataset {
       this.options = options;
     }
 
-    SftExample example(String text, int line) throws Invalid {
+    SftExample example(byte[] raw, int line) throws Invalid {
       JsonNode o;
       try {
+        // Decoded line by line: a Reader decodes ahead in blocks and would blame the wrong line.
+        String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(raw)).toString();
         o = Jsonl.mapper().readTree(text);
+      } catch (CharacterCodingException e) {
+        throw new Invalid("not valid UTF-8");
       } catch (JsonProcessingException e) {
         throw new Invalid("invalid JSON: " + e.getOriginalMessage());
       }
@@ -225,17 +221,18 @@ public final class SftDataset {
         throw new Invalid("a line needs exactly one of \"text\", \"prompt\" + \"completion\" or"
             + " \"messages\"" + (lm || chat || pc ? " (found several)" : ""));
       }
-      long[][] raw = lm ? text(o) : chat ? messages(o) : promptCompletion(o);
-      return fit(raw[0], raw[1], line);
+      long[][] encoded = lm ? text(o) : chat ? messages(o) : promptCompletion(o);
+      return fit(encoded[0], encoded[1], line);
     }
 
-    /** Returns {ids, {prompt length}}: targets are every token from the prompt length on. */
+    /** Returns {ids, {from, to, ...}}: ids and the spans of target tokens (as for all formats). */
     private long[][] text(JsonNode o) throws Invalid {
       String s = string(o, "text");
       if (s.isEmpty()) {
         throw new Invalid("empty \"text\"");
       }
-      return new long[][] {withEos(tok.encodePrompt(s)), {1}};
+      long[] ids = withEos(tok.encodePrompt(s));
+      return new long[][] {ids, {1, ids.length}};
     }
 
     private long[][] promptCompletion(JsonNode o) throws Invalid {
@@ -251,7 +248,8 @@ public final class SftDataset {
           throw new Invalid("empty completion");
         }
         long[] prompt = tok.encodePrompt(p.asText());
-        return new long[][] {concat(prompt, withEos(completion)), {prompt.length}};
+        long[] ids = concat(prompt, withEos(completion));
+        return new long[][] {ids, {prompt.length, ids.length}};
       }
       if (!p.isArray()) {
         throw new Invalid("field \"prompt\" must be a string or a list of messages, got "
@@ -271,10 +269,9 @@ public final class SftDataset {
             + " conversation with its completion (prompt " + head.length + " tokens, conversation "
             + all.length + ")");
       }
-      return new long[][] {all, {head.length}};
+      return new long[][] {all, {head.length, all.length}};
     }
 
-    /** Returns {ids, {from, to, from, to, ...}}: the target spans of the assistant turns. */
     private long[][] messages(JsonNode o) throws Invalid {
       List<Map<String, Object>> msgs = messageList(o.get("messages"), "messages");
       int last = -1;
@@ -304,18 +301,11 @@ public final class SftDataset {
       return new long[][] {seq, spans.stream().mapToLong(Long::longValue).toArray()};
     }
 
-    /**
-     * Builds targets from spans ({prompt length} means one span to the end), then applies the
-     * truncation rule of the class comment.
-     */
+    /** Marks the target spans [from, to), then applies the class comment's truncation rule. */
     private SftExample fit(long[] ids, long[] spans, int line) throws Invalid {
       boolean[] targets = new boolean[ids.length];
-      if (spans.length == 1) {
-        Arrays.fill(targets, (int) spans[0], ids.length, true);
-      } else {
-        for (int s = 0; s < spans.length; s += 2) {
-          Arrays.fill(targets, (int) spans[s], (int) spans[s + 1], true);
-        }
+      for (int s = 0; s < spans.length; s += 2) {
+        Arrays.fill(targets, (int) spans[s], (int) spans[s + 1], true);
       }
       if (ids.length > 0) {
         targets[0] = false; // an empty prompt: nothing predicts the first completion token

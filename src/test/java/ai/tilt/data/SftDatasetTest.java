@@ -236,6 +236,15 @@ class SftDatasetTest {
   }
 
   @Test
+  void windowsLineEndsAndAMissingFinalNewlineAreRead() throws IOException {
+    Path f = java.nio.file.Files.writeString(tmp.resolve("crlf.jsonl"),
+        "{\"text\": \"Hi\"}\r\n \t\r\n{\"text\": \"Hi\"}");
+    SftDataset d = SftDataset.load(f, tok, SftOptions.of(64));
+    assertEquals(List.of(1, 3), d.examples().stream().map(SftExample::line).toList());
+    assertEquals(2, d.stats().lines());
+  }
+
+  @Test
   void optionsRejectLimitsThatLeaveNoRoom() {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new SftOptions(1, null, false,
         true)).getMessage().startsWith("maxLength must be at least 2"));
