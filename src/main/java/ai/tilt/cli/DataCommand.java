@@ -1,0 +1,142 @@
+package ai.tilt.cli;
+
+import ai.tilt.data.SftDataset;
+import ai.tilt.data.SftOptions;
+import ai.tilt.data.SynthData;
+import ai.tilt.model.TextTokenizer;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code tilt data}: training-data tools. {@code synth} writes deterministic synthetic SFT data;
+ * {@code check} loads an SFT file as training would and prints what it found.
+ */
+@Command(
+    name = "data",
+    mixinStandardHelpOptions = true,
+    description = "Training-data tools: synthetic SFT data and checks of SFT files.",
+    subcommands = {DataCommand.Synth.class, DataCommand.Check.class})
+public final class DataCommand implements Runnable {
+  @Spec CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** {@code tilt data synth}: see {@link SynthData}. */
+  @Command(
+      name = "synth",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Writes synthetic SFT data as JSONL: the same arguments give a byte-identical file.",
+        "Tasks: count (\"Count from 7:\" -> \" 8 9 10 11 12\"), reverse, copy, arith"
+            + " (\"Add 23+45=\" -> \" 68\"), mixed (a task per line)."
+      })
+  static final class Synth implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--task", required = true, paramLabel = "NAME",
+        description = "count, reverse, copy, arith or mixed")
+    String task;
+
+    @Option(names = "--n", required = true, paramLabel = "N", description = "training lines")
+    int n;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
+        description = "(default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE.jsonl") Path out;
+
+    @Option(names = "--format", defaultValue = "prompt-completion", paramLabel = "FORMAT",
+        description = "prompt-completion ({\"prompt\", \"completion\"}) or messages"
+            + " ({\"messages\": [user, assistant]}) (default: ${DEFAULT-VALUE})")
+    String format;
+
+    @Option(names = "--eval-out", paramLabel = "FILE.jsonl",
+        description = "also write eval lines, drawn from a stream independent of training's")
+    Path evalOut;
+
+    @Option(names = "--eval-n", defaultValue = "200", paramLabel = "N",
+        description = "eval lines with --eval-out (default: ${DEFAULT-VALUE})")
+    int evalN;
+
+    @Override
+    public Integer call() {
+      SynthData.Task t;
+      SynthData.Format f;
+      try {
+        t = SynthData.Task.parse(task);
+        f = SynthData.Format.parse(format);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      if (n < 1) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--n must be at least 1");
+      }
+      if (evalOut != null && evalN < 1) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            "--eval-n must be at least 1");
+      }
+      SynthData.write(out, t, f, n, seed);
+      spec.commandLine().getOut().println("wrote " + n + " lines to " + out);
+      if (evalOut != null) {
+        SynthData.write(evalOut, t, f, evalN, SynthData.evalSeed(seed));
+        spec.commandLine().getOut().println("wrote " + evalN + " lines to " + evalOut);
+      }
+      return 0;
+    }
+  }
+
+  /** {@code tilt data check}: loads an SFT file with a tokenizer and prints its statistics. */
+  @Command(
+      name = "check",
+      mixinStandardHelpOptions = true,
+      description = "Tokenises an SFT JSONL file as training would and prints counts; a bad"
+          + " line is an error naming file:line (or, with --skip-invalid, is counted).")
+  static final class Check implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+        description = "directory with the tokenizer files")
+    Path model;
+
+    @Option(names = "--input", required = true, paramLabel = "FILE.jsonl") Path input;
+
+    @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
+        description = "(default: ${DEFAULT-VALUE})")
+    int maxLength;
+
+    @Option(names = "--max-prompt-length", paramLabel = "N") Integer maxPromptLength;
+
+    @Option(names = "--skip-invalid", description = "count bad lines instead of failing")
+    boolean skipInvalid;
+
+    @Option(names = "--no-eos", description = "do not append EOS to text completions")
+    boolean noEos;
+
+    @Override
+    public Integer call() throws Exception {
+      SftOptions options;
+      try {
+        options = new SftOptions(maxLength, maxPromptLength, skipInvalid, !noEos);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      try (TextTokenizer tok = TextTokenizer.load(model)) {
+        SftDataset data = SftDataset.load(input, tok, options);
+        spec.commandLine().getOut().println(input + ": " + data.stats().summary());
+        for (String reason : data.stats().skipReasons()) {
+          spec.commandLine().getOut().println("skipped " + reason);
+        }
+      }
+      return 0;
+    }
+  }
+}
