@@ -34,9 +34,16 @@ public final class Trainer {
     this.run = run;
   }
 
+  private long stopAtStep = Long.MAX_VALUE;
+
   /** Asks the loop to stop after the current step (what the signal handler calls). */
   public void requestStop() {
     stopRequested = true;
+  }
+
+  /** Stops as a signal would once {@code step} steps are done (tests of preemption). */
+  void requestStopAt(long step) {
+    stopAtStep = step;
   }
 
   /** The window loss of every step this process ran. */
@@ -74,6 +81,9 @@ public final class Trainer {
             state.badSteps() + (result.applied() ? 0 : 1), streak, state.bestEval(), state.bestEvalStep());
         run.setState(state);
         losses.add(result.loss());
+        if (state.step() >= stopAtStep) {
+          stopRequested = true;
+        }
         Map<String, Double> metrics = new LinkedHashMap<>();
         metrics.put("epoch", (double) samples / run.train().size());
         metrics.put("lr", lr);

@@ -1,0 +1,57 @@
+package ai.tilt.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelFiles;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A frozen model the losses compare the policy with (DPO's pi_ref, the KL anchor of policy
+ * gradients): its own weights, never trained, and never part of an autograd graph — its log-probs
+ * are computed with grad mode off even inside an open gradient collector, so asking for them costs
+ * no graph memory and cannot leak gradients into the policy.
+ */
+public final class ReferenceModel implements AutoCloseable {
+  private final CausalLM model;
+
+  private ReferenceModel(CausalLM model) {
+    this.model = model;
+    for (NDArray p : model.parameters().values()) {
+      p.setRequiresGradient(false);
+    }
+  }
+
+  /** Loads the weights of a HF directory (typically the policy's starting point) as the reference. */
+  public static ReferenceModel load(Path dir, Device device) throws IOException {
+    return new ReferenceModel(ModelFiles.load(dir, device));
+  }
+
+  /**
+   * Per-token log-probs, as {@link CausalLM#tokenLogprobs}, with no graph.
+   *
+   * @param ids (B, T)
+   * @param mask (B, T)
+   * @return (B, T - from), attached to the manager of {@code ids}
+   */
+  public NDArray tokenLogprobs(NDArray ids, NDArray mask, int from) {
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try {
+      return model.tokenLogprobs(ids, mask, from);
+    } finally {
+      JniUtils.setGradMode(grad);
+    }
+  }
+
+  public CausalLM model() {
+    return model;
+  }
+
+  @Override
+  public void close() {
+    model.close();
+  }
+}
