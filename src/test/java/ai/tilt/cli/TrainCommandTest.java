@@ -1,0 +1,103 @@
+package ai.tilt.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.tilt.train.Checkpoints;
+import ai.tilt.train.Trainer;
+import ai.tilt.train.TrainerState;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code tilt train} as a user runs it: in-process, and as a process stopped by SIGTERM. */
+class TrainCommandTest {
+  @TempDir Path tmp;
+
+  record Run(int code, String err) {}
+
+  static Run run(String... args) {
+    StringWriter err = new StringWriter();
+    picocli.CommandLine cl = Main.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    return new Run(cl.execute(args), err.toString());
+  }
+
+  static long lines(Path f) throws IOException {
+    return Files.exists(f) ? Files.readAllLines(f).stream().filter(l -> l.endsWith("}")).count() : 0;
+  }
+
+  @Test
+  void trainsWritesEverythingAndRefusesToOverwrite() throws IOException {
+    Path dir = tmp.resolve("run");
+    Run r = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--set", "train.max_steps=6",
+        "--set", "checkpoint.every=3", "--set", "log.eval_every=3");
+    assertEquals(0, r.code(), r.err());
+    for (String f : new String[] {"metrics.jsonl", "summary.json", "plots/loss.png", "step-000006/model.safetensors",
+        "step-000006/tokenizer.json", "step-000006/optimizer.safetensors", "step-000006/recipe.yaml"}) {
+      assertTrue(Files.exists(dir.resolve(f)), f);
+    }
+    assertEquals(6 + 2, lines(dir.resolve("metrics.jsonl"))); // 6 steps + evals at 3 and 6
+    Run again = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--set", "train.max_steps=6");
+    assertEquals(1, again.code());
+    assertTrue(again.err().contains("--resume"), again.err());
+    // the checkpoint is a model tilt generate can load
+    Run gen = run("generate", "--model", dir.resolve("step-000006").toString(), "--prompt", "Count from 3:",
+        "--max-new-tokens", "4", "--greedy");
+    assertEquals(0, gen.code(), gen.err());
+  }
+
+  @Test
+  void divergingRunStopsWithACheckpoint() throws IOException {
+    Path dir = tmp.resolve("nan");
+    // lr 1e30 sends the weights to ~1e30 on the first update, after which every loss is NaN/Inf
+    Run r = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--set", "train.max_steps=50",
+        "--set", "train.lr=1e30", "--set", "train.min_lr=0", "--set", "train.warmup_steps=0",
+        "--set", "train.max_grad_norm=0", "--set", "train.max_bad_steps=3", "--set", "data.eval=null");
+    assertEquals(Trainer.EXIT_DIVERGED, r.code(), r.err());
+    Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
+    TrainerState s = TrainerState.read(ckpt.resolve("trainer_state.json"));
+    assertEquals(3, s.badSteps());
+    assertEquals(4, s.step()); // one applied step, then three skipped ones
+    assertTrue(Files.readString(dir.resolve("metrics.jsonl")).contains("\"train/skipped_steps\":3.0"));
+  }
+
+  @Test
+  void sigtermWritesACheckpointAndResumeContinues() throws Exception {
+    Path dir = tmp.resolve("preempted");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+        "ai.tilt.cli.Main", "train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(),
+        "--set", "train.max_steps=100000", "--set", "checkpoint.every=0", "--set", "data.eval=null");
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(tmp.resolve("log.txt").toFile());
+    Process p = pb.start();
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (lines(dir.resolve("metrics.jsonl")) < 3 && System.currentTimeMillis() < deadline && p.isAlive()) {
+      Thread.sleep(100);
+    }
+    assertTrue(p.isAlive(), Files.readString(tmp.resolve("log.txt")));
+    p.destroy(); // SIGTERM
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    String log = Files.readString(tmp.resolve("log.txt"));
+    assertEquals(Trainer.EXIT_STOPPED, p.exitValue(), log);
+    assertTrue(log.contains("--resume"), log);
+    Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
+    assertNull(Checkpoints.incompleteReason(ckpt));
+    long stoppedAt = TrainerState.read(ckpt.resolve("trainer_state.json")).step();
+    assertTrue(stoppedAt >= 3);
+    assertEquals(stoppedAt, lines(dir.resolve("metrics.jsonl")));
+    Run resumed = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--resume",
+        "--set", "train.max_steps=" + (stoppedAt + 2), "--set", "checkpoint.every=0", "--set", "data.eval=null");
+    assertEquals(0, resumed.code(), resumed.err());
+    assertEquals(stoppedAt + 2, lines(dir.resolve("metrics.jsonl")));
+  }
+}

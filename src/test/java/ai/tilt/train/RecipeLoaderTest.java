@@ -1,0 +1,98 @@
+package ai.tilt.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.tilt.loss.Sft;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RecipeLoaderTest {
+  @TempDir Path tmp;
+
+  Path write(String yaml) throws IOException {
+    return Files.writeString(tmp.resolve("r.yaml"), yaml);
+  }
+
+  static String error(Path file, String... overrides) {
+    return assertThrows(IllegalArgumentException.class, () -> RecipeLoader.load(file, List.of(overrides))).getMessage();
+  }
+
+  @Test
+  void unknownKeysAreNamedWithTheirPath() throws IOException {
+    Path f = write("train:\n  lr: 1.0e-4\n  lr_sched: cosine\n");
+    String msg = error(f);
+    assertTrue(msg.contains("r.yaml") && msg.contains("'train.lr_sched'") && msg.contains("schedule"), msg);
+    assertTrue(error(write("modle: {path: x}\n")).contains("'modle'"));
+    assertTrue(error(write("model: {init: {arch: llama, size: tiny}}\n")).contains("'model.init.size'"));
+  }
+
+  @Test
+  void wrongTypesAndUnknownChoicesAreNamed() throws IOException {
+    assertTrue(error(write("train: {lr: fast}\n")).contains("'train.lr'"));
+    String msg = error(write("train: {schedule: cosin}\n"));
+    assertTrue(msg.contains("'train.schedule'") && msg.contains("cosine"), msg);
+    assertTrue(error(write("loss: dpoo\n")).contains("'dpoo'"));
+    assertTrue(error(write("- a\n- b\n")).contains("mapping"));
+  }
+
+  @Test
+  void overridesApplyBeforeBinding() throws IOException {
+    Path f = write("name: x\nloss: sft\ntrain: {lr: 1.0e-4, batch_size: 8}\n");
+    Recipe r = RecipeLoader.load(f, List.of("train.lr=3e-3", "train.micro_batch_size=2", "data.train=a.jsonl"));
+    assertEquals(3e-3, r.train().lr());
+    assertEquals(8, r.train().batchSize());
+    assertEquals(2, r.train().microBatchSize());
+    assertEquals("a.jsonl", r.data().train());
+    assertTrue(r.loss() instanceof Sft);
+    assertTrue(error(f, "train.bogus=1").contains("'train.bogus'"));
+    assertTrue(error(f, "novalue").contains("key.path=value"));
+  }
+
+  @Test
+  void defaultsFillInAndTheResolvedRecipeRoundTrips() throws IOException {
+    Recipe r = RecipeLoader.load(write("train: {batch_size: 12}\n"), List.of());
+    assertEquals(12, r.train().microBatchSize()); // defaults to batch_size: no accumulation
+    assertEquals(Recipe.Normalization.PER_TOKEN, r.train().lossNormalization());
+    assertEquals(LrSchedule.Kind.COSINE, r.train().schedule());
+    Path resolved = Files.writeString(tmp.resolve("resolved.yaml"), RecipeLoader.toYaml(r));
+    Recipe again = RecipeLoader.load(resolved, List.of());
+    assertEquals(RecipeLoader.flatten(r), RecipeLoader.flatten(again));
+    assertTrue(RecipeLoader.toYaml(r).contains("loss_normalization: per_token"));
+    assertTrue(RecipeLoader.explain(r).contains("train.micro_batch_size:"));
+  }
+
+  @Test
+  void diffSeparatesWhatMayChangeOnResume() throws IOException {
+    Path f = write("train: {max_steps: 10, lr: 1.0e-3}\n");
+    Recipe a = RecipeLoader.load(f, List.of());
+    Recipe b = RecipeLoader.load(f, List.of("train.max_steps=20", "log.every=5", "train.lr=2e-3", "seed=9"));
+    RecipeLoader.Diff d = RecipeLoader.diff(a, b);
+    assertEquals(List.of("log.every: 10 -> 5", "train.max_steps: 10 -> 20"), d.allowed());
+    assertEquals(List.of("seed: 0 -> 9", "train.lr: 0.001 -> 0.002"), d.refused());
+  }
+
+  /** Every shipped recipe reads, validates, and names data files that exist. */
+  @Test
+  void everyShippedRecipeLoads() throws IOException {
+    List<Path> recipes;
+    try (Stream<Path> s = Files.walk(Path.of("recipes"))) {
+      recipes = s.filter(p -> p.toString().endsWith(".yaml") && !p.startsWith(Path.of("recipes", "data"))).toList();
+    }
+    assertTrue(!recipes.isEmpty());
+    for (Path p : recipes) {
+      Recipe r = RecipeLoader.load(p, List.of());
+      TrainingRun.validate(r);
+      assertTrue(Files.exists(Path.of(r.data().train())), p + ": " + r.data().train());
+      if (r.data().eval() != null) {
+        assertTrue(Files.exists(Path.of(r.data().eval())), p + ": " + r.data().eval());
+      }
+    }
+  }
+}
