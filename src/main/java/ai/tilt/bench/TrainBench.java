@@ -102,6 +102,8 @@ public final class TrainBench {
     }
     List<SftExample> data = examples(64, 24, 24, model.config().vocabSize(), 1);
     List<Long> rss = new ArrayList<>();
+    List<Long> jvm = new ArrayList<>(); // heap + non-heap (code cache, metaspace) committed by the JVM
+    java.lang.management.MemoryMXBean mem = java.lang.management.ManagementFactory.getMemoryMXBean();
     long t0 = System.nanoTime();
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.01)) {
       SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);
@@ -113,9 +115,11 @@ public final class TrainBench {
         stepper.run(2, (m, k) -> objective.microLoss(m, w, k), 1e-4);
         if (i % every == 0) {
           long mb = Rss.currentMb();
+          long j = (mem.getHeapMemoryUsage().getCommitted() + mem.getNonHeapMemoryUsage().getCommitted()) >> 20;
           rss.add(mb);
-          console.printf("soak: step %d, rss %d MB, arrays in the model's manager %d%n", i, mb,
-              model.manager().getManagedArrays().size());
+          jvm.add(j);
+          console.printf("soak: step %d, rss %d MB (JVM heap + non-heap committed %d MB, the rest %d MB),"
+              + " arrays in the model's manager %d%n", i, mb, j, mb - j, model.manager().getManagedArrays().size());
         }
       }
     }
@@ -126,6 +130,7 @@ public final class TrainBench {
     out.put("bench", "soak");
     out.put("steps", steps);
     out.put("rss_mb", rss);
+    out.put("jvm_committed_mb", jvm);
     out.put("rss_after_warmup_min_mb", lo);
     out.put("rss_after_warmup_max_mb", hi);
     out.put("rss_growth_pct", GenerateBench.round(100.0 * (hi - lo) / Math.max(1, lo)));
