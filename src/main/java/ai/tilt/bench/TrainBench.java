@@ -40,12 +40,17 @@ public final class TrainBench {
   /** Throughput of optimizer steps. */
   public static Map<String, Object> run(CausalLM model, String label, int batch, int micro, int promptLen,
       int completionLen, int steps) {
+    return run(model, label, examples(batch, promptLen, completionLen, model.config().vocabSize(), 0), micro, steps);
+  }
+
+  /** Throughput of optimizer steps on given examples (one batch, reused every step). */
+  public static Map<String, Object> run(CausalLM model, String label, List<SftExample> data, int micro, int steps) {
     ModelConfig c = model.config();
+    int batch = data.size();
     Map<String, NDArray> params = model.parameters();
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
     }
-    List<SftExample> data = examples(batch, promptLen, completionLen, c.vocabSize(), 0);
     List<List<SftExample>> micros = new ArrayList<>();
     for (int i = 0; i < batch; i += micro) {
       micros.add(data.subList(i, Math.min(batch, i + micro)));
@@ -67,11 +72,16 @@ public final class TrainBench {
     double peak2 = MatmulPeak.gflops(model.manager());
     Arrays.sort(secs);
     double s = secs[steps / 2];
-    int t = promptLen + completionLen;
-    double tokens = (double) batch * t;
-    // forward over every position, LM head only on completion positions; backward twice forward
+    long tokens = 0;
+    long headPositions = 0; // positions the LM head runs on: from the first target of each micro-batch
+    double fwd = 0;
     double headFlops = 2.0 * c.hiddenSize() * c.vocabSize();
-    double fwd = tokens * (c.forwardFlopsPerToken(t) - headFlops) + (double) batch * completionLen * headFlops;
+    for (SftExample e : data) {
+      tokens += e.ids().length;
+      headPositions += e.ids().length - e.firstTarget() + 1;
+      fwd += e.ids().length * (c.forwardFlopsPerToken(e.ids().length) - headFlops);
+    }
+    fwd += headPositions * headFlops;
     double best = Math.max(peak, peak2);
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("bench", "train");
@@ -79,8 +89,7 @@ public final class TrainBench {
     out.put("params_matmul", c.matmulParams());
     out.put("batch", batch);
     out.put("micro_batch", micro);
-    out.put("prompt_len", promptLen);
-    out.put("completion_len", completionLen);
+    out.put("mean_len", GenerateBench.round((double) tokens / batch));
     out.put("step_s", GenerateBench.round(s));
     out.put("tokens_per_s", GenerateBench.round(tokens / s));
     out.put("samples_per_s", GenerateBench.round(batch / s));

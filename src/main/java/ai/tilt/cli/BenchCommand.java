@@ -4,6 +4,11 @@ import ai.djl.Device;
 import ai.tilt.bench.ForwardBench;
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.TrainBench;
+import ai.tilt.data.SftDataset;
+import ai.tilt.data.SftExample;
+import ai.tilt.data.SftOptions;
+import ai.tilt.model.TextTokenizer;
+import java.util.List;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.model.ModelFiles;
@@ -121,10 +126,29 @@ public final class BenchCommand implements Runnable {
 
     @Option(names = "--steps", defaultValue = "5", description = "timed steps after 2 warm-up steps (median)") int steps;
 
+    @Option(names = "--data", description = "SFT JSONL whose first batch-size examples to train on (needs --model with a tokenizer)")
+    Path data;
+
+    @Option(names = "--max-length", defaultValue = "512", description = "truncation length for --data (default: ${DEFAULT-VALUE})")
+    int maxLength;
+
     @Override
     public Integer call() throws Exception {
       try (CausalLM model = choice.load()) {
-        print(TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps));
+        if (data == null) {
+          print(TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps));
+          return 0;
+        }
+        if (choice.model == null) {
+          throw new IllegalArgumentException("--data needs --model DIR (a model with a tokenizer)");
+        }
+        try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
+          List<SftExample> all = SftDataset.load(data, tok, SftOptions.of(maxLength)).examples();
+          if (all.size() < batch) {
+            throw new IllegalArgumentException(data + " has " + all.size() + " usable examples, fewer than --batch-size " + batch);
+          }
+          print(TrainBench.run(model, choice.label() + " on " + data, all.subList(0, batch), micro, steps));
+        }
       }
       return 0;
     }

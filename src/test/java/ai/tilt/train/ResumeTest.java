@@ -113,6 +113,28 @@ class ResumeTest {
   }
 
   @Test
+  void onlyTheSelectedWeightsTrain() throws IOException {
+    Recipe r = recipe("train.max_steps=2", "model.trainable=['layers\\.1\\.mlp', '^model[.]norm[.]weight$']");
+    Path dir = tmp.resolve("subset");
+    Map<String, float[]> before;
+    try (TrainingRun run = TrainingRun.prepare(r, "test", dir, null, new PrintStream(new ByteArrayOutputStream()))) {
+      assertEquals(List.of("model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight",
+          "model.layers.1.mlp.down_proj.weight", "model.norm.weight"), new ArrayList<>(run.trainable().keySet()));
+      Trainer t = new Trainer(run);
+      before = t.weights();
+      t.train(new PrintStream(new ByteArrayOutputStream()));
+      Map<String, float[]> after = t.weights();
+      for (String k : before.keySet()) {
+        boolean changed = !java.util.Arrays.equals(before.get(k), after.get(k));
+        assertEquals(run.trainable().containsKey(k), changed, k);
+      }
+    }
+    String msg = assertThrows(IllegalArgumentException.class,
+        () -> train(recipe("model.trainable=['nothing_matches']"), tmp.resolve("none"), null, 0)).getMessage();
+    assertTrue(msg.contains("nothing_matches"), msg);
+  }
+
+  @Test
   void incompleteCheckpointIsSkippedAndImmutableChangesRefused() throws IOException {
     Recipe r = recipe("train.max_steps=3");
     Path dir = tmp.resolve("run");
