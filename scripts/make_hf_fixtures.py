@@ -102,5 +102,36 @@ def main(out_root):
         print(name, "min margin", min(min(l["greedy_margins"]) for l in lines_out))
 
 
+
+
+def reward_model_fixture(out_root):
+    """A LlamaForSequenceClassification with one label: expected.jsonl holds each input's score."""
+    torch.manual_seed(77)
+    config = tf.LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                            num_labels=1, pad_token_id=0, tie_word_embeddings=False)
+    config.initializer_range = 0.2
+    config._attn_implementation = "eager"
+    model = tf.LlamaForSequenceClassification(config).eval()
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if "norm" in pname:
+                p.copy_(torch.randn_like(p) * 0.5 + 1.0)
+    out = os.path.join(out_root, "llama_rm")
+    os.makedirs(out, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    g = torch.Generator().manual_seed(5)
+    with open(os.path.join(out, "input.jsonl"), "w") as fi, open(os.path.join(out, "expected.jsonl"), "w") as fe:
+        for n in [1, 3, 7, 12, 20]:
+            ids = torch.randint(1, 256, (n,), generator=g).tolist()  # no pad id 0 inside
+            with torch.no_grad():
+                score = model(torch.tensor([ids])).logits[0, 0].item()
+            fi.write(json.dumps({"ids": ids}) + "\n")
+            fe.write(json.dumps({"ids": ids, "score": score}) + "\n")
+    print("llama_rm written")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if "--rm-only" not in sys.argv:
+        main(sys.argv[1])
+    reward_model_fixture(sys.argv[1])

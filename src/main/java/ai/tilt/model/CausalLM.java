@@ -25,14 +25,16 @@ public final class CausalLM implements AutoCloseable {
   private static final float MASKED = -1e9f; // finite, so fully padded query rows stay NaN-free
 
   private final ModelConfig config;
+  private final Head head;
   private final WeightNames names;
   private final NDManager manager; // owns the parameters
   private final Map<String, NDArray> params; // HF name -> weight, in HF layout
   private final Rotary rotary; // null for GPT-2's learned positions
 
-  CausalLM(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
+  CausalLM(ModelConfig config, Head head, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
-    this.names = new WeightNames(config);
+    this.head = head;
+    this.names = new WeightNames(config, head);
     this.manager = manager;
     this.params = params;
     this.rotary = config.rope() == null ? null : new Rotary(config.rope());
@@ -40,6 +42,10 @@ public final class CausalLM implements AutoCloseable {
 
   public ModelConfig config() {
     return config;
+  }
+
+  public Head head() {
+    return head;
   }
 
   public WeightNames names() {
@@ -135,8 +141,35 @@ public final class CausalLM implements AutoCloseable {
 
   /** Logits of the LM head, fp32: (..., d) -> (..., V). */
   public NDArray logits(NDArray hidden) {
-    NDArray head = config.tieWordEmbeddings() ? p(names.embed()) : p(names.head());
-    return linear(hidden, head, null);
+    if (head != Head.LM) {
+      throw new IllegalStateException("a " + head + " model has no LM head");
+    }
+    NDArray w = config.tieWordEmbeddings() ? p(names.embed()) : p(names.head());
+    return linear(hidden, w, null);
+  }
+
+  /**
+   * A reward model's scalar score of each sequence, read at its last real token (HF's
+   * *ForSequenceClassification reads it at the last token that is not pad_token_id; the two agree
+   * unless pad == eos and the sequence ends with EOS, where HF reads the token before).
+   *
+   * @param ids (B, T)
+   * @param mask (B, T) 0/1, left or right padding
+   * @return (B) fp32
+   */
+  public NDArray scores(NDArray ids, NDArray mask) {
+    if (head != Head.SCORE) {
+      throw new IllegalStateException("an LM-head model has no score head");
+    }
+    NDArray h = hidden(ids, mask, positionsFromMask(mask), null); // (B, T, d)
+    long t = ids.getShape().get(1);
+    NDManager m = ids.getManager();
+    NDArray index = m.arange(0, t, 1, DataType.INT64).reshape(1, t).mul(mask.toType(DataType.INT64, false))
+        .argMax(1); // (B) last real position
+    long b = ids.getShape().get(0);
+    NDArray idx = index.reshape(b, 1, 1).repeat(2, h.getShape().get(2)); // (B, 1, d)
+    NDArray last = h.gather(idx, 1).squeeze(1); // (B, d)
+    return linear(last, p(WeightNames.SCORE), null).squeeze(1);
   }
 
   /**

@@ -22,11 +22,39 @@ import java.util.Map;
 public final class ModelFiles {
   private ModelFiles() {}
 
-  /** Loads config.json and the weights of a HF model directory onto a device. */
+  /** Loads config.json and the weights of a HF model directory onto a device, with the head it has. */
   public static CausalLM load(Path dir, Device device) throws IOException {
+    return load(dir, device, headOf(dir), 0);
+  }
+
+  /**
+   * The head a directory's config.json names: SCORE for a *ForSequenceClassification with one
+   * label, LM otherwise.
+   */
+  public static Head headOf(Path dir) throws IOException {
+    JsonNode json = new ObjectMapper().readTree(dir.resolve("config.json").toFile());
+    JsonNode arch = json.path("architectures");
+    if (arch.isArray() && arch.size() > 0 && arch.get(0).asText().endsWith("ForSequenceClassification")) {
+      JsonNode labels = json.path("id2label");
+      int n = json.has("num_labels") ? json.get("num_labels").asInt() : labels.isObject() ? labels.size() : 2;
+      if (n != 1) {
+        throw new IllegalArgumentException(dir.resolve("config.json") + ": a sequence classifier with " + n
+            + " labels; Tilt's reward models have one (num_labels: 1)");
+      }
+      return Head.SCORE;
+    }
+    return Head.LM;
+  }
+
+  /**
+   * Loads a directory as a model with the given head. Loading a causal LM as a reward model
+   * (head SCORE) drops its LM head and starts {@code score.weight} at N(0, 0.02) from {@code
+   * seed}, as transformers does when a *ForSequenceClassification is made from an LM checkpoint.
+   */
+  public static CausalLM load(Path dir, Device device, Head head, long seed) throws IOException {
     Torch.init();
     ModelConfig config = ModelConfig.load(dir);
-    WeightNames names = new WeightNames(config);
+    WeightNames names = new WeightNames(config, head);
     Map<String, Shape> expected = names.shapes();
     NDManager manager = NDManager.newBaseManager(device);
     try {
@@ -57,12 +85,17 @@ public final class ModelFiles {
       Map<String, NDArray> params = new LinkedHashMap<>();
       for (String name : expected.keySet()) {
         NDArray a = loaded.get(name);
+        if (a == null && name.equals(WeightNames.SCORE)) {
+          JniUtils.setSeed(seed);
+          a = manager.randomNormal(0f, 0.02f, expected.get(name), DataType.FLOAT32);
+          a.setName(name);
+        }
         if (a == null) {
           throw new IllegalArgumentException(dir + ": missing tensor '" + name + "'");
         }
         params.put(name, a);
       }
-      return new CausalLM(config, manager, params);
+      return new CausalLM(config, head, manager, params);
     } catch (RuntimeException | IOException e) {
       manager.close();
       throw e;
@@ -93,7 +126,7 @@ public final class ModelFiles {
       a.setName(name);
       params.put(name, a);
     }
-    return new CausalLM(config, manager, params);
+    return new CausalLM(config, Head.LM, manager, params);
   }
 
   interface TensorSink {
@@ -118,6 +151,11 @@ public final class ModelFiles {
     Files.createDirectories(dir);
     Safetensors.writeSharded(dir, model.parameters(), dtype, maxShardBytes, Map.of());
     ObjectNode config = HfConfigWriter.toJson(model.config());
+    if (model.head() == Head.SCORE) {
+      config.putArray("architectures").add(Head.SCORE.architecture(model.config().family()));
+      config.putObject("id2label").put("0", "LABEL_0");
+      config.putObject("label2id").put("LABEL_0", 0);
+    }
     config.put("torch_dtype", dtype.equals("F32") ? "float32" : dtype.equals("F16") ? "float16" : "bfloat16");
     writeJson(dir.resolve("config.json"), config);
   }

@@ -15,10 +15,16 @@ import java.util.Map;
  */
 public final class WeightNames {
   private final ModelConfig c;
+  private final Head headKind;
   private final String prefix;
 
   public WeightNames(ModelConfig config) {
+    this(config, Head.LM);
+  }
+
+  public WeightNames(ModelConfig config, Head head) {
     this.c = config;
+    this.headKind = head;
     this.prefix =
         switch (config.family()) {
           case GPT2 -> "transformer.";
@@ -44,6 +50,9 @@ public final class WeightNames {
   public String positions() {
     return prefix + "wpe.weight";
   }
+
+  /** The reward head of a *ForSequenceClassification with one label. */
+  public static final String SCORE = "score.weight";
 
   /** The LM head; with tied embeddings there is none on disk and the embedding is used. */
   public String head() {
@@ -144,7 +153,9 @@ public final class WeightNames {
     if (layerNorm) {
       s.put(finalNorm("bias"), new Shape(d));
     }
-    if (!c.tieWordEmbeddings()) {
+    if (headKind == Head.SCORE) {
+      s.put(SCORE, new Shape(1, d));
+    } else if (!c.tieWordEmbeddings()) {
       s.put(head(), new Shape(v, d));
     }
     return s;
@@ -175,8 +186,8 @@ public final class WeightNames {
         || fileName.endsWith("rotary_emb.inv_freq")) {
       return null;
     }
-    if (c.tieWordEmbeddings() && fileName.equals(head())) {
-      return null;
+    if ((c.tieWordEmbeddings() || headKind == Head.SCORE) && fileName.equals(head())) {
+      return null; // a tied head duplicates the embedding; a reward model has no LM head
     }
     return fileName;
   }
