@@ -60,7 +60,7 @@ public final class TrainBench {
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0)) {
       SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);
       TrainStep stepper = new TrainStep(model.manager(), params, opt, 1.0);
-      SftObjective.Window w = objective.window(micros);
+      SftObjective.SftWindow w = objective.window(micros);
       for (int i = -2; i < steps; i++) { // two warm-up steps
         long t0 = System.nanoTime();
         stepper.run(micros.size(), (m, k) -> objective.microLoss(m, w, k), 1e-5);
@@ -120,7 +120,7 @@ public final class TrainBench {
       for (int i = 1; i <= steps; i++) {
         int start = (i * 8) % 64;
         List<List<SftExample>> micros = List.of(data.subList(start, start + 4), data.subList(start + 4, start + 8));
-        SftObjective.Window w = objective.window(micros);
+        SftObjective.SftWindow w = objective.window(micros);
         stepper.run(2, (m, k) -> objective.microLoss(m, w, k), 1e-4);
         if (i % every == 0) {
           long mb = Rss.currentMb();

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       InitModelCommand.class,
       GenerateCommand.class,
       LogprobsCommand.class,
+      ScoreCommand.class,
       TokenizeCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class

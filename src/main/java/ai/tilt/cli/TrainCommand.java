@@ -59,8 +59,16 @@ public final class TrainCommand implements Callable<Integer> {
     }
     if (checkpoint != null) {
       System.err.println("tilt train: resuming from " + checkpoint);
+      if (checkpoint.toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
+        for (Path moved : Checkpoints.setAsideNewerThan(dir, checkpoint)) {
+          System.err.println("tilt train: set aside the later checkpoint of the abandoned branch as " + moved);
+        }
+      }
     }
     Files.createDirectories(dir);
+    Files.writeString(dir.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe));
+    System.err.print("tilt train: resolved recipe (also in " + dir.resolve("recipe.yaml") + "):\n"
+        + RecipeLoader.toYaml(recipe).replaceAll("(?m)^", "  "));
     String argument = recipeFile + (runDir != null ? " --run-dir " + runDir : "")
         + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
     try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, System.err)) {
@@ -70,11 +78,11 @@ public final class TrainCommand implements Callable<Integer> {
     }
   }
 
-  /** First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one: exit at once. */
+  /** First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either): exit at once. */
   private static void onSignals(Trainer trainer) {
+    boolean[] seen = {false};
     for (String name : new String[] {"TERM", "INT"}) {
       try {
-        boolean[] seen = {false};
         Signal.handle(new Signal(name), sig -> {
           if (seen[0]) {
             System.err.println("tilt train: second SIG" + name + ", exiting without a checkpoint");

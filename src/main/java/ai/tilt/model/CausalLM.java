@@ -96,7 +96,7 @@ public final class CausalLM implements AutoCloseable {
   }
 
   /** Positions of the LM head computed at once are capped so a chunk's logits stay near 64 MB. */
-  private static final long LOGIT_CHUNK_FLOATS = 1L << 24;
+  static long logitChunkFloats = 1L << 24; // package-private so tests can force several chunks
 
   /**
    * Per-token log-probs of a padded batch: {@code log p(ids[:, t] | ids[:, <t])} for t in [from, T).
@@ -127,14 +127,20 @@ public final class CausalLM implements AutoCloseable {
   public NDArray targetLogprobs(NDArray states, NDArray targets) {
     long b = states.getShape().get(0);
     long n = states.getShape().get(1);
-    long chunk = Math.max(1, LOGIT_CHUNK_FLOATS / (b * config.vocabSize()));
+    long chunk = Math.max(1, logitChunkFloats / (b * config.vocabSize()));
     NDList parts = new NDList();
     for (long start = 0; start < n; start += chunk) {
       long end = Math.min(n, start + chunk);
       NDArray s = chunk >= n ? states : states.get(":, {}:{}", start, end);
       NDArray tg = chunk >= n ? targets : targets.get(":, {}:{}", start, end);
-      NDArray logp = logits(s).logSoftmax(-1); // (B, c, V)
+      NDArray logits = logits(s); // (B, c, V)
+      NDArray logp = logits.logSoftmax(-1); // (B, c, V)
       parts.add(logp.gather(tg.expandDims(-1), -1).squeeze(-1));
+      // Dropping the handles frees both (B, c, V) arrays now instead of at the end of the caller's
+      // scope. Under autograd the graph keeps its own reference to what backward needs (the
+      // log-softmax output), so only the logits go; without it, both do.
+      logits.close();
+      logp.close();
     }
     return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 1);
   }

@@ -25,9 +25,19 @@ final class Sampler {
     this.params = params;
   }
 
-  /** A row's random stream: seeded by (seed, row) with SplitMix-style mixing. */
+  /**
+   * A row's random stream, seeded by (seed, row) through SplitMix64's finaliser. Mixing matters:
+   * seeding SplittableRandom with seed * its own increment would make stream(s + 1, r) the stream
+   * of (s, r) shifted by one draw.
+   */
   static SplittableRandom stream(long seed, long row) {
-    return new SplittableRandom(seed * 0x9E3779B97F4A7C15L + row * 0xBF58476D1CE4E5B9L + 1);
+    return new SplittableRandom(mix(mix(seed) ^ (row * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L)));
+  }
+
+  static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
   }
 
   /** Sampled tokens and their log-probs under the distribution they were drawn from. */

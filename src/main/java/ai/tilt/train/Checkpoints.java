@@ -135,16 +135,38 @@ public final class Checkpoints {
     return null;
   }
 
-  /** Step directories of a run, newest first. */
+  /** Step directories of a run, highest step first (by number: step-1000000 after step-999999). */
   public static List<Path> stepDirs(Path runDir) throws IOException {
     if (!Files.isDirectory(runDir)) {
       return List.of();
     }
     try (Stream<Path> s = Files.list(runDir)) {
       return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().matches("step-\\d{6,}"))
-          .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed())
+          .sorted(Comparator.comparingLong(Checkpoints::stepOf).reversed())
           .toList();
     }
+  }
+
+  static long stepOf(Path dir) {
+    return Long.parseLong(dir.getFileName().toString().substring("step-".length()));
+  }
+
+  /**
+   * Before a run resumes from {@code from}, renames step directories beyond it (written by the
+   * branch that is being abandoned) to {@code abandoned-step-N}, so they are neither resumed from
+   * nor pruned in place of the new branch's checkpoints; nothing is deleted.
+   */
+  public static List<Path> setAsideNewerThan(Path runDir, Path from) throws IOException {
+    List<Path> moved = new ArrayList<>();
+    long step = stepOf(from);
+    for (Path dir : stepDirs(runDir)) {
+      if (stepOf(dir) > step) {
+        Path to = runDir.resolve("abandoned-" + dir.getFileName() + "-" + System.currentTimeMillis());
+        Files.move(dir, to, StandardCopyOption.ATOMIC_MOVE);
+        moved.add(to);
+      }
+    }
+    return moved;
   }
 
   /** Deletes the oldest complete checkpoints beyond the newest {@code keepLast} (0 keeps all). */
@@ -153,12 +175,14 @@ public final class Checkpoints {
     if (keepLast <= 0) {
       return removed;
     }
+    Path pointer = runDir.resolve(LATEST);
+    String latest = Files.exists(pointer) ? Files.readString(pointer).trim() : "";
     int kept = 0;
     for (Path dir : stepDirs(runDir)) {
       if (incompleteReason(dir) != null) {
         continue;
       }
-      if (++kept > keepLast) {
+      if (++kept > keepLast && !dir.getFileName().toString().equals(latest)) {
         deleteTree(dir);
         removed.add(dir);
       }

@@ -16,14 +16,14 @@ public record Recipe(
     @Doc("the policy model") Model model,
     @Doc("training (and evaluation) data") Data data,
     @Doc("optimisation") Train train,
-    @Doc("the objective: sft (more arrive with the preference losses)") Loss loss,
+    @Doc("the objective: sft, dpo, ipo, hinge, simpo, orpo, kto, pref_ft, rwr, best_of_n, best_of_n_neg, reward_model") Loss loss,
     @Doc("checkpoints") Checkpoint checkpoint,
     @Doc("metrics, console output and plots") Log log) {
 
   public Recipe {
     name = name == null ? "run" : name;
     seed = seed == null ? 0L : seed;
-    model = model == null ? new Model(null, null, null) : model;
+    model = model == null ? new Model(null, null, null, null) : model;
     data = data == null ? new Data(null, null, null, null, null, null) : data;
     train = train == null ? new Train(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null) : train;
     loss = loss == null ? new Sft() : loss;
@@ -36,7 +36,14 @@ public record Recipe(
       @Doc("HF model directory (config.json, safetensors, tokenizer files)") String path,
       @Doc("or: a randomly initialised model, e.g. {arch: llama, preset: tiny}") Init init,
       @Doc("regular expressions over HF weight names; matching weights train, others stay frozen (default: all)")
-          List<String> trainable) {}
+          List<String> trainable,
+      @Doc("compute the reference model's log-probs once before training and cache them in the run directory"
+          + " (saves the reference forward every step and its memory); losses that need a reference only")
+          Boolean precomputeReference) {
+    public Model {
+      precomputeReference = precomputeReference != null && precomputeReference;
+    }
+  }
 
   /** A fresh model made like {@code tilt init-model}. */
   public record Init(

@@ -30,8 +30,13 @@ import java.util.TreeSet;
  * filled in), explains it, and says which keys differ between two recipes.
  */
 public final class RecipeLoader {
-  /** Keys that may change when a run is resumed; everything else must match the checkpoint. */
-  private static final List<String> MUTABLE = List.of("name", "train.max_steps", "train.epochs", "checkpoint.", "log.");
+  /**
+   * Keys that may change when a run is resumed (each change is logged): how long it runs, how it
+   * logs and saves, and the knobs a user turns after a divergence. Everything else must match the
+   * checkpoint.
+   */
+  private static final List<String> MUTABLE = List.of("name", "train.max_steps", "train.epochs", "train.lr",
+      "train.min_lr", "train.max_grad_norm", "train.max_bad_steps", "checkpoint.", "log.");
 
   private static final YAMLMapper YAML = mapper();
 

@@ -9,22 +9,83 @@ import ai.tilt.loss.Sft;
 import ai.tilt.model.CausalLM;
 import ai.tilt.train.Recipe.Normalization;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The SFT loss over an accumulation window: pads each micro-batch, runs the LM head only from the
  * first target position on, and divides each micro-batch's sum by the window's normaliser, so
  * that k accumulated micro-batches give the same gradient as one batch k times larger.
  */
-public final class SftObjective {
+public final class SftObjective implements Objective {
   private final CausalLM model;
   private final long padId;
   private final Normalization normalization;
+  private final List<SftExample> train;
+  private final List<SftExample> eval;
+  private final String summary;
 
+  /** Without data: for benchmarks and tests that build windows from examples directly. */
   public SftObjective(CausalLM model, long padId, Normalization normalization) {
+    this(model, padId, normalization, List.of(), List.of(), "");
+  }
+
+  public SftObjective(CausalLM model, long padId, Normalization normalization, List<SftExample> train,
+      List<SftExample> eval, String summary) {
     this.model = model;
     this.padId = padId;
     this.normalization = normalization;
+    this.train = train;
+    this.eval = eval;
+    this.summary = summary;
+  }
+
+  @Override
+  public int trainSize() {
+    return train.size();
+  }
+
+  @Override
+  public Window prepare(List<List<Integer>> micros) {
+    List<List<SftExample>> rows = new ArrayList<>();
+    for (List<Integer> micro : micros) {
+      List<SftExample> r = new ArrayList<>();
+      for (int i : micro) {
+        r.add(train.get(i));
+      }
+      rows.add(r);
+    }
+    return window(rows);
+  }
+
+  @Override
+  public NDArray microLoss(NDManager step, Objective.Window w, int i) {
+    return microLoss(step, (SftWindow) w, i);
+  }
+
+  @Override
+  public Map<String, Double> metrics(Objective.Window w) {
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("train/target_tokens", (double) ((SftWindow) w).targetTokens());
+    return m;
+  }
+
+  @Override
+  public boolean hasEval() {
+    return !eval.isEmpty();
+  }
+
+  @Override
+  public Map<String, Double> evaluate(NDManager parent, int microBatch) {
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("eval/loss", evalLoss(parent, eval, microBatch));
+    return m;
+  }
+
+  @Override
+  public String describe() {
+    return summary + (eval.isEmpty() ? "" : "; " + eval.size() + " eval examples");
   }
 
   /**
@@ -35,9 +96,15 @@ public final class SftObjective {
    * @param tokens real tokens in the window (prompt + completion)
    * @param targetTokens tokens trained on
    */
-  public record Window(List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens) {}
+  public record SftWindow(List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens)
+      implements Objective.Window {
+    @Override
+    public int microBatches() {
+      return batches.size();
+    }
+  }
 
-  public Window window(List<List<SftExample>> micros) {
+  public SftWindow window(List<List<SftExample>> micros) {
     List<Batches.PaddedBatch> batches = new ArrayList<>();
     long tokens = 0;
     long targets = 0;
@@ -53,11 +120,11 @@ public final class SftObjective {
       }
     }
     double denominator = normalization == Normalization.PER_TOKEN ? Math.max(1, targets) : sequences;
-    return new Window(batches, denominator, tokens, targets);
+    return new SftWindow(batches, denominator, tokens, targets);
   }
 
   /** Micro-batch {@code i}'s share of the window loss (graph built when a collector is open). */
-  public NDArray microLoss(NDManager step, Window w, int i) {
+  public NDArray microLoss(NDManager step, SftWindow w, int i) {
     Batches.PaddedBatch b = w.batches().get(i);
     Shape shape = new Shape(b.rows(), b.width());
     NDArray ids = step.create(b.ids(), shape);

@@ -22,7 +22,7 @@ public final class TrainStep {
   /** The loss of micro-batch {@code i}, already divided by the window's normaliser. */
   public interface MicroLoss {
     /**
-     * @param step the manager every array of this step must be created in
+     * @param step the manager every array of this micro-batch must be created in
      * @param i micro-batch index within the window
      * @return a scalar loss whose gradient is wanted
      */
@@ -61,9 +61,13 @@ public final class TrainStep {
       double loss = 0;
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         for (int i = 0; i < microBatches; i++) {
-          NDArray l = microLoss.loss(step, i);
-          gc.backward(l);
-          loss += l.getFloat();
+          // each micro-batch's activations die with its own scope once its backward has run, so
+          // accumulating k micro-batches needs the memory of one, not of one batch k times larger
+          try (NDManager micro = step.newSubManager()) {
+            NDArray l = microLoss.loss(micro, i);
+            gc.backward(l);
+            loss += l.getFloat();
+          }
         }
       }
       double norm = globalNorm();

@@ -2,7 +2,6 @@ package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.data.Batches;
-import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -57,27 +56,31 @@ public final class Trainer {
     Recipe.Train t = r.train();
     TrainerState state = run.state();
     LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), run.totalSteps());
-    SftObjective objective = new SftObjective(run.model(), run.padId(), t.lossNormalization());
+    Objective objective = run.objective();
     TrainStep stepper = new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
     long lastCheckpoint = state.step();
     try (MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), r.log().every(),
         run.resumed() ? state.step() : -1, console)) {
       log.note(run.describe());
+      if (run.resumed() && state.step() > 0 && Math.abs(schedule.at(state.step()) - state.lr()) > 1e-12 * t.lr()) {
+        log.note(String.format("the learning rate continues at %.3e (the last step used %.3e): the recipe's"
+            + " schedule settings differ from the checkpoint's", schedule.at(state.step()), state.lr()));
+      }
       while (state.step() < run.totalSteps() && !stopRequested) {
-        List<SftExample> batch = nextBatch(state.samplesSeen(), t.batchSize());
-        List<List<SftExample>> micros = new ArrayList<>();
+        List<Integer> batch = nextBatch(state.samplesSeen(), t.batchSize());
+        List<List<Integer>> micros = new ArrayList<>();
         for (int i = 0; i < batch.size(); i += t.microBatchSize()) {
           micros.add(batch.subList(i, Math.min(batch.size(), i + t.microBatchSize())));
         }
-        SftObjective.Window window = objective.window(micros);
+        Objective.Window window = objective.prepare(micros);
         double lr = schedule.at(state.step());
         long t0 = System.nanoTime();
-        TrainStep.Result result = stepper.run(micros.size(), (m, i) -> objective.microLoss(m, window, i), lr);
+        TrainStep.Result result = stepper.run(window.microBatches(), (m, i) -> objective.microLoss(m, window, i), lr);
         double seconds = (System.nanoTime() - t0) / 1e9;
         long samples = state.samplesSeen() + batch.size();
         int streak = result.applied() ? 0 : state.badStreak() + 1;
         state = new TrainerState(state.step() + 1, samples, state.tokensSeen() + window.tokens(),
-            samples / run.train().size(), samples % run.train().size(), state.seed(), lr,
+            samples / objective.trainSize(), samples % objective.trainSize(), state.seed(), lr,
             state.badSteps() + (result.applied() ? 0 : 1), streak, state.bestEval(), state.bestEvalStep());
         run.setState(state);
         losses.add(result.loss());
@@ -85,11 +88,11 @@ public final class Trainer {
           stopRequested = true;
         }
         Map<String, Double> metrics = new LinkedHashMap<>();
-        metrics.put("epoch", (double) samples / run.train().size());
+        metrics.put("epoch", (double) samples / objective.trainSize());
         metrics.put("lr", lr);
         metrics.put("train/loss", result.loss());
         metrics.put("grad_norm", result.gradNorm());
-        metrics.put("train/target_tokens", (double) window.targetTokens());
+        metrics.putAll(objective.metrics(window));
         metrics.put("perf/tokens_per_s", window.tokens() / seconds);
         metrics.put("perf/step_s", seconds);
         metrics.put("train/skipped_steps", (double) state.badSteps());
@@ -98,15 +101,24 @@ public final class Trainer {
           log.note(String.format("step %d skipped: loss %s, grad_norm %s (%d in a row, limit %d)",
               state.step(), result.loss(), result.gradNorm(), streak, t.maxBadSteps()));
           if (streak >= t.maxBadSteps()) {
-            Path ckpt = checkpoint(state);
-            console.printf("tilt train: stopped after %d consecutive non-finite steps; the last good weights are in %s."
-                + " Lower train.lr or check the data, then resume with --resume %s%n", streak, ckpt, ckpt);
+            // the weights are those of the last applied update: a resume from here continues with a
+            // fresh streak, and the regular checkpoint from before the streak is kept as well
+            Path before = Checkpoints.findLatest(run.runDir(), new ArrayList<>());
+            TrainerState saved = new TrainerState(state.step(), state.samplesSeen(), state.tokensSeen(), state.epoch(),
+                state.epochCursor(), state.seed(), state.lr(), state.badSteps(), 0, state.bestEval(), state.bestEvalStep());
+            Path ckpt = Checkpoints.write(run.runDir(), run.model(), run.modelSource(), run.optimizer(), saved,
+                run.recipe(), run.recipe().checkpoint().maxShardBytes());
+            console.printf("tilt train: stopped after %d consecutive steps with a NaN/Inf loss or gradient norm."
+                + " The current weights are in %s%s. Lower the learning rate or clip harder, e.g.:%n"
+                + "  tilt train %s --resume %s --set train.lr=%.1e --set train.max_grad_norm=1.0%n",
+                streak, ckpt, before == null ? "" : "; the last regular checkpoint before that is " + before,
+                run.recipeArgument(), before == null ? ckpt : before, t.lr() / 10);
             return EXIT_DIVERGED;
           }
         }
         boolean last = state.step() == run.totalSteps();
         long evalEvery = r.log().evalEvery();
-        if (!run.eval().isEmpty() && ((evalEvery > 0 && state.step() % evalEvery == 0) || last)) {
+        if (objective.hasEval() && ((evalEvery > 0 && state.step() % evalEvery == 0) || last)) {
           state = evaluate(objective, state, log);
         }
         long every = r.checkpoint().every();
@@ -126,12 +138,11 @@ public final class Trainer {
     return 0;
   }
 
-  private TrainerState evaluate(SftObjective objective, TrainerState s, MetricsLog log) {
-    double loss = objective.evalLoss(run.model().manager(), run.eval(), run.recipe().train().microBatchSize());
-    Map<String, Double> m = new LinkedHashMap<>();
-    m.put("eval/loss", loss);
+  private TrainerState evaluate(Objective objective, TrainerState s, MetricsLog log) {
+    Map<String, Double> m = objective.evaluate(run.model().manager(), run.recipe().train().microBatchSize());
     log.logEval(s.step(), m);
-    if (s.bestEval() == null || loss < s.bestEval()) {
+    double loss = m.getOrDefault("eval/loss", Double.NaN);
+    if (!Double.isNaN(loss) && (s.bestEval() == null || loss < s.bestEval())) {
       s = new TrainerState(s.step(), s.samplesSeen(), s.tokensSeen(), s.epoch(), s.epochCursor(), s.seed(),
           s.lr(), s.badSteps(), s.badStreak(), loss, s.step());
       run.setState(s);
@@ -150,13 +161,14 @@ public final class Trainer {
    * Examples {@code k .. k+n-1} of the endless stream made of one seeded permutation per epoch: a
    * pure function of (seed, k), so a resumed run draws exactly what the uninterrupted one would.
    */
-  List<SftExample> nextBatch(long k, int n) {
-    List<SftExample> data = run.train();
-    List<SftExample> out = new ArrayList<>(n);
+  List<Integer> nextBatch(long k, int n) {
+    int size = run.objective().trainSize();
+    List<Integer> out = new ArrayList<>(n);
     for (long i = k; i < k + n; i++) {
-      long epoch = i / data.size();
-      long[] order = orders.computeIfAbsent(epoch, e -> Batches.order(data.size(), run.state().seed(), (int) (long) e));
-      out.add(data.get((int) order[(int) (i % data.size())]));
+      long epoch = i / size;
+      long[] order = orders.computeIfAbsent(epoch, e -> Batches.order(size, run.state().seed(), (int) (long) e));
+      orders.keySet().removeIf(e -> e < epoch); // one permutation per epoch in memory, not one per epoch run
+      out.add((int) order[(int) (i % size)]);
     }
     return out;
   }

@@ -5,6 +5,14 @@ import ai.djl.ndarray.NDArray;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
 import ai.tilt.data.SftOptions;
+import ai.tilt.data.PreferenceDataset;
+import ai.tilt.data.PreferenceOptions;
+import ai.tilt.data.ResponseGroup;
+import ai.tilt.loss.GroupLoss;
+import ai.tilt.loss.Kto;
+import ai.tilt.loss.RewardModelLoss;
+import ai.tilt.loss.Sft;
+import ai.tilt.model.Head;
 import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
@@ -35,34 +43,32 @@ public final class TrainingRun implements AutoCloseable {
   private final Path modelSource; // the HF directory the weights and tokenizer came from
   private final CausalLM model;
   private final TextTokenizer tokenizer;
-  private final List<SftExample> train;
-  private final List<SftExample> eval;
+  private final Objective objective;
   private final Map<String, NDArray> trainable;
   private final AdamW optimizer;
   private final long totalSteps;
   private final boolean resumed;
-  private final String dataSummary;
+  private final List<AutoCloseable> owned; // tokenizer, objective (and its reference), optimizer
   private TrainerState state;
 
   private TrainingRun(Recipe recipe, String recipeArgument, Path runDir, Path modelSource, CausalLM model,
-      TextTokenizer tokenizer, List<SftExample> train, List<SftExample> eval, Map<String, NDArray> trainable,
-      AdamW optimizer, TrainerState state, boolean resumed, String dataSummary) {
+      TextTokenizer tokenizer, Objective objective, Map<String, NDArray> trainable,
+      AdamW optimizer, TrainerState state, boolean resumed, List<AutoCloseable> owned) {
     this.recipe = recipe;
     this.recipeArgument = recipeArgument;
     this.runDir = runDir;
     this.modelSource = modelSource;
     this.model = model;
     this.tokenizer = tokenizer;
-    this.train = train;
-    this.eval = eval;
+    this.objective = objective;
     this.trainable = trainable;
     this.optimizer = optimizer;
     this.state = state;
     this.resumed = resumed;
-    this.dataSummary = dataSummary;
+    this.owned = owned;
     Recipe.Train t = recipe.train();
     this.totalSteps = t.maxSteps() > 0 ? t.maxSteps()
-        : (long) Math.ceil((t.epochs() == null ? 1.0 : t.epochs()) * train.size() / t.batchSize());
+        : (long) Math.ceil((t.epochs() == null ? 1.0 : t.epochs()) * objective.trainSize() / t.batchSize());
   }
 
   /**
@@ -85,7 +91,8 @@ public final class TrainingRun implements AutoCloseable {
       RecipeLoader.Diff diff = RecipeLoader.diff(saved, recipe);
       if (!diff.refused().isEmpty()) {
         throw new IllegalArgumentException("cannot resume " + checkpoint + " with a recipe that changes "
-            + String.join("; ", diff.refused()) + " (only max_steps, epochs, log.* and checkpoint.* may change)");
+            + String.join("; ", diff.refused()) + " (only train.max_steps, epochs, lr, min_lr, max_grad_norm,"
+            + " max_bad_steps, log.* and checkpoint.* may change)");
       }
       for (String change : diff.allowed()) {
         console.println("tilt train: resuming with " + change);
@@ -96,29 +103,86 @@ public final class TrainingRun implements AutoCloseable {
       source = modelSource(recipe, runDir);
       state = TrainerState.fresh(recipe.seed());
     }
-    CausalLM model = ModelFiles.load(source, Device.cpu());
+    boolean rewardModel = recipe.loss() instanceof RewardModelLoss;
+    CausalLM model = rewardModel ? ModelFiles.load(source, Device.cpu(), Head.SCORE, recipe.seed())
+        : ModelFiles.load(source, Device.cpu());
+    List<AutoCloseable> owned = new ArrayList<>();
     try {
       TextTokenizer tokenizer = TextTokenizer.load(source);
-      Recipe.Data d = recipe.data();
-      SftOptions options = new SftOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
-      SftDataset trainSet = SftDataset.load(Path.of(d.train()), tokenizer, options);
-      List<SftExample> evalSet = d.eval() == null ? List.of()
-          : SftDataset.load(Path.of(d.eval()), tokenizer, options).examples();
+      owned.add(tokenizer);
+      Objective objective = objective(recipe, runDir, model, tokenizer, console, owned);
+      owned.add(objective);
       Map<String, NDArray> trainable = select(model, recipe.model().trainable());
       for (NDArray p : trainable.values()) {
         p.setRequiresGradient(true);
       }
       Recipe.Train t = recipe.train();
       AdamW optimizer = new AdamW(trainable, t.beta1(), t.beta2(), t.eps(), t.weightDecay());
+      owned.add(optimizer);
       if (checkpoint != null) {
         optimizer.load(checkpoint.resolve("optimizer.safetensors"));
       }
-      return new TrainingRun(recipe, recipeArgument, runDir, source, model, tokenizer, trainSet.examples(), evalSet,
-          trainable, optimizer, state, checkpoint != null, trainSet.stats().summary());
+      return new TrainingRun(recipe, recipeArgument, runDir, source, model, tokenizer, objective, trainable,
+          optimizer, state, checkpoint != null, owned);
     } catch (RuntimeException | IOException e) {
+      for (AutoCloseable c : owned) {
+        try {
+          c.close();
+        } catch (Exception ignored) {
+          // closing what was opened; the original error is the one to report
+        }
+      }
       model.close();
       throw e;
     }
+  }
+
+  /** The method's objective with its data: SFT examples, preference groups, or pairs for a reward model. */
+  private static Objective objective(Recipe recipe, Path runDir, CausalLM model, TextTokenizer tokenizer,
+      PrintStream console, List<AutoCloseable> owned) throws IOException {
+    Recipe.Data d = recipe.data();
+    long padId = padId(tokenizer);
+    if (recipe.loss() instanceof Sft) {
+      SftOptions options = new SftOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+      SftDataset trainSet = SftDataset.load(Path.of(d.train()), tokenizer, options);
+      List<SftExample> evalSet = d.eval() == null ? List.of()
+          : SftDataset.load(Path.of(d.eval()), tokenizer, options).examples();
+      return new SftObjective(model, padId, recipe.train().lossNormalization(), trainSet.examples(), evalSet,
+          trainSet.stats().summary());
+    }
+    PreferenceOptions options = new PreferenceOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+    PreferenceDataset trainSet = PreferenceDataset.load(Path.of(d.train()), tokenizer, options);
+    List<ResponseGroup> evalSet = d.eval() == null ? List.of()
+        : PreferenceDataset.load(Path.of(d.eval()), tokenizer, options).groups();
+    if (recipe.loss() instanceof RewardModelLoss rm) {
+      return new RewardObjective(model, rm, padId, trainSet.groups(), evalSet, trainSet.stats().summary());
+    }
+    GroupLoss loss = (GroupLoss) recipe.loss();
+    ReferenceModel reference = null;
+    float[][] trainRef = null;
+    float[][] evalRef = null;
+    if (loss.needsReference()) {
+      Path initial = initialSource(recipe, runDir);
+      if (recipe.model().precomputeReference()) {
+        if (loss instanceof Kto) {
+          throw new IllegalArgumentException("recipe: model.precompute_reference does not work with kto, whose KL"
+              + " estimate pairs prompts with other prompts' responses at random");
+        }
+        ReferenceCache cache = ReferenceCache.open(runDir, initial, d, recipe.train().microBatchSize());
+        trainRef = cache.logps("train", trainSet.groups(), padId, console);
+        evalRef = cache.logps("eval", evalSet, padId, console);
+      } else {
+        reference = ReferenceModel.load(initial, Device.cpu());
+        owned.add(reference);
+      }
+    }
+    return new PreferenceObjective(model, reference, loss, padId, trainSet.groups(), evalSet, trainRef, evalRef,
+        trainSet.stats().summary());
+  }
+
+  /** The model the run started from: the reference of every loss that has one, also after resuming. */
+  static Path initialSource(Recipe r, Path runDir) {
+    return r.model().path() != null ? Path.of(r.model().path()) : runDir.resolve("init-model");
   }
 
   static void validate(Recipe r) {
@@ -143,11 +207,10 @@ public final class TrainingRun implements AutoCloseable {
     if (r.model().path() != null) {
       return Path.of(r.model().path());
     }
+    // A fresh start always writes it anew (a run killed before its first checkpoint may have left
+    // one made from other settings); a resumed run reads the one its checkpoints started from.
     Recipe.Init init = r.model().init();
     Path dir = runDir.resolve("init-model");
-    if (Files.exists(dir.resolve("model.safetensors"))) {
-      return dir;
-    }
     Path tmp = runDir.resolve(".init-model.tmp");
     Checkpoints.deleteTree(tmp);
     Files.createDirectories(tmp);
@@ -202,12 +265,11 @@ public final class TrainingRun implements AutoCloseable {
       params += p.getShape().size();
     }
     Recipe.Train t = recipe.train();
-    return String.format("%s %s: %,d trainable weights in %d tensors; %s; %d steps of %d sequences (%d x %d accumulated);"
-        + " lr %.2e %s; %s%s", resumed ? "resuming at step " + state.step() + " of" : "training",
-        model.config().family().modelType, params, trainable.size(), dataSummary, totalSteps, t.batchSize(),
-        t.batchSize() / t.microBatchSize(), t.microBatchSize(), t.lr(),
-        t.schedule().name().toLowerCase(), t.lossNormalization().name().toLowerCase(),
-        eval.isEmpty() ? "" : "; " + eval.size() + " eval examples");
+    return String.format("%s %s with %s: %,d trainable weights in %d tensors; %s; %d steps of %d examples"
+        + " (%d x %d accumulated); lr %.2e %s", resumed ? "resuming at step " + state.step() + " of" : "training",
+        model.config().family().modelType, recipe.loss().type(), params, trainable.size(), objective.describe(),
+        totalSteps, t.batchSize(), t.batchSize() / t.microBatchSize(), t.microBatchSize(), t.lr(),
+        t.schedule().name().toLowerCase());
   }
 
   public Recipe recipe() { return recipe; }
@@ -216,8 +278,7 @@ public final class TrainingRun implements AutoCloseable {
   public Path modelSource() { return modelSource; }
   public CausalLM model() { return model; }
   public TextTokenizer tokenizer() { return tokenizer; }
-  public List<SftExample> train() { return train; }
-  public List<SftExample> eval() { return eval; }
+  public Objective objective() { return objective; }
   public Map<String, NDArray> trainable() { return trainable; }
   public AdamW optimizer() { return optimizer; }
   public long totalSteps() { return totalSteps; }
@@ -229,7 +290,7 @@ public final class TrainingRun implements AutoCloseable {
   }
 
   /** Padding id for batches: the tokenizer's, else its EOS (masked either way), else 0. */
-  public long padId() {
+  static long padId(TextTokenizer tokenizer) {
     if (tokenizer.padId() != null) {
       return tokenizer.padId();
     }
@@ -238,8 +299,13 @@ public final class TrainingRun implements AutoCloseable {
 
   @Override
   public void close() {
-    optimizer.close();
-    tokenizer.close();
+    for (int i = owned.size() - 1; i >= 0; i--) {
+      try {
+        owned.get(i).close();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }
     model.close();
   }
 }

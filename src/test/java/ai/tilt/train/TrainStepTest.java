@@ -63,7 +63,7 @@ class TrainStepTest {
     try (CausalLM m = model()) {
       try (AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
         SftObjective obj = new SftObjective(m, 0, norm);
-        SftObjective.Window w = obj.window(micros);
+        SftObjective.SftWindow w = obj.window(micros);
         TrainStep.Result r = new TrainStep(m.manager(), m.parameters(), opt, 0)
             .run(micros.size(), (s, i) -> obj.microLoss(s, w, i), 1e-2);
         lossOut[0] = r.loss();
@@ -121,7 +121,7 @@ class TrainStepTest {
       Map<String, float[]> before = new LinkedHashMap<>();
       m.parameters().forEach((k, v) -> before.put(k, v.toFloatArray()));
       SftObjective obj = new SftObjective(m, 0, Normalization.PER_TOKEN);
-      SftObjective.Window w = obj.window(List.of(data(4)));
+      SftObjective.SftWindow w = obj.window(List.of(data(4)));
       TrainStep stepper = new TrainStep(m.manager(), m.parameters(), opt, 1.0);
       TrainStep.Result bad = stepper.run(1, (s, i) -> obj.microLoss(s, w, i).mul(Float.NaN), 1e-2);
       assertFalse(bad.applied());
@@ -138,7 +138,7 @@ class TrainStepTest {
   void clippingScalesTheGradientToTheLimit() {
     try (CausalLM m = model(); AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
       SftObjective obj = new SftObjective(m, 0, Normalization.PER_TOKEN);
-      SftObjective.Window w = obj.window(List.of(data(4)));
+      SftObjective.SftWindow w = obj.window(List.of(data(4)));
       // the loss times 1000 has a gradient norm far above the clip; grad_norm is reported before clipping
       TrainStep.Result r = new TrainStep(m.manager(), m.parameters(), opt, 0.5)
           .run(1, (s, i) -> obj.microLoss(s, w, i).mul(1000f), 1e-2);

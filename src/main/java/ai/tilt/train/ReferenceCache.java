@@ -1,0 +1,146 @@
+package ai.tilt.train;
+
+import ai.djl.Device;
+import ai.tilt.data.ResponseGroup;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Reference log-probs computed once per dataset split ({@code model.precompute_reference: true})
+ * and kept in {@code RUN/reference_logps.json}, so a resumed run reuses them. Each split is stored
+ * with a fingerprint of the reference weights and of the tokenised data (every prompt and response
+ * id): if either changed, the values are recomputed instead of silently reused.
+ */
+final class ReferenceCache {
+  static final String FILE = "reference_logps.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path file;
+  private final Path referenceDir;
+  private final int microBatch;
+  private final String weightsHash;
+  private ObjectNode stored;
+
+  private ReferenceCache(Path file, Path referenceDir, int microBatch, String weightsHash, ObjectNode stored) {
+    this.file = file;
+    this.referenceDir = referenceDir;
+    this.microBatch = microBatch;
+    this.weightsHash = weightsHash;
+    this.stored = stored;
+  }
+
+  static ReferenceCache open(Path runDir, Path referenceDir, Recipe.Data data, int microBatch) throws IOException {
+    Path file = runDir.resolve(FILE);
+    ObjectNode stored = JSON.createObjectNode();
+    if (Files.exists(file)) {
+      try {
+        stored = (ObjectNode) JSON.readTree(file.toFile());
+      } catch (IOException | ClassCastException e) {
+        stored = JSON.createObjectNode(); // unreadable: recompute rather than fail the run
+      }
+    }
+    return new ReferenceCache(file, referenceDir, microBatch, hashWeights(referenceDir), stored);
+  }
+
+  /** The reference log-prob sums of every response of a split, from the cache or computed now. */
+  float[][] logps(String split, List<ResponseGroup> groups, long padId, PrintStream console) throws IOException {
+    if (groups.isEmpty()) {
+      return new float[0][];
+    }
+    String fingerprint = fingerprint(groups);
+    JsonNode entry = stored.get(split);
+    if (entry != null && fingerprint.equals(entry.path("fingerprint").asText())) {
+      JsonNode values = entry.get("logps");
+      float[][] out = new float[values.size()][];
+      for (int g = 0; g < out.length; g++) {
+        out[g] = new float[values.get(g).size()];
+        for (int j = 0; j < out[g].length; j++) {
+          out[g][j] = (float) values.get(g).get(j).asDouble();
+        }
+      }
+      console.println("reference log-probs of " + split + " reused from " + file);
+      return out;
+    }
+    long t0 = System.nanoTime();
+    float[][] out;
+    try (ReferenceModel ref = ReferenceModel.load(referenceDir, Device.cpu())) {
+      out = PreferenceObjective.precompute(ref, groups, padId, microBatch);
+    }
+    ObjectNode e = stored.putObject(split);
+    e.put("fingerprint", fingerprint);
+    ArrayNode values = e.putArray("logps");
+    for (float[] g : out) {
+      ArrayNode row = values.addArray();
+      for (float v : g) {
+        row.add(v);
+      }
+    }
+    Path tmp = file.resolveSibling(FILE + ".tmp");
+    JSON.writeValue(tmp.toFile(), stored);
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    console.printf("reference log-probs of %d %s groups computed in %.1f s -> %s%n", groups.size(), split,
+        (System.nanoTime() - t0) / 1e9, file);
+    return out;
+  }
+
+  private String fingerprint(List<ResponseGroup> groups) {
+    MessageDigest d = sha256();
+    d.update(weightsHash.getBytes());
+    ByteBuffer buf = ByteBuffer.allocate(8);
+    for (ResponseGroup g : groups) {
+      for (long id : g.prompt()) {
+        d.update(buf.clear().putLong(id).array());
+      }
+      for (long[] r : g.responses()) {
+        d.update(buf.clear().putLong(-1).array());
+        for (long id : r) {
+          d.update(buf.clear().putLong(id).array());
+        }
+      }
+      d.update(buf.clear().putLong(-2).array());
+    }
+    return HexFormat.of().formatHex(d.digest());
+  }
+
+  private static String hashWeights(Path dir) throws IOException {
+    MessageDigest d = sha256();
+    byte[] chunk = new byte[1 << 20];
+    List<Path> files;
+    try (Stream<Path> s = Files.list(dir)) {
+      files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")
+          || p.getFileName().toString().equals("config.json")).sorted().toList();
+    }
+    for (Path f : files) {
+      d.update(f.getFileName().toString().getBytes());
+      try (InputStream in = Files.newInputStream(f)) {
+        int n;
+        while ((n = in.read(chunk)) > 0) {
+          d.update(chunk, 0, n);
+        }
+      }
+    }
+    return HexFormat.of().formatHex(d.digest());
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

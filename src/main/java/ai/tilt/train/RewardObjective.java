@@ -1,0 +1,129 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.data.Batches;
+import ai.tilt.data.ResponseGroup;
+import ai.tilt.data.SftExample;
+import ai.tilt.loss.LossOutput;
+import ai.tilt.loss.RewardModelLoss;
+import ai.tilt.model.CausalLM;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Bradley-Terry reward-model training on preference pairs: the reward model (a transformer with a
+ * scalar score head) scores prompt + chosen and prompt + rejected in one forward, and {@link
+ * RewardModelLoss} compares the two scores.
+ */
+public final class RewardObjective implements Objective {
+  private final CausalLM rewardModel;
+  private final RewardModelLoss loss;
+  private final long padId;
+  private final List<ResponseGroup> train;
+  private final List<ResponseGroup> eval;
+  private final String summary;
+
+  public RewardObjective(CausalLM rewardModel, RewardModelLoss loss, long padId, List<ResponseGroup> train,
+      List<ResponseGroup> eval, String summary) {
+    this.rewardModel = rewardModel;
+    this.loss = loss;
+    this.padId = padId;
+    this.train = train;
+    this.eval = eval;
+    this.summary = summary;
+  }
+
+  @Override
+  public int trainSize() {
+    return train.size();
+  }
+
+  @Override
+  public Window prepare(List<List<Integer>> micros) {
+    int groups = 0;
+    long tokens = 0;
+    for (List<Integer> micro : micros) {
+      for (int g : micro) {
+        groups++;
+        ResponseGroup group = train.get(g);
+        tokens += 2L * group.prompt().length + group.responses().get(0).length + group.responses().get(1).length;
+      }
+    }
+    return new PreferenceObjective.PrefWindow(micros, groups, tokens);
+  }
+
+  @Override
+  public NDArray microLoss(NDManager step, Window w, int i) {
+    PreferenceObjective.PrefWindow pw = (PreferenceObjective.PrefWindow) w;
+    LossOutput out = compute(step, train, pw.micros.get(i));
+    PreferenceObjective.accumulate(pw.sums, out);
+    return out.perGroup().sum().div((float) pw.groups);
+  }
+
+  @Override
+  public Map<String, Double> metrics(Window w) {
+    return PreferenceObjective.means(((PreferenceObjective.PrefWindow) w).sums, "");
+  }
+
+  @Override
+  public boolean hasEval() {
+    return !eval.isEmpty();
+  }
+
+  @Override
+  public Map<String, Double> evaluate(NDManager parent, int microBatch) {
+    Map<String, double[]> sums = new LinkedHashMap<>();
+    double lossSum = 0;
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try {
+      for (int start = 0; start < eval.size(); start += microBatch) {
+        List<Integer> idx = new ArrayList<>();
+        for (int g = start; g < Math.min(eval.size(), start + microBatch); g++) {
+          idx.add(g);
+        }
+        try (NDManager m = parent.newSubManager()) {
+          LossOutput out = compute(m, eval, idx);
+          lossSum += out.perGroup().sum().getFloat();
+          PreferenceObjective.accumulate(sums, out);
+        }
+      }
+    } finally {
+      JniUtils.setGradMode(grad);
+    }
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("eval/loss", lossSum / eval.size());
+    m.putAll(PreferenceObjective.means(sums, "eval/"));
+    return m;
+  }
+
+  @Override
+  public String describe() {
+    return summary + (eval.isEmpty() ? "" : "; " + eval.size() + " eval pairs");
+  }
+
+  private LossOutput compute(NDManager m, List<ResponseGroup> data, List<Integer> idx) {
+    int g = idx.size();
+    List<SftExample> rows = new ArrayList<>();
+    float[] margins = new float[g];
+    for (int a = 0; a < g; a++) {
+      ResponseGroup pair = data.get(idx.get(a));
+      if (pair.size() != 2) {
+        throw new IllegalArgumentException("line " + pair.line() + ": the reward model trains on pairs, got "
+            + pair.size() + " responses");
+      }
+      rows.add(PreferenceObjective.row(pair.prompt(), pair.responses().get(0), pair.line()));
+      rows.add(PreferenceObjective.row(pair.prompt(), pair.responses().get(1), pair.line()));
+      margins[a] = (float) (pair.rewards()[0] - pair.rewards()[1]);
+    }
+    Batches.PaddedBatch b = Batches.pad(rows, padId, false);
+    Shape shape = new Shape(b.rows(), b.width());
+    NDArray scores = rewardModel.scores(m.create(b.ids(), shape), m.create(b.mask(), shape)).reshape(g, 2);
+    return loss.compute(scores, m.create(margins));
+  }
+}
