@@ -66,8 +66,46 @@ class TrainCommandTest {
     Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
     TrainerState s = TrainerState.read(ckpt.resolve("trainer_state.json"));
     assertEquals(3, s.badSteps());
+    assertEquals(0, s.badStreak()); // a resume starts a fresh streak
     assertEquals(4, s.step()); // one applied step, then three skipped ones
     assertTrue(Files.readString(dir.resolve("metrics.jsonl")).contains("\"train/skipped_steps\":3.0"));
+    assertTrue(r.err().contains("--set train.lr="), r.err());
+    // the advice works: a resume with another learning rate is accepted and logged
+    Run again = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--resume", "--set", "train.max_steps=6",
+        "--set", "train.lr=1e-3", "--set", "train.min_lr=0", "--set", "train.warmup_steps=0", "--set", "train.max_grad_norm=0",
+        "--set", "train.max_bad_steps=3", "--set", "data.eval=null");
+    assertTrue(again.err().contains("train.lr: 1.0E30 -> 0.001"), again.err());
+  }
+
+  @Test
+  void resumingFromAnOlderCheckpointSetsTheNewerOnesAside() throws IOException {
+    Path dir = tmp.resolve("branch");
+    String[] common = {"--run-dir", dir.toString(), "--set", "checkpoint.every=2", "--set", "checkpoint.keep_last=0",
+        "--set", "data.eval=null", "--set", "train.max_steps=6"};
+    assertEquals(0, run(concat(new String[] {"train", "recipes/sft-tiny.yaml"}, common)).code());
+    assertEquals(List.of("step-000006", "step-000004", "step-000002"), names(dir));
+    // go back to step 4: the old branch's step 6 must neither be resumed from later nor deleted
+    Run again = run(concat(new String[] {"train", "recipes/sft-tiny.yaml", "--resume", dir.resolve("step-000004").toString()},
+        common));
+    assertEquals(0, again.code(), again.err());
+    assertTrue(again.err().contains("set aside"), again.err());
+    assertEquals(List.of("step-000006", "step-000004", "step-000002"), names(dir));
+    try (var s = Files.list(dir)) {
+      assertEquals(1, s.filter(p -> p.getFileName().toString().startsWith("abandoned-step-000006")).count());
+    }
+    assertEquals("step-000006", Files.readString(dir.resolve("latest")).trim());
+    // metrics.jsonl holds each step once: the resumed branch replaced steps 5 and 6
+    assertEquals(6, lines(dir.resolve("metrics.jsonl")));
+  }
+
+  static List<String> names(Path dir) throws IOException {
+    return Checkpoints.stepDirs(dir).stream().map(p -> p.getFileName().toString()).toList();
+  }
+
+  static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   @Test

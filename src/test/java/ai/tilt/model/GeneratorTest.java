@@ -120,4 +120,57 @@ class GeneratorTest {
       }
     }
   }
+
+  /** Row r sampled alone (with its stream offset) equals row r sampled inside a batch. */
+  @Test
+  void aRowDoesNotDependOnItsBatch() throws IOException {
+    Path dir = Fixtures.dir("hf-tiny/llama_gqa");
+    List<long[]> prompts = new ArrayList<>();
+    for (HfParityTest.Case c : HfParityTest.cases(dir)) {
+      prompts.add(c.prompt());
+    }
+    SamplingParams p = new SamplingParams(8, 1.0, 0, 0.9, false, true, 21);
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
+      Generator g = new Generator(model, new long[0]);
+      List<Generator.Generation> batch = g.generate(prompts, p, true, 0);
+      for (int r : new int[] {0, 3, 7}) {
+        Generator.Generation alone = g.generate(List.of(prompts.get(r)), p, true, r).get(0);
+        assertArrayEquals(batch.get(r).completionIds(), alone.completionIds(), "row " + r);
+        for (int j = 0; j < alone.logprobs().length; j++) {
+          assertEquals(batch.get(r).logprobs()[j], alone.logprobs()[j], 1e-5);
+        }
+      }
+    }
+  }
+
+  /** Rows stopping at EOS at different steps (so the cache drops rows) still equal recomputation. */
+  @Test
+  void cacheCompactionEqualsRecomputation() throws IOException {
+    Path dir = Fixtures.dir("hf-tiny/qwen2");
+    List<long[]> prompts = new ArrayList<>();
+    for (HfParityTest.Case c : HfParityTest.cases(dir)) {
+      prompts.add(c.prompt());
+    }
+    SamplingParams free = new SamplingParams(12, 1.0, 0, 1.0, false, true, 5);
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
+      Generator probe = new Generator(model, new long[0]);
+      List<Generator.Generation> first = probe.generate(prompts, free);
+      // stop tokens: what rows 0 and 5 sample at steps 2 and 6, so several rows end early, at different steps
+      long[] eos = {first.get(0).completionIds()[2], first.get(5).completionIds()[6]};
+      Generator g = new Generator(model, eos);
+      SamplingParams stop = free.withIgnoreEos(false);
+      List<Generator.Generation> cached = g.generate(prompts, stop, true);
+      List<Generator.Generation> full = g.generate(prompts, stop, false);
+      int stopped = 0;
+      for (int i = 0; i < prompts.size(); i++) {
+        assertArrayEquals(full.get(i).completionIds(), cached.get(i).completionIds(), "row " + i);
+        assertEquals(full.get(i).finishReason(), cached.get(i).finishReason());
+        for (int j = 0; j < full.get(i).logprobs().length; j++) {
+          assertEquals(full.get(i).logprobs()[j], cached.get(i).logprobs()[j], 1e-5);
+        }
+        stopped += cached.get(i).finishReason() == Generator.FinishReason.EOS ? 1 : 0;
+      }
+      assertTrue(stopped >= 2 && stopped < prompts.size(), stopped + " rows stopped at EOS");
+    }
+  }
 }

@@ -60,6 +60,20 @@ class HfParityTest {
     }
   }
 
+  /** Many small logit chunks give the same log-probs as one. */
+  @org.junit.jupiter.api.Test
+  void chunkedLogprobsEqualOneChunk() throws IOException {
+    Path dir = Fixtures.dir("hf-tiny/gpt2");
+    List<Case> cases = cases(dir);
+    long saved = CausalLM.logitChunkFloats;
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
+      CausalLM.logitChunkFloats = 3L * 8 * model.config().vocabSize(); // 3 positions per chunk for 8 rows
+      check(model, cases, false);
+    } finally {
+      CausalLM.logitChunkFloats = saved;
+    }
+  }
+
   private void check(CausalLM model, List<Case> cases, boolean left) {
     int t = 0;
     for (Case c : cases) {

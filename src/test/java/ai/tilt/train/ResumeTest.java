@@ -74,7 +74,10 @@ class ResumeTest {
 
   @Test
   void stopAndResumeContinuesExactly() throws IOException {
-    Recipe r = recipe();
+    // 20 examples and 8 per step: the 9 steps cross three epochs, and the stop falls inside one
+    List<String> lines = Files.readAllLines(Path.of("recipes/data/sft-tiny.jsonl")).subList(0, 20);
+    Path small = Files.write(tmp.resolve("small.jsonl"), lines);
+    Recipe r = recipe("data.train=" + small);
     Outcome whole = train(r, tmp.resolve("whole"), null, 0);
     assertEquals(0, whole.code());
     assertEquals(9, whole.losses().size());
