@@ -40,4 +40,14 @@ public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss {
     }
     return out;
   }
+
+  /** The record bound to a recipe name, or null when there is none. */
+  static Class<? extends Loss> classOf(String name) {
+    for (JsonSubTypes.Type t : Loss.class.getAnnotation(JsonSubTypes.class).value()) {
+      if (t.name().equals(name)) {
+        return t.value().asSubclass(Loss.class);
+      }
+    }
+    return null;
+  }
 }
