@@ -108,7 +108,8 @@ final class LossMath {
   static NDArray lengths(String loss, Responses r) {
     require(r.lengths() != null, loss + ": needs response lengths (Responses.lengths is null)");
     sameShape(loss, "lengths", r.lengths(), r.policy());
-    require(r.lengths().min().getFloat() >= 1f, loss + ": every response length must be >= 1 token");
+    float shortest = r.lengths().min().toType(DataType.FLOAT32, false).getFloat();
+    require(shortest >= 1f, loss + ": every response length must be >= 1 token, got " + shortest);
     return r.lengths();
   }
 

@@ -27,7 +27,8 @@ import java.util.Map;
  *
  * @param lengthNormalize per-token mean instead of sequence sum (default false)
  */
-public record PrefFt(@Doc("train on the chosen response's per-token mean log-prob instead of its sum") Boolean lengthNormalize)
+public record PrefFt(
+    @Doc("train on the chosen response's per-token mean log-prob instead of its sum") Boolean lengthNormalize)
     implements GroupLoss {
 
   public PrefFt {

@@ -36,7 +36,8 @@ class LossBindingTest {
     assertEquals(new Simpo(2.5, 1.0, 0.0), bind("loss: {type: simpo, beta: 2.5, gamma: 1.0}\n").loss());
     assertEquals(new Kto(0.1, 1.0, 1.33), bind("loss: {type: kto, undesirable_weight: 1.33}\n").loss());
     assertEquals(new Rwr(0.5, 20.0, false), bind("loss: {type: rwr, tau: 0.5}\n").loss());
-    assertEquals(new BestOfNNeg(2, 0.1, true), bind("loss: {type: best_of_n_neg, k: 2, reference_constrained: true}\n").loss());
+    assertEquals(new BestOfNNeg(2, 0.1, true),
+        bind("loss: {type: best_of_n_neg, k: 2, reference_constrained: true}\n").loss());
     assertEquals(new RewardModelLoss(true, 0.01),
         bind("loss: {type: reward_model, margin: true, center_rewards_coefficient: 0.01}\n").loss());
     assertEquals(new Dpo(0.3, 0.0), bind("loss: dpo\n", "loss.beta=0.3").loss());
