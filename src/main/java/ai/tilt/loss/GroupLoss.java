@@ -4,7 +4,8 @@ package ai.tilt.loss;
  * A loss over groups of scored responses to one prompt (pairs, single labelled responses, or
  * lists of N): every preference-tuning objective except plain SFT and the reward model's.
  */
-public interface GroupLoss { // TEMP until the loss records land: sealed, extends Loss
+public sealed interface GroupLoss extends Loss
+    permits Dpo, Ipo, Hinge, Simpo, Orpo, Kto, PrefFt, Rwr, BestOfN, BestOfNNeg {
   /**
    * The loss and metrics of a micro-batch; a pure function of its inputs (no model, no I/O).
    *

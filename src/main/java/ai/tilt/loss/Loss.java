@@ -2,16 +2,52 @@ package ai.tilt.loss;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A training objective, chosen in a recipe as {@code loss: sft} or {@code loss: {type: dpo, beta:
  * 0.1}} and bound to one of these records once, when the recipe is read. Each record holds its
  * hyperparameters and computes its loss as a pure function of log-probs (no model, optimizer or
- * I/O); the trainer branches on the type in one place.
+ * I/O); the trainer branches on the type in one place: {@link Sft}, a {@link GroupLoss} (every
+ * preference loss) or the {@link RewardModelLoss}. Omitted keys take the record's defaults;
+ * out-of-range values fail naming the key ({@code loss.beta must be > 0}).
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
-@JsonSubTypes({@JsonSubTypes.Type(value = Sft.class, name = "sft")})
-public sealed interface Loss permits Sft {
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = Sft.class, name = "sft"),
+  @JsonSubTypes.Type(value = Dpo.class, name = "dpo"),
+  @JsonSubTypes.Type(value = Ipo.class, name = "ipo"),
+  @JsonSubTypes.Type(value = Hinge.class, name = "hinge"),
+  @JsonSubTypes.Type(value = Simpo.class, name = "simpo"),
+  @JsonSubTypes.Type(value = Orpo.class, name = "orpo"),
+  @JsonSubTypes.Type(value = Kto.class, name = "kto"),
+  @JsonSubTypes.Type(value = PrefFt.class, name = "pref_ft"),
+  @JsonSubTypes.Type(value = Rwr.class, name = "rwr"),
+  @JsonSubTypes.Type(value = BestOfN.class, name = "best_of_n"),
+  @JsonSubTypes.Type(value = BestOfNNeg.class, name = "best_of_n_neg"),
+  @JsonSubTypes.Type(value = RewardModelLoss.class, name = "reward_model")
+})
+public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss {
   /** The name used in recipes. */
   String type();
+
+  /** Every recipe name, in declaration order (for error messages and help). */
+  static List<String> names() {
+    List<String> out = new ArrayList<>();
+    for (JsonSubTypes.Type t : Loss.class.getAnnotation(JsonSubTypes.class).value()) {
+      out.add(t.name());
+    }
+    return out;
+  }
+
+  /** The record bound to a recipe name, or null when there is none. */
+  static Class<? extends Loss> classOf(String name) {
+    for (JsonSubTypes.Type t : Loss.class.getAnnotation(JsonSubTypes.class).value()) {
+      if (t.name().equals(name)) {
+        return t.value().asSubclass(Loss.class);
+      }
+    }
+    return null;
+  }
 }

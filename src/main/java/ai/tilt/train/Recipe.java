@@ -16,7 +16,7 @@ public record Recipe(
     @Doc("the policy model") Model model,
     @Doc("training (and evaluation) data") Data data,
     @Doc("optimisation") Train train,
-    @Doc("the objective: sft, dpo, ipo, hinge, simpo, orpo, kto, pref_ft, rwr, best_of_n, best_of_n_neg, reward_model") Loss loss,
+    @Doc("the objective: sft, a preference loss or reward_model, as NAME or {type: NAME, key: value}") Loss loss,
     @Doc("checkpoints") Checkpoint checkpoint,
     @Doc("metrics, console output and plots") Log log) {
 

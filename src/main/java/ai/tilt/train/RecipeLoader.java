@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.InvalidTypeIdException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -91,7 +92,12 @@ public final class RecipeLoader {
           origin + ": unknown key '" + path(e) + "' (known here: " + String.join(", ", known) + ")");
     } catch (InvalidTypeIdException e) {
       throw new IllegalArgumentException(
-          origin + ": unknown loss type '" + e.getTypeId() + "' at '" + path(e) + "' (known: sft)");
+          origin + ": unknown loss type '" + e.getTypeId() + "' at '" + path(e) + "' (known: "
+              + String.join(", ", ai.tilt.loss.Loss.names()) + ")");
+    } catch (ValueInstantiationException e) {
+      // a record's own range check (e.g. "loss.beta must be > 0"): its message names the key
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      throw new IllegalArgumentException(origin + ": " + cause.getMessage());
     } catch (InvalidFormatException e) {
       throw new IllegalArgumentException(origin + ": key '" + path(e) + "': cannot read " + e.getValue()
           + " as " + describe(e.getTargetType()));
@@ -226,11 +232,13 @@ public final class RecipeLoader {
         explain(key + ".", t, values, sb);
       } else if (t == ai.tilt.loss.Loss.class) {
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
-        values.forEach((k, v) -> {
-          if (k.startsWith(key + ".")) {
-            sb.append("  ").append(k).append(": ").append(v).append('\n');
-          }
-        });
+        String name = values.getOrDefault(key + ".type", "null");
+        sb.append(String.format("  %-32s %-14s # %s%n", key + ".type:", name,
+            "one of " + String.join(", ", ai.tilt.loss.Loss.names())));
+        Class<?> chosen = ai.tilt.loss.Loss.classOf(name);
+        if (chosen != null) {
+          explain(key + ".", chosen, values, sb); // the chosen loss's own keys, with their help
+        }
       } else {
         String v = values.getOrDefault(key, "null");
         sb.append(String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
