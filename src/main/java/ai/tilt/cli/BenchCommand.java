@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
     description = "Benchmarks; each prints one JSON line with its figures and settings.",
     mixinStandardHelpOptions = true,
     subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class, BenchCommand.Train.class,
-      BenchCommand.Soak.class})
+      BenchCommand.Dpo.class, BenchCommand.Soak.class})
 public final class BenchCommand implements Runnable {
   @Override
   public void run() {
@@ -149,6 +149,52 @@ public final class BenchCommand implements Runnable {
           }
           print(TrainBench.run(model, choice.label() + " on " + data, all.subList(0, batch), micro, steps));
         }
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "dpo", mixinStandardHelpOptions = true,
+      description = "Offline DPO optimizer steps (policy + frozen reference): pairs/s and tokens/s; defaults match the"
+          + " TRL anchor's DPO benchmark (8 pairs of 64-token prompts with 65-token chosen and rejected responses).")
+  static final class Dpo implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--data", description = "TRL-format preference JSONL whose first batch-size pairs to train on (needs --model)")
+    Path data;
+
+    @Option(names = "--batch-size", defaultValue = "8", description = "pairs per step") int batch;
+
+    @Option(names = "--micro-batch-size", defaultValue = "8") int micro;
+
+    @Option(names = "--max-length", defaultValue = "512") int maxLength;
+
+    @Option(names = "--prompt-len", defaultValue = "64") int promptLen;
+
+    @Option(names = "--response-len", defaultValue = "65") int responseLen;
+
+    @Option(names = "--steps", defaultValue = "5", description = "timed steps after 2 warm-up steps (median)") int steps;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CausalLM policy = choice.load(); CausalLM frozen = choice.load()) {
+        List<ai.tilt.data.ResponseGroup> pairs;
+        if (data == null) {
+          pairs = ai.tilt.bench.DpoBench.pairs(batch, promptLen, responseLen, policy.config().vocabSize());
+        } else {
+          if (choice.model == null) {
+            throw new IllegalArgumentException("--data needs --model DIR (a model with a tokenizer)");
+          }
+          try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
+            List<ai.tilt.data.ResponseGroup> all = ai.tilt.data.PreferenceDataset.load(data, tok,
+                new ai.tilt.data.PreferenceOptions(maxLength, null, false, true)).groups();
+            if (all.size() < batch) {
+              throw new IllegalArgumentException(data + " has " + all.size() + " usable pairs, fewer than --batch-size " + batch);
+            }
+            pairs = all.subList(0, batch);
+          }
+        }
+        print(ai.tilt.bench.DpoBench.run(policy, ai.tilt.train.ReferenceModel.of(frozen), choice.label(), pairs, micro, steps));
       }
       return 0;
     }

@@ -93,8 +93,9 @@ public final class ScoreCommand implements Callable<Integer> {
       } else {
         long[] p = tok.encodePrompt(line.text("prompt"));
         long[] c = tok.encode(line.text("completion"), false);
-        if (!noEos && tok.eosIds().length > 0 && (c.length == 0 || Arrays.stream(tok.eosIds()).noneMatch(e -> e == c[c.length - 1]))) {
-          c = concat(c, new long[] {tok.eosIds()[0]});
+        long lastId = c.length == 0 ? -1 : c[c.length - 1];
+        if (!noEos && tok.eosIds().length > 0 && Arrays.stream(tok.eosIds()).noneMatch(e -> e == lastId)) {
+          c = concat(c, new long[] {tok.eosIds()[0]}); // as training appends it: once
         }
         ids = concat(p, c);
       }

@@ -243,10 +243,25 @@ public final class PreferenceObjective implements Objective {
     }
   }
 
+  /**
+   * Window means of the per-group metrics. A metric {@code a/b_sum} that comes with a {@code count/b}
+   * (KTO's desirable and undesirable rows, which only some groups have) becomes {@code a/b} = its
+   * total over the total count, as TRL computes it, instead of a mean over all groups.
+   */
   static Map<String, Double> means(Map<String, double[]> sums, String prefix) {
     Map<String, Double> out = new LinkedHashMap<>();
     for (Map.Entry<String, double[]> e : sums.entrySet()) {
-      out.put(prefix + e.getKey(), e.getValue()[1] == 0 ? Double.NaN : e.getValue()[0] / e.getValue()[1]);
+      String key = e.getKey();
+      double[] s = e.getValue();
+      if (key.endsWith("_sum")) {
+        String base = key.substring(0, key.length() - 4); // rewards/chosen
+        double[] count = sums.get("count/" + base.substring(base.indexOf('/') + 1));
+        if (count != null) {
+          out.put(prefix + base, count[0] == 0 ? Double.NaN : s[0] / count[0]);
+          continue;
+        }
+      }
+      out.put(prefix + key, s[1] == 0 ? Double.NaN : s[0] / s[1]);
     }
     return out;
   }

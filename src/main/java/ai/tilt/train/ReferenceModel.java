@@ -24,6 +24,11 @@ public final class ReferenceModel implements AutoCloseable {
     }
   }
 
+  /** Wraps a model that nothing else trains (e.g. a second copy of the initial weights). */
+  public static ReferenceModel of(CausalLM frozen) {
+    return new ReferenceModel(frozen);
+  }
+
   /** Loads the weights of a HF directory (typically the policy's starting point) as the reference. */
   public static ReferenceModel load(Path dir, Device device) throws IOException {
     return new ReferenceModel(ModelFiles.load(dir, device));

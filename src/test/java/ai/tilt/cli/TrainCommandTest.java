@@ -24,11 +24,20 @@ class TrainCommandTest {
 
   record Run(int code, String err) {}
 
+  /** Runs the root command, capturing picocli's error writer and System.err (the trainer's console). */
   static Run run(String... args) {
+    java.io.PrintStream saved = System.err;
+    java.io.ByteArrayOutputStream console = new java.io.ByteArrayOutputStream();
+    System.setErr(new java.io.PrintStream(console, true));
     StringWriter err = new StringWriter();
-    picocli.CommandLine cl = Main.commandLine();
-    cl.setErr(new PrintWriter(err, true));
-    return new Run(cl.execute(args), err.toString());
+    try {
+      picocli.CommandLine cl = Main.commandLine();
+      cl.setErr(new PrintWriter(err, true));
+      int code = cl.execute(args);
+      return new Run(code, err + console.toString());
+    } finally {
+      System.setErr(saved);
+    }
   }
 
   static long lines(Path f) throws IOException {

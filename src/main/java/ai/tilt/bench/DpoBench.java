@@ -1,0 +1,98 @@
+package ai.tilt.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.data.ResponseGroup;
+import ai.tilt.loss.Dpo;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.train.AdamW;
+import ai.tilt.train.Objective;
+import ai.tilt.train.PreferenceObjective;
+import ai.tilt.train.ReferenceModel;
+import ai.tilt.train.TrainStep;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Offline DPO optimizer steps (policy forward + backward, frozen reference forward, clipping,
+ * AdamW), the shape of the TRL anchor's DPO benchmark: 8 pairs of a 64-token prompt with 65-token
+ * chosen and rejected responses (64 + EOS), sigmoid loss, beta 0.1.
+ */
+public final class DpoBench {
+  private DpoBench() {}
+
+  public static List<ResponseGroup> pairs(int n, int promptLen, int responseLen, int vocab) {
+    SplittableRandom rnd = new SplittableRandom(0);
+    List<ResponseGroup> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      long[] p = rnd.longs(promptLen, 0, vocab).toArray();
+      List<long[]> r = List.of(rnd.longs(responseLen, 0, vocab).toArray(), rnd.longs(responseLen, 0, vocab).toArray());
+      out.add(new ResponseGroup(p, r, new double[] {1, 0}, i + 1, false));
+    }
+    return out;
+  }
+
+  public static Map<String, Object> run(CausalLM policy, ReferenceModel reference, String label, List<ResponseGroup> data,
+      int micro, int steps) {
+    ModelConfig c = policy.config();
+    Map<String, NDArray> params = policy.parameters();
+    for (NDArray p : params.values()) {
+      p.setRequiresGradient(true);
+    }
+    int batch = data.size();
+    List<List<Integer>> micros = new ArrayList<>();
+    for (int i = 0; i < batch; i += micro) {
+      List<Integer> m = new ArrayList<>();
+      for (int j = i; j < Math.min(batch, i + micro); j++) {
+        m.add(j);
+      }
+      micros.add(m);
+    }
+    double peak = MatmulPeak.gflops(policy.manager());
+    double[] secs = new double[steps];
+    try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
+        PreferenceObjective objective = new PreferenceObjective(policy, reference, new Dpo(0.1, 0.0), 0, data,
+            List.of(), null, null, "")) {
+      TrainStep stepper = new TrainStep(policy.manager(), params, opt, 1.0);
+      for (int i = -2; i < steps; i++) {
+        Objective.Window w = objective.prepare(micros);
+        long t0 = System.nanoTime();
+        stepper.run(w.microBatches(), (m, k) -> objective.microLoss(m, w, k), 1e-6);
+        if (i >= 0) {
+          secs[i] = (System.nanoTime() - t0) / 1e9;
+        }
+      }
+    }
+    double peak2 = MatmulPeak.gflops(policy.manager());
+    Arrays.sort(secs);
+    double s = secs[steps / 2];
+    long tokens = 0; // prompt + chosen + rejected, as the anchor counts a pair
+    long rowTokens = 0; // what the forward passes process: the prompt twice
+    for (ResponseGroup g : data) {
+      tokens += g.prompt().length + g.responses().get(0).length + g.responses().get(1).length;
+      rowTokens += 2L * g.prompt().length + g.responses().get(0).length + g.responses().get(1).length;
+    }
+    double best = Math.max(peak, peak2);
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("bench", "dpo");
+    out.put("model", label);
+    out.put("params_matmul", c.matmulParams());
+    out.put("pairs", batch);
+    out.put("micro_batch", micro);
+    out.put("step_s", GenerateBench.round(s));
+    out.put("pairs_per_s", GenerateBench.round(batch / s));
+    out.put("tokens_per_s", GenerateBench.round(tokens / s));
+    out.put("row_tokens_per_s", GenerateBench.round(rowTokens / s));
+    out.put("mfu_6n", GenerateBench.round(6.0 * c.matmulParams() * tokens / s / 1e9 / best));
+    out.put("matmul_peak_gflops", GenerateBench.round(best));
+    out.put("steps", steps);
+    out.put("threads", JniUtils.getNumThreads());
+    out.put("peak_rss_mb", Rss.peakMb());
+    return out;
+  }
+}
