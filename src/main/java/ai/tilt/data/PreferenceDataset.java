@@ -34,8 +34,7 @@ import java.util.List;
  *       and {@code rejected} being whole conversations that share all but their last (assistant)
  *       message, which shared part is the prompt. Optional numbers {@code score_chosen} and
  *       {@code score_rejected} (both or neither) become the rewards, else [1, 0]. Chosen and
- *       rejected with the same ids are a bad line (the pair teaches nothing; TRL gives NaN
- *       rewards on them).
+ *       rejected with the same ids are a bad line: such a pair has no preference to learn.
  *   <li>Unpaired (KTO): {@code {"prompt", "completion", "label"}}, label a boolean; reward 1 for
  *       true (desirable), 0 for false.
  *   <li>Scored lists: {@code {"prompt", "responses": [N >= 1], "rewards": [N finite numbers]}};

@@ -199,8 +199,9 @@ public final class PreferenceSynth {
 
   /**
    * Held-out preference lines for the training file made by {@code preferenceLines(kind, task,
-   * format, trainN, seed)}: {@code n} items from the stream of {@link SynthData#evalSeed}{@code (seed)},
-   * redrawing every item whose prompt the training file has.
+   * format, trainN, seed)}: {@code n} items from the stream of
+   * {@link SynthData#evalSeed}{@code (seed)}, redrawing every item whose prompt the training
+   * file has.
    *
    * @throws IllegalArgumentException when too few unseen prompts are left to draw from
    */

@@ -103,7 +103,8 @@ class PreferenceDatasetQwen3Test {
   @Test
   void anEmptyTextPromptIsInvalidWithoutBos() {
     // Nothing would precede (and so predict) the first response token.
-    Path f = jsonl(tmp, "empty.jsonl", "{\"prompt\": \"\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
+    Path f = jsonl(tmp, "empty.jsonl",
+        "{\"prompt\": \"\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
     DataException e = assertThrows(DataException.class,
         () -> PreferenceDataset.load(f, tok, PreferenceOptions.of(64)));
     assertTrue(e.getMessage().startsWith(f + ":1: empty prompt"), e.getMessage());

@@ -53,8 +53,8 @@ class PreferenceSynthTest {
     }
     List<String> words = new ArrayList<>(Arrays.asList(prompt.split(" ")));
     String task = words.remove(0);
-    assertTrue(words.size() >= 3 && words.size() <= 5 && new HashSet<>(words).size() == words.size(),
-        prompt);
+    assertTrue(words.size() >= 3 && words.size() <= 5, prompt);
+    assertEquals(words.size(), new HashSet<>(words).size(), "distinct words: " + prompt);
     if (task.equals("Reverse:")) {
       Collections.reverse(words);
     } else {
