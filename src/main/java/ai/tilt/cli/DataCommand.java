@@ -1,10 +1,12 @@
 package ai.tilt.cli;
 
+import ai.tilt.data.PreferenceSynth;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftOptions;
 import ai.tilt.data.SynthData;
 import ai.tilt.model.TextTokenizer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,13 +15,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code tilt data}: training-data tools. {@code synth} writes deterministic synthetic SFT data;
- * {@code check} loads an SFT file as training would and prints what it found.
+ * {@code tilt data}: training-data tools. {@code synth} writes deterministic synthetic SFT or
+ * preference data; {@code check} loads an SFT file as training would and prints what it found.
  */
 @Command(
     name = "data",
     mixinStandardHelpOptions = true,
-    description = "Training-data tools: synthetic SFT data and checks of SFT files.",
+    description = "Training-data tools: synthetic SFT and preference data, checks of SFT files.",
     subcommands = {DataCommand.Synth.class, DataCommand.Check.class})
 public final class DataCommand implements Runnable {
   @Spec CommandSpec spec;
@@ -29,23 +31,36 @@ public final class DataCommand implements Runnable {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
-  /** {@code tilt data synth}: see {@link SynthData}. */
+  /** {@code tilt data synth}: see {@link SynthData} and {@link PreferenceSynth}. */
   @Command(
       name = "synth",
       mixinStandardHelpOptions = true,
       description = {
-        "Writes synthetic SFT data as JSONL: the same arguments give a byte-identical file.",
-        "Tasks: count (\"Count from 7:\" -> \" 8 9 10 11 12\"), reverse, copy, arith"
-            + " (\"Add 23+45=\" -> \" 68\"), mixed (a task per line)."
+        "Writes synthetic SFT or preference data as JSONL: the same arguments give a"
+            + " byte-identical file.",
+        "SFT tasks: count (\"Count from 7:\" -> \" 8 9 10 11 12\"), reverse, copy, arith"
+            + " (\"Add 23+45=\" -> \" 68\"), mixed (a task per line).",
+        "Preference tasks (--kind pairs, unpaired or lists): count, reverse, sort, mixed; the"
+            + " rejected response is the right one with two items swapped, a number skipped or"
+            + " repeated."
       })
   static final class Synth implements Callable<Integer> {
     @Spec CommandSpec spec;
 
+    @Option(names = "--kind", defaultValue = "sft", paramLabel = "KIND",
+        description = "sft ({\"prompt\", \"completion\"} or messages), pairs ({\"prompt\","
+            + " \"chosen\", \"rejected\"}), unpaired ({\"prompt\", \"completion\", \"label\"},"
+            + " two lines per pair) or lists ({\"prompt\", \"responses\", \"rewards\"}, four"
+            + " responses rewarded with their number of right items) (default: ${DEFAULT-VALUE})")
+    String kind;
+
     @Option(names = "--task", required = true, paramLabel = "NAME",
-        description = "count, reverse, copy, arith or mixed")
+        description = "sft: count, reverse, copy, arith or mixed; preference kinds: count,"
+            + " reverse, sort or mixed")
     String task;
 
-    @Option(names = "--n", required = true, paramLabel = "N", description = "training lines")
+    @Option(names = "--n", required = true, paramLabel = "N",
+        description = "training items: lines, or pairs for --kind unpaired (two lines each)")
     int n;
 
     @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
@@ -60,7 +75,8 @@ public final class DataCommand implements Runnable {
     String format;
 
     @Option(names = "--eval-out", paramLabel = "FILE.jsonl",
-        description = "also write eval lines, drawn from a stream independent of training's")
+        description = "also write eval lines, drawn from a stream independent of training's"
+            + " (preference kinds: with none of the training prompts)")
     Path evalOut;
 
     @Option(names = "--eval-n", defaultValue = "200", paramLabel = "N",
@@ -69,11 +85,18 @@ public final class DataCommand implements Runnable {
 
     @Override
     public Integer call() {
-      SynthData.Task t;
+      SynthData.Kind k;
       SynthData.Format f;
+      SynthData.Task sftTask = null;
+      PreferenceSynth.PrefTask prefTask = null;
       try {
-        t = SynthData.Task.parse(task);
+        k = SynthData.Kind.parse(kind);
         f = SynthData.Format.parse(format);
+        if (k == SynthData.Kind.SFT) {
+          sftTask = SynthData.Task.parse(task);
+        } else {
+          prefTask = PreferenceSynth.PrefTask.parse(task);
+        }
       } catch (IllegalArgumentException e) {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
@@ -84,11 +107,29 @@ public final class DataCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(),
             "--eval-n must be at least 1");
       }
-      SynthData.write(out, t, f, n, seed);
-      spec.commandLine().getOut().println("wrote " + n + " lines to " + out);
-      if (evalOut != null) {
-        SynthData.write(evalOut, t, f, evalN, SynthData.evalSeed(seed));
-        spec.commandLine().getOut().println("wrote " + evalN + " lines to " + evalOut);
+      // Both files are drawn before either is written, so a failed draw leaves no file behind.
+      List<String> train;
+      List<String> eval = null;
+      try {
+        if (k == SynthData.Kind.SFT) {
+          train = SynthData.lines(sftTask, f, n, seed);
+          if (evalOut != null) {
+            eval = SynthData.lines(sftTask, f, evalN, SynthData.evalSeed(seed));
+          }
+        } else {
+          train = PreferenceSynth.preferenceLines(k, prefTask, f, n, seed);
+          if (evalOut != null) {
+            eval = PreferenceSynth.heldOutLines(k, prefTask, f, evalN, seed, n);
+          }
+        }
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      SynthData.writeLines(out, train);
+      spec.commandLine().getOut().println("wrote " + train.size() + " lines to " + out);
+      if (eval != null) {
+        SynthData.writeLines(evalOut, eval);
+        spec.commandLine().getOut().println("wrote " + eval.size() + " lines to " + evalOut);
       }
       return 0;
     }

@@ -30,6 +30,9 @@ import java.util.stream.Collectors;
  * from one {@link SplittableRandom}, so the same arguments give a byte-identical file on any JVM.
  * An eval file uses the stream seeded by {@link #evalSeed}; it is independent of the training
  * stream but may repeat training items where a task has few of them (count has 100).
+ *
+ * <p>Preference data (pairs, unpaired, lists: {@link Kind}) is made by {@link PreferenceSynth},
+ * which shares this class's words, eval seed and writer.
  */
 public final class SynthData {
   private static final String[] WORDS = {
@@ -37,7 +40,7 @@ public final class SynthData {
     "map", "egg", "owl", "bee", "fox", "jam", "key", "ink"
   };
   private static final int COUNT_STARTS = 100;
-  private static final int COUNT_LENGTH = 5;
+  static final int COUNT_LENGTH = 5;
   private static final int ADD_BELOW = 50;
 
   private SynthData() {}
@@ -119,7 +122,7 @@ public final class SynthData {
   }
 
   /** 3 to 5 distinct words. */
-  private static String[] words(SplittableRandom random) {
+  static String[] words(SplittableRandom random) {
     int n = 3 + random.nextInt(3);
     List<String> pool = new ArrayList<>(Arrays.asList(WORDS));
     String[] out = new String[n];
@@ -153,11 +156,7 @@ public final class SynthData {
       msgs.addObject().put("role", "user").put("content", item.prompt());
       msgs.addObject().put("role", "assistant").put("content", item.completion().substring(1));
     }
-    try {
-      return Jsonl.mapper().writeValueAsString(o);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e); // a tree of strings always serialises
-    }
+    return json(o);
   }
 
   /** The seed of the eval stream for a training seed: a fixed, documented offset. */
@@ -165,12 +164,40 @@ public final class SynthData {
     return seed ^ 0x6576616C6576616CL; // "evaleval" in ASCII
   }
 
+  /** The shapes {@code tilt data synth --kind} writes: SFT lines or preference data. */
+  public enum Kind {
+    SFT, PAIRS, UNPAIRED, LISTS;
+
+    /** The kind of a command-line name, case-insensitive. */
+    public static Kind parse(String name) {
+      try {
+        return valueOf(name.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("unknown kind '" + name + "' (expected one of "
+            + names(values()) + ")");
+      }
+    }
+  }
+
+  static String json(ObjectNode o) {
+    try {
+      return Jsonl.mapper().writeValueAsString(o);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e); // a tree of strings and numbers always serialises
+    }
+  }
+
   /**
    * Writes {@code n} lines as UTF-8 with {@code \n} line ends, through a temporary file renamed
    * into place, so a failed run leaves no partial file behind.
    */
   public static void write(Path out, Task task, Format format, int n, long seed) {
-    String text = lines(task, format, n, seed).stream().collect(Collectors.joining("\n", "", "\n"));
+    writeLines(out, lines(task, format, n, seed));
+  }
+
+  /** Writes lines as {@link #write} does. */
+  public static void writeLines(Path out, List<String> lines) {
+    String text = lines.stream().collect(Collectors.joining("\n", "", "\n"));
     Path abs = out.toAbsolutePath();
     Path tmp = abs.resolveSibling(abs.getFileName() + ".part");
     try {
@@ -190,7 +217,7 @@ public final class SynthData {
     }
   }
 
-  private static String names(Enum<?>[] values) {
+  static String names(Enum<?>[] values) {
     return Arrays.stream(values)
         .map(v -> v.name().toLowerCase(Locale.ROOT).replace('_', '-'))
         .collect(Collectors.joining(", "));
