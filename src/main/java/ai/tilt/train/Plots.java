@@ -31,7 +31,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * Reads a run's {@code metrics.jsonl} back: {@code summary.json} and PNG line charts, one per
- * metric, x = step. A {@code train/X} and an {@code eval/X} metric share the chart {@code X.png},
+ * metric, x = step. A {@code train/X} and an {@code eval/X} metric share the chart {@code X.png}, as do
+ * {@code X/chosen} and {@code X/rejected} (the likelihood analysis of chosen vs rejected),
  * so the file names of a run do not depend on whether it evaluated. Non-finite and non-numeric
  * points are left out of charts and statistics.
  */
@@ -144,6 +145,13 @@ public final class Plots {
       base = key.substring(6);
     } else if (key.startsWith("eval/") && key.length() > 5) {
       base = key.substring(5);
+    }
+    // chosen and rejected of one quantity share a chart: the paper's likelihood analysis reads
+    // logps/chosen against logps/rejected over training
+    if (base.endsWith("/chosen")) {
+      base = base.substring(0, base.length() - "/chosen".length());
+    } else if (base.endsWith("/rejected")) {
+      base = base.substring(0, base.length() - "/rejected".length());
     }
     return base.replace('/', '_');
   }

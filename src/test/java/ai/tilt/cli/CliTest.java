@@ -146,4 +146,41 @@ class CliTest {
     assertEquals(3, o.get("completion_ids").size());
     assertTrue(!o.has("completion"));
   }
+
+  @Test
+  void scoreMatchesTheRewardModelFixture() throws IOException {
+    Path rm = Path.of("src/test/resources/fixtures/hf-extra/llama_rm");
+    List<String> expected = Files.readAllLines(rm.resolve("expected.jsonl"));
+    StringBuilder in = new StringBuilder();
+    for (String line : expected) {
+      JsonNode ids = JSON.readTree(line).get("ids");
+      var rec = JSON.createObjectNode();
+      var p = rec.putArray("prompt_ids");
+      var c = rec.putArray("completion_ids");
+      for (int i = 0; i < ids.size(); i++) {
+        (i < 1 ? p : c).add(ids.get(i));
+      }
+      if (c.isEmpty()) {
+        continue;
+      }
+      in.append(rec).append('\n');
+    }
+    Path input = Files.writeString(tmp.resolve("score-in.jsonl"), in.toString());
+    Path out = tmp.resolve("score-out.jsonl");
+    Run r = run("score", "--model", rm.toString(), "--input", input.toString(), "--output", out.toString(), "--batch-size", "2");
+    assertEquals(0, r.code(), r.err());
+    List<String> got = Files.readAllLines(out);
+    int k = 0;
+    for (String line : expected) {
+      JsonNode e = JSON.readTree(line);
+      if (e.get("ids").size() < 2) {
+        continue;
+      }
+      assertEquals(e.get("score").asDouble(), JSON.readTree(got.get(k++)).get("reward").asDouble(), 1e-4);
+    }
+    assertTrue(k >= 3);
+    Run lm = run("score", "--model", model.toString(), "--input", input.toString(), "--output", out.toString());
+    assertEquals(1, lm.code());
+    assertTrue(lm.err().contains("not a reward model"), lm.err());
+  }
 }
