@@ -15,6 +15,6 @@ public enum Head {
       return family.architecture;
     }
     String base = family.architecture.replace("LMHeadModel", "").replace("ForCausalLM", "");
-    return base + (base.equals("GPT2") ? "" : "") + "ForSequenceClassification";
+    return base + "ForSequenceClassification";
   }
 }

@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Head;
 import ai.tilt.model.ModelFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -52,8 +53,15 @@ public final class Checkpoints {
     Files.createDirectories(tmp);
     ModelFiles.save(model, tmp, "F32", maxShardBytes);
     if (modelSource != null && Files.exists(modelSource.resolve("config.json"))) {
-      // the source's own config.json keeps every key the model was published with
-      Files.copy(modelSource.resolve("config.json"), tmp.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING);
+      // the source's own config.json keeps every key the model was published with; a reward model
+      // made from a causal LM gets its class and label written over the LM's
+      ObjectNode config = (ObjectNode) JSON.readTree(modelSource.resolve("config.json").toFile());
+      if (model.head() == Head.SCORE) {
+        config.putArray("architectures").add(Head.SCORE.architecture(model.config().family()));
+        config.putObject("id2label").put("0", "LABEL_0");
+        config.putObject("label2id").put("LABEL_0", 0);
+      }
+      Files.writeString(tmp.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
     }
     for (String f : MODEL_SIDE_FILES) {
       if (modelSource != null && Files.exists(modelSource.resolve(f))) {
