@@ -6,7 +6,7 @@ import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.TrainBench;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
-import ai.tilt.data.SftOptions;
+import ai.tilt.data.DataOptions;
 import ai.tilt.model.TextTokenizer;
 import java.util.List;
 import ai.tilt.model.CausalLM;
@@ -143,7 +143,7 @@ public final class BenchCommand implements Runnable {
           throw new IllegalArgumentException("--data needs --model DIR (a model with a tokenizer)");
         }
         try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
-          List<SftExample> all = SftDataset.load(data, tok, SftOptions.of(maxLength)).examples();
+          List<SftExample> all = SftDataset.load(data, tok, DataOptions.of(maxLength)).examples();
           if (all.size() < batch) {
             throw new IllegalArgumentException(data + " has " + all.size() + " usable examples, fewer than --batch-size " + batch);
           }
@@ -187,7 +187,7 @@ public final class BenchCommand implements Runnable {
           }
           try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
             List<ai.tilt.data.ResponseGroup> all = ai.tilt.data.PreferenceDataset.load(data, tok,
-                new ai.tilt.data.PreferenceOptions(maxLength, null, false, true)).groups();
+                new ai.tilt.data.DataOptions(maxLength, null, false, true)).groups();
             if (all.size() < batch) {
               throw new IllegalArgumentException(data + " has " + all.size() + " usable pairs, fewer than --batch-size " + batch);
             }

@@ -2,7 +2,7 @@ package ai.tilt.cli;
 
 import ai.tilt.data.PreferenceSynth;
 import ai.tilt.data.SftDataset;
-import ai.tilt.data.SftOptions;
+import ai.tilt.data.DataOptions;
 import ai.tilt.data.SynthData;
 import ai.tilt.model.TextTokenizer;
 import java.nio.file.Path;
@@ -164,9 +164,9 @@ public final class DataCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      SftOptions options;
+      DataOptions options;
       try {
-        options = new SftOptions(maxLength, maxPromptLength, skipInvalid, !noEos);
+        options = new DataOptions(maxLength, maxPromptLength, skipInvalid, !noEos);
       } catch (IllegalArgumentException e) {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }

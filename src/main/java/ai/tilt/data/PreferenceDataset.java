@@ -46,7 +46,7 @@ import java.util.List;
  * twice), a chat prompt by the chat template with a generation prompt (BOS, if any, only as the
  * template writes it). A text response is {@code encode(text, false)} (no BOS, no special tokens
  * added) plus the tokenizer's first EOS id, appended once unless the response already ends with
- * one of its EOS ids, and only with {@link PreferenceOptions#appendEos()}; whether an id is the
+ * one of its EOS ids, and only with {@link DataOptions#appendEos()}; whether an id is the
  * pad id plays no part, so pad == EOS changes nothing. A chat response is the tokens that
  * rendering prompt + that assistant message adds to the prompt's rendering: the reply and the
  * template's end-of-turn tokens (e.g. Qwen's {@code <|im_end|>\n}), with no extra EOS and with
@@ -66,7 +66,7 @@ import java.util.List;
  * <p>Bad lines (invalid JSON or UTF-8, not an object, missing or mistyped fields, empty
  * responses, identical chosen and rejected, non-finite rewards, responses and rewards of
  * different lengths, template errors, no room left) fail the load with a {@link DataException}
- * reading {@code file:line: reason}, or with {@link PreferenceOptions#skipInvalid()} are skipped
+ * reading {@code file:line: reason}, or with {@link DataOptions#skipInvalid()} are skipped
  * and counted. A file with no usable group is an error either way.
  */
 public final class PreferenceDataset {
@@ -129,7 +129,7 @@ public final class PreferenceDataset {
    *     another kind than the file's, or naming the file when it is missing or has no usable group
    * @throws IOException when the file cannot be read
    */
-  public static PreferenceDataset load(Path file, TextTokenizer tok, PreferenceOptions options)
+  public static PreferenceDataset load(Path file, TextTokenizer tok, DataOptions options)
       throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new DataException("no such file: " + file);
@@ -146,8 +146,8 @@ public final class PreferenceDataset {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
       byte[] raw;
-      for (int number = 1; (raw = readLine(in, buf)) != null; number++) {
-        if (isBlank(raw)) {
+      for (int number = 1; (raw = Jsonl.readRawLine(in, buf)) != null; number++) {
+        if (Jsonl.isBlankLine(raw)) {
           continue;
         }
         lines++;
@@ -213,7 +213,7 @@ public final class PreferenceDataset {
 
   /** The class comment's truncation rule. */
   private static Fit fit(Parsed p, Kind kind, int line, TextTokenizer tok,
-      PreferenceOptions options) throws Invalid {
+      DataOptions options) throws Invalid {
     long[] prompt = p.prompt();
     if (prompt.length == 0) {
       throw new Invalid("empty prompt: nothing precedes the first response token (this"
@@ -276,27 +276,4 @@ public final class PreferenceDataset {
     return o;
   }
 
-  /** One line's bytes without its line break ({@code \n} or {@code \r\n}); null at the end. */
-  private static byte[] readLine(InputStream in, ByteArrayOutputStream buf) throws IOException {
-    buf.reset();
-    int b;
-    while ((b = in.read()) != -1 && b != '\n') {
-      buf.write(b);
-    }
-    if (b == -1 && buf.size() == 0) {
-      return null;
-    }
-    byte[] bytes = buf.toByteArray();
-    return bytes.length > 0 && bytes[bytes.length - 1] == '\r'
-        ? Arrays.copyOf(bytes, bytes.length - 1) : bytes;
-  }
-
-  private static boolean isBlank(byte[] line) {
-    for (byte b : line) {
-      if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0B) {
-        return false;
-      }
-    }
-    return true;
-  }
 }

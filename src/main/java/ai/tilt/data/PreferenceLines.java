@@ -32,9 +32,9 @@ final class PreferenceLines {
   private record Prompt(long[] ids, List<Map<String, Object>> messages) {}
 
   private final TextTokenizer tok;
-  private final PreferenceOptions options;
+  private final DataOptions options;
 
-  PreferenceLines(TextTokenizer tok, PreferenceOptions options) {
+  PreferenceLines(TextTokenizer tok, DataOptions options) {
     this.tok = tok;
     this.options = options;
   }

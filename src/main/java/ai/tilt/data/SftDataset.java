@@ -45,7 +45,7 @@ import java.util.Map;
  *       EOS appended as for completions; every token after the first is a target.
  * </ul>
  *
- * <p>EOS rule: for text completions and {@code text}, when {@link SftOptions#appendEos()} is on,
+ * <p>EOS rule: for text completions and {@code text}, when {@link DataOptions#appendEos()} is on,
  * the tokenizer's first EOS id is appended unless the tokens already end with one of its EOS ids
  * (so it is never doubled). Chat formats get no extra EOS: the template's end-of-turn tokens are
  * the stop signal. Targets are recorded from where tokens came from, so an EOS equal to the pad id
@@ -64,7 +64,7 @@ import java.util.Map;
  * <p>Bad lines (invalid JSON or UTF-8, not an object, missing or mistyped fields, empty
  * completion, no assistant turn, template errors, no target left) fail the load with a
  * {@link DataException} reading {@code file:line: reason}, or with
- * {@link SftOptions#skipInvalid()} are skipped and counted (the first reasons are kept in
+ * {@link DataOptions#skipInvalid()} are skipped and counted (the first reasons are kept in
  * {@link Stats}). A file with no usable example is an error either way.
  */
 public final class SftDataset {
@@ -114,7 +114,7 @@ public final class SftDataset {
    *     when it is missing or has no usable example
    * @throws IOException when the file cannot be read
    */
-  public static SftDataset load(Path file, TextTokenizer tokenizer, SftOptions options)
+  public static SftDataset load(Path file, TextTokenizer tokenizer, DataOptions options)
       throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new DataException("no such file: " + file);
@@ -127,8 +127,8 @@ public final class SftDataset {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
       byte[] raw;
-      for (int number = 1; (raw = readLine(in, buf)) != null; number++) {
-        if (isBlank(raw)) {
+      for (int number = 1; (raw = Jsonl.readRawLine(in, buf)) != null; number++) {
+        if (Jsonl.isBlankLine(raw)) {
           continue;
         }
         lines++;
@@ -166,36 +166,13 @@ public final class SftDataset {
     return stats;
   }
 
-  /** One line's bytes without its line break ({@code \n} or {@code \r\n}); null at the end. */
-  private static byte[] readLine(InputStream in, ByteArrayOutputStream buf) throws IOException {
-    buf.reset();
-    int b;
-    while ((b = in.read()) != -1 && b != '\n') {
-      buf.write(b);
-    }
-    if (b == -1 && buf.size() == 0) {
-      return null;
-    }
-    byte[] bytes = buf.toByteArray();
-    return bytes.length > 0 && bytes[bytes.length - 1] == '\r'
-        ? Arrays.copyOf(bytes, bytes.length - 1) : bytes;
-  }
-
-  private static boolean isBlank(byte[] line) {
-    for (byte b : line) {
-      if (b != ' ' && b != '\t' && b != '\r' && b != '\f' && b != 0x0B) {
-        return false;
-      }
-    }
-    return true;
-  }
 
   /** Turns one line into ids and targets, then applies the truncation rule. */
   private static final class Encoder {
     private final TextTokenizer tok;
-    private final SftOptions options;
+    private final DataOptions options;
 
-    Encoder(TextTokenizer tok, SftOptions options) {
+    Encoder(TextTokenizer tok, DataOptions options) {
       this.tok = tok;
       this.options = options;
     }

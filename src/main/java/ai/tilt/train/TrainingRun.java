@@ -4,9 +4,9 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
-import ai.tilt.data.SftOptions;
+import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceDataset;
-import ai.tilt.data.PreferenceOptions;
+import ai.tilt.data.DataOptions;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.loss.GroupLoss;
 import ai.tilt.loss.Kto;
@@ -143,14 +143,14 @@ public final class TrainingRun implements AutoCloseable {
     Recipe.Data d = recipe.data();
     long padId = padId(tokenizer);
     if (recipe.loss() instanceof Sft) {
-      SftOptions options = new SftOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+      DataOptions options = new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
       SftDataset trainSet = SftDataset.load(Path.of(d.train()), tokenizer, options);
       List<SftExample> evalSet = d.eval() == null ? List.of()
           : SftDataset.load(Path.of(d.eval()), tokenizer, options).examples();
       return new SftObjective(model, padId, recipe.train().lossNormalization(), trainSet.examples(), evalSet,
           trainSet.stats().summary());
     }
-    PreferenceOptions options = new PreferenceOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+    DataOptions options = new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
     PreferenceDataset trainSet = PreferenceDataset.load(Path.of(d.train()), tokenizer, options);
     List<ResponseGroup> evalSet = d.eval() == null ? List.of()
         : PreferenceDataset.load(Path.of(d.eval()), tokenizer, options).groups();

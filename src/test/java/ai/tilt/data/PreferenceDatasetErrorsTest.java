@@ -96,7 +96,7 @@ class PreferenceDatasetErrorsTest {
         && !line.contains("\"responses\"");
     Path f = pair ? jsonl(tmp, "bad.jsonl", GOOD, line) : jsonl(tmp, "bad.jsonl", "", line);
     DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, PreferenceOptions.of(64)));
+        () -> PreferenceDataset.load(f, tok, DataOptions.of(64)));
     assertTrue(e.getMessage().startsWith(f + ":2: " + reason), e.getMessage());
   }
 
@@ -110,7 +110,7 @@ class PreferenceDatasetErrorsTest {
     System.arraycopy(bad, 0, all, good.length, bad.length);
     Files.write(f, all);
     DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, PreferenceOptions.of(64)));
+        () -> PreferenceDataset.load(f, tok, DataOptions.of(64)));
     assertEquals(f + ":2: not valid UTF-8", e.getMessage());
   }
 
@@ -119,7 +119,7 @@ class PreferenceDatasetErrorsTest {
     Path f = jsonl(tmp, "mixed.jsonl", GOOD, "", GOOD,
         "{\"prompt\": \"Q\", \"responses\": [\"a\"], \"rewards\": [1]}");
     DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, new PreferenceOptions(64, null, true, true)));
+        () -> PreferenceDataset.load(f, tok, new DataOptions(64, null, true, true)));
     assertEquals(f + ":4: line 4 is a scored list but line 1 was a pair (one kind per file)",
         e.getMessage());
   }
@@ -129,7 +129,7 @@ class PreferenceDatasetErrorsTest {
     Path f = jsonl(tmp, "skip.jsonl", GOOD, "{\"prompt\": \"Q\", \"chosen\": \"Hi\"}", "",
         "{\"prompt\": \"Q\", \"chosen\": \"Hi\", \"rejected\": \"Hi\"}", GOOD);
     PreferenceDataset d = PreferenceDataset.load(f, tok,
-        new PreferenceOptions(64, null, true, true));
+        new DataOptions(64, null, true, true));
     assertEquals(2, d.groups().size());
     assertEquals(5, d.groups().get(1).line());
     PreferenceDataset.Stats s = d.stats();
@@ -148,14 +148,14 @@ class PreferenceDatasetErrorsTest {
   void noUsableGroupIsAnErrorNamingTheFile() {
     Path f = jsonl(tmp, "none.jsonl", "{\"prompt\": \"Q\", \"chosen\": \"Hi\"}");
     DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, new PreferenceOptions(64, null, true, true)));
+        () -> PreferenceDataset.load(f, tok, new DataOptions(64, null, true, true)));
     assertTrue(e.getMessage().startsWith(f + ": no usable preference groups (1 lines: 0 used,"
         + " 1 skipped"), e.getMessage());
     Path empty = jsonl(tmp, "empty.jsonl", "");
     assertThrows(DataException.class,
-        () -> PreferenceDataset.load(empty, tok, PreferenceOptions.of(64)));
+        () -> PreferenceDataset.load(empty, tok, DataOptions.of(64)));
     DataException missing = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(tmp.resolve("nope.jsonl"), tok, PreferenceOptions.of(64)));
+        () -> PreferenceDataset.load(tmp.resolve("nope.jsonl"), tok, DataOptions.of(64)));
     assertEquals("no such file: " + tmp.resolve("nope.jsonl"), missing.getMessage());
   }
 
@@ -170,7 +170,7 @@ class PreferenceDatasetErrorsTest {
       Path f = jsonl(dir, "d.jsonl", "{\"prompt\": [{\"role\": \"user\", \"content\": \"Q\"}],"
           + " \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
       DataException e = assertThrows(DataException.class,
-          () -> PreferenceDataset.load(f, t, PreferenceOptions.of(64)));
+          () -> PreferenceDataset.load(f, t, DataOptions.of(64)));
       assertTrue(e.getMessage().startsWith(f + ":1: chat template is not prefix-stable for"
           + " chosen: the prompt rendered with a generation prompt"), e.getMessage());
     }

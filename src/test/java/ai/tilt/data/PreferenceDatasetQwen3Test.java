@@ -35,7 +35,7 @@ class PreferenceDatasetQwen3Test {
     assertNotEquals(IM_END, (long) tok.padId());
   }
 
-  static ResponseGroup one(PreferenceOptions options, String line) throws IOException {
+  static ResponseGroup one(DataOptions options, String line) throws IOException {
     List<ResponseGroup> g = PreferenceDataset.load(jsonl(tmp, "q.jsonl", line), tok, options)
         .groups();
     assertEquals(1, g.size());
@@ -44,7 +44,7 @@ class PreferenceDatasetQwen3Test {
 
   @Test
   void textPairGetsNoBosAndOneImEndPerResponse() throws IOException {
-    ResponseGroup g = one(PreferenceOptions.of(64),
+    ResponseGroup g = one(DataOptions.of(64),
         "{\"prompt\": \"Hi\", \"chosen\": \" there\", \"rejected\": \" there<|im_end|>!\"}");
     // "Hi" 13048, " there" 1052 and "!" 0 are single tokens of Qwen's vocabulary.
     assertArrayEquals(new long[] {13048}, g.prompt());
@@ -54,7 +54,7 @@ class PreferenceDatasetQwen3Test {
 
   @Test
   void conversationalPairKeepsTheHeaderInThePromptAndImEndInTheResponse() throws IOException {
-    ResponseGroup g = one(PreferenceOptions.of(128), "{\"prompt\": [{\"role\": \"system\","
+    ResponseGroup g = one(DataOptions.of(128), "{\"prompt\": [{\"role\": \"system\","
         + " \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}],"
         + " \"chosen\": [{\"role\": \"assistant\", \"content\": \"Yo\"}],"
         + " \"rejected\": [{\"role\": \"assistant\", \"content\": \"No\"}]}");
@@ -79,9 +79,9 @@ class PreferenceDatasetQwen3Test {
   @Test
   void implicitPromptMatchesTheExplicitForm() throws IOException {
     String user = "{\"role\": \"user\", \"content\": \"Hi\"}";
-    ResponseGroup explicit = one(PreferenceOptions.of(128), "{\"prompt\": [" + user + "],"
+    ResponseGroup explicit = one(DataOptions.of(128), "{\"prompt\": [" + user + "],"
         + " \"chosen\": \"Yo\", \"rejected\": \"No\"}");
-    ResponseGroup implicit = one(PreferenceOptions.of(128), "{\"chosen\": [" + user
+    ResponseGroup implicit = one(DataOptions.of(128), "{\"chosen\": [" + user
         + ", {\"role\": \"assistant\", \"content\": \"Yo\"}], \"rejected\": [" + user
         + ", {\"role\": \"assistant\", \"content\": \"No\"}]}");
     assertArrayEquals(explicit.sequence(0), implicit.sequence(0));
@@ -93,7 +93,7 @@ class PreferenceDatasetQwen3Test {
   void promptCutWithoutBosKeepsTheLastTokens() throws IOException {
     // "Q Z X J V K" is six tokens: Q, " Z", " X", " J", " V", " K".
     assertArrayEquals(new long[] {48, 1863, 1599, 619, 647, 730}, tok.encode("Q Z X J V K", false));
-    ResponseGroup g = one(new PreferenceOptions(5, 2, false, true),
+    ResponseGroup g = one(new DataOptions(5, 2, false, true),
         "{\"prompt\": \"Q Z X J V K\", \"chosen\": \" there\", \"rejected\": \"Hi\"}");
     assertArrayEquals(new long[] {647, 730}, g.prompt());
     assertArrayEquals(new long[] {1052, IM_END}, g.responses().get(0));
@@ -106,7 +106,7 @@ class PreferenceDatasetQwen3Test {
     Path f = jsonl(tmp, "empty.jsonl",
         "{\"prompt\": \"\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
     DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, PreferenceOptions.of(64)));
+        () -> PreferenceDataset.load(f, tok, DataOptions.of(64)));
     assertTrue(e.getMessage().startsWith(f + ":1: empty prompt"), e.getMessage());
   }
 }

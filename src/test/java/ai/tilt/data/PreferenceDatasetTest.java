@@ -44,11 +44,11 @@ class PreferenceDatasetTest {
     tok.close();
   }
 
-  static PreferenceDataset load(PreferenceOptions options, String... lines) throws IOException {
+  static PreferenceDataset load(DataOptions options, String... lines) throws IOException {
     return PreferenceDataset.load(jsonl(tmp, "p.jsonl", lines), tok, options);
   }
 
-  static ResponseGroup one(PreferenceOptions options, String line) throws IOException {
+  static ResponseGroup one(DataOptions options, String line) throws IOException {
     List<ResponseGroup> g = load(options, line).groups();
     assertEquals(1, g.size());
     return g.get(0);
@@ -56,7 +56,7 @@ class PreferenceDatasetTest {
 
   @Test
   void textPairTokenisesThePromptOnceAndGivesEachResponseOneEos() throws IOException {
-    PreferenceDataset d = load(PreferenceOptions.of(64),
+    PreferenceDataset d = load(DataOptions.of(64),
         "{\"prompt\": \"QZ\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
     assertEquals(PreferenceDataset.Kind.PAIRS, d.kind());
     ResponseGroup g = d.groups().get(0);
@@ -76,18 +76,18 @@ class PreferenceDatasetTest {
 
   @Test
   void bosWrittenInThePromptIsNotDoubled() throws IOException {
-    ResponseGroup g = one(PreferenceOptions.of(64),
+    ResponseGroup g = one(DataOptions.of(64),
         "{\"prompt\": \"<|bos|>QZ\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
     assertArrayEquals(new long[] {BOS, 81, 90}, g.prompt());
   }
 
   @Test
   void eosEndingAResponseIsNotDoubledAndAppendEosOffAddsNone() throws IOException {
-    ResponseGroup g = one(PreferenceOptions.of(64),
+    ResponseGroup g = one(DataOptions.of(64),
         "{\"prompt\": \"QZ\", \"chosen\": \"Hi<|eos|>\", \"rejected\": \"Yo\"}");
     assertArrayEquals(new long[] {72, 105, EOS}, g.responses().get(0));
     assertArrayEquals(new long[] {89, 111, EOS}, g.responses().get(1));
-    ResponseGroup raw = one(new PreferenceOptions(64, null, false, false),
+    ResponseGroup raw = one(new DataOptions(64, null, false, false),
         "{\"prompt\": \"QZ\", \"chosen\": \"Hi\", \"rejected\": \"Yo<|eos|>\"}");
     assertArrayEquals(new long[] {72, 105}, raw.responses().get(0));
     assertArrayEquals(new long[] {89, 111, EOS}, raw.responses().get(1));
@@ -99,7 +99,7 @@ class PreferenceDatasetTest {
       assertEquals(EOS, (long) t.padId());
       List<ResponseGroup> g = PreferenceDataset.load(jsonl(dir, "d.jsonl",
           "{\"prompt\": \"QZ\", \"chosen\": \"Hi\", \"rejected\": \"Yo<|eos|>\"}"), t,
-          PreferenceOptions.of(64)).groups();
+          DataOptions.of(64)).groups();
       assertArrayEquals(new long[] {72, 105, EOS}, g.get(0).responses().get(0));
       assertArrayEquals(new long[] {89, 111, EOS}, g.get(0).responses().get(1));
     }
@@ -111,7 +111,7 @@ class PreferenceDatasetTest {
     try (TextTokenizer t = SftSupport.bpe(dir, c -> {}, "{\"eos_token_id\": [510, 33]}")) {
       ResponseGroup g = PreferenceDataset.load(jsonl(dir, "d.jsonl",
           "{\"prompt\": \"Q\", \"chosen\": \"Hi!\", \"rejected\": \"Hi\"}"), t,
-          PreferenceOptions.of(64)).groups().get(0);
+          DataOptions.of(64)).groups().get(0);
       assertArrayEquals(new long[] {72, 105, 33}, g.responses().get(0));
       assertArrayEquals(new long[] {72, 105, EOS}, g.responses().get(1));
     }
@@ -119,14 +119,14 @@ class PreferenceDatasetTest {
 
   @Test
   void scoresBecomeTheRewards() throws IOException {
-    ResponseGroup g = one(PreferenceOptions.of(64), "{\"prompt\": \"QZ\", \"chosen\": \"Hi\","
+    ResponseGroup g = one(DataOptions.of(64), "{\"prompt\": \"QZ\", \"chosen\": \"Hi\","
         + " \"rejected\": \"Yo\", \"score_chosen\": 8.5, \"score_rejected\": -2}");
     assertArrayEquals(new double[] {8.5, -2}, g.rewards());
   }
 
   @Test
   void conversationalPairMarksTheAssistantTurnWithoutRepeatingItsHeader() throws IOException {
-    ResponseGroup g = one(PreferenceOptions.of(64),
+    ResponseGroup g = one(DataOptions.of(64),
         "{\"prompt\": [{\"role\": \"user\", \"content\": \"QZ\"}],"
         + " \"chosen\": [{\"role\": \"assistant\", \"content\": \"Hi\"}], \"rejected\": \"Yo\"}");
     // The header is the prompt's last tokens, and the template's BOS its only BOS.
@@ -141,10 +141,10 @@ class PreferenceDatasetTest {
   @Test
   void implicitPromptIsTheSharedStartOfBothConversations() throws IOException {
     String user = "{\"role\": \"user\", \"content\": \"QZ\"}";
-    ResponseGroup explicit = one(PreferenceOptions.of(64), "{\"prompt\": [" + user + "],"
+    ResponseGroup explicit = one(DataOptions.of(64), "{\"prompt\": [" + user + "],"
         + " \"chosen\": [{\"role\": \"assistant\", \"content\": \"Hi\"}],"
         + " \"rejected\": [{\"role\": \"assistant\", \"content\": \"Yo\"}]}");
-    ResponseGroup implicit = one(PreferenceOptions.of(64), "{\"chosen\": [" + user
+    ResponseGroup implicit = one(DataOptions.of(64), "{\"chosen\": [" + user
         + ", {\"role\": \"assistant\", \"content\": \"Hi\"}], \"rejected\": [" + user
         + ", {\"role\": \"assistant\", \"content\": \"Yo\"}]}");
     assertArrayEquals(explicit.prompt(), implicit.prompt());
@@ -154,7 +154,7 @@ class PreferenceDatasetTest {
 
   @Test
   void unpairedLinesHaveOneResponseRewardedByTheirLabel() throws IOException {
-    PreferenceDataset d = load(PreferenceOptions.of(64),
+    PreferenceDataset d = load(DataOptions.of(64),
         "{\"prompt\": \"QZ\", \"completion\": \"Hi\", \"label\": true}",
         "{\"prompt\": \"QZ\", \"completion\": \"Yo\", \"label\": false}");
     assertEquals(PreferenceDataset.Kind.UNPAIRED, d.kind());
@@ -169,7 +169,7 @@ class PreferenceDatasetTest {
 
   @Test
   void scoredListsKeepTheirOrderAndRewards() throws IOException {
-    PreferenceDataset d = load(PreferenceOptions.of(64), "{\"prompt\": \"QZ\","
+    PreferenceDataset d = load(DataOptions.of(64), "{\"prompt\": \"QZ\","
         + " \"responses\": [\"Hi\", \"Yo\", \"Hi\"], \"rewards\": [0.5, 2, -1]}",
         "{\"prompt\": [{\"role\": \"user\", \"content\": \"QZ\"}], \"responses\": [\"Yo\"],"
         + " \"rewards\": [3]}");
@@ -184,7 +184,7 @@ class PreferenceDatasetTest {
   @Test
   void aGroupThatFitsIsNotCutEvenWithALongPrompt() throws IOException {
     // TRL's rule: the prompt is cut only when prompt + longest response exceed maxLength.
-    ResponseGroup g = one(new PreferenceOptions(10, 2, false, true),
+    ResponseGroup g = one(new DataOptions(10, 2, false, true),
         "{\"prompt\": \"QZXJVK\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
     assertArrayEquals(new long[] {BOS, 81, 90, 88, 74, 86, 75}, g.prompt());
     assertFalse(g.truncated());
@@ -194,7 +194,7 @@ class PreferenceDatasetTest {
   void tooLongCutsThePromptKeepingBosAndItsEndThenTheResponses() throws IOException {
     // Prompt 7 + longest 5 > 6: the prompt keeps BOS + its last 2 tokens (3), leaving 3 per
     // response; "QZXJ" + EOS loses its last 2 tokens, EOS included, "Hi" + EOS just fits.
-    PreferenceDataset d = load(new PreferenceOptions(6, 3, false, true),
+    PreferenceDataset d = load(new DataOptions(6, 3, false, true),
         "{\"prompt\": \"QZXJVK\", \"chosen\": \"Hi\", \"rejected\": \"QZXJ\"}");
     ResponseGroup g = d.groups().get(0);
     assertArrayEquals(new long[] {BOS, 86, 75}, g.prompt());
@@ -207,7 +207,7 @@ class PreferenceDatasetTest {
 
   @Test
   void withoutAPromptLimitOnlyTheResponsesAreCut() throws IOException {
-    PreferenceDataset d = load(new PreferenceOptions(5, null, false, true),
+    PreferenceDataset d = load(new DataOptions(5, null, false, true),
         "{\"prompt\": \"QZ\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}",
         "{\"prompt\": \"Q\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
     ResponseGroup g = d.groups().get(0);
@@ -224,24 +224,24 @@ class PreferenceDatasetTest {
     Path f = jsonl(tmp, "room.jsonl", "{\"prompt\": \"QZXJVK\", \"chosen\": \"Hi\","
         + " \"rejected\": \"Yo\"}");
     DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, PreferenceOptions.of(7)));
+        () -> PreferenceDataset.load(f, tok, DataOptions.of(7)));
     assertEquals(f + ":1: prompt has 7 tokens, leaving no room for a response within maxLength 7"
         + " (set maxPromptLength to truncate prompts)", e.getMessage());
     Path same = jsonl(tmp, "same.jsonl", "{\"prompt\": \"Q\", \"chosen\": \"Hi1\","
         + " \"rejected\": \"Hi2\"}");
     e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(same, tok, PreferenceOptions.of(4)));
+        () -> PreferenceDataset.load(same, tok, DataOptions.of(4)));
     assertEquals(same + ":1: chosen and rejected are identical after truncation to their first"
         + " 2 tokens", e.getMessage());
   }
 
   @Test
   void optionsAreValidated() {
-    assertThrows(IllegalArgumentException.class, () -> PreferenceOptions.of(1));
+    assertThrows(IllegalArgumentException.class, () -> DataOptions.of(1));
     assertEquals("maxPromptLength (8) must be less than maxLength (8) so that a response token"
         + " always fits", assertThrows(IllegalArgumentException.class,
-            () -> new PreferenceOptions(8, 8, false, true)).getMessage());
-    assertThrows(IllegalArgumentException.class, () -> new PreferenceOptions(8, 0, false, true));
+            () -> new DataOptions(8, 8, false, true)).getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new DataOptions(8, 0, false, true));
   }
 
   static int count(long[] ids, long id) {

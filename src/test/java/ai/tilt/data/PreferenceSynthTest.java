@@ -194,27 +194,27 @@ class PreferenceSynthTest {
       Path pairs = tmp.resolve("pairs-" + f + ".jsonl");
       SynthData.writeLines(pairs, PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED, f,
           50, 2));
-      PreferenceDataset d = PreferenceDataset.load(pairs, tok, PreferenceOptions.of(128));
+      PreferenceDataset d = PreferenceDataset.load(pairs, tok, DataOptions.of(128));
       assertEquals(PreferenceDataset.Kind.PAIRS, d.kind());
       assertEquals(50, d.groups().size());
       Path kto = tmp.resolve("kto-" + f + ".jsonl");
       SynthData.writeLines(kto, PreferenceSynth.preferenceLines(Kind.UNPAIRED, PrefTask.REVERSE,
           f, 25, 2));
-      d = PreferenceDataset.load(kto, tok, PreferenceOptions.of(128));
+      d = PreferenceDataset.load(kto, tok, DataOptions.of(128));
       assertEquals(PreferenceDataset.Kind.UNPAIRED, d.kind());
       assertEquals(50, d.groups().size());
       assertArrayEquals(new double[] {0}, d.groups().get(1).rewards());
       Path lists = tmp.resolve("lists-" + f + ".jsonl");
       SynthData.writeLines(lists, PreferenceSynth.preferenceLines(Kind.LISTS, PrefTask.COUNT, f,
           50, 2));
-      d = PreferenceDataset.load(lists, tok, PreferenceOptions.of(128));
+      d = PreferenceDataset.load(lists, tok, DataOptions.of(128));
       assertEquals(PreferenceDataset.Kind.SCORED_LISTS, d.kind());
       assertEquals(4, d.groups().get(0).size());
       assertEquals(0, d.stats().truncatedResponses());
     }
     // A chat reply is the text without its leading space, ended by the template's end of turn.
     ResponseGroup g = PreferenceDataset.load(tmp.resolve("pairs-MESSAGES.jsonl"), tok,
-        PreferenceOptions.of(128)).groups().get(0);
+        DataOptions.of(128)).groups().get(0);
     String prompt = tok.decode(g.prompt(), false);
     assertTrue(prompt.startsWith("<|bos|><|user|>\n") && prompt.endsWith("<|assistant|>\n"),
         prompt);
@@ -240,7 +240,7 @@ class PreferenceSynthTest {
     for (String name : List.of("pref-tiny.jsonl", "pref-tiny-eval.jsonl", "kto-tiny.jsonl",
         "lists-tiny.jsonl")) {
       PreferenceDataset d = PreferenceDataset.load(Path.of("recipes/data", name), tok,
-          PreferenceOptions.of(64));
+          DataOptions.of(64));
       assertEquals(d.stats().lines(), d.stats().used(), name);
       assertEquals(0, d.stats().truncatedResponses(), name);
     }

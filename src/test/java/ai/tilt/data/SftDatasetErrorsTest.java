@@ -80,7 +80,7 @@ class SftDatasetErrorsTest {
     // Line 2 is blank: line numbers count physical lines.
     Path f = jsonl(tmp, "bad.jsonl", GOOD, "", bad, GOOD);
     DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new SftOptions(5, null, false, true)));
+        () -> SftDataset.load(f, tok, new DataOptions(5, null, false, true)));
     assertTrue(e.getMessage().startsWith(f + ":3: "), e.getMessage());
     assertTrue(e.getMessage().contains(reason), e.getMessage());
   }
@@ -91,7 +91,7 @@ class SftDatasetErrorsTest {
     Files.write(f, (GOOD + "\n{\"prompt\": \"caf\u00e9\", \"completion\": \"Hi\"}\n")
         .getBytes(StandardCharsets.ISO_8859_1));
     DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, SftOptions.of(64)));
+        () -> SftDataset.load(f, tok, DataOptions.of(64)));
     assertEquals(f + ":2: not valid UTF-8", e.getMessage());
   }
 
@@ -101,7 +101,7 @@ class SftDatasetErrorsTest {
       Path f = jsonl(dir, "chat.jsonl", "{\"messages\": [" + USER + ", {\"role\": \"assistant\","
           + " \"content\": \"Yo\"}]}");
       DataException e = assertThrows(DataException.class,
-          () -> SftDataset.load(f, plain, SftOptions.of(64)));
+          () -> SftDataset.load(f, plain, DataOptions.of(64)));
       assertTrue(e.getMessage().startsWith(f + ":1: chat line, but the tokenizer in "),
           e.getMessage());
     }
@@ -110,7 +110,7 @@ class SftDatasetErrorsTest {
   @Test
   void skipInvalidCountsBadLinesAndKeepsTheirReasons() throws IOException {
     Path f = jsonl(tmp, "mixed.jsonl", GOOD, "nope", "{\"text\": 1}", GOOD, "", GOOD);
-    SftDataset d = SftDataset.load(f, tok, new SftOptions(64, null, true, true));
+    SftDataset d = SftDataset.load(f, tok, new DataOptions(64, null, true, true));
     SftDataset.Stats s = d.stats();
     assertEquals(5, s.lines());
     assertEquals(3, s.used());
@@ -128,7 +128,7 @@ class SftDatasetErrorsTest {
     java.util.Arrays.fill(lines, "{}");
     lines[7] = GOOD;
     Path f = jsonl(tmp, "many.jsonl", lines);
-    SftDataset.Stats s = SftDataset.load(f, tok, new SftOptions(64, null, true, true)).stats();
+    SftDataset.Stats s = SftDataset.load(f, tok, new DataOptions(64, null, true, true)).stats();
     assertEquals(7, s.skipped());
     assertEquals(5, s.skipReasons().size());
     assertTrue(s.skipReasons().get(4).startsWith(f + ":5: "));
@@ -138,12 +138,12 @@ class SftDatasetErrorsTest {
   void noUsableExampleIsAnErrorNamingTheFile() throws IOException {
     Path f = jsonl(tmp, "allbad.jsonl", "{}", "[]");
     DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new SftOptions(64, null, true, true)));
+        () -> SftDataset.load(f, tok, new DataOptions(64, null, true, true)));
     assertTrue(e.getMessage().startsWith(f + ": no usable examples (2 lines: 0 used, 2 skipped"),
         e.getMessage());
     Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "\n\n");
     DataException e2 = assertThrows(DataException.class,
-        () -> SftDataset.load(empty, tok, SftOptions.of(64)));
+        () -> SftDataset.load(empty, tok, DataOptions.of(64)));
     assertTrue(e2.getMessage().startsWith(empty + ": no usable examples (0 lines"));
   }
 
@@ -151,7 +151,7 @@ class SftDatasetErrorsTest {
   void missingFileIsNamed() {
     Path f = tmp.resolve("absent.jsonl");
     DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, SftOptions.of(64)));
+        () -> SftDataset.load(f, tok, DataOptions.of(64)));
     assertEquals("no such file: " + f, e.getMessage());
   }
 }

@@ -38,7 +38,7 @@ class SftDatasetQwen3Test {
     assertEquals(IM_START, tok.tokenId("<|im_start|>").getAsLong());
   }
 
-  static SftExample one(SftOptions options, String line) throws IOException {
+  static SftExample one(DataOptions options, String line) throws IOException {
     List<SftExample> ex = SftDataset.load(jsonl(tmp, "q.jsonl", line), tok, options).examples();
     assertEquals(1, ex.size());
     return ex.get(0);
@@ -46,7 +46,7 @@ class SftDatasetQwen3Test {
 
   @Test
   void textPromptGetsNoBosAndTheCompletionEndsWithImEnd() throws IOException {
-    SftExample e = one(SftOptions.of(64), "{\"prompt\": \"Hi\", \"completion\": \" there\"}");
+    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"Hi\", \"completion\": \" there\"}");
     // "Hi" 13048 and " there" 1052 are single tokens of Qwen's vocabulary.
     assertArrayEquals(new long[] {13048, 1052, IM_END}, e.ids());
     assertEquals("FTT", pattern(e));
@@ -54,13 +54,13 @@ class SftDatasetQwen3Test {
 
   @Test
   void imEndWrittenInTheCompletionIsNotDoubled() throws IOException {
-    SftExample e = one(SftOptions.of(64), "{\"prompt\": \"Hi\", \"completion\": \" there<|im_end|>\"}");
+    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"Hi\", \"completion\": \" there<|im_end|>\"}");
     assertArrayEquals(new long[] {13048, 1052, IM_END}, e.ids());
   }
 
   @Test
   void chatPromptCompletionTargetsTheReplyAndItsImEnd() throws IOException {
-    SftExample e = one(SftOptions.of(128), "{\"prompt\": [{\"role\": \"system\", \"content\":"
+    SftExample e = one(DataOptions.of(128), "{\"prompt\": [{\"role\": \"system\", \"content\":"
         + " \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}],"
         + " \"completion\": [{\"role\": \"assistant\", \"content\": \"Yo\"}]}");
     assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
@@ -83,7 +83,7 @@ class SftDatasetQwen3Test {
 
   @Test
   void singleTurnMessagesMatchThePromptCompletionForm() throws IOException {
-    SftExample e = one(SftOptions.of(128), "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
+    SftExample e = one(DataOptions.of(128), "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
         + " {\"role\": \"assistant\", \"content\": \"Yo\"}]}");
     assertEquals("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", contextText(tok, e));
     assertEquals("<think>\n\n</think>\n\nYo<|im_end|>\n", targetText(tok, e));
@@ -97,7 +97,7 @@ class SftDatasetQwen3Test {
         + " {\"role\": \"assistant\", \"content\": \"Yo\"}, {\"role\": \"user\", \"content\": \"And?\"},"
         + " {\"role\": \"assistant\", \"content\": \"Done\"}]}");
     DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, SftOptions.of(128)));
+        () -> SftDataset.load(f, tok, DataOptions.of(128)));
     assertTrue(e.getMessage().startsWith(f + ":1: chat template is not prefix-stable at messages[1]"),
         e.getMessage());
   }
@@ -106,7 +106,7 @@ class SftDatasetQwen3Test {
   void promptTruncationWithoutBosKeepsTheLastTokens() throws IOException {
     // "Q Z X J V K" is six tokens: Q, " Z", " X", " J", " V", " K".
     assertArrayEquals(new long[] {48, 1863, 1599, 619, 647, 730}, tok.encode("Q Z X J V K", false));
-    SftExample e = one(new SftOptions(64, 2, false, true),
+    SftExample e = one(new DataOptions(64, 2, false, true),
         "{\"prompt\": \"Q Z X J V K\", \"completion\": \" there\"}");
     assertArrayEquals(new long[] {647, 730, 1052, IM_END}, e.ids());
     assertEquals("FFTT", pattern(e));
@@ -116,13 +116,13 @@ class SftDatasetQwen3Test {
   @Test
   void emptyPromptCannotTrainTheFirstToken() throws IOException {
     // Without a BOS, nothing precedes the first completion token, so it is context, not target.
-    SftExample e = one(SftOptions.of(64), "{\"prompt\": \"\", \"completion\": \"Hi\"}");
+    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"\", \"completion\": \"Hi\"}");
     assertArrayEquals(new long[] {13048, IM_END}, e.ids());
     assertEquals("FT", pattern(e));
     // Without the EOS nothing is left to train on.
     Path f = jsonl(tmp, "empty-prompt.jsonl", "{\"prompt\": \"\", \"completion\": \"Hi\"}");
     DataException x = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new SftOptions(64, null, false, false)));
+        () -> SftDataset.load(f, tok, new DataOptions(64, null, false, false)));
     assertTrue(x.getMessage().startsWith(f + ":1: no target tokens"), x.getMessage());
   }
 }

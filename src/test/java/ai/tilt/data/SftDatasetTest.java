@@ -44,7 +44,7 @@ class SftDatasetTest {
     tok.close();
   }
 
-  static SftExample one(SftOptions options, String line) throws IOException {
+  static SftExample one(DataOptions options, String line) throws IOException {
     Path f = jsonl(tmp, "one.jsonl", line);
     List<SftExample> ex = SftDataset.load(f, tok, options).examples();
     assertEquals(1, ex.size());
@@ -53,7 +53,7 @@ class SftDatasetTest {
 
   @Test
   void promptCompletionTargetsTheCompletionAndOneEos() throws IOException {
-    SftExample e = one(SftOptions.of(64), "{\"prompt\": \"QZ\", \"completion\": \"Hi\"}");
+    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"QZ\", \"completion\": \"Hi\"}");
     // BOS + "QZ" is the prompt; "Hi" + EOS are the targets.
     assertArrayEquals(new long[] {BOS, 81, 90, 72, 105, EOS}, e.ids());
     assertEquals("FFFTTT", pattern(e));
@@ -63,21 +63,21 @@ class SftDatasetTest {
 
   @Test
   void bosInThePromptTextIsNotDoubledAndTheCompletionGetsNone() throws IOException {
-    SftExample e = one(SftOptions.of(64), "{\"prompt\": \"<|bos|>QZ\", \"completion\": \"Hi\"}");
+    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"<|bos|>QZ\", \"completion\": \"Hi\"}");
     assertArrayEquals(new long[] {BOS, 81, 90, 72, 105, EOS}, e.ids());
     assertEquals("FFFTTT", pattern(e));
   }
 
   @Test
   void eosAlreadyEndingTheCompletionIsNotDoubled() throws IOException {
-    SftExample e = one(SftOptions.of(64), "{\"prompt\": \"QZ\", \"completion\": \"Hi<|eos|>\"}");
+    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"QZ\", \"completion\": \"Hi<|eos|>\"}");
     assertArrayEquals(new long[] {BOS, 81, 90, 72, 105, EOS}, e.ids());
     assertEquals("FFFTTT", pattern(e));
   }
 
   @Test
   void appendEosOffLeavesTheCompletionAsWritten() throws IOException {
-    SftExample e = one(new SftOptions(64, null, false, false),
+    SftExample e = one(new DataOptions(64, null, false, false),
         "{\"prompt\": \"QZ\", \"completion\": \"Hi\"}");
     assertArrayEquals(new long[] {BOS, 81, 90, 72, 105}, e.ids());
     assertEquals("FFFTT", pattern(e));
@@ -91,7 +91,7 @@ class SftDatasetTest {
       assertArrayEquals(new long[] {EOS, 33}, t.eosIds());
       Path f = jsonl(dir, "d.jsonl", "{\"prompt\": \"Q\", \"completion\": \"Hi!\"}",
           "{\"prompt\": \"Q\", \"completion\": \"Hi\"}");
-      List<SftExample> ex = SftDataset.load(f, t, SftOptions.of(64)).examples();
+      List<SftExample> ex = SftDataset.load(f, t, DataOptions.of(64)).examples();
       assertArrayEquals(new long[] {BOS, 81, 72, 105, 33}, ex.get(0).ids());
       assertArrayEquals(new long[] {BOS, 81, 72, 105, EOS}, ex.get(1).ids());
     }
@@ -103,7 +103,7 @@ class SftDatasetTest {
       assertEquals(EOS, (long) t.padId());
       Path f = jsonl(dir, "d.jsonl", "{\"prompt\": \"Q\", \"completion\": \"Hi\"}",
           "{\"prompt\": \"QZXJ\", \"completion\": \"Hi\"}");
-      List<SftExample> ex = SftDataset.load(f, t, SftOptions.of(64)).examples();
+      List<SftExample> ex = SftDataset.load(f, t, DataOptions.of(64)).examples();
       assertArrayEquals(new long[] {BOS, 81, 72, 105, EOS}, ex.get(0).ids());
       assertEquals("FFTTT", pattern(ex.get(0)));
       // Padded with pad == EOS: row 0's EOS (column 4) is still a target, its padding is not.
@@ -123,14 +123,14 @@ class SftDatasetTest {
 
   @Test
   void textIsLanguageModellingOnEveryTokenAfterTheFirst() throws IOException {
-    SftExample e = one(SftOptions.of(64), "{\"text\": \"Hi\"}");
+    SftExample e = one(DataOptions.of(64), "{\"text\": \"Hi\"}");
     assertArrayEquals(new long[] {BOS, 72, 105, EOS}, e.ids());
     assertEquals("FTTT", pattern(e));
   }
 
   @Test
   void chatPromptCompletionTargetsTheAssistantTextAndEndOfTurn() throws IOException {
-    SftExample e = one(SftOptions.of(128), "{\"prompt\": [{\"role\": \"system\", \"content\": \"S\"},"
+    SftExample e = one(DataOptions.of(128), "{\"prompt\": [{\"role\": \"system\", \"content\": \"S\"},"
         + " {\"role\": \"user\", \"content\": \"Hi\"}],"
         + " \"completion\": [{\"role\": \"assistant\", \"content\": \"Yo\"}]}");
     // The template: <|bos|>, then per message <|role|>\n + content + <|eos|>\n; the generation
@@ -144,14 +144,14 @@ class SftDatasetTest {
 
   @Test
   void chatCompletionMayBeAString() throws IOException {
-    SftExample e = one(SftOptions.of(128),
+    SftExample e = one(DataOptions.of(128),
         "{\"prompt\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"completion\": \"Yo\"}");
     assertEquals("Yo<|eos|>\n", targetText(tok, e));
   }
 
   @Test
   void messagesTargetOnlyTheAssistantTurns() throws IOException {
-    SftExample e = one(SftOptions.of(256), "{\"messages\": ["
+    SftExample e = one(DataOptions.of(256), "{\"messages\": ["
         + "{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"Hi\"},"
         + " {\"role\": \"assistant\", \"content\": \"Yo\"}, {\"role\": \"user\", \"content\": \"Q\"},"
         + " {\"role\": \"assistant\", \"content\": \"Ok\"}, {\"role\": \"user\", \"content\": \"bye\"}]}");
@@ -163,7 +163,7 @@ class SftDatasetTest {
 
   @Test
   void longPromptKeepsBosAndItsLastTokens() throws IOException {
-    SftExample e = one(new SftOptions(64, 4, false, true),
+    SftExample e = one(new DataOptions(64, 4, false, true),
         "{\"prompt\": \"QZXJVK\", \"completion\": \"Hi\"}");
     // Prompt BOS Q Z X J V K (7) -> BOS + the last 3 = 4 tokens.
     assertArrayEquals(new long[] {BOS, 74, 86, 75, 72, 105, EOS}, e.ids());
@@ -173,13 +173,13 @@ class SftDatasetTest {
 
   @Test
   void longCompletionLosesItsEndAndItsEos() throws IOException {
-    SftExample e = one(new SftOptions(6, null, false, true),
+    SftExample e = one(new DataOptions(6, null, false, true),
         "{\"prompt\": \"QZX\", \"completion\": \"Hi\"}");
     // BOS Q Z X H i EOS is 7 tokens: the EOS goes, since the cut completion did not end.
     assertArrayEquals(new long[] {BOS, 81, 90, 88, 72, 105}, e.ids());
     assertEquals("FFFFTT", pattern(e));
     assertTrue(e.truncated());
-    SftExample fits = one(new SftOptions(7, null, false, true),
+    SftExample fits = one(new DataOptions(7, null, false, true),
         "{\"prompt\": \"QZX\", \"completion\": \"Hi\"}");
     assertEquals(7, fits.length());
     assertFalse(fits.truncated());
@@ -187,7 +187,7 @@ class SftDatasetTest {
 
   @Test
   void promptCutFirstThenCompletion() throws IOException {
-    SftExample e = one(new SftOptions(5, 3, false, true),
+    SftExample e = one(new DataOptions(5, 3, false, true),
         "{\"prompt\": \"QZXJVK\", \"completion\": \"Hi\"}");
     // Prompt -> BOS V K; then BOS V K H i EOS (6) -> the first 5.
     assertArrayEquals(new long[] {BOS, 86, 75, 72, 105}, e.ids());
@@ -196,7 +196,7 @@ class SftDatasetTest {
 
   @Test
   void textKeepsItsFirstTokens() throws IOException {
-    SftExample e = one(new SftOptions(3, null, false, true), "{\"text\": \"QZXJ\"}");
+    SftExample e = one(new DataOptions(3, null, false, true), "{\"text\": \"QZXJ\"}");
     assertArrayEquals(new long[] {BOS, 81, 90}, e.ids());
     assertEquals("FTT", pattern(e));
     assertTrue(e.truncated());
@@ -206,14 +206,14 @@ class SftDatasetTest {
   void promptFillingMaxLengthLeavesNoTarget() throws IOException {
     Path f = jsonl(tmp, "full.jsonl", "{\"prompt\": \"QZX\", \"completion\": \"Hi\"}");
     DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new SftOptions(4, null, false, true)));
+        () -> SftDataset.load(f, tok, new DataOptions(4, null, false, true)));
     assertEquals(f + ":1: prompt has 4 tokens, leaving no room for a completion within"
         + " maxLength 4 (set maxPromptLength to truncate prompts)", e.getMessage());
   }
 
   @Test
   void chatTruncationCutsTheAssistantReply() throws IOException {
-    SftExample e = one(new SftOptions(22, null, false, true),
+    SftExample e = one(new DataOptions(22, null, false, true),
         "{\"prompt\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"completion\": \"Yo\"}");
     // The context is 20 tokens: BOS, "<|user|>\n" as plain text (<, |, u, s, er, |, >, \n = 8), H, i,
     // EOS, \n, "<|assistant|>\n" (<, |, ass, istant, |, >, \n = 7). So 2 of the reply's 4 tokens
@@ -227,7 +227,7 @@ class SftDatasetTest {
   void statsCountLinesTokensTargetsAndTruncations() throws IOException {
     Path f = jsonl(tmp, "stats.jsonl", "{\"prompt\": \"QZ\", \"completion\": \"Hi\"}", "",
         "{\"prompt\": \"QZXJVK\", \"completion\": \"Hi\"}", "{\"text\": \"Hi\"}");
-    SftDataset d = SftDataset.load(f, tok, new SftOptions(8, 4, false, true));
+    SftDataset d = SftDataset.load(f, tok, new DataOptions(8, 4, false, true));
     // 6 tokens (3 targets), 7 (3, prompt cut to 4), 4 (3); the blank line is not a line.
     assertEquals(new SftDataset.Stats(3, 3, 0, 1, 17, 9, List.of()), d.stats());
     assertEquals(List.of(1, 3, 4), d.examples().stream().map(SftExample::line).toList());
@@ -239,18 +239,18 @@ class SftDatasetTest {
   void windowsLineEndsAndAMissingFinalNewlineAreRead() throws IOException {
     Path f = java.nio.file.Files.writeString(tmp.resolve("crlf.jsonl"),
         "{\"text\": \"Hi\"}\r\n \t\r\n{\"text\": \"Hi\"}");
-    SftDataset d = SftDataset.load(f, tok, SftOptions.of(64));
+    SftDataset d = SftDataset.load(f, tok, DataOptions.of(64));
     assertEquals(List.of(1, 3), d.examples().stream().map(SftExample::line).toList());
     assertEquals(2, d.stats().lines());
   }
 
   @Test
   void optionsRejectLimitsThatLeaveNoRoom() {
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new SftOptions(1, null, false,
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new DataOptions(1, null, false,
         true)).getMessage().startsWith("maxLength must be at least 2"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new SftOptions(8, 8, false,
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new DataOptions(8, 8, false,
         true)).getMessage().startsWith("maxPromptLength (8) must be less than maxLength (8)"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new SftOptions(8, 0, false,
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new DataOptions(8, 0, false,
         true)).getMessage().startsWith("maxPromptLength must be at least 1"));
   }
 

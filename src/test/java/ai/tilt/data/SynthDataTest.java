@@ -99,7 +99,7 @@ class SynthDataTest {
     SynthData.write(f, Task.MIXED, Format.PROMPT_COMPLETION, 300, 5);
     List<String> lines = Files.readAllLines(f);
     assertEquals(300, lines.size());
-    List<SftExample> ex = SftDataset.load(f, tok, SftOptions.of(128)).examples();
+    List<SftExample> ex = SftDataset.load(f, tok, DataOptions.of(128)).examples();
     assertEquals(300, ex.size());
     for (int i = 0; i < lines.size(); i++) {
       JsonNode o = Jsonl.mapper().readTree(lines.get(i));
@@ -116,7 +116,7 @@ class SynthDataTest {
     Path f = tmp.resolve("chat.jsonl");
     SynthData.write(f, Task.COUNT, Format.MESSAGES, 20, 5);
     List<String> lines = Files.readAllLines(f);
-    List<SftExample> ex = SftDataset.load(f, tok, SftOptions.of(128)).examples();
+    List<SftExample> ex = SftDataset.load(f, tok, DataOptions.of(128)).examples();
     Item first = SynthData.item(Task.COUNT, new SplittableRandom(5));
     assertEquals("{\"messages\":[{\"role\":\"user\",\"content\":\"" + first.prompt() + "\"},"
         + "{\"role\":\"assistant\",\"content\":\"" + first.completion().substring(1) + "\"}]}",

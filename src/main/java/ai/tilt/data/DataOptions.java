@@ -1,7 +1,8 @@
 package ai.tilt.data;
 
 /**
- * How {@link SftDataset#load} turns lines into examples.
+ * How {@link SftDataset#load} and {@link PreferenceDataset#load} tokenise and truncate lines (each
+ * class states its truncation rule; a completion and a response are the same thing here).
  *
  * @param maxLength most tokens in one example (prompt + completion); longer completions are cut
  *     at the end (see {@link SftDataset} for the truncation rule)
@@ -12,11 +13,11 @@ package ai.tilt.data;
  * @param appendEos append the tokenizer's EOS to text completions that do not already end with
  *     one, so the model learns to stop; chat formats leave end-of-turn tokens to the template
  */
-public record SftOptions(
+public record DataOptions(
     int maxLength, Integer maxPromptLength, boolean skipInvalid, boolean appendEos) {
 
   /** Validates the limits; messages name the option at fault. */
-  public SftOptions {
+  public DataOptions {
     if (maxLength < 2) {
       // One token has nothing before it to be predicted from, so it can never be a target.
       throw new IllegalArgumentException("maxLength must be at least 2, got " + maxLength);
@@ -35,7 +36,7 @@ public record SftOptions(
   }
 
   /** Fail on bad lines, append EOS, no separate prompt limit. */
-  public static SftOptions of(int maxLength) {
-    return new SftOptions(maxLength, null, false, true);
+  public static DataOptions of(int maxLength) {
+    return new DataOptions(maxLength, null, false, true);
   }
 }
