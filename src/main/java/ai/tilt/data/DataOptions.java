@@ -20,16 +20,16 @@ public record DataOptions(
   public DataOptions {
     if (maxLength < 2) {
       // One token has nothing before it to be predicted from, so it can never be a target.
-      throw new IllegalArgumentException("maxLength must be at least 2, got " + maxLength);
+      throw new IllegalArgumentException("data.max_length must be at least 2, got " + maxLength);
     }
     if (maxPromptLength != null) {
       if (maxPromptLength < 1) {
         throw new IllegalArgumentException(
-            "maxPromptLength must be at least 1 (or unset), got " + maxPromptLength);
+            "data.max_prompt_length must be at least 1 (or unset), got " + maxPromptLength);
       }
       if (maxPromptLength >= maxLength) {
-        throw new IllegalArgumentException("maxPromptLength (" + maxPromptLength
-            + ") must be less than maxLength (" + maxLength
+        throw new IllegalArgumentException("data.max_prompt_length (" + maxPromptLength
+            + ") must be less than data.max_length (" + maxLength
             + ") so that a completion token always fits");
       }
     }

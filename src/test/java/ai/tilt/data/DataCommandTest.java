@@ -96,7 +96,7 @@ class DataCommandTest {
     Run limits = run("check", "--model", model.toString(), "--input", data.toString(),
         "--max-length", "4", "--max-prompt-length", "4");
     assertEquals(2, limits.code());
-    assertTrue(limits.err().contains("maxPromptLength (4) must be less than maxLength (4)"),
+    assertTrue(limits.err().contains("data.max_prompt_length (4) must be less than data.max_length (4)"),
         Arrays.toString(limits.err().lines().limit(2).toArray()));
   }
 }

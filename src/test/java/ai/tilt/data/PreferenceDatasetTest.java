@@ -238,7 +238,7 @@ class PreferenceDatasetTest {
   @Test
   void optionsAreValidated() {
     assertThrows(IllegalArgumentException.class, () -> DataOptions.of(1));
-    assertEquals("maxPromptLength (8) must be less than maxLength (8) so that a response token"
+    assertEquals("data.max_prompt_length (8) must be less than data.max_length (8) so that a completion token"
         + " always fits", assertThrows(IllegalArgumentException.class,
             () -> new DataOptions(8, 8, false, true)).getMessage());
     assertThrows(IllegalArgumentException.class, () -> new DataOptions(8, 0, false, true));

@@ -247,11 +247,11 @@ class SftDatasetTest {
   @Test
   void optionsRejectLimitsThatLeaveNoRoom() {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new DataOptions(1, null, false,
-        true)).getMessage().startsWith("maxLength must be at least 2"));
+        true)).getMessage().startsWith("data.max_length must be at least 2"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new DataOptions(8, 8, false,
-        true)).getMessage().startsWith("maxPromptLength (8) must be less than maxLength (8)"));
+        true)).getMessage().startsWith("data.max_prompt_length (8) must be less than data.max_length (8)"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> new DataOptions(8, 0, false,
-        true)).getMessage().startsWith("maxPromptLength must be at least 1"));
+        true)).getMessage().startsWith("data.max_prompt_length must be at least 1"));
   }
 
   static int count(long[] ids, long id) {
