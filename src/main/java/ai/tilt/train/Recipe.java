@@ -18,7 +18,9 @@ public record Recipe(
     @Doc("optimisation") Train train,
     @Doc("the objective: sft, a preference loss or reward_model, as NAME or {type: NAME, key: value}") Loss loss,
     @Doc("checkpoints") Checkpoint checkpoint,
-    @Doc("metrics, console output and plots") Log log) {
+    @Doc("metrics, console output and plots") Log log,
+    @Doc("on-policy training (Tajwar et al., 2024, Algorithm 1); absent for training on a fixed dataset")
+        Online online) {
 
   public Recipe {
     name = name == null ? "run" : name;

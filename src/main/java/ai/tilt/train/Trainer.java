@@ -81,7 +81,7 @@ public final class Trainer {
         int streak = result.applied() ? 0 : state.badStreak() + 1;
         state = new TrainerState(state.step() + 1, samples, state.tokensSeen() + window.tokens(),
             samples / objective.trainSize(), samples % objective.trainSize(), state.seed(), lr,
-            state.badSteps() + (result.applied() ? 0 : 1), streak, state.bestEval(), state.bestEvalStep());
+            state.badSteps() + (result.applied() ? 0 : 1), streak, state.bestEval(), state.bestEvalStep(), state.extra());
         run.setState(state);
         losses.add(result.loss());
         if (state.step() >= stopAtStep) {
@@ -105,7 +105,8 @@ public final class Trainer {
             // fresh streak, and the regular checkpoint from before the streak is kept as well
             Path before = Checkpoints.findLatest(run.runDir(), new ArrayList<>());
             TrainerState saved = new TrainerState(state.step(), state.samplesSeen(), state.tokensSeen(), state.epoch(),
-                state.epochCursor(), state.seed(), state.lr(), state.badSteps(), 0, state.bestEval(), state.bestEvalStep());
+                state.epochCursor(), state.seed(), state.lr(), state.badSteps(), 0, state.bestEval(), state.bestEvalStep(),
+                state.extra());
             Path ckpt = Checkpoints.write(run.runDir(), run.model(), run.modelSource(), run.optimizer(), saved,
                 run.recipe(), run.recipe().checkpoint().maxShardBytes());
             console.printf("tilt train: stopped after %d consecutive steps with a NaN/Inf loss or gradient norm."
@@ -144,7 +145,7 @@ public final class Trainer {
     double loss = m.getOrDefault("eval/loss", Double.NaN);
     if (!Double.isNaN(loss) && (s.bestEval() == null || loss < s.bestEval())) {
       s = new TrainerState(s.step(), s.samplesSeen(), s.tokensSeen(), s.epoch(), s.epochCursor(), s.seed(),
-          s.lr(), s.badSteps(), s.badStreak(), loss, s.step());
+          s.lr(), s.badSteps(), s.badStreak(), loss, s.step(), s.extra());
       run.setState(s);
     }
     return s;

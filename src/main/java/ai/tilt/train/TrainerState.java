@@ -26,6 +26,8 @@ import java.nio.file.Path;
  * @param badStreak consecutive skipped steps at the time of the checkpoint
  * @param bestEval lowest eval loss so far, or null
  * @param bestEvalStep the step it was measured at, or -1
+ * @param extra method state that must survive a resume, by name (on-policy runs: the reward
+ *     baseline, the adaptive KL coefficient)
  */
 public record TrainerState(
     long step,
@@ -38,7 +40,18 @@ public record TrainerState(
     long badSteps,
     int badStreak,
     Double bestEval,
-    long bestEvalStep) {
+    long bestEvalStep,
+    java.util.Map<String, Double> extra) {
+
+  public TrainerState {
+    extra = extra == null ? java.util.Map.of() : java.util.Map.copyOf(extra);
+  }
+
+  /** The same state with a copy of {@code extra}. */
+  public TrainerState withExtra(java.util.Map<String, Double> values) {
+    return new TrainerState(step, samplesSeen, tokensSeen, epoch, epochCursor, seed, lr, badSteps, badStreak,
+        bestEval, bestEvalStep, values);
+  }
 
   private static final ObjectMapper JSON =
       new ObjectMapper()
@@ -46,7 +59,7 @@ public record TrainerState(
           .enable(SerializationFeature.INDENT_OUTPUT);
 
   public static TrainerState fresh(long seed) {
-    return new TrainerState(0, 0, 0, 0, 0, seed, 0, 0, 0, null, -1);
+    return new TrainerState(0, 0, 0, 0, 0, seed, 0, 0, 0, null, -1, null);
   }
 
   public void write(Path file) throws IOException {

@@ -67,8 +67,12 @@ public final class TrainingRun implements AutoCloseable {
     this.resumed = resumed;
     this.owned = owned;
     Recipe.Train t = recipe.train();
-    this.totalSteps = t.maxSteps() > 0 ? t.maxSteps()
-        : (long) Math.ceil((t.epochs() == null ? 1.0 : t.epochs()) * objective.trainSize() / t.batchSize());
+    if (recipe.online() != null) {
+      this.totalSteps = (long) recipe.online().iterations() * recipe.online().stepsPerIteration();
+    } else {
+      this.totalSteps = t.maxSteps() > 0 ? t.maxSteps()
+          : (long) Math.ceil((t.epochs() == null ? 1.0 : t.epochs()) * objective.trainSize() / t.batchSize());
+    }
   }
 
   /**
@@ -110,8 +114,11 @@ public final class TrainingRun implements AutoCloseable {
     try {
       TextTokenizer tokenizer = TextTokenizer.load(source);
       owned.add(tokenizer);
-      Objective objective = objective(recipe, runDir, model, tokenizer, console, owned);
-      owned.add(objective);
+      // on-policy runs collect their data every iteration (OnlineTrainer); the rest train on a file
+      Objective objective = recipe.online() != null ? null : objective(recipe, runDir, model, tokenizer, console, owned);
+      if (objective != null) {
+        owned.add(objective);
+      }
       Map<String, NDArray> trainable = select(model, recipe.model().trainable());
       for (NDArray p : trainable.values()) {
         p.setRequiresGradient(true);
@@ -191,7 +198,17 @@ public final class TrainingRun implements AutoCloseable {
       throw new IllegalArgumentException("recipe: set exactly one of model.path and model.init");
     }
     if (r.data().train() == null) {
-      throw new IllegalArgumentException("recipe: data.train is required");
+      throw new IllegalArgumentException("recipe: data.train is required"
+          + (r.online() != null ? " (the prompts of an on-policy run)" : ""));
+    }
+    if (r.online() != null) {
+      if (!(r.loss() instanceof GroupLoss) && !(r.loss() instanceof ai.tilt.loss.PolicyGradientLoss)) {
+        throw new IllegalArgumentException("recipe: an on-policy run trains a preference or policy-gradient loss,"
+            + " not " + r.loss().type());
+      }
+      if (r.online().reward() == null) {
+        throw new IllegalArgumentException("recipe: online.reward is required");
+      }
     }
     if (t.batchSize() < 1 || t.microBatchSize() < 1 || t.batchSize() % t.microBatchSize() != 0) {
       throw new IllegalArgumentException("recipe: train.batch_size (" + t.batchSize()
@@ -267,7 +284,8 @@ public final class TrainingRun implements AutoCloseable {
     Recipe.Train t = recipe.train();
     return String.format("%s %s with %s: %,d trainable weights in %d tensors; %s; %d steps of %d examples"
         + " (%d x %d accumulated); lr %.2e %s", resumed ? "resuming at step " + state.step() + " of" : "training",
-        model.config().family().modelType, recipe.loss().type(), params, trainable.size(), objective.describe(),
+        model.config().family().modelType, recipe.loss().type(), params, trainable.size(),
+        objective == null ? "on-policy" : objective.describe(),
         totalSteps, t.batchSize(), t.batchSize() / t.microBatchSize(), t.microBatchSize(), t.lr(),
         t.schedule().name().toLowerCase());
   }

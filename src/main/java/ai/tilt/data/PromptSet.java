@@ -1,0 +1,105 @@
+package ai.tilt.data;
+
+import ai.tilt.model.TextTokenizer;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Prompts for on-policy training and evaluation: JSONL lines with {@code prompt} (text),
+ * {@code messages} (a chat, rendered with the template and a generation prompt) or {@code
+ * prompt_ids}, plus any other fields a reward may read (an {@code answer} for exact match). For
+ * offline runs a line also holds {@code responses}: the answers the iteration uses instead of
+ * samples, tokenised like preference responses (EOS appended once to text).
+ */
+public final class PromptSet {
+  /**
+   * One prompt.
+   *
+   * @param ids the prompt's token ids (BOS at most once)
+   * @param text the prompt as text (rendered chat for messages), or null for id input
+   * @param record the whole JSONL line, for rewards that read other fields
+   * @param responses offline responses' ids, or empty
+   * @param line 1-based line number
+   */
+  public record Prompt(long[] ids, String text, JsonNode record, List<long[]> responses, int line) {}
+
+  private PromptSet() {}
+
+  /**
+   * Reads prompts; with {@code withResponses} every line must also hold a non-empty list of
+   * text {@code responses}.
+   */
+  public static List<Prompt> load(Path file, TextTokenizer tok, int vocabSize, boolean withResponses,
+      boolean appendEos) throws IOException {
+    List<Prompt> out = new ArrayList<>();
+    for (Jsonl.Line line : Jsonl.read(file)) {
+      long[] ids;
+      String text = null;
+      if (line.has("prompt_ids")) {
+        ids = line.ids("prompt_ids");
+      } else if (line.has("messages") || (line.has("prompt") && line.json().get("prompt").isArray())) {
+        JsonNode msgs = line.has("messages") ? line.json().get("messages") : line.json().get("prompt");
+        List<Map<String, Object>> m = Jsonl.mapper().convertValue(msgs, new TypeReference<List<Map<String, Object>>>() {});
+        text = need(tok, line).applyChatTemplate(m, true, Map.of());
+        ids = tok.encode(text, false);
+      } else if (line.has("prompt")) {
+        text = line.text("prompt");
+        ids = need(tok, line).encodePrompt(text);
+      } else {
+        throw line.error("needs 'prompt', 'messages' or 'prompt_ids'");
+      }
+      if (ids.length == 0) {
+        throw line.error("the prompt encodes to no tokens");
+      }
+      for (long id : ids) {
+        if (id >= vocabSize) {
+          throw line.error("token id " + id + " is outside the model's vocabulary of " + vocabSize);
+        }
+      }
+      List<long[]> responses = new ArrayList<>();
+      if (withResponses) {
+        JsonNode rs = line.json().get("responses");
+        if (rs == null || !rs.isArray() || rs.size() == 0) {
+          throw line.error("an offline run needs 'responses': a non-empty list of strings");
+        }
+        for (int i = 0; i < rs.size(); i++) {
+          if (!rs.get(i).isTextual() || rs.get(i).asText().isEmpty()) {
+            throw line.error("responses[" + i + "] must be a non-empty string");
+          }
+          responses.add(withEos(need(tok, line).encode(rs.get(i).asText(), false), tok, appendEos));
+        }
+      }
+      out.add(new Prompt(ids, text, line.json(), responses, line.number()));
+    }
+    if (out.isEmpty()) {
+      throw new DataException(file + ": no prompts");
+    }
+    return out;
+  }
+
+  private static long[] withEos(long[] ids, TextTokenizer tok, boolean appendEos) {
+    if (!appendEos || tok.eosIds().length == 0) {
+      return ids;
+    }
+    long last = ids.length == 0 ? -1 : ids[ids.length - 1];
+    if (Arrays.stream(tok.eosIds()).anyMatch(e -> e == last)) {
+      return ids;
+    }
+    long[] out = Arrays.copyOf(ids, ids.length + 1);
+    out[ids.length] = tok.eosIds()[0];
+    return out;
+  }
+
+  private static TextTokenizer need(TextTokenizer tok, Jsonl.Line line) {
+    if (tok == null) {
+      throw line.error("text prompts need a tokenizer; the model has none, give prompt_ids");
+    }
+    return tok;
+  }
+}

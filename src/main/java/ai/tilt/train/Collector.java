@@ -1,0 +1,153 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.data.Batches;
+import ai.tilt.data.PromptSet;
+import ai.tilt.data.SftExample;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Generator;
+import ai.tilt.model.SamplingParams;
+import ai.tilt.model.TextTokenizer;
+import ai.tilt.reward.Reward;
+import ai.tilt.reward.RewardInput;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The collection half of an iteration: responses (sampled from the current policy, or the
+ * dataset's when offline), their rewards, and the per-token log-probs of the policy (no graph)
+ * and the reference. Sampling draws from streams seeded by (seed, iteration, row), so a resumed
+ * run collects exactly what the uninterrupted one would.
+ */
+final class Collector {
+  private final CausalLM policy;
+  private final ReferenceModel reference;
+  private final TextTokenizer tokenizer; // may be null (id-only models)
+  private final long[] eosIds;
+  private final long padId;
+  private final int microBatch;
+
+  Collector(CausalLM policy, ReferenceModel reference, TextTokenizer tokenizer, long[] eosIds, long padId, int microBatch) {
+    this.policy = policy;
+    this.reference = reference;
+    this.tokenizer = tokenizer;
+    this.eosIds = eosIds;
+    this.padId = padId;
+    this.microBatch = microBatch;
+  }
+
+  /** Samples C completions for each prompt (or takes the offline ones) and scores them. */
+  Rollout collect(int iteration, List<PromptSet.Prompt> prompts, Online cfg, long seed, Reward reward, CausalLM sampler) {
+    int c = cfg.samplesPerPrompt();
+    int rows = prompts.size() * c;
+    long[][] completions = new long[rows][];
+    boolean[] finished = new boolean[rows];
+    float[][] samplingLogps = null;
+    if (cfg.source() == Online.Source.ON_POLICY) {
+      List<long[]> inputs = new ArrayList<>();
+      for (PromptSet.Prompt p : prompts) {
+        for (int k = 0; k < c; k++) {
+          inputs.add(p.ids());
+        }
+      }
+      SamplingParams params = new SamplingParams(cfg.maxNewTokens(), cfg.temperature(), cfg.topK(), cfg.topP(),
+          false, false, iterationSeed(seed, iteration));
+      List<Generator.Generation> gens = new Generator(sampler, eosIds).generate(inputs, params);
+      samplingLogps = new float[rows][];
+      for (int r = 0; r < rows; r++) {
+        completions[r] = gens.get(r).completionIds();
+        finished[r] = gens.get(r).finishReason() == Generator.FinishReason.EOS;
+        samplingLogps[r] = gens.get(r).logprobs();
+      }
+    } else {
+      // offline: response k of the prompt's list, cycling if it has fewer than C
+      java.util.SplittableRandom rnd = new java.util.SplittableRandom(iterationSeed(seed, iteration));
+      for (int g = 0; g < prompts.size(); g++) {
+        List<long[]> rs = prompts.get(g).responses();
+        int offset = rnd.nextInt(rs.size());
+        for (int k = 0; k < c; k++) {
+          long[] resp = rs.get((offset + k) % rs.size());
+          completions[g * c + k] = resp;
+          finished[g * c + k] = resp.length > 0 && isEos(resp[resp.length - 1]);
+        }
+      }
+    }
+    String[] texts = new String[rows];
+    List<RewardInput> in = new ArrayList<>(rows);
+    for (int r = 0; r < rows; r++) {
+      PromptSet.Prompt p = prompts.get(r / c);
+      texts[r] = tokenizer == null ? null : tokenizer.decode(completions[r], true);
+      in.add(new RewardInput(p.record(), p.text(), p.ids(), texts[r], completions[r], finished[r]));
+    }
+    double[] rewards = reward.score(in);
+    if (rewards.length != rows) {
+      throw new IllegalStateException("the reward returned " + rewards.length + " scores for " + rows + " completions");
+    }
+    if (cfg.missingEosPenalty() != null) {
+      for (int r = 0; r < rows; r++) {
+        if (!finished[r]) {
+          rewards[r] += cfg.missingEosPenalty();
+        }
+      }
+    }
+    float[][] old = tokenLogps(policy, null, prompts, c, completions);
+    float[][] ref = tokenLogps(null, reference, prompts, c, completions);
+    return new Rollout(iteration, prompts, c, completions, finished, samplingLogps, old, ref, rewards, texts);
+  }
+
+  static long iterationSeed(long seed, long iteration) {
+    return seed * 0x9E3779B97F4A7C15L ^ (iteration + 1) * 0xC2B2AE3D27D4EB4FL;
+  }
+
+  private boolean isEos(long id) {
+    for (long e : eosIds) {
+      if (e == id) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Per-token log-probs of each row's completion, without a graph, in micro-batches. */
+  float[][] tokenLogps(CausalLM model, ReferenceModel ref, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
+    int rows = completions.length;
+    float[][] out = new float[rows][];
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try {
+      int chunk = Math.max(1, microBatch * c);
+      for (int start = 0; start < rows; start += chunk) {
+        int end = Math.min(rows, start + chunk);
+        List<SftExample> batch = new ArrayList<>();
+        for (int r = start; r < end; r++) {
+          batch.add(PreferenceObjective.row(prompts.get(r / c).ids(), completions[r], 0));
+        }
+        Batches.PaddedBatch b = Batches.pad(batch, padId, false);
+        int from = SftObjective.firstTarget(b);
+        CausalLM m = model != null ? model : ref.model();
+        try (NDManager s = m.manager().newSubManager()) {
+          Shape shape = new Shape(b.rows(), b.width());
+          NDArray ids = s.create(b.ids(), shape);
+          NDArray mask = s.create(b.mask(), shape);
+          NDArray logp = model != null ? model.tokenLogprobs(ids, mask, from) : ref.tokenLogprobs(ids, mask, from);
+          float[] flat = logp.toFloatArray(); // (R, T - from)
+          int width = b.width() - from;
+          for (int r = start; r < end; r++) {
+            int p = prompts.get(r / c).ids().length;
+            float[] row = new float[completions[r].length];
+            for (int j = 0; j < row.length; j++) {
+              row[j] = flat[(r - start) * width + (p + j - from)];
+            }
+            out[r] = row;
+          }
+        }
+      }
+    } finally {
+      JniUtils.setGradMode(grad);
+    }
+    return out;
+  }
+}

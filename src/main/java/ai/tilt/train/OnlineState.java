@@ -1,0 +1,111 @@
+package ai.tilt.train;
+
+import ai.tilt.loss.Advantages;
+import ai.tilt.loss.Grpo;
+import ai.tilt.loss.Kl;
+import ai.tilt.loss.PolicyGradientLoss;
+import ai.tilt.loss.Reinforce;
+import ai.tilt.loss.Rloo;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What an on-policy run carries from one iteration to the next, checkpointed in {@code
+ * trainer_state.json}'s {@code extra}: REINFORCE's moving-average reward baseline and the KL
+ * coefficient (which the adaptive controller moves toward {@code online.kl_target}).
+ *
+ * <p>The rewards advantages are computed from include the KL penalty when {@code online.kl_coef}
+ * is set: r - kl_coef * sum_t (log pi_old - log pi_ref), the per-sequence form of the per-token
+ * k1 penalty of Ziegler et al. (2019).
+ */
+record OnlineState(double baseline, boolean baselineSet, double klCoef) {
+
+  static OnlineState of(TrainerState s, Online cfg) {
+    Map<String, Double> e = s.extra();
+    return new OnlineState(e.getOrDefault("baseline", 0.0), e.getOrDefault("baseline_set", 0.0) > 0,
+        e.getOrDefault("kl_coef", cfg.klCoef()));
+  }
+
+  Map<String, Double> toMap() {
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("baseline", baseline);
+    m.put("baseline_set", baselineSet ? 1.0 : 0.0);
+    m.put("kl_coef", klCoef);
+    return m;
+  }
+
+  /** Each row's reward with the KL penalty. */
+  double[] penalisedRewards(Rollout r) {
+    double[] out = r.rewards().clone();
+    if (klCoef > 0) {
+      for (int i = 0; i < out.length; i++) {
+        out[i] -= klCoef * r.klOf(i);
+      }
+    }
+    return out;
+  }
+
+  /** Per-token advantages of a policy-gradient loss: its sequence advantage on every token. */
+  float[][] advantages(PolicyGradientLoss loss, Rollout r) {
+    double[] rewards = penalisedRewards(r);
+    double[] perRow;
+    if (loss instanceof Reinforce re) {
+      double b = re.baseline() == Reinforce.BaselineKind.BATCH_MEAN ? Advantages.batchMean(rewards)
+          : nextBaseline(rewards, re.baselineDecay());
+      perRow = new double[rewards.length];
+      for (int i = 0; i < rewards.length; i++) {
+        perRow[i] = rewards[i] - b;
+      }
+      perRow = Advantages.clip(perRow, re.clipAdvantage());
+    } else if (loss instanceof Rloo) {
+      perRow = flatten(Advantages.rloo(byPrompt(rewards, r.samplesPerPrompt())));
+    } else if (loss instanceof Grpo g) {
+      perRow = flatten(Advantages.groupNormalized(byPrompt(rewards, r.samplesPerPrompt()), g.scaleRewards()));
+    } else {
+      throw new IllegalArgumentException("loss " + loss.type() + " is not supported on-policy yet");
+    }
+    int[] lengths = new int[r.rows()];
+    for (int i = 0; i < lengths.length; i++) {
+      lengths[i] = r.completions()[i].length;
+    }
+    return Advantages.sequenceToTokens(perRow, lengths);
+  }
+
+  private double nextBaseline(double[] rewards, double decay) {
+    return new Advantages.Baseline(baseline, baselineSet).update(rewards, decay).value();
+  }
+
+  /** The state after an iteration: the baseline has seen its rewards, the KL controller its KL. */
+  OnlineState afterIteration(Rollout r, Online cfg, PolicyGradientLoss pg) {
+    double decay = pg instanceof Reinforce re ? re.baselineDecay() : 0.9;
+    Advantages.Baseline b = new Advantages.Baseline(baseline, baselineSet).update(penalisedRewards(r), decay);
+    double coef = klCoef;
+    if (cfg.klTarget() != null && coef > 0) {
+      double kl = 0;
+      for (int i = 0; i < r.rows(); i++) {
+        kl += r.klOf(i) / r.rows();
+      }
+      coef = new Kl.AdaptiveKlController(coef, cfg.klTarget(), cfg.klHorizon()).update(kl, r.rows()).coef();
+    }
+    return new OnlineState(b.value(), b.initialised(), coef);
+  }
+
+  private static double[][] byPrompt(double[] rewards, int c) {
+    double[][] out = new double[rewards.length / c][c];
+    for (int i = 0; i < rewards.length; i++) {
+      out[i / c][i % c] = rewards[i];
+    }
+    return out;
+  }
+
+  private static double[] flatten(double[][] a) {
+    double[] out = new double[a.length * (a.length == 0 ? 0 : a[0].length)];
+    int k = 0;
+    for (double[] row : a) {
+      for (double v : row) {
+        out[k++] = v;
+      }
+    }
+    return out;
+  }
+}

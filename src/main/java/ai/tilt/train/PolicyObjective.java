@@ -1,0 +1,175 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.tilt.data.Batches;
+import ai.tilt.data.SftExample;
+import ai.tilt.loss.PolicyGradientLoss;
+import ai.tilt.loss.PolicyInputs;
+import ai.tilt.loss.TokenLossOutput;
+import ai.tilt.model.CausalLM;
+import ai.tilt.train.Recipe.Normalization;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The policy-gradient losses over one rollout: each row (a prompt and one sampled completion)
+ * with its per-token advantages, old log-probs and reference log-probs laid out in the same padded
+ * (R, W) grid as the policy's log-probs, W being the positions from the first completion token on.
+ * Minibatches are addressed by prompt (all C responses of a prompt train together). The per-token
+ * losses are normalised over the accumulation window: per_token divides their sum by the window's
+ * completion tokens (DAPO), per_sequence averages each row's token mean over the window's rows.
+ */
+final class PolicyObjective implements Objective {
+  private final CausalLM policy;
+  private final PolicyGradientLoss loss;
+  private final long padId;
+  private final Rollout rollout;
+  private final float[][] advantages; // [row][token]
+  private final Normalization normalization;
+
+  private PolicyObjective(CausalLM policy, PolicyGradientLoss loss, long padId, Rollout rollout, float[][] advantages,
+      Normalization normalization) {
+    this.policy = policy;
+    this.loss = loss;
+    this.padId = padId;
+    this.rollout = rollout;
+    this.advantages = advantages;
+    this.normalization = normalization;
+  }
+
+  static PolicyObjective of(CausalLM policy, PolicyGradientLoss loss, long padId, Rollout rollout, OnlineState state,
+      Normalization normalization) {
+    return new PolicyObjective(policy, loss, padId, rollout, state.advantages(loss, rollout), normalization);
+  }
+
+  /** A window: micro-batches of rows, and metric sums filled in as they run. */
+  static final class RowWindow implements Objective.Window {
+    final List<int[]> micros; // rows of each micro-batch
+    final double denominator;
+    final long tokens;
+    final Map<String, double[]> sums = new LinkedHashMap<>();
+
+    RowWindow(List<int[]> micros, double denominator, long tokens) {
+      this.micros = micros;
+      this.denominator = denominator;
+      this.tokens = tokens;
+    }
+
+    @Override
+    public int microBatches() {
+      return micros.size();
+    }
+
+    @Override
+    public long tokens() {
+      return tokens;
+    }
+  }
+
+  @Override
+  public int trainSize() {
+    return rollout.prompts().size();
+  }
+
+  @Override
+  public Window prepare(List<List<Integer>> micros) {
+    int c = rollout.samplesPerPrompt();
+    List<int[]> rows = new ArrayList<>();
+    long completionTokens = 0;
+    long tokens = 0;
+    int sequences = 0;
+    for (List<Integer> micro : micros) {
+      int[] r = new int[micro.size() * c];
+      int k = 0;
+      for (int g : micro) {
+        for (int j = 0; j < c; j++) {
+          int row = g * c + j;
+          r[k++] = row;
+          completionTokens += rollout.completions()[row].length;
+          tokens += rollout.completions()[row].length + rollout.prompts().get(g).ids().length;
+          sequences++;
+        }
+      }
+      rows.add(r);
+    }
+    double denominator = normalization == Normalization.PER_TOKEN ? Math.max(1, completionTokens) : sequences;
+    return new RowWindow(rows, denominator, tokens);
+  }
+
+  @Override
+  public NDArray microLoss(NDManager step, Window w, int i) {
+    RowWindow rw = (RowWindow) w;
+    int[] rows = rw.micros.get(i);
+    List<SftExample> examples = new ArrayList<>();
+    for (int r : rows) {
+      examples.add(PreferenceObjective.row(rollout.promptOf(r).ids(), rollout.completions()[r], 0));
+    }
+    Batches.PaddedBatch b = Batches.pad(examples, padId, false);
+    int from = SftObjective.firstTarget(b);
+    int width = b.width() - from;
+    Shape shape = new Shape(b.rows(), b.width());
+    NDArray ids = step.create(b.ids(), shape);
+    NDArray mask = step.create(b.mask(), shape);
+    NDArray logps = policy.tokenLogprobs(ids, mask, from); // (R, W)
+    float[] old = new float[rows.length * width];
+    float[] ref = new float[rows.length * width];
+    float[] adv = new float[rows.length * width];
+    float[] tokenMask = new float[rows.length * width];
+    for (int k = 0; k < rows.length; k++) {
+      int r = rows[k];
+      int p = rollout.promptOf(r).ids().length;
+      for (int j = 0; j < rollout.completions()[r].length; j++) {
+        int col = k * width + p + j - from;
+        old[col] = rollout.oldLogps()[r][j];
+        ref[col] = rollout.refLogps()[r][j];
+        adv[col] = advantages[r][j];
+        tokenMask[col] = 1;
+      }
+    }
+    Shape rw2 = new Shape(rows.length, width);
+    NDArray maskArr = step.create(tokenMask, rw2);
+    TokenLossOutput out = loss.compute(new PolicyInputs(logps, step.create(old, rw2),
+        loss.needsReference() ? step.create(ref, rw2) : null, maskArr, step.create(adv, rw2), null, null, null));
+    NDArray perToken = out.perToken().mul(maskArr); // (R, W)
+    NDArray total;
+    if (normalization == Normalization.PER_TOKEN) {
+      total = perToken.sum();
+    } else {
+      total = perToken.sum(new int[] {1}).div(maskArr.sum(new int[] {1}).maximum(1f)).sum();
+    }
+    for (Map.Entry<String, NDArray> e : out.metrics().entrySet()) {
+      double[] s = rw.sums.computeIfAbsent(e.getKey(), key -> new double[2]);
+      for (float v : e.getValue().toFloatArray()) {
+        if (!Float.isNaN(v)) {
+          s[0] += v;
+          s[1]++;
+        }
+      }
+    }
+    return total.div((float) rw.denominator);
+  }
+
+  @Override
+  public Map<String, Double> metrics(Window w) {
+    return PreferenceObjective.means(((RowWindow) w).sums, "");
+  }
+
+  @Override
+  public boolean hasEval() {
+    return false;
+  }
+
+  @Override
+  public Map<String, Double> evaluate(NDManager parent, int microBatch) {
+    return Map.of();
+  }
+
+  @Override
+  public String describe() {
+    return "";
+  }
+}
