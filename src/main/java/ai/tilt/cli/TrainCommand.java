@@ -1,6 +1,7 @@
 package ai.tilt.cli;
 
 import ai.tilt.train.Checkpoints;
+import ai.tilt.train.OnlineTrainer;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
@@ -72,14 +73,19 @@ public final class TrainCommand implements Callable<Integer> {
     String argument = recipeFile + (runDir != null ? " --run-dir " + runDir : "")
         + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
     try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, System.err)) {
+      if (recipe.online() != null) {
+        OnlineTrainer trainer = new OnlineTrainer(run);
+        onSignals(trainer::requestStop);
+        return trainer.train(System.err);
+      }
       Trainer trainer = new Trainer(run);
-      onSignals(trainer);
+      onSignals(trainer::requestStop);
       return trainer.train(System.err);
     }
   }
 
   /** First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either): exit at once. */
-  private static void onSignals(Trainer trainer) {
+  private static void onSignals(Runnable requestStop) {
     boolean[] seen = {false};
     for (String name : new String[] {"TERM", "INT"}) {
       try {
@@ -90,7 +96,7 @@ public final class TrainCommand implements Callable<Integer> {
           }
           seen[0] = true;
           System.err.println("tilt train: SIG" + name + " received; finishing this step and writing a checkpoint");
-          trainer.requestStop();
+          requestStop.run();
         });
       } catch (IllegalArgumentException e) {
         // the platform does not let us handle this signal: the JVM's default applies

@@ -119,11 +119,23 @@ public final class RecipeLoader {
     return Number.class.isAssignableFrom(type) ? "a number" : type.getSimpleName();
   }
 
-  /** {@code loss: sft} is shorthand for {@code loss: {type: sft}}. */
+  /**
+   * {@code loss: sft} is shorthand for {@code loss: {type: sft}}; likewise {@code online.reward} and
+   * {@code online.gold_reward}.
+   */
   private static void normaliseLoss(ObjectNode tree) {
     JsonNode loss = tree.get("loss");
     if (loss != null && loss.isTextual()) {
       tree.putObject("loss").put("type", loss.asText());
+    }
+    JsonNode online = tree.get("online");
+    if (online instanceof ObjectNode o) {
+      for (String key : new String[] {"reward", "gold_reward"}) {
+        JsonNode v = o.get(key);
+        if (v != null && v.isTextual()) {
+          o.putObject(key).put("type", v.asText());
+        }
+      }
     }
   }
 
@@ -239,6 +251,14 @@ public final class RecipeLoader {
         if (chosen != null) {
           explain(key + ".", chosen, values, sb); // the chosen loss's own keys, with their help
         }
+      } else if (t.isInterface()) {
+        // another polymorphic value (a reward): its resolved keys as they are
+        sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
+        values.forEach((k, v) -> {
+          if (k.startsWith(key + ".")) {
+            sb.append(String.format("  %-32s %s%n", k + ":", v));
+          }
+        });
       } else {
         String v = values.getOrDefault(key, "null");
         sb.append(String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
