@@ -10,7 +10,8 @@ import java.util.List;
  * 0.1}} and bound to one of these records once, when the recipe is read. Each record holds its
  * hyperparameters and computes its loss as a pure function of log-probs (no model, optimizer or
  * I/O); the trainer branches on the type in one place: {@link Sft}, a {@link GroupLoss} (every
- * preference loss) or the {@link RewardModelLoss}. Omitted keys take the record's defaults;
+ * preference loss), the {@link RewardModelLoss} or a {@link PolicyGradientLoss} (on-policy
+ * REINFORCE, RLOO, GRPO, PPO). Omitted keys take the record's defaults;
  * out-of-range values fail naming the key ({@code loss.beta must be > 0}).
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
@@ -26,9 +27,13 @@ import java.util.List;
   @JsonSubTypes.Type(value = Rwr.class, name = "rwr"),
   @JsonSubTypes.Type(value = BestOfN.class, name = "best_of_n"),
   @JsonSubTypes.Type(value = BestOfNNeg.class, name = "best_of_n_neg"),
-  @JsonSubTypes.Type(value = RewardModelLoss.class, name = "reward_model")
+  @JsonSubTypes.Type(value = RewardModelLoss.class, name = "reward_model"),
+  @JsonSubTypes.Type(value = Reinforce.class, name = "reinforce"),
+  @JsonSubTypes.Type(value = Rloo.class, name = "rloo"),
+  @JsonSubTypes.Type(value = Grpo.class, name = "grpo"),
+  @JsonSubTypes.Type(value = Ppo.class, name = "ppo")
 })
-public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss {
+public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss, PolicyGradientLoss {
   /** The name used in recipes. */
   String type();
 
