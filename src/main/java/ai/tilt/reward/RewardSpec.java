@@ -14,7 +14,7 @@ import java.util.List;
  *
  * <p>Rule rewards ({@link MinLength}, {@link ModeLength}, {@link SkewLength}, {@link Bump}, {@link
  * RegexMatch}, {@link Contains}, {@link ExactMatch}) are pure functions of one completion (and its
- * record).
+ * record); {@link ModelReward} runs a reward-model directory.
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({
@@ -24,10 +24,11 @@ import java.util.List;
   @JsonSubTypes.Type(value = Bump.class, name = "bump"),
   @JsonSubTypes.Type(value = RegexMatch.class, name = "regex"),
   @JsonSubTypes.Type(value = Contains.class, name = "contains"),
-  @JsonSubTypes.Type(value = ExactMatch.class, name = "exact_match")
+  @JsonSubTypes.Type(value = ExactMatch.class, name = "exact_match"),
+  @JsonSubTypes.Type(value = ModelReward.class, name = "model")
 })
 public sealed interface RewardSpec
-    permits MinLength, ModeLength, SkewLength, Bump, RegexMatch, Contains, ExactMatch {
+    permits MinLength, ModeLength, SkewLength, Bump, RegexMatch, Contains, ExactMatch, ModelReward {
   /** The name used in recipes. */
   String type();
 
@@ -37,6 +38,7 @@ public sealed interface RewardSpec
    * @throws IllegalArgumentException when the spec cannot be realised in this context (a reward
    *     model path that does not exist or holds a causal LM, a header naming an unset environment
    *     variable), naming the key
+   * @throws java.io.UncheckedIOException when a reward model's files cannot be read
    */
   Reward create(RewardContext ctx);
 
