@@ -14,7 +14,7 @@ import java.util.List;
  *
  * <p>Rule rewards ({@link MinLength}, {@link ModeLength}, {@link SkewLength}, {@link Bump}, {@link
  * RegexMatch}, {@link Contains}, {@link ExactMatch}) are pure functions of one completion (and its
- * record); {@link ModelReward} runs a reward-model directory.
+ * record); {@link ModelReward} runs a reward-model directory; {@link HttpReward} asks a server.
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({
@@ -25,10 +25,11 @@ import java.util.List;
   @JsonSubTypes.Type(value = RegexMatch.class, name = "regex"),
   @JsonSubTypes.Type(value = Contains.class, name = "contains"),
   @JsonSubTypes.Type(value = ExactMatch.class, name = "exact_match"),
-  @JsonSubTypes.Type(value = ModelReward.class, name = "model")
+  @JsonSubTypes.Type(value = ModelReward.class, name = "model"),
+  @JsonSubTypes.Type(value = HttpReward.class, name = "http")
 })
 public sealed interface RewardSpec
-    permits MinLength, ModeLength, SkewLength, Bump, RegexMatch, Contains, ExactMatch, ModelReward {
+    permits MinLength, ModeLength, SkewLength, Bump, RegexMatch, Contains, ExactMatch, ModelReward, HttpReward {
   /** The name used in recipes. */
   String type();
 
