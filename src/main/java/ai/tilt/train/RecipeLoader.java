@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.reward.RewardSpec;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -26,9 +27,9 @@ import java.util.TreeSet;
 
 /**
  * Reads YAML recipes into {@link Recipe}: {@code --set a.b=value} overrides applied to the YAML
- * tree first, then one strict binding in which an unknown key, a wrong type or an unknown loss
- * fails with the key's dotted path named. Also writes the resolved recipe back (every default
- * filled in), explains it, and says which keys differ between two recipes.
+ * tree first, then one strict binding in which an unknown key, a wrong type or an unknown loss or
+ * reward type fails with the key's dotted path named. Also writes the resolved recipe back (every
+ * default filled in), explains it, and says which keys differ between two recipes.
  */
 public final class RecipeLoader {
   /**
@@ -38,6 +39,10 @@ public final class RecipeLoader {
    */
   private static final List<String> MUTABLE = List.of("name", "train.max_steps", "train.epochs", "train.lr",
       "train.min_lr", "train.max_grad_norm", "train.max_bad_steps", "checkpoint.", "log.");
+
+  /** Keys whose value may be a bare type name: a loss or a reward. */
+  private static final List<String> SHORTHANDS =
+      List.of("loss", "reward", "online.reward", "online.gold_reward", "eval.gold_reward");
 
   private static final YAMLMapper YAML = mapper();
 
@@ -76,13 +81,21 @@ public final class RecipeLoader {
 
   /** Binds a YAML tree (already read) with overrides; {@code origin} names it in errors. */
   public static Recipe bind(ObjectNode tree, List<String> overrides, String origin) {
-    normaliseLoss(tree);
+    return bind(tree, overrides, origin, Recipe.class);
+  }
+
+  /**
+   * Binds a YAML tree to any record type with the recipe's rules: shorthands, overrides, strict
+   * keys and the same key-naming errors (for sections bound on their own, and their tests).
+   */
+  public static <T> T bind(ObjectNode tree, List<String> overrides, String origin, Class<T> type) {
+    normaliseShorthands(tree);
     for (String o : overrides) {
       applyOverride(tree, o);
+      normaliseShorthands(tree); // so "loss=dpo" then "loss.beta=0.3" keeps the type
     }
-    normaliseLoss(tree);
     try {
-      return YAML.treeToValue(tree, Recipe.class);
+      return YAML.treeToValue(tree, type);
     } catch (UnrecognizedPropertyException e) {
       TreeSet<String> known = new TreeSet<>();
       for (Object k : e.getKnownPropertyIds()) {
@@ -91,9 +104,14 @@ public final class RecipeLoader {
       throw new IllegalArgumentException(
           origin + ": unknown key '" + path(e) + "' (known here: " + String.join(", ", known) + ")");
     } catch (InvalidTypeIdException e) {
-      throw new IllegalArgumentException(
-          origin + ": unknown loss type '" + e.getTypeId() + "' at '" + path(e) + "' (known: "
-              + String.join(", ", ai.tilt.loss.Loss.names()) + ")");
+      boolean reward = e.getBaseType() != null && e.getBaseType().getRawClass() == RewardSpec.class;
+      String known = String.join(", ", reward ? RewardSpec.names() : ai.tilt.loss.Loss.names());
+      if (e.getTypeId() == null) {
+        throw new IllegalArgumentException(origin + ": key '" + path(e) + "' needs a type: NAME or {type: NAME, ...}"
+            + " (known: " + known + ")");
+      }
+      throw new IllegalArgumentException(origin + ": unknown " + (reward ? "reward" : "loss") + " type '"
+          + e.getTypeId() + "' at '" + path(e) + "' (known: " + known + ")");
     } catch (ValueInstantiationException e) {
       // a record's own range check (e.g. "loss.beta must be > 0"): its message names the key
       Throwable cause = e.getCause() == null ? e : e.getCause();
@@ -120,21 +138,19 @@ public final class RecipeLoader {
   }
 
   /**
-   * {@code loss: sft} is shorthand for {@code loss: {type: sft}}; likewise {@code online.reward} and
-   * {@code online.gold_reward}.
+   * {@code loss: sft} is shorthand for {@code loss: {type: sft}}, and likewise {@code reward:
+   * min_length} at each of {@link #SHORTHANDS}.
    */
-  private static void normaliseLoss(ObjectNode tree) {
-    JsonNode loss = tree.get("loss");
-    if (loss != null && loss.isTextual()) {
-      tree.putObject("loss").put("type", loss.asText());
-    }
-    JsonNode online = tree.get("online");
-    if (online instanceof ObjectNode o) {
-      for (String key : new String[] {"reward", "gold_reward"}) {
-        JsonNode v = o.get(key);
-        if (v != null && v.isTextual()) {
-          o.putObject(key).put("type", v.asText());
-        }
+  private static void normaliseShorthands(ObjectNode tree) {
+    for (String dotted : SHORTHANDS) {
+      String[] keys = dotted.split("\\.");
+      JsonNode node = tree;
+      for (int i = 0; i < keys.length - 1 && node != null; i++) {
+        node = node.get(keys[i]);
+      }
+      JsonNode value = node == null ? null : node.get(keys[keys.length - 1]);
+      if (node instanceof ObjectNode parent && value != null && value.isTextual()) {
+        parent.putObject(keys[keys.length - 1]).put("type", value.asText());
       }
     }
   }
@@ -174,8 +190,8 @@ public final class RecipeLoader {
     return sb.toString();
   }
 
-  /** The resolved recipe, every default written out, as YAML. */
-  public static String toYaml(Recipe recipe) {
+  /** The resolved recipe (or a section of one), every default written out, as YAML. */
+  public static String toYaml(Record recipe) {
     try {
       return YAML.writeValueAsString(recipe);
     } catch (JsonProcessingException e) {
@@ -183,8 +199,8 @@ public final class RecipeLoader {
     }
   }
 
-  /** Flattened {@code section.key -> value} of a resolved recipe. */
-  public static Map<String, String> flatten(Recipe recipe) {
+  /** Flattened {@code section.key -> value} of a resolved recipe (or a section of one). */
+  public static Map<String, String> flatten(Record recipe) {
     Map<String, String> out = new LinkedHashMap<>();
     flatten("", YAML.valueToTree(recipe), out);
     return out;
@@ -227,10 +243,10 @@ public final class RecipeLoader {
   }
 
   /** Every key with its resolved value and help text, for {@code tilt recipe explain}. */
-  public static String explain(Recipe recipe) {
+  public static String explain(Record recipe) {
     StringBuilder sb = new StringBuilder();
     Map<String, String> values = flatten(recipe);
-    explain("", Recipe.class, values, sb);
+    explain("", recipe.getClass(), values, sb);
     return sb.toString();
   }
 
@@ -242,14 +258,15 @@ public final class RecipeLoader {
       if (t.isRecord()) {
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         explain(key + ".", t, values, sb);
-      } else if (t == ai.tilt.loss.Loss.class) {
+      } else if (t == ai.tilt.loss.Loss.class || t == RewardSpec.class) {
+        boolean loss = t == ai.tilt.loss.Loss.class;
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         String name = values.getOrDefault(key + ".type", "null");
         sb.append(String.format("  %-32s %-14s # %s%n", key + ".type:", name,
-            "one of " + String.join(", ", ai.tilt.loss.Loss.names())));
-        Class<?> chosen = ai.tilt.loss.Loss.classOf(name);
+            "one of " + String.join(", ", loss ? ai.tilt.loss.Loss.names() : RewardSpec.names())));
+        Class<?> chosen = loss ? ai.tilt.loss.Loss.classOf(name) : RewardSpec.classOf(name);
         if (chosen != null) {
-          explain(key + ".", chosen, values, sb); // the chosen loss's own keys, with their help
+          explain(key + ".", chosen, values, sb); // the chosen type's own keys, with their help
         }
       } else if (t.isInterface()) {
         // another polymorphic value (a reward): its resolved keys as they are
@@ -261,6 +278,15 @@ public final class RecipeLoader {
         });
       } else {
         String v = values.getOrDefault(key, "null");
+        if (Map.class.isAssignableFrom(t)) { // flattened as key.entry: gather the entries back
+          Map<String, String> entries = new LinkedHashMap<>();
+          values.forEach((k, x) -> {
+            if (k.startsWith(key + ".")) {
+              entries.put(k.substring(key.length() + 1), x);
+            }
+          });
+          v = entries.isEmpty() ? "{}" : entries.toString();
+        }
         sb.append(String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
       }
     }

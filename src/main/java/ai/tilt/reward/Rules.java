@@ -1,0 +1,82 @@
+package ai.tilt.reward;
+
+/** Shared pieces of the rule rewards: key validation, per-item scoring with item-naming errors, text. */
+final class Rules {
+  private Rules() {}
+
+  /** The score of one item; throws {@link RewardException} with the reason only (the item is added). */
+  @FunctionalInterface
+  interface ItemScore {
+    double score(RewardInput in);
+  }
+
+  /** A reward scoring each item on its own; errors and non-finite values name the reward and the item. */
+  static Reward perItem(String type, ItemScore f) {
+    return batch -> {
+      double[] out = new double[batch.size()];
+      for (int i = 0; i < out.length; i++) {
+        RewardInput in = batch.get(i);
+        if (in == null) {
+          throw new RewardException("reward " + type + ": item " + i + " is null");
+        }
+        double r;
+        try {
+          r = f.score(in);
+        } catch (RewardException e) {
+          throw new RewardException("reward " + type + ": item " + i + ": " + e.getMessage(), e);
+        }
+        if (!Double.isFinite(r)) {
+          throw new RewardException("reward " + type + ": item " + i + ": reward is " + r);
+        }
+        out[i] = r;
+      }
+      return out;
+    };
+  }
+
+  /**
+   * The completion text: the input's own, else its content ids decoded without special tokens by
+   * the context's tokenizer.
+   */
+  static String text(RewardInput in, RewardContext ctx) {
+    if (in.completion() != null) {
+      return in.completion();
+    }
+    if (in.completionIds() != null && ctx.tokenizer() != null) {
+      return ctx.tokenizer().decode(in.contentIds(), true);
+    }
+    throw new RewardException("no completion text"
+        + (in.completionIds() == null ? " and no completion ids" : ", and no tokenizer to decode the completion ids"));
+  }
+
+  /** The completion's token ids without its stop token. */
+  static long[] contentIds(RewardInput in) {
+    if (in.completionIds() == null) {
+      throw new RewardException("no completion ids (a token-based reward needs them, not just text)");
+    }
+    return in.contentIds();
+  }
+
+  static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+
+  static void finite(String key, double v) {
+    require(Double.isFinite(v), "reward." + key + " must be a finite number, got " + v);
+  }
+
+  static void positive(String key, double v) {
+    require(v > 0 && Double.isFinite(v), "reward." + key + " must be > 0, got " + v);
+  }
+
+  static void nonNegative(String key, double v) {
+    require(v >= 0 && Double.isFinite(v), "reward." + key + " must be >= 0, got " + v);
+  }
+
+  static <T> T required(String key, T v, String what) {
+    require(v != null && !(v instanceof String s && s.isEmpty()), "reward." + key + " is required (" + what + ")");
+    return v;
+  }
+}
