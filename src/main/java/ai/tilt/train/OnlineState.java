@@ -18,18 +18,18 @@ import java.util.Map;
  * is set: r - kl_coef * sum_t (log pi_old - log pi_ref), the per-sequence form of the per-token
  * k1 penalty of Ziegler et al. (2019).
  */
-record OnlineState(double baseline, boolean baselineSet, double klCoef) {
+record OnlineState(Advantages.Baseline baseline, double klCoef) {
 
   static OnlineState of(TrainerState s, Online cfg) {
     Map<String, Double> e = s.extra();
-    return new OnlineState(e.getOrDefault("baseline", 0.0), e.getOrDefault("baseline_set", 0.0) > 0,
-        e.getOrDefault("kl_coef", cfg.klCoef()));
+    return new OnlineState(new Advantages.Baseline(e.getOrDefault("baseline", 0.0),
+        e.getOrDefault("baseline_count", 0.0).longValue()), e.getOrDefault("kl_coef", cfg.klCoef()));
   }
 
   Map<String, Double> toMap() {
     Map<String, Double> m = new LinkedHashMap<>();
-    m.put("baseline", baseline);
-    m.put("baseline_set", baselineSet ? 1.0 : 0.0);
+    m.put("baseline", baseline.value());
+    m.put("baseline_count", (double) baseline.count());
     m.put("kl_coef", klCoef);
     return m;
   }
@@ -50,13 +50,7 @@ record OnlineState(double baseline, boolean baselineSet, double klCoef) {
     double[] rewards = penalisedRewards(r);
     double[] perRow;
     if (loss instanceof Reinforce re) {
-      double b = re.baseline() == Reinforce.BaselineKind.BATCH_MEAN ? Advantages.batchMean(rewards)
-          : nextBaseline(rewards, re.baselineDecay());
-      perRow = new double[rewards.length];
-      for (int i = 0; i < rewards.length; i++) {
-        perRow[i] = rewards[i] - b;
-      }
-      perRow = Advantages.clip(perRow, re.clipAdvantage());
+      perRow = re.advantages(rewards, baseline).advantages(); // clipped inside the loss
     } else if (loss instanceof Rloo) {
       perRow = flatten(Advantages.rloo(byPrompt(rewards, r.samplesPerPrompt())));
     } else if (loss instanceof Grpo g) {
@@ -71,14 +65,10 @@ record OnlineState(double baseline, boolean baselineSet, double klCoef) {
     return Advantages.sequenceToTokens(perRow, lengths);
   }
 
-  private double nextBaseline(double[] rewards, double decay) {
-    return new Advantages.Baseline(baseline, baselineSet).update(rewards, decay).value();
-  }
-
   /** The state after an iteration: the baseline has seen its rewards, the KL controller its KL. */
   OnlineState afterIteration(Rollout r, Online cfg, PolicyGradientLoss pg) {
-    double decay = pg instanceof Reinforce re ? re.baselineDecay() : 0.9;
-    Advantages.Baseline b = new Advantages.Baseline(baseline, baselineSet).update(penalisedRewards(r), decay);
+    Advantages.Baseline b = pg instanceof Reinforce re ? re.advantages(penalisedRewards(r), baseline).baseline()
+        : baseline;
     double coef = klCoef;
     if (cfg.klTarget() != null && coef > 0) {
       double kl = 0;
@@ -87,7 +77,7 @@ record OnlineState(double baseline, boolean baselineSet, double klCoef) {
       }
       coef = new Kl.AdaptiveKlController(coef, cfg.klTarget(), cfg.klHorizon()).update(kl, r.rows()).coef();
     }
-    return new OnlineState(b.value(), b.initialised(), coef);
+    return new OnlineState(b, coef);
   }
 
   private static double[][] byPrompt(double[] rewards, int c) {

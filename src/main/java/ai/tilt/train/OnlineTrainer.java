@@ -59,7 +59,7 @@ public final class OnlineTrainer {
     Path initial = TrainingRun.initialSource(r, run.runDir());
     long padId = TrainingRun.padId(run.tokenizer());
     long[] eos = run.tokenizer().eosIds().length > 0 ? run.tokenizer().eosIds() : run.model().config().eosTokenIds();
-    RewardContext ctx = new RewardContext(run.tokenizer(), Path.of("."));
+    RewardContext ctx = new RewardContext(run.tokenizer(), Path.of("."), Device.cpu());
     boolean offline = cfg.source() == Online.Source.OFFLINE;
     int vocab = run.model().config().vocabSize();
     List<PromptSet.Prompt> trainPrompts = PromptSet.load(Path.of(r.data().train()), run.tokenizer(), vocab, offline,
