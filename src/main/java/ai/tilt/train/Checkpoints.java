@@ -42,10 +42,21 @@ public final class Checkpoints {
     return String.format("step-%06d", step);
   }
 
+  /** Something a method saves beside the standard files, inside the checkpoint before it is sealed. */
+  public interface Extra {
+    void writeTo(Path dir) throws IOException;
+  }
+
   /** Writes a complete checkpoint of {@code step} and points {@code latest} at it. */
   public static Path write(
       Path runDir, CausalLM model, Path modelSource, AdamW optimizer, TrainerState state, Recipe recipe,
       long maxShardBytes) throws IOException {
+    return write(runDir, model, modelSource, optimizer, state, recipe, maxShardBytes, null);
+  }
+
+  public static Path write(
+      Path runDir, CausalLM model, Path modelSource, AdamW optimizer, TrainerState state, Recipe recipe,
+      long maxShardBytes, Extra extra) throws IOException {
     Files.createDirectories(runDir);
     String name = dirName(state.step());
     Path tmp = runDir.resolve("." + name + ".tmp");
@@ -69,6 +80,9 @@ public final class Checkpoints {
       }
     }
     optimizer.save(tmp.resolve("optimizer.safetensors"));
+    if (extra != null) {
+      extra.writeTo(tmp);
+    }
     state.write(tmp.resolve("trainer_state.json"));
     Files.writeString(tmp.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe), StandardCharsets.UTF_8);
     ObjectNode marker = JSON.createObjectNode();

@@ -111,8 +111,26 @@ final class Collector {
     return false;
   }
 
+  /** PPO: the value head's prediction at each completion token's position, without a graph. */
+  float[][] tokenValues(ValueHead head, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
+    return perToken(prompts, c, completions, (ids, mask, from) -> {
+      NDArray h = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
+      return head.values(h.get(":, {}:{}", from - 1, ids.getShape().get(1) - 1)); // (R, T - from)
+    });
+  }
+
   /** Per-token log-probs of each row's completion, without a graph, in micro-batches. */
   float[][] tokenLogps(CausalLM model, ReferenceModel ref, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
+    return perToken(prompts, c, completions,
+        (ids, mask, from) -> model != null ? model.tokenLogprobs(ids, mask, from) : ref.tokenLogprobs(ids, mask, from));
+  }
+
+  /** A (R, T - from) quantity per position, from the padded rows' ids and mask. */
+  interface PerPosition {
+    NDArray compute(NDArray ids, NDArray mask, int from);
+  }
+
+  private float[][] perToken(List<PromptSet.Prompt> prompts, int c, long[][] completions, PerPosition f) {
     int rows = completions.length;
     float[][] out = new float[rows][];
     boolean grad = JniUtils.isGradMode();
@@ -127,13 +145,11 @@ final class Collector {
         }
         Batches.PaddedBatch b = Batches.pad(batch, padId, false);
         int from = SftObjective.firstTarget(b);
-        CausalLM m = model != null ? model : ref.model();
-        try (NDManager s = m.manager().newSubManager()) {
+        try (NDManager s = policy.manager().newSubManager()) {
           Shape shape = new Shape(b.rows(), b.width());
           NDArray ids = s.create(b.ids(), shape);
           NDArray mask = s.create(b.mask(), shape);
-          NDArray logp = model != null ? model.tokenLogprobs(ids, mask, from) : ref.tokenLogprobs(ids, mask, from);
-          float[] flat = logp.toFloatArray(); // (R, T - from)
+          float[] flat = f.compute(ids, mask, from).toFloatArray(); // (R, T - from)
           int width = b.width() - from;
           for (int r = start; r < end; r++) {
             int p = prompts.get(r / c).ids().length;

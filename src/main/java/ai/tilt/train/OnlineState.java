@@ -45,7 +45,7 @@ record OnlineState(Advantages.Baseline baseline, double klCoef) {
     return out;
   }
 
-  /** Per-token advantages of a policy-gradient loss: its sequence advantage on every token. */
+  /** Per-token advantages of REINFORCE, RLOO and GRPO: each row's sequence advantage on every token. */
   float[][] advantages(PolicyGradientLoss loss, Rollout r) {
     double[] rewards = penalisedRewards(r);
     double[] perRow;

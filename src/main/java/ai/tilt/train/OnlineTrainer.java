@@ -4,7 +4,9 @@ import ai.djl.Device;
 import ai.tilt.data.Batches;
 import ai.tilt.data.PromptSet;
 import ai.tilt.loss.GroupLoss;
+import ai.tilt.loss.Advantages;
 import ai.tilt.loss.PolicyGradientLoss;
+import ai.tilt.loss.Ppo;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import java.io.IOException;
@@ -81,8 +83,11 @@ public final class OnlineTrainer {
           run.model().config().family().modelType, r.loss().type(), cfg.iterations(), cfg.promptsPerIteration(),
           cfg.samplesPerPrompt(), offline ? "dataset responses" : "samples", cfg.reuse(), cfg.minibatchSize(),
           run.totalSteps(), trainPrompts.size(), evalPrompts.size(), cfg.reward().getClass().getSimpleName()));
+      Map<String, Double> firstEval = null;
+      Map<String, Double> lastEval = null;
       if (!run.resumed() && !evalPrompts.isEmpty()) {
-        log.logEval(0, evaluator.evaluate(run.model()));
+        firstEval = evaluator.evaluate(run.model());
+        log.logEval(0, firstEval);
       }
       int iteration = (int) (run.state().step() / cfg.stepsPerIteration());
       while (iteration < cfg.iterations() && !stopRequested) {
@@ -142,18 +147,23 @@ public final class OnlineTrainer {
         log.logStep(run.state().step(), ordered);
         boolean last = iteration == cfg.iterations();
         if (!evalPrompts.isEmpty() && (last || (cfg.evalEvery() > 0 && iteration % cfg.evalEvery() == 0))) {
-          log.logEval(run.state().step(), evaluator.evaluate(run.model()));
+          lastEval = evaluator.evaluate(run.model());
+          log.logEval(run.state().step(), lastEval);
         }
         long every = r.checkpoint().every();
         if (last || (every > 0 && iteration % every == 0) || stopRequested || iteration >= stopAtIteration) {
+          ValueHead vh = run.valueHead();
           Path ckpt = Checkpoints.write(run.runDir(), run.model(), run.modelSource(), run.optimizer(), run.state(), r,
-              r.checkpoint().maxShardBytes());
+              r.checkpoint().maxShardBytes(), vh == null ? null : vh::save);
           Checkpoints.prune(run.runDir(), r.checkpoint().keepLast());
           log.note("checkpoint " + ckpt);
         }
         if (iteration >= stopAtIteration) {
           stopRequested = true;
         }
+      }
+      if (lastEval != null && iteration == cfg.iterations()) {
+        console.print(table(firstEval, lastEval));
       }
       if (stopRequested && iteration < cfg.iterations()) {
         console.printf("tilt train: stopped after iteration %d of %d. Resume with: tilt train %s --resume%n",
@@ -164,14 +174,41 @@ public final class OnlineTrainer {
     return 0;
   }
 
+  /** Reference (the starting policy) against the final policy on the eval prompts. */
+  static String table(Map<String, Double> first, Map<String, Double> last) {
+    StringBuilder sb = new StringBuilder("\n  eval (held-out prompts)    reference      final\n");
+    String[][] rows = {{"gold reward", "eval/reward"}, {"KL to reference", "eval/kl"},
+        {"completion length", "eval/mean_length"}, {"EOS rate", "eval/eos_rate"}, {"win rate vs reference", "eval/win_rate"}};
+    for (String[] row : rows) {
+      double ref = row[1].equals("eval/reward") ? last.get("eval/reference_reward")
+          : row[1].equals("eval/kl") ? 0.0 : row[1].equals("eval/win_rate") ? 0.5
+          : first == null ? Double.NaN : first.get(row[1]);
+      sb.append(String.format("  %-24s %10.3f %10.3f%n", row[0], ref, last.get(row[1])));
+    }
+    return sb.toString();
+  }
+
   private Objective objective(Rollout rollout, long padId, OnlineState state) {
     if (run.recipe().loss() instanceof GroupLoss loss) {
       PairBuilder.Built built = PairBuilder.build(rollout, loss, cfg, run.state().seed());
       return new IterationObjective(new PreferenceObjective(run.model(), null, loss, padId, built.groups(), List.of(),
           built.referenceSums(), null, ""), built.groupsOfPrompt());
     }
-    return PolicyObjective.of(run.model(), (PolicyGradientLoss) run.recipe().loss(), padId, rollout, state,
-        run.recipe().train().lossNormalization());
+    PolicyGradientLoss pg = (PolicyGradientLoss) run.recipe().loss();
+    Recipe.Normalization norm = run.recipe().train().lossNormalization();
+    if (pg instanceof Ppo ppo) {
+      // PPO: per-token rewards with the KL penalty, values at collection, GAE (TRL's recipe)
+      Collector collector = new Collector(run.model(), null, run.tokenizer(), new long[0], padId,
+          run.recipe().train().microBatchSize());
+      float[][] oldValues = collector.tokenValues(run.valueHead(), rollout.prompts(), rollout.samplesPerPrompt(),
+          rollout.completions());
+      float[][] tokenRewards = Advantages.tokenRewardsWithKl(rollout.rewards(), rollout.oldLogps(), rollout.refLogps(),
+          state.klCoef());
+      Advantages.Gae gae = Advantages.gae(tokenRewards, oldValues, ppo.gamma(), ppo.lam());
+      float[][] adv = ppo.whitenAdvantages() ? Advantages.whiten(gae.advantages()) : gae.advantages();
+      return new PolicyObjective(run.model(), pg, padId, rollout, adv, run.valueHead(), oldValues, gae.returns(), norm);
+    }
+    return new PolicyObjective(run.model(), pg, padId, rollout, state.advantages(pg, rollout), null, null, null, norm);
   }
 
   /** Micro-batches (of train.micro_batch_size prompts) of the minibatch starting at {@code start}. */

@@ -29,21 +29,22 @@ final class PolicyObjective implements Objective {
   private final long padId;
   private final Rollout rollout;
   private final float[][] advantages; // [row][token]
+  private final ValueHead valueHead; // PPO, else null
+  private final float[][] oldValues; // [row][token], PPO
+  private final float[][] returns; // [row][token], PPO
   private final Normalization normalization;
 
-  private PolicyObjective(CausalLM policy, PolicyGradientLoss loss, long padId, Rollout rollout, float[][] advantages,
-      Normalization normalization) {
+  PolicyObjective(CausalLM policy, PolicyGradientLoss loss, long padId, Rollout rollout, float[][] advantages,
+      ValueHead valueHead, float[][] oldValues, float[][] returns, Normalization normalization) {
     this.policy = policy;
     this.loss = loss;
     this.padId = padId;
     this.rollout = rollout;
     this.advantages = advantages;
+    this.valueHead = valueHead;
+    this.oldValues = oldValues;
+    this.returns = returns;
     this.normalization = normalization;
-  }
-
-  static PolicyObjective of(CausalLM policy, PolicyGradientLoss loss, long padId, Rollout rollout, OnlineState state,
-      Normalization normalization) {
-    return new PolicyObjective(policy, loss, padId, rollout, state.advantages(loss, rollout), normalization);
   }
 
   /** A window: micro-batches of rows, and metric sums filled in as they run. */
@@ -114,10 +115,14 @@ final class PolicyObjective implements Objective {
     Shape shape = new Shape(b.rows(), b.width());
     NDArray ids = step.create(b.ids(), shape);
     NDArray mask = step.create(b.mask(), shape);
-    NDArray logps = policy.tokenLogprobs(ids, mask, from); // (R, W)
+    NDArray hidden = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
+    NDArray states = hidden.get(":, {}:{}", from - 1, b.width() - 1); // (R, W, d): each state predicts the next token
+    NDArray logps = policy.targetLogprobs(states, ids.get(":, {}:", from)); // (R, W)
     float[] old = new float[rows.length * width];
     float[] ref = new float[rows.length * width];
     float[] adv = new float[rows.length * width];
+    float[] oldV = new float[rows.length * width];
+    float[] ret = new float[rows.length * width];
     float[] tokenMask = new float[rows.length * width];
     for (int k = 0; k < rows.length; k++) {
       int r = rows[k];
@@ -127,13 +132,19 @@ final class PolicyObjective implements Objective {
         old[col] = rollout.oldLogps()[r][j];
         ref[col] = rollout.refLogps()[r][j];
         adv[col] = advantages[r][j];
+        if (valueHead != null) {
+          oldV[col] = oldValues[r][j];
+          ret[col] = returns[r][j];
+        }
         tokenMask[col] = 1;
       }
     }
     Shape rw2 = new Shape(rows.length, width);
     NDArray maskArr = step.create(tokenMask, rw2);
+    NDArray values = valueHead == null ? null : valueHead.values(states); // (R, W)
     TokenLossOutput out = loss.compute(new PolicyInputs(logps, step.create(old, rw2),
-        loss.needsReference() ? step.create(ref, rw2) : null, maskArr, step.create(adv, rw2), null, null, null));
+        loss.needsReference() ? step.create(ref, rw2) : null, maskArr, step.create(adv, rw2), values,
+        valueHead == null ? null : step.create(oldV, rw2), valueHead == null ? null : step.create(ret, rw2)));
     NDArray perToken = out.perToken().mul(maskArr); // (R, W)
     NDArray total;
     if (normalization == Normalization.PER_TOKEN) {

@@ -16,7 +16,8 @@ public record Recipe(
     @Doc("the policy model") Model model,
     @Doc("training (and evaluation) data") Data data,
     @Doc("optimisation") Train train,
-    @Doc("the objective: sft, a preference loss or reward_model, as NAME or {type: NAME, key: value}") Loss loss,
+    @Doc("the objective: sft, a preference loss (dpo, ipo, hinge, simpo, orpo, kto, pref_ft, rwr, best_of_n,"
+        + " best_of_n_neg), a policy-gradient loss (reinforce, rloo, grpo, ppo) or reward_model; NAME or {type: NAME, key: value}") Loss loss,
     @Doc("checkpoints") Checkpoint checkpoint,
     @Doc("metrics, console output and plots") Log log,
     @Doc("on-policy training (Tajwar et al., 2024, Algorithm 1); absent for training on a fixed dataset")
@@ -52,10 +53,30 @@ public record Recipe(
       @Doc("llama, mistral, qwen2, qwen3, gpt_neox or gpt2") String arch,
       @Doc("tiny, small or medium") String preset,
       @Doc("initialisation seed (default: the recipe seed)") Long seed,
-      @Doc("directory whose tokenizer files to use (default: Tilt's byte-level BPE)") String tokenizer) {
+      @Doc("directory whose tokenizer files to use (default: Tilt's byte-level BPE)") String tokenizer,
+      @Doc("warm the fresh model up with SFT before the run (it becomes the run's start and reference)")
+          WarmUp sft) {
     public Init {
       arch = arch == null ? "llama" : arch;
       preset = preset == null ? "tiny" : preset;
+    }
+  }
+
+  /** SFT of a fresh model before the run proper: what an on-policy run starts from and is anchored to. */
+  public record WarmUp(
+      @Doc("SFT JSONL") String data,
+      @Doc("optimizer steps") Long steps,
+      @Doc("peak learning rate (cosine to a tenth)") Double lr,
+      @Doc("sequences per step") Integer batchSize,
+      @Doc("longest sequence in tokens") Integer maxLength) {
+    public WarmUp {
+      steps = steps == null ? 300L : steps;
+      lr = lr == null ? 3e-3 : lr;
+      batchSize = batchSize == null ? 16 : batchSize;
+      maxLength = maxLength == null ? 128 : maxLength;
+      if (data == null) {
+        throw new IllegalArgumentException("model.init.sft.data is required");
+      }
     }
   }
 

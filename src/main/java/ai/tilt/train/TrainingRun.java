@@ -50,6 +50,7 @@ public final class TrainingRun implements AutoCloseable {
   private final boolean resumed;
   private final List<AutoCloseable> owned; // tokenizer, objective (and its reference), optimizer
   private TrainerState state;
+  private ValueHead valueHead; // PPO only
 
   private TrainingRun(Recipe recipe, String recipeArgument, Path runDir, Path modelSource, CausalLM model,
       TextTokenizer tokenizer, Objective objective, Map<String, NDArray> trainable,
@@ -104,7 +105,7 @@ public final class TrainingRun implements AutoCloseable {
       source = checkpoint;
       state = TrainerState.read(checkpoint.resolve("trainer_state.json"));
     } else {
-      source = modelSource(recipe, runDir);
+      source = modelSource(recipe, runDir, console);
       state = TrainerState.fresh(recipe.seed());
     }
     boolean rewardModel = recipe.loss() instanceof RewardModelLoss;
@@ -120,6 +121,16 @@ public final class TrainingRun implements AutoCloseable {
         owned.add(objective);
       }
       Map<String, NDArray> trainable = select(model, recipe.model().trainable());
+      ValueHead valueHead = null;
+      if (recipe.loss() instanceof ai.tilt.loss.PolicyGradientLoss pg && pg.needsValues()) {
+        valueHead = new ValueHead(model.config().hiddenSize(), recipe.seed(), model.manager());
+        owned.add(valueHead);
+        if (checkpoint != null) {
+          valueHead.load(checkpoint);
+        }
+        trainable = new java.util.LinkedHashMap<>(trainable);
+        trainable.putAll(valueHead.parameters()); // trained with the policy, by the same AdamW
+      }
       for (NDArray p : trainable.values()) {
         p.setRequiresGradient(true);
       }
@@ -129,8 +140,10 @@ public final class TrainingRun implements AutoCloseable {
       if (checkpoint != null) {
         optimizer.load(checkpoint.resolve("optimizer.safetensors"));
       }
-      return new TrainingRun(recipe, recipeArgument, runDir, source, model, tokenizer, objective, trainable,
+      TrainingRun run = new TrainingRun(recipe, recipeArgument, runDir, source, model, tokenizer, objective, trainable,
           optimizer, state, checkpoint != null, owned);
+      run.valueHead = valueHead;
+      return run;
     } catch (RuntimeException | IOException e) {
       for (AutoCloseable c : owned) {
         try {
@@ -220,7 +233,7 @@ public final class TrainingRun implements AutoCloseable {
   }
 
   /** model.path as given, or model.init written once into RUN/init-model (kept for resumes). */
-  private static Path modelSource(Recipe r, Path runDir) throws IOException {
+  private static Path modelSource(Recipe r, Path runDir, PrintStream console) throws IOException {
     if (r.model().path() != null) {
       return Path.of(r.model().path());
     }
@@ -250,9 +263,36 @@ public final class TrainingRun implements AutoCloseable {
     try (CausalLM m = ModelFiles.random(config, seed, 0.02f, Device.cpu())) {
       ModelFiles.save(m, tmp, "F32", Long.MAX_VALUE);
     }
+    if (init.sft() != null) {
+      warmUp(init.sft(), tmp, runDir.resolve("warmup-sft"), seed, console);
+    }
     Checkpoints.deleteTree(dir);
     Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
     return dir;
+  }
+
+  /** Trains {@code modelDir} in place with a short SFT run (its own run directory, kept for inspection). */
+  private static void warmUp(Recipe.WarmUp w, Path modelDir, Path warmDir, long seed, PrintStream console)
+      throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode tree = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+    tree.put("name", "warmup-sft").put("seed", seed);
+    tree.putObject("model").put("path", modelDir.toString());
+    tree.putObject("data").put("train", w.data()).put("max_length", w.maxLength());
+    tree.putObject("train").put("max_steps", w.steps()).put("batch_size", w.batchSize()).put("lr", w.lr())
+        .put("min_lr", w.lr() / 10).put("warmup_steps", Math.min(20, w.steps() / 10));
+    tree.put("loss", "sft");
+    tree.putObject("checkpoint").put("every", 0).put("keep_last", 1);
+    tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
+    Recipe sft = RecipeLoader.bind(tree, List.of(), "model.init.sft");
+    Checkpoints.deleteTree(warmDir);
+    console.println("warm-up: SFT of the fresh model for " + w.steps() + " steps on " + w.data());
+    try (TrainingRun run = prepare(sft, "warm-up", warmDir, null, console)) {
+      if (new Trainer(run).train(console) != 0) {
+        throw new IllegalStateException("the warm-up SFT did not finish; see " + warmDir);
+      }
+    }
+    Path done = Checkpoints.findLatest(warmDir, new ArrayList<>());
+    Files.copy(done.resolve("model.safetensors"), modelDir.resolve("model.safetensors"), StandardCopyOption.REPLACE_EXISTING);
   }
 
   private static Map<String, NDArray> select(CausalLM model, List<String> patterns) {
@@ -297,6 +337,7 @@ public final class TrainingRun implements AutoCloseable {
   public CausalLM model() { return model; }
   public TextTokenizer tokenizer() { return tokenizer; }
   public Objective objective() { return objective; }
+  ValueHead valueHead() { return valueHead; }
   public Map<String, NDArray> trainable() { return trainable; }
   public AdamW optimizer() { return optimizer; }
   public long totalSteps() { return totalSteps; }
