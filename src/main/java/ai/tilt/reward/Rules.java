@@ -76,7 +76,7 @@ final class Rules {
   }
 
   static <T> T required(String key, T v, String what) {
-    require(v != null && !(v instanceof String s && s.isEmpty()), "reward." + key + " is required (" + what + ")");
+    require(v != null && !(v instanceof String s && s.isBlank()), "reward." + key + " is required (" + what + ")");
     return v;
   }
 }
