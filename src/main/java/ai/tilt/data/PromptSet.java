@@ -15,7 +15,8 @@ import java.util.Map;
  * {@code messages} (a chat, rendered with the template and a generation prompt) or {@code
  * prompt_ids}, plus any other fields a reward may read (an {@code answer} for exact match). For
  * offline runs a line also holds {@code responses}: the answers the iteration uses instead of
- * samples, tokenised like preference responses (EOS appended once to text).
+ * samples, tokenised like preference responses (EOS appended once to text), or {@code
+ * response_ids} (lists of token ids, taken as they are).
  */
 public final class PromptSet {
   /**
@@ -63,7 +64,21 @@ public final class PromptSet {
         }
       }
       List<long[]> responses = new ArrayList<>();
-      if (withResponses) {
+      if (withResponses && line.has("response_ids")) {
+        JsonNode rs = line.json().get("response_ids");
+        if (!rs.isArray() || rs.size() == 0) {
+          throw line.error("'response_ids' must be a non-empty list of token-id lists");
+        }
+        for (int i = 0; i < rs.size(); i++) {
+          com.fasterxml.jackson.databind.node.ObjectNode one = Jsonl.mapper().createObjectNode();
+          one.set("ids", rs.get(i));
+          long[] r = new Jsonl.Line(line.file(), line.number(), one).ids("ids");
+          if (r.length == 0) {
+            throw line.error("response_ids[" + i + "] is empty");
+          }
+          responses.add(r);
+        }
+      } else if (withResponses) {
         JsonNode rs = line.json().get("responses");
         if (rs == null || !rs.isArray() || rs.size() == 0) {
           throw line.error("an offline run needs 'responses': a non-empty list of strings");

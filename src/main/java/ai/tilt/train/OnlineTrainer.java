@@ -60,7 +60,8 @@ public final class OnlineTrainer {
     Recipe.Train t = r.train();
     Path initial = TrainingRun.initialSource(r, run.runDir());
     long padId = TrainingRun.padId(run.tokenizer());
-    long[] eos = run.tokenizer().eosIds().length > 0 ? run.tokenizer().eosIds() : run.model().config().eosTokenIds();
+    long[] eos = run.tokenizer() != null && run.tokenizer().eosIds().length > 0 ? run.tokenizer().eosIds()
+        : run.model().config().eosTokenIds();
     RewardContext ctx = new RewardContext(run.tokenizer(), Path.of("."), Device.cpu());
     boolean offline = cfg.source() == Online.Source.OFFLINE;
     int vocab = run.model().config().vocabSize();

@@ -113,8 +113,11 @@ public final class TrainingRun implements AutoCloseable {
         : ModelFiles.load(source, Device.cpu());
     List<AutoCloseable> owned = new ArrayList<>();
     try {
-      TextTokenizer tokenizer = TextTokenizer.load(source);
-      owned.add(tokenizer);
+      // a model without tokenizer files trains on token ids only (the bandits); text data then fails
+      TextTokenizer tokenizer = recipe.online() != null ? TextTokenizer.loadIfPresent(source) : TextTokenizer.load(source);
+      if (tokenizer != null) {
+        owned.add(tokenizer);
+      }
       // on-policy runs collect their data every iteration (OnlineTrainer); the rest train on a file
       Objective objective = recipe.online() != null ? null : objective(recipe, runDir, model, tokenizer, console, owned);
       if (objective != null) {
@@ -350,6 +353,9 @@ public final class TrainingRun implements AutoCloseable {
 
   /** Padding id for batches: the tokenizer's, else its EOS (masked either way), else 0. */
   static long padId(TextTokenizer tokenizer) {
+    if (tokenizer == null) {
+      return 0; // masked everywhere, so any id in the vocabulary does
+    }
     if (tokenizer.padId() != null) {
       return tokenizer.padId();
     }

@@ -1,0 +1,142 @@
+package ai.tilt.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.tilt.data.SftExample;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Presets;
+import ai.tilt.train.Recipe.Normalization;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The paper's one-token bandit (Tajwar et al., 2024, section 4.1): 100 actions, a reference fit to
+ * the histogram of tanh(Cauchy(-0.7, 0.4)) (mass piled up below action 50, p(70) about 0.002), and
+ * the reward exp(-((a - 70)/10)^2) whose peak lies where the reference is thin. Every on-policy
+ * method must raise the held-out reward well above the reference's; offline DPO on reference
+ * samples, with the same budget, gains less than on-policy DPO.
+ */
+class BanditTest {
+  @TempDir static Path tmp;
+  static Path reference;
+  static Path prompts;
+  static Path evalPrompts;
+  static Path offline;
+
+  /** An action drawn from pi_data: tanh of a Cauchy(-0.7, 0.4) sample, in 100 bins over [-1, 1]. */
+  static int action(SplittableRandom r) {
+    double x = -0.7 + 0.4 * Math.tan(Math.PI * (r.nextDouble() - 0.5));
+    return (int) Math.min(99, Math.floor((Math.tanh(x) + 1) / 2 * 100));
+  }
+
+  @BeforeAll
+  static void reference() throws IOException {
+    ModelConfig c = Presets.config(ModelConfig.Family.LLAMA, "tiny", 100, null, new long[0], null);
+    SplittableRandom rnd = new SplittableRandom(2024);
+    reference = tmp.resolve("reference");
+    try (CausalLM m = ModelFiles.random(c, 1, 0.02f, Device.cpu())) {
+      for (NDArray p : m.parameters().values()) {
+        p.setRequiresGradient(true);
+      }
+      // "SFT toward pi_data": maximum likelihood of pi_data's actions after a random 1-token prompt
+      try (AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0)) {
+        SftObjective sft = new SftObjective(m, 0, Normalization.PER_TOKEN);
+        TrainStep step = new TrainStep(m.manager(), m.parameters(), opt, 1.0);
+        for (int s = 0; s < 150; s++) {
+          List<SftExample> batch = new ArrayList<>();
+          for (int i = 0; i < 64; i++) {
+            batch.add(new SftExample(new long[] {rnd.nextInt(100), action(rnd)}, new boolean[] {false, true}, i, false));
+          }
+          SftObjective.SftWindow w = sft.window(List.of(batch));
+          step.run(1, (mgr, i) -> sft.microLoss(mgr, w, i), 3e-3);
+        }
+      }
+      ModelFiles.save(m, reference, "F32", Long.MAX_VALUE);
+    }
+    StringBuilder train = new StringBuilder();
+    StringBuilder off = new StringBuilder();
+    for (int i = 0; i < 64; i++) {
+      int t = rnd.nextInt(100);
+      train.append("{\"prompt_ids\": [").append(t).append("]}\n");
+      off.append("{\"prompt_ids\": [").append(t).append("], \"response_ids\": [");
+      for (int k = 0; k < 4; k++) {
+        off.append(k == 0 ? "" : ", ").append('[').append(action(rnd)).append(']');
+      }
+      off.append("]}\n");
+    }
+    StringBuilder eval = new StringBuilder();
+    for (int i = 0; i < 32; i++) {
+      eval.append("{\"prompt_ids\": [").append(rnd.nextInt(100)).append("]}\n");
+    }
+    prompts = Files.writeString(tmp.resolve("prompts.jsonl"), train.toString());
+    offline = Files.writeString(tmp.resolve("offline.jsonl"), off.toString());
+    evalPrompts = Files.writeString(tmp.resolve("eval.jsonl"), eval.toString());
+  }
+
+  static JsonNode run(String name, String loss, double lr, int iterations, String... extra) throws IOException {
+    String yaml = String.join("\n",
+        "name: " + name,
+        "model: {path: '" + reference + "'}",
+        "data: {train: '" + prompts + "', eval: '" + evalPrompts + "'}",
+        "train: {lr: " + lr + ", schedule: constant, micro_batch_size: 16, max_grad_norm: 1.0}",
+        "loss: " + loss,
+        "online: {prompts_per_iteration: 16, samples_per_prompt: 4, iterations: " + iterations
+            + ", max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}, eval_every: " + iterations
+            + ", eval_samples: 4}",
+        "checkpoint: {every: 0, keep_last: 1}",
+        "");
+    Recipe r = RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(extra), name);
+    Path dir = tmp.resolve(name);
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    try (TrainingRun run = TrainingRun.prepare(r, name, dir, null, new PrintStream(log))) {
+      assertEquals(0, new OnlineTrainer(run).train(new PrintStream(log)), log.toString());
+    }
+    JsonNode last = null;
+    for (String line : Files.readAllLines(dir.resolve("metrics.jsonl"))) {
+      JsonNode n = new ObjectMapper().readTree(line);
+      if (n.has("eval/reward")) {
+        last = n;
+      }
+    }
+    return last;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"{type: dpo, beta: 0.1}", "reinforce", "rloo", "{type: grpo, beta: 0.0}", "ppo"})
+  void onPolicyMethodsFindThePeakTheReferenceRarelyVisits(String loss) throws IOException {
+    JsonNode eval = run("bandit-" + loss.replaceAll("[^a-z]", ""), loss, 1e-2, 25);
+    double ref = eval.get("eval/reference_reward").asDouble();
+    double got = eval.get("eval/reward").asDouble();
+    assertTrue(ref < 0.15, "the reference is thin around action 70: " + eval);
+    assertTrue(got > 0.6, loss + ": eval reward " + got + " vs reference " + ref + ": " + eval);
+  }
+
+  @Test
+  void offlineDpoGainsLessThanOnPolicyDpo() throws IOException {
+    JsonNode on = run("dpo-on", "{type: dpo, beta: 0.1}", 1e-2, 15);
+    JsonNode off = run("dpo-off", "{type: dpo, beta: 0.1}", 1e-2, 15, "online.source=offline", "data.train=" + offline);
+    double gainOn = on.get("eval/reward").asDouble() - on.get("eval/reference_reward").asDouble();
+    double gainOff = off.get("eval/reward").asDouble() - off.get("eval/reference_reward").asDouble();
+    assertTrue(gainOn > gainOff + 0.3, "on-policy gain " + gainOn + ", offline gain " + gainOff);
+  }
+}
