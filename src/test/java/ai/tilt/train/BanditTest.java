@@ -139,4 +139,50 @@ class BanditTest {
     double gainOff = off.get("eval/reward").asDouble() - off.get("eval/reference_reward").asDouble();
     assertTrue(gainOn > gainOff + 0.3, "on-policy gain " + gainOn + ", offline gain " + gainOff);
   }
+
+  /** An on-policy run stopped after iteration 3 and resumed equals the uninterrupted 6 iterations. */
+  @Test
+  void resumedOnPolicyRunEqualsTheUninterruptedOne() throws IOException {
+    int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    ai.djl.pytorch.jni.JniUtils.setNumThreads(1); // bitwise-reproducible kernels
+    try {
+      String yaml = String.join("\n",
+          "name: resume",
+          "model: {path: '" + reference + "'}",
+          "data: {train: '" + prompts + "'}",
+          "train: {lr: 1.0e-2, micro_batch_size: 8}",
+          "loss: reinforce",
+          "online: {prompts_per_iteration: 8, samples_per_prompt: 4, minibatch_size: 4, reuse: 2, iterations: 6,"
+              + " max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}}",
+          "checkpoint: {every: 0, keep_last: 0}",
+          "");
+      Recipe r = RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "resume");
+      PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+      List<Double> whole;
+      try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("whole"), null, quiet)) {
+        OnlineTrainer t = new OnlineTrainer(run);
+        assertEquals(0, t.train(quiet));
+        whole = t.losses();
+      }
+      Path split = tmp.resolve("split");
+      List<Double> joined = new ArrayList<>();
+      try (TrainingRun run = TrainingRun.prepare(r, "x", split, null, quiet)) {
+        OnlineTrainer t = new OnlineTrainer(run);
+        t.requestStopAt(3);
+        assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
+        joined.addAll(t.losses());
+      }
+      Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
+      assertEquals("step-000012", ckpt.getFileName().toString()); // 3 iterations x T=2 x 2 minibatches
+      try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
+        OnlineTrainer t = new OnlineTrainer(run);
+        assertEquals(0, t.train(quiet));
+        joined.addAll(t.losses());
+      }
+      assertEquals(whole, joined);
+      assertEquals(ResumeTest.steps(tmp.resolve("whole")), ResumeTest.steps(split));
+    } finally {
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+    }
+  }
 }

@@ -110,7 +110,7 @@ class ResumeTest {
   static List<String> steps(Path runDir) throws IOException {
     List<String> out = new ArrayList<>();
     for (String line : Files.readAllLines(runDir.resolve("metrics.jsonl"))) {
-      out.add(line.replaceAll(",\"perf/[a-z_]+\":[^,}]+", ""));
+      out.add(line.replaceAll(",\"(perf|timing)/[a-z_]+\":[^,}]+", ""));
     }
     return out;
   }
