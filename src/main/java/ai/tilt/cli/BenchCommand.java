@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
     description = "Benchmarks; each prints one JSON line with its figures and settings.",
     mixinStandardHelpOptions = true,
     subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class, BenchCommand.Train.class,
-      BenchCommand.Dpo.class, BenchCommand.Soak.class})
+      BenchCommand.Dpo.class, BenchCommand.Online.class, BenchCommand.Soak.class})
 public final class BenchCommand implements Runnable {
   @Override
   public void run() {
@@ -195,6 +195,36 @@ public final class BenchCommand implements Runnable {
           }
         }
         print(ai.tilt.bench.DpoBench.run(policy, ai.tilt.train.ReferenceModel.of(frozen), choice.label(), pairs, micro, steps));
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "online", mixinStandardHelpOptions = true,
+      description = "Seconds per on-policy iteration split into generation, reward, policy and reference log-probs and"
+          + " training, with generated tokens/s; defaults match the TRL anchor's RLOO benchmark.")
+  static final class Online implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--loss", defaultValue = "rloo") String loss;
+
+    @Option(names = "--prompts", defaultValue = "4", description = "B") int prompts;
+
+    @Option(names = "--samples", defaultValue = "4", description = "C") int samples;
+
+    @Option(names = "--prompt-len", defaultValue = "64") int promptLen;
+
+    @Option(names = "--new-tokens", defaultValue = "64") int newTokens;
+
+    @Option(names = "--iterations", defaultValue = "3", description = "timed iterations after 1 warm-up") int iterations;
+
+    @Option(names = "--kl-coef", defaultValue = "0.05") double klCoef;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CausalLM model = choice.load()) {
+        print(ai.tilt.bench.OnlineBench.run(model, choice.label(), loss, prompts, samples, promptLen, newTokens,
+            iterations, klCoef));
       }
       return 0;
     }

@@ -29,6 +29,7 @@ final class Collector {
   private final long[] eosIds;
   private final long padId;
   private final int microBatch;
+  private final java.util.Map<String, Double> timings = new java.util.LinkedHashMap<>(); // of the last collect
 
   Collector(CausalLM policy, ReferenceModel reference, TextTokenizer tokenizer, long[] eosIds, long padId, int microBatch) {
     this.policy = policy;
@@ -41,6 +42,7 @@ final class Collector {
 
   /** Samples C completions for each prompt (or takes the offline ones) and scores them. */
   Rollout collect(int iteration, List<PromptSet.Prompt> prompts, Online cfg, long seed, Reward reward, CausalLM sampler) {
+    long t0 = System.nanoTime();
     int c = cfg.samplesPerPrompt();
     int rows = prompts.size() * c;
     long[][] completions = new long[rows][];
@@ -75,6 +77,7 @@ final class Collector {
         }
       }
     }
+    long t1 = System.nanoTime();
     String[] texts = new String[rows];
     List<RewardInput> in = new ArrayList<>(rows);
     for (int r = 0; r < rows; r++) {
@@ -93,9 +96,27 @@ final class Collector {
         }
       }
     }
+    long t2 = System.nanoTime();
     float[][] old = tokenLogps(policy, null, prompts, c, completions);
+    long t3 = System.nanoTime();
     float[][] ref = tokenLogps(null, reference, prompts, c, completions);
+    long t4 = System.nanoTime();
+    long generated = 0;
+    for (long[] comp : completions) {
+      generated += comp.length;
+    }
+    timings.clear();
+    timings.put("timing/generate_s", (t1 - t0) / 1e9);
+    timings.put("timing/reward_s", (t2 - t1) / 1e9);
+    timings.put("timing/policy_logps_s", (t3 - t2) / 1e9);
+    timings.put("timing/reference_s", (t4 - t3) / 1e9);
+    timings.put("perf/generated_tokens_per_s", generated / Math.max(1e-9, (t1 - t0) / 1e9));
     return new Rollout(iteration, prompts, c, completions, finished, samplingLogps, old, ref, rewards, texts);
+  }
+
+  /** Seconds spent in each stage of the last {@link #collect}, and the generation throughput. */
+  java.util.Map<String, Double> timings() {
+    return timings;
   }
 
   static long iterationSeed(long seed, long iteration) {

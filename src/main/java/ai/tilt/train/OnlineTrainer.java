@@ -97,6 +97,7 @@ public final class OnlineTrainer {
         Rollout rollout = collector.collect(iteration, prompts, cfg, run.state().seed(), reward, run.model());
         double collectS = (System.nanoTime() - t0) / 1e9;
         Map<String, Double> metrics = RolloutStats.of(rollout, run.tokenizer() == null ? 0 : 1);
+        metrics.putAll(collector.timings());
         if (rollout.samplingLogps() != null) {
           double diff = RolloutStats.logpDiff(rollout);
           metrics.put("sampling/logp_diff", diff);
@@ -139,8 +140,9 @@ public final class OnlineTrainer {
         metrics.put("train/loss", lossSum / Math.max(1, steps));
         metrics.put("iteration", (double) iteration);
         metrics.put("objective/kl_coef", state.klCoef());
-        metrics.put("timing/generate_s", collectS);
+        metrics.put("timing/collect_s", collectS);
         metrics.put("timing/train_s", trainS);
+        metrics.put("timing/iteration_s", collectS + trainS);
         metrics.put("perf/step_s", (collectS + trainS) / Math.max(1, steps));
         Map<String, Double> ordered = new LinkedHashMap<>();
         ordered.put("train/loss", metrics.remove("train/loss"));
