@@ -101,18 +101,38 @@ class PreferenceTrainingTest {
   @MethodSource("recipes")
   void everyRecipeTrains(String recipe) throws IOException {
     Path dir = tmp.resolve(Path.of(recipe).getFileName().toString());
-    List<Double> losses = train(Path.of(recipe), dir, "train.max_steps=2", "checkpoint.every=0", "log.eval_every=0");
-    assertEquals(2, losses.size());
+    Recipe r = RecipeLoader.load(Path.of(recipe), List.of());
+    List<Double> losses;
+    if (r.online() != null) {
+      List<String> o = new ArrayList<>(List.of("online.iterations=2", "data.eval=null", "checkpoint.every=0"));
+      if (r.model().init() != null && r.model().init().sft() != null) {
+        o.add("model.init.sft.steps=2");
+      }
+      ByteArrayOutputStream log = new ByteArrayOutputStream();
+      Recipe quick = RecipeLoader.load(Path.of(recipe), o);
+      try (TrainingRun run = TrainingRun.prepare(quick, recipe, dir, null, new PrintStream(log))) {
+        OnlineTrainer t = new OnlineTrainer(run);
+        assertEquals(0, t.train(new PrintStream(log)), log.toString());
+        losses = t.losses();
+      }
+      assertEquals(2L * r.online().stepsPerIteration(), losses.size());
+    } else {
+      losses = train(Path.of(recipe), dir, "train.max_steps=2", "checkpoint.every=0", "log.eval_every=0");
+      assertEquals(2, losses.size());
+    }
     for (double l : losses) {
       assertTrue(Double.isFinite(l), recipe + ": " + losses);
     }
-    String metrics = Files.readAllLines(dir.resolve("metrics.jsonl")).get(0);
+    String metrics = String.join("\n", Files.readAllLines(dir.resolve("metrics.jsonl")));
     Map<String, String> expected = new LinkedHashMap<>();
     expected.put("dpo", "rewards/accuracies");
     expected.put("reward-model", "rewards/accuracies");
     expected.put("kto", "kl");
     expected.put("rwr", "weights/mean");
     expected.put("sft", "train/target_tokens");
+    expected.put("online", "objective/reward");
+    expected.put("ppo", "value_loss");
+    expected.put("grpo", "clip_ratio");
     expected.forEach((name, key) -> {
       if (recipe.contains(name)) {
         assertTrue(metrics.contains("\"" + key + "\""), recipe + ": " + metrics);
