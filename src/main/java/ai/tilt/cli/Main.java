@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       LogprobsCommand.class,
       ScoreCommand.class,
+      EvalCommand.class,
       TokenizeCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class

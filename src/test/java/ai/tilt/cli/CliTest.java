@@ -183,4 +183,29 @@ class CliTest {
     assertEquals(1, lm.code());
     assertTrue(lm.err().contains("not a reward model"), lm.err());
   }
+
+  /** tilt eval against itself: no KL, win rate one half, and the reward of its own samples. */
+  @Test
+  void evalOfAModelAgainstItself() throws IOException {
+    Path prompts = Files.writeString(tmp.resolve("eval-prompts.jsonl"), "{\"prompt\": \"a b\"}\n{\"prompt\": \"c\"}\n");
+    java.io.PrintStream saved = System.out;
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    System.setOut(new java.io.PrintStream(out, true));
+    Run r;
+    try {
+      r = run("eval", "--model", model.toString(), "--reward", "{type: min_length, unit: tokens}", "--prompts",
+          prompts.toString(), "--samples", "3", "--max-new-tokens", "5");
+    } finally {
+      System.setOut(saved);
+    }
+    assertEquals(0, r.code(), r.err());
+    JsonNode m = JSON.readTree(out.toString().trim());
+    assertEquals(0.0, m.get("eval/kl").asDouble(), 1e-5);
+    assertEquals(0.5, m.get("eval/win_rate").asDouble(), 1e-9);
+    assertEquals(m.get("eval/reference_reward").asDouble(), m.get("eval/reward").asDouble(), 1e-9);
+    assertTrue(m.get("eval/mean_length").asDouble() >= 1 && m.get("eval/mean_length").asDouble() <= 5);
+    Run bad = run("eval", "--model", model.toString(), "--reward", "{type: nope}", "--prompts", prompts.toString());
+    assertEquals(1, bad.code());
+    assertTrue(bad.err().contains("nope"), bad.err());
+  }
 }

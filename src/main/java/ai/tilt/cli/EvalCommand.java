@@ -1,0 +1,73 @@
+package ai.tilt.cli;
+
+import ai.djl.Device;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.TextTokenizer;
+import ai.tilt.reward.RewardSpec;
+import ai.tilt.train.OnlineEval;
+import ai.tilt.train.RecipeLoader;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code tilt eval}: the on-policy evaluation of any checkpoint. */
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Samples held-out prompts with a model and reports the mean reward, the KL to a reference, completion"
+          + " length, EOS rate and the win rate against the reference's samples of the same prompts (as"
+          + " training's eval/* metrics); ends with one JSON line."
+    })
+public final class EvalCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, description = "HF model directory (e.g. a checkpoint)") Path model;
+
+  @Option(names = "--reward", required = true,
+      description = "the reward, as in a recipe: a name (min_length) or YAML ('{type: bump, center: 70}')")
+  String reward;
+
+  @Option(names = "--prompts", required = true, description = "JSONL prompts (prompt, messages or prompt_ids)")
+  Path prompts;
+
+  @Option(names = "--reference", description = "reference model for KL and win rate (default: the model itself)")
+  Path reference;
+
+  @Option(names = "--samples", defaultValue = "1", description = "samples per prompt (default: ${DEFAULT-VALUE})") int samples;
+
+  @Option(names = "--max-new-tokens", defaultValue = "64") int maxNewTokens;
+
+  @Option(names = "--temperature", defaultValue = "1.0") double temperature;
+
+  @Option(names = "--top-p", defaultValue = "1.0") double topP;
+
+  @Option(names = "--top-k", defaultValue = "0") int topK;
+
+  @Option(names = "--seed", defaultValue = "0") long seed;
+
+  @Override
+  public Integer call() throws Exception {
+    JsonNode spec = new YAMLMapper().readTree(reward);
+    ObjectNode tree = spec.isTextual() ? new ObjectMapper().createObjectNode().put("type", spec.asText())
+        : spec instanceof ObjectNode o ? o : null;
+    if (tree == null) {
+      throw new IllegalArgumentException("--reward must be a name or a YAML mapping with a type, got: " + reward);
+    }
+    RewardSpec rewardSpec = RecipeLoader.bind(tree, List.of(), "--reward", RewardSpec.class);
+    try (CausalLM lm = ModelFiles.load(model, Device.cpu());
+        TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
+      Map<String, Double> m = OnlineEval.run(lm, tok, reference != null ? reference : model, rewardSpec, prompts,
+          samples, maxNewTokens, temperature, topP, topK, seed);
+      System.err.print(OnlineEval.describe(m));
+      System.out.println(new ObjectMapper().writeValueAsString(m));
+    }
+    return 0;
+  }
+}
