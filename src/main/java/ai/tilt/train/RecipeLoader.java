@@ -268,14 +268,6 @@ public final class RecipeLoader {
         if (chosen != null) {
           explain(key + ".", chosen, values, sb); // the chosen type's own keys, with their help
         }
-      } else if (t.isInterface()) {
-        // another polymorphic value (a reward): its resolved keys as they are
-        sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
-        values.forEach((k, v) -> {
-          if (k.startsWith(key + ".")) {
-            sb.append(String.format("  %-32s %s%n", k + ":", v));
-          }
-        });
       } else {
         String v = values.getOrDefault(key, "null");
         if (Map.class.isAssignableFrom(t)) { // flattened as key.entry: gather the entries back
