@@ -152,15 +152,7 @@ final class PolicyObjective implements Objective {
     } else {
       total = perToken.sum(new int[] {1}).div(maskArr.sum(new int[] {1}).maximum(1f)).sum();
     }
-    for (Map.Entry<String, NDArray> e : out.metrics().entrySet()) {
-      double[] s = rw.sums.computeIfAbsent(e.getKey(), key -> new double[2]);
-      for (float v : e.getValue().toFloatArray()) {
-        if (!Float.isNaN(v)) {
-          s[0] += v;
-          s[1]++;
-        }
-      }
-    }
+    PreferenceObjective.accumulate(rw.sums, new ai.tilt.loss.LossOutput(null, out.metrics()));
     return total.div((float) rw.denominator);
   }
 
