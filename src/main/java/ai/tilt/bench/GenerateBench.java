@@ -78,7 +78,7 @@ public final class GenerateBench {
     return out;
   }
 
-  static double round(double x) {
+  public static double round(double x) {
     return Math.round(x * 1000) / 1000.0;
   }
 }

@@ -129,14 +129,35 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--data", description = "SFT JSONL whose first batch-size examples to train on (needs --model with a tokenizer)")
     Path data;
 
+    @Option(names = "--precision", defaultValue = "fp32", description = "fp32 or bf16-mixed (default: ${DEFAULT-VALUE})")
+    String precision;
+
+    @Option(names = "--compare", description = "also run fp32 in the same process and report the bf16-mixed / fp32 ratio")
+    boolean compare;
+
     @Option(names = "--max-length", defaultValue = "512", description = "truncation length for --data (default: ${DEFAULT-VALUE})")
     int maxLength;
 
     @Override
     public Integer call() throws Exception {
       try (CausalLM model = choice.load()) {
+        if (data == null && compare) {
+          Map<String, Object> fp32 = TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps);
+          try (CausalLM again = choice.load()) {
+            again.setPrecision(ai.tilt.model.Precision.of(precision));
+            Map<String, Object> other = TrainBench.run(again, choice.label(), batch, micro, promptLen, completionLen, steps);
+            other.put("precision", precision);
+            other.put("fp32_tokens_per_s", fp32.get("tokens_per_s"));
+            other.put("speedup_vs_fp32", GenerateBench.round((Double) other.get("tokens_per_s") / (Double) fp32.get("tokens_per_s")));
+            print(other);
+          }
+          return 0;
+        }
+        model.setPrecision(ai.tilt.model.Precision.of(precision));
         if (data == null) {
-          print(TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps));
+          Map<String, Object> out = TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps);
+          out.put("precision", precision);
+          print(out);
           return 0;
         }
         if (choice.model == null) {

@@ -30,6 +30,10 @@ public final class CausalLM implements AutoCloseable {
   private final NDManager manager; // owns the parameters
   private final Map<String, NDArray> params; // HF name -> weight, in HF layout
   private final Rotary rotary; // null for GPT-2's learned positions
+  private final Kernels kernels; // null when the TorchScript kernels cannot load
+  private final java.util.Set<NDArray> heldBf16 = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private Precision precision = Precision.FP32;
+  private boolean fusedAttention = true;
 
   CausalLM(ModelConfig config, Head head, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
@@ -38,6 +42,7 @@ public final class CausalLM implements AutoCloseable {
     this.manager = manager;
     this.params = params;
     this.rotary = config.rope() == null ? null : new Rotary(config.rope());
+    this.kernels = Kernels.on(manager.getDevice());
   }
 
   public ModelConfig config() {
@@ -74,9 +79,9 @@ public final class CausalLM implements AutoCloseable {
     long past = cache == null ? 0 : cache.length();
     NDArray keyMask = cache == null ? mask : cache.extendMask(mask); // (B, S)
     NDArray bias = attentionBias(ids.getManager(), keyMask, past, ids.getShape().get(1)); // (B, 1, 1, T, S)
-    NDArray x = ids.getNDArrayInternal().embedding(ids, p(names.embed()), SparseFormat.DENSE).singletonOrThrow();
+    NDArray x = embed(ids, p(names.embed()));
     if (config.family() == Family.GPT2) {
-      NDArray pos = positions.getNDArrayInternal().embedding(positions, p(names.positions()), SparseFormat.DENSE).singletonOrThrow();
+      NDArray pos = embed(positions, p(names.positions()));
       x = x.add(pos);
     }
     NDList rope = rotary == null ? null : rotary.tables(positions);
@@ -221,7 +226,7 @@ public final class CausalLM implements AutoCloseable {
     NDArray v;
     switch (config.family()) {
       case GPT2 -> {
-        NDArray qkv = x.matMul(p(names.layer(i, "attn.c_attn.weight"))).add(p(names.layer(i, "attn.c_attn.bias")));
+        NDArray qkv = conv1d(x, p(names.layer(i, "attn.c_attn.weight")), p(names.layer(i, "attn.c_attn.bias")));
         NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
         q = parts.get(0).reshape(b, t, h, hd);
         k = parts.get(1).reshape(b, t, kv, hd);
@@ -260,13 +265,19 @@ public final class CausalLM implements AutoCloseable {
     }
     long s = k.getShape().get(2);
     int g = h / kv;
-    // GQA without copying keys: fold the g query heads of one KV head into the row dimension.
-    NDArray scores = q.reshape(b, kv, g * t, hd).matMul(k.transpose(0, 1, 3, 2)); // (B, KV, g*T, S)
-    scores = scores.mul(1.0f / (float) Math.sqrt(hd)).reshape(b, kv, g, t, s).add(bias);
-    NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s);
-    NDArray out = probs.matMul(v).reshape(b, h, t, hd).transpose(0, 2, 1, 3).reshape(b, t, (long) h * hd);
+    NDArray out; // (B, H, T, hd)
+    if (kernels != null && fusedAttention) {
+      out = kernels.sdpa(q, k, v, bias.reshape(b, 1, t, s), precision != Precision.FP32);
+    } else {
+      // GQA without copying keys: fold the g query heads of one KV head into the row dimension.
+      NDArray scores = matmul(q.reshape(b, kv, g * t, hd), k.transpose(0, 1, 3, 2)); // (B, KV, g*T, S)
+      scores = scores.mul(1.0f / (float) Math.sqrt(hd)).reshape(b, kv, g, t, s).add(bias);
+      NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // softmax in fp32 in every precision
+      out = matmul(probs, v).reshape(b, h, t, hd);
+    }
+    out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) h * hd);
     return switch (config.family()) {
-      case GPT2 -> out.matMul(p(names.layer(i, "attn.c_proj.weight"))).add(p(names.layer(i, "attn.c_proj.bias")));
+      case GPT2 -> conv1d(out, p(names.layer(i, "attn.c_proj.weight")), p(names.layer(i, "attn.c_proj.bias")));
       case GPT_NEOX -> linear(out, p(names.layer(i, "attention.dense.weight")), opt(names.layer(i, "attention.dense.bias")));
       default -> linear(out, p(names.layer(i, "self_attn.o_proj.weight")), opt(names.layer(i, "self_attn.o_proj.bias")));
     };
@@ -275,8 +286,8 @@ public final class CausalLM implements AutoCloseable {
   private NDArray mlp(int i, NDArray x) {
     switch (config.family()) {
       case GPT2 -> {
-        NDArray hidden = x.matMul(p(names.layer(i, "mlp.c_fc.weight"))).add(p(names.layer(i, "mlp.c_fc.bias")));
-        return activate(hidden).matMul(p(names.layer(i, "mlp.c_proj.weight"))).add(p(names.layer(i, "mlp.c_proj.bias")));
+        NDArray hidden = conv1d(x, p(names.layer(i, "mlp.c_fc.weight")), p(names.layer(i, "mlp.c_fc.bias")));
+        return conv1d(activate(hidden), p(names.layer(i, "mlp.c_proj.weight")), p(names.layer(i, "mlp.c_proj.bias")));
       }
       case GPT_NEOX -> {
         NDArray hidden = linear(x, p(names.layer(i, "mlp.dense_h_to_4h.weight")), p(names.layer(i, "mlp.dense_h_to_4h.bias")));
@@ -317,8 +328,76 @@ public final class CausalLM implements AutoCloseable {
     return x.div(rms).mul(w);
   }
 
-  static NDArray linear(NDArray x, NDArray w, NDArray b) {
-    return x.getNDArrayInternal().linear(x, w, b).singletonOrThrow();
+  /** x @ w^T + b (nn.Linear layout) in this model's precision. */
+  NDArray linear(NDArray x, NDArray w, NDArray b) {
+    return switch (precision) {
+      case FP32 -> x.getNDArrayInternal().linear(x, w, b).singletonOrThrow();
+      case BF16_MIXED -> kernels.linearBf16(x, w, b);
+      case BF16 -> heldInBf16(w) ? kernels.linearW16(x, w, b) : kernels.linearBf16(x, w, b);
+    };
+  }
+
+  /** x @ w + b with w stored [in, out] (GPT-2's Conv1D). */
+  private NDArray conv1d(NDArray x, NDArray w, NDArray b) {
+    return switch (precision) {
+      case FP32 -> x.matMul(w).add(b);
+      case BF16_MIXED -> kernels.matmulBf16(x, w).add(b);
+      case BF16 -> kernels.matmulW16(x, w).add(b);
+    };
+  }
+
+  /** Activation-by-activation matmul (attention scores and weighted sums). */
+  private NDArray matmul(NDArray a, NDArray b) {
+    return precision == Precision.FP32 ? a.matMul(b) : kernels.matmulBf16(a, b);
+  }
+
+  private NDArray embed(NDArray ids, NDArray table) {
+    if (heldInBf16(table)) {
+      return kernels.embeddingW16(ids, table);
+    }
+    return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+  }
+
+  private boolean heldInBf16(NDArray w) {
+    return precision == Precision.BF16 && heldBf16.contains(w);
+  }
+
+  public Precision precision() {
+    return precision;
+  }
+
+  /**
+   * Switches the compute precision. {@code bf16-mixed} needs the kernels; {@code bf16} replaces
+   * every matrix and embedding by a bfloat16 copy held inside libtorch (norm scales and biases stay
+   * float32), after which the model can infer but not train or be saved.
+   */
+  public void setPrecision(Precision p) {
+    if (p == precision) {
+      return;
+    }
+    if (precision == Precision.BF16) {
+      throw new IllegalStateException("a model held in bf16 cannot change precision; load it again");
+    }
+    if (p != Precision.FP32 && kernels == null) {
+      throw new IllegalStateException("precision " + p.label + " needs Tilt's TorchScript kernels, which did not load: "
+          + Kernels.loadError());
+    }
+    if (p == Precision.BF16) {
+      for (Map.Entry<String, NDArray> e : params.entrySet()) {
+        if (e.getValue().getShape().dimension() >= 2) {
+          NDArray w16 = kernels.toBf16(e.getValue());
+          e.getValue().close();
+          e.setValue(w16);
+          heldBf16.add(w16);
+        }
+      }
+    }
+    precision = p;
+  }
+
+  /** Fused scaled-dot-product attention (default on when the kernels load); off gives the NDArray path. */
+  public void setFusedAttention(boolean on) {
+    fusedAttention = on;
   }
 
   private NDArray p(String name) {

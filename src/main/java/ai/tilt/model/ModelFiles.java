@@ -148,6 +148,9 @@ public final class ModelFiles {
    * written, as save_pretrained does not write it.
    */
   public static void save(CausalLM model, Path dir, String dtype, long maxShardBytes) throws IOException {
+    if (model.precision() == Precision.BF16) {
+      throw new IllegalStateException("a model held in bf16 (inference only) cannot be saved; load it in fp32");
+    }
     Files.createDirectories(dir);
     Safetensors.writeSharded(dir, model.parameters(), dtype, maxShardBytes, Map.of());
     ObjectNode config = HfConfigWriter.toJson(model.config());

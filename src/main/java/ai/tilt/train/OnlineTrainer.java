@@ -69,7 +69,7 @@ public final class OnlineTrainer {
         r.data().appendEos());
     List<PromptSet.Prompt> evalPrompts = r.data().eval() == null ? List.of()
         : PromptSet.load(Path.of(r.data().eval()), run.tokenizer(), vocab, false, r.data().appendEos());
-    try (ReferenceModel reference = ReferenceModel.load(initial, Device.cpu());
+    try (ReferenceModel reference = ReferenceModel.load(initial, Device.cpu(), TrainingRun.referencePrecision(r));
         Reward reward = cfg.reward().create(ctx);
         Reward gold = cfg.goldReward() == null ? null : cfg.goldReward().create(ctx);
         MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), 1, run.resumed() ? run.state().step() : -1, console)) {

@@ -26,7 +26,7 @@ public record Recipe(
   public Recipe {
     name = name == null ? "run" : name;
     seed = seed == null ? 0L : seed;
-    model = model == null ? new Model(null, null, null, null) : model;
+    model = model == null ? new Model(null, null, null, null, null) : model;
     data = data == null ? new Data(null, null, null, null, null, null) : data;
     train = train == null ? new Train(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null) : train;
     loss = loss == null ? new Sft() : loss;
@@ -42,7 +42,9 @@ public record Recipe(
           List<String> trainable,
       @Doc("compute the reference model's log-probs once before training and cache them in the run directory"
           + " (saves the reference forward every step and its memory); losses that need a reference only")
-          Boolean precomputeReference) {
+          Boolean precomputeReference,
+      @Doc("precision of the frozen reference: fp32, bf16-mixed or bf16 (weights held in bf16: half the"
+          + " memory); default fp32, or bf16 when train.precision is bf16-mixed") ai.tilt.model.Precision referencePrecision) {
     public Model {
       precomputeReference = precomputeReference != null && precomputeReference;
     }
@@ -113,7 +115,8 @@ public record Recipe(
       @Doc("global gradient-norm clip; 0 disables") Double maxGradNorm,
       @Doc("per_token: every target token of the accumulation window weighs the same (TRL's SFT);"
           + " per_sequence: every sequence weighs the same") Normalization lossNormalization,
-      @Doc("fp32 (bf16-mixed arrives with the mixed-precision work)") Precision precision,
+      @Doc("fp32, or bf16-mixed: fp32 master weights and optimizer state, matmuls and attention in bf16,"
+          + " norms, softmax and losses in fp32") ai.tilt.model.Precision precision,
       @Doc("stop after this many consecutive steps with a NaN/Inf loss or gradient norm") Integer maxBadSteps) {
     public Train {
       maxSteps = maxSteps == null ? 0L : maxSteps;
@@ -129,7 +132,10 @@ public record Recipe(
       eps = eps == null ? 1e-8 : eps;
       maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
       lossNormalization = lossNormalization == null ? Normalization.PER_TOKEN : lossNormalization;
-      precision = precision == null ? Precision.FP32 : precision;
+      precision = precision == null ? ai.tilt.model.Precision.FP32 : precision;
+      if (precision == ai.tilt.model.Precision.BF16) {
+        throw new IllegalArgumentException("train.precision bf16 holds weights in bf16 and cannot train; use bf16-mixed");
+      }
       maxBadSteps = maxBadSteps == null ? 5 : maxBadSteps;
     }
   }
@@ -140,12 +146,6 @@ public record Recipe(
     PER_TOKEN,
     @JsonProperty("per_sequence")
     PER_SEQUENCE
-  }
-
-  /** Numeric precision of training. */
-  public enum Precision {
-    @JsonProperty("fp32")
-    FP32
   }
 
   /** When checkpoints are written and how many are kept. */

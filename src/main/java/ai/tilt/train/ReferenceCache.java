@@ -34,6 +34,7 @@ final class ReferenceCache {
   private final int microBatch;
   private final String weightsHash;
   private ObjectNode stored;
+  ai.tilt.model.Precision precision = ai.tilt.model.Precision.FP32;
 
   private ReferenceCache(Path file, Path referenceDir, int microBatch, String weightsHash, ObjectNode stored) {
     this.file = file;
@@ -77,7 +78,7 @@ final class ReferenceCache {
     }
     long t0 = System.nanoTime();
     float[][] out;
-    try (ReferenceModel ref = ReferenceModel.load(referenceDir, Device.cpu())) {
+    try (ReferenceModel ref = ReferenceModel.load(referenceDir, Device.cpu(), precision)) {
       out = PreferenceObjective.precompute(ref, groups, padId, microBatch);
     }
     ObjectNode e = stored.putObject(split);

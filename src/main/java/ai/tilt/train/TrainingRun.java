@@ -113,6 +113,7 @@ public final class TrainingRun implements AutoCloseable {
         : ModelFiles.load(source, Device.cpu());
     List<AutoCloseable> owned = new ArrayList<>();
     try {
+      model.setPrecision(recipe.train().precision());
       // a model without tokenizer files trains on token ids only (the bandits); text data then fails
       TextTokenizer tokenizer = recipe.online() != null ? TextTokenizer.loadIfPresent(source) : TextTokenizer.load(source);
       if (tokenizer != null) {
@@ -192,15 +193,25 @@ public final class TrainingRun implements AutoCloseable {
               + " estimate pairs prompts with other prompts' responses at random");
         }
         ReferenceCache cache = ReferenceCache.open(runDir, initial, d, recipe.train().microBatchSize());
+        cache.precision = referencePrecision(recipe);
         trainRef = cache.logps("train", trainSet.groups(), padId, console);
         evalRef = cache.logps("eval", evalSet, padId, console);
       } else {
-        reference = ReferenceModel.load(initial, Device.cpu());
+        reference = ReferenceModel.load(initial, Device.cpu(), referencePrecision(recipe));
         owned.add(reference);
       }
     }
     return new PreferenceObjective(model, reference, loss, padId, trainSet.groups(), evalSet, trainRef, evalRef,
         trainSet.stats().summary());
+  }
+
+  /** The reference's precision: as the recipe says, else bf16 weights for a bf16-mixed run. */
+  public static ai.tilt.model.Precision referencePrecision(Recipe r) {
+    if (r.model().referencePrecision() != null) {
+      return r.model().referencePrecision();
+    }
+    return r.train().precision() == ai.tilt.model.Precision.BF16_MIXED ? ai.tilt.model.Precision.BF16
+        : ai.tilt.model.Precision.FP32;
   }
 
   /** The model the run started from: the reference of every loss that has one, also after resuming. */

@@ -1,0 +1,146 @@
+package ai.tilt.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.pytorch.jni.TiltBridge;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What DJL 0.36 cannot do itself — bfloat16 compute with autograd and fused scaled-dot-product
+ * attention — done by a small TorchScript module run through DJL (shared/notes/djl.md sections 4
+ * and 9). Why TorchScript: it needs nothing but the libtorch DJL already loads (a native extension
+ * would need libtorch 2.7.1 headers and a C++ toolchain at build time), it runs unchanged on CUDA,
+ * and its methods record autograd when run in training mode, so casts to bfloat16 and back keep
+ * gradients flowing to float32 master weights — which DJL's own {@code toType} cuts.
+ *
+ * <p>The archive is a committed resource ({@code tilt_kernels.pt}, a few KB, made by {@code
+ * scripts/make_kernels.py}); no Python is needed to build or run. Every tensor crossing into Java
+ * is float32 (or an opaque bfloat16 weight that only these kernels touch), because DJL aborts the
+ * JVM on a bfloat16 array. When the module cannot load, {@link #available()} is false and fp32
+ * falls back to plain NDArray ops.
+ */
+public final class Kernels {
+  private static final String RESOURCE = "/ai/tilt/model/tilt_kernels.pt";
+  private static final Map<Device, Kernels> LOADED = new HashMap<>();
+  private static String loadError;
+
+  private final PtSymbolBlock block;
+
+  private Kernels(PtSymbolBlock block) {
+    this.block = block;
+  }
+
+  /** The kernels on a device, loaded once; null when they cannot load. */
+  public static synchronized Kernels on(Device device) {
+    if (LOADED.containsKey(device)) {
+      return LOADED.get(device);
+    }
+    Kernels k = null;
+    if (!Boolean.getBoolean("tilt.no_kernels")) {
+      try (InputStream in = Kernels.class.getResourceAsStream(RESOURCE)) {
+        if (in == null) {
+          throw new IOException("resource " + RESOURCE + " is missing from the jar");
+        }
+        // the block's manager lives as long as the process: the kernels are shared by every model
+        PtNDManager m = (PtNDManager) NDManager.newBaseManager(device);
+        k = new Kernels(JniUtils.loadModule(m, in, true, false));
+      } catch (IOException | RuntimeException e) {
+        loadError = e.toString();
+      }
+    }
+    LOADED.put(device, k);
+    return k;
+  }
+
+  /** Whether the kernels load on the CPU (tests and fallbacks ask). */
+  public static boolean available() {
+    return on(Device.cpu()) != null;
+  }
+
+  /** Why they did not load, or null. */
+  public static String loadError() {
+    return loadError;
+  }
+
+  /** A kernel call; the result belongs to the manager of the first argument. */
+  private NDArray call(String method, Object... args) {
+    IValue[] in = new IValue[args.length];
+    PtNDManager manager = null;
+    try {
+      for (int i = 0; i < args.length; i++) {
+        if (args[i] instanceof NDArray a) {
+          in[i] = IValue.from((PtNDArray) a);
+          manager = manager == null ? (PtNDManager) a.getManager() : manager;
+        } else if (args[i] instanceof Boolean b) {
+          in[i] = IValue.from(b);
+        } else {
+          in[i] = IValue.from(((Number) args[i]).longValue());
+        }
+      }
+      try (IValue out = TiltBridge.run(block, method, JniUtils.isGradMode(), in)) {
+        return out.toTensor(manager);
+      }
+    } finally {
+      for (IValue v : in) {
+        if (v != null) {
+          v.close();
+        }
+      }
+    }
+  }
+
+  /** x @ w^T (+ b) in bfloat16, float32 in and out. */
+  public NDArray linearBf16(NDArray x, NDArray w, NDArray b) {
+    return b == null ? call("linear_bf16", x, w) : call("linear_bias_bf16", x, w, b);
+  }
+
+  /** a @ b in bfloat16, float32 in and out. */
+  public NDArray matmulBf16(NDArray a, NDArray b) {
+    return call("matmul_bf16", a, b);
+  }
+
+  /**
+   * Fused attention: softmax(q k^T / sqrt(d) + bias) v.
+   *
+   * @param q (B, H, T, d)
+   * @param k (B, KV, S, d); KV may divide H (grouped-query attention)
+   * @param v (B, KV, S, d)
+   * @param bias (B, 1, T, S) additive: 0 where allowed, a large negative value elsewhere
+   * @param bf16 compute in bfloat16
+   * @return (B, H, T, d) float32
+   */
+  public NDArray sdpa(NDArray q, NDArray k, NDArray v, NDArray bias, boolean bf16) {
+    boolean gqa = q.getShape().get(1) != k.getShape().get(1);
+    return call(bf16 ? "sdpa_bf16" : "sdpa", q, k, v, bias, gqa);
+  }
+
+  /**
+   * A bfloat16 copy of a float32 weight, for inference-only models. The returned array reports
+   * an unknown dtype to DJL: hand it to the {@code *W16} kernels only, never to DJL ops that create
+   * arrays of its type.
+   */
+  public NDArray toBf16(NDArray w) {
+    return call("to_bf16", w);
+  }
+
+  public NDArray linearW16(NDArray x, NDArray w16, NDArray b) {
+    return b == null ? call("linear_w16", x, w16) : call("linear_bias_w16", x, w16, b);
+  }
+
+  public NDArray matmulW16(NDArray x, NDArray w16) {
+    return call("matmul_w16", x, w16);
+  }
+
+  public NDArray embeddingW16(NDArray ids, NDArray w16) {
+    return call("embedding_w16", ids, w16);
+  }
+}
