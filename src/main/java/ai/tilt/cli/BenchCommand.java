@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
     description = "Benchmarks; each prints one JSON line with its figures and settings.",
     mixinStandardHelpOptions = true,
     subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class, BenchCommand.Train.class,
-      BenchCommand.Dpo.class, BenchCommand.Online.class, BenchCommand.Soak.class})
+      BenchCommand.Dpo.class, BenchCommand.Online.class, BenchCommand.Memory.class, BenchCommand.Attention.class,
+      BenchCommand.Soak.class})
 public final class BenchCommand implements Runnable {
   @Override
   public void run() {
@@ -247,6 +248,114 @@ public final class BenchCommand implements Runnable {
         print(ai.tilt.bench.OnlineBench.run(model, choice.label(), loss, prompts, samples, promptLen, newTokens,
             iterations, klCoef));
       }
+      return 0;
+    }
+  }
+
+  @Command(name = "memory", mixinStandardHelpOptions = true,
+      description = "Memory of a frozen reference (load + one scoring pass) held in bf16 against fp32, each in a fresh"
+          + " child JVM.")
+  static final class Memory implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--batch-size", defaultValue = "1") int batch;
+
+    @Option(names = "--seq-len", defaultValue = "64") int seqLen;
+
+    @Option(names = "--child", hidden = true) String child;
+
+    @Override
+    public Integer call() throws Exception {
+      if (child != null) {
+        print(ai.tilt.bench.PrecisionBench.referenceMemory(choice.model, ai.tilt.model.Precision.of(child), batch, seqLen));
+        return 0;
+      }
+      Path dir = java.nio.file.Files.createTempDirectory("tilt-bench-memory");
+      Path modelDir = choice.model;
+      if (modelDir == null) {
+        modelDir = dir.resolve("model");
+        try (CausalLM m = choice.load()) {
+          ModelFiles.save(m, modelDir, "F32", Long.MAX_VALUE);
+        }
+      }
+      Map<String, Object> out = new java.util.LinkedHashMap<>();
+      out.put("bench", "memory");
+      out.put("model", choice.label());
+      for (String p : new String[] {"fp32", "bf16"}) {
+        String javaBin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(javaBin, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+            Main.class.getName(), "bench", "memory", "--child", p, "--model", modelDir.toString(),
+            "--batch-size", Integer.toString(batch), "--seq-len", Integer.toString(seqLen));
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        // glibc would keep freed conversion buffers in its heap; a fixed mmap threshold returns them
+        pb.environment().putIfAbsent("MALLOC_MMAP_THRESHOLD_", "1048576");
+        Process proc = pb.start();
+        String last = new String(proc.getInputStream().readAllBytes()).trim();
+        proc.waitFor();
+        String[] lines = last.split("\n");
+        out.put(p, new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[lines.length - 1]));
+      }
+      com.fasterxml.jackson.databind.JsonNode a = (com.fasterxml.jackson.databind.JsonNode) out.get("fp32");
+      com.fasterxml.jackson.databind.JsonNode b = (com.fasterxml.jackson.databind.JsonNode) out.get("bf16");
+      out.put("weights_ratio", GenerateBench.round(b.get("weights_mb").asDouble() / a.get("weights_mb").asDouble()));
+      out.put("tensor_ratio", GenerateBench.round(b.get("tensor_mb").asDouble() / a.get("tensor_mb").asDouble()));
+      out.put("after_scoring_ratio",
+          GenerateBench.round(b.get("after_scoring_mb").asDouble() / a.get("after_scoring_mb").asDouble()));
+      print(out);
+      return 0;
+    }
+  }
+
+  @Command(name = "attention", mixinStandardHelpOptions = true,
+      description = "Forward + backward with fused (scaled_dot_product_attention) against unfused attention at a long"
+          + " sequence: seconds and resident-memory growth, measured in one run.")
+  static final class Attention implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--batch-size", defaultValue = "2") int batch;
+
+    @Option(names = "--seq-len", defaultValue = "1024") int seqLen;
+
+    @Option(names = "--steps", defaultValue = "2") int steps;
+
+    @Option(names = "--child", hidden = true) String child;
+
+    @Override
+    public Integer call() throws Exception {
+      if (child != null) {
+        try (CausalLM m = choice.load()) {
+          print(ai.tilt.bench.PrecisionBench.attention(m, child.equals("fused"), batch, seqLen, steps));
+        }
+        return 0;
+      }
+      Map<String, Object> out = new java.util.LinkedHashMap<>();
+      out.put("bench", "attention");
+      out.put("model", choice.label());
+      out.put("batch", batch);
+      out.put("seq_len", seqLen);
+      for (String mode : new String[] {"unfused", "fused"}) {
+        // each in a fresh JVM, so neither inherits the other's memory
+        String javaBin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new java.util.ArrayList<>(List.of(javaBin, "-Dai.djl.offline=true", "-cp",
+            System.getProperty("java.class.path"), Main.class.getName(), "bench", "attention", "--child", mode,
+            "--batch-size", Integer.toString(batch), "--seq-len", Integer.toString(seqLen), "--steps",
+            Integer.toString(steps), "--preset", choice.preset, "--arch", choice.arch, "--vocab-size",
+            Integer.toString(choice.vocab)));
+        if (choice.model != null) {
+          cmd.addAll(List.of("--model", choice.model.toString()));
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        Process proc = pb.start();
+        String[] lines = new String(proc.getInputStream().readAllBytes()).trim().split("\n");
+        proc.waitFor();
+        out.put(mode, new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[lines.length - 1]));
+      }
+      com.fasterxml.jackson.databind.JsonNode a = (com.fasterxml.jackson.databind.JsonNode) out.get("unfused");
+      com.fasterxml.jackson.databind.JsonNode b = (com.fasterxml.jackson.databind.JsonNode) out.get("fused");
+      out.put("fused_speedup", GenerateBench.round(a.get("step_s").asDouble() / b.get("step_s").asDouble()));
+      out.put("fused_memory_ratio", GenerateBench.round(b.get("rss_growth_mb").asDouble() / a.get("rss_growth_mb").asDouble()));
+      print(out);
       return 0;
     }
   }

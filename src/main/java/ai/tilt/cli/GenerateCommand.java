@@ -31,6 +31,10 @@ import picocli.CommandLine.Option;
           + " completion, completion_ids, logprobs and finish_reason (eos or length)."
     })
 public final class GenerateCommand implements Callable<Integer> {
+  @Option(names = "--dtype", defaultValue = "fp32",
+      description = "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
+  String dtype;
+
   @Option(names = "--model", required = true, description = "HF model directory") Path model;
 
   @ArgGroup(exclusive = true, multiplicity = "1")
@@ -65,7 +69,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     SamplingParams params = new SamplingParams(maxNewTokens, temperature, topK, topP, greedy, ignoreEos, seed);
-    try (CausalLM lm = ModelFiles.load(model, Device.cpu())) {
+    try (CausalLM lm = ModelFiles.load(model, Device.cpu(), ai.tilt.model.Precision.of(dtype))) {
       TextTokenizer tokenizer = TextTokenizer.loadIfPresent(model);
       ModelInputs inputs = new ModelInputs(lm, tokenizer);
       List<ObjectNode> records = new ArrayList<>();

@@ -30,6 +30,10 @@ import picocli.CommandLine.Option;
           + " completion_ids. Output lines copy 'id' and add completion_ids, logprobs and sum."
     })
 public final class LogprobsCommand implements Callable<Integer> {
+  @Option(names = "--dtype", defaultValue = "fp32",
+      description = "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
+  String dtype;
+
   @Option(names = "--model", required = true, description = "HF model directory") Path model;
 
   @Option(names = "--input", required = true, description = "JSONL input") Path input;
@@ -42,7 +46,7 @@ public final class LogprobsCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM lm = ModelFiles.load(model, Device.cpu())) {
+    try (CausalLM lm = ModelFiles.load(model, Device.cpu(), ai.tilt.model.Precision.of(dtype))) {
       ModelInputs inputs = new ModelInputs(lm, TextTokenizer.loadIfPresent(model));
       List<long[]> prompts = new ArrayList<>();
       List<long[]> completions = new ArrayList<>();

@@ -33,6 +33,10 @@ import picocli.CommandLine.Option;
           + " and add 'reward'."
     })
 public final class ScoreCommand implements Callable<Integer> {
+  @Option(names = "--dtype", defaultValue = "fp32",
+      description = "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
+  String dtype;
+
   @Option(names = "--model", required = true, description = "reward model directory") Path model;
 
   @Option(names = "--input", required = true) Path input;
@@ -51,7 +55,7 @@ public final class ScoreCommand implements Callable<Integer> {
           + " *ForSequenceClassification); train one with loss: reward_model");
     }
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM rm = ModelFiles.load(model, Device.cpu()); TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
+    try (CausalLM rm = ModelFiles.load(model, Device.cpu(), ai.tilt.model.Precision.of(dtype)); TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       List<long[]> seqs = new ArrayList<>();
       for (Jsonl.Line line : lines) {
         seqs.add(sequence(line, tok, rm.config().vocabSize()));

@@ -395,6 +395,12 @@ public final class CausalLM implements AutoCloseable {
     precision = p;
   }
 
+  /** Marks weights a loader already converted to bfloat16 (see ModelFiles.load with bf16). */
+  void holdInBf16(java.util.Collection<NDArray> converted) {
+    heldBf16.addAll(converted);
+    precision = Precision.BF16;
+  }
+
   /** Fused scaled-dot-product attention (default on when the kernels load); off gives the NDArray path. */
   public void setFusedAttention(boolean on) {
     fusedAttention = on;

@@ -52,7 +52,25 @@ public final class ModelFiles {
    * seed}, as transformers does when a *ForSequenceClassification is made from an LM checkpoint.
    */
   public static CausalLM load(Path dir, Device device, Head head, long seed) throws IOException {
+    return load(dir, device, head, seed, Precision.FP32);
+  }
+
+  /**
+   * Loads in a precision. With {@code bf16} every matrix and embedding is converted to bfloat16 as
+   * soon as it is read, so the float32 copy of the whole model never exists: the peak is the bf16
+   * model plus one float32 tensor.
+   */
+  public static CausalLM load(Path dir, Device device, Precision precision) throws IOException {
+    return load(dir, device, headOf(dir), 0, precision);
+  }
+
+  public static CausalLM load(Path dir, Device device, Head head, long seed, Precision precision) throws IOException {
     Torch.init();
+    Kernels kernels = precision == Precision.BF16 ? Kernels.on(device) : null;
+    if (precision == Precision.BF16 && kernels == null) {
+      throw new IllegalStateException("precision bf16 needs Tilt's kernels, which did not load: " + Kernels.loadError());
+    }
+    java.util.List<NDArray> held = new ArrayList<>();
     ModelConfig config = ModelConfig.load(dir);
     WeightNames names = new WeightNames(config, head);
     Map<String, Shape> expected = names.shapes();
@@ -76,6 +94,12 @@ public final class ModelFiles {
           throw new IllegalArgumentException(
               dir + ": tensor '" + fileName + "' has shape " + array.getShape() + ", config.json implies " + want);
         }
+        if (kernels != null && want.dimension() >= 2) {
+          NDArray w16 = kernels.toBf16(array);
+          array.close();
+          held.add(w16);
+          array = w16;
+        }
         loaded.put(name, array);
       });
       if (!unexpected.isEmpty()) {
@@ -95,7 +119,13 @@ public final class ModelFiles {
         }
         params.put(name, a);
       }
-      return new CausalLM(config, head, manager, params);
+      CausalLM model = new CausalLM(config, head, manager, params);
+      if (precision == Precision.BF16) {
+        model.holdInBf16(held);
+      } else {
+        model.setPrecision(precision);
+      }
+      return model;
     } catch (RuntimeException | IOException e) {
       manager.close();
       throw e;

@@ -36,14 +36,7 @@ public final class ReferenceModel implements AutoCloseable {
 
   /** As {@link #load(Path, Device)}, computing in the given precision ({@code bf16} halves its memory). */
   public static ReferenceModel load(Path dir, Device device, ai.tilt.model.Precision precision) throws IOException {
-    CausalLM m = ModelFiles.load(dir, device);
-    try {
-      m.setPrecision(precision);
-    } catch (RuntimeException e) {
-      m.close();
-      throw e;
-    }
-    return new ReferenceModel(m);
+    return new ReferenceModel(ModelFiles.load(dir, device, precision));
   }
 
   /**

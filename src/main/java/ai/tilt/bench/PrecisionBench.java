@@ -1,0 +1,108 @@
+package ai.tilt.bench;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * What the bf16 kernels buy outside the optimizer step: the memory of a frozen reference held in
+ * bf16 against fp32 (each measured in a fresh child JVM: resident memory after loading and one
+ * scoring pass, minus the JVM's before loading), and fused against unfused attention at long
+ * sequence lengths (time and resident-memory growth of forward + backward).
+ */
+public final class PrecisionBench {
+  private PrecisionBench() {}
+
+  /** One side of the memory comparison; runs in its own process. */
+  public static Map<String, Object> referenceMemory(Path modelDir, Precision precision, int batch, int seqLen)
+      throws IOException {
+    ai.tilt.model.Torch.init();
+    ai.tilt.model.Kernels.available(); // libtorch and the kernels are resident before the baseline
+    try (NDManager warm = NDManager.newBaseManager()) {
+      warm.ones(new Shape(64, 64)).matMul(warm.ones(new Shape(64, 64))).getFloat(0, 0);
+    }
+    long before = Rss.currentMb();
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (CausalLM m = ModelFiles.load(modelDir, Device.cpu(), precision); NDManager s = m.manager().newSubManager()) {
+      // the reader's file mappings are released when collected: do it before measuring
+      System.gc();
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      long loaded = Rss.currentMb();
+      boolean grad = JniUtils.isGradMode();
+      JniUtils.setGradMode(false);
+      long[] ids = new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
+      NDArray x = s.create(ids, new Shape(batch, seqLen));
+      m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1).sum().getFloat();
+      JniUtils.setGradMode(grad);
+      long tensorBytes = 0;
+      for (NDArray p : m.parameters().values()) {
+        boolean held = precision == Precision.BF16 && p.getShape().dimension() >= 2;
+        tensorBytes += p.getShape().size() * (held ? 2 : 4);
+      }
+      out.put("precision", precision.label);
+      out.put("tensor_mb", tensorBytes >> 20);
+      out.put("rss_before_mb", before);
+      out.put("weights_mb", loaded - before);
+      out.put("after_scoring_mb", Rss.currentMb() - before);
+    }
+    return out;
+  }
+
+  /** Forward + backward of a model at one sequence length, fused or not: seconds and RSS growth. */
+  public static Map<String, Object> attention(CausalLM m, boolean fused, int batch, int seqLen, int steps) {
+    m.setFusedAttention(fused);
+    for (NDArray p : m.parameters().values()) {
+      p.setRequiresGradient(true);
+    }
+    long[] ids = new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
+    double[] secs = new double[steps];
+    long rssBefore = Rss.currentMb();
+    long peak = 0;
+    for (int i = -1; i < steps; i++) {
+      try (NDManager s = m.manager().newSubManager()) {
+        for (NDArray p : m.parameters().values()) {
+          p.tempAttach(s);
+        }
+        NDArray x = s.create(ids, new Shape(batch, seqLen));
+        NDArray mask = s.ones(new Shape(batch, seqLen), DataType.INT64);
+        long t0 = System.nanoTime();
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+          gc.backward(m.tokenLogprobs(x, mask, 1).mean().neg());
+        }
+        peak = Math.max(peak, Rss.currentMb());
+        for (NDArray p : m.parameters().values()) {
+          JniUtils.zeroGrad((PtNDArray) p);
+        }
+        if (i >= 0) {
+          secs[i] = (System.nanoTime() - t0) / 1e9;
+        }
+      }
+    }
+    Arrays.sort(secs);
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("fused", fused);
+    out.put("step_s", GenerateBench.round(secs[steps / 2]));
+    out.put("tokens_per_s", GenerateBench.round(batch * seqLen / secs[steps / 2]));
+    out.put("rss_growth_mb", peak - rssBefore);
+    return out;
+  }
+}
