@@ -38,7 +38,7 @@ public final class PrecisionBench {
     }
     long before = Rss.currentMb();
     Map<String, Object> out = new LinkedHashMap<>();
-    try (CausalLM m = ModelFiles.load(modelDir, Device.cpu(), precision); NDManager s = m.manager().newSubManager()) {
+    try (CausalLM m = ModelFiles.load(modelDir, ai.tilt.model.Devices.current(), precision); NDManager s = m.manager().newSubManager()) {
       // the reader's file mappings are released when collected: do it before measuring
       System.gc();
       try {

@@ -51,10 +51,10 @@ public final class BenchCommand implements Runnable {
 
     CausalLM load() throws Exception {
       if (model != null) {
-        return ModelFiles.load(model, Device.cpu());
+        return ModelFiles.load(model, ai.tilt.model.Devices.current());
       }
       Family f = Family.of(arch);
-      return ModelFiles.random(Presets.config(f, preset, vocab, null, new long[0], null), 0, 0.02f, Device.cpu());
+      return ModelFiles.random(Presets.config(f, preset, vocab, null, new long[0], null), 0, 0.02f, ai.tilt.model.Devices.current());
     }
 
     String label() {

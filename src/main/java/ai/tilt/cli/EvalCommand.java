@@ -61,7 +61,7 @@ public final class EvalCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--reward must be a name or a YAML mapping with a type, got: " + reward);
     }
     RewardSpec rewardSpec = RecipeLoader.bind(tree, List.of(), "--reward", RewardSpec.class);
-    try (CausalLM lm = ModelFiles.load(model, Device.cpu());
+    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current());
         TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       Map<String, Double> m = OnlineEval.run(lm, tok, reference != null ? reference : model, rewardSpec, prompts,
           samples, maxNewTokens, temperature, topP, topK, seed);

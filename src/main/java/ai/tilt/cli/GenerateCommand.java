@@ -69,7 +69,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     SamplingParams params = new SamplingParams(maxNewTokens, temperature, topK, topP, greedy, ignoreEos, seed);
-    try (CausalLM lm = ModelFiles.load(model, Device.cpu(), ai.tilt.model.Precision.of(dtype))) {
+    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
       TextTokenizer tokenizer = TextTokenizer.loadIfPresent(model);
       ModelInputs inputs = new ModelInputs(lm, tokenizer);
       List<ObjectNode> records = new ArrayList<>();

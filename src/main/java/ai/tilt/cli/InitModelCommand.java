@@ -62,7 +62,7 @@ public final class InitModelCommand implements Callable<Integer> {
     try (TextTokenizer tok = TextTokenizer.load(out)) {
       config = Presets.config(family, preset, tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
     }
-    try (CausalLM model = ModelFiles.random(config, seed, 0.02f, Device.cpu())) {
+    try (CausalLM model = ModelFiles.random(config, seed, 0.02f, ai.tilt.model.Devices.current())) {
       ModelFiles.save(model, out, "F32", Long.MAX_VALUE);
     }
     ObjectNode gen = Jsonl.mapper().createObjectNode();

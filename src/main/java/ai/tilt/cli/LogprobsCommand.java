@@ -46,7 +46,7 @@ public final class LogprobsCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM lm = ModelFiles.load(model, Device.cpu(), ai.tilt.model.Precision.of(dtype))) {
+    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
       ModelInputs inputs = new ModelInputs(lm, TextTokenizer.loadIfPresent(model));
       List<long[]> prompts = new ArrayList<>();
       List<long[]> completions = new ArrayList<>();

@@ -26,6 +26,12 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  @CommandLine.Option(names = "--device", scope = CommandLine.ScopeType.INHERIT,
+      description = "auto (default: a GPU when libtorch sees one), cpu, cuda or cuda:N; a recipe's device key wins for train")
+  void device(String spec) {
+    System.setProperty("tilt.device", spec);
+  }
+
   public static void main(String[] args) {
     quietLogging();
     System.exit(commandLine().execute(args));

@@ -55,7 +55,7 @@ public final class ScoreCommand implements Callable<Integer> {
           + " *ForSequenceClassification); train one with loss: reward_model");
     }
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM rm = ModelFiles.load(model, Device.cpu(), ai.tilt.model.Precision.of(dtype)); TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
+    try (CausalLM rm = ModelFiles.load(model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype)); TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       List<long[]> seqs = new ArrayList<>();
       for (Jsonl.Line line : lines) {
         seqs.add(sequence(line, tok, rm.config().vocabSize()));

@@ -41,6 +41,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
+    ai.tilt.model.Devices.use(recipe.device().equals("auto") ? System.getProperty("tilt.device", "auto") : recipe.device());
     Path dir = runDir != null ? runDir : Path.of("checkpoints", recipe.name());
     Path checkpoint = null;
     List<String> skipped = new ArrayList<>();

@@ -36,6 +36,6 @@ public record RewardContext(TextTokenizer tokenizer, Path baseDir, Device device
 
   /** The device a reward model runs on. */
   public Device deviceOrCpu() {
-    return device == null ? Device.cpu() : device;
+    return device == null ? ai.tilt.model.Devices.current() : device;
   }
 }

@@ -23,8 +23,8 @@ public final class OnlineEval {
     Online cfg = new Online(Online.Source.ON_POLICY, prompts.size(), samples, null, null, null, temperature, topP, topK,
         maxNewTokens, null, null, null, null, null, null, spec, null, null, samples, null);
     long[] eos = tok != null && tok.eosIds().length > 0 ? tok.eosIds() : model.config().eosTokenIds();
-    try (ReferenceModel reference = ReferenceModel.load(referenceDir, Device.cpu());
-        Reward reward = spec.create(new RewardContext(tok, Path.of("."), Device.cpu()))) {
+    try (ReferenceModel reference = ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current());
+        Reward reward = spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
       Collector collector = new Collector(model, reference, tok, eos, TrainingRun.padId(tok), 8);
       return new Evaluator(collector, reference, cfg, prompts, reward, seed).evaluate(model);
     }

@@ -62,14 +62,14 @@ public final class OnlineTrainer {
     long padId = TrainingRun.padId(run.tokenizer());
     long[] eos = run.tokenizer() != null && run.tokenizer().eosIds().length > 0 ? run.tokenizer().eosIds()
         : run.model().config().eosTokenIds();
-    RewardContext ctx = new RewardContext(run.tokenizer(), Path.of("."), Device.cpu());
+    RewardContext ctx = new RewardContext(run.tokenizer(), Path.of("."), ai.tilt.model.Devices.current());
     boolean offline = cfg.source() == Online.Source.OFFLINE;
     int vocab = run.model().config().vocabSize();
     List<PromptSet.Prompt> trainPrompts = PromptSet.load(Path.of(r.data().train()), run.tokenizer(), vocab, offline,
         r.data().appendEos());
     List<PromptSet.Prompt> evalPrompts = r.data().eval() == null ? List.of()
         : PromptSet.load(Path.of(r.data().eval()), run.tokenizer(), vocab, false, r.data().appendEos());
-    try (ReferenceModel reference = ReferenceModel.load(initial, Device.cpu(), TrainingRun.referencePrecision(r));
+    try (ReferenceModel reference = ReferenceModel.load(initial, ai.tilt.model.Devices.current(), TrainingRun.referencePrecision(r));
         Reward reward = cfg.reward().create(ctx);
         Reward gold = cfg.goldReward() == null ? null : cfg.goldReward().create(ctx);
         MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), 1, run.resumed() ? run.state().step() : -1, console)) {

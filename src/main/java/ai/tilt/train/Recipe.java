@@ -13,6 +13,7 @@ import java.util.List;
 public record Recipe(
     @Doc("run name; the run directory defaults to checkpoints/<name>") String name,
     @Doc("seed of every random stream (data order, initialisation, sampling)") Long seed,
+    @Doc("auto (the first GPU libtorch sees, else the CPU), cpu, cuda or cuda:N") String device,
     @Doc("the policy model") Model model,
     @Doc("training (and evaluation) data") Data data,
     @Doc("optimisation") Train train,
@@ -26,6 +27,7 @@ public record Recipe(
   public Recipe {
     name = name == null ? "run" : name;
     seed = seed == null ? 0L : seed;
+    device = device == null ? "auto" : device;
     model = model == null ? new Model(null, null, null, null, null) : model;
     data = data == null ? new Data(null, null, null, null, null, null) : data;
     train = train == null ? new Train(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null) : train;

@@ -37,7 +37,7 @@ public final class RecipeLoader {
    * logs and saves, and the knobs a user turns after a divergence. Everything else must match the
    * checkpoint.
    */
-  private static final List<String> MUTABLE = List.of("name", "train.max_steps", "train.epochs", "train.lr",
+  private static final List<String> MUTABLE = List.of("name", "device", "train.max_steps", "train.epochs", "train.lr",
       "train.min_lr", "train.max_grad_norm", "train.max_bad_steps", "checkpoint.", "log.");
 
   /** Keys whose value may be a bare type name: a loss or a reward. */

@@ -78,7 +78,7 @@ final class ReferenceCache {
     }
     long t0 = System.nanoTime();
     float[][] out;
-    try (ReferenceModel ref = ReferenceModel.load(referenceDir, Device.cpu(), precision)) {
+    try (ReferenceModel ref = ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current(), precision)) {
       out = PreferenceObjective.precompute(ref, groups, padId, microBatch);
     }
     ObjectNode e = stored.putObject(split);

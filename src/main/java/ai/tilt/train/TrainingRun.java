@@ -109,8 +109,8 @@ public final class TrainingRun implements AutoCloseable {
       state = TrainerState.fresh(recipe.seed());
     }
     boolean rewardModel = recipe.loss() instanceof RewardModelLoss;
-    CausalLM model = rewardModel ? ModelFiles.load(source, Device.cpu(), Head.SCORE, recipe.seed())
-        : ModelFiles.load(source, Device.cpu());
+    CausalLM model = rewardModel ? ModelFiles.load(source, ai.tilt.model.Devices.current(), Head.SCORE, recipe.seed())
+        : ModelFiles.load(source, ai.tilt.model.Devices.current());
     List<AutoCloseable> owned = new ArrayList<>();
     try {
       model.setPrecision(recipe.train().precision());
@@ -197,7 +197,7 @@ public final class TrainingRun implements AutoCloseable {
         trainRef = cache.logps("train", trainSet.groups(), padId, console);
         evalRef = cache.logps("eval", evalSet, padId, console);
       } else {
-        reference = ReferenceModel.load(initial, Device.cpu(), referencePrecision(recipe));
+        reference = ReferenceModel.load(initial, ai.tilt.model.Devices.current(), referencePrecision(recipe));
         owned.add(reference);
       }
     }
@@ -274,7 +274,7 @@ public final class TrainingRun implements AutoCloseable {
           tok.eosIds(), tok.padId());
     }
     long seed = init.seed() == null ? r.seed() : init.seed();
-    try (CausalLM m = ModelFiles.random(config, seed, 0.02f, Device.cpu())) {
+    try (CausalLM m = ModelFiles.random(config, seed, 0.02f, ai.tilt.model.Devices.current())) {
       ModelFiles.save(m, tmp, "F32", Long.MAX_VALUE);
     }
     if (init.sft() != null) {

@@ -1,0 +1,52 @@
+package ai.tilt.model;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+
+/**
+ * Which device models load on: {@code auto} (the first GPU when libtorch sees one, else the CPU),
+ * {@code cpu}, {@code cuda} or {@code cuda:N}. Set once per process (from a recipe's {@code
+ * device} key or {@code --device}); everything that makes arrays derives them from a model's
+ * manager, so the same code runs on either.
+ */
+public final class Devices {
+  private static volatile Device current;
+
+  private Devices() {}
+
+  /** Parses a device name. */
+  public static Device parse(String spec) {
+    String s = spec == null ? "auto" : spec.trim().toLowerCase();
+    if (s.equals("auto")) {
+      Torch.init();
+      return Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+    }
+    if (s.equals("cpu")) {
+      return Device.cpu();
+    }
+    if (s.equals("cuda") || s.equals("gpu")) {
+      return Device.gpu();
+    }
+    if (s.startsWith("cuda:") || s.startsWith("gpu:")) {
+      try {
+        return Device.gpu(Integer.parseInt(s.substring(s.indexOf(':') + 1)));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("device '" + spec + "': the index after ':' must be a number");
+      }
+    }
+    throw new IllegalArgumentException("unknown device '" + spec + "' (auto, cpu, cuda, cuda:N)");
+  }
+
+  /** Makes {@code spec} the process's device. */
+  public static void use(String spec) {
+    current = parse(spec);
+  }
+
+  /** The process's device ({@code auto} until set). */
+  public static Device current() {
+    if (current == null) {
+      current = parse(System.getProperty("tilt.device", "auto"));
+    }
+    return current;
+  }
+}
