@@ -105,4 +105,67 @@ public final class PrecisionBench {
     out.put("rss_growth_mb", peak - rssBefore);
     return out;
   }
+
+  /**
+   * bf16-mixed against fp32 on one model and device: the smallest per-parameter cosine similarity
+   * of the gradients of the summed log-probs, and the largest log-prob difference.
+   */
+  public static Map<String, Object> parity(CausalLM fp32, CausalLM mixed, int batch, int seqLen) {
+    mixed.setPrecision(Precision.BF16_MIXED);
+    long[] ids = new SplittableRandom(0).longs((long) batch * seqLen, 0, fp32.config().vocabSize()).toArray();
+    Map<String, float[]> ga = new LinkedHashMap<>();
+    Map<String, float[]> gb = new LinkedHashMap<>();
+    float[] la = gradients(fp32, ids, batch, seqLen, ga);
+    float[] lb = gradients(mixed, ids, batch, seqLen, gb);
+    double worst = 0;
+    for (int i = 0; i < la.length; i++) {
+      worst = Math.max(worst, Math.abs(la[i] - lb[i]));
+    }
+    double minCos = 1;
+    String at = "";
+    for (String k : ga.keySet()) {
+      double dot = 0;
+      double na = 0;
+      double nb = 0;
+      float[] a = ga.get(k);
+      float[] b = gb.get(k);
+      for (int i = 0; i < a.length; i++) {
+        dot += (double) a[i] * b[i];
+        na += (double) a[i] * a[i];
+        nb += (double) b[i] * b[i];
+      }
+      double c = na == 0 && nb == 0 ? 1 : dot / Math.sqrt(na * nb);
+      if (c < minCos) {
+        minCos = c;
+        at = k;
+      }
+    }
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("min_gradient_cosine", minCos);
+    out.put("min_at", at);
+    out.put("max_logprob_diff", worst);
+    return out;
+  }
+
+  private static float[] gradients(CausalLM m, long[] ids, int batch, int seqLen, Map<String, float[]> out) {
+    for (NDArray p : m.parameters().values()) {
+      p.setRequiresGradient(true);
+    }
+    try (NDManager s = m.manager().newSubManager()) {
+      for (NDArray p : m.parameters().values()) {
+        p.tempAttach(s);
+      }
+      NDArray x = s.create(ids, new Shape(batch, seqLen));
+      NDArray logp;
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        logp = m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1);
+        gc.backward(logp.sum().neg());
+      }
+      m.parameters().forEach((k, v) -> {
+        out.put(k, v.getGradient().toFloatArray());
+        JniUtils.zeroGrad((PtNDArray) v);
+      });
+      return logp.toFloatArray();
+    }
+  }
 }

@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
     description = "Benchmarks; each prints one JSON line with its figures and settings.",
     mixinStandardHelpOptions = true,
     subcommands = {BenchCommand.Generate.class, BenchCommand.Forward.class, BenchCommand.Train.class,
-      BenchCommand.Dpo.class, BenchCommand.Online.class, BenchCommand.Memory.class, BenchCommand.Attention.class,
+      BenchCommand.Dpo.class, BenchCommand.Online.class, BenchCommand.Memory.class, BenchCommand.Attention.class, BenchCommand.Parity.class,
       BenchCommand.Soak.class})
 public final class BenchCommand implements Runnable {
   @Override
@@ -356,6 +356,30 @@ public final class BenchCommand implements Runnable {
       out.put("fused_speedup", GenerateBench.round(a.get("step_s").asDouble() / b.get("step_s").asDouble()));
       out.put("fused_memory_ratio", GenerateBench.round(b.get("rss_growth_mb").asDouble() / a.get("rss_growth_mb").asDouble()));
       print(out);
+      return 0;
+    }
+  }
+
+  @Command(name = "parity", mixinStandardHelpOptions = true,
+      description = "bf16-mixed against fp32 on this device: the smallest per-parameter gradient cosine and the largest"
+          + " log-prob difference (the GPU smoke check).")
+  static final class Parity implements Callable<Integer> {
+    @Mixin ModelChoice choice;
+
+    @Option(names = "--batch-size", defaultValue = "4") int batch;
+
+    @Option(names = "--seq-len", defaultValue = "64") int seqLen;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CausalLM a = choice.load(); CausalLM b = choice.load()) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        out.put("bench", "parity");
+        out.put("model", choice.label());
+        out.put("device", a.manager().getDevice().toString());
+        out.putAll(ai.tilt.bench.PrecisionBench.parity(a, b, batch, seqLen));
+        print(out);
+      }
       return 0;
     }
   }
