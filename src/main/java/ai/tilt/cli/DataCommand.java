@@ -21,8 +21,9 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "data",
     mixinStandardHelpOptions = true,
-    description = "Training-data tools: synthetic SFT and preference data, checks of SFT files.",
-    subcommands = {DataCommand.Synth.class, DataCommand.Check.class})
+    description = "Training-data tools: synthetic SFT and preference data, preference pairs sampled from a"
+        + " model and labelled by a reward, checks of SFT files.",
+    subcommands = {DataCommand.Synth.class, DataCommand.Check.class, PairsCommand.class})
 public final class DataCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -39,7 +40,8 @@ public final class DataCommand implements Runnable {
         "Writes synthetic SFT or preference data as JSONL: the same arguments give a"
             + " byte-identical file.",
         "SFT tasks: count (\"Count from 7:\" -> \" 8 9 10 11 12\"), reverse, copy, arith"
-            + " (\"Add 23+45=\" -> \" 68\"), mixed (a task per line).",
+            + " (\"Add 23+45=\" -> \" 68\"), mixed (a task per line), length (\"Count the cats:\" ->"
+            + " \" 1 2 3 4 5 6\", 1 to 11 numbers, mode 6: the paper lab's length task).",
         "Preference tasks (--kind pairs, unpaired or lists): count, reverse, sort, mixed; the"
             + " rejected response is the right one with two items swapped, a number skipped or"
             + " repeated."
@@ -55,7 +57,7 @@ public final class DataCommand implements Runnable {
     String kind;
 
     @Option(names = "--task", required = true, paramLabel = "NAME",
-        description = "sft: count, reverse, copy, arith or mixed; preference kinds: count,"
+        description = "sft: count, reverse, copy, arith, mixed or length; preference kinds: count,"
             + " reverse, sort or mixed")
     String task;
 

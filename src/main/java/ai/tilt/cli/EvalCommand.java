@@ -54,13 +54,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    JsonNode spec = new YAMLMapper().readTree(reward);
-    ObjectNode tree = spec.isTextual() ? new ObjectMapper().createObjectNode().put("type", spec.asText())
-        : spec instanceof ObjectNode o ? o : null;
-    if (tree == null) {
-      throw new IllegalArgumentException("--reward must be a name or a YAML mapping with a type, got: " + reward);
-    }
-    RewardSpec rewardSpec = RecipeLoader.bind(tree, List.of(), "--reward", RewardSpec.class);
+    RewardSpec rewardSpec = rewardOption(reward, "--reward");
     try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current());
         TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       Map<String, Double> m = OnlineEval.run(lm, tok, reference != null ? reference : model, rewardSpec, prompts,
@@ -69,5 +63,16 @@ public final class EvalCommand implements Callable<Integer> {
       System.out.println(new ObjectMapper().writeValueAsString(m));
     }
     return 0;
+  }
+
+  /** A reward given on the command line: a name ({@code min_length}) or a YAML mapping with a type. */
+  static RewardSpec rewardOption(String text, String option) throws java.io.IOException {
+    JsonNode spec = new YAMLMapper().readTree(text);
+    ObjectNode tree = spec != null && spec.isTextual() ? new ObjectMapper().createObjectNode().put("type", spec.asText())
+        : spec instanceof ObjectNode o ? o : null;
+    if (tree == null) {
+      throw new IllegalArgumentException(option + " must be a name or a YAML mapping with a type, got: " + text);
+    }
+    return RecipeLoader.bind(tree, List.of(), option, RewardSpec.class);
   }
 }

@@ -134,6 +134,9 @@ public final class PreferenceDataset {
     if (!Files.isRegularFile(file)) {
       throw new DataException("no such file: " + file);
     }
+    if (tok == null) {
+      throw new DataException(file + ": preference data is text, and the model has no tokenizer files");
+    }
     PreferenceLines parser = new PreferenceLines(tok, options);
     List<ResponseGroup> out = new ArrayList<>();
     List<String> reasons = new ArrayList<>();

@@ -173,8 +173,10 @@ final class PreferenceLines {
             + type(r));
       }
       long[] ids = tok.encode(r.asText(), false);
-      if (ids.length == 0) {
-        throw new Invalid("empty " + what);
+      // An empty text response is the EOS alone: an answer that stops at once (the Min Length
+      // task's optimum) is a real response. Without EOS there would be nothing to score.
+      if (ids.length == 0 && !options.appendEos()) {
+        throw new Invalid("empty " + what + " (and data.append_eos is off, so it has no tokens)");
       }
       return withEos(ids);
     }
@@ -214,7 +216,7 @@ final class PreferenceLines {
           + " append to responses; turn appendEos off or add eos_token to its config");
     }
     for (long e : eos) {
-      if (ids[ids.length - 1] == e) {
+      if (ids.length > 0 && ids[ids.length - 1] == e) {
         return ids;
       }
     }

@@ -16,7 +16,10 @@ import java.util.Map;
  * prompt_ids}, plus any other fields a reward may read (an {@code answer} for exact match). For
  * offline runs a line also holds {@code responses}: the answers the iteration uses instead of
  * samples, tokenised like preference responses (EOS appended once to text), or {@code
- * response_ids} (lists of token ids, taken as they are).
+ * response_ids} (lists of token ids, taken as they are), and optionally their labels: {@code
+ * rewards} with {@code responses}, {@code response_rewards} with {@code response_ids} (as {@code
+ * tilt data pairs} writes). Labelled offline data is trained on its own labels, as the offline
+ * methods of Tajwar et al. (2024) train on D_pref's.
  */
 public final class PromptSet {
   /**
@@ -26,9 +29,10 @@ public final class PromptSet {
    * @param text the prompt as text (rendered chat for messages), or null for id input
    * @param record the whole JSONL line, for rewards that read other fields
    * @param responses offline responses' ids, or empty
+   * @param rewards the offline responses' labels, or null when the line has none
    * @param line 1-based line number
    */
-  public record Prompt(long[] ids, String text, JsonNode record, List<long[]> responses, int line) {}
+  public record Prompt(long[] ids, String text, JsonNode record, List<long[]> responses, double[] rewards, int line) {}
 
   private PromptSet() {}
 
@@ -90,7 +94,22 @@ public final class PromptSet {
           responses.add(withEos(need(tok, line).encode(rs.get(i).asText(), false), tok, appendEos));
         }
       }
-      out.add(new Prompt(ids, text, line.json(), responses, line.number()));
+      double[] rewards = null;
+      String labels = line.has("response_ids") ? "response_rewards" : "rewards";
+      if (withResponses && line.has(labels)) {
+        JsonNode rw = line.json().get(labels);
+        if (!rw.isArray() || rw.size() != responses.size()) {
+          throw line.error("'" + labels + "' must be a list of " + responses.size() + " numbers, one per response");
+        }
+        rewards = new double[rw.size()];
+        for (int i = 0; i < rewards.length; i++) {
+          if (!rw.get(i).isNumber() || !Double.isFinite(rw.get(i).asDouble())) {
+            throw line.error(labels + "[" + i + "] is not a finite number: " + rw.get(i));
+          }
+          rewards[i] = rw.get(i).asDouble();
+        }
+      }
+      out.add(new Prompt(ids, text, line.json(), responses, rewards, line.number()));
     }
     if (out.isEmpty()) {
       throw new DataException(file + ": no prompts");

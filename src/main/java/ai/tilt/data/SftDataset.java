@@ -41,6 +41,10 @@ import java.util.Map;
  *       conversation (up to its last assistant turn), or the line is rejected as not
  *       prefix-stable (Qwen3's template, for one, drops the think block of earlier assistant
  *       turns, so multi-turn Qwen3 chats are rejected rather than trained on wrong tokens).
+ *   <li>{@code {"prompt_ids": [ids], "completion_ids": [ids]}}: pre-tokenised, taken as they are
+ *       (no BOS or EOS added: write the EOS into the completion if the model should learn to
+ *       stop); the one format a model without tokenizer files can train on (the paper lab's
+ *       bandits). Targets: the completion ids.
  *   <li>{@code {"text": text}}: language modelling: encoded as a text prompt (BOS as above) with
  *       EOS appended as for completions; every token after the first is a target.
  * </ul>
@@ -194,11 +198,18 @@ public final class SftDataset {
       boolean lm = present(o, "text");
       boolean chat = present(o, "messages");
       boolean pc = present(o, "prompt") || present(o, "completion");
-      if ((lm ? 1 : 0) + (chat ? 1 : 0) + (pc ? 1 : 0) != 1) {
-        throw new Invalid("a line needs exactly one of \"text\", \"prompt\" + \"completion\" or"
-            + " \"messages\"" + (lm || chat || pc ? " (found several)" : ""));
+      boolean pre = present(o, "prompt_ids") || present(o, "completion_ids");
+      if ((lm ? 1 : 0) + (chat ? 1 : 0) + (pc ? 1 : 0) + (pre ? 1 : 0) != 1) {
+        throw new Invalid("a line needs exactly one of \"text\", \"prompt\" + \"completion\","
+            + " \"messages\" or \"prompt_ids\" + \"completion_ids\""
+            + (lm || chat || pc || pre ? " (found several)" : ""));
       }
-      long[][] encoded = lm ? text(o) : chat ? messages(o) : promptCompletion(o);
+      if (!pre && tok == null) {
+        // a property of the model, not of a line: never skipped
+        throw new DataException("text and chat lines need a tokenizer, and the model has no tokenizer files;"
+            + " give \"prompt_ids\" and \"completion_ids\"");
+      }
+      long[][] encoded = pre ? preTokenized(o) : lm ? text(o) : chat ? messages(o) : promptCompletion(o);
       return fit(encoded[0], encoded[1], line);
     }
 
@@ -210,6 +221,32 @@ public final class SftDataset {
       }
       long[] ids = withEos(tok.encodePrompt(s));
       return new long[][] {ids, {1, ids.length}};
+    }
+
+    private long[][] preTokenized(JsonNode o) throws Invalid {
+      long[] prompt = idList(o, "prompt_ids");
+      long[] completion = idList(o, "completion_ids");
+      if (completion.length == 0) {
+        throw new Invalid("empty \"completion_ids\"");
+      }
+      long[] ids = concat(prompt, completion);
+      return new long[][] {ids, {prompt.length, ids.length}};
+    }
+
+    private static long[] idList(JsonNode o, String field) throws Invalid {
+      JsonNode v = required(o, field);
+      if (!v.isArray()) {
+        throw new Invalid("field \"" + field + "\" must be a list of token ids, got " + type(v));
+      }
+      long[] out = new long[v.size()];
+      for (int i = 0; i < out.length; i++) {
+        JsonNode e = v.get(i);
+        if (!e.canConvertToLong() || e.isFloatingPointNumber() || e.asLong() < 0) {
+          throw new Invalid(field + "[" + i + "] is not a token id: " + e);
+        }
+        out[i] = e.asLong();
+      }
+      return out;
     }
 
     private long[][] promptCompletion(JsonNode o) throws Invalid {
@@ -297,7 +334,7 @@ public final class SftDataset {
       boolean cut = false;
       Integer maxPrompt = options.maxPromptLength();
       if (maxPrompt != null && p > maxPrompt) {
-        int head = tok.bosId() != null && ids[0] == tok.bosId() ? 1 : 0;
+        int head = tok != null && tok.bosId() != null && ids[0] == tok.bosId() ? 1 : 0;
         int drop = p - maxPrompt;
         ids = concat(Arrays.copyOf(ids, head), Arrays.copyOfRange(ids, head + drop, ids.length));
         boolean[] t = new boolean[ids.length];

@@ -23,7 +23,10 @@ import java.util.stream.Collectors;
  *
  * <p>Tasks ({@link Task}): {@code count} ("Count from 7:" -> " 8 9 10 11 12"), {@code reverse}
  * ("Reverse: cat dog sun" -> " sun dog cat"), {@code copy} ("Copy: cat dog" -> " cat dog"),
- * {@code arith} ("Add 23+45=" -> " 68") and {@code mixed} (each line a task drawn uniformly).
+ * {@code arith} ("Add 23+45=" -> " 68") and {@code mixed} (each line a task drawn uniformly,
+ * length excepted). {@code length} is count with answers of varied length, 1 + Binomial(10, 1/2)
+ * numbers (1 to 11, mode 6, p(1) = 1/1024): the paper lab's synthetic length task (Tajwar et al.,
+ * 2024, section 5), whose Min Length optimum lies where the model trained on it rarely goes.
  * Completions start with a space so that a text prompt and its completion tokenise as they read.
  *
  * <p>Line {@code i} of a file depends only on (task, format, seed) and the lines before it, drawn
@@ -42,12 +45,14 @@ public final class SynthData {
   private static final int COUNT_STARTS = 100;
   static final int COUNT_LENGTH = 5;
   private static final int ADD_BELOW = 50;
+  /** The length task's answers hold 1 + Binomial(LENGTH_TRIALS, 1/2) numbers: 1..11, mode 6. */
+  public static final int LENGTH_TRIALS = 10;
 
   private SynthData() {}
 
   /** The tasks, named on the command line in lower case. */
   public enum Task {
-    COUNT, REVERSE, COPY, ARITH, MIXED;
+    COUNT, REVERSE, COPY, ARITH, MIXED, LENGTH;
 
     /** The task of a command-line name, case-insensitive. */
     public static Task parse(String name) {
@@ -111,6 +116,20 @@ public final class SynthData {
         int a = random.nextInt(ADD_BELOW);
         int b = random.nextInt(ADD_BELOW);
         return new Item("Add " + a + "+" + b + "=", " " + (a + b));
+      }
+      case LENGTH: {
+        // Counting from 1, the last number is the length: a small reward model can read it off the
+        // last token, as the paper's 1.4B ones could measure the length of free text.
+        String what = WORDS[random.nextInt(WORDS.length)];
+        int n = 1;
+        for (int t = 0; t < LENGTH_TRIALS; t++) {
+          n += random.nextBoolean() ? 1 : 0;
+        }
+        StringBuilder c = new StringBuilder();
+        for (int k = 1; k <= n; k++) {
+          c.append(' ').append(k);
+        }
+        return new Item("Count the " + what + "s:", c.toString());
       }
       case MIXED: {
         Task[] plain = {Task.COUNT, Task.REVERSE, Task.COPY, Task.ARITH};

@@ -18,11 +18,12 @@ public final class Presets {
 
   public static Size size(String preset) {
     return switch (preset) {
+      case "nano" -> new Size(48, 3, 3, 3, 192, 192); // minGPT's gpt-nano, the paper's transformer bandit
       case "tiny" -> new Size(64, 2, 4, 4, 256, 256);
       case "small" -> new Size(256, 4, 8, 8, 1024, 1024);
       case "medium" -> new Size(768, 6, 12, 4, 2048, 3072);
       default -> throw new IllegalArgumentException(
-          "unknown preset '" + preset + "' (tiny, small, medium)");
+          "unknown preset '" + preset + "' (nano, tiny, small, medium)");
     };
   }
 

@@ -212,7 +212,7 @@ public final class Checkpoints {
     return removed;
   }
 
-  static void deleteTree(Path p) throws IOException {
+  public static void deleteTree(Path p) throws IOException {
     if (!Files.exists(p)) {
       return;
     }

@@ -48,6 +48,7 @@ final class Collector {
     long[][] completions = new long[rows][];
     boolean[] finished = new boolean[rows];
     float[][] samplingLogps = null;
+    double[] labels = null;
     if (cfg.source() == Online.Source.ON_POLICY) {
       List<long[]> inputs = new ArrayList<>();
       for (PromptSet.Prompt p : prompts) {
@@ -67,13 +68,18 @@ final class Collector {
     } else {
       // offline: response k of the prompt's list, cycling if it has fewer than C
       java.util.SplittableRandom rnd = new java.util.SplittableRandom(iterationSeed(seed, iteration));
+      labels = prompts.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
       for (int g = 0; g < prompts.size(); g++) {
         List<long[]> rs = prompts.get(g).responses();
         int offset = rnd.nextInt(rs.size());
         for (int k = 0; k < c; k++) {
-          long[] resp = rs.get((offset + k) % rs.size());
+          int at = (offset + k) % rs.size();
+          long[] resp = rs.get(at);
           completions[g * c + k] = resp;
           finished[g * c + k] = resp.length > 0 && isEos(resp[resp.length - 1]);
+          if (labels != null) {
+            labels[g * c + k] = prompts.get(g).rewards()[at];
+          }
         }
       }
     }
@@ -85,7 +91,8 @@ final class Collector {
       texts[r] = tokenizer == null ? null : tokenizer.decode(completions[r], true);
       in.add(new RewardInput(p.record(), p.text(), p.ids(), texts[r], completions[r], finished[r]));
     }
-    double[] rewards = reward.score(in);
+    // labelled offline data keeps its labels (D_pref's, in the paper); everything else is scored
+    double[] rewards = labels != null ? labels : reward.score(in);
     if (rewards.length != rows) {
       throw new IllegalStateException("the reward returned " + rewards.length + " scores for " + rows + " completions");
     }

@@ -69,6 +69,7 @@ public final class MetricsLog implements AutoCloseable {
   private final long startNanos = System.nanoTime();
   private final double priorWallSeconds;
   private final ArrayDeque<Double> stepSeconds = new ArrayDeque<>();
+  private boolean plots = true;
   // Read by the bar's refresh thread; a lock there could deadlock against bar.refresh().
   private volatile double meanStepSeconds = Double.NaN;
   private long lastStep;
@@ -324,6 +325,12 @@ public final class MetricsLog implements AutoCloseable {
    * Closes the file and the bar, then writes {@code summary.json} and the plots. Neither of those
    * can fail the run: a problem is reported as a warning line.
    */
+  /** Whether {@link #close} draws the PNG plots (the recipe's log.plots). */
+  public MetricsLog plots(boolean draw) {
+    this.plots = draw;
+    return this;
+  }
+
   @Override
   public synchronized void close() throws IOException {
     if (closed) {
@@ -343,9 +350,12 @@ public final class MetricsLog implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       console.println("warning: no " + SUMMARY_FILE + ": " + e.getMessage());
     }
+    if (!plots) {
+      return;
+    }
     try {
-      List<Path> plots = Plots.write(runDir);
-      console.println("plots: " + plots.size() + " charts in " + runDir.resolve("plots"));
+      List<Path> written = Plots.write(runDir);
+      console.println("plots: " + written.size() + " charts in " + runDir.resolve("plots"));
     } catch (Exception | LinkageError e) {
       // LinkageError: a JRE without AWT's native libraries cannot draw, which is no reason to fail.
       console.println("warning: no plots: " + e);

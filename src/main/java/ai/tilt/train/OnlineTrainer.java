@@ -72,7 +72,8 @@ public final class OnlineTrainer {
     try (ReferenceModel reference = ReferenceModel.load(initial, ai.tilt.model.Devices.current(), TrainingRun.referencePrecision(r));
         Reward reward = cfg.reward().create(ctx);
         Reward gold = cfg.goldReward() == null ? null : cfg.goldReward().create(ctx);
-        MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), 1, run.resumed() ? run.state().step() : -1, console)) {
+        MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), run.recipe().log().every(),
+            run.resumed() ? run.state().step() : -1, console).plots(run.recipe().log().plots())) {
       Reward goldReward = gold != null ? gold : reward;
       Collector collector = new Collector(run.model(), reference, run.tokenizer(), eos, padId, t.microBatchSize());
       Evaluator evaluator = new Evaluator(collector, reference, cfg, evalPrompts, goldReward, run.state().seed());

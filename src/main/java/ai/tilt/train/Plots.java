@@ -54,10 +54,10 @@ public final class Plots {
    * One line of metrics.jsonl: its line number, step, values (NaN/±Infinity kept, non-numeric
    * fields left out) and the text as written.
    */
-  record Row(int line, long step, Map<String, Double> values, String text) {}
+  public record Row(int line, long step, Map<String, Double> values, String text) {}
 
   /** The rows of a metrics file; {@code droppedLine} > 0 names an interrupted last line. */
-  record Metrics(List<Row> rows, int droppedLine) {}
+  public record Metrics(List<Row> rows, int droppedLine) {}
 
   /**
    * Reads a metrics.jsonl. An invalid line is an error naming {@code file:line}, except a last line
@@ -65,7 +65,7 @@ public final class Plots {
    *
    * @throws IllegalArgumentException naming file and line of an invalid line
    */
-  static Metrics read(Path file) throws IOException {
+  public static Metrics read(Path file) throws IOException {
     List<String> lines = Files.readAllLines(file);
     boolean terminated = endsWithNewline(file);
     List<Row> rows = new ArrayList<>();

@@ -55,14 +55,19 @@ public record Recipe(
   /** A fresh model made like {@code tilt init-model}. */
   public record Init(
       @Doc("llama, mistral, qwen2, qwen3, gpt_neox or gpt2") String arch,
-      @Doc("tiny, small or medium") String preset,
+      @Doc("nano (d48, 3 layers: minGPT's gpt-nano), tiny, small or medium") String preset,
       @Doc("initialisation seed (default: the recipe seed)") Long seed,
       @Doc("directory whose tokenizer files to use (default: Tilt's byte-level BPE)") String tokenizer,
+      @Doc("or: a model over token ids 0..N-1 with no tokenizer files and no EOS (generation runs to"
+          + " max_new_tokens); data must then be ids (prompt_ids, completion_ids)") Integer vocabSize,
       @Doc("warm the fresh model up with SFT before the run (it becomes the run's start and reference)")
           WarmUp sft) {
     public Init {
       arch = arch == null ? "llama" : arch;
       preset = preset == null ? "tiny" : preset;
+      if (vocabSize != null && (vocabSize < 2 || tokenizer != null)) {
+        throw new IllegalArgumentException("model.init.vocab_size must be >= 2, and excludes model.init.tokenizer");
+      }
     }
   }
 

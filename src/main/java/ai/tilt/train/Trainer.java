@@ -60,7 +60,7 @@ public final class Trainer {
     TrainStep stepper = new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
     long lastCheckpoint = state.step();
     try (MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), r.log().every(),
-        run.resumed() ? state.step() : -1, console)) {
+        run.resumed() ? state.step() : -1, console).plots(r.log().plots())) {
       log.note(run.describe());
       if (run.resumed() && state.step() > 0 && Math.abs(schedule.at(state.step()) - state.lr()) > 1e-12 * t.lr()) {
         log.note(String.format("the learning rate continues at %.3e (the last step used %.3e): the recipe's"

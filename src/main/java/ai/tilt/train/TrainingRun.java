@@ -115,7 +115,7 @@ public final class TrainingRun implements AutoCloseable {
     try {
       model.setPrecision(recipe.train().precision());
       // a model without tokenizer files trains on token ids only (the bandits); text data then fails
-      TextTokenizer tokenizer = recipe.online() != null ? TextTokenizer.loadIfPresent(source) : TextTokenizer.load(source);
+      TextTokenizer tokenizer = TextTokenizer.loadIfPresent(source);
       if (tokenizer != null) {
         owned.add(tokenizer);
       }
@@ -258,7 +258,11 @@ public final class TrainingRun implements AutoCloseable {
     Path tmp = runDir.resolve(".init-model.tmp");
     Checkpoints.deleteTree(tmp);
     Files.createDirectories(tmp);
-    if (init.tokenizer() != null) {
+    ModelConfig config = null;
+    if (init.vocabSize() != null) {
+      config = Presets.config(ModelConfig.Family.of(init.arch()), init.preset(), init.vocabSize(), null, new long[0],
+          null);
+    } else if (init.tokenizer() != null) {
       for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
         Path src = Path.of(init.tokenizer()).resolve(f);
         if (Files.exists(src)) {
@@ -268,10 +272,11 @@ public final class TrainingRun implements AutoCloseable {
     } else {
       ByteLevelBpe.write(tmp);
     }
-    ModelConfig config;
-    try (TextTokenizer tok = TextTokenizer.load(tmp)) {
-      config = Presets.config(ModelConfig.Family.of(init.arch()), init.preset(), tok.vocabSize(), tok.bosId(),
-          tok.eosIds(), tok.padId());
+    if (init.vocabSize() == null) {
+      try (TextTokenizer tok = TextTokenizer.load(tmp)) {
+        config = Presets.config(ModelConfig.Family.of(init.arch()), init.preset(), tok.vocabSize(), tok.bosId(),
+            tok.eosIds(), tok.padId());
+      }
     }
     long seed = init.seed() == null ? r.seed() : init.seed();
     try (CausalLM m = ModelFiles.random(config, seed, 0.02f, ai.tilt.model.Devices.current())) {

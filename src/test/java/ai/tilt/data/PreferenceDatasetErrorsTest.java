@@ -51,8 +51,6 @@ class PreferenceDatasetErrorsTest {
             "field \"prompt\" must be a string or a list of messages, got number"),
         Arguments.of("{\"prompt\": \"Q\", \"chosen\": 1, \"rejected\": \"Yo\"}",
             "field \"chosen\" must be a string when \"prompt\" is one, got number"),
-        Arguments.of("{\"prompt\": \"Q\", \"chosen\": \"Hi\", \"rejected\": \"\"}",
-            "empty rejected"),
         Arguments.of("{\"prompt\": \"Q\", \"chosen\": \"Hi\", \"rejected\": \"Hi<|eos|>\"}",
             "chosen and rejected are identical"),
         Arguments.of("{\"prompt\": \"Q\", \"chosen\": \"Hi\", \"rejected\": \"Yo\","
@@ -76,16 +74,14 @@ class PreferenceDatasetErrorsTest {
             "empty rejected"),
         Arguments.of("{\"prompt\": \"Q\", \"completion\": \"Hi\", \"label\": 1}",
             "field \"label\" must be a boolean (true: desirable, false: undesirable), got number"),
-        Arguments.of("{\"prompt\": \"Q\", \"completion\": \"\", \"label\": true}",
-            "empty completion"),
         Arguments.of("{\"prompt\": \"Q\", \"responses\": [], \"rewards\": []}",
             "field \"responses\" must be a non-empty list, got an empty one"),
         Arguments.of("{\"prompt\": \"Q\", \"responses\": [\"a\", \"b\"], \"rewards\": [1]}",
             "1 rewards for 2 responses"),
         Arguments.of("{\"prompt\": \"Q\", \"responses\": [\"a\"], \"rewards\": [-1e999]}",
             "field \"rewards[0]\" is not a finite number"),
-        Arguments.of("{\"prompt\": \"Q\", \"responses\": [\"a\", \"\"], \"rewards\": [1, 2]}",
-            "empty responses[1]"));
+        Arguments.of("{\"prompt\": \"Q\", \"responses\": [\"a\", \"b\"], \"rewards\": [1, \"x\"]}",
+            "field \"rewards[1]\" must be a number, got string"));
   }
 
   @ParameterizedTest

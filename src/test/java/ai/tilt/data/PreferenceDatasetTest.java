@@ -94,6 +94,17 @@ class PreferenceDatasetTest {
   }
 
   @Test
+  void anEmptyTextResponseIsTheEosAloneUnlessAppendEosIsOff() throws IOException {
+    ResponseGroup g = one(DataOptions.of(64), "{\"prompt\": \"QZ\", \"chosen\": \"\", \"rejected\": \"Yo\"}");
+    assertArrayEquals(new long[] {EOS}, g.responses().get(0));
+    assertArrayEquals(new long[] {89, 111, EOS}, g.responses().get(1));
+    DataException e = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
+        () -> load(new DataOptions(64, null, false, false), "{\"prompt\": \"QZ\", \"chosen\": \"\", \"rejected\": \"Yo\"}"));
+    assertTrue(e.getMessage().endsWith("p.jsonl:1: empty chosen (and data.append_eos is off, so it has no tokens)"),
+        e.getMessage());
+  }
+
+  @Test
   void padEqualToEosStillGivesOneEos(@TempDir Path dir) throws IOException {
     try (TextTokenizer t = SftSupport.bpe(dir, c -> c.put("pad_token", "<|eos|>"), null)) {
       assertEquals(EOS, (long) t.padId());

@@ -41,8 +41,13 @@ class SftDatasetErrorsTest {
     return Stream.of(
         Arguments.of("{\"prompt\": \"Q\",", "invalid JSON: "),
         Arguments.of("[1, 2]", "expected a JSON object"),
-        Arguments.of("{\"id\": 3}", "a line needs exactly one of \"text\", \"prompt\" + \"completion\""
-            + " or \"messages\""),
+        Arguments.of("{\"id\": 3}", "a line needs exactly one of \"text\", \"prompt\" + \"completion\","
+            + " \"messages\" or \"prompt_ids\" + \"completion_ids\""),
+        Arguments.of("{\"prompt_ids\": [1], \"completion_ids\": []}", "empty \"completion_ids\""),
+        Arguments.of("{\"prompt_ids\": [1], \"completion_ids\": [2, -1]}", "completion_ids[1] is not a token id: -1"),
+        Arguments.of("{\"prompt_ids\": [1], \"completion_ids\": \"2\"}",
+            "field \"completion_ids\" must be a list of token ids, got string"),
+        Arguments.of("{\"prompt_ids\": [1]}", "missing field \"completion_ids\""),
         Arguments.of("{\"text\": \"a\", \"prompt\": \"b\", \"completion\": \"c\"}", "(found several)"),
         Arguments.of("{\"prompt\": \"Q\"}", "missing field \"completion\""),
         Arguments.of("{\"completion\": \"Q\"}", "missing field \"prompt\""),

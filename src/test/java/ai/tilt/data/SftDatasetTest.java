@@ -62,6 +62,20 @@ class SftDatasetTest {
   }
 
   @Test
+  void tokenIdLinesAreTakenAsTheyAreWithOrWithoutATokenizer() throws IOException {
+    String line = "{\"prompt_ids\": [7, 3], \"completion_ids\": [70, 71, 72]}";
+    SftExample e = one(DataOptions.of(64), line);
+    assertArrayEquals(new long[] {7, 3, 70, 71, 72}, e.ids()); // no BOS, no EOS added
+    assertEquals("FFTTT", pattern(e));
+    List<SftExample> bare = SftDataset.load(jsonl(tmp, "ids.jsonl", line), null, DataOptions.of(64)).examples();
+    assertArrayEquals(e.ids(), bare.get(0).ids());
+    DataException text = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
+        () -> SftDataset.load(jsonl(tmp, "text.jsonl", "{\"prompt\": \"QZ\", \"completion\": \"Hi\"}"), null,
+            DataOptions.of(64)));
+    assertTrue(text.getMessage().contains("the model has no tokenizer files"), text.getMessage());
+  }
+
+  @Test
   void bosInThePromptTextIsNotDoubledAndTheCompletionGetsNone() throws IOException {
     SftExample e = one(DataOptions.of(64), "{\"prompt\": \"<|bos|>QZ\", \"completion\": \"Hi\"}");
     assertArrayEquals(new long[] {BOS, 81, 90, 72, 105, EOS}, e.ids());

@@ -83,6 +83,32 @@ class SynthDataTest {
     }
   }
 
+  /** The length task: a count from 1 to 1 + Binomial(10, 1/2), so mode 6 and mean 6. */
+  @Test
+  void lengthAnswersCountRightWithBinomialLengths() {
+    SplittableRandom r = new SplittableRandom(3);
+    Pattern count = Pattern.compile("Count the [a-z]{3}s:");
+    int[] histogram = new int[13];
+    int n = 20_000;
+    for (int i = 0; i < n; i++) {
+      Item c = SynthData.item(Task.LENGTH, r);
+      assertTrue(count.matcher(c.prompt()).matches(), c.prompt());
+      String[] numbers = c.completion().substring(1).split(" ");
+      for (int k = 0; k < numbers.length; k++) {
+        assertEquals(k + 1, Integer.parseInt(numbers[k]), c.completion());
+      }
+      histogram[numbers.length]++;
+    }
+    assertEquals(0, histogram[0]);
+    assertEquals(0, histogram[12]);
+    // Binomial(10, 1/2) at 5 is 252/1024 = 0.246; at 0 (one number) 1/1024
+    assertEquals(252.0 / 1024, histogram[6] / (double) n, 0.01);
+    assertEquals(1.0 / 1024, histogram[1] / (double) n, 0.001);
+    for (int k = 1; k <= 11; k++) {
+      assertTrue(histogram[k] <= histogram[6], "mode 6: " + java.util.Arrays.toString(histogram));
+    }
+  }
+
   @Test
   void mixedDrawsEveryTask() {
     SplittableRandom r = new SplittableRandom(2);
@@ -142,7 +168,7 @@ class SynthDataTest {
     assertEquals(Task.ARITH, Task.parse("arith"));
     assertEquals(Format.MESSAGES, Format.parse("messages"));
     assertEquals(Format.PROMPT_COMPLETION, Format.parse("prompt-completion"));
-    assertEquals("unknown task 'sort' (expected one of count, reverse, copy, arith, mixed)",
+    assertEquals("unknown task 'sort' (expected one of count, reverse, copy, arith, mixed, length)",
         assertThrows(IllegalArgumentException.class, () -> Task.parse("sort")).getMessage());
     assertThrows(IllegalArgumentException.class,
         () -> SynthData.lines(Task.COUNT, Format.MESSAGES, 0, 1));

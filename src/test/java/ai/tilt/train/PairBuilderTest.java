@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 class PairBuilderTest {
   /** Two prompts x 4 samples with rewards [1, 3, 3, 0] and [2, 2, 2, 2]. */
   static Rollout rollout() {
-    PromptSet.Prompt a = new PromptSet.Prompt(new long[] {1}, null, JsonNodeFactory.instance.objectNode(), List.of(), 1);
-    PromptSet.Prompt b = new PromptSet.Prompt(new long[] {2}, null, JsonNodeFactory.instance.objectNode(), List.of(), 2);
+    PromptSet.Prompt a = new PromptSet.Prompt(new long[] {1}, null, JsonNodeFactory.instance.objectNode(), List.of(), null, 1);
+    PromptSet.Prompt b = new PromptSet.Prompt(new long[] {2}, null, JsonNodeFactory.instance.objectNode(), List.of(), null, 2);
     long[][] comp = new long[8][];
     float[][] lp = new float[8][];
     float[][] ref = new float[8][];

@@ -85,12 +85,16 @@ class RecipeLoaderTest {
   void everyShippedRecipeLoads() throws IOException {
     List<Path> recipes;
     try (Stream<Path> s = Files.walk(Path.of("recipes"))) {
-      recipes = s.filter(p -> p.toString().endsWith(".yaml") && !p.startsWith(Path.of("recipes", "data"))).toList();
+      recipes = s.filter(p -> p.toString().endsWith(".yaml") && !p.startsWith(Path.of("recipes", "data"))
+          && !p.equals(Path.of("recipes", "paper", "lab.yaml"))).toList();
     }
     assertTrue(!recipes.isEmpty());
     for (Path p : recipes) {
       Recipe r = RecipeLoader.load(p, List.of());
       TrainingRun.validate(r);
+      if (p.startsWith(Path.of("recipes", "paper"))) {
+        continue; // the paper lab's recipes get their data and models from the lab's steps (LabJobsTest)
+      }
       assertTrue(Files.exists(Path.of(r.data().train())), p + ": " + r.data().train());
       if (r.data().eval() != null) {
         assertTrue(Files.exists(Path.of(r.data().eval())), p + ": " + r.data().eval());
