@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       EvalCommand.class,
       TokenizeCommand.class,
       BenchCommand.class,
+      LabCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -1,0 +1,84 @@
+package ai.tilt.lab;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The numbers a claim is checked on, for one seed or for the mean over seeds: a run cell's final
+ * value of a metric, its change over training, and the gradient steps it took to reach 90% of the
+ * best final value of its setting. Values are NaN where the run is missing.
+ */
+public final class Evidence {
+  private final LabResults results;
+  private final int seed; // 0: the mean over seeds 1..seeds
+  private final int seeds;
+
+  Evidence(LabResults results, int seed, int seeds) {
+    this.results = results;
+    this.seed = seed;
+    this.seeds = seeds;
+  }
+
+  /** The curves this evidence looks at: one seed's, or every finished seed's. */
+  private List<LabResults.Curve> curves(String exp, String group, String setting, String method, String key) {
+    if (seed > 0) {
+      LabResults.Curve c = results.curve(exp, group, setting, method, seed, key, 1);
+      return c == null ? List.of() : List.of(c);
+    }
+    return results.curves(exp, group, setting, method, seeds, key, 1);
+  }
+
+  /** The last value of {@code key} (eval/reward by default: higher is better), averaged over the seeds. */
+  public double last(String exp, String group, String setting, String method, String key) {
+    List<LabResults.Curve> cs = curves(exp, group, setting, method, key);
+    return mean(cs.stream().mapToDouble(LabResults.Curve::last).toArray());
+  }
+
+  public double last(String exp, String group, String setting, String method) {
+    return last(exp, group, setting, method, "eval/reward");
+  }
+
+  /** The last minus the first value of {@code key}. */
+  public double change(String exp, String group, String setting, String method, String key) {
+    List<LabResults.Curve> cs = curves(exp, group, setting, method, key);
+    return mean(cs.stream().mapToDouble(c -> c.last() - c.first()).toArray());
+  }
+
+  /**
+   * The first gradient step at which eval/reward covered 90% of the way from its start to the best
+   * mean final eval/reward of any of {@code rivals} in the setting; NaN if it never did.
+   */
+  public double steps90(String exp, String group, String setting, String method, List<String> rivals) {
+    double best = Double.NEGATIVE_INFINITY;
+    for (String r : rivals) {
+      List<LabResults.Curve> cs = results.curves(exp, group, setting, r, seeds, "eval/reward", 1);
+      double m = mean(cs.stream().mapToDouble(LabResults.Curve::last).toArray());
+      if (!Double.isNaN(m)) {
+        best = Math.max(best, m);
+      }
+    }
+    List<Double> steps = new ArrayList<>();
+    for (LabResults.Curve c : curves(exp, group, setting, method, "eval/reward")) {
+      steps.add(LabResults.stepsTo(c, best, 0.9));
+    }
+    // a seed that never got there counts as the run's length: "not within the budget"
+    double[] v = new double[steps.size()];
+    List<LabResults.Curve> cs = curves(exp, group, setting, method, "eval/reward");
+    for (int i = 0; i < v.length; i++) {
+      double[] s = cs.get(i).steps();
+      v[i] = Double.isNaN(steps.get(i)) ? s[s.length - 1] + 1 : steps.get(i);
+    }
+    return mean(v);
+  }
+
+  static double mean(double[] v) {
+    if (v.length == 0) {
+      return Double.NaN;
+    }
+    double s = 0;
+    for (double x : v) {
+      s += x;
+    }
+    return s / v.length;
+  }
+}

@@ -1,0 +1,116 @@
+package ai.tilt.lab;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The categorical toy of Tajwar et al. (2024), section 6: gradient descent on the forward KL
+ * KL(q || p) (what maximum likelihood on samples of q minimises: mode-covering) against the
+ * reverse KL KL(p || q) (what on-policy RL with a KL-regularised reward minimises, Lemma 6.1:
+ * mode-seeking), from p0 = [0.3, 0.3, 0.1, 0.3] toward q = [0.2, 0.1, 0.6, 0.1].
+ *
+ * <p>p = softmax(theta), as an LLM's next-token distribution, and theta takes plain gradient
+ * steps. The gradients with respect to the logits are exact:
+ *
+ * <ul>
+ *   <li>forward: d KL(q || p) / d theta = p - q;
+ *   <li>reverse: d KL(p || q) / d theta_j = p_j (log(p_j / q_j) - KL(p || q)).
+ * </ul>
+ *
+ * <p>The paper does not state its parameterisation or step size, and a softmax-logit step does
+ * not reproduce its figure's numbers (shared/notes/paper.md, section 7), so the lab reports what
+ * this parameterisation gives, whichever way it falls.
+ */
+public final class KlToy {
+  public static final double[] P0 = {0.3, 0.3, 0.1, 0.3};
+  public static final double[] Q = {0.2, 0.1, 0.6, 0.1};
+
+  private KlToy() {}
+
+  /** Which divergence the steps descend. */
+  public enum Divergence { FORWARD, REVERSE }
+
+  /** The softmax of logits. */
+  public static double[] softmax(double[] theta) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (double t : theta) {
+      max = Math.max(max, t);
+    }
+    double[] p = new double[theta.length];
+    double s = 0;
+    for (int i = 0; i < p.length; i++) {
+      p[i] = Math.exp(theta[i] - max);
+      s += p[i];
+    }
+    for (int i = 0; i < p.length; i++) {
+      p[i] /= s;
+    }
+    return p;
+  }
+
+  /** KL(a || b) in nats. */
+  public static double kl(double[] a, double[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      if (a[i] > 0) {
+        s += a[i] * Math.log(a[i] / b[i]);
+      }
+    }
+    return s;
+  }
+
+  /** The gradient of the divergence with respect to the logits, at p = softmax(theta). */
+  public static double[] gradient(Divergence d, double[] p, double[] q) {
+    double[] g = new double[p.length];
+    if (d == Divergence.FORWARD) {
+      for (int i = 0; i < p.length; i++) {
+        g[i] = p[i] - q[i];
+      }
+      return g;
+    }
+    double k = kl(p, q);
+    for (int i = 0; i < p.length; i++) {
+      g[i] = p[i] * (Math.log(p[i] / q[i]) - k);
+    }
+    return g;
+  }
+
+  /** The distributions p_0 .. p_steps of {@code steps} gradient steps of size {@code lr}. */
+  public static List<double[]> descend(Divergence d, double[] p0, double[] q, double lr, int steps) {
+    double[] theta = new double[p0.length];
+    for (int i = 0; i < p0.length; i++) {
+      theta[i] = Math.log(p0[i]);
+    }
+    List<double[]> out = new ArrayList<>();
+    out.add(softmax(theta));
+    for (int s = 0; s < steps; s++) {
+      double[] g = gradient(d, out.get(out.size() - 1), q);
+      for (int i = 0; i < theta.length; i++) {
+        theta[i] -= lr * g[i];
+      }
+      out.add(softmax(theta));
+    }
+    return out;
+  }
+
+  /** The first step at which p puts at least {@code mass} on category {@code k}, or -1. */
+  public static int stepsTo(List<double[]> trajectory, int k, double mass) {
+    for (int s = 0; s < trajectory.size(); s++) {
+      if (trajectory.get(s)[k] >= mass) {
+        return s;
+      }
+    }
+    return -1;
+  }
+
+  /** The index of the largest entry: q's mode. */
+  public static int argmax(double[] v) {
+    int best = 0;
+    for (int i = 1; i < v.length; i++) {
+      if (v[i] > v[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+}

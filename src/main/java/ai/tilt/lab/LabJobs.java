@@ -1,0 +1,127 @@
+package ai.tilt.lab;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A {@link LabPlan} expanded into jobs: each experiment's steps in order, then every run of its
+ * groups (setting x method x seed), each run depending on all of the experiment's steps.
+ * Experiments do not depend on each other, so their jobs interleave when several workers run.
+ */
+public final class LabJobs {
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\{([a-z][a-z0-9_-]*)\\}");
+
+  private LabJobs() {}
+
+  /**
+   * One command of the lab.
+   *
+   * @param id unique path-like name, also the job's directory under the output
+   * @param seed the run's seed (0 for steps)
+   * @param argv the tilt command line, placeholders unresolved
+   * @param deps ids of the jobs that must finish first
+   * @param step whether this is an experiment step (kept whole) rather than a training run
+   */
+  public record Job(String id, String experiment, String group, String setting, String method, int seed, Path dir,
+      List<String> argv, List<String> deps, boolean step, boolean trains) {}
+
+  /** Which jobs a run of the lab makes. */
+  public record Options(Path out, Path planDir, boolean quick, int seeds, List<String> only) {}
+
+  public static List<Job> expand(LabPlan plan, Options o) {
+    List<Job> jobs = new ArrayList<>();
+    for (Map.Entry<String, LabPlan.Experiment> ee : plan.experiments().entrySet()) {
+      String exp = ee.getKey();
+      if (!o.only().isEmpty() && !o.only().contains(exp)) {
+        continue;
+      }
+      LabPlan.Experiment e = ee.getValue();
+      List<String> steps = new ArrayList<>();
+      for (Map.Entry<String, LabPlan.Step> se : e.steps().entrySet()) {
+        LabPlan.Step s = se.getValue();
+        List<String> argv = new ArrayList<>(s.run());
+        if (o.quick()) {
+          argv.addAll(s.quick());
+        }
+        String id = exp + "/steps/" + se.getKey();
+        jobs.add(new Job(id, exp, null, null, se.getKey(), 0, o.out().resolve(id), argv, List.copyOf(steps), true,
+            s.trains()));
+        steps.add(id);
+      }
+      for (Map.Entry<String, LabPlan.Group> ge : e.groups().entrySet()) {
+        LabPlan.Group g = ge.getValue();
+        if (o.quick() && g.quick().skip()) {
+          continue;
+        }
+        for (Map.Entry<String, List<String>> setting : g.settings().entrySet()) {
+          if (o.quick() && g.quick().settings() != null && !g.quick().settings().contains(setting.getKey())) {
+            continue;
+          }
+          for (Map.Entry<String, List<String>> method : g.methods().entrySet()) {
+            if (o.quick() && g.quick().methods() != null && !g.quick().methods().contains(method.getKey())) {
+              continue;
+            }
+            for (int seed = 1; seed <= o.seeds(); seed++) {
+              String id = String.join("/", exp, ge.getKey(), setting.getKey(), method.getKey(), "seed-" + seed);
+              Path dir = o.out().resolve(id);
+              List<String> argv = new ArrayList<>(List.of("train", "{recipes}/" + g.recipe(), "--run-dir", "{out}"));
+              List<String> sets = new ArrayList<>(g.set());
+              sets.addAll(setting.getValue());
+              sets.addAll(method.getValue());
+              if (o.quick()) {
+                sets.addAll(g.quick().set());
+              }
+              sets.add("seed=" + seed);
+              for (String s : sets) {
+                argv.add("--set");
+                argv.add(s);
+              }
+              jobs.add(new Job(id, exp, ge.getKey(), setting.getKey(), method.getKey(), seed, dir, argv,
+                  List.copyOf(steps), false, true));
+            }
+          }
+        }
+      }
+    }
+    return jobs;
+  }
+
+  /**
+   * The job's command line with placeholders filled: {out}, {recipes}, {seed} and the results of
+   * the experiment's steps ({@code results}: step name -> path); {setting}, the run's setting, is
+ * replaced first, so {pairs-{setting}} names the step of the run's setting.
+   */
+  public static List<String> resolve(Job job, Path planDir, Map<String, Path> results) {
+    List<String> out = new ArrayList<>();
+    for (String raw : job.argv()) {
+      // {setting} first, so that a method can name a step by its setting: {pairs-{setting}}
+      String arg = job.setting() == null ? raw : raw.replace("{setting}", job.setting());
+      Matcher m = PLACEHOLDER.matcher(arg);
+      StringBuilder sb = new StringBuilder();
+      while (m.find()) {
+        String name = m.group(1);
+        String value = switch (name) {
+          case "out" -> job.dir().toString();
+          case "recipes" -> planDir.toString();
+          case "seed" -> Integer.toString(job.seed());
+          default -> {
+            Path p = results.get(name);
+            if (p == null) {
+              throw new IllegalArgumentException(job.id() + ": unknown placeholder {" + name + "} in '" + arg
+                  + "' (known: out, recipes, seed and the steps before it: " + results.keySet() + ")");
+            }
+            yield p.toString();
+          }
+        };
+        m.appendReplacement(sb, Matcher.quoteReplacement(value));
+      }
+      m.appendTail(sb);
+      out.add(sb.toString());
+    }
+    return out;
+  }
+}

@@ -1,0 +1,269 @@
+package ai.tilt.lab;
+
+import ai.tilt.train.Checkpoints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Runs the lab's jobs, each a {@code tilt} command in its own JVM: DJL allows one gradient
+ * collector per JVM, and separate processes also let the jobs share the cores (each child gets
+ * cores / workers libtorch threads) without sharing a heap.
+ *
+ * <p>Resumable at two levels. A job that finished left {@code .lab-done.json} holding its resolved
+ * command line: it is skipped while the command is unchanged, and rerun from scratch when the
+ * plan changed it. A training job that was interrupted (the lab was stopped: children get SIGTERM
+ * and write a checkpoint) continues from its latest complete checkpoint with {@code --resume auto};
+ * any other unfinished job starts over. A failed job is reported with the tail of its log, the
+ * jobs that need it are skipped, and every other job still runs.
+ */
+public final class LabRunner {
+  public static final String DONE = ".lab-done.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final List<LabJobs.Job> jobs;
+  private final Path planDir;
+  private final int workers;
+  private final int threadsPerJob;
+  private final boolean keepCheckpoints;
+  private final PrintStream console;
+  private final Set<Process> live = ConcurrentHashMap.newKeySet();
+  private volatile boolean stopping;
+
+  /** How a job ended. */
+  public enum Outcome { RAN, CACHED, FAILED, SKIPPED }
+
+  public LabRunner(List<LabJobs.Job> jobs, Path planDir, int workers, int threadsPerJob, boolean keepCheckpoints,
+      PrintStream console) {
+    this.jobs = jobs;
+    this.planDir = planDir;
+    this.workers = Math.max(1, workers);
+    this.threadsPerJob = Math.max(1, threadsPerJob);
+    this.keepCheckpoints = keepCheckpoints;
+    this.console = console;
+  }
+
+  /** Runs every job; returns each job's outcome, in the jobs' order. */
+  public Map<String, Outcome> run() throws InterruptedException {
+    Thread hook = new Thread(this::stopChildren, "lab-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    ExecutorService pool = Executors.newFixedThreadPool(workers);
+    Map<String, Outcome> outcomes = new LinkedHashMap<>();
+    Map<String, Path> results = new HashMap<>(); // step id -> its result
+    List<LabJobs.Job> pending = new ArrayList<>(jobs);
+    ExecutorCompletionService<Object[]> done = new ExecutorCompletionService<>(pool);
+    int running = 0;
+    long start = System.nanoTime();
+    double ranSeconds = 0;
+    int ran = 0;
+    try {
+      while (!pending.isEmpty() || running > 0) {
+        // steps first: each unlocks a whole experiment's runs
+        pending.sort(java.util.Comparator.comparing(j -> !j.step()));
+        for (var it = pending.iterator(); it.hasNext() && running < workers && !stopping; ) {
+          LabJobs.Job job = it.next();
+          String failedDep = job.deps().stream().filter(d -> outcomes.containsKey(d)
+              && (outcomes.get(d) == Outcome.FAILED || outcomes.get(d) == Outcome.SKIPPED)).findFirst().orElse(null);
+          if (failedDep != null) {
+            it.remove();
+            outcomes.put(job.id(), Outcome.SKIPPED);
+            console.printf("[%d/%d] skipped %s (%s did not finish)%n", outcomes.size(), jobs.size(), job.id(), failedDep);
+            continue;
+          }
+          if (!job.deps().stream().allMatch(outcomes::containsKey)) {
+            continue;
+          }
+          it.remove();
+          Map<String, Path> stepResults = new HashMap<>();
+          results.forEach((id, p) -> {
+            if (id.startsWith(job.experiment() + "/steps/")) {
+              stepResults.put(id.substring(id.lastIndexOf('/') + 1), p);
+            }
+          });
+          done.submit(() -> new Object[] {job, execute(job, stepResults)});
+          running++;
+        }
+        if (running == 0) {
+          if (stopping || pending.isEmpty()) {
+            break;
+          }
+          boolean skippable = pending.stream().anyMatch(j -> j.deps().stream().anyMatch(d ->
+              outcomes.get(d) == Outcome.FAILED || outcomes.get(d) == Outcome.SKIPPED));
+          if (!skippable) {
+            throw new IllegalStateException("lab runner: " + pending.get(0).id() + " waits for a job that never runs");
+          }
+          continue; // the next pass skips them
+        }
+        Future<Object[]> f = done.take();
+        running--;
+        Object[] r;
+        try {
+          r = f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw new IllegalStateException("lab runner: " + e.getCause(), e.getCause());
+        }
+        LabJobs.Job job = (LabJobs.Job) r[0];
+        JobResult jr = (JobResult) r[1];
+        outcomes.put(job.id(), jr.outcome());
+        if (jr.outcome() != Outcome.FAILED && job.step()) {
+          results.put(job.id(), result(job));
+        }
+        if (jr.outcome() == Outcome.RAN) {
+          ran++;
+          ranSeconds += jr.seconds();
+        }
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        long left = jobs.size() - outcomes.size();
+        String eta = ran == 0 ? "?" : clock(ranSeconds / ran * left / workers);
+        console.printf("[%d/%d] %-7s %s%s (elapsed %s, eta %s)%n", outcomes.size(), jobs.size(),
+            jr.outcome().name().toLowerCase(), job.id(), jr.outcome() == Outcome.RAN ? String.format(" %.1f s", jr.seconds()) : "",
+            clock(elapsed), eta);
+        if (jr.outcome() == Outcome.FAILED) {
+          console.println(jr.message());
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // already shutting down: the hook is running
+      }
+    }
+    return outcomes;
+  }
+
+  /** What a finished step hands to later ones: its latest checkpoint if it trained, else its directory. */
+  static Path result(LabJobs.Job job) {
+    if (!job.trains()) {
+      return job.dir();
+    }
+    try {
+      Path latest = Checkpoints.findLatest(job.dir(), new ArrayList<>());
+      return latest == null ? job.dir() : latest;
+    } catch (IOException e) {
+      return job.dir();
+    }
+  }
+
+  private record JobResult(Outcome outcome, double seconds, String message) {}
+
+  private JobResult execute(LabJobs.Job job, Map<String, Path> stepResults) throws IOException, InterruptedException {
+    List<String> argv;
+    try {
+      argv = LabJobs.resolve(job, planDir, stepResults);
+    } catch (IllegalArgumentException e) {
+      return new JobResult(Outcome.FAILED, 0, "  " + e.getMessage());
+    }
+    Path marker = job.dir().resolve(DONE);
+    if (Files.exists(marker)) {
+      JsonNode m = JSON.readTree(marker.toFile());
+      if (JSON.valueToTree(argv).equals(m.get("argv"))) {
+        return new JobResult(Outcome.CACHED, m.path("seconds").asDouble(), "");
+      }
+    }
+    List<String> cmd = new ArrayList<>(argv);
+    if (job.trains() && Files.isDirectory(job.dir()) && !Files.exists(marker)
+        && Checkpoints.findLatest(job.dir(), new ArrayList<>()) != null) {
+      cmd.add("--resume");
+      cmd.add("auto");
+    } else {
+      Checkpoints.deleteTree(job.dir());
+    }
+    Files.createDirectories(job.dir());
+    Path log = job.dir().resolve("lab.log");
+    List<String> full = new ArrayList<>(javaCommand());
+    full.addAll(cmd);
+    ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+    Files.writeString(log, "$ tilt " + String.join(" ", cmd) + "\n", StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    long t0 = System.nanoTime();
+    Process p = pb.start();
+    live.add(p);
+    int exit;
+    try {
+      exit = p.waitFor();
+    } finally {
+      live.remove(p);
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    if (exit != 0) {
+      return new JobResult(Outcome.FAILED, seconds, "  exit " + exit + "; the end of " + log + ":\n" + tail(log, 8));
+    }
+    if (!job.step() && !keepCheckpoints) {
+      for (Path d : Checkpoints.stepDirs(job.dir())) {
+        Checkpoints.deleteTree(d); // the metrics are the result; a run's weights are 10-100x their size
+      }
+    }
+    ObjectNode m = JSON.createObjectNode();
+    m.set("argv", JSON.valueToTree(argv));
+    m.put("seconds", seconds);
+    m.put("finished_at", java.time.Instant.now().toString());
+    Path tmp = job.dir().resolve(DONE + ".tmp");
+    Files.writeString(tmp, JSON.writeValueAsString(m));
+    Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    return new JobResult(Outcome.RAN, seconds, "");
+  }
+
+  /** This JVM's java with the class path it runs from, and the child's libtorch threads. */
+  private List<String> javaCommand() {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> c = new ArrayList<>(List.of(java, "-Dai.djl.offline=true", "-Dtilt.threads=" + threadsPerJob,
+        "-XX:+UseSerialGC", "-Xmx2g"));
+    String device = System.getProperty("tilt.device");
+    if (device != null) {
+      c.add("-Dtilt.device=" + device);
+    }
+    c.addAll(List.of("-cp", System.getProperty("java.class.path"), "ai.tilt.cli.Main"));
+    return c;
+  }
+
+  /** SIGTERM to every child (training ones checkpoint and exit 75), then wait for them. */
+  private void stopChildren() {
+    stopping = true;
+    for (Process p : live) {
+      p.destroy();
+    }
+    for (Process p : live) {
+      try {
+        p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  static String tail(Path file, int lines) {
+    try {
+      List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
+      return "    " + String.join("\n    ", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "    (no log: " + e.getMessage() + ")";
+    }
+  }
+
+  static String clock(double seconds) {
+    long s = Math.round(seconds);
+    return s >= 3600 ? String.format("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String.format("%d:%02d", s / 60, s % 60);
+  }
+}
