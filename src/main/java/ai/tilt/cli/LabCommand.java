@@ -49,8 +49,9 @@ public final class LabCommand implements Runnable {
     @Option(names = "--quick", description = "the plan's quick subset: fewer settings, methods and steps (about 15 minutes on 2 cores)")
     boolean quick;
 
-    @Option(names = "--seeds", description = "seeds 1..N (default: the plan's seeds, or quick_seeds with --quick)")
-    Integer seeds;
+    @Option(names = "--seeds", description = "N for seeds 1..N, or a list such as 7,8,9 (default: the plan's seeds, or"
+        + " quick_seeds with --quick)")
+    String seeds;
 
     @Option(names = "--only", split = ",", description = "only these experiments (comma-separated)")
     List<String> only = new ArrayList<>();
@@ -66,16 +67,44 @@ public final class LabCommand implements Runnable {
     }
 
     LabJobs.Options options(LabPlan p) {
-      int n = seeds != null ? seeds : quick ? p.quickSeeds() : p.seeds();
-      if (n < 1) {
-        throw new IllegalArgumentException("--seeds must be >= 1");
+      return new LabJobs.Options(out.toAbsolutePath(), plan.toAbsolutePath().getParent(), quick, seedList(p), only);
+    }
+
+    List<Integer> seedList(LabPlan p) {
+      List<Integer> list = new ArrayList<>();
+      if (seeds == null || !seeds.contains(",")) {
+        int n;
+        try {
+          n = seeds == null ? (quick ? p.quickSeeds() : p.seeds()) : Integer.parseInt(seeds.trim());
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("--seeds must be a count or a comma-separated list of seeds, got '" + seeds + "'");
+        }
+        if (n < 1) {
+          throw new IllegalArgumentException("--seeds must be >= 1");
+        }
+        for (int s = 1; s <= n; s++) {
+          list.add(s);
+        }
+        return list;
       }
-      return new LabJobs.Options(out.toAbsolutePath(), plan.toAbsolutePath().getParent(), quick, n, only);
+      for (String s : seeds.split(",")) {
+        try {
+          list.add(Integer.parseInt(s.trim()));
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("--seeds: '" + s + "' is not a seed");
+        }
+      }
+      if (list.stream().distinct().count() != list.size() || list.stream().anyMatch(s -> s < 1)) {
+        throw new IllegalArgumentException("--seeds: seeds must be distinct and >= 1, got " + seeds);
+      }
+      return list;
     }
 
     /** The command that regenerates this selection, for the report. */
     String command(LabJobs.Options o) {
-      return "./tilt lab run" + (quick ? " --quick" : "") + " --seeds " + o.seeds() + " --out " + out
+      String s = o.seeds().equals(java.util.stream.IntStream.rangeClosed(1, o.seeds().size()).boxed().toList())
+          ? Integer.toString(o.seeds().size()) : o.seeds().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
+      return "./tilt lab run" + (quick ? " --quick" : "") + " --seeds " + s + " --out " + out
           + (only.isEmpty() ? "" : " --only " + String.join(",", only))
           + (plan.equals(Path.of("recipes/paper/lab.yaml")) ? "" : " --plan " + plan);
     }
@@ -104,7 +133,7 @@ public final class LabCommand implements Runnable {
       List<LabJobs.Job> all = LabJobs.expand(plan, o);
       int workers = jobs != null ? jobs : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, threads));
       System.err.printf("lab: %d jobs (%s, %d seed%s) on %d worker%s x %d thread%s; output in %s%n", all.size(),
-          sel.quick ? "quick" : "full", o.seeds(), o.seeds() == 1 ? "" : "s", workers, workers == 1 ? "" : "s", threads,
+          sel.quick ? "quick" : "full", o.seeds().size(), o.seeds().size() == 1 ? "" : "s", workers, workers == 1 ? "" : "s", threads,
           threads == 1 ? "" : "s", o.out());
       Files.createDirectories(o.out());
       Map<String, LabRunner.Outcome> outcomes =

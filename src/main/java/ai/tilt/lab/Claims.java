@@ -180,7 +180,7 @@ public final class Claims {
   }
 
   /** Checks every claim on the mean over seeds and on each seed. */
-  public static List<Verdict> judge(List<Claim> claims, LabResults results, int seeds) {
+  public static List<Verdict> judge(List<Claim> claims, LabResults results, List<Integer> seeds) {
     List<Verdict> out = new ArrayList<>();
     Evidence mean = new Evidence(results, 0, seeds);
     for (Claim c : claims) {
@@ -195,7 +195,7 @@ public final class Claims {
       }
       int agree = 0;
       int withData = 0;
-      for (int s = 1; s <= seeds; s++) {
+      for (int s : seeds) {
         Evidence e = new Evidence(results, s, seeds);
         boolean all = true;
         boolean any = false;

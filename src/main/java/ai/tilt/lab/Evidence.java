@@ -10,10 +10,10 @@ import java.util.List;
  */
 public final class Evidence {
   private final LabResults results;
-  private final int seed; // 0: the mean over seeds 1..seeds
-  private final int seeds;
+  private final int seed; // 0: the mean over every seed of seeds
+  private final List<Integer> seeds;
 
-  Evidence(LabResults results, int seed, int seeds) {
+  Evidence(LabResults results, int seed, List<Integer> seeds) {
     this.results = results;
     this.seed = seed;
     this.seeds = seeds;

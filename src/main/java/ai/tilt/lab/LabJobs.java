@@ -30,7 +30,7 @@ public final class LabJobs {
       List<String> argv, List<String> deps, boolean step, boolean trains) {}
 
   /** Which jobs a run of the lab makes. */
-  public record Options(Path out, Path planDir, boolean quick, int seeds, List<String> only) {}
+  public record Options(Path out, Path planDir, boolean quick, List<Integer> seeds, List<String> only) {}
 
   public static List<Job> expand(LabPlan plan, Options o) {
     List<Job> jobs = new ArrayList<>();
@@ -65,7 +65,7 @@ public final class LabJobs {
             if (o.quick() && g.quick().methods() != null && !g.quick().methods().contains(method.getKey())) {
               continue;
             }
-            for (int seed = 1; seed <= o.seeds(); seed++) {
+            for (int seed : o.seeds()) {
               String id = String.join("/", exp, ge.getKey(), setting.getKey(), method.getKey(), "seed-" + seed);
               Path dir = o.out().resolve(id);
               List<String> argv = new ArrayList<>(List.of("train", "{recipes}/" + g.recipe(), "--run-dir", "{out}"));

@@ -75,11 +75,11 @@ public final class LabResults {
     return new Curve(s, v);
   }
 
-  /** The curves of every finished seed 1..seeds (missing seeds left out). */
-  public List<Curve> curves(String exp, String group, String setting, String method, int seeds, String key,
+  /** The curves of every finished seed of {@code seeds} (missing seeds left out). */
+  public List<Curve> curves(String exp, String group, String setting, String method, List<Integer> seeds, String key,
       double sign) {
     List<Curve> out = new ArrayList<>();
-    for (int s = 1; s <= seeds; s++) {
+    for (int s : seeds) {
       Curve c = curve(exp, group, setting, method, s, key, sign);
       if (c != null) {
         out.add(c);

@@ -36,15 +36,15 @@ class ClaimsTest {
     LabResults r = new LabResults(jobs);
     LabResults.Curve c = r.curve("bandit", "main", "far", "dpo", 2, "eval/reward", 1);
     assertEquals(0.8, c.last());
-    LabResults.Curve m = LabResults.mean(r.curves("bandit", "main", "far", "dpo", 2, "eval/reward", 1));
+    LabResults.Curve m = LabResults.mean(r.curves("bandit", "main", "far", "dpo", List.of(1, 2), "eval/reward", 1));
     assertEquals((0.95 + 0.6) / 2, m.values()[2], 1e-12);
     // best final (mean) is 0.9: 90% of the way from 0 is 0.81: seed 1 at step 20, seed 2 never (counts 31)
-    Evidence mean = new Evidence(r, 0, 2);
+    Evidence mean = new Evidence(r, 0, List.of(1, 2));
     assertEquals((20 + 31) / 2.0, mean.steps90("bandit", "main", "far", "dpo", List.of("dpo")), 1e-12);
-    assertEquals(20, new Evidence(r, 1, 2).steps90("bandit", "main", "far", "dpo", List.of("dpo")), 1e-12);
+    assertEquals(20, new Evidence(r, 1, List.of(1, 2)).steps90("bandit", "main", "far", "dpo", List.of("dpo")), 1e-12);
     assertEquals(0.9, mean.last("bandit", "main", "far", "dpo"), 1e-12);
     assertEquals(0.9, mean.change("bandit", "main", "far", "dpo", "eval/reward"), 1e-12); // (1.0 - 0 + 0.8 - 0) / 2
-    assertEquals(Double.NaN, new Evidence(r, 3, 2).last("bandit", "main", "far", "dpo"));
+    assertEquals(Double.NaN, new Evidence(r, 3, List.of(1, 2)).last("bandit", "main", "far", "dpo"));
     double[] ms = LabResults.meanStd(new double[] {1, 3});
     assertEquals(2, ms[0]);
     assertEquals(Math.sqrt(2), ms[1], 1e-12);
@@ -63,7 +63,7 @@ class ClaimsTest {
       }
     }
     Claims.Claim c4 = Claims.all(null).stream().filter(c -> c.id().equals("C4")).findFirst().orElseThrow();
-    Claims.Verdict v = Claims.judge(List.of(c4), new LabResults(jobs), 2).get(0);
+    Claims.Verdict v = Claims.judge(List.of(c4), new LabResults(jobs), List.of(1, 2)).get(0);
     // on the mean: dpo 0.4 > bon 0.2, ipo 0.4 > 0.2, dpo 0.4 vs rwr 0.35 holds, bon-neg 0.275 > 0.2; tokens: no data
     assertEquals("reproduced where run (4/5 comparisons had data)", v.status());
     assertEquals(1, v.seedsAgreeing());
@@ -71,7 +71,7 @@ class ClaimsTest {
     assertTrue(v.lines().get(2).startsWith("holds | bandit, far: offline DPO vs offline RWR: 0.400 > 0.350"), v.lines().get(2));
     assertTrue(v.lines().get(4).startsWith("no data"), v.lines().get(4));
     Claims.Claim c8 = Claims.all(null).stream().filter(c -> c.id().equals("C8")).findFirst().orElseThrow();
-    assertEquals("not run", Claims.judge(List.of(c8), new LabResults(jobs), 2).get(0).status());
+    assertEquals("not run", Claims.judge(List.of(c8), new LabResults(jobs), List.of(1, 2)).get(0).status());
   }
 
   @Test
@@ -80,7 +80,7 @@ class ClaimsTest {
     Files.createDirectories(dir);
     ToyReport.write(dir, List.of(1.0), 30);
     Claims.Claim c8 = Claims.all(dir.resolve("toy.json")).stream().filter(c -> c.id().equals("C8")).findFirst().orElseThrow();
-    Claims.Verdict v = Claims.judge(List.of(c8), new LabResults(List.of()), 1).get(0);
+    Claims.Verdict v = Claims.judge(List.of(c8), new LabResults(List.of()), List.of(1)).get(0);
     // with softmax logits and lr 1, forward KL puts half the mass on q's mode at step 6, reverse at step 7
     assertEquals("not reproduced", v.status());
     assertTrue(v.lines().get(0).endsWith("7.000 < 6.000"), v.lines().get(0));

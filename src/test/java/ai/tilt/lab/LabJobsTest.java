@@ -39,7 +39,7 @@ class LabJobsTest {
   @Test
   void expandsStepsThenSettingsMethodsSeeds() throws Exception {
     LabPlan p = plan();
-    List<LabJobs.Job> full = LabJobs.expand(p, new LabJobs.Options(tmp.resolve("out"), tmp, false, 2, List.of()));
+    List<LabJobs.Job> full = LabJobs.expand(p, new LabJobs.Options(tmp.resolve("out"), tmp, false, List.of(1, 2), List.of()));
     assertEquals(3 + 2 * 2 * 2, full.size());
     assertEquals("ex/steps/data", full.get(0).id());
     assertEquals(List.of("ex/steps/data"), full.get(1).deps());
@@ -49,17 +49,17 @@ class LabJobsTest {
     assertEquals(List.of("ex/steps/data", "ex/steps/ref", "ex/steps/pairs-a"), run.deps());
     assertEquals(List.of("train", "{recipes}/b.yaml", "--run-dir", "{out}", "--set", "model.path={ref}", "--set", "x=1",
         "--set", "loss=dpo", "--set", "data.train={pairs-{setting}}/p.jsonl", "--set", "seed=1"), run.argv());
-    List<LabJobs.Job> quick = LabJobs.expand(p, new LabJobs.Options(tmp.resolve("out"), tmp, true, 1, List.of()));
+    List<LabJobs.Job> quick = LabJobs.expand(p, new LabJobs.Options(tmp.resolve("out"), tmp, true, List.of(1), List.of()));
     assertEquals(3 + 2, quick.size()); // setting a only, one seed
     assertEquals(List.of("lab", "bandit-data", "--out", "{out}", "--sft-lines", "10"), quick.get(0).argv());
     assertTrue(quick.get(3).argv().contains("online.iterations=3"));
-    assertEquals(0, LabJobs.expand(p, new LabJobs.Options(tmp, tmp, false, 1, List.of("other"))).size());
+    assertEquals(0, LabJobs.expand(p, new LabJobs.Options(tmp, tmp, false, List.of(1), List.of("other"))).size());
   }
 
   @Test
   void placeholdersResolveSettingFirstThenSteps() throws Exception {
     LabPlan p = plan();
-    List<LabJobs.Job> jobs = LabJobs.expand(p, new LabJobs.Options(tmp.resolve("out"), tmp, false, 1, List.of()));
+    List<LabJobs.Job> jobs = LabJobs.expand(p, new LabJobs.Options(tmp.resolve("out"), tmp, false, List.of(1), List.of()));
     LabJobs.Job run = jobs.get(3);
     List<String> argv = LabJobs.resolve(run, Path.of("/plans"),
         Map.of("ref", Path.of("/r/step-000010"), "pairs-a", Path.of("/pa"), "data", Path.of("/d")));
@@ -92,8 +92,8 @@ class LabJobsTest {
   void theShippedPlanLoadsAndItsQuickSubsetIsSmaller() throws Exception {
     LabPlan p = LabPlan.load(Path.of("recipes/paper/lab.yaml"));
     assertEquals(List.of("bandit", "bandit-tokens", "length", "toy"), List.copyOf(p.experiments().keySet()));
-    int full = LabJobs.expand(p, new LabJobs.Options(tmp, Path.of("recipes/paper"), false, p.seeds(), List.of())).size();
-    int quick = LabJobs.expand(p, new LabJobs.Options(tmp, Path.of("recipes/paper"), true, p.quickSeeds(), List.of())).size();
+    int full = LabJobs.expand(p, new LabJobs.Options(tmp, Path.of("recipes/paper"), false, List.of(1, 2, 3), List.of())).size();
+    int quick = LabJobs.expand(p, new LabJobs.Options(tmp, Path.of("recipes/paper"), true, List.of(1), List.of())).size();
     assertTrue(quick * 4 < full, quick + " vs " + full);
     for (LabPlan.Experiment e : p.experiments().values()) {
       for (LabPlan.Group g : e.groups().values()) {

@@ -49,7 +49,7 @@ class LabRunTest {
     Path planDir = Path.of("recipes/paper").toAbsolutePath();
     Path planFile = Files.writeString(tmp.resolve("lab.yaml"), PLAN);
     LabPlan plan = LabPlan.load(planFile);
-    LabJobs.Options o = new LabJobs.Options(tmp.resolve("out"), planDir, true, 1, List.of());
+    LabJobs.Options o = new LabJobs.Options(tmp.resolve("out"), planDir, true, List.of(1), List.of());
     List<LabJobs.Job> jobs = LabJobs.expand(plan, o);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     Map<String, LabRunner.Outcome> first = new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
