@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(
     name = "tilt",
     mixinStandardHelpOptions = true,
-    version = "tilt 0.1.0",
+    version = "tilt " + Main.VERSION,
     description = "Preference fine-tuning of causal LMs on the JVM.",
     subcommands = {
       TrainCommand.class,
@@ -22,15 +22,30 @@ import picocli.CommandLine.Command;
       TokenizeCommand.class,
       BenchCommand.class,
       LabCommand.class,
+      DoctorCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
+  /** Tilt's version, as {@code --version} and {@code doctor} print it. */
+  public static final String VERSION = "0.1.0";
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @CommandLine.Option(names = "--device", scope = CommandLine.ScopeType.INHERIT,
       description = "auto (default: a GPU when libtorch sees one), cpu, cuda or cuda:N; a recipe's device key wins for train")
   void device(String spec) {
     System.setProperty("tilt.device", spec);
+  }
+
+  @CommandLine.Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT,
+      description = "debug logs from Tilt and DJL (default: Tilt's info, DJL's warnings)")
+  void verbose(boolean on) {
+    if (on) {
+      // slf4j-simple reads these when the first logger is made, which is after parsing
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+      System.setProperty("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "debug");
+      System.setProperty("org.slf4j.simpleLogger.log.ai.tilt", "debug");
+    }
   }
 
   public static void main(String[] args) {
@@ -53,11 +68,17 @@ public final class Main implements Runnable {
     return cl;
   }
 
-  /** DJL logs a harmless CUDA probe warning on GPU-less hosts; keep start-up output to errors. */
+  /**
+   * Quiet by default: Tilt's own info lines (the run's environment summary), DJL's warnings only,
+   * and not DJL's CUDA probe, which warns on every GPU-less host. Properties a user passes win.
+   */
   static void quietLogging() {
     setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    setIfAbsent("org.slf4j.simpleLogger.log.ai.tilt", "info");
     setIfAbsent("org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils", "error");
     setIfAbsent("org.slf4j.simpleLogger.logFile", "System.err");
+    setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
+    setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
   }
 
   private static void setIfAbsent(String key, String value) {

@@ -6,11 +6,14 @@ import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
 import ai.tilt.train.TrainingRun;
+import ai.tilt.model.RuntimeInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -26,6 +29,8 @@ import sun.misc.Signal;
           + " --resume continues exactly where it stopped."
     })
 public final class TrainCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainCommand.class);
+
   @Parameters(index = "0", description = "recipe YAML") Path recipeFile;
 
   @Option(names = "--run-dir", description = "run directory (default: checkpoints/<recipe name>)") Path runDir;
@@ -43,6 +48,14 @@ public final class TrainCommand implements Callable<Integer> {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
     ai.tilt.model.Devices.use(recipe.device().equals("auto") ? System.getProperty("tilt.device", "auto") : recipe.device());
     Path dir = runDir != null ? runDir : Path.of("checkpoints", recipe.name());
+    RuntimeInfo env = RuntimeInfo.probe(dir);
+    LOG.info("environment: {}", env.line());
+    for (String w : env.warnings()) {
+      LOG.warn(w.replace("\n  ", "; "));
+    }
+    if (!env.problems().isEmpty()) {
+      throw new IllegalStateException("not ready (tilt doctor explains): " + env.problems().get(0).replace("\n  ", "; "));
+    }
     Path checkpoint = null;
     List<String> skipped = new ArrayList<>();
     if (resume != null && !resume.equals("latest") && !resume.equals("auto")) {

@@ -18,8 +18,10 @@ public final class Devices {
   public static Device parse(String spec) {
     String s = spec == null ? "auto" : spec.trim().toLowerCase();
     if (s.equals("auto")) {
-      Torch.init();
-      return Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+      Engine engine = Torch.init();
+      // a CPU-only libtorch on a GPU host still counts the GPUs (a JNA probe): it cannot use them
+      boolean cuda = engine.hasCapability(ai.djl.engine.StandardCapabilities.CUDA);
+      return cuda && engine.getGpuCount() > 0 ? Device.gpu() : Device.cpu();
     }
     if (s.equals("cpu")) {
       return Device.cpu();

@@ -21,14 +21,47 @@ public final class Torch {
       // The TorchScript profiling executor only matters for scripted helpers and logs at start.
       setIfAbsent("ai.djl.pytorch.graph_optimizer", "false");
       Engine engine = Engine.getEngine("PyTorch");
-      String threads = System.getProperty("tilt.threads");
-      if (threads != null) {
-        JniUtils.setNumThreads(Integer.parseInt(threads));
-      }
+      JniUtils.setNumThreads(threads());
+      org.slf4j.LoggerFactory.getLogger(Torch.class).debug("libtorch {} from {}, {} threads ({})",
+          engine.getVersion(), ai.djl.pytorch.jni.LibUtils.getLibtorchPath(), threads(), threadsSource());
       started = true;
       return engine;
     }
     return Engine.getEngine("PyTorch");
+  }
+
+  /**
+   * Intra-op threads: {@code -Dtilt.threads}, else env {@code TILT_THREADS}, else the processors
+   * this JVM may use. libtorch's own default counts the host's cores, which oversubscribes a
+   * container limited to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit.
+   * The launcher and the Docker image also set {@code OMP_WAIT_POLICY=PASSIVE}, because spinning
+   * OpenMP threads collapse throughput on shared cores (shared/notes/djl.md section 8).
+   */
+  static int threads() {
+    String source = threadsSource();
+    String value = source.equals("tilt.threads") ? System.getProperty("tilt.threads")
+        : source.equals("TILT_THREADS") ? System.getenv("TILT_THREADS") : null;
+    if (value == null) {
+      return Runtime.getRuntime().availableProcessors();
+    }
+    try {
+      int n = Integer.parseInt(value.trim());
+      if (n >= 1) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(source + "=" + value + ": threads must be a whole number >= 1");
+  }
+
+  /** Where the thread count comes from: tilt.threads, TILT_THREADS or machine. */
+  static String threadsSource() {
+    if (System.getProperty("tilt.threads") != null) {
+      return "tilt.threads";
+    }
+    String env = System.getenv("TILT_THREADS");
+    return env != null && !env.isBlank() ? "TILT_THREADS" : "machine";
   }
 
   private static void setIfAbsent(String key, String value) {

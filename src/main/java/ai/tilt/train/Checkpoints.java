@@ -32,6 +32,7 @@ public final class Checkpoints {
   public static final String MARKER = "complete.json";
   public static final String LATEST = "latest";
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Checkpoints.class);
   private static final List<String> MODEL_SIDE_FILES =
       List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "generation_config.json", "chat_template.jinja");
@@ -45,6 +46,14 @@ public final class Checkpoints {
   /** Something a method saves beside the standard files, inside the checkpoint before it is sealed. */
   public interface Extra {
     void writeTo(Path dir) throws IOException;
+  }
+
+  private static long sum(ObjectNode files) {
+    long total = 0;
+    for (var it = files.elements(); it.hasNext(); ) {
+      total += it.next().asLong();
+    }
+    return total;
   }
 
   /** Writes a complete checkpoint of {@code step} and points {@code latest} at it. */
@@ -100,6 +109,7 @@ public final class Checkpoints {
     Path latestTmp = runDir.resolve(LATEST + ".tmp");
     Files.writeString(latestTmp, name + "\n");
     Files.move(latestTmp, runDir.resolve(LATEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    LOG.debug("checkpoint {} written: {} files, {} bytes", dest, files.size(), sum(files));
     return dest;
   }
 

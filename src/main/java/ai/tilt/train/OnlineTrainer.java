@@ -90,6 +90,8 @@ public final class OnlineTrainer {
       if (!run.resumed() && !evalPrompts.isEmpty()) {
         firstEval = evaluator.evaluate(run.model());
         log.logEval(0, firstEval);
+      } else if (run.resumed()) {
+        firstEval = loggedEval(run.runDir(), 0);
       }
       int iteration = (int) (run.state().step() / cfg.stepsPerIteration());
       while (iteration < cfg.iterations() && !stopRequested) {
@@ -179,6 +181,20 @@ public final class OnlineTrainer {
   }
 
   /** Reference (the starting policy) against the final policy on the eval prompts. */
+  /** The evaluation a run logged at {@code step} (a resumed process reports the reference's from it); null if none. */
+  static Map<String, Double> loggedEval(java.nio.file.Path runDir, long step) {
+    try {
+      for (Plots.Row row : Plots.read(runDir.resolve(MetricsLog.METRICS_FILE)).rows()) {
+        if (row.step() == step && row.values().containsKey("eval/mean_length")) {
+          return row.values();
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // no readable log: the table shows NaN for what only the first evaluation knew
+    }
+    return null;
+  }
+
   static String table(Map<String, Double> first, Map<String, Double> last) {
     StringBuilder sb = new StringBuilder("\n  eval (held-out prompts)    reference      final\n");
     String[][] rows = {{"gold reward", "eval/reward"}, {"KL to reference", "eval/kl"},

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds Tilt's CPU image and shows a run surviving `docker stop` / `docker start`:
+#   1. a Docker engine: the one DOCKER_HOST (or the default socket) answers, else a private dockerd
+#      started here in a temporary directory (overlay2, host networking only, no iptables changes);
+#   2. a base image: BASE_IMAGE if the engine has it, else a Debian bookworm root made with debootstrap
+#      from apt's mirror (with this machine's extra CA certificates, so Maven reaches Central) and
+#      imported as local/debian:bookworm;
+#   3. builds docker/Dockerfile with FLAVOUR=cpu on that base (Maven runs inside the build);
+#   4. `tilt doctor` in a container with no network at all;
+#   5. the quickstart with a checkpoints directory mounted, stopped with `docker stop` after its
+#      first checkpoint, then started again: it must exit 75 with a complete checkpoint, then resume
+#      from it (--resume auto) and finish with exit 0 and every iteration in metrics.jsonl.
+# Needs root (dockerd, debootstrap) and: apt-get install docker.io debootstrap. Not part of `mvn test`.
+# Takes about 5-8 minutes on 2 cores, most of it debootstrap and Maven downloading dependencies.
+# KEEP=1 keeps the temporary directory (images, logs) for a look afterwards.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BASE_IMAGE="${BASE_IMAGE:-local/debian:bookworm}"
+IMAGE="${IMAGE:-tilt:cpu-test}"
+W="$(mktemp -d /tmp/tilt-docker.XXXXXX)"
+STARTED_DOCKERD=""
+NAME="tilt-test-$$"
+log() { printf '[docker/test.sh %s] %s\n' "$(date +%T)" "$*"; }
+fail() { log "FAILED: $*"; exit 1; }
+
+cleanup() {
+  set +e
+  docker rm -f "$NAME" >/dev/null 2>&1
+  if [[ -n "$STARTED_DOCKERD" ]]; then
+    kill -TERM "$(cat "$W/dockerd.pid")" 2>/dev/null
+    for _ in $(seq 1 60); do [[ -e "/proc/$(cat "$W/dockerd.pid" 2>/dev/null)" ]] || break; sleep 0.5; done
+    umount "$W/exec/netns/default" 2>/dev/null
+  fi
+  if [[ "${KEEP:-}" == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+for tool in docker dockerd; do
+  command -v "$tool" >/dev/null || fail "$tool not found: apt-get install docker.io debootstrap"
+done
+
+# 1. engine
+if ! docker info >/dev/null 2>&1; then
+  [[ $(id -u) == 0 ]] || fail "no Docker engine answers and starting one needs root"
+  mkdir -p "$W/data" "$W/exec"
+  dockerd --data-root "$W/data" --exec-root "$W/exec" --pidfile "$W/dockerd.pid" -H "unix://$W/docker.sock" \
+    --storage-driver=overlay2 --iptables=false --ip6tables=false --bridge=none --ip-masq=false --ip-forward=false \
+    >"$W/dockerd.log" 2>&1 &
+  STARTED_DOCKERD=1
+  export DOCKER_HOST="unix://$W/docker.sock"
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || fail "dockerd did not start: $(tail -3 "$W/dockerd.log")"
+  log "started a private dockerd in $W"
+fi
+
+# 2. base image
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null || fail "debootstrap not found: apt-get install debootstrap"
+  MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+  log "making $BASE_IMAGE with debootstrap from $MIRROR (about a minute)"
+  debootstrap --variant=minbase bookworm "$W/rootfs" "$MIRROR" >"$W/debootstrap.log" 2>&1 \
+    || fail "debootstrap: $(tail -3 "$W/debootstrap.log")"
+  rm -rf "$W"/rootfs/var/cache/apt/archives/*.deb "$W"/rootfs/var/lib/apt/lists/*
+  # TLS to Maven Central may be intercepted here: the image must trust what this machine trusts
+  mkdir -p "$W/rootfs/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$W/rootfs/usr/local/share/ca-certificates/" 2>/dev/null || true
+  tar -C "$W/rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$W/rootfs"
+fi
+
+# 3. build (the legacy builder: it needs no buildx plugin)
+log "building $IMAGE (FLAVOUR=cpu on $BASE_IMAGE)"
+t0=$(date +%s)
+docker build --network host -f "$ROOT/docker/Dockerfile" --build-arg FLAVOUR=cpu \
+  --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg BUILD_IMAGE="$BASE_IMAGE" -t "$IMAGE" "$ROOT" >"$W/build.log" 2>&1 \
+  || { tail -30 "$W/build.log"; fail "docker build"; }
+log "built in $(( $(date +%s) - t0 )) s: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1048576}')"
+
+# 4. doctor, with no network: nothing may be downloaded at start
+docker run --rm --network none "$IMAGE" doctor >"$W/doctor.log" 2>&1 || { cat "$W/doctor.log"; fail "tilt doctor in the container"; }
+grep -q "ok: everything a run needs is here" "$W/doctor.log" || fail "doctor: $(cat "$W/doctor.log")"
+grep -q "OMP_WAIT_POLICY PASSIVE" "$W/doctor.log" || fail "doctor: OMP_WAIT_POLICY not passive"
+sed 's/^/    /' "$W/doctor.log"
+
+# 5. quickstart, docker stop, docker start
+CK="$W/checkpoints"
+mkdir -p "$CK" && chown 1000:1000 "$CK"   # the image runs as uid 1000
+RUN="$CK/quickstart"
+# the image's default command with twice the iterations, so that the stop surely lands mid-run
+ITERATIONS=60
+docker create --name "$NAME" --network none -v "$CK:/checkpoints" "$IMAGE" \
+  train recipes/quickstart.yaml --resume auto --set online.iterations=$ITERATIONS >/dev/null
+t0=$(date +%s)
+docker start "$NAME" >/dev/null
+log "quickstart started; waiting for its first checkpoint"
+for _ in $(seq 1 3000); do
+  [[ -f "$RUN/step-000010/complete.json" ]] && break
+  [[ "$(docker inspect -f '{{.State.Running}}' "$NAME")" == true ]] || { docker logs "$NAME" 2>&1 | tail -20; fail "quickstart ended early"; }
+  sleep 0.2
+done
+[[ -f "$RUN/step-000010/complete.json" ]] || fail "no checkpoint after 10 minutes"
+docker stop -t 120 "$NAME" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
+docker logs "$NAME" >"$W/run1.log" 2>&1
+[[ "$code" == 75 ]] || { tail -20 "$W/run1.log"; fail "docker stop: exit code $code, expected 75 (checkpoint written)"; }
+latest=$(cat "$RUN/latest")
+[[ -f "$RUN/$latest/complete.json" ]] || fail "latest checkpoint $latest is incomplete"
+log "docker stop after $(( $(date +%s) - t0 )) s: exit 75, complete checkpoint $latest"
+grep -q "environment: PyTorch 2.7.1" "$W/run1.log" || fail "no environment line at the start of the run"
+
+docker start -a "$NAME" >"$W/run2.log" 2>&1 || true
+code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
+[[ "$code" == 0 ]] || { tail -20 "$W/run2.log"; fail "restart: exit code $code"; }
+grep -q "resuming from checkpoints/quickstart/$latest" "$W/run2.log" \
+  || { head -20 "$W/run2.log"; fail "the restart did not resume from $latest"; }
+last=$(tail -1 "$RUN/metrics.jsonl")
+[[ "$last" == *"\"step\":$ITERATIONS,"* ]] || fail "metrics.jsonl does not end at iteration $ITERATIONS: $last"
+log "restart resumed from $latest and finished (exit 0) $(( $(date +%s) - t0 )) s after the first start"
+grep -A6 "eval (held-out prompts)" "$W/run2.log" | sed 's/^/    /'
+log "PASSED"

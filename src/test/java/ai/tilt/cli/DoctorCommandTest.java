@@ -1,0 +1,74 @@
+package ai.tilt.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.tilt.model.RuntimeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code tilt doctor} on this machine: what it finds, and the fix when a run's needs are missing. */
+class DoctorCommandTest {
+  @TempDir Path tmp;
+
+  private static String stdout(String... args) {
+    PrintStream old = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true));
+    try {
+      int code = CliTest.run(args).code();
+      return code + "\n" + out;
+    } finally {
+      System.setOut(old);
+    }
+  }
+
+  @Test
+  void jsonDescribesTheCpuEngineAndMeasuresTheRunDirsDisk() throws Exception {
+    String[] r = stdout("doctor", "--json", "--run-dir", tmp.resolve("not/yet/made").toString()).split("\n", 2);
+    assertEquals("0", r[0]);
+    JsonNode j = new ObjectMapper().readTree(r[1]);
+    assertTrue(j.get("engine").asText().startsWith("PyTorch 2.7.1 (DJL 0.36.0)"), r[1]);
+    assertEquals("cpu", j.get("flavour").asText());
+    assertEquals("cpu", j.get("device").asText());
+    assertEquals(0, j.get("gpus").size());
+    int expected = System.getProperty("tilt.threads") != null ? Integer.getInteger("tilt.threads")
+        : Runtime.getRuntime().availableProcessors();
+    assertEquals(expected, j.get("threads").asInt());
+    // the nearest directory that exists is where the free space is measured
+    assertEquals(tmp.toString(), j.get("diskPath").asText());
+    assertTrue(j.get("diskFreeBytes").asLong() > 0);
+    assertTrue(j.get("bf16").asText().startsWith("ok"), j.get("bf16").asText());
+    assertEquals(0, j.get("problems").size(), r[1]);
+  }
+
+  @Test
+  void aGpuThatIsNotThereIsAProblemWithItsFix() {
+    String before = System.getProperty("tilt.device");
+    try {
+      String[] r = stdout("--device", "cuda:0", "doctor", "--run-dir", tmp.toString()).split("\n", 2);
+      assertEquals("1", r[0]);
+      assertTrue(r[1].contains("problem: device cuda:0 requested but libtorch sees 0 GPU(s)"), r[1]);
+      assertTrue(r[1].contains("fix: run on a GPU machine with the CUDA build"), r[1]);
+      assertTrue(r[1].contains("not ready: 1 problem(s) above"), r[1]);
+    } finally {
+      if (before == null) {
+        System.clearProperty("tilt.device");
+      } else {
+        System.setProperty("tilt.device", before);
+      }
+    }
+  }
+
+  @Test
+  void bytesReadLikeAHuman() {
+    assertEquals("820 MB", RuntimeInfo.bytes(820L << 20));
+    assertEquals("1.5 GB", RuntimeInfo.bytes(3L << 29));
+    assertEquals("?", RuntimeInfo.bytes(-1));
+  }
+}
