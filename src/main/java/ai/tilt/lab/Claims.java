@@ -45,13 +45,17 @@ public final class Claims {
   public record Claim(String id, String statement, List<Check> checks) {}
 
   /** What the lab found for a claim. */
-  public record Verdict(Claim claim, String status, int seedsAgreeing, int seedsWithData, List<String> lines) {}
+  public record Verdict(Claim claim, String status, int seedsAgreeing, int seedsWithData, List<String> lines,
+      List<String> seedLines) {}
 
   private Claims() {}
 
   static String num(double v) {
     if (Double.isNaN(v)) {
       return "n/a";
+    }
+    if (Math.abs(v) < 0.0005) {
+      return "0.000"; // not "-0.000"
     }
     return Math.abs(v) >= 100 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.3f", v);
   }
@@ -195,25 +199,32 @@ public final class Claims {
       }
       int agree = 0;
       int withData = 0;
+      List<String> seedLines = new ArrayList<>();
       for (int s : seeds) {
         Evidence e = new Evidence(results, s, seeds);
-        boolean all = true;
-        boolean any = false;
+        int seedHeld = 0;
+        int seedKnown = 0;
+        List<String> failing = new ArrayList<>();
         for (Check k : c.checks()) {
           int h = k.holds(e);
-          any |= h >= 0;
-          all &= h != 0;
+          seedKnown += h >= 0 ? 1 : 0;
+          seedHeld += h == 1 ? 1 : 0;
+          if (h == 0) {
+            failing.add(k.show(e));
+          }
         }
-        if (any) {
+        if (seedKnown > 0) {
           withData++;
-          agree += all ? 1 : 0;
+          agree += failing.isEmpty() ? 1 : 0;
+          seedLines.add("seed " + s + ": " + seedHeld + "/" + seedKnown + " hold"
+              + (failing.isEmpty() ? "" : "; fails: " + String.join("; ", failing)));
         }
       }
       int n = c.checks().size();
       String status = known == 0 ? "not run"
           : held == known ? (known == n ? "reproduced" : "reproduced where run (" + known + "/" + n + " comparisons had data)")
           : held == 0 ? "not reproduced" : "partly reproduced (" + held + "/" + known + " comparisons hold)";
-      out.add(new Verdict(c, status, agree, withData, lines));
+      out.add(new Verdict(c, status, agree, withData, lines, seedLines));
     }
     return out;
   }

@@ -65,7 +65,7 @@ public final class LabReport {
       md.append("| ").append(v.claim().id()).append(": ").append(v.claim().statement()).append(" | **").append(v.status())
           .append("** | ").append(v.seedsWithData() == 0 ? "-" : v.seedsAgreeing() + "/" + v.seedsWithData()).append(" |\n");
     }
-    md.append("\nThe comparisons behind each verdict (on the mean over seeds) are at the end.\n\n");
+    md.append("\nThe comparisons behind each verdict, on the mean over seeds and seed by seed, are at the end.\n\n");
     for (Map.Entry<String, LabPlan.Experiment> e : plan.experiments().entrySet()) {
       if (!options.only().isEmpty() && !options.only().contains(e.getKey())) {
         continue;
@@ -78,6 +78,12 @@ public final class LabReport {
           .append("\n\n");
       for (String l : v.lines()) {
         md.append("- ").append(l).append("\n");
+      }
+      if (!v.seedLines().isEmpty()) {
+        md.append("\nSeed by seed:\n\n");
+        for (String l : v.seedLines()) {
+          md.append("- ").append(l).append("\n");
+        }
       }
       md.append("\n");
     }
@@ -303,7 +309,23 @@ public final class LabReport {
     }
     Files.copy(dir.resolve("toy.png"), figures.resolve("toy.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     md.append("\nThe paper's figure: forward KL gives about [0.33, 0.225, 0.22, 0.225] after one step (category 0"
-        + " rises), reverse KL about [0.25, 0.20, 0.35, 0.20].\n\n![toy](figures/toy.png)\n\n");
+        + " rises), reverse KL about [0.25, 0.20, 0.35, 0.20].\n\n");
+    JsonNode panels = root.get("paper_panels");
+    if (panels != null) {
+      md.append("Which single softmax-logit step comes closest to each panel of the paper's figure (step sizes 0.01-5):\n\n"
+          + "| paper's panel | closest forward-KL step | closest reverse-KL step |\n|---|---|---|\n");
+      for (String panel : List.of("forward", "reverse")) {
+        JsonNode o = panels.get(panel);
+        md.append("| ").append(panel).append(" KL ").append(vector(o.get("figure")));
+        for (String d : List.of("closest_forward", "closest_reverse")) {
+          md.append(" | lr ").append(o.get(d).get("lr").asDouble()).append(", largest gap ")
+              .append(String.format(java.util.Locale.ROOT, "%.3f", o.get(d).get("max_diff").asDouble()));
+        }
+        md.append(" |\n");
+      }
+      md.append("\nA gap under 0.01 means that step draws the panel to the figure's precision.\n\n");
+    }
+    md.append("![toy](figures/toy.png)\n\n");
   }
 
   private static String vector(JsonNode a) {

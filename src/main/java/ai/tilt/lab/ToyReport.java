@@ -60,6 +60,18 @@ public final class ToyReport {
         chart.addSeries(d.name().toLowerCase() + " KL, lr " + lr, x, y).setMarker(SeriesMarkers.NONE);
       }
     }
+    ObjectNode panels = root.putObject("paper_panels");
+    for (String panel : List.of("forward", "reverse")) {
+      double[] target = panel.equals("forward") ? KlToy.PAPER_FORWARD : KlToy.PAPER_REVERSE;
+      ObjectNode o = panels.putObject(panel);
+      o.set("figure", json.valueToTree(target));
+      for (KlToy.Divergence d : KlToy.Divergence.values()) {
+        KlToy.Fit fit = KlToy.closestStep(d, target);
+        ObjectNode f = o.putObject("closest_" + d.name().toLowerCase());
+        f.put("lr", fit.lr());
+        f.put("max_diff", fit.maxDiff());
+      }
+    }
     json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("toy.json").toFile(), root);
     LabFigures.save(chart, dir.resolve("toy.png"));
   }

@@ -70,6 +70,8 @@ class ClaimsTest {
     assertEquals(2, v.seedsWithData());
     assertTrue(v.lines().get(2).startsWith("holds | bandit, far: offline DPO vs offline RWR: 0.400 > 0.350"), v.lines().get(2));
     assertTrue(v.lines().get(4).startsWith("no data"), v.lines().get(4));
+    assertEquals(List.of("seed 1: 4/4 hold",
+        "seed 2: 3/4 hold; fails: bandit, far: offline DPO vs offline RWR: 0.300 > 0.600"), v.seedLines());
     Claims.Claim c8 = Claims.all(null).stream().filter(c -> c.id().equals("C8")).findFirst().orElseThrow();
     assertEquals("not run", Claims.judge(List.of(c8), new LabResults(jobs), List.of(1, 2)).get(0).status());
   }
@@ -85,5 +87,13 @@ class ClaimsTest {
     assertEquals("not reproduced", v.status());
     assertTrue(v.lines().get(0).endsWith("7.000 < 6.000"), v.lines().get(0));
     assertTrue(Files.size(dir.resolve("toy.png")) > 1000);
+  }
+
+  @Test
+  void numbersPrintWithThreeDecimalsAndNoNegativeZero() {
+    assertEquals("0.000", Claims.num(-0.0002));
+    assertEquals("-0.001", Claims.num(-0.0012));
+    assertEquals("123", Claims.num(123.4));
+    assertEquals("n/a", Claims.num(Double.NaN));
   }
 }
