@@ -79,7 +79,10 @@ public record RuntimeInfo(
     String bf16 = "-";
     Engine engine = null;
     try {
+      Torch.threads();
       engine = Torch.init();
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage() + "\n  fix: unset it, or give the number of intra-op threads (e.g. 4)");
     } catch (Throwable e) { // UnsatisfiedLinkError and EngineException both mean: no libtorch
       problems.add("libtorch did not load: " + firstLine(e) + "\n  fix: the CPU build needs pytorch-native-cpu in the"
           + " jar (mvn package puts it in target/tilt.jar); the CUDA build (mvn -Pcuda package) needs"

@@ -66,6 +66,23 @@ class DoctorCommandTest {
   }
 
   @Test
+  void aBadThreadCountIsAProblemNamingTheSetting() {
+    String before = System.getProperty("tilt.threads");
+    try {
+      System.setProperty("tilt.threads", "two");
+      String[] r = stdout("doctor", "--run-dir", tmp.toString()).split("\n", 2);
+      assertEquals("1", r[0]);
+      assertTrue(r[1].contains("problem: tilt.threads=two: threads must be a whole number >= 1\n  fix: unset it"), r[1]);
+    } finally {
+      if (before == null) {
+        System.clearProperty("tilt.threads");
+      } else {
+        System.setProperty("tilt.threads", before);
+      }
+    }
+  }
+
+  @Test
   void bytesReadLikeAHuman() {
     assertEquals("820 MB", RuntimeInfo.bytes(820L << 20));
     assertEquals("1.5 GB", RuntimeInfo.bytes(3L << 29));
