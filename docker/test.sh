@@ -11,7 +11,7 @@
 #      first checkpoint, then started again: it must exit 75 with a complete checkpoint, then resume
 #      from it (--resume auto) and finish with exit 0 and every iteration in metrics.jsonl.
 # Needs root (dockerd, debootstrap) and: apt-get install docker.io debootstrap. Not part of `mvn test`.
-# Takes about 5-8 minutes on 2 cores, most of it debootstrap and Maven downloading dependencies.
+# Takes about 2.5-4 minutes on 2 cores, most of it debootstrap and Maven downloading dependencies.
 # KEEP=1 keeps the temporary directory (images, logs) for a look afterwards.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
