@@ -46,7 +46,7 @@ public final class LabCommand implements Runnable {
     @Option(names = "--out", defaultValue = "checkpoints/paper-lab", description = "output directory (default: ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--quick", description = "the plan's quick subset: fewer settings, methods and steps (about 15 minutes on 2 cores)")
+    @Option(names = "--quick", description = "the plan's quick subset: fewer settings, methods and steps (about 5 minutes on 2 cores)")
     boolean quick;
 
     @Option(names = "--seeds", description = "N for seeds 1..N, or a list such as 7,8,9 (default: the plan's seeds, or"

@@ -59,7 +59,7 @@ public final class Main implements Runnable {
     cl.setExecutionExceptionHandler(
         (e, line, parsed) -> {
           String message = e.getMessage() == null ? e.toString() : e.getMessage();
-          line.getErr().println("tilt " + line.getCommandName() + ": " + message);
+          line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + message);
           if (Boolean.getBoolean("tilt.stacktrace")) {
             e.printStackTrace(line.getErr());
           }

@@ -118,11 +118,10 @@ public record RuntimeInfo(
         problems.add(e.getMessage() + "\n  fix: --device auto, cpu, cuda or cuda:N");
       }
     }
-    String omp = System.getenv("OMP_WAIT_POLICY");
-    if (threads > 1 && (omp == null || !omp.equalsIgnoreCase("passive"))) {
-      warnings.add("OMP_WAIT_POLICY is " + (omp == null ? "unset" : omp) + ": spinning OpenMP threads collapse"
-          + " throughput when other processes share the cores\n  advice: export OMP_WAIT_POLICY=PASSIVE"
-          + " (./tilt and the Docker image do)");
+    String omp = Torch.ompWaitPolicy();
+    if (threads > 1 && !omp.toLowerCase(Locale.ROOT).startsWith("passive")) {
+      warnings.add("OMP_WAIT_POLICY is " + omp + ": spinning OpenMP threads collapse throughput when other"
+          + " processes share the cores\n  advice: unset it (Tilt then sets PASSIVE) or export OMP_WAIT_POLICY=PASSIVE");
     }
     Path cache = Utils.getCacheDir();
     long cacheBytes = sizeOf(cache);
@@ -148,7 +147,7 @@ public record RuntimeInfo(
       warnings.add("only " + bytes(available) + " of memory available\n  advice: close other jobs or use a smaller preset");
     }
     return new RuntimeInfo(java, os, rt.availableProcessors(), engineText, flavour, libtorch, features, device,
-        List.copyOf(gpus), threads, Torch.threadsSource(), interop, omp == null ? "unset" : omp, bf16, cache,
+        List.copyOf(gpus), threads, Torch.threadsSource(), interop, omp, bf16, cache,
         cacheBytes, existing, free, available, rt.maxMemory(), List.copyOf(problems), List.copyOf(warnings));
   }
 

@@ -10,6 +10,7 @@ import ai.djl.pytorch.jni.JniUtils;
  */
 public final class Torch {
   private static volatile boolean started;
+  private static volatile String ompWaitPolicy;
 
   private Torch() {}
 
@@ -20,6 +21,7 @@ public final class Torch {
       setIfAbsent("ai.djl.default_engine", "PyTorch");
       // The TorchScript profiling executor only matters for scripted helpers and logs at start.
       setIfAbsent("ai.djl.pytorch.graph_optimizer", "false");
+      passiveOpenMp();
       Engine engine = Engine.getEngine("PyTorch");
       JniUtils.setNumThreads(threads());
       org.slf4j.LoggerFactory.getLogger(Torch.class).debug("libtorch {} from {}, {} threads ({})",
@@ -34,8 +36,8 @@ public final class Torch {
    * Intra-op threads: {@code -Dtilt.threads}, else env {@code TILT_THREADS}, else the processors
    * this JVM may use. libtorch's own default counts the host's cores, which oversubscribes a
    * container limited to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit.
-   * The launcher and the Docker image also set {@code OMP_WAIT_POLICY=PASSIVE}, because spinning
-   * OpenMP threads collapse throughput on shared cores (shared/notes/djl.md section 8).
+   * Together with {@link #passiveOpenMp()} this is a default that does not collapse when other
+   * processes share the cores.
    */
   static int threads() {
     String source = threadsSource();
@@ -62,6 +64,40 @@ public final class Torch {
     }
     String env = System.getenv("TILT_THREADS");
     return env != null && !env.isBlank() ? "TILT_THREADS" : "machine";
+  }
+
+  /**
+   * Makes libtorch's OpenMP threads wait passively unless the user chose a policy: spinning
+   * threads lose 40-70% of throughput when other processes share the cores, and waiting passively
+   * measured within noise of spinning on idle cores (shared/notes/djl.md section 8; README,
+   * Benchmarks). libgomp reads {@code OMP_WAIT_POLICY} once, when libtorch loads it, so this sets
+   * the process's environment through libc's {@code setenv} (JNA, which DJL already uses) just
+   * before the engine starts; Java's own {@code System.getenv} cannot change it.
+   */
+  static void passiveOpenMp() {
+    String chosen = System.getenv("OMP_WAIT_POLICY");
+    if (chosen != null && !chosen.isBlank()) {
+      ompWaitPolicy = chosen;
+      return;
+    }
+    ompWaitPolicy = "unset";
+    if (com.sun.jna.Platform.isWindows()) {
+      return;
+    }
+    try {
+      com.sun.jna.Function setenv = com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
+          .getFunction("setenv");
+      if (setenv.invokeInt(new Object[] {"OMP_WAIT_POLICY", "PASSIVE", 0}) == 0) {
+        ompWaitPolicy = "PASSIVE (set by tilt)";
+      }
+    } catch (RuntimeException | UnsatisfiedLinkError e) {
+      // no libc to call: libgomp keeps its default (spinning briefly before sleeping)
+    }
+  }
+
+  /** The OpenMP wait policy libtorch runs with: the user's, Tilt's PASSIVE, or "unset". */
+  public static String ompWaitPolicy() {
+    return ompWaitPolicy == null ? "unset" : ompWaitPolicy;
   }
 
   private static void setIfAbsent(String key, String value) {

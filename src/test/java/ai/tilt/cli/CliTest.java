@@ -38,6 +38,14 @@ class CliTest {
   }
 
   @Test
+  void errorsNameTheWholeVerb() throws IOException {
+    Path recipe = Files.writeString(tmp.resolve("bad.yaml"), "name: bad\ntrain: {lr_sched: cosine}\n");
+    Run r = run("recipe", "explain", recipe.toString());
+    assertEquals(1, r.code());
+    assertTrue(r.err().startsWith("tilt recipe explain: ") && r.err().contains("unknown key 'train.lr_sched'"), r.err());
+  }
+
+  @Test
   void initModelWritesHfLayout() throws IOException {
     for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
       assertTrue(Files.exists(model.resolve(f)), f);
