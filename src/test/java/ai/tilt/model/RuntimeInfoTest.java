@@ -48,4 +48,21 @@ class RuntimeInfoTest {
     long m = RuntimeInfo.memAvailable();
     assertTrue(m > (64L << 20) && m < (1L << 50), "MemAvailable " + m);
   }
+
+  /** Without a user's choice, the process environment libgomp reads says PASSIVE once the engine started. */
+  @Test
+  void openMpWaitsPassivelyUnlessTheUserChose() {
+    Torch.init();
+    String chosen = System.getenv("OMP_WAIT_POLICY");
+    com.sun.jna.Function getenv = com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
+        .getFunction("getenv");
+    String nativeValue = (String) getenv.invoke(String.class, new Object[] {"OMP_WAIT_POLICY"});
+    if (chosen == null) {
+      assertEquals("PASSIVE (set by tilt)", Torch.ompWaitPolicy());
+      assertEquals("PASSIVE", nativeValue);
+    } else {
+      assertEquals(chosen, Torch.ompWaitPolicy());
+      assertEquals(chosen, nativeValue);
+    }
+  }
 }
