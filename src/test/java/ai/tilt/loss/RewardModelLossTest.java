@@ -7,9 +7,12 @@ import static ai.tilt.loss.LossFixtures.fails;
 import static ai.tilt.loss.LossFixtures.gradient;
 import static ai.tilt.loss.LossFixtures.metric;
 import static ai.tilt.loss.LossFixtures.vec;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import org.junit.jupiter.api.Test;
 
 /** Bradley-Terry on scores (1.5, 0.5) and (-1, 2): differences 1 and -3, margins 0.5 and 1. */
@@ -21,6 +24,7 @@ class RewardModelLossTest {
     try (NDManager m = LossFixtures.manager()) {
       RewardModelLoss rm = new RewardModelLoss(null, null);
       LossOutput out = rm.compute(arr(m, 2, 2, SCORES), null);
+      assertEquals(new Shape(2), out.perGroup().getShape()); // one loss per pair
       // softplus(-1) = log(1 + e^-1) = 0.313262; softplus(3) = 3.048587
       close(out.perGroup(), 0.313262, 3.048587);
       metric(out, "rewards/chosen", 1.5, -1);
@@ -48,7 +52,9 @@ class RewardModelLossTest {
       closeArray(gradient(arr(m, 2, 2, SCORES), s -> centred.compute(s, null)),
           -0.228941, 0.308941, -0.932574, 0.972574);
       // huge differences stay finite
-      close(new RewardModelLoss(null, null).compute(arr(m, 1, 2, -500, 500), null).perGroup(), 1000);
+      NDArray huge = new RewardModelLoss(null, null).compute(arr(m, 1, 2, -500, 500), null).perGroup();
+      assertTrue(Float.isFinite(huge.getFloat(0)), "softplus(1000) overflowed");
+      close(huge, 1000);
     }
   }
 
