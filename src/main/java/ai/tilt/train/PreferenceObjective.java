@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * The preference losses (DPO family, KTO, Pref-FT, RWR, Best-of-N) over groups of responses: every
@@ -120,18 +121,27 @@ public final class PreferenceObjective implements Objective {
 
   @Override
   public Map<String, Double> evaluate(NDManager parent, int microBatch) {
+    return evaluateGroups(parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, evalReference, idx, false));
+  }
+
+  /**
+   * Loss and metric means over {@code n} held-out groups, {@code microBatch} at a time, without a
+   * graph, each micro-batch in its own sub-manager (shared with {@link RewardObjective}).
+   */
+  static Map<String, Double> evaluateGroups(NDManager parent, int n, int microBatch,
+      BiFunction<NDManager, List<Integer>, LossOutput> compute) {
     Map<String, double[]> sums = new LinkedHashMap<>();
     double lossSum = 0;
     boolean grad = JniUtils.isGradMode();
     JniUtils.setGradMode(false);
     try {
-      for (int start = 0; start < eval.size(); start += microBatch) {
+      for (int start = 0; start < n; start += microBatch) {
         List<Integer> idx = new ArrayList<>();
-        for (int g = start; g < Math.min(eval.size(), start + microBatch); g++) {
+        for (int g = start; g < Math.min(n, start + microBatch); g++) {
           idx.add(g);
         }
         try (NDManager m = parent.newSubManager()) {
-          LossOutput out = compute(m, eval, evalReference, idx, false);
+          LossOutput out = compute.apply(m, idx);
           lossSum += out.perGroup().sum().getFloat();
           accumulate(sums, out);
         }
@@ -140,7 +150,7 @@ public final class PreferenceObjective implements Objective {
       JniUtils.setGradMode(grad);
     }
     Map<String, Double> m = new LinkedHashMap<>();
-    m.put("eval/loss", lossSum / eval.size());
+    m.put("eval/loss", lossSum / n);
     m.putAll(means(sums, "eval/"));
     return m;
   }

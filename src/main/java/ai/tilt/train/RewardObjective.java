@@ -3,7 +3,6 @@ package ai.tilt.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.Batches;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftExample;
@@ -11,7 +10,6 @@ import ai.tilt.loss.LossOutput;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.model.CausalLM;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -77,29 +75,7 @@ public final class RewardObjective implements Objective {
 
   @Override
   public Map<String, Double> evaluate(NDManager parent, int microBatch) {
-    Map<String, double[]> sums = new LinkedHashMap<>();
-    double lossSum = 0;
-    boolean grad = JniUtils.isGradMode();
-    JniUtils.setGradMode(false);
-    try {
-      for (int start = 0; start < eval.size(); start += microBatch) {
-        List<Integer> idx = new ArrayList<>();
-        for (int g = start; g < Math.min(eval.size(), start + microBatch); g++) {
-          idx.add(g);
-        }
-        try (NDManager m = parent.newSubManager()) {
-          LossOutput out = compute(m, eval, idx);
-          lossSum += out.perGroup().sum().getFloat();
-          PreferenceObjective.accumulate(sums, out);
-        }
-      }
-    } finally {
-      JniUtils.setGradMode(grad);
-    }
-    Map<String, Double> m = new LinkedHashMap<>();
-    m.put("eval/loss", lossSum / eval.size());
-    m.putAll(PreferenceObjective.means(sums, "eval/"));
-    return m;
+    return PreferenceObjective.evaluateGroups(parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, idx));
   }
 
   @Override
