@@ -1,6 +1,6 @@
 package ai.tilt.data;
 
-import ai.tilt.data.PreferenceLines.Invalid;
+import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceLines.Parsed;
 import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;

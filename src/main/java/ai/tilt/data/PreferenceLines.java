@@ -1,9 +1,14 @@
 package ai.tilt.data;
 
+import static ai.tilt.data.JsonFields.messageList;
+import static ai.tilt.data.JsonFields.present;
+import static ai.tilt.data.JsonFields.required;
+import static ai.tilt.data.JsonFields.type;
+
+import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceDataset.Kind;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.model.chat.ChatTemplate;
-import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,15 +21,6 @@ import java.util.Map;
  * out to keep each file readable.
  */
 final class PreferenceLines {
-  private static final TypeReference<Map<String, Object>> OBJECT = new TypeReference<>() {};
-
-  /** A bad line; the loader prefixes the reason with {@code file:line}. */
-  static final class Invalid extends Exception {
-    Invalid(String reason) {
-      super(reason);
-    }
-  }
-
   /** A line's tokens before truncation. */
   record Parsed(long[] prompt, List<long[]> responses, double[] rewards) {}
 
@@ -261,29 +257,6 @@ final class PreferenceLines {
     return content.asText();
   }
 
-  private static List<Map<String, Object>> messageList(JsonNode v, String field)
-      throws Invalid {
-    if (v == null || !v.isArray() || v.isEmpty()) {
-      throw new Invalid("field \"" + field + "\" must be a non-empty list of messages");
-    }
-    List<Map<String, Object>> out = new ArrayList<>();
-    for (int i = 0; i < v.size(); i++) {
-      JsonNode m = v.get(i);
-      if (!m.isObject()) {
-        throw new Invalid(field + "[" + i + "] must be an object, got " + type(m));
-      }
-      for (String key : new String[] {"role", "content"}) {
-        JsonNode s = m.get(key);
-        if (s == null || !s.isTextual()) {
-          throw new Invalid(field + "[" + i + "]." + key + " must be a string, got "
-              + (s == null ? "nothing" : type(s)));
-        }
-      }
-      out.add(Jsonl.mapper().convertValue(m, OBJECT));
-    }
-    return out;
-  }
-
   private static double number(JsonNode v, String field) throws Invalid {
     if (!v.isNumber()) {
       throw new Invalid("field \"" + field + "\" must be a number, got " + type(v));
@@ -294,20 +267,5 @@ final class PreferenceLines {
       throw new Invalid("field \"" + field + "\" is not a finite number: " + v);
     }
     return d;
-  }
-
-  static boolean present(JsonNode o, String field) {
-    return o.has(field) && !o.get(field).isNull();
-  }
-
-  private static JsonNode required(JsonNode o, String field) throws Invalid {
-    if (!present(o, field)) {
-      throw new Invalid("missing field \"" + field + "\"");
-    }
-    return o.get(field);
-  }
-
-  private static String type(JsonNode v) {
-    return v.getNodeType().toString().toLowerCase();
   }
 }

@@ -1,9 +1,14 @@
 package ai.tilt.data;
 
+import static ai.tilt.data.JsonFields.messageList;
+import static ai.tilt.data.JsonFields.present;
+import static ai.tilt.data.JsonFields.required;
+import static ai.tilt.data.JsonFields.type;
+
+import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.model.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -73,7 +78,6 @@ import java.util.Map;
  */
 public final class SftDataset {
   private static final int KEPT_REASONS = 5;
-  private static final TypeReference<Map<String, Object>> OBJECT = new TypeReference<>() {};
 
   /**
    * Counts over one load.
@@ -93,13 +97,6 @@ public final class SftDataset {
       String s = lines + " lines: " + used + " used, " + skipped + " skipped, " + truncated
           + " truncated; " + totalTokens + " tokens, " + targetTokens + " targets";
       return skipReasons.isEmpty() ? s : s + "; first skipped: " + skipReasons.get(0);
-    }
-  }
-
-  /** A bad line; the reason is prefixed with {@code file:line} by the caller. */
-  private static final class Invalid extends Exception {
-    Invalid(String reason) {
-      super(reason);
     }
   }
 
@@ -406,50 +403,12 @@ public final class SftDataset {
       return content.asText();
     }
 
-    private static List<Map<String, Object>> messageList(JsonNode v, String field)
-        throws Invalid {
-      if (v == null || !v.isArray() || v.isEmpty()) {
-        throw new Invalid("field \"" + field + "\" must be a non-empty list of messages");
-      }
-      List<Map<String, Object>> out = new ArrayList<>();
-      for (int i = 0; i < v.size(); i++) {
-        JsonNode m = v.get(i);
-        if (!m.isObject()) {
-          throw new Invalid(field + "[" + i + "] must be an object, got " + type(m));
-        }
-        for (String key : new String[] {"role", "content"}) {
-          JsonNode s = m.get(key);
-          if (s == null || !s.isTextual()) {
-            throw new Invalid(field + "[" + i + "]." + key + " must be a string, got "
-                + (s == null ? "nothing" : type(s)));
-          }
-        }
-        out.add(Jsonl.mapper().convertValue(m, OBJECT));
-      }
-      return out;
-    }
-
-    private static boolean present(JsonNode o, String field) {
-      return o.has(field) && !o.get(field).isNull();
-    }
-
-    private static JsonNode required(JsonNode o, String field) throws Invalid {
-      if (!present(o, field)) {
-        throw new Invalid("missing field \"" + field + "\"");
-      }
-      return o.get(field);
-    }
-
     private static String string(JsonNode o, String field) throws Invalid {
       JsonNode v = required(o, field);
       if (!v.isTextual()) {
         throw new Invalid("field \"" + field + "\" must be a string, got " + type(v));
       }
       return v.asText();
-    }
-
-    private static String type(JsonNode v) {
-      return v.getNodeType().toString().toLowerCase();
     }
   }
 

@@ -1,0 +1,59 @@
+package ai.tilt.data;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** Field checks shared by the JSONL parsers ({@link SftDataset}, {@link PreferenceLines}). */
+final class JsonFields {
+  private static final TypeReference<Map<String, Object>> OBJECT = new TypeReference<>() {};
+
+  private JsonFields() {}
+
+  /** A bad line; the loader prefixes the reason with {@code file:line}. */
+  static final class Invalid extends Exception {
+    Invalid(String reason) {
+      super(reason);
+    }
+  }
+
+  static boolean present(JsonNode o, String field) {
+    return o.has(field) && !o.get(field).isNull();
+  }
+
+  static JsonNode required(JsonNode o, String field) throws Invalid {
+    if (!present(o, field)) {
+      throw new Invalid("missing field \"" + field + "\"");
+    }
+    return o.get(field);
+  }
+
+  static String type(JsonNode v) {
+    return v.getNodeType().toString().toLowerCase();
+  }
+
+  /** A chat: a non-empty list of objects with string {@code role} and {@code content}, as maps for the template. */
+  static List<Map<String, Object>> messageList(JsonNode v, String field) throws Invalid {
+    if (v == null || !v.isArray() || v.isEmpty()) {
+      throw new Invalid("field \"" + field + "\" must be a non-empty list of messages");
+    }
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (int i = 0; i < v.size(); i++) {
+      JsonNode m = v.get(i);
+      if (!m.isObject()) {
+        throw new Invalid(field + "[" + i + "] must be an object, got " + type(m));
+      }
+      for (String key : new String[] {"role", "content"}) {
+        JsonNode s = m.get(key);
+        if (s == null || !s.isTextual()) {
+          throw new Invalid(field + "[" + i + "]." + key + " must be a string, got "
+              + (s == null ? "nothing" : type(s)));
+        }
+      }
+      out.add(Jsonl.mapper().convertValue(m, OBJECT));
+    }
+    return out;
+  }
+}
