@@ -31,10 +31,12 @@ public final class DoctorCommand implements Callable<Integer> {
     RuntimeInfo info = RuntimeInfo.probe(runDir);
     PrintStream out = System.out;
     if (json) {
-      ObjectNode node = new ObjectMapper().valueToTree(info);
+      ObjectMapper mapper = new ObjectMapper();
+      ObjectNode node = mapper.valueToTree(info);
+      // paths as plain strings, not Jackson's file: URIs
       node.put("cacheDir", info.cacheDir().toString());
       node.put("diskPath", info.diskPath().toString());
-      out.println(new ObjectMapper().writeValueAsString(node));
+      out.println(mapper.writeValueAsString(node));
       return info.problems().isEmpty() ? 0 : 1;
     }
     row(out, "tilt", Main.VERSION);

@@ -23,9 +23,10 @@ public final class Torch {
       setIfAbsent("ai.djl.pytorch.graph_optimizer", "false");
       passiveOpenMp();
       Engine engine = Engine.getEngine("PyTorch");
-      JniUtils.setNumThreads(threads());
+      int threads = threads();
+      JniUtils.setNumThreads(threads);
       org.slf4j.LoggerFactory.getLogger(Torch.class).debug("libtorch {} from {}, {} threads ({})",
-          engine.getVersion(), ai.djl.pytorch.jni.LibUtils.getLibtorchPath(), threads(), threadsSource());
+          engine.getVersion(), ai.djl.pytorch.jni.LibUtils.getLibtorchPath(), threads, threadsSource());
       started = true;
       return engine;
     }

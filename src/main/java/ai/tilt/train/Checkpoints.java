@@ -109,7 +109,9 @@ public final class Checkpoints {
     Path latestTmp = runDir.resolve(LATEST + ".tmp");
     Files.writeString(latestTmp, name + "\n");
     Files.move(latestTmp, runDir.resolve(LATEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    LOG.debug("checkpoint {} written: {} files, {} bytes", dest, files.size(), sum(files));
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("checkpoint {} written: {} files, {} bytes", dest, files.size(), sum(files));
+    }
     return dest;
   }
 
