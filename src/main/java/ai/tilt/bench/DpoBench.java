@@ -31,14 +31,22 @@ public final class DpoBench {
     List<ResponseGroup> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       long[] p = rnd.longs(promptLen, 0, vocab).toArray();
-      List<long[]> r = List.of(rnd.longs(responseLen, 0, vocab).toArray(), rnd.longs(responseLen, 0, vocab).toArray());
+      List<long[]> r =
+          List.of(
+              rnd.longs(responseLen, 0, vocab).toArray(),
+              rnd.longs(responseLen, 0, vocab).toArray());
       out.add(new ResponseGroup(p, r, new double[] {1, 0}, i + 1, false));
     }
     return out;
   }
 
-  public static Map<String, Object> run(CausalLM policy, ReferenceModel reference, String label, List<ResponseGroup> data,
-      int micro, int steps) {
+  public static Map<String, Object> run(
+      CausalLM policy,
+      ReferenceModel reference,
+      String label,
+      List<ResponseGroup> data,
+      int micro,
+      int steps) {
     ModelConfig c = policy.config();
     Map<String, NDArray> params = policy.parameters();
     for (NDArray p : params.values()) {
@@ -56,8 +64,9 @@ public final class DpoBench {
     double peak = MatmulPeak.gflops(policy.manager());
     double[] secs = new double[steps];
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
-        PreferenceObjective objective = new PreferenceObjective(policy, reference, new Dpo(0.1, 0.0), 0, data,
-            List.of(), null, null, "")) {
+        PreferenceObjective objective =
+            new PreferenceObjective(
+                policy, reference, new Dpo(0.1, 0.0), 0, data, List.of(), null, null, "")) {
       TrainStep stepper = new TrainStep(policy.manager(), params, opt, 1.0);
       for (int i = -2; i < steps; i++) {
         Objective.Window w = objective.prepare(micros);
@@ -75,7 +84,8 @@ public final class DpoBench {
     long rowTokens = 0; // what the forward passes process: the prompt twice
     for (ResponseGroup g : data) {
       tokens += g.prompt().length + g.responses().get(0).length + g.responses().get(1).length;
-      rowTokens += 2L * g.prompt().length + g.responses().get(0).length + g.responses().get(1).length;
+      rowTokens +=
+          2L * g.prompt().length + g.responses().get(0).length + g.responses().get(1).length;
     }
     double best = Math.max(peak, peak2);
     Map<String, Object> out = new LinkedHashMap<>();

@@ -22,7 +22,8 @@ import java.util.SplittableRandom;
 public final class ForwardBench {
   private ForwardBench() {}
 
-  public static Map<String, Object> run(CausalLM model, String label, int batch, int seqLen, int steps) {
+  public static Map<String, Object> run(
+      CausalLM model, String label, int batch, int seqLen, int steps) {
     ModelConfig c = model.config();
     SplittableRandom rnd = new SplittableRandom(0);
     long[] ids = rnd.longs((long) batch * seqLen, 0, c.vocabSize()).toArray();

@@ -13,15 +13,21 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Batched sampling throughput with and without the KV cache, the shape of the TRL anchor's
- * {@code bench_trl.py generate}: B random prompts of P tokens, exactly N new tokens each (EOS
- * ignored), temperature 1, no top-k/top-p.
+ * Batched sampling throughput with and without the KV cache, the shape of the TRL anchor's {@code
+ * bench_trl.py generate}: B random prompts of P tokens, exactly N new tokens each (EOS ignored),
+ * temperature 1, no top-k/top-p.
  */
 public final class GenerateBench {
   private GenerateBench() {}
 
   public static Map<String, Object> run(
-      CausalLM model, String label, int batch, int promptLen, int newTokens, int repeats, int noCacheRepeats) {
+      CausalLM model,
+      String label,
+      int batch,
+      int promptLen,
+      int newTokens,
+      int repeats,
+      int noCacheRepeats) {
     ModelConfig c = model.config();
     SplittableRandom rnd = new SplittableRandom(0);
     List<long[]> prompts = new ArrayList<>();
@@ -65,8 +71,11 @@ public final class GenerateBench {
     out.put("prompt_len", promptLen);
     out.put("new_tokens", newTokens);
     out.put("tokens_per_s", round(tokens / s));
-    out.put("tokens_per_s_no_cache", noCacheRepeats > 0 ? round(tokens / uncached[noCacheRepeats / 2]) : null);
-    out.put("kv_cache_speedup", noCacheRepeats > 0 ? round(uncached[noCacheRepeats / 2] / s) : null);
+    out.put(
+        "tokens_per_s_no_cache",
+        noCacheRepeats > 0 ? round(tokens / uncached[noCacheRepeats / 2]) : null);
+    out.put(
+        "kv_cache_speedup", noCacheRepeats > 0 ? round(uncached[noCacheRepeats / 2] / s) : null);
     out.put("ms_per_step", round(1000 * (s - prefill) / Math.max(1, newTokens - 1)));
     out.put("prefill_s", round(prefill));
     out.put("gflops", round(flops / s / 1e9));

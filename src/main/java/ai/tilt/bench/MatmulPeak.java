@@ -8,8 +8,8 @@ import java.util.Arrays;
 
 /**
  * Achieved fp32 GFLOP/s of square matmuls through DJL, the yardstick for model FLOP utilisation.
- * Measured in the same process as the benchmark it divides, because this machine's throughput
- * moves with the load of its neighbours (shared/anchor/RESULTS.md saw 126-200 GFLOP/s).
+ * Measured in the same process as the benchmark it divides, because this machine's throughput moves
+ * with the load of its neighbours (shared/anchor/RESULTS.md saw 126-200 GFLOP/s).
  */
 public final class MatmulPeak {
   private MatmulPeak() {}

@@ -26,14 +26,23 @@ import java.util.SplittableRandom;
 /**
  * On-policy iterations of the real loop (sample, score, policy and reference log-probs, update),
  * timed by stage. Defaults are the TRL anchor's RLOO benchmark: 4 prompts of 64 tokens x 4
- * completions of 64 new tokens, one optimizer step of 16 completions as 2 accumulated
- * micro-batches of 8, KL 0.05 in the reward, reward = minus the completion length.
+ * completions of 64 new tokens, one optimizer step of 16 completions as 2 accumulated micro-batches
+ * of 8, KL 0.05 in the reward, reward = minus the completion length.
  */
 public final class OnlineBench {
   private OnlineBench() {}
 
-  public static Map<String, Object> run(CausalLM model, String label, String loss, int prompts, int samples,
-      int promptLen, int newTokens, int iterations, double klCoef) throws IOException {
+  public static Map<String, Object> run(
+      CausalLM model,
+      String label,
+      String loss,
+      int prompts,
+      int samples,
+      int promptLen,
+      int newTokens,
+      int iterations,
+      double klCoef)
+      throws IOException {
     Path dir = Files.createTempDirectory("tilt-bench-online");
     try {
       Path modelDir = dir.resolve("model");
@@ -41,21 +50,36 @@ public final class OnlineBench {
       SplittableRandom rnd = new SplittableRandom(0);
       StringBuilder lines = new StringBuilder();
       for (int i = 0; i < prompts * (iterations + 1); i++) {
-        lines.append("{\"prompt_ids\": ").append(Arrays.toString(rnd.longs(promptLen, 0, model.config().vocabSize()).toArray()))
+        lines
+            .append("{\"prompt_ids\": ")
+            .append(Arrays.toString(rnd.longs(promptLen, 0, model.config().vocabSize()).toArray()))
             .append("}\n");
       }
       Path promptFile = Files.writeString(dir.resolve("prompts.jsonl"), lines.toString());
-      String yaml = String.join("\n",
-          "name: bench-online",
-          "model: {path: '" + modelDir + "'}",
-          "data: {train: '" + promptFile + "'}",
-          "train: {lr: 1.0e-6, micro_batch_size: " + Math.max(1, prompts / 2) + "}",
-          "loss: " + loss,
-          "online: {prompts_per_iteration: " + prompts + ", samples_per_prompt: " + samples + ", iterations: "
-              + (iterations + 1) + ", max_new_tokens: " + newTokens + ", reward: min_length, kl_coef: " + klCoef + "}",
-          "checkpoint: {every: 0, keep_last: 1}",
-          "");
-      Recipe r = RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "bench online");
+      String yaml =
+          String.join(
+              "\n",
+              "name: bench-online",
+              "model: {path: '" + modelDir + "'}",
+              "data: {train: '" + promptFile + "'}",
+              "train: {lr: 1.0e-6, micro_batch_size: " + Math.max(1, prompts / 2) + "}",
+              "loss: " + loss,
+              "online: {prompts_per_iteration: "
+                  + prompts
+                  + ", samples_per_prompt: "
+                  + samples
+                  + ", iterations: "
+                  + (iterations + 1)
+                  + ", max_new_tokens: "
+                  + newTokens
+                  + ", reward: min_length, kl_coef: "
+                  + klCoef
+                  + "}",
+              "checkpoint: {every: 0, keep_last: 1}",
+              "");
+      Recipe r =
+          RecipeLoader.bind(
+              (ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "bench online");
       double peak = MatmulPeak.gflops(model.manager());
       PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
       try (TrainingRun run = TrainingRun.prepare(r, "bench", dir.resolve("run"), null, quiet)) {
@@ -78,12 +102,22 @@ public final class OnlineBench {
       out.put("prompt_len", promptLen);
       out.put("max_new_tokens", newTokens);
       out.put("kl_coef", klCoef);
-      for (String k : new String[] {"timing/iteration_s", "timing/generate_s", "timing/reward_s",
-          "timing/policy_logps_s", "timing/reference_s", "timing/train_s", "perf/generated_tokens_per_s",
-          "completions/mean_length"}) {
+      for (String k :
+          new String[] {
+            "timing/iteration_s",
+            "timing/generate_s",
+            "timing/reward_s",
+            "timing/policy_logps_s",
+            "timing/reference_s",
+            "timing/train_s",
+            "perf/generated_tokens_per_s",
+            "completions/mean_length"
+          }) {
         out.put(k.substring(k.indexOf('/') + 1), GenerateBench.round(median(its, k)));
       }
-      out.put("completions_per_s", GenerateBench.round(prompts * samples / median(its, "timing/iteration_s")));
+      out.put(
+          "completions_per_s",
+          GenerateBench.round(prompts * samples / median(its, "timing/iteration_s")));
       out.put("iterations", its.size());
       out.put("matmul_peak_gflops", GenerateBench.round(peak));
       out.put("threads", JniUtils.getNumThreads());
@@ -95,7 +129,8 @@ public final class OnlineBench {
   }
 
   private static double median(List<JsonNode> rows, String key) {
-    double[] v = rows.stream().mapToDouble(n -> n.path(key).asDouble(Double.NaN)).sorted().toArray();
+    double[] v =
+        rows.stream().mapToDouble(n -> n.path(key).asDouble(Double.NaN)).sorted().toArray();
     return v.length == 0 ? Double.NaN : v[v.length / 2];
   }
 

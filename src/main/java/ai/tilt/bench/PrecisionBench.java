@@ -1,6 +1,5 @@
 package ai.tilt.bench;
 
-import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -29,8 +28,8 @@ public final class PrecisionBench {
   private PrecisionBench() {}
 
   /** One side of the memory comparison; runs in its own process. */
-  public static Map<String, Object> referenceMemory(Path modelDir, Precision precision, int batch, int seqLen)
-      throws IOException {
+  public static Map<String, Object> referenceMemory(
+      Path modelDir, Precision precision, int batch, int seqLen) throws IOException {
     ai.tilt.model.Torch.init();
     ai.tilt.model.Kernels.available(); // libtorch and the kernels are resident before the baseline
     try (NDManager warm = NDManager.newBaseManager()) {
@@ -38,7 +37,8 @@ public final class PrecisionBench {
     }
     long before = Rss.currentMb();
     Map<String, Object> out = new LinkedHashMap<>();
-    try (CausalLM m = ModelFiles.load(modelDir, ai.tilt.model.Devices.current(), precision); NDManager s = m.manager().newSubManager()) {
+    try (CausalLM m = ModelFiles.load(modelDir, ai.tilt.model.Devices.current(), precision);
+        NDManager s = m.manager().newSubManager()) {
       // the reader's file mappings are released when collected: do it before measuring
       System.gc();
       try {
@@ -49,7 +49,8 @@ public final class PrecisionBench {
       long loaded = Rss.currentMb();
       boolean grad = JniUtils.isGradMode();
       JniUtils.setGradMode(false);
-      long[] ids = new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
+      long[] ids =
+          new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
       NDArray x = s.create(ids, new Shape(batch, seqLen));
       m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1).sum().getFloat();
       JniUtils.setGradMode(grad);
@@ -68,12 +69,14 @@ public final class PrecisionBench {
   }
 
   /** Forward + backward of a model at one sequence length, fused or not: seconds and RSS growth. */
-  public static Map<String, Object> attention(CausalLM m, boolean fused, int batch, int seqLen, int steps) {
+  public static Map<String, Object> attention(
+      CausalLM m, boolean fused, int batch, int seqLen, int steps) {
     m.setFusedAttention(fused);
     for (NDArray p : m.parameters().values()) {
       p.setRequiresGradient(true);
     }
-    long[] ids = new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
+    long[] ids =
+        new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
     double[] secs = new double[steps];
     long rssBefore = Rss.currentMb();
     long peak = 0;
@@ -112,7 +115,10 @@ public final class PrecisionBench {
    */
   public static Map<String, Object> parity(CausalLM fp32, CausalLM mixed, int batch, int seqLen) {
     mixed.setPrecision(Precision.BF16_MIXED);
-    long[] ids = new SplittableRandom(0).longs((long) batch * seqLen, 0, fp32.config().vocabSize()).toArray();
+    long[] ids =
+        new SplittableRandom(0)
+            .longs((long) batch * seqLen, 0, fp32.config().vocabSize())
+            .toArray();
     Map<String, float[]> ga = new LinkedHashMap<>();
     Map<String, float[]> gb = new LinkedHashMap<>();
     float[] la = gradients(fp32, ids, batch, seqLen, ga);
@@ -147,7 +153,8 @@ public final class PrecisionBench {
     return out;
   }
 
-  private static float[] gradients(CausalLM m, long[] ids, int batch, int seqLen, Map<String, float[]> out) {
+  private static float[] gradients(
+      CausalLM m, long[] ids, int batch, int seqLen, Map<String, float[]> out) {
     for (NDArray p : m.parameters().values()) {
       p.setRequiresGradient(true);
     }
@@ -161,10 +168,12 @@ public final class PrecisionBench {
         logp = m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1);
         gc.backward(logp.sum().neg());
       }
-      m.parameters().forEach((k, v) -> {
-        out.put(k, v.getGradient().toFloatArray());
-        JniUtils.zeroGrad((PtNDArray) v);
-      });
+      m.parameters()
+          .forEach(
+              (k, v) -> {
+                out.put(k, v.getGradient().toFloatArray());
+                JniUtils.zeroGrad((PtNDArray) v);
+              });
       return logp.toFloatArray();
     }
   }

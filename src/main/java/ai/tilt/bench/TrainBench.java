@@ -18,9 +18,9 @@ import java.util.SplittableRandom;
 
 /**
  * Full optimizer steps (forward, backward, clipping, AdamW) of the SFT loss on random tokens, the
- * shape of the TRL anchor's SFT benchmark (batch 8, 64-token prompts + 65-token completions,
- * loss on completions only). Also the soak test: many steps with RSS sampled, to show that
- * native memory does not grow.
+ * shape of the TRL anchor's SFT benchmark (batch 8, 64-token prompts + 65-token completions, loss
+ * on completions only). Also the soak test: many steps with RSS sampled, to show that native memory
+ * does not grow.
  */
 public final class TrainBench {
   private TrainBench() {}
@@ -38,13 +38,25 @@ public final class TrainBench {
   }
 
   /** Throughput of optimizer steps. */
-  public static Map<String, Object> run(CausalLM model, String label, int batch, int micro, int promptLen,
-      int completionLen, int steps) {
-    return run(model, label, examples(batch, promptLen, completionLen, model.config().vocabSize(), 0), micro, steps);
+  public static Map<String, Object> run(
+      CausalLM model,
+      String label,
+      int batch,
+      int micro,
+      int promptLen,
+      int completionLen,
+      int steps) {
+    return run(
+        model,
+        label,
+        examples(batch, promptLen, completionLen, model.config().vocabSize(), 0),
+        micro,
+        steps);
   }
 
   /** Throughput of optimizer steps on given examples (one batch, reused every step). */
-  public static Map<String, Object> run(CausalLM model, String label, List<SftExample> data, int micro, int steps) {
+  public static Map<String, Object> run(
+      CausalLM model, String label, List<SftExample> data, int micro, int steps) {
     ModelConfig c = model.config();
     int batch = data.size();
     Map<String, NDArray> params = model.parameters();
@@ -73,7 +85,8 @@ public final class TrainBench {
     Arrays.sort(secs);
     double s = secs[steps / 2];
     long tokens = 0;
-    long headPositions = 0; // positions the LM head runs on: from the first target of each micro-batch
+    long headPositions =
+        0; // positions the LM head runs on: from the first target of each micro-batch
     double fwd = 0;
     double headFlops = 2.0 * c.hiddenSize() * c.vocabSize();
     for (SftExample e : data) {
@@ -104,35 +117,44 @@ public final class TrainBench {
   }
 
   /** Many steps of a tiny model, RSS sampled every {@code every} steps. */
-  public static Map<String, Object> soak(CausalLM model, int steps, int every, java.io.PrintStream console) {
+  public static Map<String, Object> soak(
+      CausalLM model, int steps, int every, java.io.PrintStream console) {
     Map<String, NDArray> params = model.parameters();
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
     }
     List<SftExample> data = examples(64, 24, 24, model.config().vocabSize(), 1);
     List<Long> rss = new ArrayList<>();
-    List<Long> jvm = new ArrayList<>(); // heap + non-heap (code cache, metaspace) committed by the JVM
-    java.lang.management.MemoryMXBean mem = java.lang.management.ManagementFactory.getMemoryMXBean();
+    List<Long> jvm =
+        new ArrayList<>(); // heap + non-heap (code cache, metaspace) committed by the JVM
+    java.lang.management.MemoryMXBean mem =
+        java.lang.management.ManagementFactory.getMemoryMXBean();
     long t0 = System.nanoTime();
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.01)) {
       SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);
       TrainStep stepper = new TrainStep(model.manager(), params, opt, 1.0);
       for (int i = 1; i <= steps; i++) {
         int start = (i * 8) % 64;
-        List<List<SftExample>> micros = List.of(data.subList(start, start + 4), data.subList(start + 4, start + 8));
+        List<List<SftExample>> micros =
+            List.of(data.subList(start, start + 4), data.subList(start + 4, start + 8));
         SftObjective.SftWindow w = objective.window(micros);
         stepper.run(2, (m, k) -> objective.microLoss(m, w, k), 1e-4);
         if (i % every == 0) {
           long mb = Rss.currentMb();
-          long j = (mem.getHeapMemoryUsage().getCommitted() + mem.getNonHeapMemoryUsage().getCommitted()) >> 20;
+          long j =
+              (mem.getHeapMemoryUsage().getCommitted() + mem.getNonHeapMemoryUsage().getCommitted())
+                  >> 20;
           rss.add(mb);
           jvm.add(j);
-          console.printf("soak: step %d, rss %d MB (JVM heap + non-heap committed %d MB, the rest %d MB),"
-              + " arrays in the model's manager %d%n", i, mb, j, mb - j, model.manager().getManagedArrays().size());
+          console.printf(
+              "soak: step %d, rss %d MB (JVM heap + non-heap committed %d MB, the rest %d MB),"
+                  + " arrays in the model's manager %d%n",
+              i, mb, j, mb - j, model.manager().getManagedArrays().size());
         }
       }
     }
-    List<Long> after = rss.subList(Math.min(rss.size() - 1, 2), rss.size()); // warm-up: first 2 samples
+    List<Long> after =
+        rss.subList(Math.min(rss.size() - 1, 2), rss.size()); // warm-up: first 2 samples
     long lo = after.stream().mapToLong(Long::longValue).min().orElse(0);
     long hi = after.stream().mapToLong(Long::longValue).max().orElse(0);
     Map<String, Object> out = new LinkedHashMap<>();

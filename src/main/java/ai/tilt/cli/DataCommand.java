@@ -1,8 +1,8 @@
 package ai.tilt.cli;
 
+import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceSynth;
 import ai.tilt.data.SftDataset;
-import ai.tilt.data.DataOptions;
 import ai.tilt.data.SynthData;
 import ai.tilt.model.TextTokenizer;
 import java.nio.file.Path;
@@ -21,8 +21,9 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "data",
     mixinStandardHelpOptions = true,
-    description = "Training-data tools: synthetic SFT and preference data, preference pairs sampled from a"
-        + " model and labelled by a reward, checks of SFT files.",
+    description =
+        "Training-data tools: synthetic SFT and preference data, preference pairs sampled from a"
+            + " model and labelled by a reward, checks of SFT files.",
     subcommands = {DataCommand.Synth.class, DataCommand.Check.class, PairsCommand.class})
 public final class DataCommand implements Runnable {
   @Spec CommandSpec spec;
@@ -49,39 +50,64 @@ public final class DataCommand implements Runnable {
   static final class Synth implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--kind", defaultValue = "sft", paramLabel = "KIND",
-        description = "sft ({\"prompt\", \"completion\"} or messages), pairs ({\"prompt\","
-            + " \"chosen\", \"rejected\"}), unpaired ({\"prompt\", \"completion\", \"label\"},"
-            + " two lines per pair) or lists ({\"prompt\", \"responses\", \"rewards\"}, four"
-            + " responses rewarded with their number of right items) (default: ${DEFAULT-VALUE})")
+    @Option(
+        names = "--kind",
+        defaultValue = "sft",
+        paramLabel = "KIND",
+        description =
+            "sft ({\"prompt\", \"completion\"} or messages), pairs ({\"prompt\","
+                + " \"chosen\", \"rejected\"}), unpaired ({\"prompt\", \"completion\", \"label\"},"
+                + " two lines per pair) or lists ({\"prompt\", \"responses\", \"rewards\"}, four"
+                + " responses rewarded with their number of right items) (default: ${DEFAULT-VALUE})")
     String kind;
 
-    @Option(names = "--task", required = true, paramLabel = "NAME",
-        description = "sft: count, reverse, copy, arith, mixed or length; preference kinds: count,"
-            + " reverse, sort or mixed")
+    @Option(
+        names = "--task",
+        required = true,
+        paramLabel = "NAME",
+        description =
+            "sft: count, reverse, copy, arith, mixed or length; preference kinds: count,"
+                + " reverse, sort or mixed")
     String task;
 
-    @Option(names = "--n", required = true, paramLabel = "N",
+    @Option(
+        names = "--n",
+        required = true,
+        paramLabel = "N",
         description = "training items: lines, or pairs for --kind unpaired (two lines each)")
     int n;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
+    @Option(
+        names = "--seed",
+        defaultValue = "0",
+        paramLabel = "S",
         description = "(default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE.jsonl") Path out;
+    @Option(names = "--out", required = true, paramLabel = "FILE.jsonl")
+    Path out;
 
-    @Option(names = "--format", defaultValue = "prompt-completion", paramLabel = "FORMAT",
-        description = "prompt-completion ({\"prompt\", \"completion\"}) or messages"
-            + " ({\"messages\": [user, assistant]}) (default: ${DEFAULT-VALUE})")
+    @Option(
+        names = "--format",
+        defaultValue = "prompt-completion",
+        paramLabel = "FORMAT",
+        description =
+            "prompt-completion ({\"prompt\", \"completion\"}) or messages"
+                + " ({\"messages\": [user, assistant]}) (default: ${DEFAULT-VALUE})")
     String format;
 
-    @Option(names = "--eval-out", paramLabel = "FILE.jsonl",
-        description = "also write eval lines, drawn from a stream independent of training's"
-            + " (preference kinds: with none of the training prompts)")
+    @Option(
+        names = "--eval-out",
+        paramLabel = "FILE.jsonl",
+        description =
+            "also write eval lines, drawn from a stream independent of training's"
+                + " (preference kinds: with none of the training prompts)")
     Path evalOut;
 
-    @Option(names = "--eval-n", defaultValue = "200", paramLabel = "N",
+    @Option(
+        names = "--eval-n",
+        defaultValue = "200",
+        paramLabel = "N",
         description = "eval lines with --eval-out (default: ${DEFAULT-VALUE})")
     int evalN;
 
@@ -106,8 +132,7 @@ public final class DataCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "--n must be at least 1");
       }
       if (evalOut != null && evalN < 1) {
-        throw new CommandLine.ParameterException(spec.commandLine(),
-            "--eval-n must be at least 1");
+        throw new CommandLine.ParameterException(spec.commandLine(), "--eval-n must be at least 1");
       }
       // Both files are drawn before either is written, so a failed draw leaves no file behind.
       List<String> train;
@@ -141,22 +166,31 @@ public final class DataCommand implements Runnable {
   @Command(
       name = "check",
       mixinStandardHelpOptions = true,
-      description = "Tokenises an SFT JSONL file as training would and prints counts; a bad"
-          + " line is an error naming file:line (or, with --skip-invalid, is counted).")
+      description =
+          "Tokenises an SFT JSONL file as training would and prints counts; a bad"
+              + " line is an error naming file:line (or, with --skip-invalid, is counted).")
   static final class Check implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
+    @Option(
+        names = "--model",
+        required = true,
+        paramLabel = "DIR",
         description = "directory with the tokenizer files")
     Path model;
 
-    @Option(names = "--input", required = true, paramLabel = "FILE.jsonl") Path input;
+    @Option(names = "--input", required = true, paramLabel = "FILE.jsonl")
+    Path input;
 
-    @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
+    @Option(
+        names = "--max-length",
+        defaultValue = "1024",
+        paramLabel = "N",
         description = "(default: ${DEFAULT-VALUE})")
     int maxLength;
 
-    @Option(names = "--max-prompt-length", paramLabel = "N") Integer maxPromptLength;
+    @Option(names = "--max-prompt-length", paramLabel = "N")
+    Integer maxPromptLength;
 
     @Option(names = "--skip-invalid", description = "count bad lines instead of failing")
     boolean skipInvalid;

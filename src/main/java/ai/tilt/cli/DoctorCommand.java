@@ -19,8 +19,11 @@ import picocli.CommandLine.Option;
           + " missing. Every training run logs the same summary as its first line."
     })
 public final class DoctorCommand implements Callable<Integer> {
-  @Option(names = "--run-dir", defaultValue = "checkpoints",
-      description = "where checkpoints will go (its free disk is checked; default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--run-dir",
+      defaultValue = "checkpoints",
+      description =
+          "where checkpoints will go (its free disk is checked; default: ${DEFAULT-VALUE})")
   Path runDir;
 
   @Option(names = "--json", description = "print one JSON line instead of the table")
@@ -43,12 +46,27 @@ public final class DoctorCommand implements Callable<Integer> {
     row(out, "java", info.java() + ", heap max " + RuntimeInfo.bytes(info.maxHeapBytes()));
     row(out, "os", info.os() + ", " + info.cores() + " processors available");
     row(out, "engine", info.engine());
-    row(out, "flavour", info.flavour() + (info.features().isEmpty() ? "" : ", features " + String.join(" ", info.features())));
+    row(
+        out,
+        "flavour",
+        info.flavour()
+            + (info.features().isEmpty() ? "" : ", features " + String.join(" ", info.features())));
     row(out, "libtorch", info.libtorch());
     row(out, "device", info.device());
-    row(out, "GPUs", info.gpus().isEmpty() ? "none visible to libtorch" : String.join("; ", info.gpus()));
-    row(out, "threads", info.threads() + " intra-op (" + info.threadsSource() + "), " + info.interopThreads()
-        + " inter-op, OMP_WAIT_POLICY " + info.ompWaitPolicy());
+    row(
+        out,
+        "GPUs",
+        info.gpus().isEmpty() ? "none visible to libtorch" : String.join("; ", info.gpus()));
+    row(
+        out,
+        "threads",
+        info.threads()
+            + " intra-op ("
+            + info.threadsSource()
+            + "), "
+            + info.interopThreads()
+            + " inter-op, OMP_WAIT_POLICY "
+            + info.ompWaitPolicy());
     row(out, "bf16", info.bf16());
     row(out, "DJL cache", info.cacheDir() + " (" + RuntimeInfo.bytes(info.cacheBytes()) + ")");
     row(out, "disk", RuntimeInfo.bytes(info.diskFreeBytes()) + " free under " + info.diskPath());
@@ -59,8 +77,10 @@ public final class DoctorCommand implements Callable<Integer> {
     for (String p : info.problems()) {
       out.println("problem: " + p);
     }
-    out.println(info.problems().isEmpty() ? "ok: everything a run needs is here" : "not ready: "
-        + info.problems().size() + " problem(s) above");
+    out.println(
+        info.problems().isEmpty()
+            ? "ok: everything a run needs is here"
+            : "not ready: " + info.problems().size() + " problem(s) above");
     return info.problems().isEmpty() ? 0 : 1;
   }
 

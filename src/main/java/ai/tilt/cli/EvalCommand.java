@@ -1,6 +1,5 @@
 package ai.tilt.cli;
 
-import ai.djl.Device;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.TextTokenizer;
@@ -28,50 +27,87 @@ import picocli.CommandLine.Option;
           + " training's eval/* metrics); ends with one JSON line."
     })
 public final class EvalCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "HF model directory (e.g. a checkpoint)") Path model;
+  @Option(
+      names = "--model",
+      required = true,
+      description = "HF model directory (e.g. a checkpoint)")
+  Path model;
 
-  @Option(names = "--reward", required = true,
-      description = "the reward, as in a recipe: a name (min_length) or YAML ('{type: bump, center: 70}')")
+  @Option(
+      names = "--reward",
+      required = true,
+      description =
+          "the reward, as in a recipe: a name (min_length) or YAML ('{type: bump, center: 70}')")
   String reward;
 
-  @Option(names = "--prompts", required = true, description = "JSONL prompts (prompt, messages or prompt_ids)")
+  @Option(
+      names = "--prompts",
+      required = true,
+      description = "JSONL prompts (prompt, messages or prompt_ids)")
   Path prompts;
 
-  @Option(names = "--reference", description = "reference model for KL and win rate (default: the model itself)")
+  @Option(
+      names = "--reference",
+      description = "reference model for KL and win rate (default: the model itself)")
   Path reference;
 
-  @Option(names = "--samples", defaultValue = "1", description = "samples per prompt (default: ${DEFAULT-VALUE})") int samples;
+  @Option(
+      names = "--samples",
+      defaultValue = "1",
+      description = "samples per prompt (default: ${DEFAULT-VALUE})")
+  int samples;
 
-  @Option(names = "--max-new-tokens", defaultValue = "64") int maxNewTokens;
+  @Option(names = "--max-new-tokens", defaultValue = "64")
+  int maxNewTokens;
 
-  @Option(names = "--temperature", defaultValue = "1.0") double temperature;
+  @Option(names = "--temperature", defaultValue = "1.0")
+  double temperature;
 
-  @Option(names = "--top-p", defaultValue = "1.0") double topP;
+  @Option(names = "--top-p", defaultValue = "1.0")
+  double topP;
 
-  @Option(names = "--top-k", defaultValue = "0") int topK;
+  @Option(names = "--top-k", defaultValue = "0")
+  int topK;
 
-  @Option(names = "--seed", defaultValue = "0") long seed;
+  @Option(names = "--seed", defaultValue = "0")
+  long seed;
 
   @Override
   public Integer call() throws Exception {
     RewardSpec rewardSpec = rewardOption(reward, "--reward");
     try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current());
         TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
-      Map<String, Double> m = OnlineEval.run(lm, tok, reference != null ? reference : model, rewardSpec, prompts,
-          samples, maxNewTokens, temperature, topP, topK, seed);
+      Map<String, Double> m =
+          OnlineEval.run(
+              lm,
+              tok,
+              reference != null ? reference : model,
+              rewardSpec,
+              prompts,
+              samples,
+              maxNewTokens,
+              temperature,
+              topP,
+              topK,
+              seed);
       System.err.print(OnlineEval.describe(m));
       System.out.println(new ObjectMapper().writeValueAsString(m));
     }
     return 0;
   }
 
-  /** A reward given on the command line: a name ({@code min_length}) or a YAML mapping with a type. */
+  /**
+   * A reward given on the command line: a name ({@code min_length}) or a YAML mapping with a type.
+   */
   static RewardSpec rewardOption(String text, String option) throws java.io.IOException {
     JsonNode spec = new YAMLMapper().readTree(text);
-    ObjectNode tree = spec != null && spec.isTextual() ? new ObjectMapper().createObjectNode().put("type", spec.asText())
-        : spec instanceof ObjectNode o ? o : null;
+    ObjectNode tree =
+        spec != null && spec.isTextual()
+            ? new ObjectMapper().createObjectNode().put("type", spec.asText())
+            : spec instanceof ObjectNode o ? o : null;
     if (tree == null) {
-      throw new IllegalArgumentException(option + " must be a name or a YAML mapping with a type, got: " + text);
+      throw new IllegalArgumentException(
+          option + " must be a name or a YAML mapping with a type, got: " + text);
     }
     return RecipeLoader.bind(tree, List.of(), option, RewardSpec.class);
   }

@@ -1,6 +1,5 @@
 package ai.tilt.cli;
 
-import ai.djl.Device;
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Generator;
@@ -31,52 +30,90 @@ import picocli.CommandLine.Option;
           + " completion, completion_ids, logprobs and finish_reason (eos or length)."
     })
 public final class GenerateCommand implements Callable<Integer> {
-  @Option(names = "--dtype", defaultValue = "fp32",
-      description = "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--dtype",
+      defaultValue = "fp32",
+      description =
+          "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
   String dtype;
 
-  @Option(names = "--model", required = true, description = "HF model directory") Path model;
+  @Option(names = "--model", required = true, description = "HF model directory")
+  Path model;
 
   @ArgGroup(exclusive = true, multiplicity = "1")
   Source source;
 
   static final class Source {
-    @Option(names = "--prompt", description = "one text prompt") String prompt;
+    @Option(names = "--prompt", description = "one text prompt")
+    String prompt;
 
-    @Option(names = "--input", description = "JSONL prompts") Path input;
+    @Option(names = "--input", description = "JSONL prompts")
+    Path input;
   }
 
-  @Option(names = "--output", description = "JSONL output (default: completions printed to stdout)") Path output;
+  @Option(names = "--output", description = "JSONL output (default: completions printed to stdout)")
+  Path output;
 
-  @Option(names = "--num-samples", defaultValue = "1", description = "completions per prompt (default: ${DEFAULT-VALUE})") int numSamples;
+  @Option(
+      names = "--num-samples",
+      defaultValue = "1",
+      description = "completions per prompt (default: ${DEFAULT-VALUE})")
+  int numSamples;
 
-  @Option(names = "--max-new-tokens", defaultValue = "64", description = "(default: ${DEFAULT-VALUE})") int maxNewTokens;
+  @Option(
+      names = "--max-new-tokens",
+      defaultValue = "64",
+      description = "(default: ${DEFAULT-VALUE})")
+  int maxNewTokens;
 
-  @Option(names = "--temperature", defaultValue = "1.0", description = "(default: ${DEFAULT-VALUE})") double temperature;
+  @Option(
+      names = "--temperature",
+      defaultValue = "1.0",
+      description = "(default: ${DEFAULT-VALUE})")
+  double temperature;
 
-  @Option(names = "--top-p", defaultValue = "1.0", description = "nucleus mass; 1 keeps all (default: ${DEFAULT-VALUE})") double topP;
+  @Option(
+      names = "--top-p",
+      defaultValue = "1.0",
+      description = "nucleus mass; 1 keeps all (default: ${DEFAULT-VALUE})")
+  double topP;
 
-  @Option(names = "--top-k", defaultValue = "0", description = "0 keeps all (default: ${DEFAULT-VALUE})") int topK;
+  @Option(
+      names = "--top-k",
+      defaultValue = "0",
+      description = "0 keeps all (default: ${DEFAULT-VALUE})")
+  int topK;
 
-  @Option(names = "--greedy", description = "argmax decoding") boolean greedy;
+  @Option(names = "--greedy", description = "argmax decoding")
+  boolean greedy;
 
-  @Option(names = "--ignore-eos", description = "generate max-new-tokens even after EOS") boolean ignoreEos;
+  @Option(names = "--ignore-eos", description = "generate max-new-tokens even after EOS")
+  boolean ignoreEos;
 
-  @Option(names = "--seed", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})") long seed;
+  @Option(names = "--seed", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})")
+  long seed;
 
-  @Option(names = "--batch-size", defaultValue = "16", description = "sequences sampled together (default: ${DEFAULT-VALUE})") int batchSize;
+  @Option(
+      names = "--batch-size",
+      defaultValue = "16",
+      description = "sequences sampled together (default: ${DEFAULT-VALUE})")
+  int batchSize;
 
   @Override
   public Integer call() throws Exception {
-    SamplingParams params = new SamplingParams(maxNewTokens, temperature, topK, topP, greedy, ignoreEos, seed);
-    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
+    SamplingParams params =
+        new SamplingParams(maxNewTokens, temperature, topK, topP, greedy, ignoreEos, seed);
+    try (CausalLM lm =
+        ModelFiles.load(
+            model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
       TextTokenizer tokenizer = TextTokenizer.loadIfPresent(model);
       ModelInputs inputs = new ModelInputs(lm, tokenizer);
       List<ObjectNode> records = new ArrayList<>();
       List<long[]> prompts = new ArrayList<>();
       if (source.prompt != null) {
         if (tokenizer == null) {
-          throw new IllegalArgumentException(model + " has no tokenizer.json: use --input with prompt_ids");
+          throw new IllegalArgumentException(
+              model + " has no tokenizer.json: use --input with prompt_ids");
         }
         ObjectNode rec = Jsonl.mapper().createObjectNode().put("prompt", source.prompt);
         records.add(rec);
@@ -87,7 +124,10 @@ public final class GenerateCommand implements Callable<Integer> {
           prompts.add(inputs.prompt(line));
         }
       }
-      long[] eos = tokenizer != null && tokenizer.eosIds().length > 0 ? tokenizer.eosIds() : lm.config().eosTokenIds();
+      long[] eos =
+          tokenizer != null && tokenizer.eosIds().length > 0
+              ? tokenizer.eosIds()
+              : lm.config().eosTokenIds();
       Generator generator = new Generator(lm, eos);
       // Row k of the expanded list is sample (k % n) of prompt (k / n); batches keep that order.
       List<long[]> rows = new ArrayList<>();
@@ -101,7 +141,8 @@ public final class GenerateCommand implements Callable<Integer> {
         List<long[]> batch = rows.subList(start, Math.min(rows.size(), start + batchSize));
         results.addAll(generator.generate(batch, params, true, start));
         if (rows.size() > batchSize) {
-          System.err.printf("tilt generate: %d/%d%n", Math.min(rows.size(), start + batchSize), rows.size());
+          System.err.printf(
+              "tilt generate: %d/%d%n", Math.min(rows.size(), start + batchSize), rows.size());
         }
       }
       write(records, results, inputs);
@@ -109,7 +150,9 @@ public final class GenerateCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void write(List<ObjectNode> records, List<Generator.Generation> results, ModelInputs inputs) throws Exception {
+  private void write(
+      List<ObjectNode> records, List<Generator.Generation> results, ModelInputs inputs)
+      throws Exception {
     List<ObjectNode> out = new ArrayList<>();
     for (int k = 0; k < results.size(); k++) {
       Generator.Generation g = results.get(k);
@@ -134,7 +177,10 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     if (output == null) {
       for (ObjectNode rec : out) {
-        System.out.println(rec.has("completion") ? rec.get("completion").asText() : rec.get("completion_ids").toString());
+        System.out.println(
+            rec.has("completion")
+                ? rec.get("completion").asText()
+                : rec.get("completion_ids").toString());
       }
       return;
     }

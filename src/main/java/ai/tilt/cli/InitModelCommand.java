@@ -1,6 +1,6 @@
 package ai.tilt.cli;
 
-import ai.djl.Device;
+import ai.tilt.data.Jsonl;
 import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
@@ -10,7 +10,6 @@ import ai.tilt.model.Presets;
 import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import ai.tilt.data.Jsonl;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -28,17 +27,27 @@ import picocli.CommandLine.Option;
           + " 512-token byte-level BPE with <|bos|>/<|eos|>/<|pad|> and a simple chat template."
     })
 public final class InitModelCommand implements Callable<Integer> {
-  @Option(names = "--arch", required = true, description = "llama, mistral, qwen2, qwen3, gpt_neox or gpt2")
+  @Option(
+      names = "--arch",
+      required = true,
+      description = "llama, mistral, qwen2, qwen3, gpt_neox or gpt2")
   String arch;
 
-  @Option(names = "--preset", defaultValue = "tiny", description = "tiny, small or medium (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--preset",
+      defaultValue = "tiny",
+      description = "tiny, small or medium (default: ${DEFAULT-VALUE})")
   String preset;
 
-  @Option(names = "--out", required = true, description = "output directory") Path out;
+  @Option(names = "--out", required = true, description = "output directory")
+  Path out;
 
-  @Option(names = "--seed", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})") long seed;
+  @Option(names = "--seed", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})")
+  long seed;
 
-  @Option(names = "--tokenizer", description = "copy this directory's tokenizer.json / tokenizer_config.json instead")
+  @Option(
+      names = "--tokenizer",
+      description = "copy this directory's tokenizer.json / tokenizer_config.json instead")
   Path tokenizerDir;
 
   @Override
@@ -47,7 +56,8 @@ public final class InitModelCommand implements Callable<Integer> {
     Presets.size(preset); // validates the name before anything is written
     Files.createDirectories(out);
     if (tokenizerDir != null) {
-      for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+      for (String f :
+          new String[] {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
         Path src = tokenizerDir.resolve(f);
         if (Files.exists(src)) {
           Files.copy(src, out.resolve(f), StandardCopyOption.REPLACE_EXISTING);
@@ -60,7 +70,8 @@ public final class InitModelCommand implements Callable<Integer> {
     }
     ModelConfig config;
     try (TextTokenizer tok = TextTokenizer.load(out)) {
-      config = Presets.config(family, preset, tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
+      config =
+          Presets.config(family, preset, tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
     }
     try (CausalLM model = ModelFiles.random(config, seed, 0.02f, ai.tilt.model.Devices.current())) {
       ModelFiles.save(model, out, "F32", Long.MAX_VALUE);

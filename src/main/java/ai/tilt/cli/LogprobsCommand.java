@@ -1,6 +1,5 @@
 package ai.tilt.cli;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -30,23 +29,34 @@ import picocli.CommandLine.Option;
           + " completion_ids. Output lines copy 'id' and add completion_ids, logprobs and sum."
     })
 public final class LogprobsCommand implements Callable<Integer> {
-  @Option(names = "--dtype", defaultValue = "fp32",
-      description = "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--dtype",
+      defaultValue = "fp32",
+      description =
+          "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
   String dtype;
 
-  @Option(names = "--model", required = true, description = "HF model directory") Path model;
+  @Option(names = "--model", required = true, description = "HF model directory")
+  Path model;
 
-  @Option(names = "--input", required = true, description = "JSONL input") Path input;
+  @Option(names = "--input", required = true, description = "JSONL input")
+  Path input;
 
-  @Option(names = "--output", required = true, description = "JSONL output") Path output;
+  @Option(names = "--output", required = true, description = "JSONL output")
+  Path output;
 
-  @Option(names = "--batch-size", defaultValue = "8", description = "sequences per forward pass (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--batch-size",
+      defaultValue = "8",
+      description = "sequences per forward pass (default: ${DEFAULT-VALUE})")
   int batchSize;
 
   @Override
   public Integer call() throws Exception {
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
+    try (CausalLM lm =
+        ModelFiles.load(
+            model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
       ModelInputs inputs = new ModelInputs(lm, TextTokenizer.loadIfPresent(model));
       List<long[]> prompts = new ArrayList<>();
       List<long[]> completions = new ArrayList<>();
@@ -86,7 +96,10 @@ public final class LogprobsCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** One right-padded forward pass over prompt + completion rows; returns each completion's log-probs. */
+  /**
+   * One right-padded forward pass over prompt + completion rows; returns each completion's
+   * log-probs.
+   */
   static float[][] score(CausalLM lm, List<long[]> prompts, List<long[]> completions) {
     int b = prompts.size();
     int t = 0;
@@ -108,7 +121,8 @@ public final class LogprobsCommand implements Callable<Integer> {
     }
     float[][] out = new float[b][];
     try (NDManager m = lm.manager().newSubManager()) {
-      NDArray logp = lm.tokenLogprobs(m.create(ids, new Shape(b, t)), m.create(mask, new Shape(b, t)), from);
+      NDArray logp =
+          lm.tokenLogprobs(m.create(ids, new Shape(b, t)), m.create(mask, new Shape(b, t)), from);
       float[] flat = logp.toFloatArray(); // (B, T - from)
       int width = t - from;
       for (int r = 0; r < b; r++) {

@@ -31,13 +31,18 @@ public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @CommandLine.Option(names = "--device", scope = CommandLine.ScopeType.INHERIT,
-      description = "auto (default: a GPU when libtorch sees one), cpu, cuda or cuda:N; a recipe's device key wins for train")
+  @CommandLine.Option(
+      names = "--device",
+      scope = CommandLine.ScopeType.INHERIT,
+      description =
+          "auto (default: a GPU when libtorch sees one), cpu, cuda or cuda:N; a recipe's device key wins for train")
   void device(String spec) {
     System.setProperty("tilt.device", spec);
   }
 
-  @CommandLine.Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT,
+  @CommandLine.Option(
+      names = {"-v", "--verbose"},
+      scope = CommandLine.ScopeType.INHERIT,
       description = "debug logs from Tilt and DJL (default: Tilt's info, DJL's warnings)")
   void verbose(boolean on) {
     if (on) {

@@ -3,17 +3,17 @@ package ai.tilt.cli;
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.TextTokenizer;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Turns an input line's prompt (and completion) into token ids the way the rest of Tilt does:
- * text prompts are encoded with the tokenizer's special tokens (BOS where it adds one), chat
- * {@code messages} are rendered with the chat template and a generation prompt and encoded
- * without adding special tokens again, completions are encoded without special tokens.
+ * Turns an input line's prompt (and completion) into token ids the way the rest of Tilt does: text
+ * prompts are encoded with the tokenizer's special tokens (BOS where it adds one), chat {@code
+ * messages} are rendered with the chat template and a generation prompt and encoded without adding
+ * special tokens again, completions are encoded without special tokens.
  */
 final class ModelInputs {
   private final CausalLM model;
@@ -28,13 +28,17 @@ final class ModelInputs {
     return tokenizer != null;
   }
 
-  /** The prompt ids of a line holding {@code prompt_ids}, {@code messages} or a text {@code prompt}. */
+  /**
+   * The prompt ids of a line holding {@code prompt_ids}, {@code messages} or a text {@code prompt}.
+   */
   long[] prompt(Jsonl.Line line) {
     long[] ids;
     if (line.has("prompt_ids")) {
       ids = line.ids("prompt_ids");
-    } else if (line.has("messages") || (line.has("prompt") && line.json().get("prompt").isArray())) {
-      JsonNode msgs = line.has("messages") ? line.json().get("messages") : line.json().get("prompt");
+    } else if (line.has("messages")
+        || (line.has("prompt") && line.json().get("prompt").isArray())) {
+      JsonNode msgs =
+          line.has("messages") ? line.json().get("messages") : line.json().get("prompt");
       ids = needTokenizer(line, "messages").encodeChat(messages(line, msgs), true, Map.of());
     } else if (line.has("prompt")) {
       ids = needTokenizer(line, "prompt").encodePrompt(line.text("prompt"));
@@ -79,7 +83,10 @@ final class ModelInputs {
 
   private TextTokenizer needTokenizer(Jsonl.Line line, String field) {
     if (tokenizer == null) {
-      throw line.error("field '" + field + "' needs a tokenizer, but the model directory has no tokenizer.json; give token ids instead");
+      throw line.error(
+          "field '"
+              + field
+              + "' needs a tokenizer, but the model directory has no tokenizer.json; give token ids instead");
     }
     return tokenizer;
   }

@@ -43,34 +43,57 @@ import picocli.CommandLine.Option;
           + " counted. Ends with one JSON line of counts and length statistics."
     })
 public final class PairsCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "HF model directory with tokenizer files") Path model;
+  @Option(
+      names = "--model",
+      required = true,
+      description = "HF model directory with tokenizer files")
+  Path model;
 
-  @Option(names = "--prompts", required = true, description = "JSONL prompts (prompt or messages)") Path prompts;
+  @Option(names = "--prompts", required = true, description = "JSONL prompts (prompt or messages)")
+  Path prompts;
 
-  @Option(names = "--reward", required = true,
-      description = "the labelling reward, as in a recipe: a name (min_length) or YAML ('{type: mode_length, target: 6}')")
+  @Option(
+      names = "--reward",
+      required = true,
+      description =
+          "the labelling reward, as in a recipe: a name (min_length) or YAML ('{type: mode_length, target: 6}')")
   String reward;
 
-  @Option(names = "--out", required = true, paramLabel = "FILE.jsonl") Path out;
+  @Option(names = "--out", required = true, paramLabel = "FILE.jsonl")
+  Path out;
 
-  @Option(names = "--samples", defaultValue = "2", description = "completions per prompt (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--samples",
+      defaultValue = "2",
+      description = "completions per prompt (default: ${DEFAULT-VALUE})")
   int samples;
 
-  @Option(names = "--max-new-tokens", defaultValue = "64") int maxNewTokens;
+  @Option(names = "--max-new-tokens", defaultValue = "64")
+  int maxNewTokens;
 
-  @Option(names = "--temperature", defaultValue = "1.0") double temperature;
+  @Option(names = "--temperature", defaultValue = "1.0")
+  double temperature;
 
-  @Option(names = "--min-gap", defaultValue = "0",
+  @Option(
+      names = "--min-gap",
+      defaultValue = "0",
       description = "keep a pair only when its reward gap exceeds this (default: ${DEFAULT-VALUE})")
   double minGap;
 
-  @Option(names = "--truncate-words", paramLabel = "MEAN",
-      description = "Skew Length data: cut each completion after 1 + Exponential(MEAN) words before scoring")
+  @Option(
+      names = "--truncate-words",
+      paramLabel = "MEAN",
+      description =
+          "Skew Length data: cut each completion after 1 + Exponential(MEAN) words before scoring")
   Double truncateWords;
 
-  @Option(names = "--seed", defaultValue = "0") long seed;
+  @Option(names = "--seed", defaultValue = "0")
+  long seed;
 
-  @Option(names = "--batch-size", defaultValue = "64", description = "sequences sampled together (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--batch-size",
+      defaultValue = "64",
+      description = "sequences sampled together (default: ${DEFAULT-VALUE})")
   int batchSize;
 
   @Override
@@ -82,11 +105,14 @@ public final class PairsCommand implements Callable<Integer> {
     PrintStream err = System.err;
     try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current());
         TextTokenizer tok = TextTokenizer.load(model);
-        Reward scorer = spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
-      List<PromptSet.Prompt> ps = PromptSet.load(prompts, tok, lm.config().vocabSize(), false, true);
+        Reward scorer =
+            spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
+      List<PromptSet.Prompt> ps =
+          PromptSet.load(prompts, tok, lm.config().vocabSize(), false, true);
       long[] eos = tok.eosIds().length > 0 ? tok.eosIds() : lm.config().eosTokenIds();
       Generator gen = new Generator(lm, eos);
-      SamplingParams params = new SamplingParams(maxNewTokens, temperature, 0, 1.0, false, false, seed);
+      SamplingParams params =
+          new SamplingParams(maxNewTokens, temperature, 0, 1.0, false, false, seed);
       SplittableRandom cut = new SplittableRandom(seed ^ 0x5DEECE66DL);
       ObjectMapper json = new ObjectMapper();
       List<String> lines = new ArrayList<>();
@@ -102,7 +128,8 @@ public final class PairsCommand implements Callable<Integer> {
             inputs.add(p.ids());
           }
         }
-        // firstRow keeps every row's random stream a function of its global index: batch size does not matter
+        // firstRow keeps every row's random stream a function of its global index: batch size does
+        // not matter
         List<Generator.Generation> gens = gen.generate(inputs, params, true, (long) from * samples);
         for (int g = 0; g < chunk.size(); g++) {
           PromptSet.Prompt p = chunk.get(g);
@@ -139,7 +166,15 @@ public final class PairsCommand implements Callable<Integer> {
             continue;
           }
           ObjectNode line = p.record().deepCopy();
-          line.remove(List.of("completion", "chosen", "rejected", "responses", "rewards", "label", "response_ids"));
+          line.remove(
+              List.of(
+                  "completion",
+                  "chosen",
+                  "rejected",
+                  "responses",
+                  "rewards",
+                  "label",
+                  "response_ids"));
           line.put("chosen", texts[pair[0]]).put("rejected", texts[pair[1]]);
           line.put("score_chosen", r[pair[0]]).put("score_rejected", r[pair[1]]);
           ArrayNode rs = line.putArray("response_ids");
@@ -158,10 +193,15 @@ public final class PairsCommand implements Callable<Integer> {
         }
       }
       if (lines.isEmpty()) {
-        throw new IllegalStateException("every prompt's samples tied under the reward: no pairs to write to " + out);
+        throw new IllegalStateException(
+            "every prompt's samples tied under the reward: no pairs to write to " + out);
       }
       ai.tilt.data.SynthData.writeLines(out, lines);
-      int mode = wordHistogram.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+      int mode =
+          wordHistogram.entrySet().stream()
+              .max(Map.Entry.comparingByValue())
+              .orElseThrow()
+              .getKey();
       Map<String, Object> summary = new LinkedHashMap<>();
       summary.put("pairs", lines.size());
       summary.put("prompts", ps.size());
@@ -170,7 +210,8 @@ public final class PairsCommand implements Callable<Integer> {
       summary.put("mode_words", mode);
       summary.put("word_histogram", wordHistogram);
       summary.put("out", out.toString());
-      err.printf("wrote %d pairs to %s (%d prompts tied and were dropped)%n", lines.size(), out, ties);
+      err.printf(
+          "wrote %d pairs to %s (%d prompts tied and were dropped)%n", lines.size(), out, ties);
       System.out.println(json.writeValueAsString(summary));
     }
     return 0;

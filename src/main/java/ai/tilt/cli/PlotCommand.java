@@ -31,11 +31,17 @@ import picocli.CommandLine.Spec;
 public final class PlotCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "RUN_DIR", description = "Run directory holding metrics.jsonl.")
+  @Parameters(
+      index = "0",
+      paramLabel = "RUN_DIR",
+      description = "Run directory holding metrics.jsonl.")
   Path runDir;
 
-  @Option(names = "--key", paramLabel = "K",
-      description = "Only the chart holding metric K (e.g. train/loss) or named K (e.g. loss); repeatable.")
+  @Option(
+      names = "--key",
+      paramLabel = "K",
+      description =
+          "Only the chart holding metric K (e.g. train/loss) or named K (e.g. loss); repeatable.")
   List<String> keys = new ArrayList<>();
 
   @Override
@@ -44,7 +50,8 @@ public final class PlotCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     Path metrics = runDir.resolve(MetricsLog.METRICS_FILE);
     if (!Files.isRegularFile(metrics)) {
-      err.println("tilt plot: " + metrics + ": not found (RUN_DIR must be a training run's directory)");
+      err.println(
+          "tilt plot: " + metrics + ": not found (RUN_DIR must be a training run's directory)");
       return 1;
     }
     try {

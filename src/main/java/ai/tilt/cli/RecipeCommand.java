@@ -11,7 +11,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code tilt recipe explain FILE}: every key of a recipe, resolved, with its meaning. */
-@Command(name = "recipe", mixinStandardHelpOptions = true, description = "Inspect recipes.",
+@Command(
+    name = "recipe",
+    mixinStandardHelpOptions = true,
+    description = "Inspect recipes.",
     subcommands = {RecipeCommand.Explain.class})
 public final class RecipeCommand implements Runnable {
   @Override
@@ -19,14 +22,20 @@ public final class RecipeCommand implements Runnable {
     new picocli.CommandLine(this).usage(System.out);
   }
 
-  @Command(name = "explain", mixinStandardHelpOptions = true,
-      description = "Prints every key with its resolved value (defaults filled in) and what it means.")
+  @Command(
+      name = "explain",
+      mixinStandardHelpOptions = true,
+      description =
+          "Prints every key with its resolved value (defaults filled in) and what it means.")
   static final class Explain implements Callable<Integer> {
-    @Parameters(index = "0", description = "recipe YAML") Path file;
+    @Parameters(index = "0", description = "recipe YAML")
+    Path file;
 
-    @Option(names = "--set", description = "override a key, as for train") List<String> overrides = new ArrayList<>();
+    @Option(names = "--set", description = "override a key, as for train")
+    List<String> overrides = new ArrayList<>();
 
-    @Option(names = "--yaml", description = "print the resolved recipe as YAML instead") boolean yaml;
+    @Option(names = "--yaml", description = "print the resolved recipe as YAML instead")
+    boolean yaml;
 
     @Override
     public Integer call() throws Exception {

@@ -1,6 +1,5 @@
 package ai.tilt.cli;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Jsonl;
@@ -33,29 +32,43 @@ import picocli.CommandLine.Option;
           + " and add 'reward'."
     })
 public final class ScoreCommand implements Callable<Integer> {
-  @Option(names = "--dtype", defaultValue = "fp32",
-      description = "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
+  @Option(
+      names = "--dtype",
+      defaultValue = "fp32",
+      description =
+          "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
   String dtype;
 
-  @Option(names = "--model", required = true, description = "reward model directory") Path model;
+  @Option(names = "--model", required = true, description = "reward model directory")
+  Path model;
 
-  @Option(names = "--input", required = true) Path input;
+  @Option(names = "--input", required = true)
+  Path input;
 
-  @Option(names = "--output", required = true) Path output;
+  @Option(names = "--output", required = true)
+  Path output;
 
-  @Option(names = "--batch-size", defaultValue = "16", description = "(default: ${DEFAULT-VALUE})") int batchSize;
+  @Option(names = "--batch-size", defaultValue = "16", description = "(default: ${DEFAULT-VALUE})")
+  int batchSize;
 
-  @Option(names = "--no-eos", description = "do not append EOS after text completions (training appends it by default)")
+  @Option(
+      names = "--no-eos",
+      description = "do not append EOS after text completions (training appends it by default)")
   boolean noEos;
 
   @Override
   public Integer call() throws Exception {
     if (ModelFiles.headOf(model) != Head.SCORE) {
-      throw new IllegalArgumentException(model + " is a causal LM, not a reward model (its config.json names no"
-          + " *ForSequenceClassification); train one with loss: reward_model");
+      throw new IllegalArgumentException(
+          model
+              + " is a causal LM, not a reward model (its config.json names no"
+              + " *ForSequenceClassification); train one with loss: reward_model");
     }
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM rm = ModelFiles.load(model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype)); TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
+    try (CausalLM rm =
+            ModelFiles.load(
+                model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype));
+        TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       List<long[]> seqs = new ArrayList<>();
       for (Jsonl.Line line : lines) {
         seqs.add(sequence(line, tok, rm.config().vocabSize()));
@@ -91,14 +104,20 @@ public final class ScoreCommand implements Callable<Integer> {
         throw line.error("text fields need a tokenizer, but " + model + " has no tokenizer.json");
       }
       if (line.has("messages")) {
-        List<Map<String, Object>> msgs = Jsonl.mapper().convertValue(line.json().get("messages"),
-            new com.fasterxml.jackson.core.type.TypeReference<List<Map<String, Object>>>() {});
+        List<Map<String, Object>> msgs =
+            Jsonl.mapper()
+                .convertValue(
+                    line.json().get("messages"),
+                    new com.fasterxml.jackson.core.type.TypeReference<
+                        List<Map<String, Object>>>() {});
         ids = tok.encodeChat(msgs, false, Map.of());
       } else {
         long[] p = tok.encodePrompt(line.text("prompt"));
         long[] c = tok.encode(line.text("completion"), false);
         long lastId = c.length == 0 ? -1 : c[c.length - 1];
-        if (!noEos && tok.eosIds().length > 0 && Arrays.stream(tok.eosIds()).noneMatch(e -> e == lastId)) {
+        if (!noEos
+            && tok.eosIds().length > 0
+            && Arrays.stream(tok.eosIds()).noneMatch(e -> e == lastId)) {
           c = concat(c, new long[] {tok.eosIds()[0]}); // as training appends it: once
         }
         ids = concat(p, c);
@@ -125,7 +144,8 @@ public final class ScoreCommand implements Callable<Integer> {
       Arrays.fill(mask, r * t, r * t + seqs.get(r).length, 1L);
     }
     try (NDManager m = rm.manager().newSubManager()) {
-      return rm.scores(m.create(ids, new Shape(b, t)), m.create(mask, new Shape(b, t))).toFloatArray();
+      return rm.scores(m.create(ids, new Shape(b, t)), m.create(mask, new Shape(b, t)))
+          .toFloatArray();
     }
   }
 

@@ -1,7 +1,7 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.chat.ChatTemplate;
 import ai.tilt.model.TextTokenizer;
+import ai.tilt.model.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -49,14 +49,20 @@ public final class TokenizeCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--model", required = true, paramLabel = "DIR",
+  @Option(
+      names = "--model",
+      required = true,
+      paramLabel = "DIR",
       description = "Directory with tokenizer.json (and tokenizer_config.json etc.).")
   Path model;
 
   @Option(names = "--input", required = true, paramLabel = "IN.jsonl", description = "Input JSONL.")
   Path input;
 
-  @Option(names = "--output", required = true, paramLabel = "OUT.jsonl",
+  @Option(
+      names = "--output",
+      required = true,
+      paramLabel = "OUT.jsonl",
       description = "Output JSONL (one line per non-blank input line).")
   Path output;
 
@@ -166,8 +172,8 @@ public final class TokenizeCommand implements Callable<Integer> {
       return out;
     }
     if (!tok.hasChatTemplate()) {
-      throw new LineError("chat line, but the tokenizer in " + tok.directory()
-          + " has no chat template");
+      throw new LineError(
+          "chat line, but the tokenizer in " + tok.directory() + " has no chat template");
     }
     JsonNode messages = node.get("messages");
     if (!messages.isArray()) {
@@ -184,10 +190,11 @@ public final class TokenizeCommand implements Callable<Integer> {
     }
     String rendered;
     try {
-      rendered = tok.applyChatTemplate(
-          JSON.convertValue(messages, MESSAGES),
-          flag(node, "add_generation_prompt", false),
-          kw.isObject() ? JSON.convertValue(kw, OBJECT) : null);
+      rendered =
+          tok.applyChatTemplate(
+              JSON.convertValue(messages, MESSAGES),
+              flag(node, "add_generation_prompt", false),
+              kw.isObject() ? JSON.convertValue(kw, OBJECT) : null);
     } catch (ChatTemplate.TemplateException e) {
       throw new LineError(e.getMessage());
     }

@@ -1,12 +1,12 @@
 package ai.tilt.cli;
 
+import ai.tilt.model.RuntimeInfo;
 import ai.tilt.train.Checkpoints;
 import ai.tilt.train.OnlineTrainer;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
 import ai.tilt.train.TrainingRun;
-import ai.tilt.model.RuntimeInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,22 +31,33 @@ import sun.misc.Signal;
 public final class TrainCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(TrainCommand.class);
 
-  @Parameters(index = "0", description = "recipe YAML") Path recipeFile;
+  @Parameters(index = "0", description = "recipe YAML")
+  Path recipeFile;
 
-  @Option(names = "--run-dir", description = "run directory (default: checkpoints/<recipe name>)") Path runDir;
+  @Option(names = "--run-dir", description = "run directory (default: checkpoints/<recipe name>)")
+  Path runDir;
 
-  @Option(names = "--set", description = "override a recipe key, e.g. --set train.lr=1e-4 (repeatable)")
+  @Option(
+      names = "--set",
+      description = "override a recipe key, e.g. --set train.lr=1e-4 (repeatable)")
   List<String> overrides = new ArrayList<>();
 
-  @Option(names = "--resume", arity = "0..1", fallbackValue = "latest",
-      description = "continue from the latest complete checkpoint of the run directory, from a given checkpoint"
-          + " directory, or 'auto' (resume if there is a checkpoint, start otherwise)")
+  @Option(
+      names = "--resume",
+      arity = "0..1",
+      fallbackValue = "latest",
+      description =
+          "continue from the latest complete checkpoint of the run directory, from a given checkpoint"
+              + " directory, or 'auto' (resume if there is a checkpoint, start otherwise)")
   String resume;
 
   @Override
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
-    ai.tilt.model.Devices.use(recipe.device().equals("auto") ? System.getProperty("tilt.device", "auto") : recipe.device());
+    ai.tilt.model.Devices.use(
+        recipe.device().equals("auto")
+            ? System.getProperty("tilt.device", "auto")
+            : recipe.device());
     Path dir = runDir != null ? runDir : Path.of("checkpoints", recipe.name());
     RuntimeInfo env = RuntimeInfo.probe(dir);
     LOG.info("environment: {}", env.line());
@@ -54,7 +65,8 @@ public final class TrainCommand implements Callable<Integer> {
       LOG.warn(w.replace("\n  ", "; "));
     }
     if (!env.problems().isEmpty()) {
-      throw new IllegalStateException("not ready (tilt doctor explains): " + env.problems().get(0).replace("\n  ", "; "));
+      throw new IllegalStateException(
+          "not ready (tilt doctor explains): " + env.problems().get(0).replace("\n  ", "; "));
     }
     Path checkpoint = null;
     List<String> skipped = new ArrayList<>();
@@ -69,23 +81,31 @@ public final class TrainCommand implements Callable<Integer> {
         throw new IllegalArgumentException("nothing to resume: no complete checkpoint in " + dir);
       }
     } else if (!Checkpoints.stepDirs(dir).isEmpty()) {
-      throw new IllegalArgumentException(dir + " already holds checkpoints: continue it with --resume,"
-          + " or start afresh with another --run-dir");
+      throw new IllegalArgumentException(
+          dir
+              + " already holds checkpoints: continue it with --resume,"
+              + " or start afresh with another --run-dir");
     }
     if (checkpoint != null) {
       System.err.println("tilt train: resuming from " + checkpoint);
       if (checkpoint.toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
         for (Path moved : Checkpoints.setAsideNewerThan(dir, checkpoint)) {
-          System.err.println("tilt train: set aside the later checkpoint of the abandoned branch as " + moved);
+          System.err.println(
+              "tilt train: set aside the later checkpoint of the abandoned branch as " + moved);
         }
       }
     }
     Files.createDirectories(dir);
     Files.writeString(dir.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe));
-    System.err.print("tilt train: resolved recipe (also in " + dir.resolve("recipe.yaml") + "):\n"
-        + RecipeLoader.toYaml(recipe).replaceAll("(?m)^", "  "));
-    String argument = recipeFile + (runDir != null ? " --run-dir " + runDir : "")
-        + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
+    System.err.print(
+        "tilt train: resolved recipe (also in "
+            + dir.resolve("recipe.yaml")
+            + "):\n"
+            + RecipeLoader.toYaml(recipe).replaceAll("(?m)^", "  "));
+    String argument =
+        recipeFile
+            + (runDir != null ? " --run-dir " + runDir : "")
+            + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
     try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, System.err)) {
       if (recipe.online() != null) {
         OnlineTrainer trainer = new OnlineTrainer(run);
@@ -98,20 +118,29 @@ public final class TrainCommand implements Callable<Integer> {
     }
   }
 
-  /** First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either): exit at once. */
+  /**
+   * First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either): exit at
+   * once.
+   */
   private static void onSignals(Runnable requestStop) {
     boolean[] seen = {false};
     for (String name : new String[] {"TERM", "INT"}) {
       try {
-        Signal.handle(new Signal(name), sig -> {
-          if (seen[0]) {
-            System.err.println("tilt train: second SIG" + name + ", exiting without a checkpoint");
-            Runtime.getRuntime().halt(130);
-          }
-          seen[0] = true;
-          System.err.println("tilt train: SIG" + name + " received; finishing this step and writing a checkpoint");
-          requestStop.run();
-        });
+        Signal.handle(
+            new Signal(name),
+            sig -> {
+              if (seen[0]) {
+                System.err.println(
+                    "tilt train: second SIG" + name + ", exiting without a checkpoint");
+                Runtime.getRuntime().halt(130);
+              }
+              seen[0] = true;
+              System.err.println(
+                  "tilt train: SIG"
+                      + name
+                      + " received; finishing this step and writing a checkpoint");
+              requestStop.run();
+            });
       } catch (IllegalArgumentException e) {
         // the platform does not let us handle this signal: the JVM's default applies
       }

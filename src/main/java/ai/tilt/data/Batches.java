@@ -16,10 +16,10 @@ public final class Batches {
 
   /**
    * A shuffled permutation of {@code 0..n-1} that depends only on {@code (seed, epoch)}: a
-   * Fisher-Yates shuffle driven by a {@link SplittableRandom} seeded with
-   * {@code new SplittableRandom(seed).nextLong() + epoch * 0x9E3779B97F4A7C15L}. The first
-   * draw scrambles the user's seed, so seeds 1 and 2 do not give related streams; the epoch term
-   * gives each epoch its own stream. The same arguments give the same order on every JVM.
+   * Fisher-Yates shuffle driven by a {@link SplittableRandom} seeded with {@code new
+   * SplittableRandom(seed).nextLong() + epoch * 0x9E3779B97F4A7C15L}. The first draw scrambles the
+   * user's seed, so seeds 1 and 2 do not give related streams; the epoch term gives each epoch its
+   * own stream. The same arguments give the same order on every JVM.
    *
    * @return {@code [n]} indices, each of 0..n-1 once
    */
@@ -43,14 +43,14 @@ public final class Batches {
   }
 
   /**
-   * A padded batch as flat row-major arrays of {@code [rows * width]}; element {@code (r, t)} is
-   * at {@code r * width + t}. {@code width} is the longest row's length.
+   * A padded batch as flat row-major arrays of {@code [rows * width]}; element {@code (r, t)} is at
+   * {@code r * width + t}. {@code width} is the longest row's length.
    *
    * @param ids token ids, the pad id on padding
    * @param mask 1 for real tokens, 0 for padding
    * @param targets 1.0f where the row's {@link SftExample#targets()} is true, else 0 (always 0 on
-   *     padding); the loss at {@code (r, t)} scores {@code ids[r, t]} against the logits at
-   *     {@code (r, t - 1)}
+   *     padding); the loss at {@code (r, t)} scores {@code ids[r, t]} against the logits at {@code
+   *     (r, t - 1)}
    * @param rows number of rows, B
    * @param width padded length, T
    */
@@ -66,9 +66,9 @@ public final class Batches {
   }
 
   /**
-   * Pads examples to the longest one. Right padding (real tokens first) unless {@code left},
-   * which puts the padding first (real tokens end at the last column). The mask, not the pad
-   * id, says what is padding, so {@code padId} may equal an EOS id that is a target.
+   * Pads examples to the longest one. Right padding (real tokens first) unless {@code left}, which
+   * puts the padding first (real tokens end at the last column). The mask, not the pad id, says
+   * what is padding, so {@code padId} may equal an EOS id that is a target.
    *
    * @throws IllegalArgumentException on an empty list
    */

@@ -34,7 +34,10 @@ final class JsonFields {
     return v.getNodeType().toString().toLowerCase();
   }
 
-  /** A chat: a non-empty list of objects with string {@code role} and {@code content}, as maps for the template. */
+  /**
+   * A chat: a non-empty list of objects with string {@code role} and {@code content}, as maps for
+   * the template.
+   */
   static List<Map<String, Object>> messageList(JsonNode v, String field) throws Invalid {
     if (v == null || !v.isArray() || v.isEmpty()) {
       throw new Invalid("field \"" + field + "\" must be a non-empty list of messages");
@@ -48,8 +51,14 @@ final class JsonFields {
       for (String key : new String[] {"role", "content"}) {
         JsonNode s = m.get(key);
         if (s == null || !s.isTextual()) {
-          throw new Invalid(field + "[" + i + "]." + key + " must be a string, got "
-              + (s == null ? "nothing" : type(s)));
+          throw new Invalid(
+              field
+                  + "["
+                  + i
+                  + "]."
+                  + key
+                  + " must be a string, got "
+                  + (s == null ? "nothing" : type(s)));
         }
       }
       out.add(Jsonl.mapper().convertValue(m, OBJECT));

@@ -5,13 +5,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
-import java.util.Arrays;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** JSON Lines input with errors that name the file and line. */
@@ -34,7 +34,11 @@ public final class Jsonl {
         throw error("missing field '" + field + "'");
       }
       if (!v.isTextual()) {
-        throw error("field '" + field + "' must be a string, got " + v.getNodeType().toString().toLowerCase());
+        throw error(
+            "field '"
+                + field
+                + "' must be a string, got "
+                + v.getNodeType().toString().toLowerCase());
       }
       return v.asText();
     }
@@ -66,8 +70,8 @@ public final class Jsonl {
   }
 
   /**
-   * Reads every non-blank line. Invalid JSON or a line that is not an object is an error naming
-   * the file and line.
+   * Reads every non-blank line. Invalid JSON or a line that is not an object is an error naming the
+   * file and line.
    */
   public static List<Line> read(Path file) throws IOException {
     if (!Files.exists(file)) {
@@ -109,7 +113,8 @@ public final class Jsonl {
     }
     byte[] bytes = buf.toByteArray();
     return bytes.length > 0 && bytes[bytes.length - 1] == '\r'
-        ? Arrays.copyOf(bytes, bytes.length - 1) : bytes;
+        ? Arrays.copyOf(bytes, bytes.length - 1)
+        : bytes;
   }
 
   static boolean isBlankLine(byte[] line) {

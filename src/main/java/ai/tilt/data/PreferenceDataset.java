@@ -20,21 +20,21 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * An offline preference data set: JSON Lines in TRL's formats, tokenised into
- * {@link ResponseGroup}s (one prompt, its responses and their rewards).
+ * An offline preference data set: JSON Lines in TRL's formats, tokenised into {@link
+ * ResponseGroup}s (one prompt, its responses and their rewards).
  *
- * <p>Formats, detected per line from its fields; one file holds one kind ({@link Kind}), and a
- * line of another kind stops the load naming both lines, even with skipInvalid (a mixed file is
- * a mistake in assembling the data, not a noisy line). Other keys are ignored.
+ * <p>Formats, detected per line from its fields; one file holds one kind ({@link Kind}), and a line
+ * of another kind stops the load naming both lines, even with skipInvalid (a mixed file is a
+ * mistake in assembling the data, not a noisy line). Other keys are ignored.
  *
  * <ul>
- *   <li>Pairs: {@code {"prompt", "chosen", "rejected"}} as text; or conversational, with
- *       {@code prompt} a list of messages and {@code chosen}/{@code rejected} each a list with one
+ *   <li>Pairs: {@code {"prompt", "chosen", "rejected"}} as text; or conversational, with {@code
+ *       prompt} a list of messages and {@code chosen}/{@code rejected} each a list with one
  *       assistant message (or a string, its content); or with an implicit prompt, {@code chosen}
  *       and {@code rejected} being whole conversations that share all but their last (assistant)
- *       message, which shared part is the prompt. Optional numbers {@code score_chosen} and
- *       {@code score_rejected} (both or neither) become the rewards, else [1, 0]. Chosen and
- *       rejected with the same ids are a bad line: such a pair has no preference to learn.
+ *       message, which shared part is the prompt. Optional numbers {@code score_chosen} and {@code
+ *       score_rejected} (both or neither) become the rewards, else [1, 0]. Chosen and rejected with
+ *       the same ids are a bad line: such a pair has no preference to learn.
  *   <li>Unpaired (KTO): {@code {"prompt", "completion", "label"}}, label a boolean; reward 1 for
  *       true (desirable), 0 for false.
  *   <li>Scored lists: {@code {"prompt", "responses": [N >= 1], "rewards": [N finite numbers]}};
@@ -42,39 +42,40 @@ import java.util.List;
  * </ul>
  *
  * <p>Tokenisation. The prompt is tokenised once and shared by every response of its line: a text
- * prompt by {@link TextTokenizer#encodePrompt} (BOS once if the tokenizer uses one, never
- * twice), a chat prompt by the chat template with a generation prompt (BOS, if any, only as the
- * template writes it). A text response is {@code encode(text, false)} (no BOS, no special tokens
- * added) plus the tokenizer's first EOS id, appended once unless the response already ends with
- * one of its EOS ids, and only with {@link DataOptions#appendEos()}; whether an id is the
- * pad id plays no part, so pad == EOS changes nothing. A chat response is the tokens that
- * rendering prompt + that assistant message adds to the prompt's rendering: the reply and the
- * template's end-of-turn tokens (e.g. Qwen's {@code <|im_end|>\n}), with no extra EOS and with
- * the assistant header left in the prompt; a template whose prompt rendering is not a prefix of
- * that is a bad line. A prompt of no tokens (an empty text with a tokenizer that adds no BOS) is
- * a bad line: nothing would predict a response's first token.
+ * prompt by {@link TextTokenizer#encodePrompt} (BOS once if the tokenizer uses one, never twice), a
+ * chat prompt by the chat template with a generation prompt (BOS, if any, only as the template
+ * writes it). A text response is {@code encode(text, false)} (no BOS, no special tokens added) plus
+ * the tokenizer's first EOS id, appended once unless the response already ends with one of its EOS
+ * ids, and only with {@link DataOptions#appendEos()}; whether an id is the pad id plays no part, so
+ * pad == EOS changes nothing. A chat response is the tokens that rendering prompt + that assistant
+ * message adds to the prompt's rendering: the reply and the template's end-of-turn tokens (e.g.
+ * Qwen's {@code <|im_end|>\n}), with no extra EOS and with the assistant header left in the prompt;
+ * a template whose prompt rendering is not a prefix of that is a bad line. A prompt of no tokens
+ * (an empty text with a tokenizer that adds no BOS) is a bad line: nothing would predict a
+ * response's first token.
  *
- * <p>Truncation, TRL's rule. Only when prompt + the longest response exceed
- * {@code maxLength}: (1) a prompt longer than {@code maxPromptLength} (when set) keeps its last
- * tokens, those nearest the responses, with a leading BOS kept in front (BOS + the last
- * {@code maxPromptLength - 1} tokens); (2) if that leaves no room for a response token the line
- * is bad; (3) every response longer than {@code maxLength -} prompt length keeps its first
- * tokens, losing its EOS or end of turn: a cut response did not end, so it is not scored as if
- * it did. Cut prompts and cut responses are counted separately in {@link Stats}. A pair whose
- * two responses are equal after the cut is a bad line.
+ * <p>Truncation, TRL's rule. Only when prompt + the longest response exceed {@code maxLength}: (1)
+ * a prompt longer than {@code maxPromptLength} (when set) keeps its last tokens, those nearest the
+ * responses, with a leading BOS kept in front (BOS + the last {@code maxPromptLength - 1} tokens);
+ * (2) if that leaves no room for a response token the line is bad; (3) every response longer than
+ * {@code maxLength -} prompt length keeps its first tokens, losing its EOS or end of turn: a cut
+ * response did not end, so it is not scored as if it did. Cut prompts and cut responses are counted
+ * separately in {@link Stats}. A pair whose two responses are equal after the cut is a bad line.
  *
- * <p>Bad lines (invalid JSON or UTF-8, not an object, missing or mistyped fields, empty
- * responses, identical chosen and rejected, non-finite rewards, responses and rewards of
- * different lengths, template errors, no room left) fail the load with a {@link DataException}
- * reading {@code file:line: reason}, or with {@link DataOptions#skipInvalid()} are skipped
- * and counted. A file with no usable group is an error either way.
+ * <p>Bad lines (invalid JSON or UTF-8, not an object, missing or mistyped fields, empty responses,
+ * identical chosen and rejected, non-finite rewards, responses and rewards of different lengths,
+ * template errors, no room left) fail the load with a {@link DataException} reading {@code
+ * file:line: reason}, or with {@link DataOptions#skipInvalid()} are skipped and counted. A file
+ * with no usable group is an error either way.
  */
 public final class PreferenceDataset {
   private static final int KEPT_REASONS = 5;
 
   /** The kinds of preference data; a file holds one. */
   public enum Kind {
-    PAIRS("a pair"), UNPAIRED("an unpaired (KTO) example"), SCORED_LISTS("a scored list");
+    PAIRS("a pair"),
+    UNPAIRED("an unpaired (KTO) example"),
+    SCORED_LISTS("a scored list");
 
     private final String article;
 
@@ -100,14 +101,34 @@ public final class PreferenceDataset {
    * @param responseTokens response tokens over kept groups
    * @param skipReasons the first few skipped lines' {@code file:line: reason} messages
    */
-  public record Stats(int lines, int used, int skipped, int truncatedPrompts,
-      int truncatedResponses, long promptTokens, long responseTokens, List<String> skipReasons) {
+  public record Stats(
+      int lines,
+      int used,
+      int skipped,
+      int truncatedPrompts,
+      int truncatedResponses,
+      long promptTokens,
+      long responseTokens,
+      List<String> skipReasons) {
     /** One line for logs. */
     public String summary() {
-      String s = lines + " lines: " + used + " used, " + skipped + " skipped, " + truncatedPrompts
-          + " truncated prompts, " + truncatedResponses + " truncated responses; "
-          + (promptTokens + responseTokens) + " tokens (" + promptTokens + " prompt, "
-          + responseTokens + " response)";
+      String s =
+          lines
+              + " lines: "
+              + used
+              + " used, "
+              + skipped
+              + " skipped, "
+              + truncatedPrompts
+              + " truncated prompts, "
+              + truncatedResponses
+              + " truncated responses; "
+              + (promptTokens + responseTokens)
+              + " tokens ("
+              + promptTokens
+              + " prompt, "
+              + responseTokens
+              + " response)";
       return skipReasons.isEmpty() ? s : s + "; first skipped: " + skipReasons.get(0);
     }
   }
@@ -135,7 +156,8 @@ public final class PreferenceDataset {
       throw new DataException("no such file: " + file);
     }
     if (tok == null) {
-      throw new DataException(file + ": preference data is text, and the model has no tokenizer files");
+      throw new DataException(
+          file + ": preference data is text, and the model has no tokenizer files");
     }
     PreferenceLines parser = new PreferenceLines(tok, options);
     List<ResponseGroup> out = new ArrayList<>();
@@ -161,9 +183,19 @@ public final class PreferenceDataset {
             kind = k;
             kindLine = number;
           } else if (k != kind) {
-            throw new DataException(file + ":" + number + ": line " + number + " is "
-                + k.describe() + " but line " + kindLine + " was " + kind.describe()
-                + " (one kind per file)");
+            throw new DataException(
+                file
+                    + ":"
+                    + number
+                    + ": line "
+                    + number
+                    + " is "
+                    + k.describe()
+                    + " but line "
+                    + kindLine
+                    + " was "
+                    + kind.describe()
+                    + " (one kind per file)");
           }
           Fit fit = fit(parser.parse(o, k), k, number, tok, options);
           out.add(fit.group());
@@ -189,8 +221,16 @@ public final class PreferenceDataset {
         responseTokens += r.length;
       }
     }
-    Stats stats = new Stats(lines, out.size(), skipped, cutPrompts, cutResponses, promptTokens,
-        responseTokens, Collections.unmodifiableList(reasons));
+    Stats stats =
+        new Stats(
+            lines,
+            out.size(),
+            skipped,
+            cutPrompts,
+            cutResponses,
+            promptTokens,
+            responseTokens,
+            Collections.unmodifiableList(reasons));
     if (out.isEmpty()) {
       throw new DataException(file + ": no usable preference groups (" + stats.summary() + ")");
     }
@@ -215,12 +255,13 @@ public final class PreferenceDataset {
   private record Fit(ResponseGroup group, boolean promptCut, int responsesCut) {}
 
   /** The class comment's truncation rule. */
-  private static Fit fit(Parsed p, Kind kind, int line, TextTokenizer tok,
-      DataOptions options) throws Invalid {
+  private static Fit fit(Parsed p, Kind kind, int line, TextTokenizer tok, DataOptions options)
+      throws Invalid {
     long[] prompt = p.prompt();
     if (prompt.length == 0) {
-      throw new Invalid("empty prompt: nothing precedes the first response token (this"
-          + " tokenizer adds no BOS)");
+      throw new Invalid(
+          "empty prompt: nothing precedes the first response token (this"
+              + " tokenizer adds no BOS)");
     }
     int longest = 0;
     for (long[] r : p.responses()) {
@@ -235,14 +276,20 @@ public final class PreferenceDataset {
     if (maxPrompt != null && prompt.length > maxPrompt) {
       int head = tok.bosId() != null && prompt[0] == tok.bosId() ? 1 : 0;
       int drop = prompt.length - maxPrompt;
-      prompt = SftDataset.concat(Arrays.copyOf(prompt, head),
-          Arrays.copyOfRange(prompt, head + drop, prompt.length));
+      prompt =
+          SftDataset.concat(
+              Arrays.copyOf(prompt, head), Arrays.copyOfRange(prompt, head + drop, prompt.length));
       promptCut = true;
     }
     int room = max - prompt.length;
     if (room < 1) {
-      throw new Invalid("prompt has " + prompt.length + " tokens, leaving no room for a response"
-          + " within maxLength " + max + " (set maxPromptLength to truncate prompts)");
+      throw new Invalid(
+          "prompt has "
+              + prompt.length
+              + " tokens, leaving no room for a response"
+              + " within maxLength "
+              + max
+              + " (set maxPromptLength to truncate prompts)");
     }
     List<long[]> responses = new ArrayList<>();
     int cut = 0;
@@ -254,12 +301,12 @@ public final class PreferenceDataset {
       responses.add(r);
     }
     if (kind == Kind.PAIRS && Arrays.equals(responses.get(0), responses.get(1))) {
-      throw new Invalid("chosen and rejected are identical after truncation to their first "
-          + room + " tokens");
+      throw new Invalid(
+          "chosen and rejected are identical after truncation to their first " + room + " tokens");
     }
     boolean truncated = promptCut || cut > 0;
-    return new Fit(new ResponseGroup(prompt, responses, p.rewards(), line, truncated), promptCut,
-        cut);
+    return new Fit(
+        new ResponseGroup(prompt, responses, p.rewards(), line, truncated), promptCut, cut);
   }
 
   private static JsonNode object(byte[] raw) throws Invalid {
@@ -278,5 +325,4 @@ public final class PreferenceDataset {
     }
     return o;
   }
-
 }

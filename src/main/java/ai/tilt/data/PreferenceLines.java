@@ -48,9 +48,10 @@ final class PreferenceLines {
       kinds.add(Kind.SCORED_LISTS);
     }
     if (kinds.size() != 1) {
-      throw new Invalid((kinds.isEmpty() ? "not a preference line" : "fields of several kinds")
-          + ": expected \"chosen\" + \"rejected\" (pairs), \"completion\" + \"label\" (unpaired)"
-          + " or \"responses\" + \"rewards\" (scored lists), each with \"prompt\"");
+      throw new Invalid(
+          (kinds.isEmpty() ? "not a preference line" : "fields of several kinds")
+              + ": expected \"chosen\" + \"rejected\" (pairs), \"completion\" + \"label\" (unpaired)"
+              + " or \"responses\" + \"rewards\" (scored lists), each with \"prompt\"");
     }
     return kinds.get(0);
   }
@@ -59,17 +60,20 @@ final class PreferenceLines {
     switch (kind) {
       case PAIRS:
         return pair(o);
-      case UNPAIRED: {
-        Prompt p = prompt(required(o, "prompt"));
-        JsonNode label = required(o, "label");
-        if (!label.isBoolean()) {
-          throw new Invalid("field \"label\" must be a boolean (true: desirable, false:"
-              + " undesirable), got " + type(label));
+      case UNPAIRED:
+        {
+          Prompt p = prompt(required(o, "prompt"));
+          JsonNode label = required(o, "label");
+          if (!label.isBoolean()) {
+            throw new Invalid(
+                "field \"label\" must be a boolean (true: desirable, false:"
+                    + " undesirable), got "
+                    + type(label));
+          }
+          long[] completion = response(p, required(o, "completion"), "completion");
+          return new Parsed(
+              p.ids(), List.of(completion), new double[] {label.booleanValue() ? 1 : 0});
         }
-        long[] completion = response(p, required(o, "completion"), "completion");
-        return new Parsed(p.ids(), List.of(completion),
-            new double[] {label.booleanValue() ? 1 : 0});
-      }
       case SCORED_LISTS:
         return scoredList(o);
       default:
@@ -83,12 +87,17 @@ final class PreferenceLines {
     double[] rewards = {1, 0};
     boolean sc = present(o, "score_chosen");
     if (sc != present(o, "score_rejected")) {
-      throw new Invalid("\"score_chosen\" and \"score_rejected\" go together, but only \""
-          + (sc ? "score_chosen" : "score_rejected") + "\" is given");
+      throw new Invalid(
+          "\"score_chosen\" and \"score_rejected\" go together, but only \""
+              + (sc ? "score_chosen" : "score_rejected")
+              + "\" is given");
     }
     if (sc) {
-      rewards = new double[] {number(o.get("score_chosen"), "score_chosen"),
-          number(o.get("score_rejected"), "score_rejected")};
+      rewards =
+          new double[] {
+            number(o.get("score_chosen"), "score_chosen"),
+            number(o.get("score_rejected"), "score_rejected")
+          };
     }
     Prompt p;
     long[] chosen;
@@ -100,16 +109,18 @@ final class PreferenceLines {
     } else {
       // TRL's implicit prompt: two whole conversations that differ only in the last reply.
       if (!c.isArray() || !r.isArray()) {
-        throw new Invalid("missing field \"prompt\" (only conversational chosen and rejected"
-            + " may leave it implicit)");
+        throw new Invalid(
+            "missing field \"prompt\" (only conversational chosen and rejected"
+                + " may leave it implicit)");
       }
       List<Map<String, Object>> cm = messageList(c, "chosen");
       List<Map<String, Object>> rm = messageList(r, "rejected");
       int n = cm.size();
       if (n < 2 || rm.size() != n || !cm.subList(0, n - 1).equals(rm.subList(0, n - 1))) {
-        throw new Invalid("without \"prompt\", chosen and rejected must be conversations that"
-            + " share every message but the last (the implicit prompt) and end with one"
-            + " assistant reply each");
+        throw new Invalid(
+            "without \"prompt\", chosen and rejected must be conversations that"
+                + " share every message but the last (the implicit prompt) and end with one"
+                + " assistant reply each");
       }
       String cr = lastAssistant(cm, "chosen");
       String rr = lastAssistant(rm, "rejected");
@@ -129,8 +140,9 @@ final class PreferenceLines {
     JsonNode rs = required(o, "responses");
     JsonNode ws = required(o, "rewards");
     if (!rs.isArray() || rs.isEmpty()) {
-      throw new Invalid("field \"responses\" must be a non-empty list, got "
-          + (rs.isArray() ? "an empty one" : type(rs)));
+      throw new Invalid(
+          "field \"responses\" must be a non-empty list, got "
+              + (rs.isArray() ? "an empty one" : type(rs)));
     }
     if (!ws.isArray()) {
       throw new Invalid("field \"rewards\" must be a list of numbers, got " + type(ws));
@@ -154,8 +166,7 @@ final class PreferenceLines {
       return new Prompt(tok.encodePrompt(p.asText()), null);
     }
     if (!p.isArray()) {
-      throw new Invalid("field \"prompt\" must be a string or a list of messages, got "
-          + type(p));
+      throw new Invalid("field \"prompt\" must be a string or a list of messages, got " + type(p));
     }
     List<Map<String, Object>> msgs = messageList(p, "prompt");
     return new Prompt(chat(msgs, true), msgs);
@@ -165,8 +176,8 @@ final class PreferenceLines {
   private long[] response(Prompt p, JsonNode r, String what) throws Invalid {
     if (p.messages() == null) {
       if (!r.isTextual()) {
-        throw new Invalid("field \"" + what + "\" must be a string when \"prompt\" is one, got "
-            + type(r));
+        throw new Invalid(
+            "field \"" + what + "\" must be a string when \"prompt\" is one, got " + type(r));
       }
       long[] ids = tok.encode(r.asText(), false);
       // An empty text response is the EOS alone: an answer that stops at once (the Min Length
@@ -182,8 +193,8 @@ final class PreferenceLines {
 
   /**
    * The tokens that rendering prompt + the assistant reply adds to rendering the prompt with a
-   * generation prompt: the reply and the template's end of turn, with the assistant header left
-   * in the prompt (never repeated in the response).
+   * generation prompt: the reply and the template's end of turn, with the assistant header left in
+   * the prompt (never repeated in the response).
    */
   private long[] continuation(Prompt p, String content, String what) throws Invalid {
     if (content.isEmpty()) {
@@ -193,9 +204,16 @@ final class PreferenceLines {
     full.add(Map.of("role", "assistant", "content", content));
     long[] all = chat(full, false);
     if (!SftDataset.startsWith(all, p.ids()) || all.length == p.ids().length) {
-      throw new Invalid("chat template is not prefix-stable for " + what + ": the prompt"
-          + " rendered with a generation prompt (" + p.ids().length + " tokens) is not a prefix"
-          + " of the prompt rendered with the reply (" + all.length + " tokens)");
+      throw new Invalid(
+          "chat template is not prefix-stable for "
+              + what
+              + ": the prompt"
+              + " rendered with a generation prompt ("
+              + p.ids().length
+              + " tokens) is not a prefix"
+              + " of the prompt rendered with the reply ("
+              + all.length
+              + " tokens)");
     }
     return Arrays.copyOfRange(all, p.ids().length, all.length);
   }
@@ -208,8 +226,11 @@ final class PreferenceLines {
     long[] eos = tok.eosIds();
     if (eos.length == 0) {
       // A property of the tokenizer, not of a line: never skipped.
-      throw new DataException("the tokenizer in " + tok.directory() + " has no EOS token to"
-          + " append to responses; turn appendEos off or add eos_token to its config");
+      throw new DataException(
+          "the tokenizer in "
+              + tok.directory()
+              + " has no EOS token to"
+              + " append to responses; turn appendEos off or add eos_token to its config");
     }
     for (long e : eos) {
       if (ids.length > 0 && ids[ids.length - 1] == e) {
@@ -221,8 +242,8 @@ final class PreferenceLines {
 
   private long[] chat(List<Map<String, Object>> msgs, boolean generationPrompt) throws Invalid {
     if (!tok.hasChatTemplate()) {
-      throw new Invalid("chat line, but the tokenizer in " + tok.directory()
-          + " has no chat template");
+      throw new Invalid(
+          "chat line, but the tokenizer in " + tok.directory() + " has no chat template");
     }
     try {
       return tok.encodeChat(msgs, generationPrompt, null);
@@ -231,20 +252,23 @@ final class PreferenceLines {
     }
   }
 
-  private static String lastAssistant(List<Map<String, Object>> msgs, String what)
-      throws Invalid {
+  private static String lastAssistant(List<Map<String, Object>> msgs, String what) throws Invalid {
     Map<String, Object> m = msgs.get(msgs.size() - 1);
     if (!"assistant".equals(m.get("role"))) {
-      throw new Invalid("the last message of \"" + what + "\" must have role \"assistant\", got \""
-          + m.get("role") + "\"");
+      throw new Invalid(
+          "the last message of \""
+              + what
+              + "\" must have role \"assistant\", got \""
+              + m.get("role")
+              + "\"");
     }
     return (String) m.get("content");
   }
 
   private static String assistantContent(JsonNode c, String what) throws Invalid {
     if (!c.isArray() || c.size() != 1 || !c.get(0).isObject()) {
-      throw new Invalid("field \"" + what + "\" must be a string or a list with one assistant"
-          + " message");
+      throw new Invalid(
+          "field \"" + what + "\" must be a string or a list with one assistant" + " message");
     }
     JsonNode m = c.get(0);
     if (!"assistant".equals(m.path("role").asText(null))) {

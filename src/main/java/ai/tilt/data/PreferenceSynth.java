@@ -13,32 +13,31 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * Deterministic synthetic preference data whose right answer is known: the chosen response
- * follows a task's rule, the rejected one breaks it.
+ * Deterministic synthetic preference data whose right answer is known: the chosen response follows
+ * a task's rule, the rejected one breaks it.
  *
- * <p>Tasks ({@link PrefTask}) have answers checkable position by position: {@code count}
- * ("Count from 417:" -> " 418 419 420 421 422", starts 0..999), {@code sort} ("Sort: dog cat
- * sun" -> " cat dog sun", alphabetical) and {@code reverse} ("Reverse: cat dog sun" -> " sun dog
- * cat") of three to five distinct words, and {@code mixed} (count or sort, evenly). A rejected
- * response is the right answer corrupted once: for count one number replaced by another with as
- * many digits (" 418 419 735 421 422"), for the word tasks two words swapped (neighbours half
- * the time). Chosen and rejected are therefore equally long in characters, and length says
- * nothing about which is right.
+ * <p>Tasks ({@link PrefTask}) have answers checkable position by position: {@code count} ("Count
+ * from 417:" -> " 418 419 420 421 422", starts 0..999), {@code sort} ("Sort: dog cat sun" -> " cat
+ * dog sun", alphabetical) and {@code reverse} ("Reverse: cat dog sun" -> " sun dog cat") of three
+ * to five distinct words, and {@code mixed} (count or sort, evenly). A rejected response is the
+ * right answer corrupted once: for count one number replaced by another with as many digits (" 418
+ * 419 735 421 422"), for the word tasks two words swapped (neighbours half the time). Chosen and
+ * rejected are therefore equally long in characters, and length says nothing about which is right.
  *
  * <p>Why these: the rules are local, so a fresh tiny model (d64, 2 layers) learns them from
- * preferences alone. A wrong number breaks "each number is the previous plus one" at the digit
- * that differs; a swap in a sorted list puts two of 16 fixed words out of order. Reverse is
- * offered but left out of mixed: telling a swapped reversal from the right one needs a lookup
- * into the prompt, and offline DPO from a fresh model stayed near 0.65 held-out accuracy after
- * 800 steps, against 0.95 for count and 0.99 for sort (measured while designing these tasks).
- * A skipped or repeated number, tried first for count, plateaued near 0.9.
+ * preferences alone. A wrong number breaks "each number is the previous plus one" at the digit that
+ * differs; a swap in a sorted list puts two of 16 fixed words out of order. Reverse is offered but
+ * left out of mixed: telling a swapped reversal from the right one needs a lookup into the prompt,
+ * and offline DPO from a fresh model stayed near 0.65 held-out accuracy after 800 steps, against
+ * 0.95 for count and 0.99 for sort (measured while designing these tasks). A skipped or repeated
+ * number, tried first for count, plateaued near 0.9.
  *
  * <p>Shapes ({@link Kind}): pairs are one line each, {@code {"prompt", "chosen", "rejected"}};
  * unpaired (KTO) data is two lines per pair, the chosen labelled true and then the rejected
  * labelled false; a list, {@code {"prompt", "responses", "rewards"}}, holds four responses
- * corrupted 0, 1, 2 and 3 times, shuffled, each rewarded with the number of its items at the
- * right position (so the best response scores 5 for count, and rewards are graded below it).
- * {@link Format#MESSAGES} writes the prompt as a user message and responses as assistant replies.
+ * corrupted 0, 1, 2 and 3 times, shuffled, each rewarded with the number of its items at the right
+ * position (so the best response scores 5 for count, and rewards are graded below it). {@link
+ * Format#MESSAGES} writes the prompt as a user message and responses as assistant replies.
  *
  * <p>Item {@code i} depends only on (kind, task, seed) and the items before it, drawn from one
  * {@link SplittableRandom}; pairs and unpaired lines of one seed hold the same pairs. Held-out
@@ -52,15 +51,22 @@ public final class PreferenceSynth {
 
   /** The preference tasks (see the class comment). */
   public enum PrefTask {
-    COUNT, REVERSE, SORT, MIXED;
+    COUNT,
+    REVERSE,
+    SORT,
+    MIXED;
 
     /** The task of a command-line name, case-insensitive. */
     public static PrefTask parse(String name) {
       try {
         return valueOf(name.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("unknown preference task '" + name
-            + "' (expected one of " + SynthData.names(values()) + ")");
+        throw new IllegalArgumentException(
+            "unknown preference task '"
+                + name
+                + "' (expected one of "
+                + SynthData.names(values())
+                + ")");
       }
     }
   }
@@ -90,38 +96,40 @@ public final class PreferenceSynth {
   private static Problem problem(PrefTask task, SplittableRandom random) {
     task = concrete(task, random);
     switch (task) {
-      case COUNT: {
-        int start = random.nextInt(COUNT_STARTS);
-        List<String> answer = new ArrayList<>();
-        for (int k = 1; k <= SynthData.COUNT_LENGTH; k++) {
-          answer.add(Integer.toString(start + k));
+      case COUNT:
+        {
+          int start = random.nextInt(COUNT_STARTS);
+          List<String> answer = new ArrayList<>();
+          for (int k = 1; k <= SynthData.COUNT_LENGTH; k++) {
+            answer.add(Integer.toString(start + k));
+          }
+          return new Problem("Count from " + start + ":", answer, true);
         }
-        return new Problem("Count from " + start + ":", answer, true);
-      }
       case REVERSE:
-      case SORT: {
-        String[] words = SynthData.words(random);
-        List<String> answer = new ArrayList<>(Arrays.asList(words));
-        if (task == PrefTask.REVERSE) {
-          Collections.reverse(answer);
-        } else {
-          Collections.sort(answer);
+      case SORT:
+        {
+          String[] words = SynthData.words(random);
+          List<String> answer = new ArrayList<>(Arrays.asList(words));
+          if (task == PrefTask.REVERSE) {
+            Collections.reverse(answer);
+          } else {
+            Collections.sort(answer);
+          }
+          String name = task == PrefTask.REVERSE ? "Reverse: " : "Sort: ";
+          return new Problem(name + String.join(" ", words), answer, false);
         }
-        String name = task == PrefTask.REVERSE ? "Reverse: " : "Sort: ";
-        return new Problem(name + String.join(" ", words), answer, false);
-      }
       default:
         throw new AssertionError(task);
     }
   }
 
   /**
-   * The items with one corruption: a number replaced by another with as many digits, or two
-   * words swapped (neighbours half the time). Applied to the right answer it always changes it,
-   * since its words are distinct.
+   * The items with one corruption: a number replaced by another with as many digits, or two words
+   * swapped (neighbours half the time). Applied to the right answer it always changes it, since its
+   * words are distinct.
    */
-  private static List<String> corrupt(List<String> items, boolean numeric,
-      SplittableRandom random) {
+  private static List<String> corrupt(
+      List<String> items, boolean numeric, SplittableRandom random) {
     List<String> out = new ArrayList<>(items);
     int n = out.size();
     if (numeric) {
@@ -145,7 +153,9 @@ public final class PreferenceSynth {
   public static Scored pair(PrefTask task, SplittableRandom random) {
     Problem p = problem(task, random);
     List<String> rejected = corrupt(p.answer(), p.numeric(), random);
-    return new Scored(p.prompt(), List.of(text(p.answer()), text(rejected)),
+    return new Scored(
+        p.prompt(),
+        List.of(text(p.answer()), text(rejected)),
         List.of(p.answer().size(), matches(p.answer(), rejected)));
   }
 
@@ -192,21 +202,20 @@ public final class PreferenceSynth {
    * Preference lines: {@code n} pairs (for {@link Kind#UNPAIRED}, 2n lines) or lists drawn from
    * {@code seed}, as text ({@link Format#PROMPT_COMPLETION}) or chats ({@link Format#MESSAGES}).
    */
-  public static List<String> preferenceLines(Kind kind, PrefTask task, Format format, int n,
-      long seed) {
+  public static List<String> preferenceLines(
+      Kind kind, PrefTask task, Format format, int n, long seed) {
     return preferenceLines(kind, task, format, n, seed, Set.of());
   }
 
   /**
    * Held-out preference lines for the training file made by {@code preferenceLines(kind, task,
-   * format, trainN, seed)}: {@code n} items from the stream of
-   * {@link SynthData#evalSeed}{@code (seed)}, redrawing every item whose prompt the training
-   * file has.
+   * format, trainN, seed)}: {@code n} items from the stream of {@link SynthData#evalSeed}{@code
+   * (seed)}, redrawing every item whose prompt the training file has.
    *
    * @throws IllegalArgumentException when too few unseen prompts are left to draw from
    */
-  public static List<String> heldOutLines(Kind kind, PrefTask task, Format format, int n,
-      long seed, int trainN) {
+  public static List<String> heldOutLines(
+      Kind kind, PrefTask task, Format format, int n, long seed, int trainN) {
     Set<String> seen = new HashSet<>();
     for (Scored s : draw(kind, task, trainN, seed, Set.of())) {
       seen.add(s.prompt());
@@ -214,8 +223,8 @@ public final class PreferenceSynth {
     return preferenceLines(kind, task, format, n, SynthData.evalSeed(seed), seen);
   }
 
-  private static List<String> preferenceLines(Kind kind, PrefTask task, Format format, int n,
-      long seed, Set<String> exclude) {
+  private static List<String> preferenceLines(
+      Kind kind, PrefTask task, Format format, int n, long seed, Set<String> exclude) {
     List<String> out = new ArrayList<>();
     for (Scored s : draw(kind, task, n, seed, exclude)) {
       if (kind == Kind.UNPAIRED) {
@@ -242,8 +251,8 @@ public final class PreferenceSynth {
     return out;
   }
 
-  private static List<Scored> draw(Kind kind, PrefTask task, int n, long seed,
-      Set<String> exclude) {
+  private static List<Scored> draw(
+      Kind kind, PrefTask task, int n, long seed, Set<String> exclude) {
     if (kind == Kind.SFT) {
       throw new IllegalArgumentException("SFT lines come from lines(Task, Format, n, seed)");
     }
@@ -261,8 +270,14 @@ public final class PreferenceSynth {
       do {
         // Bounded: a prompt space the training file used up fails instead of looping forever.
         if (++tries > 1000) {
-          throw new IllegalArgumentException("cannot draw " + n + " held-out " + task
-              + " items: too few " + t + " prompts left that the training file does not have");
+          throw new IllegalArgumentException(
+              "cannot draw "
+                  + n
+                  + " held-out "
+                  + task
+                  + " items: too few "
+                  + t
+                  + " prompts left that the training file does not have");
         }
         s = kind == Kind.LISTS ? list(t, random) : pair(t, random);
       } while (exclude.contains(s.prompt()));

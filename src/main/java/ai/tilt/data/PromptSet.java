@@ -11,15 +11,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Prompts for on-policy training and evaluation: JSONL lines with {@code prompt} (text),
- * {@code messages} (a chat, rendered with the template and a generation prompt) or {@code
- * prompt_ids}, plus any other fields a reward may read (an {@code answer} for exact match). For
- * offline runs a line also holds {@code responses}: the answers the iteration uses instead of
- * samples, tokenised like preference responses (EOS appended once to text), or {@code
- * response_ids} (lists of token ids, taken as they are), and optionally their labels: {@code
- * rewards} with {@code responses}, {@code response_rewards} with {@code response_ids} (as {@code
- * tilt data pairs} writes). Labelled offline data is trained on its own labels, as the offline
- * methods of Tajwar et al. (2024) train on D_pref's.
+ * Prompts for on-policy training and evaluation: JSONL lines with {@code prompt} (text), {@code
+ * messages} (a chat, rendered with the template and a generation prompt) or {@code prompt_ids},
+ * plus any other fields a reward may read (an {@code answer} for exact match). For offline runs a
+ * line also holds {@code responses}: the answers the iteration uses instead of samples, tokenised
+ * like preference responses (EOS appended once to text), or {@code response_ids} (lists of token
+ * ids, taken as they are), and optionally their labels: {@code rewards} with {@code responses},
+ * {@code response_rewards} with {@code response_ids} (as {@code tilt data pairs} writes). Labelled
+ * offline data is trained on its own labels, as the offline methods of Tajwar et al. (2024) train
+ * on D_pref's.
  */
 public final class PromptSet {
   /**
@@ -32,25 +32,35 @@ public final class PromptSet {
    * @param rewards the offline responses' labels, or null when the line has none
    * @param line 1-based line number
    */
-  public record Prompt(long[] ids, String text, JsonNode record, List<long[]> responses, double[] rewards, int line) {}
+  public record Prompt(
+      long[] ids,
+      String text,
+      JsonNode record,
+      List<long[]> responses,
+      double[] rewards,
+      int line) {}
 
   private PromptSet() {}
 
   /**
-   * Reads prompts; with {@code withResponses} every line must also hold a non-empty list of
-   * text {@code responses}.
+   * Reads prompts; with {@code withResponses} every line must also hold a non-empty list of text
+   * {@code responses}.
    */
-  public static List<Prompt> load(Path file, TextTokenizer tok, int vocabSize, boolean withResponses,
-      boolean appendEos) throws IOException {
+  public static List<Prompt> load(
+      Path file, TextTokenizer tok, int vocabSize, boolean withResponses, boolean appendEos)
+      throws IOException {
     List<Prompt> out = new ArrayList<>();
     for (Jsonl.Line line : Jsonl.read(file)) {
       long[] ids;
       String text = null;
       if (line.has("prompt_ids")) {
         ids = line.ids("prompt_ids");
-      } else if (line.has("messages") || (line.has("prompt") && line.json().get("prompt").isArray())) {
-        JsonNode msgs = line.has("messages") ? line.json().get("messages") : line.json().get("prompt");
-        List<Map<String, Object>> m = Jsonl.mapper().convertValue(msgs, new TypeReference<List<Map<String, Object>>>() {});
+      } else if (line.has("messages")
+          || (line.has("prompt") && line.json().get("prompt").isArray())) {
+        JsonNode msgs =
+            line.has("messages") ? line.json().get("messages") : line.json().get("prompt");
+        List<Map<String, Object>> m =
+            Jsonl.mapper().convertValue(msgs, new TypeReference<List<Map<String, Object>>>() {});
         text = need(tok, line).applyChatTemplate(m, true, Map.of());
         ids = tok.encode(text, false);
       } else if (line.has("prompt")) {
@@ -99,7 +109,12 @@ public final class PromptSet {
       if (withResponses && line.has(labels)) {
         JsonNode rw = line.json().get(labels);
         if (!rw.isArray() || rw.size() != responses.size()) {
-          throw line.error("'" + labels + "' must be a list of " + responses.size() + " numbers, one per response");
+          throw line.error(
+              "'"
+                  + labels
+                  + "' must be a list of "
+                  + responses.size()
+                  + " numbers, one per response");
         }
         rewards = new double[rw.size()];
         for (int i = 0; i < rewards.length; i++) {

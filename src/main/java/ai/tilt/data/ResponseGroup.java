@@ -4,8 +4,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * One prompt with the responses a preference loss compares, as {@link PreferenceDataset} makes
- * them and the trainer hands them to a loss (one row of {@code ai.tilt.loss.Responses}).
+ * One prompt with the responses a preference loss compares, as {@link PreferenceDataset} makes them
+ * and the trainer hands them to a loss (one row of {@code ai.tilt.loss.Responses}).
  *
  * <p>The prompt is tokenised once and shared: response {@code i} is scored as the continuation
  * {@code prompt + responses[i]} ({@link #sequence}), so chosen and rejected can never disagree on
@@ -41,8 +41,8 @@ public record ResponseGroup(
       throw new IllegalArgumentException("a group needs at least one response");
     }
     if (rewards.length != responses.size()) {
-      throw new IllegalArgumentException(rewards.length + " rewards for " + responses.size()
-          + " responses");
+      throw new IllegalArgumentException(
+          rewards.length + " rewards for " + responses.size() + " responses");
     }
     responses = List.copyOf(responses);
     for (int i = 0; i < responses.size(); i++) {

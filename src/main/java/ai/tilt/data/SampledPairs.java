@@ -36,8 +36,8 @@ public final class SampledPairs {
    * whitespace-separated words, E ~ Exponential(mean), or left whole when it is no longer. The
    * paper's Skew Length data is Min Length data whose completions were truncated toward short
    * lengths, so that it covers the reference policy's lengths poorly (its condition C2); the exact
-   * truncation rule is not published, so this one is ours. The text up to the end of the kept
-   * word is returned as it was (leading space and inner spacing kept).
+   * truncation rule is not published, so this one is ours. The text up to the end of the kept word
+   * is returned as it was (leading space and inner spacing kept).
    */
   public static String truncateWords(String completion, double mean, SplittableRandom random) {
     int keep = 1 + (int) Math.floor(-mean * Math.log(1 - random.nextDouble()));

@@ -26,14 +26,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A supervised fine-tuning data set: JSON Lines in TRL's formats, tokenised into
- * {@link SftExample}s with the tokens to train on marked.
+ * A supervised fine-tuning data set: JSON Lines in TRL's formats, tokenised into {@link
+ * SftExample}s with the tokens to train on marked.
  *
  * <p>Formats (one per line; other keys are ignored):
  *
  * <ul>
- *   <li>{@code {"prompt": text, "completion": text}}: the prompt is encoded by
- *       {@link TextTokenizer#encodePrompt} (BOS once if the tokenizer uses one, never twice), the
+ *   <li>{@code {"prompt": text, "completion": text}}: the prompt is encoded by {@link
+ *       TextTokenizer#encodePrompt} (BOS once if the tokenizer uses one, never twice), the
  *       completion without special tokens, and the tokenizer's first EOS is appended (see below).
  *       Targets: the completion and its EOS.
  *   <li>{@code {"prompt": [messages], "completion": [one assistant message] or text}}: the prompt
@@ -41,15 +41,15 @@ import java.util.Map;
  *       one; the prompt's ids must be a prefix of the conversation's, and the rest (assistant text
  *       plus whatever end-of-turn tokens the template writes) are the targets.
  *   <li>{@code {"messages": [...]}}: loss on assistant turns only. For assistant message i, the
- *       targets are the tokens that rendering {@code messages[:i+1]} adds to rendering
- *       {@code messages[:i]} with a generation prompt; both must be prefixes of the rendered
- *       conversation (up to its last assistant turn), or the line is rejected as not
- *       prefix-stable (Qwen3's template, for one, drops the think block of earlier assistant
- *       turns, so multi-turn Qwen3 chats are rejected rather than trained on wrong tokens).
+ *       targets are the tokens that rendering {@code messages[:i+1]} adds to rendering {@code
+ *       messages[:i]} with a generation prompt; both must be prefixes of the rendered conversation
+ *       (up to its last assistant turn), or the line is rejected as not prefix-stable (Qwen3's
+ *       template, for one, drops the think block of earlier assistant turns, so multi-turn Qwen3
+ *       chats are rejected rather than trained on wrong tokens).
  *   <li>{@code {"prompt_ids": [ids], "completion_ids": [ids]}}: pre-tokenised, taken as they are
- *       (no BOS or EOS added: write the EOS into the completion if the model should learn to
- *       stop); the one format a model without tokenizer files can train on (the paper lab's
- *       bandits). Targets: the completion ids.
+ *       (no BOS or EOS added: write the EOS into the completion if the model should learn to stop);
+ *       the one format a model without tokenizer files can train on (the paper lab's bandits).
+ *       Targets: the completion ids.
  *   <li>{@code {"text": text}}: language modelling: encoded as a text prompt (BOS as above) with
  *       EOS appended as for completions; every token after the first is a target.
  * </ul>
@@ -61,20 +61,20 @@ import java.util.Map;
  * stays a target.
  *
  * <p>Truncation rule. The prompt is everything before the first target (for {@code messages}:
- * before the first assistant reply; for {@code text}: the first token). (1) If the prompt is
- * longer than {@code maxPromptLength} (when set), it keeps its last tokens, those nearest the
- * completion, but a leading BOS is kept in front: the cut prompt is BOS + the last
- * {@code maxPromptLength - 1} tokens, or the last {@code maxPromptLength} tokens without BOS.
- * (2) If the prompt still has {@code maxLength} tokens or more, no target fits and the line is
- * invalid. (3) Otherwise the sequence is cut to its first {@code maxLength} tokens, dropping the
- * end of the completion, its EOS included: a cut completion did not end, so it is not taught to
- * stop there. Examples cut by (1) or (3) are counted as truncated.
+ * before the first assistant reply; for {@code text}: the first token). (1) If the prompt is longer
+ * than {@code maxPromptLength} (when set), it keeps its last tokens, those nearest the completion,
+ * but a leading BOS is kept in front: the cut prompt is BOS + the last {@code maxPromptLength - 1}
+ * tokens, or the last {@code maxPromptLength} tokens without BOS. (2) If the prompt still has
+ * {@code maxLength} tokens or more, no target fits and the line is invalid. (3) Otherwise the
+ * sequence is cut to its first {@code maxLength} tokens, dropping the end of the completion, its
+ * EOS included: a cut completion did not end, so it is not taught to stop there. Examples cut by
+ * (1) or (3) are counted as truncated.
  *
- * <p>Bad lines (invalid JSON or UTF-8, not an object, missing or mistyped fields, empty
- * completion, no assistant turn, template errors, no target left) fail the load with a
- * {@link DataException} reading {@code file:line: reason}, or with
- * {@link DataOptions#skipInvalid()} are skipped and counted (the first reasons are kept in
- * {@link Stats}). A file with no usable example is an error either way.
+ * <p>Bad lines (invalid JSON or UTF-8, not an object, missing or mistyped fields, empty completion,
+ * no assistant turn, template errors, no target left) fail the load with a {@link DataException}
+ * reading {@code file:line: reason}, or with {@link DataOptions#skipInvalid()} are skipped and
+ * counted (the first reasons are kept in {@link Stats}). A file with no usable example is an error
+ * either way.
  */
 public final class SftDataset {
   private static final int KEPT_REASONS = 5;
@@ -90,12 +90,29 @@ public final class SftDataset {
    * @param targetTokens target tokens over kept examples
    * @param skipReasons the first few skipped lines' {@code file:line: reason} messages
    */
-  public record Stats(int lines, int used, int skipped, int truncated, long totalTokens,
-      long targetTokens, List<String> skipReasons) {
+  public record Stats(
+      int lines,
+      int used,
+      int skipped,
+      int truncated,
+      long totalTokens,
+      long targetTokens,
+      List<String> skipReasons) {
     /** One line for logs. */
     public String summary() {
-      String s = lines + " lines: " + used + " used, " + skipped + " skipped, " + truncated
-          + " truncated; " + totalTokens + " tokens, " + targetTokens + " targets";
+      String s =
+          lines
+              + " lines: "
+              + used
+              + " used, "
+              + skipped
+              + " skipped, "
+              + truncated
+              + " truncated; "
+              + totalTokens
+              + " tokens, "
+              + targetTokens
+              + " targets";
       return skipReasons.isEmpty() ? s : s + "; first skipped: " + skipReasons.get(0);
     }
   }
@@ -147,11 +164,15 @@ public final class SftDataset {
         }
       }
     }
-    Stats stats = new Stats(lines, out.size(), skipped,
-        (int) out.stream().filter(SftExample::truncated).count(),
-        out.stream().mapToLong(SftExample::length).sum(),
-        out.stream().mapToLong(SftExample::targetCount).sum(),
-        Collections.unmodifiableList(reasons));
+    Stats stats =
+        new Stats(
+            lines,
+            out.size(),
+            skipped,
+            (int) out.stream().filter(SftExample::truncated).count(),
+            out.stream().mapToLong(SftExample::length).sum(),
+            out.stream().mapToLong(SftExample::targetCount).sum(),
+            Collections.unmodifiableList(reasons));
     if (out.isEmpty()) {
       throw new DataException(file + ": no usable examples (" + stats.summary() + ")");
     }
@@ -166,7 +187,6 @@ public final class SftDataset {
   public Stats stats() {
     return stats;
   }
-
 
   /** Turns one line into ids and targets, then applies the truncation rule. */
   private static final class Encoder {
@@ -197,16 +217,19 @@ public final class SftDataset {
       boolean pc = present(o, "prompt") || present(o, "completion");
       boolean pre = present(o, "prompt_ids") || present(o, "completion_ids");
       if ((lm ? 1 : 0) + (chat ? 1 : 0) + (pc ? 1 : 0) + (pre ? 1 : 0) != 1) {
-        throw new Invalid("a line needs exactly one of \"text\", \"prompt\" + \"completion\","
-            + " \"messages\" or \"prompt_ids\" + \"completion_ids\""
-            + (lm || chat || pc || pre ? " (found several)" : ""));
+        throw new Invalid(
+            "a line needs exactly one of \"text\", \"prompt\" + \"completion\","
+                + " \"messages\" or \"prompt_ids\" + \"completion_ids\""
+                + (lm || chat || pc || pre ? " (found several)" : ""));
       }
       if (!pre && tok == null) {
         // a property of the model, not of a line: never skipped
-        throw new DataException("text and chat lines need a tokenizer, and the model has no tokenizer files;"
-            + " give \"prompt_ids\" and \"completion_ids\"");
+        throw new DataException(
+            "text and chat lines need a tokenizer, and the model has no tokenizer files;"
+                + " give \"prompt_ids\" and \"completion_ids\"");
       }
-      long[][] encoded = pre ? preTokenized(o) : lm ? text(o) : chat ? messages(o) : promptCompletion(o);
+      long[][] encoded =
+          pre ? preTokenized(o) : lm ? text(o) : chat ? messages(o) : promptCompletion(o);
       return fit(encoded[0], encoded[1], line);
     }
 
@@ -251,8 +274,8 @@ public final class SftDataset {
       JsonNode c = required(o, "completion");
       if (p.isTextual()) {
         if (!c.isTextual()) {
-          throw new Invalid("field \"completion\" must be a string when \"prompt\" is one, got "
-              + type(c));
+          throw new Invalid(
+              "field \"completion\" must be a string when \"prompt\" is one, got " + type(c));
         }
         long[] completion = tok.encode(c.asText(), false);
         if (completion.length == 0) {
@@ -263,8 +286,8 @@ public final class SftDataset {
         return new long[][] {ids, {prompt.length, ids.length}};
       }
       if (!p.isArray()) {
-        throw new Invalid("field \"prompt\" must be a string or a list of messages, got "
-            + type(p));
+        throw new Invalid(
+            "field \"prompt\" must be a string or a list of messages, got " + type(p));
       }
       List<Map<String, Object>> prompt = messageList(p, "prompt");
       String content = c.isTextual() ? c.asText() : assistantContent(c);
@@ -276,9 +299,13 @@ public final class SftDataset {
       long[] head = chat(prompt, true);
       long[] all = chat(full, false);
       if (!startsWith(all, head) || all.length == head.length) {
-        throw new Invalid("chat template does not render the prompt as a prefix of the"
-            + " conversation with its completion (prompt " + head.length + " tokens, conversation "
-            + all.length + ")");
+        throw new Invalid(
+            "chat template does not render the prompt as a prefix of the"
+                + " conversation with its completion (prompt "
+                + head.length
+                + " tokens, conversation "
+                + all.length
+                + ")");
       }
       return new long[][] {all, {head.length, all.length}};
     }
@@ -302,9 +329,12 @@ public final class SftDataset {
         long[] before = chat(msgs.subList(0, i), true);
         long[] after = i == last ? seq : chat(msgs.subList(0, i + 1), false);
         if (!startsWith(after, before) || !startsWith(seq, after)) {
-          throw new Invalid("chat template is not prefix-stable at messages[" + i + "]: rendering"
-              + " the conversation up to this assistant turn does not extend the rendering before"
-              + " it, or is changed by later turns");
+          throw new Invalid(
+              "chat template is not prefix-stable at messages["
+                  + i
+                  + "]: rendering"
+                  + " the conversation up to this assistant turn does not extend the rendering before"
+                  + " it, or is changed by later turns");
         }
         spans.add((long) before.length);
         spans.add((long) after.length);
@@ -342,8 +372,13 @@ public final class SftDataset {
       }
       int max = options.maxLength();
       if (p >= max) {
-        throw new Invalid("prompt has " + p + " tokens, leaving no room for a completion within"
-            + " maxLength " + max + " (set maxPromptLength to truncate prompts)");
+        throw new Invalid(
+            "prompt has "
+                + p
+                + " tokens, leaving no room for a completion within"
+                + " maxLength "
+                + max
+                + " (set maxPromptLength to truncate prompts)");
       }
       if (ids.length > max) {
         ids = Arrays.copyOf(ids, max);
@@ -360,8 +395,11 @@ public final class SftDataset {
       long[] eos = tok.eosIds();
       if (eos.length == 0) {
         // A property of the tokenizer, not of a line: never skipped.
-        throw new DataException("the tokenizer in " + tok.directory() + " has no EOS token to"
-            + " append to completions; turn appendEos off or add eos_token to its config");
+        throw new DataException(
+            "the tokenizer in "
+                + tok.directory()
+                + " has no EOS token to"
+                + " append to completions; turn appendEos off or add eos_token to its config");
       }
       if (ids.length > 0) {
         for (long e : eos) {
@@ -373,11 +411,10 @@ public final class SftDataset {
       return concat(ids, new long[] {eos[0]});
     }
 
-    private long[] chat(List<Map<String, Object>> msgs, boolean generationPrompt)
-        throws Invalid {
+    private long[] chat(List<Map<String, Object>> msgs, boolean generationPrompt) throws Invalid {
       if (!tok.hasChatTemplate()) {
-        throw new Invalid("chat line, but the tokenizer in " + tok.directory()
-            + " has no chat template");
+        throw new Invalid(
+            "chat line, but the tokenizer in " + tok.directory() + " has no chat template");
       }
       try {
         return tok.encodeChat(msgs, generationPrompt, null);
@@ -388,13 +425,13 @@ public final class SftDataset {
 
     private static String assistantContent(JsonNode c) throws Invalid {
       if (!c.isArray() || c.size() != 1 || !c.get(0).isObject()) {
-        throw new Invalid("field \"completion\" must be a string or a list with one assistant"
-            + " message");
+        throw new Invalid(
+            "field \"completion\" must be a string or a list with one assistant" + " message");
       }
       JsonNode m = c.get(0);
       if (!"assistant".equals(m.path("role").asText(null))) {
-        throw new Invalid("the completion message must have role \"assistant\", got "
-            + m.get("role"));
+        throw new Invalid(
+            "the completion message must have role \"assistant\", got " + m.get("role"));
       }
       JsonNode content = m.get("content");
       if (content == null || !content.isTextual()) {

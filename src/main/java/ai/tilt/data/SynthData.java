@@ -17,17 +17,17 @@ import java.util.stream.Collectors;
 
 /**
  * Deterministic synthetic SFT data: small rule-following tasks whose answer is a function of the
- * prompt, so a tiny model's loss falls well below the unigram level within a few hundred steps
- * and a sample can be checked by eye. Prompts and completions are short ASCII (under ~40 bytes),
- * which Tilt's 512-token byte-level BPE encodes in about as many tokens as characters.
+ * prompt, so a tiny model's loss falls well below the unigram level within a few hundred steps and
+ * a sample can be checked by eye. Prompts and completions are short ASCII (under ~40 bytes), which
+ * Tilt's 512-token byte-level BPE encodes in about as many tokens as characters.
  *
  * <p>Tasks ({@link Task}): {@code count} ("Count from 7:" -> " 8 9 10 11 12"), {@code reverse}
- * ("Reverse: cat dog sun" -> " sun dog cat"), {@code copy} ("Copy: cat dog" -> " cat dog"),
- * {@code arith} ("Add 23+45=" -> " 68") and {@code mixed} (each line a task drawn uniformly,
- * length excepted). {@code length} is count with answers of varied length, 1 + Binomial(10, 1/2)
- * numbers (1 to 11, mode 6, p(1) = 1/1024): the paper lab's synthetic length task (Tajwar et al.,
- * 2024, section 5), whose Min Length optimum lies where the model trained on it rarely goes.
- * Completions start with a space so that a text prompt and its completion tokenise as they read.
+ * ("Reverse: cat dog sun" -> " sun dog cat"), {@code copy} ("Copy: cat dog" -> " cat dog"), {@code
+ * arith} ("Add 23+45=" -> " 68") and {@code mixed} (each line a task drawn uniformly, length
+ * excepted). {@code length} is count with answers of varied length, 1 + Binomial(10, 1/2) numbers
+ * (1 to 11, mode 6, p(1) = 1/1024): the paper lab's synthetic length task (Tajwar et al., 2024,
+ * section 5), whose Min Length optimum lies where the model trained on it rarely goes. Completions
+ * start with a space so that a text prompt and its completion tokenise as they read.
  *
  * <p>Line {@code i} of a file depends only on (task, format, seed) and the lines before it, drawn
  * from one {@link SplittableRandom}, so the same arguments give a byte-identical file on any JVM.
@@ -45,6 +45,7 @@ public final class SynthData {
   private static final int COUNT_STARTS = 100;
   static final int COUNT_LENGTH = 5;
   private static final int ADD_BELOW = 50;
+
   /** The length task's answers hold 1 + Binomial(LENGTH_TRIALS, 1/2) numbers: 1..11, mode 6. */
   public static final int LENGTH_TRIALS = 10;
 
@@ -52,30 +53,36 @@ public final class SynthData {
 
   /** The tasks, named on the command line in lower case. */
   public enum Task {
-    COUNT, REVERSE, COPY, ARITH, MIXED, LENGTH;
+    COUNT,
+    REVERSE,
+    COPY,
+    ARITH,
+    MIXED,
+    LENGTH;
 
     /** The task of a command-line name, case-insensitive. */
     public static Task parse(String name) {
       try {
         return valueOf(name.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("unknown task '" + name + "' (expected one of "
-            + names(values()) + ")");
+        throw new IllegalArgumentException(
+            "unknown task '" + name + "' (expected one of " + names(values()) + ")");
       }
     }
   }
 
   /** The line shapes: TRL prompt-completion text, or a user/assistant chat. */
   public enum Format {
-    PROMPT_COMPLETION, MESSAGES;
+    PROMPT_COMPLETION,
+    MESSAGES;
 
     /** The format of a command-line name: {@code prompt-completion} or {@code messages}. */
     public static Format parse(String name) {
       try {
         return valueOf(name.toUpperCase(Locale.ROOT).replace('-', '_'));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("unknown format '" + name + "' (expected one of "
-            + names(values()) + ")");
+        throw new IllegalArgumentException(
+            "unknown format '" + name + "' (expected one of " + names(values()) + ")");
       }
     }
 
@@ -90,51 +97,57 @@ public final class SynthData {
   /** Draws one item of a task. */
   public static Item item(Task task, SplittableRandom random) {
     switch (task) {
-      case COUNT: {
-        int start = random.nextInt(COUNT_STARTS);
-        StringBuilder c = new StringBuilder();
-        for (int k = 1; k <= COUNT_LENGTH; k++) {
-          c.append(' ').append(start + k);
-        }
-        return new Item("Count from " + start + ":", c.toString());
-      }
-      case REVERSE:
-      case COPY: {
-        String[] words = words(random);
-        String[] answer = words.clone();
-        if (task == Task.REVERSE) {
-          for (int i = 0; i < answer.length / 2; i++) {
-            String t = answer[i];
-            answer[i] = answer[answer.length - 1 - i];
-            answer[answer.length - 1 - i] = t;
+      case COUNT:
+        {
+          int start = random.nextInt(COUNT_STARTS);
+          StringBuilder c = new StringBuilder();
+          for (int k = 1; k <= COUNT_LENGTH; k++) {
+            c.append(' ').append(start + k);
           }
+          return new Item("Count from " + start + ":", c.toString());
         }
-        String name = task == Task.REVERSE ? "Reverse:" : "Copy:";
-        return new Item(name + " " + String.join(" ", words), " " + String.join(" ", answer));
-      }
-      case ARITH: {
-        int a = random.nextInt(ADD_BELOW);
-        int b = random.nextInt(ADD_BELOW);
-        return new Item("Add " + a + "+" + b + "=", " " + (a + b));
-      }
-      case LENGTH: {
-        // Counting from 1, the last number is the length: a small reward model can read it off the
-        // last token, as the paper's 1.4B ones could measure the length of free text.
-        String what = WORDS[random.nextInt(WORDS.length)];
-        int n = 1;
-        for (int t = 0; t < LENGTH_TRIALS; t++) {
-          n += random.nextBoolean() ? 1 : 0;
+      case REVERSE:
+      case COPY:
+        {
+          String[] words = words(random);
+          String[] answer = words.clone();
+          if (task == Task.REVERSE) {
+            for (int i = 0; i < answer.length / 2; i++) {
+              String t = answer[i];
+              answer[i] = answer[answer.length - 1 - i];
+              answer[answer.length - 1 - i] = t;
+            }
+          }
+          String name = task == Task.REVERSE ? "Reverse:" : "Copy:";
+          return new Item(name + " " + String.join(" ", words), " " + String.join(" ", answer));
         }
-        StringBuilder c = new StringBuilder();
-        for (int k = 1; k <= n; k++) {
-          c.append(' ').append(k);
+      case ARITH:
+        {
+          int a = random.nextInt(ADD_BELOW);
+          int b = random.nextInt(ADD_BELOW);
+          return new Item("Add " + a + "+" + b + "=", " " + (a + b));
         }
-        return new Item("Count the " + what + "s:", c.toString());
-      }
-      case MIXED: {
-        Task[] plain = {Task.COUNT, Task.REVERSE, Task.COPY, Task.ARITH};
-        return item(plain[random.nextInt(plain.length)], random);
-      }
+      case LENGTH:
+        {
+          // Counting from 1, the last number is the length: a small reward model can read it off
+          // the
+          // last token, as the paper's 1.4B ones could measure the length of free text.
+          String what = WORDS[random.nextInt(WORDS.length)];
+          int n = 1;
+          for (int t = 0; t < LENGTH_TRIALS; t++) {
+            n += random.nextBoolean() ? 1 : 0;
+          }
+          StringBuilder c = new StringBuilder();
+          for (int k = 1; k <= n; k++) {
+            c.append(' ').append(k);
+          }
+          return new Item("Count the " + what + "s:", c.toString());
+        }
+      case MIXED:
+        {
+          Task[] plain = {Task.COUNT, Task.REVERSE, Task.COPY, Task.ARITH};
+          return item(plain[random.nextInt(plain.length)], random);
+        }
       default:
         throw new AssertionError(task);
     }
@@ -185,15 +198,18 @@ public final class SynthData {
 
   /** The shapes {@code tilt data synth --kind} writes: SFT lines or preference data. */
   public enum Kind {
-    SFT, PAIRS, UNPAIRED, LISTS;
+    SFT,
+    PAIRS,
+    UNPAIRED,
+    LISTS;
 
     /** The kind of a command-line name, case-insensitive. */
     public static Kind parse(String name) {
       try {
         return valueOf(name.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("unknown kind '" + name + "' (expected one of "
-            + names(values()) + ")");
+        throw new IllegalArgumentException(
+            "unknown kind '" + name + "' (expected one of " + names(values()) + ")");
       }
     }
   }

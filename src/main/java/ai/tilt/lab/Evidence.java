@@ -20,7 +20,8 @@ public final class Evidence {
   }
 
   /** The curves this evidence looks at: one seed's, or every finished seed's. */
-  private List<LabResults.Curve> curves(String exp, String group, String setting, String method, String key) {
+  private List<LabResults.Curve> curves(
+      String exp, String group, String setting, String method, String key) {
     if (seed > 0) {
       LabResults.Curve c = results.curve(exp, group, setting, method, seed, key, 1);
       return c == null ? List.of() : List.of(c);
@@ -28,7 +29,10 @@ public final class Evidence {
     return results.curves(exp, group, setting, method, seeds, key, 1);
   }
 
-  /** The last value of {@code key} (eval/reward by default: higher is better), averaged over the seeds. */
+  /**
+   * The last value of {@code key} (eval/reward by default: higher is better), averaged over the
+   * seeds.
+   */
   public double last(String exp, String group, String setting, String method, String key) {
     List<LabResults.Curve> cs = curves(exp, group, setting, method, key);
     return mean(cs.stream().mapToDouble(LabResults.Curve::last).toArray());
@@ -48,7 +52,8 @@ public final class Evidence {
    * The first gradient step at which eval/reward covered 90% of the way from its start to the best
    * mean final eval/reward of any of {@code rivals} in the setting; NaN if it never did.
    */
-  public double steps90(String exp, String group, String setting, String method, List<String> rivals) {
+  public double steps90(
+      String exp, String group, String setting, String method, List<String> rivals) {
     double best = Double.NEGATIVE_INFINITY;
     for (String r : rivals) {
       List<LabResults.Curve> cs = results.curves(exp, group, setting, r, seeds, "eval/reward", 1);

@@ -4,13 +4,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The categorical toy of Tajwar et al. (2024), section 6: gradient descent on the forward KL
- * KL(q || p) (what maximum likelihood on samples of q minimises: mode-covering) against the
- * reverse KL KL(p || q) (what on-policy RL with a KL-regularised reward minimises, Lemma 6.1:
- * mode-seeking), from p0 = [0.3, 0.3, 0.1, 0.3] toward q = [0.2, 0.1, 0.6, 0.1].
+ * The categorical toy of Tajwar et al. (2024), section 6: gradient descent on the forward KL KL(q
+ * || p) (what maximum likelihood on samples of q minimises: mode-covering) against the reverse KL
+ * KL(p || q) (what on-policy RL with a KL-regularised reward minimises, Lemma 6.1: mode-seeking),
+ * from p0 = [0.3, 0.3, 0.1, 0.3] toward q = [0.2, 0.1, 0.6, 0.1].
  *
- * <p>p = softmax(theta), as an LLM's next-token distribution, and theta takes plain gradient
- * steps. The gradients with respect to the logits are exact:
+ * <p>p = softmax(theta), as an LLM's next-token distribution, and theta takes plain gradient steps.
+ * The gradients with respect to the logits are exact:
  *
  * <ul>
  *   <li>forward: d KL(q || p) / d theta = p - q;
@@ -25,14 +25,19 @@ import java.util.List;
 public final class KlToy {
   public static final double[] P0 = {0.3, 0.3, 0.1, 0.3};
   public static final double[] Q = {0.2, 0.1, 0.6, 0.1};
+
   /** The paper's figure after one step, as read off it (shared/notes/paper.md, section 7). */
   public static final double[] PAPER_FORWARD = {0.33, 0.225, 0.22, 0.225};
+
   public static final double[] PAPER_REVERSE = {0.25, 0.20, 0.35, 0.20};
 
   private KlToy() {}
 
   /** Which divergence the steps descend. */
-  public enum Divergence { FORWARD, REVERSE }
+  public enum Divergence {
+    FORWARD,
+    REVERSE
+  }
 
   /** The softmax of logits. */
   public static double[] softmax(double[] theta) {
@@ -80,7 +85,8 @@ public final class KlToy {
   }
 
   /** The distributions p_0 .. p_steps of {@code steps} gradient steps of size {@code lr}. */
-  public static List<double[]> descend(Divergence d, double[] p0, double[] q, double lr, int steps) {
+  public static List<double[]> descend(
+      Divergence d, double[] p0, double[] q, double lr, int steps) {
     double[] theta = new double[p0.length];
     for (int i = 0; i < p0.length; i++) {
       theta[i] = Math.log(p0[i]);
@@ -107,13 +113,16 @@ public final class KlToy {
     return -1;
   }
 
-  /** The step size whose single step lands closest to a target, and how close (largest per-category gap). */
+  /**
+   * The step size whose single step lands closest to a target, and how close (largest per-category
+   * gap).
+   */
   public record Fit(double lr, double maxDiff) {}
 
   /**
    * The single step of {@code d} from p0 that comes closest to {@code target}, over step sizes 0.01
-   * to 5 in steps of 0.01: which divergence (and step size) could have drawn a panel of the
-   * paper's figure, since the paper gives neither.
+   * to 5 in steps of 0.01: which divergence (and step size) could have drawn a panel of the paper's
+   * figure, since the paper gives neither.
    */
   public static Fit closestStep(Divergence d, double[] target) {
     Fit best = new Fit(Double.NaN, Double.POSITIVE_INFINITY);

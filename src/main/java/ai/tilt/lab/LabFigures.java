@@ -24,9 +24,17 @@ public final class LabFigures {
   private LabFigures() {}
 
   /** A line per series: name -> {x[], y[]}; offline methods and rejected responses are dashed. */
-  public static Path lines(String title, String xTitle, String yTitle, Map<String, double[][]> series, Path png)
+  public static Path lines(
+      String title, String xTitle, String yTitle, Map<String, double[][]> series, Path png)
       throws IOException {
-    XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+    XYChart chart =
+        new XYChartBuilder()
+            .width(900)
+            .height(560)
+            .title(title)
+            .xAxisTitle(xTitle)
+            .yAxisTitle(yTitle)
+            .build();
     chart.getStyler().setLegendVisible(true);
     for (Map.Entry<String, double[][]> e : series.entrySet()) {
       double[][] xy = e.getValue();

@@ -26,11 +26,22 @@ public final class LabJobs {
    * @param deps ids of the jobs that must finish first
    * @param step whether this is an experiment step (kept whole) rather than a training run
    */
-  public record Job(String id, String experiment, String group, String setting, String method, int seed, Path dir,
-      List<String> argv, List<String> deps, boolean step, boolean trains) {}
+  public record Job(
+      String id,
+      String experiment,
+      String group,
+      String setting,
+      String method,
+      int seed,
+      Path dir,
+      List<String> argv,
+      List<String> deps,
+      boolean step,
+      boolean trains) {}
 
   /** Which jobs a run of the lab makes. */
-  public record Options(Path out, Path planDir, boolean quick, List<Integer> seeds, List<String> only) {}
+  public record Options(
+      Path out, Path planDir, boolean quick, List<Integer> seeds, List<String> only) {}
 
   public static List<Job> expand(LabPlan plan, Options o) {
     List<Job> jobs = new ArrayList<>();
@@ -48,8 +59,19 @@ public final class LabJobs {
           argv.addAll(s.quick());
         }
         String id = exp + "/steps/" + se.getKey();
-        jobs.add(new Job(id, exp, null, null, se.getKey(), 0, o.out().resolve(id), argv, List.copyOf(steps), true,
-            s.trains()));
+        jobs.add(
+            new Job(
+                id,
+                exp,
+                null,
+                null,
+                se.getKey(),
+                0,
+                o.out().resolve(id),
+                argv,
+                List.copyOf(steps),
+                true,
+                s.trains()));
         steps.add(id);
       }
       for (Map.Entry<String, LabPlan.Group> ge : e.groups().entrySet()) {
@@ -58,17 +80,25 @@ public final class LabJobs {
           continue;
         }
         for (Map.Entry<String, List<String>> setting : g.settings().entrySet()) {
-          if (o.quick() && g.quick().settings() != null && !g.quick().settings().contains(setting.getKey())) {
+          if (o.quick()
+              && g.quick().settings() != null
+              && !g.quick().settings().contains(setting.getKey())) {
             continue;
           }
           for (Map.Entry<String, List<String>> method : g.methods().entrySet()) {
-            if (o.quick() && g.quick().methods() != null && !g.quick().methods().contains(method.getKey())) {
+            if (o.quick()
+                && g.quick().methods() != null
+                && !g.quick().methods().contains(method.getKey())) {
               continue;
             }
             for (int seed : o.seeds()) {
-              String id = String.join("/", exp, ge.getKey(), setting.getKey(), method.getKey(), "seed-" + seed);
+              String id =
+                  String.join(
+                      "/", exp, ge.getKey(), setting.getKey(), method.getKey(), "seed-" + seed);
               Path dir = o.out().resolve(id);
-              List<String> argv = new ArrayList<>(List.of("train", "{recipes}/" + g.recipe(), "--run-dir", "{out}"));
+              List<String> argv =
+                  new ArrayList<>(
+                      List.of("train", "{recipes}/" + g.recipe(), "--run-dir", "{out}"));
               List<String> sets = new ArrayList<>(g.set());
               sets.addAll(setting.getValue());
               sets.addAll(method.getValue());
@@ -80,8 +110,19 @@ public final class LabJobs {
                 argv.add("--set");
                 argv.add(s);
               }
-              jobs.add(new Job(id, exp, ge.getKey(), setting.getKey(), method.getKey(), seed, dir, argv,
-                  List.copyOf(steps), false, true));
+              jobs.add(
+                  new Job(
+                      id,
+                      exp,
+                      ge.getKey(),
+                      setting.getKey(),
+                      method.getKey(),
+                      seed,
+                      dir,
+                      argv,
+                      List.copyOf(steps),
+                      false,
+                      true));
             }
           }
         }
@@ -93,7 +134,7 @@ public final class LabJobs {
   /**
    * The job's command line with placeholders filled: {out}, {recipes}, {seed} and the results of
    * the experiment's steps ({@code results}: step name -> path); {setting}, the run's setting, is
- * replaced first, so {pairs-{setting}} names the step of the run's setting.
+   * replaced first, so {pairs-{setting}} names the step of the run's setting.
    */
   public static List<String> resolve(Job job, Path planDir, Map<String, Path> results) {
     List<String> out = new ArrayList<>();
@@ -104,19 +145,27 @@ public final class LabJobs {
       StringBuilder sb = new StringBuilder();
       while (m.find()) {
         String name = m.group(1);
-        String value = switch (name) {
-          case "out" -> job.dir().toString();
-          case "recipes" -> planDir.toString();
-          case "seed" -> Integer.toString(job.seed());
-          default -> {
-            Path p = results.get(name);
-            if (p == null) {
-              throw new IllegalArgumentException(job.id() + ": unknown placeholder {" + name + "} in '" + arg
-                  + "' (known: out, recipes, seed and the steps before it: " + results.keySet() + ")");
-            }
-            yield p.toString();
-          }
-        };
+        String value =
+            switch (name) {
+              case "out" -> job.dir().toString();
+              case "recipes" -> planDir.toString();
+              case "seed" -> Integer.toString(job.seed());
+              default -> {
+                Path p = results.get(name);
+                if (p == null) {
+                  throw new IllegalArgumentException(
+                      job.id()
+                          + ": unknown placeholder {"
+                          + name
+                          + "} in '"
+                          + arg
+                          + "' (known: out, recipes, seed and the steps before it: "
+                          + results.keySet()
+                          + ")");
+                }
+                yield p.toString();
+              }
+            };
         m.appendReplacement(sb, Matcher.quoteReplacement(value));
       }
       m.appendTail(sb);

@@ -28,7 +28,8 @@ import java.util.Map;
 public record LabPlan(
     @Doc("seeds of a full run (seeds 1..N; --seeds overrides)") Integer seeds,
     @Doc("seeds of a --quick run") Integer quickSeeds,
-    @Doc("the experiments, by name, in the order they are reported") Map<String, Experiment> experiments) {
+    @Doc("the experiments, by name, in the order they are reported")
+        Map<String, Experiment> experiments) {
 
   public LabPlan {
     seeds = seeds == null ? 3 : seeds;
@@ -44,7 +45,8 @@ public record LabPlan(
       @Doc("heading in the report") String title,
       @Doc("where in the paper (and in shared/notes/paper.md)") String paper,
       @Doc("what the report says about the setup and its departures from the paper") String notes,
-      @Doc("steps run once, in order, before the runs: name -> {run: [tilt args], quick: [args added by --quick]}")
+      @Doc(
+              "steps run once, in order, before the runs: name -> {run: [tilt args], quick: [args added by --quick]}")
           Map<String, Step> steps,
       @Doc("groups of runs: name -> group") Map<String, Group> groups) {
     public Experiment {
@@ -55,7 +57,8 @@ public record LabPlan(
 
   /** A command run once per experiment. */
   public record Step(
-      @Doc("the tilt command line, e.g. [train, '{recipes}/ref.yaml', --run-dir, '{out}']") List<String> run,
+      @Doc("the tilt command line, e.g. [train, '{recipes}/ref.yaml', --run-dir, '{out}']")
+          List<String> run,
       @Doc("arguments appended in a --quick run") List<String> quick) {
     public Step {
       if (run == null || run.isEmpty()) {
@@ -87,14 +90,17 @@ public record LabPlan(
   public record Group(
       @Doc("heading in the report") String title,
       @Doc("base recipe, relative to the plan") String recipe,
-      @Doc("overrides for every run of the group (key=value, as tilt train --set)") List<String> set,
+      @Doc("overrides for every run of the group (key=value, as tilt train --set)")
+          List<String> set,
       @Doc("setting name -> overrides (e.g. reward, T, B)") Map<String, List<String>> settings,
       @Doc("method name -> overrides (loss, source)") Map<String, List<String>> methods,
       @Doc("curves, sweep or likelihood") Report report,
-      @Doc("the metric of the table and figure (default eval/reward); '-' in front negates it") String metric,
+      @Doc("the metric of the table and figure (default eval/reward); '-' in front negates it")
+          String metric,
       @Doc("its name in the report (default: the metric)") String metricLabel,
       @Doc("a sweep's x axis label") String xLabel,
-      @Doc("a sweep's x value of each setting (default: the setting's position)") Map<String, Double> x,
+      @Doc("a sweep's x value of each setting (default: the setting's position)")
+          Map<String, Double> x,
       @Doc("what a --quick run keeps and changes") Quick quick) {
     public Group {
       set = set == null ? List.of() : set;
@@ -123,7 +129,10 @@ public record LabPlan(
     }
   }
 
-  /** A --quick run's subset: which settings and methods stay (default all), overrides added, or skip. */
+  /**
+   * A --quick run's subset: which settings and methods stay (default all), overrides added, or
+   * skip.
+   */
   public record Quick(
       @Doc("settings kept (default: all)") List<String> settings,
       @Doc("methods kept (default: all)") List<String> methods,
@@ -148,8 +157,16 @@ public record LabPlan(
     for (Map.Entry<String, Experiment> e : plan.experiments().entrySet()) {
       for (Map.Entry<String, Group> g : e.getValue().groups().entrySet()) {
         Quick q = g.getValue().quick();
-        check(file, e.getKey() + "." + g.getKey() + ".quick.settings", q.settings(), g.getValue().settings());
-        check(file, e.getKey() + "." + g.getKey() + ".quick.methods", q.methods(), g.getValue().methods());
+        check(
+            file,
+            e.getKey() + "." + g.getKey() + ".quick.settings",
+            q.settings(),
+            g.getValue().settings());
+        check(
+            file,
+            e.getKey() + "." + g.getKey() + ".quick.methods",
+            q.methods(),
+            g.getValue().methods());
       }
     }
     return plan;
@@ -161,7 +178,8 @@ public record LabPlan(
     }
     for (String n : names) {
       if (!known.containsKey(n)) {
-        throw new IllegalArgumentException(file + ": " + key + " names '" + n + "', which is not one of " + known.keySet());
+        throw new IllegalArgumentException(
+            file + ": " + key + " names '" + n + "', which is not one of " + known.keySet());
       }
     }
   }

@@ -50,7 +50,8 @@ public final class LabResults {
   }
 
   /** The run's values of {@code key} (times {@code sign}) at the steps that logged it, or null. */
-  public Curve curve(String exp, String group, String setting, String method, int seed, String key, double sign) {
+  public Curve curve(
+      String exp, String group, String setting, String method, int seed, String key, double sign) {
     if (!finished(exp, group, setting, method, seed)) {
       return null;
     }
@@ -76,7 +77,13 @@ public final class LabResults {
   }
 
   /** The curves of every finished seed of {@code seeds} (missing seeds left out). */
-  public List<Curve> curves(String exp, String group, String setting, String method, List<Integer> seeds, String key,
+  public List<Curve> curves(
+      String exp,
+      String group,
+      String setting,
+      String method,
+      List<Integer> seeds,
+      String key,
       double sign) {
     List<Curve> out = new ArrayList<>();
     for (int s : seeds) {
@@ -111,7 +118,8 @@ public final class LabResults {
         values.add(sum / n);
       }
     }
-    return new Curve(steps.stream().mapToDouble(Double::doubleValue).toArray(),
+    return new Curve(
+        steps.stream().mapToDouble(Double::doubleValue).toArray(),
         values.stream().mapToDouble(Double::doubleValue).toArray());
   }
 
@@ -151,12 +159,14 @@ public final class LabResults {
   }
 
   private List<Plots.Row> rows(LabJobs.Job j) {
-    return cache.computeIfAbsent(j.id(), k -> {
-      try {
-        return Plots.read(j.dir().resolve(MetricsLog.METRICS_FILE)).rows();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    return cache.computeIfAbsent(
+        j.id(),
+        k -> {
+          try {
+            return Plots.read(j.dir().resolve(MetricsLog.METRICS_FILE)).rows();
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
   }
 }

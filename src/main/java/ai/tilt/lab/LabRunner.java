@@ -28,11 +28,11 @@ import java.util.concurrent.Future;
  * cores / workers libtorch threads) without sharing a heap.
  *
  * <p>Resumable at two levels. A job that finished left {@code .lab-done.json} holding its resolved
- * command line: it is skipped while the command is unchanged, and rerun from scratch when the
- * plan changed it. A training job that was interrupted (the lab was stopped: children get SIGTERM
- * and write a checkpoint) continues from its latest complete checkpoint with {@code --resume auto};
- * any other unfinished job starts over. A failed job is reported with the tail of its log, the
- * jobs that need it are skipped, and every other job still runs.
+ * command line: it is skipped while the command is unchanged, and rerun from scratch when the plan
+ * changed it. A training job that was interrupted (the lab was stopped: children get SIGTERM and
+ * write a checkpoint) continues from its latest complete checkpoint with {@code --resume auto}; any
+ * other unfinished job starts over. A failed job is reported with the tail of its log, the jobs
+ * that need it are skipped, and every other job still runs.
  */
 public final class LabRunner {
   public static final String DONE = ".lab-done.json";
@@ -48,9 +48,19 @@ public final class LabRunner {
   private volatile boolean stopping;
 
   /** How a job ended. */
-  public enum Outcome { RAN, CACHED, FAILED, SKIPPED }
+  public enum Outcome {
+    RAN,
+    CACHED,
+    FAILED,
+    SKIPPED
+  }
 
-  public LabRunner(List<LabJobs.Job> jobs, Path planDir, int workers, int threadsPerJob, boolean keepCheckpoints,
+  public LabRunner(
+      List<LabJobs.Job> jobs,
+      Path planDir,
+      int workers,
+      int threadsPerJob,
+      boolean keepCheckpoints,
       PrintStream console) {
     this.jobs = jobs;
     this.planDir = planDir;
@@ -79,12 +89,21 @@ public final class LabRunner {
         pending.sort(java.util.Comparator.comparing(j -> !j.step()));
         for (var it = pending.iterator(); it.hasNext() && running < workers && !stopping; ) {
           LabJobs.Job job = it.next();
-          String failedDep = job.deps().stream().filter(d -> outcomes.containsKey(d)
-              && (outcomes.get(d) == Outcome.FAILED || outcomes.get(d) == Outcome.SKIPPED)).findFirst().orElse(null);
+          String failedDep =
+              job.deps().stream()
+                  .filter(
+                      d ->
+                          outcomes.containsKey(d)
+                              && (outcomes.get(d) == Outcome.FAILED
+                                  || outcomes.get(d) == Outcome.SKIPPED))
+                  .findFirst()
+                  .orElse(null);
           if (failedDep != null) {
             it.remove();
             outcomes.put(job.id(), Outcome.SKIPPED);
-            console.printf("[%d/%d] skipped %s (%s did not finish)%n", outcomes.size(), jobs.size(), job.id(), failedDep);
+            console.printf(
+                "[%d/%d] skipped %s (%s did not finish)%n",
+                outcomes.size(), jobs.size(), job.id(), failedDep);
             continue;
           }
           if (!job.deps().stream().allMatch(outcomes::containsKey)) {
@@ -92,11 +111,12 @@ public final class LabRunner {
           }
           it.remove();
           Map<String, Path> stepResults = new HashMap<>();
-          results.forEach((id, p) -> {
-            if (id.startsWith(job.experiment() + "/steps/")) {
-              stepResults.put(id.substring(id.lastIndexOf('/') + 1), p);
-            }
-          });
+          results.forEach(
+              (id, p) -> {
+                if (id.startsWith(job.experiment() + "/steps/")) {
+                  stepResults.put(id.substring(id.lastIndexOf('/') + 1), p);
+                }
+              });
           done.submit(() -> new Object[] {job, execute(job, stepResults)});
           running++;
         }
@@ -104,10 +124,18 @@ public final class LabRunner {
           if (stopping || pending.isEmpty()) {
             break;
           }
-          boolean skippable = pending.stream().anyMatch(j -> j.deps().stream().anyMatch(d ->
-              outcomes.get(d) == Outcome.FAILED || outcomes.get(d) == Outcome.SKIPPED));
+          boolean skippable =
+              pending.stream()
+                  .anyMatch(
+                      j ->
+                          j.deps().stream()
+                              .anyMatch(
+                                  d ->
+                                      outcomes.get(d) == Outcome.FAILED
+                                          || outcomes.get(d) == Outcome.SKIPPED));
           if (!skippable) {
-            throw new IllegalStateException("lab runner: " + pending.get(0).id() + " waits for a job that never runs");
+            throw new IllegalStateException(
+                "lab runner: " + pending.get(0).id() + " waits for a job that never runs");
           }
           continue; // the next pass skips them
         }
@@ -132,9 +160,15 @@ public final class LabRunner {
         double elapsed = (System.nanoTime() - start) / 1e9;
         long left = jobs.size() - outcomes.size();
         String eta = ran == 0 ? "?" : clock(ranSeconds / ran * left / workers);
-        console.printf("[%d/%d] %-7s %s%s (elapsed %s, eta %s)%n", outcomes.size(), jobs.size(),
-            jr.outcome().name().toLowerCase(), job.id(), jr.outcome() == Outcome.RAN ? String.format(" %.1f s", jr.seconds()) : "",
-            clock(elapsed), eta);
+        console.printf(
+            "[%d/%d] %-7s %s%s (elapsed %s, eta %s)%n",
+            outcomes.size(),
+            jobs.size(),
+            jr.outcome().name().toLowerCase(),
+            job.id(),
+            jr.outcome() == Outcome.RAN ? String.format(" %.1f s", jr.seconds()) : "",
+            clock(elapsed),
+            eta);
         if (jr.outcome() == Outcome.FAILED) {
           console.println(jr.message());
         }
@@ -150,7 +184,10 @@ public final class LabRunner {
     return outcomes;
   }
 
-  /** What a finished step hands to later ones: its latest checkpoint if it trained, else its directory. */
+  /**
+   * What a finished step hands to later ones: its latest checkpoint if it trained, else its
+   * directory.
+   */
   static Path result(LabJobs.Job job) {
     if (!job.trains()) {
       return job.dir();
@@ -165,7 +202,8 @@ public final class LabRunner {
 
   private record JobResult(Outcome outcome, double seconds, String message) {}
 
-  private JobResult execute(LabJobs.Job job, Map<String, Path> stepResults) throws IOException, InterruptedException {
+  private JobResult execute(LabJobs.Job job, Map<String, Path> stepResults)
+      throws IOException, InterruptedException {
     List<String> argv;
     try {
       argv = LabJobs.resolve(job, planDir, stepResults);
@@ -180,7 +218,9 @@ public final class LabRunner {
       }
     }
     List<String> cmd = new ArrayList<>(argv);
-    if (job.trains() && Files.isDirectory(job.dir()) && !Files.exists(marker)
+    if (job.trains()
+        && Files.isDirectory(job.dir())
+        && !Files.exists(marker)
         && Checkpoints.findLatest(job.dir(), new ArrayList<>()) != null) {
       cmd.add("--resume");
       cmd.add("auto");
@@ -191,11 +231,17 @@ public final class LabRunner {
     Path log = job.dir().resolve("lab.log");
     List<String> full = new ArrayList<>(javaCommand());
     full.addAll(cmd);
-    ProcessBuilder pb = new ProcessBuilder(full).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    ProcessBuilder pb =
+        new ProcessBuilder(full)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
-    Files.writeString(log, "$ tilt " + String.join(" ", cmd) + "\n", StandardCharsets.UTF_8,
-        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    Files.writeString(
+        log,
+        "$ tilt " + String.join(" ", cmd) + "\n",
+        StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND);
     long t0 = System.nanoTime();
     Process p = pb.start();
     live.add(p);
@@ -207,11 +253,13 @@ public final class LabRunner {
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (exit != 0) {
-      return new JobResult(Outcome.FAILED, seconds, "  exit " + exit + "; the end of " + log + ":\n" + tail(log, 8));
+      return new JobResult(
+          Outcome.FAILED, seconds, "  exit " + exit + "; the end of " + log + ":\n" + tail(log, 8));
     }
     if (!job.step() && !keepCheckpoints) {
       for (Path d : Checkpoints.stepDirs(job.dir())) {
-        Checkpoints.deleteTree(d); // the metrics are the result; a run's weights are 10-100x their size
+        Checkpoints.deleteTree(
+            d); // the metrics are the result; a run's weights are 10-100x their size
       }
     }
     ObjectNode m = JSON.createObjectNode();
@@ -227,8 +275,14 @@ public final class LabRunner {
   /** This JVM's java with the class path it runs from, and the child's libtorch threads. */
   private List<String> javaCommand() {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> c = new ArrayList<>(List.of(java, "-Dai.djl.offline=true", "-Dtilt.threads=" + threadsPerJob,
-        "-XX:+UseSerialGC", "-Xmx2g"));
+    List<String> c =
+        new ArrayList<>(
+            List.of(
+                java,
+                "-Dai.djl.offline=true",
+                "-Dtilt.threads=" + threadsPerJob,
+                "-XX:+UseSerialGC",
+                "-Xmx2g"));
     String device = System.getProperty("tilt.device");
     if (device != null) {
       c.add("-Dtilt.device=" + device);
@@ -256,7 +310,8 @@ public final class LabRunner {
   static String tail(Path file, int lines) {
     try {
       List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
-      return "    " + String.join("\n    ", all.subList(Math.max(0, all.size() - lines), all.size()));
+      return "    "
+          + String.join("\n    ", all.subList(Math.max(0, all.size() - lines), all.size()));
     } catch (IOException e) {
       return "    (no log: " + e.getMessage() + ")";
     }
@@ -264,6 +319,8 @@ public final class LabRunner {
 
   static String clock(double seconds) {
     long s = Math.round(seconds);
-    return s >= 3600 ? String.format("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String.format("%d:%02d", s / 60, s % 60);
+    return s >= 3600
+        ? String.format("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+        : String.format("%d:%02d", s / 60, s % 60);
   }
 }

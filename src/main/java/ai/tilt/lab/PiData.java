@@ -7,10 +7,10 @@ import java.util.SplittableRandom;
  * code's {@code utils.py}): tanh of a Cauchy(-0.7, 0.4) sample, binned into 100 equal bins over
  * [-1, 1]. The code histograms 10,000 samples; this class uses the exact bin masses, the limit of
  * that histogram, so the reference distribution is the same on every machine and for every seed:
- * p(k) = F(atanh(e_{k+1})) - F(atanh(e_k)) with bin edges e_k = -1 + 2k/100 and the Cauchy CDF
- * F(z) = 1/2 + atan((z - loc) / scale) / pi. The heavy tails pile mass into the end bins (about
- * 0.078 at token 0 and 0.04 at token 99); the interior mode is near token 16, and token 70, the
- * peak of the "far" reward, has about 0.002.
+ * p(k) = F(atanh(e_{k+1})) - F(atanh(e_k)) with bin edges e_k = -1 + 2k/100 and the Cauchy CDF F(z)
+ * = 1/2 + atan((z - loc) / scale) / pi. The heavy tails pile mass into the end bins (about 0.078 at
+ * token 0 and 0.04 at token 99); the interior mode is near token 16, and token 70, the peak of the
+ * "far" reward, has about 0.002.
  */
 public final class PiData {
   public static final int ACTIONS = 100;

@@ -33,8 +33,14 @@ public final class ToyReport {
     root.put("threshold", HALF);
     root.put("parameterisation", "softmax logits, plain gradient descent");
     ArrayNode runs = root.putArray("runs");
-    XYChart chart = new XYChartBuilder().width(800).height(500).title("KL toy: mass on q's mode")
-        .xAxisTitle("gradient step").yAxisTitle("p(mode)").build();
+    XYChart chart =
+        new XYChartBuilder()
+            .width(800)
+            .height(500)
+            .title("KL toy: mass on q's mode")
+            .xAxisTitle("gradient step")
+            .yAxisTitle("p(mode)")
+            .build();
     for (double lr : lrs) {
       ObjectNode run = runs.addObject();
       run.put("lr", lr);
@@ -57,7 +63,9 @@ public final class ToyReport {
           y[s] = t.get(s)[mode];
           traj.add(y[s]);
         }
-        chart.addSeries(d.name().toLowerCase() + " KL, lr " + lr, x, y).setMarker(SeriesMarkers.NONE);
+        chart
+            .addSeries(d.name().toLowerCase() + " KL, lr " + lr, x, y)
+            .setMarker(SeriesMarkers.NONE);
       }
     }
     ObjectNode panels = root.putObject("paper_panels");

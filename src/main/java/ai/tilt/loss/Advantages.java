@@ -5,8 +5,8 @@ import static ai.tilt.loss.LossMath.require;
 import java.util.List;
 
 /**
- * Advantages for the policy-gradient losses, as pure functions of rewards (and, for GAE, values)
- * on Java arrays: sequence-level arrays are {@code double[]} (one value per completion), token-level
+ * Advantages for the policy-gradient losses, as pure functions of rewards (and, for GAE, values) on
+ * Java arrays: sequence-level arrays are {@code double[]} (one value per completion), token-level
  * arrays are ragged {@code float[][]} ([B][T_b], completion tokens only, never padding). The
  * trainer computes them once per collected batch, spreads them over tokens and pads them into the
  * (B, T) {@link PolicyInputs#advantages()}.
@@ -33,9 +33,9 @@ public final class Advantages {
   }
 
   /**
-   * A baseline carried across batches, immutable; the trainer checkpoints its plain fields.
-   * Two update rules (Tajwar et al.'s REINFORCE code, {@code reinforce.py}, which updates the
-   * baseline with the current batch before subtracting it):
+   * A baseline carried across batches, immutable; the trainer checkpoints its plain fields. Two
+   * update rules (Tajwar et al.'s REINFORCE code, {@code reinforce.py}, which updates the baseline
+   * with the current batch before subtracting it):
    *
    * <ul>
    *   <li>{@link #accumulate}: the mean of every reward seen so far ({@code baseline_type:
@@ -53,7 +53,9 @@ public final class Advantages {
     public static final Baseline INITIAL = new Baseline(0, 0);
 
     public Baseline {
-      require(Double.isFinite(value) && count >= 0, "baseline: bad state (" + value + ", " + count + ")");
+      require(
+          Double.isFinite(value) && count >= 0,
+          "baseline: bad state (" + value + ", " + count + ")");
     }
 
     /** Whether a batch has been seen. */
@@ -95,15 +97,16 @@ public final class Advantages {
 
   /**
    * Leave-one-out advantages (Kool, van Hoof and Welling, 2019, "Buy 4 REINFORCE samples, get a
-   * baseline for free!"; Ahmadian et al., 2024, arXiv:2402.14740): A_i = r_i - mean_{j != i} r_j
-   * = C / (C - 1) (r_i - mean), per group of C >= 2 completions. E.g. [1, 2, 4]: baselines
-   * [3, 2.5, 1.5], advantages [-2, -0.5, 2.5].
+   * baseline for free!"; Ahmadian et al., 2024, arXiv:2402.14740): A_i = r_i - mean_{j != i} r_j =
+   * C / (C - 1) (r_i - mean), per group of C >= 2 completions. E.g. [1, 2, 4]: baselines [3, 2.5,
+   * 1.5], advantages [-2, -0.5, 2.5].
    */
   public static double[][] rloo(double[][] rewards) {
     double[][] out = new double[rewards.length][];
     for (int g = 0; g < rewards.length; g++) {
       double[] r = rewards[g];
-      require(r.length >= 2, "rloo needs >= 2 completions per prompt, group " + g + " has " + r.length);
+      require(
+          r.length >= 2, "rloo needs >= 2 completions per prompt, group " + g + " has " + r.length);
       checkFinite(r);
       double sum = 0;
       for (double x : r) {
@@ -129,7 +132,8 @@ public final class Advantages {
     require(SCALES.contains(scale), "scale_rewards must be one of " + SCALES + ", got " + scale);
     int total = 0;
     for (int g = 0; g < rewards.length; g++) {
-      require(rewards[g].length >= 2,
+      require(
+          rewards[g].length >= 2,
           "grpo needs >= 2 completions per prompt, group " + g + " has " + rewards[g].length);
       checkFinite(rewards[g]);
       total += rewards[g].length;
@@ -145,11 +149,12 @@ public final class Advantages {
     for (int g = 0; g < rewards.length; g++) {
       double[] r = rewards[g];
       double m = mean(r);
-      double denom = switch (scale) {
-        case "group" -> std(r) + 1e-4;
-        case "batch" -> batchStd + 1e-4;
-        default -> 1;
-      };
+      double denom =
+          switch (scale) {
+            case "group" -> std(r) + 1e-4;
+            case "batch" -> batchStd + 1e-4;
+            default -> 1;
+          };
       out[g] = new double[r.length];
       for (int i = 0; i < r.length; i++) {
         out[g][i] = (r[i] - m) / denom;
@@ -170,7 +175,8 @@ public final class Advantages {
 
   /** Row b repeats perSequence[b] on its lengths[b] completion tokens: [B][T_b]. */
   public static float[][] sequenceToTokens(double[] perSequence, int[] lengths) {
-    require(perSequence.length == lengths.length,
+    require(
+        perSequence.length == lengths.length,
         "sequenceToTokens: " + perSequence.length + " values for " + lengths.length + " lengths");
     float[][] out = new float[lengths.length][];
     for (int b = 0; b < lengths.length; b++) {
@@ -195,13 +201,15 @@ public final class Advantages {
   public static Gae gae(float[][] tokenRewards, float[][] values, double gamma, double lam) {
     require(gamma >= 0 && gamma <= 1, "gae: gamma must be in [0, 1], got " + gamma);
     require(lam >= 0 && lam <= 1, "gae: lam must be in [0, 1], got " + lam);
-    require(tokenRewards.length == values.length,
+    require(
+        tokenRewards.length == values.length,
         "gae: " + tokenRewards.length + " reward rows but " + values.length + " value rows");
     float[][] adv = new float[values.length][];
     float[][] ret = new float[values.length][];
     for (int b = 0; b < values.length; b++) {
       int n = values[b].length;
-      require(tokenRewards[b].length == n,
+      require(
+          tokenRewards[b].length == n,
           "gae: row " + b + " has " + tokenRewards[b].length + " rewards but " + n + " values");
       adv[b] = new float[n];
       ret[b] = new float[n];
@@ -218,8 +226,8 @@ public final class Advantages {
   }
 
   /**
-   * Whitening over every token of the batch, as TRL's {@code masked_whiten} (shift_mean True)
-   * does to PPO's advantages: (x - mean) / sqrt(var + 1e-8), var unbiased. Needs >= 2 tokens.
+   * Whitening over every token of the batch, as TRL's {@code masked_whiten} (shift_mean True) does
+   * to PPO's advantages: (x - mean) / sqrt(var + 1e-8), var unbiased. Needs >= 2 tokens.
    */
   public static float[][] whiten(float[][] x) {
     double sum = 0;
@@ -257,19 +265,33 @@ public final class Advantages {
    * @param logps [B][T_b] log-probs at collection time
    * @param refLogps [B][T_b] reference log-probs
    */
-  public static float[][] tokenRewardsWithKl(double[] sequenceRewards, float[][] logps, float[][] refLogps,
-      double klCoef) {
+  public static float[][] tokenRewardsWithKl(
+      double[] sequenceRewards, float[][] logps, float[][] refLogps, double klCoef) {
     require(klCoef >= 0 && Double.isFinite(klCoef), "kl coefficient must be >= 0, got " + klCoef);
-    require(sequenceRewards.length == logps.length && logps.length == refLogps.length,
-        "tokenRewardsWithKl: " + sequenceRewards.length + " rewards, " + logps.length + " logp rows, "
-            + refLogps.length + " ref rows");
+    require(
+        sequenceRewards.length == logps.length && logps.length == refLogps.length,
+        "tokenRewardsWithKl: "
+            + sequenceRewards.length
+            + " rewards, "
+            + logps.length
+            + " logp rows, "
+            + refLogps.length
+            + " ref rows");
     checkFinite(sequenceRewards);
     float[][] out = new float[logps.length][];
     for (int b = 0; b < logps.length; b++) {
       int n = logps[b].length;
-      require(n >= 1, "tokenRewardsWithKl: row " + b + " has no completion token to carry its reward");
-      require(refLogps[b].length == n, "tokenRewardsWithKl: row " + b + " has " + n + " logps but "
-          + refLogps[b].length + " reference logps");
+      require(
+          n >= 1, "tokenRewardsWithKl: row " + b + " has no completion token to carry its reward");
+      require(
+          refLogps[b].length == n,
+          "tokenRewardsWithKl: row "
+              + b
+              + " has "
+              + n
+              + " logps but "
+              + refLogps[b].length
+              + " reference logps");
       out[b] = new float[n];
       for (int t = 0; t < n; t++) {
         double r = -klCoef * ((double) logps[b][t] - refLogps[b][t]);
@@ -283,7 +305,9 @@ public final class Advantages {
   public static float[] padded(float[][] ragged, int width) {
     float[] out = new float[ragged.length * width];
     for (int b = 0; b < ragged.length; b++) {
-      require(ragged[b].length <= width, "padded: row " + b + " has " + ragged[b].length + " > " + width + " tokens");
+      require(
+          ragged[b].length <= width,
+          "padded: row " + b + " has " + ragged[b].length + " > " + width + " tokens");
       System.arraycopy(ragged[b], 0, out, b * width, ragged[b].length);
     }
     return out;

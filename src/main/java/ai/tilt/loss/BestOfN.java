@@ -9,8 +9,8 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
 /**
- * Filtered behaviour cloning / Best-of-N: maximum likelihood on the best of N sampled responses,
- * as in ReST (Gulcehre et al., 2023, "Reinforced Self-Training (ReST) for Language Modeling",
+ * Filtered behaviour cloning / Best-of-N: maximum likelihood on the best of N sampled responses, as
+ * in ReST (Gulcehre et al., 2023, "Reinforced Self-Training (ReST) for Language Modeling",
  * arXiv:2308.08998) and the Best-of-N baseline of Tajwar et al., 2024, "Preference Fine-Tuning of
  * LLMs Should Leverage Suboptimal, On-Policy Data", arXiv:2404.14367.
  *
@@ -26,7 +26,8 @@ import java.util.Map;
  *
  * @param k responses kept per group (default 1)
  */
-public record BestOfN(@Doc("responses imitated per prompt: the k best by reward (default 1)") Integer k)
+public record BestOfN(
+    @Doc("responses imitated per prompt: the k best by reward (default 1)") Integer k)
     implements GroupLoss {
 
   public BestOfN {

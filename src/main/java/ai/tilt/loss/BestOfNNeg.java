@@ -21,11 +21,10 @@ import java.util.Map;
  * are "best", the other N - k "worse"; the loss of a group is -mean_best(pi_i) + beta
  * mean_worse(pi_i) with sequence-level sums, or with {@code reference_constrained: true}
  * -mean_best(pi_i) + beta mean_worse(pi_i - ref_i) (the bandit code's constrained variant; the
- * reference shifts the value, not the gradient, but keeps the term at 0 where the policy equals
- * the reference). The negative term is unbounded below, as in the paper: a large beta or long
- * training can drive the worse responses' log-probs to -infinity. The transformer bandit's
- * filter (a worse sample counts only if its probability relative to the best exceeds 0.01) is not
- * applied.
+ * reference shifts the value, not the gradient, but keeps the term at 0 where the policy equals the
+ * reference). The negative term is unbounded below, as in the paper: a large beta or long training
+ * can drive the worse responses' log-probs to -infinity. The transformer bandit's filter (a worse
+ * sample counts only if its probability relative to the best exceeds 0.01) is not applied.
  *
  * <p>Metrics: rewards/mean, rewards/max, logps/mean, logps/best (see {@link LossMath#listMetrics}),
  * logps/selected (mean log-prob of the k best) and logps/worse (mean log-prob of the others).
@@ -36,7 +35,8 @@ import java.util.Map;
  */
 public record BestOfNNeg(
     @Doc("responses imitated per prompt: the k best by reward (default 1)") Integer k,
-    @Doc("weight of the term that pushes the worse responses' log-probs down (default 0.1)") Double beta,
+    @Doc("weight of the term that pushes the worse responses' log-probs down (default 0.1)")
+        Double beta,
     @Doc("push down log(pi/pi_ref) of the worse responses instead of log pi (needs the reference)")
         Boolean referenceConstrained)
     implements GroupLoss {
@@ -70,15 +70,21 @@ public record BestOfNNeg(
     int n = LossMath.checkPolicy(type(), r, 0, k + 1);
     float[] rewards = LossMath.rewards(type(), r);
     Shape shape = r.policy().getShape();
-    NDArray best = r.policy().getManager().create(LossMath.topK(rewards, (int) shape.get(0), n, k), shape); // (G, N)
+    NDArray best =
+        r.policy()
+            .getManager()
+            .create(LossMath.topK(rewards, (int) shape.get(0), n, k), shape); // (G, N)
     NDArray worse = best.neg().add(1f); // (G, N) constant
     NDArray logpBest = r.policy().mul(best).sum(new int[] {1}).div((float) k); // (G)
-    NDArray pushed = referenceConstrained ? r.policy().sub(LossMath.reference(type(), r)) : r.policy(); // (G, N)
+    NDArray pushed =
+        referenceConstrained ? r.policy().sub(LossMath.reference(type(), r)) : r.policy(); // (G, N)
     NDArray worseTerm = pushed.mul(worse).sum(new int[] {1}).div((float) (n - k)); // (G)
     NDArray loss = logpBest.neg().add(worseTerm.mul(beta.floatValue()));
     Map<String, NDArray> m = LossMath.listMetrics(r.policy(), rewards);
     m.put("logps/selected", logpBest.stopGradient());
-    m.put("logps/worse", r.policy().stopGradient().mul(worse).sum(new int[] {1}).div((float) (n - k)));
+    m.put(
+        "logps/worse",
+        r.policy().stopGradient().mul(worse).sum(new int[] {1}).div((float) (n - k)));
     return new LossOutput(loss, m);
   }
 }

@@ -22,15 +22,16 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  * shared/notes/paper.md section 3); h = (pi_c - ref_c) - (pi_r - ref_r) and the loss of a group is
  * (1 - eps) (-log sigmoid(beta h)) + eps (-log sigmoid(-beta h)), eps = label_smoothing.
  *
- * <p>Metrics (TRL's, per group, detached): rewards/chosen = beta (pi_c - ref_c), rewards/rejected
- * = beta (pi_r - ref_r), rewards/margins, rewards/accuracies (1 if chosen reward > rejected),
+ * <p>Metrics (TRL's, per group, detached): rewards/chosen = beta (pi_c - ref_c), rewards/rejected =
+ * beta (pi_r - ref_r), rewards/margins, rewards/accuracies (1 if chosen reward > rejected),
  * logps/chosen = pi_c, logps/rejected = pi_r.
  *
  * @param beta inverse temperature of the implicit reward (default 0.1, TRL's)
  * @param labelSmoothing probability eps that a label is flipped, in [0, 0.5] (default 0)
  */
 public record Dpo(
-    @Doc("inverse temperature of the implicit reward beta log(pi/pi_ref) (TRL default 0.1)") Double beta,
+    @Doc("inverse temperature of the implicit reward beta log(pi/pi_ref) (TRL default 0.1)")
+        Double beta,
     @Doc("conservative DPO: assumed probability that a preference label is flipped, in [0, 0.5]")
         Double labelSmoothing)
     implements GroupLoss {
@@ -67,8 +68,13 @@ public record Dpo(
     NDArray ratioR = col(ratio, 1); // (G)
     NDArray z = ratioC.sub(ratioR).mul(beta.floatValue()); // (G) beta h
     NDArray loss = smoothedLogistic(z, labelSmoothing);
-    return new LossOutput(loss, LossMath.pairMetrics(ratioC.mul(beta.floatValue()), ratioR.mul(beta.floatValue()),
-        col(r.policy(), 0), col(r.policy(), 1)));
+    return new LossOutput(
+        loss,
+        LossMath.pairMetrics(
+            ratioC.mul(beta.floatValue()),
+            ratioR.mul(beta.floatValue()),
+            col(r.policy(), 0),
+            col(r.policy(), 1)));
   }
 
   /** (1 - eps) (-log sigmoid(z)) + eps (-log sigmoid(-z)); the eps term is skipped when 0. */

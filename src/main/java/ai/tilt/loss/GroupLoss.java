@@ -1,8 +1,8 @@
 package ai.tilt.loss;
 
 /**
- * A loss over groups of scored responses to one prompt (pairs, single labelled responses, or
- * lists of N): every preference-tuning objective except plain SFT and the reward model's.
+ * A loss over groups of scored responses to one prompt (pairs, single labelled responses, or lists
+ * of N): every preference-tuning objective except plain SFT and the reward model's.
  */
 public sealed interface GroupLoss extends Loss
     permits Dpo, Ipo, Hinge, Simpo, Orpo, Kto, PrefFt, Rwr, BestOfN, BestOfNNeg {
@@ -17,6 +17,8 @@ public sealed interface GroupLoss extends Loss
   /** Whether {@link Responses#reference()} must be given. */
   boolean needsReference();
 
-  /** Responses per group the loss needs: 2 for pairs, 1 for KTO, 0 for any N >= 1 (scored lists). */
+  /**
+   * Responses per group the loss needs: 2 for pairs, 1 for KTO, 0 for any N >= 1 (scored lists).
+   */
   int responsesPerGroup();
 }

@@ -13,8 +13,8 @@ import java.util.Map;
  * arXiv:2402.03300, section 4.1 (eq. 3); as TRL's GRPOTrainer computes it.
  *
  * <p>Intuition: PPO without a value model; each completion's advantage is its reward standardised
- * within the group of completions to the same prompt, and a KL penalty to the reference sits in
- * the loss rather than in the reward.
+ * within the group of completions to the same prompt, and a KL penalty to the reference sits in the
+ * loss rather than in the reward.
  *
  * <p>Per-token loss: -(min(r A, clip(r, 1 - epsilon, 1 + epsilon_high) A) - beta k3), with r =
  * exp(logp - old) per token (TRL's default {@code importance_sampling_level: token}) and k3 =
@@ -28,17 +28,20 @@ import java.util.Map;
  *
  * @param epsilon lower clip range, and upper too unless epsilon_high is set (default 0.2)
  * @param epsilonHigh upper clip range (default: epsilon; DAPO uses 0.28)
- * @param beta weight of the k3 KL term (default 0.04, the paper's; TRL's default is 0, which needs no
- *     reference)
+ * @param beta weight of the k3 KL term (default 0.04, the paper's; TRL's default is 0, which needs
+ *     no reference)
  * @param scaleRewards group (default), batch or none: how rewards are scaled into advantages
  */
 public record Grpo(
-    @Doc("clip range below 1 (and above, unless epsilon_high is set) of the per-token ratio (default 0.2)")
+    @Doc(
+            "clip range below 1 (and above, unless epsilon_high is set) of the per-token ratio (default 0.2)")
         Double epsilon,
     @Doc("clip range above 1 (default: epsilon; DAPO's clip-higher uses 0.28)") Double epsilonHigh,
-    @Doc("weight of the per-token k3 KL(pi || ref) in the loss (0.04 in the paper; 0: no reference needed)")
+    @Doc(
+            "weight of the per-token k3 KL(pi || ref) in the loss (0.04 in the paper; 0: no reference needed)")
         Double beta,
-    @Doc("advantages (r - group mean) / (std + 1e-4) with std of the group, of the batch, or none") String scaleRewards)
+    @Doc("advantages (r - group mean) / (std + 1e-4) with std of the group, of the batch, or none")
+        String scaleRewards)
     implements PolicyGradientLoss {
 
   public Grpo {
@@ -49,8 +52,12 @@ public record Grpo(
     require(epsilon > 0 && epsilon < 1, "loss.epsilon must be in (0, 1), got " + epsilon);
     LossMath.positive("epsilon_high", epsilonHigh);
     LossMath.nonNegative("beta", beta);
-    require(Advantages.SCALES.contains(scaleRewards),
-        "loss.scale_rewards must be one of " + String.join(", ", Advantages.SCALES) + ", got " + scaleRewards);
+    require(
+        Advantages.SCALES.contains(scaleRewards),
+        "loss.scale_rewards must be one of "
+            + String.join(", ", Advantages.SCALES)
+            + ", got "
+            + scaleRewards);
   }
 
   @Override
@@ -77,12 +84,14 @@ public record Grpo(
   @Override
   public TokenLossOutput compute(PolicyInputs in) {
     PolicyMath.Tokens t = PolicyMath.prepare(type(), in, needsReference(), false);
-    PolicyMath.Surrogate s = PolicyMath.clippedSurrogate(t.logp(), t.old(), t.adv(), epsilon, epsilonHigh);
+    PolicyMath.Surrogate s =
+        PolicyMath.clippedSurrogate(t.logp(), t.old(), t.adv(), epsilon, epsilonHigh);
     NDArray loss = s.loss();
     if (beta > 0) {
       loss = loss.add(PolicyMath.kl("k3", t, true).mul(beta.floatValue()));
     }
-    Map<String, NDArray> m = PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl("k3", t, false));
+    Map<String, NDArray> m =
+        PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl("k3", t, false));
     return new TokenLossOutput(loss.mul(t.m()), m);
   }
 }

@@ -17,14 +17,15 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  * <p>Conventions: N = 2 (column 0 chosen, 1 rejected); as in TRL's {@code loss_type="hinge"} the
  * margin is measured on the reference-relative h = (pi_c - ref_c) - (pi_r - ref_r) with
  * sequence-level sums, and the loss of a group is max(0, 1 - beta h), so beta is the reciprocal of
- * SLiC's margin delta. (SLiC-HF itself uses raw log-likelihoods plus a separate regulariser
- * towards the SFT model; the reference here plays that role.)
+ * SLiC's margin delta. (SLiC-HF itself uses raw log-likelihoods plus a separate regulariser towards
+ * the SFT model; the reference here plays that role.)
  *
  * <p>Metrics: as {@link Dpo}.
  *
  * @param beta reciprocal of the margin (default 0.1, TRL's: a margin of 10 nats)
  */
-public record Hinge(@Doc("reciprocal of the margin on h (TRL default 0.1: a margin of 10 nats)") Double beta)
+public record Hinge(
+    @Doc("reciprocal of the margin on h (TRL default 0.1: a margin of 10 nats)") Double beta)
     implements GroupLoss {
 
   public Hinge {
@@ -56,7 +57,9 @@ public record Hinge(@Doc("reciprocal of the margin on h (TRL default 0.1: a marg
     NDArray h = col(ratio, 0).sub(col(ratio, 1)); // (G)
     // relu's gradient at exactly 0 is 0 in torch: at the margin the pair is already satisfied
     NDArray loss = Activation.relu(h.mul(-b).add(1f));
-    return new LossOutput(loss,
-        LossMath.pairMetrics(col(ratio, 0).mul(b), col(ratio, 1).mul(b), col(r.policy(), 0), col(r.policy(), 1)));
+    return new LossOutput(
+        loss,
+        LossMath.pairMetrics(
+            col(ratio, 0).mul(b), col(ratio, 1).mul(b), col(r.policy(), 0), col(r.policy(), 1)));
   }
 }

@@ -7,9 +7,8 @@ import ai.tilt.train.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
- * Identity Preference Optimisation: Azar, Rowland, Piot, Guo, Calandriello, Valko and Munos,
- * 2023, "A General Theoretical Paradigm to Understand Learning from Human Preferences",
- * arXiv:2310.12036.
+ * Identity Preference Optimisation: Azar, Rowland, Piot, Guo, Calandriello, Valko and Munos, 2023,
+ * "A General Theoretical Paradigm to Understand Learning from Human Preferences", arXiv:2310.12036.
  *
  * <p>Intuition: instead of pushing the log-ratio margin h to infinity as DPO's logistic loss can,
  * IPO regresses it onto a finite target 1/(2 tau), which keeps the policy near the reference even
@@ -18,10 +17,10 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  * <p>Conventions: N = 2 (column 0 chosen, 1 rejected); h = (pi_c - ref_c) - (pi_r - ref_r); the
  * loss of a group is (h - 1/(2 tau))^2 with {@code beta} playing tau, as in TRL ({@code
  * loss_type="ipo"}). By default h uses sequence-level sums (the paper's definition); with {@code
- * length_normalize: true} every log-prob is first divided by its response's length, as TRL does
- * for IPO, which changes the scale of h and so the meaning of beta. Tajwar et al.'s LLM code
- * instead computes ((beta h) - 1/(2 beta))^2 and their bandit code (h - beta)^2
- * (shared/notes/paper.md section 3); neither is this record's convention.
+ * length_normalize: true} every log-prob is first divided by its response's length, as TRL does for
+ * IPO, which changes the scale of h and so the meaning of beta. Tajwar et al.'s LLM code instead
+ * computes ((beta h) - 1/(2 beta))^2 and their bandit code (h - beta)^2 (shared/notes/paper.md
+ * section 3); neither is this record's convention.
  *
  * <p>Metrics: as {@link Dpo} (rewards/* = beta times the log-ratios actually used, i.e. length
  * normalised when length_normalize is set; logps/* likewise).
@@ -30,7 +29,9 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  * @param lengthNormalize use per-token mean log-probs (TRL) instead of sums (default false)
  */
 public record Ipo(
-    @Doc("tau: h is regressed onto 1/(2 beta) (TRL's convention; default 0.1, a target margin of 5)") Double beta,
+    @Doc(
+            "tau: h is regressed onto 1/(2 beta) (TRL's convention; default 0.1, a target margin of 5)")
+        Double beta,
     @Doc("divide each log-prob by its response length before forming h (TRL's IPO); default: sums")
         Boolean lengthNormalize)
     implements GroupLoss {
@@ -71,7 +72,9 @@ public record Ipo(
     NDArray h = col(ratio, 0).sub(col(ratio, 1)); // (G)
     NDArray loss = h.sub((float) (1 / (2 * beta))).square();
     float b = beta.floatValue();
-    return new LossOutput(loss,
-        LossMath.pairMetrics(col(ratio, 0).mul(b), col(ratio, 1).mul(b), col(policy, 0), col(policy, 1)));
+    return new LossOutput(
+        loss,
+        LossMath.pairMetrics(
+            col(ratio, 0).mul(b), col(ratio, 1).mul(b), col(policy, 0), col(policy, 1)));
   }
 }

@@ -6,14 +6,14 @@ import java.util.List;
 
 /**
  * Per-token estimators of KL(pi_theta || pi_ref) from log-probs of tokens sampled from pi_theta,
- * after Schulman, 2020, "Approximating KL Divergence" (http://joschu.net/blog/kl-approx.html),
- * with d = ref - logp = log(pi_ref / pi_theta) at a sampled token:
+ * after Schulman, 2020, "Approximating KL Divergence" (http://joschu.net/blog/kl-approx.html), with
+ * d = ref - logp = log(pi_ref / pi_theta) at a sampled token:
  *
  * <ul>
  *   <li>k1 = -d = logp - ref: unbiased, can be negative; TRL's PPO/RLOO KL-in-reward ({@code
  *       kl_estimator: k1}), Ziegler et al. 2019;
- *   <li>k2 = d^2 / 2: biased, >= 0; the KL term of Tajwar et al.'s REINFORCE code ({@code
- *       approxkl} against the reference, weight {@code kl_weight});
+ *   <li>k2 = d^2 / 2: biased, >= 0; the KL term of Tajwar et al.'s REINFORCE code ({@code approxkl}
+ *       against the reference, weight {@code kl_weight});
  *   <li>k3 = exp(d) - d - 1: unbiased, >= 0 (exp(x) >= 1 + x), 0 exactly when logp == ref; the
  *       KL-in-loss of GRPO (Shao et al. 2024, eq. 4) and TRL's GRPOTrainer.
  * </ul>
@@ -53,7 +53,9 @@ public final class Kl {
       case "k1" -> k1(logp, ref);
       case "k2" -> k2(logp, ref);
       case "k3" -> k3(logp, ref);
-      default -> throw new IllegalArgumentException("unknown KL estimator '" + name + "' (known: " + ESTIMATORS + ")");
+      default ->
+          throw new IllegalArgumentException(
+              "unknown KL estimator '" + name + "' (known: " + ESTIMATORS + ")");
     };
   }
 
@@ -79,7 +81,8 @@ public final class Kl {
   }
 
   private static void checkLengths(float[] logp, float[] ref) {
-    LossMath.require(logp.length == ref.length,
+    LossMath.require(
+        logp.length == ref.length,
         "KL: logp and ref lengths differ (" + logp.length + " vs " + ref.length + ")");
   }
 
@@ -98,8 +101,10 @@ public final class Kl {
    */
   public record AdaptiveKlController(double coef, Double target, long horizon) {
     public AdaptiveKlController {
-      LossMath.require(coef >= 0 && Double.isFinite(coef), "kl coefficient must be >= 0, got " + coef);
-      LossMath.require(target == null || (target > 0 && Double.isFinite(target)),
+      LossMath.require(
+          coef >= 0 && Double.isFinite(coef), "kl coefficient must be >= 0, got " + coef);
+      LossMath.require(
+          target == null || (target > 0 && Double.isFinite(target)),
           "kl target must be > 0, got " + target);
       LossMath.require(horizon > 0, "kl horizon must be > 0, got " + horizon);
     }
@@ -120,14 +125,17 @@ public final class Kl {
      * this one when fixed.
      */
     public AdaptiveKlController update(double observedKl, long nSteps) {
-      LossMath.require(Double.isFinite(observedKl), "observed KL must be finite, got " + observedKl);
+      LossMath.require(
+          Double.isFinite(observedKl), "observed KL must be finite, got " + observedKl);
       LossMath.require(nSteps >= 0, "nSteps must be >= 0, got " + nSteps);
       if (target == null) {
         return this;
       }
       double error = Math.max(-0.2, Math.min(0.2, observedKl / target - 1));
-      // nSteps > 5 horizon with error -0.2 would make the factor negative: floor the coefficient at 0
-      return new AdaptiveKlController(Math.max(0, coef * (1 + error * nSteps / horizon)), target, horizon);
+      // nSteps > 5 horizon with error -0.2 would make the factor negative: floor the coefficient at
+      // 0
+      return new AdaptiveKlController(
+          Math.max(0, coef * (1 + error * nSteps / horizon)), target, horizon);
     }
   }
 }

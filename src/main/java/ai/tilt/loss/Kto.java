@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Kahneman-Tversky Optimization: Ethayarajh, Xu, Muennighoff, Jurafsky and Kiela, 2024, "KTO:
- * Model Alignment as Prospect Theoretic Optimization", arXiv:2402.01306.
+ * Kahneman-Tversky Optimization: Ethayarajh, Xu, Muennighoff, Jurafsky and Kiela, 2024, "KTO: Model
+ * Alignment as Prospect Theoretic Optimization", arXiv:2402.01306.
  *
  * <p>Intuition: learns from single responses labelled good or bad (no pairs) by pushing each
  * response's implicit reward above (desirable) or below (undesirable) a reference point, the
@@ -22,15 +22,15 @@ import java.util.Map;
  * <p>Conventions: N = 1; the rewards column holds the label (1 desirable, 0 undesirable; anything
  * else is an error); r = pi - ref (sequence sums); z = max(0, mean over the micro-batch of
  * (klPolicy - klReference)), detached, where the KL inputs are log-probs of mismatched completions
- * (TRL's KL batch). A desirable row's loss is w_D (1 - sigmoid(beta (r - z))), an undesirable
- * row's w_U (1 - sigmoid(beta (z - r))), as in TRL. z is estimated per micro-batch (TRL: per
- * device batch, gathered), so it depends on the micro-batch size.
+ * (TRL's KL batch). A desirable row's loss is w_D (1 - sigmoid(beta (r - z))), an undesirable row's
+ * w_U (1 - sigmoid(beta (z - r))), as in TRL. z is estimated per micro-batch (TRL: per device
+ * batch, gathered), so it depends on the micro-batch size.
  *
  * <p>Metrics: a group is desirable or not, so the per-group means of TRL's rewards/chosen would be
  * undefined on half the rows. Following TRL's KTO trainer, per-group sums and counts are reported
  * instead and the mean is their ratio over the window: rewards/chosen_sum = label * beta r,
- * rewards/rejected_sum = (1 - label) * beta r, logps/chosen_sum = label * pi, logps/rejected_sum
- * = (1 - label) * pi, count/chosen = label, count/rejected = 1 - label; so rewards/chosen =
+ * rewards/rejected_sum = (1 - label) * beta r, logps/chosen_sum = label * pi, logps/rejected_sum =
+ * (1 - label) * pi, count/chosen = label, count/rejected = 1 - label; so rewards/chosen =
  * mean(rewards/chosen_sum) / mean(count/chosen) over any window (undefined when no row is
  * desirable), and rewards/margins = rewards/chosen - rewards/rejected. kl = z (the same value on
  * every row of the micro-batch).
@@ -52,7 +52,8 @@ public record Kto(
     LossMath.positive("beta", beta);
     LossMath.nonNegative("desirable_weight", desirableWeight);
     LossMath.nonNegative("undesirable_weight", undesirableWeight);
-    require(desirableWeight + undesirableWeight > 0,
+    require(
+        desirableWeight + undesirableWeight > 0,
         "loss.desirable_weight and loss.undesirable_weight cannot both be 0");
   }
 
@@ -77,14 +78,23 @@ public record Kto(
     LossMath.checkPolicy(type(), r, 1, 0);
     NDArray ref = LossMath.reference(type(), r);
     for (float v : LossMath.rewards(type(), r)) {
-      require(v == 0f || v == 1f, type() + ": the rewards column holds the label, 1 (desirable) or 0, got " + v);
+      require(
+          v == 0f || v == 1f,
+          type() + ": the rewards column holds the label, 1 (desirable) or 0, got " + v);
     }
     long groups = r.policy().getShape().get(0);
-    require(r.klPolicy() != null && r.klReference() != null,
+    require(
+        r.klPolicy() != null && r.klReference() != null,
         type() + ": needs klPolicy and klReference (log-probs of mismatched completions)");
     Shape g = new Shape(groups);
-    require(r.klPolicy().getShape().equals(g) && r.klReference().getShape().equals(g),
-        type() + ": klPolicy and klReference must be " + g + ", got " + r.klPolicy().getShape() + " and "
+    require(
+        r.klPolicy().getShape().equals(g) && r.klReference().getShape().equals(g),
+        type()
+            + ": klPolicy and klReference must be "
+            + g
+            + ", got "
+            + r.klPolicy().getShape()
+            + " and "
             + r.klReference().getShape());
 
     // the reference point: no gradient flows into it (TRL computes it under no_grad)

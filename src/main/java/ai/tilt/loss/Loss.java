@@ -11,8 +11,8 @@ import java.util.List;
  * hyperparameters and computes its loss as a pure function of log-probs (no model, optimizer or
  * I/O); the trainer branches on the type in one place: {@link Sft}, a {@link GroupLoss} (every
  * preference loss), the {@link RewardModelLoss} or a {@link PolicyGradientLoss} (on-policy
- * REINFORCE, RLOO, GRPO, PPO). Omitted keys take the record's defaults;
- * out-of-range values fail naming the key ({@code loss.beta must be > 0}).
+ * REINFORCE, RLOO, GRPO, PPO). Omitted keys take the record's defaults; out-of-range values fail
+ * naming the key ({@code loss.beta must be > 0}).
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({

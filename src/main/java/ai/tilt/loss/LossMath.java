@@ -9,8 +9,8 @@ import java.util.Map;
 /**
  * Numerically stable pieces and input checks shared by the losses. Everything that must carry a
  * gradient is built from plain arithmetic (mul, add, exp, log), whose gradients are exact
- * everywhere; kinks (abs, min, relu) are avoided because torch picks a subgradient at 0, and
- * h = 0 is exactly where DPO-style losses start (policy == reference).
+ * everywhere; kinks (abs, min, relu) are avoided because torch picks a subgradient at 0, and h = 0
+ * is exactly where DPO-style losses start (policy == reference).
  */
 final class LossMath {
   private LossMath() {}
@@ -34,11 +34,11 @@ final class LossMath {
   }
 
   /**
-   * log(1 - exp(a)) for log-probabilities a < 0 (the log of the probability of "not a"). Near 0,
-   * 1 - exp(a) cancels catastrophically in float32, so for a >= -0.1 it uses -expm1(a) from its
+   * log(1 - exp(a)) for log-probabilities a < 0 (the log of the probability of "not a"). Near 0, 1
+   * - exp(a) cancels catastrophically in float32, so for a >= -0.1 it uses -expm1(a) from its
    * series -a (1 + a/2 + a^2/6 + a^3/24 + a^4/120 + a^5/720) (relative error < 3e-10 there); a is
-   * capped at -1e-6 so a certain response (a = 0, or a rounded above 0) gives log(1e-6) rather
-   * than -inf. Both branches get inputs inside their own domain, so neither makes a NaN gradient.
+   * capped at -1e-6 so a certain response (a = 0, or a rounded above 0) gives log(1e-6) rather than
+   * -inf. Both branches get inputs inside their own domain, so neither makes a NaN gradient.
    */
   static NDArray log1mExp(NDArray a) {
     NDArray x = a.minimum(-1e-6f);
@@ -46,7 +46,17 @@ final class LossMath {
     NDArray large = small.neg().add(1f);
     NDArray s = x.mul(small).add(large.mul(-0.05f)); // x where small, a harmless -0.05 elsewhere
     NDArray l = x.mul(large).add(small.mul(-1f)); // x where large, a harmless -1 elsewhere
-    NDArray poly = s.div(720f).add(1f / 120f).mul(s).add(1f / 24f).mul(s).add(1f / 6f).mul(s).add(0.5f).mul(s).add(1f);
+    NDArray poly =
+        s.div(720f)
+            .add(1f / 120f)
+            .mul(s)
+            .add(1f / 24f)
+            .mul(s)
+            .add(1f / 6f)
+            .mul(s)
+            .add(0.5f)
+            .mul(s)
+            .add(1f);
     NDArray seriesLog = s.neg().log().add(poly.log()); // log(-s) + log(poly) = log(-expm1(s))
     NDArray directLog = l.exp().neg().add(1f).log();
     return seriesLog.mul(small).add(directLog.mul(large));
@@ -81,9 +91,7 @@ final class LossMath {
     require(v >= 0 && v <= 0.5, "loss.label_smoothing must be in [0, 0.5], got " + v);
   }
 
-  /**
-   * Checks the policy is (G, N) with G >= 1 and N == n (n > 0) or N >= min (n = 0); returns N.
-   */
+  /** Checks the policy is (G, N) with G >= 1 and N == n (n > 0) or N >= min (n = 0); returns N. */
   static int checkPolicy(String loss, Responses r, int n, int min) {
     require(r != null && r.policy() != null, loss + ": policy log-probs are missing");
     Shape s = r.policy().getShape();
@@ -99,7 +107,8 @@ final class LossMath {
 
   /** The reference log-probs, checked to be present and shaped like the policy's. */
   static NDArray reference(String loss, Responses r) {
-    require(r.reference() != null, loss + ": needs reference log-probs (Responses.reference is null)");
+    require(
+        r.reference() != null, loss + ": needs reference log-probs (Responses.reference is null)");
     sameShape(loss, "reference", r.reference(), r.policy());
     return r.reference();
   }
@@ -125,15 +134,23 @@ final class LossMath {
   }
 
   static void sameShape(String loss, String what, NDArray x, NDArray policy) {
-    require(x.getShape().equals(policy.getShape()),
-        loss + ": " + what + " must have the policy's shape " + policy.getShape() + ", got " + x.getShape());
+    require(
+        x.getShape().equals(policy.getShape()),
+        loss
+            + ": "
+            + what
+            + " must have the policy's shape "
+            + policy.getShape()
+            + ", got "
+            + x.getShape());
   }
 
   /**
-   * TRL's pair metrics from detached (G) values: rewards/chosen, rewards/rejected,
-   * rewards/margins, rewards/accuracies (1 where chosen > rejected), logps/chosen, logps/rejected.
+   * TRL's pair metrics from detached (G) values: rewards/chosen, rewards/rejected, rewards/margins,
+   * rewards/accuracies (1 where chosen > rejected), logps/chosen, logps/rejected.
    */
-  static Map<String, NDArray> pairMetrics(NDArray rewardC, NDArray rewardR, NDArray logpC, NDArray logpR) {
+  static Map<String, NDArray> pairMetrics(
+      NDArray rewardC, NDArray rewardR, NDArray logpC, NDArray logpR) {
     NDArray c = rewardC.stopGradient();
     NDArray r = rewardR.stopGradient();
     Map<String, NDArray> m = new LinkedHashMap<>();
@@ -147,8 +164,8 @@ final class LossMath {
   }
 
   /**
-   * A (G, N) 0/1 mask of the k highest rewards in each row, ties going to the lower column
-   * (a stable choice, so equal rewards give the same selection every run).
+   * A (G, N) 0/1 mask of the k highest rewards in each row, ties going to the lower column (a
+   * stable choice, so equal rewards give the same selection every run).
    */
   static float[] topK(float[] rewards, int groups, int n, int k) {
     float[] out = new float[groups * n];
@@ -168,13 +185,14 @@ final class LossMath {
   }
 
   /**
-   * Metrics every scored-list loss reports, from detached values: rewards/mean and rewards/max
-   * of the group, logps/mean (mean policy log-prob over its N responses) and logps/best (that of
-   * the highest-reward response, ties to the lower column).
+   * Metrics every scored-list loss reports, from detached values: rewards/mean and rewards/max of
+   * the group, logps/mean (mean policy log-prob over its N responses) and logps/best (that of the
+   * highest-reward response, ties to the lower column).
    */
   static Map<String, NDArray> listMetrics(NDArray logp, float[] rewardValues) {
     Shape s = logp.getShape();
-    NDArray best = logp.getManager().create(topK(rewardValues, (int) s.get(0), (int) s.get(1), 1), s);
+    NDArray best =
+        logp.getManager().create(topK(rewardValues, (int) s.get(0), (int) s.get(1), 1), s);
     NDArray rewards = logp.getManager().create(rewardValues, s); // (G, N)
     NDArray lp = logp.stopGradient();
     Map<String, NDArray> m = new LinkedHashMap<>();

@@ -12,15 +12,15 @@ import java.util.Map;
  * Optimization without Reference Model", arXiv:2403.07691.
  *
  * <p>Intuition: SFT on the chosen response plus a small penalty that widens the odds ratio between
- * chosen and rejected, so one stage does both instruction tuning and preference alignment without
- * a reference model.
+ * chosen and rejected, so one stage does both instruction tuning and preference alignment without a
+ * reference model.
  *
  * <p>Conventions: N = 2 (column 0 chosen, 1 rejected); reference-free; a_i = pi_i / len_i (mean
  * token log-prob), log odds(a) = a - log(1 - exp(a)) (computed stably, see {@link
  * LossMath#log1mExp}); the loss of a group is -a_c + lambda (-log sigmoid(log odds(a_c) - log
  * odds(a_r))), with lambda named {@code beta} as in TRL. The NLL term here is each chosen
- * response's token mean; TRL's is the token mean over the whole batch's chosen tokens, which
- * weighs long responses more.
+ * response's token mean; TRL's is the token mean over the whole batch's chosen tokens, which weighs
+ * long responses more.
  *
  * <p>Metrics: TRL's: rewards/chosen = beta a_c, rewards/rejected = beta a_r, rewards/margins,
  * rewards/accuracies, logps/chosen = a_c, logps/rejected = a_r, nll_loss = -a_c, log_odds_ratio =
@@ -28,7 +28,9 @@ import java.util.Map;
  *
  * @param beta lambda, the weight of the odds-ratio term (default 0.1, TRL's)
  */
-public record Orpo(@Doc("lambda: weight of the odds-ratio term next to the chosen NLL (TRL default 0.1)") Double beta)
+public record Orpo(
+    @Doc("lambda: weight of the odds-ratio term next to the chosen NLL (TRL default 0.1)")
+        Double beta)
     implements GroupLoss {
 
   public Orpo {
@@ -62,7 +64,8 @@ public record Orpo(@Doc("lambda: weight of the odds-ratio term next to the chose
     NDArray nll = col(avg, 0).neg(); // (G)
     NDArray loss = nll.sub(ratio.mul(beta.floatValue()));
     float b = beta.floatValue();
-    Map<String, NDArray> m = LossMath.pairMetrics(col(avg, 0).mul(b), col(avg, 1).mul(b), col(avg, 0), col(avg, 1));
+    Map<String, NDArray> m =
+        LossMath.pairMetrics(col(avg, 0).mul(b), col(avg, 1).mul(b), col(avg, 0), col(avg, 1));
     m.put("nll_loss", nll.stopGradient());
     m.put("log_odds_ratio", ratio.stopGradient());
     m.put("log_odds_chosen", diff.stopGradient());

@@ -3,9 +3,9 @@ package ai.tilt.loss;
 /**
  * A loss over sampled completions weighted by advantages, token by token: the on-policy family of
  * Tajwar et al., 2024 (arXiv:2404.14367, section 3: REINFORCE, PPO) and the critic-free variants
- * the anchors default to (RLOO, GRPO). Every member is a pure function of log-probs and
- * advantages; sampling, scoring, baselines, GAE and KL-in-the-reward happen in the trainer with
- * {@link Advantages} and {@link Kl}, reading the hyperparameters held here.
+ * the anchors default to (RLOO, GRPO). Every member is a pure function of log-probs and advantages;
+ * sampling, scoring, baselines, GAE and KL-in-the-reward happen in the trainer with {@link
+ * Advantages} and {@link Kl}, reading the hyperparameters held here.
  *
  * <p>Per-token loss conventions: positive advantage lowers the loss by raising logp (d loss / d
  * logp = -A on-policy); padding cells (mask 0) are exactly 0 and carry no gradient; nothing is
@@ -13,10 +13,10 @@ package ai.tilt.loss;
  *
  * <p>Metrics (per sequence, TRL's names where TRL has them): {@code policy_loss} (mean of the
  * policy-gradient part of the per-token loss), {@code clip_ratio} (fraction of tokens where the
- * clip is active), {@code approx_kl} (mean 0.5 (logp - old)^2, TRL's approxkl; 0 without
- * oldLogps), {@code entropy_proxy} (-mean logp, the sampled-token entropy estimate), {@code
- * advantages/mean}, {@code kl} (mean KL estimate against the reference, when one is given), and
- * for PPO {@code value_loss} and {@code value_clip_ratio}.
+ * clip is active), {@code approx_kl} (mean 0.5 (logp - old)^2, TRL's approxkl; 0 without oldLogps),
+ * {@code entropy_proxy} (-mean logp, the sampled-token entropy estimate), {@code advantages/mean},
+ * {@code kl} (mean KL estimate against the reference, when one is given), and for PPO {@code
+ * value_loss} and {@code value_clip_ratio}.
  */
 public sealed interface PolicyGradientLoss extends Loss permits Reinforce, Rloo, Grpo, Ppo {
   /**

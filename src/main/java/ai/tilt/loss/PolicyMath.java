@@ -12,8 +12,8 @@ import java.util.Map;
 /**
  * Input checks, masking and the clipped surrogate shared by the policy-gradient losses. Padding is
  * replaced by 0 in every input before any arithmetic ({@code where}, not a multiplication, so NaN
- * or inf in padded cells cannot leak into the loss or its gradient); kinks (min, max) are written as
- * selections by constant masks, so the gradient is the branch's exactly.
+ * or inf in padded cells cannot leak into the loss or its gradient); kinks (min, max) are written
+ * as selections by constant masks, so the gradient is the branch's exactly.
  */
 final class PolicyMath {
   private PolicyMath() {}
@@ -25,8 +25,16 @@ final class PolicyMath {
    * @param m (B, T) float 0/1 mask
    * @param on (B, T) boolean mask
    */
-  record Tokens(NDArray m, NDArray on, NDArray logp, NDArray old, NDArray ref, NDArray adv, NDArray values,
-      NDArray oldValues, NDArray returns) {}
+  record Tokens(
+      NDArray m,
+      NDArray on,
+      NDArray logp,
+      NDArray old,
+      NDArray ref,
+      NDArray adv,
+      NDArray values,
+      NDArray oldValues,
+      NDArray returns) {}
 
   static Tokens prepare(String loss, PolicyInputs in, boolean needRef, boolean needValues) {
     require(in != null && in.logps() != null, loss + ": logps are missing");
@@ -39,10 +47,13 @@ final class PolicyMath {
     same(loss, "oldLogps", in.oldLogps(), s);
     same(loss, "refLogps", in.refLogps(), s);
     if (needRef) {
-      require(in.refLogps() != null, loss + ": needs reference log-probs (PolicyInputs.refLogps is null)");
+      require(
+          in.refLogps() != null,
+          loss + ": needs reference log-probs (PolicyInputs.refLogps is null)");
     }
     if (needValues) {
-      require(in.values() != null && in.oldValues() != null && in.returns() != null,
+      require(
+          in.values() != null && in.oldValues() != null && in.returns() != null,
           loss + ": needs values, oldValues and returns (a value head)");
       same(loss, "values", in.values(), s);
       same(loss, "oldValues", in.oldValues(), s);
@@ -50,7 +61,8 @@ final class PolicyMath {
     }
     NDArray on = in.mask().gt(0f); // (B, T) boolean
     NDArray logp = keep(on, in.logps());
-    NDArray old = in.oldLogps() == null ? logp.stopGradient() : keep(on, in.oldLogps().stopGradient());
+    NDArray old =
+        in.oldLogps() == null ? logp.stopGradient() : keep(on, in.oldLogps().stopGradient());
     NDArray ref = in.refLogps() == null ? null : keep(on, in.refLogps().stopGradient());
     NDArray adv = keep(on, in.advantages().stopGradient());
     NDArray values = needValues ? keep(on, in.values()) : null;
@@ -60,8 +72,15 @@ final class PolicyMath {
   }
 
   private static void same(String loss, String what, NDArray x, Shape s) {
-    require(x == null || x.getShape().equals(s), loss + ": " + what + " must be (B, T) = " + s + " like logps, got "
-        + (x == null ? null : x.getShape()));
+    require(
+        x == null || x.getShape().equals(s),
+        loss
+            + ": "
+            + what
+            + " must be (B, T) = "
+            + s
+            + " like logps, got "
+            + (x == null ? null : x.getShape()));
   }
 
   /** x where on, 0 elsewhere (keeps x's graph on the kept cells). */
@@ -76,22 +95,26 @@ final class PolicyMath {
   }
 
   /**
-   * The clipped surrogate of PPO (Schulman et al. 2017, eq. 7) per token, negated as a loss:
-   * -min(r A, clip(r, 1 - low, 1 + high) A) with r = exp(logp - old). The clip is active where (r
-   * > 1 + high and A > 0) or (r < 1 - low and A < 0); there the minimum is the constant bound
-   * times A and the token has no gradient; elsewhere it is r A with d/d logp = r A.
+   * The clipped surrogate of PPO (Schulman et al. 2017, eq. 7) per token, negated as a loss: -min(r
+   * A, clip(r, 1 - low, 1 + high) A) with r = exp(logp - old). The clip is active where (r > 1 +
+   * high and A > 0) or (r < 1 - low and A < 0); there the minimum is the constant bound times A and
+   * the token has no gradient; elsewhere it is r A with d/d logp = r A.
    *
    * @param loss (B, T) with graph
    * @param clipped (B, T) float 0/1, no graph
    */
   record Surrogate(NDArray loss, NDArray clipped) {}
 
-  static Surrogate clippedSurrogate(NDArray logp, NDArray old, NDArray adv, double low, double high) {
+  static Surrogate clippedSurrogate(
+      NDArray logp, NDArray old, NDArray adv, double low, double high) {
     NDArray logRatio = logp.sub(old); // (B, T) with graph
     NDArray r = logRatio.stopGradient().exp();
-    NDArray clippedOn = r.gt((float) (1 + high)).logicalAnd(adv.gt(0f))
-        .logicalOr(r.lt((float) (1 - low)).logicalAnd(adv.lt(0f)));
-    // clipped cells see exp(0): the unused branch stays finite there, so its zero gradient is not 0 * inf
+    NDArray clippedOn =
+        r.gt((float) (1 + high))
+            .logicalAnd(adv.gt(0f))
+            .logicalOr(r.lt((float) (1 - low)).logicalAnd(adv.lt(0f)));
+    // clipped cells see exp(0): the unused branch stays finite there, so its zero gradient is not 0
+    // * inf
     NDArray ratio = NDArrays.where(clippedOn, logRatio.zerosLike(), logRatio).exp();
     NDArray bound = r.clip((float) (1 - low), (float) (1 + high));
     NDArray objective = NDArrays.where(clippedOn, bound.mul(adv), ratio.mul(adv));
@@ -123,7 +146,8 @@ final class PolicyMath {
   }
 
   static void estimator(String v) {
-    require(Kl.ESTIMATORS.contains(v), "loss.kl_estimator must be one of " + String.join(", ", Kl.ESTIMATORS)
-        + ", got " + v);
+    require(
+        Kl.ESTIMATORS.contains(v),
+        "loss.kl_estimator must be one of " + String.join(", ", Kl.ESTIMATORS) + ", got " + v);
   }
 }

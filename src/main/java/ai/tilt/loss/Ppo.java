@@ -20,10 +20,10 @@ import java.util.Map;
  *
  * <p>Per-token loss: pg_t + vf_coef vl_t, with pg_t = -min(r A, clip(r, 1 - cliprange, 1 +
  * cliprange) A), r = exp(logp - old) per token, and vl_t = 0.5 max((v - R)^2, (clip(v, v_old -
- * cliprange_value, v_old + cliprange_value) - R)^2) (TRL: {@code vf_loss = 0.5 masked_mean(max(..))},
- * {@code loss = pg_loss + vf_coef vf_loss}; with per_token normalisation the same token means).
- * TRL's current PPO trainer keeps values for one position past EOS; here the value loss covers
- * exactly the mask.
+ * cliprange_value, v_old + cliprange_value) - R)^2) (TRL: {@code vf_loss = 0.5
+ * masked_mean(max(..))}, {@code loss = pg_loss + vf_coef vf_loss}; with per_token normalisation the
+ * same token means). TRL's current PPO trainer keeps values for one position past EOS; here the
+ * value loss covers exactly the mask.
  *
  * <p>The trainer supplies A and R: per-token rewards with the KL penalty in the reward ({@link
  * Advantages#tokenRewardsWithKl}, coefficient fixed or {@link Kl.AdaptiveKlController}), then
@@ -46,7 +46,8 @@ public record Ppo(
     @Doc("weight of the value loss (TRL default 0.1)") Double vfCoef,
     @Doc("GAE discount gamma (default 1.0)") Double gamma,
     @Doc("GAE lambda (default 0.95)") Double lam,
-    @Doc("whiten the GAE advantages over the batch (mean 0, std 1), as TRL (default true)") Boolean whitenAdvantages)
+    @Doc("whiten the GAE advantages over the batch (mean 0, std 1), as TRL (default true)")
+        Boolean whitenAdvantages)
     implements PolicyGradientLoss {
 
   public Ppo {
@@ -82,7 +83,8 @@ public record Ppo(
   @Override
   public TokenLossOutput compute(PolicyInputs in) {
     PolicyMath.Tokens t = PolicyMath.prepare(type(), in, false, true);
-    PolicyMath.Surrogate s = PolicyMath.clippedSurrogate(t.logp(), t.old(), t.adv(), cliprange, cliprange);
+    PolicyMath.Surrogate s =
+        PolicyMath.clippedSurrogate(t.logp(), t.old(), t.adv(), cliprange, cliprange);
     float cv = cliprangeValue.floatValue();
     NDArray v = t.values(); // (B, T) with graph
     NDArray vClipped = v.sub(t.oldValues()).clip(-cv, cv).add(t.oldValues());
@@ -90,10 +92,12 @@ public record Ppo(
     NDArray e2 = vClipped.sub(t.returns());
     NDArray sq1 = e1.mul(e1);
     NDArray sq2 = e2.mul(e2);
-    NDArray useClipped = sq2.stopGradient().gt(sq1.stopGradient()); // where the clipped error is the max
+    NDArray useClipped =
+        sq2.stopGradient().gt(sq1.stopGradient()); // where the clipped error is the max
     NDArray vl = NDArrays.where(useClipped, sq2, sq1).mul(0.5f); // (B, T)
     NDArray loss = s.loss().add(vl.mul(vfCoef.floatValue()));
-    Map<String, NDArray> m = PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl("k1", t, false));
+    Map<String, NDArray> m =
+        PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl("k1", t, false));
     m.put("value_loss", PolicyMath.seqMean(vl, t.m()));
     m.put("value_clip_ratio", PolicyMath.seqMean(mask(useClipped), t.m()));
     return new TokenLossOutput(loss.mul(t.m()), m);

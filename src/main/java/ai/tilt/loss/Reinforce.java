@@ -11,11 +11,11 @@ import java.util.Map;
 
 /**
  * REINFORCE: Williams, 1992, "Simple statistical gradient-following algorithms for connectionist
- * reinforcement learning" (Machine Learning 8; no arXiv id), as the on-policy baseline of Tajwar
- * et al., 2024, arXiv:2404.14367 (section 3; code {@code llm_experiment/trainers/reinforce*.py}).
+ * reinforcement learning" (Machine Learning 8; no arXiv id), as the on-policy baseline of Tajwar et
+ * al., 2024, arXiv:2404.14367 (section 3; code {@code llm_experiment/trainers/reinforce*.py}).
  *
- * <p>Intuition: raise the log-likelihood of completions that scored above the baseline and lower
- * it for those below (a negative gradient), in proportion to the advantage.
+ * <p>Intuition: raise the log-likelihood of completions that scored above the baseline and lower it
+ * for those below (a negative gradient), in proportion to the advantage.
  *
  * <p>Per-token loss: -clip(A_t, -c, c) logp_t (+ kl_beta KL_t when kl_beta > 0), c = {@code
  * clip_advantage}: the advantages are clipped here (the paper's code clamps them at 10 inside its
@@ -40,16 +40,21 @@ import java.util.Map;
  * @param klEstimator k1, k2 (default, the paper's code) or k3
  */
 public record Reinforce(
-    @Doc("baseline b of A = r - b: moving_average (mean of all rewards seen, the paper's), ema, batch_mean or none")
+    @Doc(
+            "baseline b of A = r - b: moving_average (mean of all rewards seen, the paper's), ema, batch_mean or none")
         String baseline,
-    @Doc("ema baseline: b <- decay b + (1 - decay) mean(rewards) (default 0.9)") Double baselineDecay,
+    @Doc("ema baseline: b <- decay b + (1 - decay) mean(rewards) (default 0.9)")
+        Double baselineDecay,
     @Doc("advantages are clamped to [-c, c] (default 10, the paper's code)") Double clipAdvantage,
-    @Doc("weight of a KL(pi || ref) term in the loss (default 0: none; then no reference is needed)") Double klBeta,
+    @Doc(
+            "weight of a KL(pi || ref) term in the loss (default 0: none; then no reference is needed)")
+        Double klBeta,
     @Doc("per-token KL estimator of that term: k1, k2 (the paper's code) or k3") String klEstimator)
     implements PolicyGradientLoss {
 
   /** baseline choices. */
-  public static final List<String> BASELINES = List.of("moving_average", "ema", "batch_mean", "none");
+  public static final List<String> BASELINES =
+      List.of("moving_average", "ema", "batch_mean", "none");
 
   public Reinforce {
     baseline = baseline == null ? "moving_average" : baseline;
@@ -57,9 +62,12 @@ public record Reinforce(
     clipAdvantage = clipAdvantage == null ? 10.0 : clipAdvantage;
     klBeta = klBeta == null ? 0.0 : klBeta;
     klEstimator = klEstimator == null ? "k2" : klEstimator;
-    require(BASELINES.contains(baseline),
+    require(
+        BASELINES.contains(baseline),
         "loss.baseline must be one of " + String.join(", ", BASELINES) + ", got " + baseline);
-    require(baselineDecay >= 0 && baselineDecay < 1, "loss.baseline_decay must be in [0, 1), got " + baselineDecay);
+    require(
+        baselineDecay >= 0 && baselineDecay < 1,
+        "loss.baseline_decay must be in [0, 1), got " + baselineDecay);
     LossMath.positive("clip_advantage", clipAdvantage);
     LossMath.nonNegative("kl_beta", klBeta);
     PolicyMath.estimator(klEstimator);
@@ -114,7 +122,8 @@ public record Reinforce(
     if (klBeta > 0) {
       loss = loss.add(PolicyMath.kl(klEstimator, t, true).mul(klBeta.floatValue()));
     }
-    Map<String, NDArray> m = PolicyMath.metrics(t, pg, clipped, PolicyMath.kl(klEstimator, t, false));
+    Map<String, NDArray> m =
+        PolicyMath.metrics(t, pg, clipped, PolicyMath.kl(klEstimator, t, false));
     return new TokenLossOutput(loss.mul(t.m()), m);
   }
 }

@@ -20,7 +20,12 @@ import ai.djl.ndarray.NDArray;
  * @param klReference (G) KTO only: the same under the reference; null otherwise
  */
 public record Responses(
-    NDArray policy, NDArray reference, NDArray lengths, NDArray rewards, NDArray klPolicy, NDArray klReference) {
+    NDArray policy,
+    NDArray reference,
+    NDArray lengths,
+    NDArray rewards,
+    NDArray klPolicy,
+    NDArray klReference) {
 
   /** Shorthand for the losses that need no KL batch. */
   public static Responses of(NDArray policy, NDArray reference, NDArray lengths, NDArray rewards) {

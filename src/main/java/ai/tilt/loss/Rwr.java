@@ -8,12 +8,12 @@ import java.util.Map;
 
 /**
  * Reward-weighted regression: Peters and Schaal, 2007, "Reinforcement learning by reward-weighted
- * regression for operational space control" (ICML 2007; no arXiv id), as used for LLMs by Tajwar
- * et al., 2024, "Preference Fine-Tuning of LLMs Should Leverage Suboptimal, On-Policy Data",
+ * regression for operational space control" (ICML 2007; no arXiv id), as used for LLMs by Tajwar et
+ * al., 2024, "Preference Fine-Tuning of LLMs Should Leverage Suboptimal, On-Policy Data",
  * arXiv:2404.14367.
  *
- * <p>Intuition: maximum likelihood on every response, each weighted by exp(reward / tau), so
- * better responses are imitated more; weights are positive, so there is no negative gradient.
+ * <p>Intuition: maximum likelihood on every response, each weighted by exp(reward / tau), so better
+ * responses are imitated more; weights are positive, so there is no negative gradient.
  *
  * <p>Conventions: any N >= 1 (a scored list per prompt, sampled on-policy or from data); the
  * weights w_i = min(exp(r_i / tau), max_weight) are constants (no gradient; the clamp at 20 is the
@@ -22,8 +22,8 @@ import java.util.Map;
  * normalises by the number of response tokens). No baseline is subtracted, as in the released
  * scripts. No reference is used.
  *
- * <p>Metrics: rewards/mean, rewards/max, logps/mean, logps/best (see {@link
- * LossMath#listMetrics}), weights/mean and weights/max (the clamped weights of the group).
+ * <p>Metrics: rewards/mean, rewards/max, logps/mean, logps/best (see {@link LossMath#listMetrics}),
+ * weights/mean and weights/max (the clamped weights of the group).
  *
  * @param tau temperature of the weights (default 1.0)
  * @param maxWeight clamp on the weights (default 20)
@@ -70,7 +70,8 @@ public record Rwr(
       w[i] = (float) Math.min(Math.exp(rewards[i] / tau), maxWeight);
     }
     NDArray weights = r.policy().getManager().create(w, shape); // (G, N) constants
-    NDArray logp = lengthNormalize ? r.policy().div(LossMath.lengths(type(), r)) : r.policy(); // (G, N)
+    NDArray logp =
+        lengthNormalize ? r.policy().div(LossMath.lengths(type(), r)) : r.policy(); // (G, N)
     NDArray loss = logp.mul(weights).mean(new int[] {1}).neg(); // (G)
     Map<String, NDArray> m = LossMath.listMetrics(logp, rewards);
     m.put("weights/mean", weights.mean(new int[] {1}));

@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
- * Supervised fine-tuning: the negative log-likelihood of the target tokens (maximum likelihood;
- * the "SFT" baseline of Ouyang et al., 2022, "Training language models to follow instructions with
+ * Supervised fine-tuning: the negative log-likelihood of the target tokens (maximum likelihood; the
+ * "SFT" baseline of Ouyang et al., 2022, "Training language models to follow instructions with
  * human feedback", and the likelihood term every method in Tajwar et al., 2024 starts from).
  *
  * <p>How the sum is normalised across micro-batches is the engine's choice ({@code

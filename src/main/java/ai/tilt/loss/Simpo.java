@@ -7,18 +7,18 @@ import ai.tilt.train.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
- * Simple Preference Optimization: Meng, Xia and Chen, 2024, "SimPO: Simple Preference
- * Optimization with a Reference-Free Reward", arXiv:2405.14734.
+ * Simple Preference Optimization: Meng, Xia and Chen, 2024, "SimPO: Simple Preference Optimization
+ * with a Reference-Free Reward", arXiv:2405.14734.
  *
  * <p>Intuition: the reward is the policy's own average per-token log-likelihood (what generation
  * actually ranks by), so no reference model is needed, and a target margin gamma asks the chosen
  * response to win by a clear gap.
  *
- * <p>Conventions: N = 2 (column 0 chosen, 1 rejected); reference-free; a_i = pi_i / len_i (per-token
- * mean log-prob); the loss of a group is -log sigmoid(beta (a_c - a_r) - gamma), with optional
- * label smoothing as in {@link Dpo} and TRL's CPO trainer ({@code loss_type="simpo"}, whose
- * {@code simpo_gamma} is this gamma). TRL's CPO adds a BC term ({@code cpo_alpha}); pure SimPO, as
- * here, has none.
+ * <p>Conventions: N = 2 (column 0 chosen, 1 rejected); reference-free; a_i = pi_i / len_i
+ * (per-token mean log-prob); the loss of a group is -log sigmoid(beta (a_c - a_r) - gamma), with
+ * optional label smoothing as in {@link Dpo} and TRL's CPO trainer ({@code loss_type="simpo"},
+ * whose {@code simpo_gamma} is this gamma). TRL's CPO adds a BC term ({@code cpo_alpha}); pure
+ * SimPO, as here, has none.
  *
  * <p>Metrics: TRL's reference-free convention: rewards/chosen = beta a_c, rewards/rejected = beta
  * a_r (margins, accuracies from those); logps/chosen = a_c and logps/rejected = a_r are the
@@ -32,7 +32,8 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
 public record Simpo(
     @Doc("scale of the reward beta * mean token log-prob (SimPO paper: 2.0-2.5)") Double beta,
     @Doc("target reward margin gamma (TRL's simpo_gamma, default 0.5)") Double gamma,
-    @Doc("assumed probability that a preference label is flipped, in [0, 0.5]") Double labelSmoothing)
+    @Doc("assumed probability that a preference label is flipped, in [0, 0.5]")
+        Double labelSmoothing)
     implements GroupLoss {
 
   public Simpo {
@@ -67,6 +68,7 @@ public record Simpo(
     NDArray rewards = avg.mul(beta.floatValue()); // (G, 2)
     NDArray z = col(rewards, 0).sub(col(rewards, 1)).sub(gamma.floatValue()); // (G)
     NDArray loss = Dpo.smoothedLogistic(z, labelSmoothing);
-    return new LossOutput(loss, LossMath.pairMetrics(col(rewards, 0), col(rewards, 1), col(avg, 0), col(avg, 1)));
+    return new LossOutput(
+        loss, LossMath.pairMetrics(col(rewards, 0), col(rewards, 1), col(avg, 0), col(avg, 1)));
   }
 }

@@ -24,9 +24,9 @@ import java.util.regex.Pattern;
  * in all. Every UTF-8 string encodes and decodes back exactly (no normalizer, no unknown token).
  *
  * <p>Chat format (the template in tokenizer_config.json): {@code <|bos|>} once, then per message
- * {@code <|role|>\n} + content + {@code <|eos|>\n} for roles system/user/assistant, and
- * {@code <|assistant|>\n} as the generation prompt. The role markers are ordinary text, so the
- * vocabulary stays at 512.
+ * {@code <|role|>\n} + content + {@code <|eos|>\n} for roles system/user/assistant, and {@code
+ * <|assistant|>\n} as the generation prompt. The role markers are ordinary text, so the vocabulary
+ * stays at 512.
  */
 public final class ByteLevelBpe {
   public static final String BOS = "<|bos|>";
@@ -35,17 +35,19 @@ public final class ByteLevelBpe {
   public static final int VOCAB_SIZE = 512;
   private static final int MERGES = VOCAB_SIZE - 256 - 3;
   // GPT-2's pre-tokenizer split (tokenizers' ByteLevel use_regex=true).
-  private static final Pattern SPLIT = Pattern.compile(
-      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
-  static final String CHAT_TEMPLATE = "{{ bos_token }}"
-      + "{% for message in messages %}"
-      + "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
-      + "{{ raise_exception('Unsupported role: ' ~ message['role']"
-      + " ~ ' (expected system, user or assistant)') }}"
-      + "{% endif %}"
-      + "{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}"
-      + "{% endfor %}"
-      + "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
+  private static final Pattern SPLIT =
+      Pattern.compile(
+          "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+  static final String CHAT_TEMPLATE =
+      "{{ bos_token }}"
+          + "{% for message in messages %}"
+          + "{% if message['role'] not in ['system', 'user', 'assistant'] %}"
+          + "{{ raise_exception('Unsupported role: ' ~ message['role']"
+          + " ~ ' (expected system, user or assistant)') }}"
+          + "{% endif %}"
+          + "{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}"
+          + "{% endfor %}"
+          + "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
 
   /** What {@link #write} produced: the ids a model's config.json must agree with. */
   public record Spec(int vocabSize, long bosId, long eosId, long padId, int modelMaxLength) {}
@@ -86,8 +88,8 @@ public final class ByteLevelBpe {
     post.put("type", "TemplateProcessing");
     post.set("single", om.valueToTree(List.of(special(BOS), sequence("A", 0))));
     post.set("pair", om.valueToTree(List.of(special(BOS), sequence("A", 0), sequence("B", 1))));
-    post.putObject("special_tokens").set(BOS,
-        om.valueToTree(Map.of("id", BOS, "ids", List.of(bos), "tokens", List.of(BOS))));
+    post.putObject("special_tokens")
+        .set(BOS, om.valueToTree(Map.of("id", BOS, "ids", List.of(bos), "tokens", List.of(BOS))));
     tj.set("decoder", byteLevel(om, true));
     ObjectNode model = tj.putObject("model");
     model.put("type", "BPE");
@@ -182,12 +184,13 @@ public final class ByteLevelBpe {
     }
     List<List<String>> words = new ArrayList<>();
     List<Integer> counts = new ArrayList<>();
-    wordCounts.forEach((w, c) -> {
-      List<String> symbols = new ArrayList<>();
-      w.codePoints().forEach(cp -> symbols.add(new String(Character.toChars(cp))));
-      words.add(symbols);
-      counts.add(c);
-    });
+    wordCounts.forEach(
+        (w, c) -> {
+          List<String> symbols = new ArrayList<>();
+          w.codePoints().forEach(cp -> symbols.add(new String(Character.toChars(cp))));
+          words.add(symbols);
+          counts.add(c);
+        });
     List<String[]> merges = new ArrayList<>();
     int added = 0;
     while (added < MERGES) {
@@ -200,7 +203,8 @@ public final class ByteLevelBpe {
       }
       String best = null;
       for (Map.Entry<String, Integer> e : pairs.entrySet()) {
-        if (best == null || e.getValue() > pairs.get(best)
+        if (best == null
+            || e.getValue() > pairs.get(best)
             || (e.getValue().equals(pairs.get(best)) && e.getKey().compareTo(best) < 0)) {
           best = e.getKey();
         }

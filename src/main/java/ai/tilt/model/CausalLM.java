@@ -31,7 +31,8 @@ public final class CausalLM implements AutoCloseable {
   private final Map<String, NDArray> params; // HF name -> weight, in HF layout
   private final Rotary rotary; // null for GPT-2's learned positions
   private final Kernels kernels; // null when the TorchScript kernels cannot load
-  private final java.util.Set<NDArray> heldBf16 = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private final java.util.Set<NDArray> heldBf16 =
+      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private Precision precision = Precision.FP32;
   private boolean fusedAttention = true;
 
@@ -72,13 +73,15 @@ public final class CausalLM implements AutoCloseable {
    * @param ids (B, T) int64 token ids
    * @param mask (B, T) 1 for real tokens, 0 for padding (left or right)
    * @param positions (B, T) int64 position ids (see {@link #positionsFromMask})
-   * @param cache keys/values of earlier positions, extended in place; null to attend within ids only
+   * @param cache keys/values of earlier positions, extended in place; null to attend within ids
+   *     only
    * @return (B, T, d)
    */
   public NDArray hidden(NDArray ids, NDArray mask, NDArray positions, KvCache cache) {
     long past = cache == null ? 0 : cache.length();
     NDArray keyMask = cache == null ? mask : cache.extendMask(mask); // (B, S)
-    NDArray bias = attentionBias(ids.getManager(), keyMask, past, ids.getShape().get(1)); // (B, 1, 1, T, S)
+    NDArray bias =
+        attentionBias(ids.getManager(), keyMask, past, ids.getShape().get(1)); // (B, 1, 1, T, S)
     NDArray x = embed(ids, p(names.embed()));
     if (config.family() == Family.GPT2) {
       NDArray pos = embed(positions, p(names.positions()));
@@ -104,7 +107,8 @@ public final class CausalLM implements AutoCloseable {
   static long logitChunkFloats = 1L << 24; // package-private so tests can force several chunks
 
   /**
-   * Per-token log-probs of a padded batch: {@code log p(ids[:, t] | ids[:, <t])} for t in [from, T).
+   * Per-token log-probs of a padded batch: {@code log p(ids[:, t] | ids[:, <t])} for t in [from,
+   * T).
    *
    * @param ids (B, T) int64
    * @param mask (B, T) 0/1
@@ -175,8 +179,11 @@ public final class CausalLM implements AutoCloseable {
     NDArray h = hidden(ids, mask, positionsFromMask(mask), null); // (B, T, d)
     long t = ids.getShape().get(1);
     NDManager m = ids.getManager();
-    NDArray index = m.arange(0, t, 1, DataType.INT64).reshape(1, t).mul(mask.toType(DataType.INT64, false))
-        .argMax(1); // (B) last real position
+    NDArray index =
+        m.arange(0, t, 1, DataType.INT64)
+            .reshape(1, t)
+            .mul(mask.toType(DataType.INT64, false))
+            .argMax(1); // (B) last real position
     long b = ids.getShape().get(0);
     NDArray idx = index.reshape(b, 1, 1).repeat(2, h.getShape().get(2)); // (B, 1, d)
     NDArray last = h.gather(idx, 1).squeeze(1); // (B, d)
@@ -226,7 +233,9 @@ public final class CausalLM implements AutoCloseable {
     NDArray v;
     switch (config.family()) {
       case GPT2 -> {
-        NDArray qkv = conv1d(x, p(names.layer(i, "attn.c_attn.weight")), p(names.layer(i, "attn.c_attn.bias")));
+        NDArray qkv =
+            conv1d(
+                x, p(names.layer(i, "attn.c_attn.weight")), p(names.layer(i, "attn.c_attn.bias")));
         NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
         q = parts.get(0).reshape(b, t, h, hd);
         k = parts.get(1).reshape(b, t, kv, hd);
@@ -234,17 +243,36 @@ public final class CausalLM implements AutoCloseable {
       }
       case GPT_NEOX -> {
         // Fused per head: each head's q, k and v are adjacent (HF view(B, T, H, 3*hd)).
-        NDArray qkv = linear(x, p(names.layer(i, "attention.query_key_value.weight")),
-            opt(names.layer(i, "attention.query_key_value.bias"))).reshape(b, t, h, 3L * hd);
+        NDArray qkv =
+            linear(
+                    x,
+                    p(names.layer(i, "attention.query_key_value.weight")),
+                    opt(names.layer(i, "attention.query_key_value.bias")))
+                .reshape(b, t, h, 3L * hd);
         NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
         q = parts.get(0);
         k = parts.get(1);
         v = parts.get(2);
       }
       default -> {
-        q = linear(x, p(names.layer(i, "self_attn.q_proj.weight")), opt(names.layer(i, "self_attn.q_proj.bias"))).reshape(b, t, h, hd);
-        k = linear(x, p(names.layer(i, "self_attn.k_proj.weight")), opt(names.layer(i, "self_attn.k_proj.bias"))).reshape(b, t, kv, hd);
-        v = linear(x, p(names.layer(i, "self_attn.v_proj.weight")), opt(names.layer(i, "self_attn.v_proj.bias"))).reshape(b, t, kv, hd);
+        q =
+            linear(
+                    x,
+                    p(names.layer(i, "self_attn.q_proj.weight")),
+                    opt(names.layer(i, "self_attn.q_proj.bias")))
+                .reshape(b, t, h, hd);
+        k =
+            linear(
+                    x,
+                    p(names.layer(i, "self_attn.k_proj.weight")),
+                    opt(names.layer(i, "self_attn.k_proj.bias")))
+                .reshape(b, t, kv, hd);
+        v =
+            linear(
+                    x,
+                    p(names.layer(i, "self_attn.v_proj.weight")),
+                    opt(names.layer(i, "self_attn.v_proj.bias")))
+                .reshape(b, t, kv, hd);
         if (config.qkNorm()) {
           q = rmsNorm(q, p(names.layer(i, "self_attn.q_norm.weight")));
           k = rmsNorm(k, p(names.layer(i, "self_attn.k_norm.weight")));
@@ -270,33 +298,67 @@ public final class CausalLM implements AutoCloseable {
       out = kernels.sdpa(q, k, v, bias.reshape(b, 1, t, s), precision != Precision.FP32);
     } else {
       // GQA without copying keys: fold the g query heads of one KV head into the row dimension.
-      NDArray scores = matmul(q.reshape(b, kv, g * t, hd), k.transpose(0, 1, 3, 2)); // (B, KV, g*T, S)
+      NDArray scores =
+          matmul(q.reshape(b, kv, g * t, hd), k.transpose(0, 1, 3, 2)); // (B, KV, g*T, S)
       scores = scores.mul(1.0f / (float) Math.sqrt(hd)).reshape(b, kv, g, t, s).add(bias);
-      NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // softmax in fp32 in every precision
+      NDArray probs =
+          scores.softmax(-1).reshape(b, kv, g * t, s); // softmax in fp32 in every precision
       out = matmul(probs, v).reshape(b, h, t, hd);
     }
     out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) h * hd);
     return switch (config.family()) {
-      case GPT2 -> conv1d(out, p(names.layer(i, "attn.c_proj.weight")), p(names.layer(i, "attn.c_proj.bias")));
-      case GPT_NEOX -> linear(out, p(names.layer(i, "attention.dense.weight")), opt(names.layer(i, "attention.dense.bias")));
-      default -> linear(out, p(names.layer(i, "self_attn.o_proj.weight")), opt(names.layer(i, "self_attn.o_proj.bias")));
+      case GPT2 ->
+          conv1d(
+              out, p(names.layer(i, "attn.c_proj.weight")), p(names.layer(i, "attn.c_proj.bias")));
+      case GPT_NEOX ->
+          linear(
+              out,
+              p(names.layer(i, "attention.dense.weight")),
+              opt(names.layer(i, "attention.dense.bias")));
+      default ->
+          linear(
+              out,
+              p(names.layer(i, "self_attn.o_proj.weight")),
+              opt(names.layer(i, "self_attn.o_proj.bias")));
     };
   }
 
   private NDArray mlp(int i, NDArray x) {
     switch (config.family()) {
       case GPT2 -> {
-        NDArray hidden = conv1d(x, p(names.layer(i, "mlp.c_fc.weight")), p(names.layer(i, "mlp.c_fc.bias")));
-        return conv1d(activate(hidden), p(names.layer(i, "mlp.c_proj.weight")), p(names.layer(i, "mlp.c_proj.bias")));
+        NDArray hidden =
+            conv1d(x, p(names.layer(i, "mlp.c_fc.weight")), p(names.layer(i, "mlp.c_fc.bias")));
+        return conv1d(
+            activate(hidden),
+            p(names.layer(i, "mlp.c_proj.weight")),
+            p(names.layer(i, "mlp.c_proj.bias")));
       }
       case GPT_NEOX -> {
-        NDArray hidden = linear(x, p(names.layer(i, "mlp.dense_h_to_4h.weight")), p(names.layer(i, "mlp.dense_h_to_4h.bias")));
-        return linear(activate(hidden), p(names.layer(i, "mlp.dense_4h_to_h.weight")), p(names.layer(i, "mlp.dense_4h_to_h.bias")));
+        NDArray hidden =
+            linear(
+                x,
+                p(names.layer(i, "mlp.dense_h_to_4h.weight")),
+                p(names.layer(i, "mlp.dense_h_to_4h.bias")));
+        return linear(
+            activate(hidden),
+            p(names.layer(i, "mlp.dense_4h_to_h.weight")),
+            p(names.layer(i, "mlp.dense_4h_to_h.bias")));
       }
       default -> {
-        NDArray gate = linear(x, p(names.layer(i, "mlp.gate_proj.weight")), opt(names.layer(i, "mlp.gate_proj.bias")));
-        NDArray up = linear(x, p(names.layer(i, "mlp.up_proj.weight")), opt(names.layer(i, "mlp.up_proj.bias")));
-        return linear(activate(gate).mul(up), p(names.layer(i, "mlp.down_proj.weight")), opt(names.layer(i, "mlp.down_proj.bias")));
+        NDArray gate =
+            linear(
+                x,
+                p(names.layer(i, "mlp.gate_proj.weight")),
+                opt(names.layer(i, "mlp.gate_proj.bias")));
+        NDArray up =
+            linear(
+                x,
+                p(names.layer(i, "mlp.up_proj.weight")),
+                opt(names.layer(i, "mlp.up_proj.bias")));
+        return linear(
+            activate(gate).mul(up),
+            p(names.layer(i, "mlp.down_proj.weight")),
+            opt(names.layer(i, "mlp.down_proj.bias")));
       }
     }
   }
@@ -318,7 +380,8 @@ public final class CausalLM implements AutoCloseable {
     if (config.norm() == ModelConfig.Norm.RMS) {
       return rmsNorm(x, p(weight));
     }
-    return LayerNorm.layerNorm(x, new Shape(config.hiddenSize()), p(weight), p(bias), (float) config.normEps())
+    return LayerNorm.layerNorm(
+            x, new Shape(config.hiddenSize()), p(weight), p(bias), (float) config.normEps())
         .singletonOrThrow();
   }
 
@@ -376,11 +439,15 @@ public final class CausalLM implements AutoCloseable {
       return;
     }
     if (precision == Precision.BF16) {
-      throw new IllegalStateException("a model held in bf16 cannot change precision; load it again");
+      throw new IllegalStateException(
+          "a model held in bf16 cannot change precision; load it again");
     }
     if (p != Precision.FP32 && kernels == null) {
-      throw new IllegalStateException("precision " + p.label + " needs Tilt's TorchScript kernels, which did not load: "
-          + Kernels.loadError());
+      throw new IllegalStateException(
+          "precision "
+              + p.label
+              + " needs Tilt's TorchScript kernels, which did not load: "
+              + Kernels.loadError());
     }
     if (p == Precision.BF16) {
       for (Map.Entry<String, NDArray> e : params.entrySet()) {
@@ -401,7 +468,10 @@ public final class CausalLM implements AutoCloseable {
     precision = Precision.BF16;
   }
 
-  /** Fused scaled-dot-product attention (default on when the kernels load); off gives the NDArray path. */
+  /**
+   * Fused scaled-dot-product attention (default on when the kernels load); off gives the NDArray
+   * path.
+   */
   public void setFusedAttention(boolean on) {
     fusedAttention = on;
   }

@@ -5,9 +5,9 @@ import ai.djl.engine.Engine;
 
 /**
  * Which device models load on: {@code auto} (the first GPU when libtorch sees one, else the CPU),
- * {@code cpu}, {@code cuda} or {@code cuda:N}. Set once per process (from a recipe's {@code
- * device} key or {@code --device}); everything that makes arrays derives them from a model's
- * manager, so the same code runs on either.
+ * {@code cpu}, {@code cuda} or {@code cuda:N}. Set once per process (from a recipe's {@code device}
+ * key or {@code --device}); everything that makes arrays derives them from a model's manager, so
+ * the same code runs on either.
  */
 public final class Devices {
   private static volatile Device current;
@@ -33,7 +33,8 @@ public final class Devices {
       try {
         return Device.gpu(Integer.parseInt(s.substring(s.indexOf(':') + 1)));
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("device '" + spec + "': the index after ':' must be a number");
+        throw new IllegalArgumentException(
+            "device '" + spec + "': the index after ':' must be a number");
       }
     }
     throw new IllegalArgumentException("unknown device '" + spec + "' (auto, cpu, cuda, cuda:N)");

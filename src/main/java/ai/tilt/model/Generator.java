@@ -9,16 +9,18 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Batched sampling from a {@link CausalLM}: left-padded prompts, one prefill pass filling a
- * {@link KvCache}, then one position per step. A row stops at any EOS id (unless ignored) and is
- * dropped from the batch, so finished rows cost nothing more. Runs outside any gradient collector:
- * no graph is built.
+ * Batched sampling from a {@link CausalLM}: left-padded prompts, one prefill pass filling a {@link
+ * KvCache}, then one position per step. A row stops at any EOS id (unless ignored) and is dropped
+ * from the batch, so finished rows cost nothing more. Runs outside any gradient collector: no graph
+ * is built.
  */
 public final class Generator {
   private final CausalLM model;
   private final long[] eosIds;
 
-  /** @param eosIds every token id that ends a sequence (may be empty) */
+  /**
+   * @param eosIds every token id that ends a sequence (may be empty)
+   */
   public Generator(CausalLM model, long[] eosIds) {
     this.model = model;
     this.eosIds = eosIds.clone();
@@ -38,8 +40,8 @@ public final class Generator {
    * One generated sequence.
    *
    * @param completionIds the new tokens, EOS included when it ended on one
-   * @param logprobs log-prob of each new token under the distribution it was sampled from
-   *     (after temperature, top-k, top-p; the model's own distribution when greedy)
+   * @param logprobs log-prob of each new token under the distribution it was sampled from (after
+   *     temperature, top-k, top-p; the model's own distribution when greedy)
    */
   public record Generation(long[] completionIds, float[] logprobs, FinishReason finishReason) {}
 
@@ -60,19 +62,27 @@ public final class Generator {
    * @param firstRow row r draws from stream (seed, firstRow + r): callers that split a long list
    *     into batches pass each batch's offset, so samples do not depend on the batch size
    */
-  public List<Generation> generate(List<long[]> prompts, SamplingParams params, boolean useCache, long firstRow) {
+  public List<Generation> generate(
+      List<long[]> prompts, SamplingParams params, boolean useCache, long firstRow) {
     int b = prompts.size();
     int width = 0;
     for (int r = 0; r < b; r++) {
       if (prompts.get(r).length == 0) {
-        throw new IllegalArgumentException("prompt " + r + " is empty: give at least one token (e.g. BOS)");
+        throw new IllegalArgumentException(
+            "prompt " + r + " is empty: give at least one token (e.g. BOS)");
       }
       width = Math.max(width, prompts.get(r).length);
     }
-    if (model.config().rope() == null && width + params.maxNewTokens() > model.config().maxPositions()) {
+    if (model.config().rope() == null
+        && width + params.maxNewTokens() > model.config().maxPositions()) {
       throw new IllegalArgumentException(
-          "prompt (" + width + ") + max_new_tokens (" + params.maxNewTokens() + ") exceeds the model's "
-              + model.config().maxPositions() + " positions");
+          "prompt ("
+              + width
+              + ") + max_new_tokens ("
+              + params.maxNewTokens()
+              + ") exceeds the model's "
+              + model.config().maxPositions()
+              + " positions");
     }
     Sampler sampler = new Sampler(params);
     SplittableRandom[] streams = new SplittableRandom[b];
@@ -175,7 +185,12 @@ public final class Generator {
 
   /** Feeds one new token per active row; returns (B_active, V) logits. */
   private NDArray decode(
-      NDManager s, List<long[]> prompts, List<List<Long>> tokens, int[] active, long[] last, KvCache cache) {
+      NDManager s,
+      List<long[]> prompts,
+      List<List<Long>> tokens,
+      int[] active,
+      long[] last,
+      KvCache cache) {
     int b = active.length;
     long[] pos = new long[b];
     for (int i = 0; i < b; i++) {
@@ -189,7 +204,8 @@ public final class Generator {
   }
 
   /** Without a cache: the whole prompt + completion so far, left-padded, every step. */
-  private NDArray recompute(NDManager s, List<long[]> prompts, List<List<Long>> tokens, int[] active, int width) {
+  private NDArray recompute(
+      NDManager s, List<long[]> prompts, List<List<Long>> tokens, int[] active, int width) {
     int b = active.length;
     int t = width + tokens.get(active[0]).size();
     long[] ids = new long[b * t];

@@ -2,8 +2,8 @@ package ai.tilt.model;
 
 /**
  * What sits on top of the transformer: the LM head of a *ForCausalLM (next-token logits), or the
- * scalar score of a *ForSequenceClassification with one label (a reward model: {@code
- * score.weight} of shape [1, d], read at the last real token).
+ * scalar score of a *ForSequenceClassification with one label (a reward model: {@code score.weight}
+ * of shape [1, d], read at the last real token).
  */
 public enum Head {
   LM,

@@ -24,24 +24,78 @@ final class HfConfigReader {
   /** Keys of transformers' PretrainedConfig that do not change the forward pass. */
   private static final Set<String> IGNORED =
       Set.of(
-          "_name_or_path", "architectures", "transformers_version", "torch_dtype", "dtype",
-          "use_cache", "initializer_range", "bos_token_id", "eos_token_id", "pad_token_id",
-          "sep_token_id", "decoder_start_token_id", "model_type", "tokenizer_class",
-          "task_specific_params", "id2label", "label2id", "problem_type", "finetuning_task",
-          "prefix", "return_dict", "output_hidden_states", "output_attentions", "torchscript",
-          "use_bfloat16", "tf_legacy_loss", "pruned_heads", "chunk_size_feed_forward",
-          "max_length", "min_length", "do_sample", "early_stopping", "num_beams",
-          "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p",
-          "repetition_penalty", "length_penalty", "no_repeat_ngram_size",
-          "encoder_no_repeat_ngram_size", "bad_words_ids", "num_return_sequences",
-          "output_scores", "return_dict_in_generate", "forced_bos_token_id",
-          "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
-          "suppress_tokens", "begin_suppress_tokens", "_attn_implementation_autoset",
-          "attn_implementation", "is_decoder", "auto_map", "output_router_logits",
+          "_name_or_path",
+          "architectures",
+          "transformers_version",
+          "torch_dtype",
+          "dtype",
+          "use_cache",
+          "initializer_range",
+          "bos_token_id",
+          "eos_token_id",
+          "pad_token_id",
+          "sep_token_id",
+          "decoder_start_token_id",
+          "model_type",
+          "tokenizer_class",
+          "task_specific_params",
+          "id2label",
+          "label2id",
+          "problem_type",
+          "finetuning_task",
+          "prefix",
+          "return_dict",
+          "output_hidden_states",
+          "output_attentions",
+          "torchscript",
+          "use_bfloat16",
+          "tf_legacy_loss",
+          "pruned_heads",
+          "chunk_size_feed_forward",
+          "max_length",
+          "min_length",
+          "do_sample",
+          "early_stopping",
+          "num_beams",
+          "num_beam_groups",
+          "diversity_penalty",
+          "temperature",
+          "top_k",
+          "top_p",
+          "typical_p",
+          "repetition_penalty",
+          "length_penalty",
+          "no_repeat_ngram_size",
+          "encoder_no_repeat_ngram_size",
+          "bad_words_ids",
+          "num_return_sequences",
+          "output_scores",
+          "return_dict_in_generate",
+          "forced_bos_token_id",
+          "forced_eos_token_id",
+          "remove_invalid_values",
+          "exponential_decay_length_penalty",
+          "suppress_tokens",
+          "begin_suppress_tokens",
+          "_attn_implementation_autoset",
+          "attn_implementation",
+          "is_decoder",
+          "auto_map",
+          "output_router_logits",
           // dropout: Tilt runs every forward pass without dropout
-          "attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
-          "classifier_dropout", "summary_type", "summary_use_proj", "summary_activation",
-          "summary_proj_to_labels", "summary_first_dropout", "n_ctx", "max_window_layers");
+          "attention_dropout",
+          "hidden_dropout",
+          "resid_pdrop",
+          "embd_pdrop",
+          "attn_pdrop",
+          "classifier_dropout",
+          "summary_type",
+          "summary_use_proj",
+          "summary_activation",
+          "summary_proj_to_labels",
+          "summary_first_dropout",
+          "n_ctx",
+          "max_window_layers");
 
   private final JsonNode json;
   private final Family family;
@@ -61,14 +115,17 @@ final class HfConfigReader {
       throw new IllegalArgumentException("missing key 'model_type'");
     }
     HfConfigReader r = new HfConfigReader(json, Family.of(type.asText()));
-    ModelConfig config = r.family == Family.GPT2 ? r.gpt2() : r.family == Family.GPT_NEOX ? r.neox() : r.llamaLike();
+    ModelConfig config =
+        r.family == Family.GPT2 ? r.gpt2() : r.family == Family.GPT_NEOX ? r.neox() : r.llamaLike();
     r.requireDefault("is_encoder_decoder", false);
     r.requireDefault("add_cross_attention", false);
     r.requireDefault("tie_encoder_decoder", false);
     r.rejectUnread();
     if (config.numHeads() % config.numKvHeads() != 0) {
       throw new IllegalArgumentException(
-          "num_attention_heads " + config.numHeads() + " is not a multiple of num_key_value_heads "
+          "num_attention_heads "
+              + config.numHeads()
+              + " is not a multiple of num_key_value_heads "
               + config.numKvHeads());
     }
     return config;
@@ -96,18 +153,37 @@ final class HfConfigReader {
       if (types != null && types.isArray()) {
         for (JsonNode t : types) {
           if (!"full_attention".equals(t.asText())) {
-            throw new IllegalArgumentException("unsupported layer_types entry '" + t.asText() + "'");
+            throw new IllegalArgumentException(
+                "unsupported layer_types entry '" + t.asText() + "'");
           }
         }
       }
     }
     Rope rope = rope(headDim, "rope_theta", 10000.0, 1.0);
     return new ModelConfig(
-        family, integer("vocab_size", null), hidden, integer("num_hidden_layers", null), heads,
-        kvHeads, headDim, integer("intermediate_size", null), Norm.RMS,
-        number("rms_norm_eps", 1e-6), act, true, integer("max_position_embeddings", 2048), rope,
-        qkvBias || attentionBias, attentionBias, mlpBias, family == Family.QWEN3, window, false,
-        bool("tie_word_embeddings", false), id("bos_token_id"), ids("eos_token_id"),
+        family,
+        integer("vocab_size", null),
+        hidden,
+        integer("num_hidden_layers", null),
+        heads,
+        kvHeads,
+        headDim,
+        integer("intermediate_size", null),
+        Norm.RMS,
+        number("rms_norm_eps", 1e-6),
+        act,
+        true,
+        integer("max_position_embeddings", 2048),
+        rope,
+        qkvBias || attentionBias,
+        attentionBias,
+        mlpBias,
+        family == Family.QWEN3,
+        window,
+        false,
+        bool("tie_word_embeddings", false),
+        id("bos_token_id"),
+        ids("eos_token_id"),
         id("pad_token_id"));
   }
 
@@ -124,12 +200,30 @@ final class HfConfigReader {
     Rope rope = rope(headDim, "rotary_emb_base", base, pct);
     boolean bias = bool("attention_bias", true);
     return new ModelConfig(
-        family, integer("vocab_size", null), hidden, integer("num_hidden_layers", null), heads,
-        heads, headDim, integer("intermediate_size", 4 * hidden), Norm.LAYER,
-        number("layer_norm_eps", 1e-5), activation(text("hidden_act", "gelu")), false,
-        integer("max_position_embeddings", 2048), rope, bias, bias, true, false, 0,
-        bool("use_parallel_residual", true), bool("tie_word_embeddings", false),
-        id("bos_token_id"), ids("eos_token_id"), id("pad_token_id"));
+        family,
+        integer("vocab_size", null),
+        hidden,
+        integer("num_hidden_layers", null),
+        heads,
+        heads,
+        headDim,
+        integer("intermediate_size", 4 * hidden),
+        Norm.LAYER,
+        number("layer_norm_eps", 1e-5),
+        activation(text("hidden_act", "gelu")),
+        false,
+        integer("max_position_embeddings", 2048),
+        rope,
+        bias,
+        bias,
+        true,
+        false,
+        0,
+        bool("use_parallel_residual", true),
+        bool("tie_word_embeddings", false),
+        id("bos_token_id"),
+        ids("eos_token_id"),
+        id("pad_token_id"));
   }
 
   private ModelConfig gpt2() {
@@ -140,11 +234,29 @@ final class HfConfigReader {
     // Upcasting only changes low-precision numerics; in fp32 both orders give the same result.
     read.add("reorder_and_upcast_attn");
     return new ModelConfig(
-        family, integer("vocab_size", null), hidden, integer("n_layer", null), heads, heads,
-        hidden / heads, integer("n_inner", 4 * hidden), Norm.LAYER,
-        number("layer_norm_epsilon", 1e-5), activation(text("activation_function", "gelu_new")),
-        false, integer("n_positions", 1024), null, true, true, true, false, 0, false,
-        bool("tie_word_embeddings", true), id("bos_token_id"), ids("eos_token_id"),
+        family,
+        integer("vocab_size", null),
+        hidden,
+        integer("n_layer", null),
+        heads,
+        heads,
+        hidden / heads,
+        integer("n_inner", 4 * hidden),
+        Norm.LAYER,
+        number("layer_norm_epsilon", 1e-5),
+        activation(text("activation_function", "gelu_new")),
+        false,
+        integer("n_positions", 1024),
+        null,
+        true,
+        true,
+        true,
+        false,
+        0,
+        false,
+        bool("tie_word_embeddings", true),
+        id("bos_token_id"),
+        ids("eos_token_id"),
         id("pad_token_id"));
   }
 
@@ -174,7 +286,8 @@ final class HfConfigReader {
     if (s == null || s.isNull()) {
       return null;
     }
-    String type = s.has("rope_type") ? s.get("rope_type").asText() : s.path("type").asText("default");
+    String type =
+        s.has("rope_type") ? s.get("rope_type").asText() : s.path("type").asText("default");
     switch (type) {
       case "default":
         return null;
@@ -221,7 +334,10 @@ final class HfConfigReader {
     }
     if (!bad.isEmpty()) {
       throw new IllegalArgumentException(
-          "unsupported config key(s) for model_type " + family.modelType + ": " + String.join(", ", bad));
+          "unsupported config key(s) for model_type "
+              + family.modelType
+              + ": "
+              + String.join(", ", bad));
     }
   }
 
@@ -232,7 +348,8 @@ final class HfConfigReader {
       return;
     }
     boolean ok =
-        expected instanceof Boolean ? v.isBoolean() && v.asBoolean() == (Boolean) expected
+        expected instanceof Boolean
+            ? v.isBoolean() && v.asBoolean() == (Boolean) expected
             : v.isNumber() && v.asDouble() == ((Number) expected).doubleValue();
     if (!ok) {
       throw new IllegalArgumentException(
@@ -249,7 +366,8 @@ final class HfConfigReader {
       }
       return dflt;
     }
-    if (!v.canConvertToInt() || (v.isFloatingPointNumber() && v.asDouble() != Math.rint(v.asDouble()))) {
+    if (!v.canConvertToInt()
+        || (v.isFloatingPointNumber() && v.asDouble() != Math.rint(v.asDouble()))) {
       throw new IllegalArgumentException("key '" + key + "' must be an integer, got " + v);
     }
     return v.asInt();

@@ -43,7 +43,8 @@ public final class HfConfigWriter {
         if (s == null) {
           n.putNull("rope_scaling");
         } else {
-          ObjectNode r = n.putObject("rope_scaling").put("rope_type", s.type()).put("factor", s.factor());
+          ObjectNode r =
+              n.putObject("rope_scaling").put("rope_type", s.type()).put("factor", s.factor());
           if (s.type().equals("llama3")) {
             r.put("low_freq_factor", s.lowFreqFactor()).put("high_freq_factor", s.highFreqFactor());
             r.put("original_max_position_embeddings", s.originalMaxPositions());

@@ -124,8 +124,8 @@ public final class Kernels {
   }
 
   /**
-   * A bfloat16 copy of a float32 weight, for inference-only models. The returned array reports
-   * an unknown dtype to DJL: hand it to the {@code *W16} kernels only, never to DJL ops that create
+   * A bfloat16 copy of a float32 weight, for inference-only models. The returned array reports an
+   * unknown dtype to DJL: hand it to the {@code *W16} kernels only, never to DJL ops that create
    * arrays of its type.
    */
   public NDArray toBf16(NDArray w) {

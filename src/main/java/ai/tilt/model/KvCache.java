@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
 /**
- * Keys and values of every layer for the positions seen so far, so a decode step costs one
- * position instead of the whole sequence. Arrays live in the cache's own manager; the step that
- * extends them may run in a short-lived sub-manager.
+ * Keys and values of every layer for the positions seen so far, so a decode step costs one position
+ * instead of the whole sequence. Arrays live in the cache's own manager; the step that extends them
+ * may run in a short-lived sub-manager.
  */
 public final class KvCache implements AutoCloseable {
   private final NDManager manager;
@@ -26,9 +26,9 @@ public final class KvCache implements AutoCloseable {
   }
 
   /**
-   * The key mask including the positions being added, set once per forward before the layers.
-   * Like {@link #append}, it hands back arrays temporarily attached to the step's manager: ops
-   * on them then leave their results there, not in the cache (shared/notes/djl.md section 3).
+   * The key mask including the positions being added, set once per forward before the layers. Like
+   * {@link #append}, it hands back arrays temporarily attached to the step's manager: ops on them
+   * then leave their results there, not in the cache (shared/notes/djl.md section 3).
    */
   NDArray extendMask(NDArray newMask) {
     mask = extend(mask, newMask, 1);

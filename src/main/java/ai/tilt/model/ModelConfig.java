@@ -116,7 +116,8 @@ public record ModelConfig(
    * Rotary position embedding.
    *
    * @param theta base of the inverse frequencies
-   * @param rotaryDim how many leading dims of each head rotate (headDim, or less for NeoX's rotary_pct)
+   * @param rotaryDim how many leading dims of each head rotate (headDim, or less for NeoX's
+   *     rotary_pct)
    * @param scaling frequency scaling, or null
    */
   public record Rope(double theta, int rotaryDim, RopeScaling scaling) {}
@@ -156,7 +157,9 @@ public record ModelConfig(
     return numHeads / numKvHeads;
   }
 
-  /** Number of weights that take part in matmuls (attention, MLP, the head once), for FLOP counts. */
+  /**
+   * Number of weights that take part in matmuls (attention, MLP, the head once), for FLOP counts.
+   */
   public long matmulParams() {
     long q = (long) hiddenSize * numHeads * headDim;
     long kv = 2L * hiddenSize * numKvHeads * headDim;

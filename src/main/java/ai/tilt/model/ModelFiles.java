@@ -1,18 +1,18 @@
 package ai.tilt.model;
 
 import ai.djl.Device;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,7 +22,9 @@ import java.util.Map;
 public final class ModelFiles {
   private ModelFiles() {}
 
-  /** Loads config.json and the weights of a HF model directory onto a device, with the head it has. */
+  /**
+   * Loads config.json and the weights of a HF model directory onto a device, with the head it has.
+   */
   public static CausalLM load(Path dir, Device device) throws IOException {
     return load(dir, device, headOf(dir), 0);
   }
@@ -34,12 +36,20 @@ public final class ModelFiles {
   public static Head headOf(Path dir) throws IOException {
     JsonNode json = new ObjectMapper().readTree(dir.resolve("config.json").toFile());
     JsonNode arch = json.path("architectures");
-    if (arch.isArray() && arch.size() > 0 && arch.get(0).asText().endsWith("ForSequenceClassification")) {
+    if (arch.isArray()
+        && arch.size() > 0
+        && arch.get(0).asText().endsWith("ForSequenceClassification")) {
       JsonNode labels = json.path("id2label");
-      int n = json.has("num_labels") ? json.get("num_labels").asInt() : labels.isObject() ? labels.size() : 2;
+      int n =
+          json.has("num_labels")
+              ? json.get("num_labels").asInt()
+              : labels.isObject() ? labels.size() : 2;
       if (n != 1) {
-        throw new IllegalArgumentException(dir.resolve("config.json") + ": a sequence classifier with " + n
-            + " labels; Tilt's reward models have one (num_labels: 1)");
+        throw new IllegalArgumentException(
+            dir.resolve("config.json")
+                + ": a sequence classifier with "
+                + n
+                + " labels; Tilt's reward models have one (num_labels: 1)");
       }
       return Head.SCORE;
     }
@@ -47,9 +57,9 @@ public final class ModelFiles {
   }
 
   /**
-   * Loads a directory as a model with the given head. Loading a causal LM as a reward model
-   * (head SCORE) drops its LM head and starts {@code score.weight} at N(0, 0.02) from {@code
-   * seed}, as transformers does when a *ForSequenceClassification is made from an LM checkpoint.
+   * Loads a directory as a model with the given head. Loading a causal LM as a reward model (head
+   * SCORE) drops its LM head and starts {@code score.weight} at N(0, 0.02) from {@code seed}, as
+   * transformers does when a *ForSequenceClassification is made from an LM checkpoint.
    */
   public static CausalLM load(Path dir, Device device, Head head, long seed) throws IOException {
     return load(dir, device, head, seed, Precision.FP32);
@@ -64,11 +74,13 @@ public final class ModelFiles {
     return load(dir, device, headOf(dir), 0, precision);
   }
 
-  public static CausalLM load(Path dir, Device device, Head head, long seed, Precision precision) throws IOException {
+  public static CausalLM load(Path dir, Device device, Head head, long seed, Precision precision)
+      throws IOException {
     Torch.init();
     Kernels kernels = precision == Precision.BF16 ? Kernels.on(device) : null;
     if (precision == Precision.BF16 && kernels == null) {
-      throw new IllegalStateException("precision bf16 needs Tilt's kernels, which did not load: " + Kernels.loadError());
+      throw new IllegalStateException(
+          "precision bf16 needs Tilt's kernels, which did not load: " + Kernels.loadError());
     }
     java.util.List<NDArray> held = new ArrayList<>();
     ModelConfig config = ModelConfig.load(dir);
@@ -78,30 +90,39 @@ public final class ModelFiles {
     try {
       Map<String, NDArray> loaded = new LinkedHashMap<>();
       List<String> unexpected = new ArrayList<>();
-      readWeights(dir, manager, (fileName, array) -> {
-        String name = names.canonical(fileName, expected);
-        if (name == null) {
-          array.close();
-          return;
-        }
-        Shape want = expected.get(name);
-        if (want == null) {
-          unexpected.add(fileName);
-          array.close();
-          return;
-        }
-        if (!array.getShape().equals(want)) {
-          throw new IllegalArgumentException(
-              dir + ": tensor '" + fileName + "' has shape " + array.getShape() + ", config.json implies " + want);
-        }
-        if (kernels != null && want.dimension() >= 2) {
-          NDArray w16 = kernels.toBf16(array);
-          array.close();
-          held.add(w16);
-          array = w16;
-        }
-        loaded.put(name, array);
-      });
+      readWeights(
+          dir,
+          manager,
+          (fileName, array) -> {
+            String name = names.canonical(fileName, expected);
+            if (name == null) {
+              array.close();
+              return;
+            }
+            Shape want = expected.get(name);
+            if (want == null) {
+              unexpected.add(fileName);
+              array.close();
+              return;
+            }
+            if (!array.getShape().equals(want)) {
+              throw new IllegalArgumentException(
+                  dir
+                      + ": tensor '"
+                      + fileName
+                      + "' has shape "
+                      + array.getShape()
+                      + ", config.json implies "
+                      + want);
+            }
+            if (kernels != null && want.dimension() >= 2) {
+              NDArray w16 = kernels.toBf16(array);
+              array.close();
+              held.add(w16);
+              array = w16;
+            }
+            loaded.put(name, array);
+          });
       if (!unexpected.isEmpty()) {
         throw new IllegalArgumentException(
             dir + ": weights not used by a " + config.family().architecture + ": " + unexpected);
@@ -177,9 +198,11 @@ public final class ModelFiles {
    * maxShardBytes}) in {@code dtype} ("F32", "F16", "BF16"), plus config.json. A tied head is not
    * written, as save_pretrained does not write it.
    */
-  public static void save(CausalLM model, Path dir, String dtype, long maxShardBytes) throws IOException {
+  public static void save(CausalLM model, Path dir, String dtype, long maxShardBytes)
+      throws IOException {
     if (model.precision() == Precision.BF16) {
-      throw new IllegalStateException("a model held in bf16 (inference only) cannot be saved; load it in fp32");
+      throw new IllegalStateException(
+          "a model held in bf16 (inference only) cannot be saved; load it in fp32");
     }
     Files.createDirectories(dir);
     Safetensors.writeSharded(dir, model.parameters(), dtype, maxShardBytes, Map.of());
@@ -189,14 +212,17 @@ public final class ModelFiles {
       config.putObject("id2label").put("0", "LABEL_0");
       config.putObject("label2id").put("LABEL_0", 0);
     }
-    config.put("torch_dtype", dtype.equals("F32") ? "float32" : dtype.equals("F16") ? "float16" : "bfloat16");
+    config.put(
+        "torch_dtype",
+        dtype.equals("F32") ? "float32" : dtype.equals("F16") ? "float16" : "bfloat16");
     writeJson(dir.resolve("config.json"), config);
   }
 
   /** Writes pretty JSON via a temporary file and a rename. */
   public static void writeJson(Path file, JsonNode json) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.writeString(tmp, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
+    Files.writeString(
+        tmp, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 }

@@ -11,8 +11,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *       hold); every matmul and the attention run in bfloat16, with the casts inside the autograd
  *       graph so gradients reach the float32 masters; norms, softmax, log-softmax and losses stay
  *       float32.
- *   <li>{@code bf16}: matrices and embeddings held in bfloat16, for models that only infer (a frozen
- *       reference, a reward model, generation), halving their memory; cannot train or be saved.
+ *   <li>{@code bf16}: matrices and embeddings held in bfloat16, for models that only infer (a
+ *       frozen reference, a reward model, generation), halving their memory; cannot train or be
+ *       saved.
  * </ul>
  */
 public enum Precision {
@@ -36,6 +37,7 @@ public enum Precision {
         return p;
       }
     }
-    throw new IllegalArgumentException("unknown precision '" + label + "' (fp32, bf16-mixed, bf16)");
+    throw new IllegalArgumentException(
+        "unknown precision '" + label + "' (fp32, bf16-mixed, bf16)");
   }
 }

@@ -24,7 +24,8 @@ import java.util.stream.Stream;
 /**
  * What a run can count on here: libtorch and its flavour, devices and their memory, threads, bf16,
  * DJL's native cache, disk and memory. {@code tilt doctor} prints it with a fix for each problem;
- * every training run logs {@link #line()} first, so a log from a user's machine says what it ran on.
+ * every training run logs {@link #line()} first, so a log from a user's machine says what it ran
+ * on.
  *
  * @param problems things a run needs that are missing, each with its fix (doctor exits non-zero)
  * @param warnings things that work but cost speed or risk a failure later, each with advice
@@ -56,17 +57,24 @@ public record RuntimeInfo(
   /** Below this a run is refused: even a small model's checkpoint may not fit. */
   static final long MIN_DISK = 256L << 20;
 
-  /** Below this a run is warned: a medium model's checkpoints (weights + AdamW state, keep_last 2) take about that. */
+  /**
+   * Below this a run is warned: a medium model's checkpoints (weights + AdamW state, keep_last 2)
+   * take about that.
+   */
   static final long LOW_DISK = 2L << 30;
 
   private static final Pattern FLAVOUR = Pattern.compile("-(cpu|cu\\d+)(-precxx11)?-linux");
 
-  /** Probes the machine; {@code runDir} is where checkpoints go (its nearest existing ancestor is measured). */
+  /**
+   * Probes the machine; {@code runDir} is where checkpoints go (its nearest existing ancestor is
+   * measured).
+   */
   public static RuntimeInfo probe(Path runDir) {
     List<String> problems = new ArrayList<>();
     List<String> warnings = new ArrayList<>();
     Runtime rt = Runtime.getRuntime();
-    String java = System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vendor") + ")";
+    String java =
+        System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vendor") + ")";
     String os = System.getProperty("os.name") + " " + System.getProperty("os.arch");
     String engineText = "not loaded";
     String flavour = "-";
@@ -82,12 +90,18 @@ public record RuntimeInfo(
       Torch.threads();
       engine = Torch.init();
     } catch (IllegalArgumentException e) {
-      problems.add(e.getMessage() + "\n  fix: unset it, or give the number of intra-op threads (e.g. 4)");
+      problems.add(
+          e.getMessage() + "\n  fix: unset it, or give the number of intra-op threads (e.g. 4)");
     } catch (Throwable e) { // UnsatisfiedLinkError and EngineException both mean: no libtorch
-      problems.add("libtorch did not load: " + firstLine(e) + "\n  fix: the CPU build needs pytorch-native-cpu in the"
-          + " jar (mvn package puts it in target/tilt.jar); the CUDA build (mvn -Pcuda package) needs"
-          + " PYTORCH_LIBRARY_PATH=<libtorch 2.7.1+cu128>/lib, PYTORCH_VERSION=2.7.1 and PYTORCH_FLAVOR=cu128;"
-          + " either needs a writable DJL cache (DJL_CACHE_DIR, now " + Utils.getCacheDir() + ")");
+      problems.add(
+          "libtorch did not load: "
+              + firstLine(e)
+              + "\n  fix: the CPU build needs pytorch-native-cpu in the"
+              + " jar (mvn package puts it in target/tilt.jar); the CUDA build (mvn -Pcuda package) needs"
+              + " PYTORCH_LIBRARY_PATH=<libtorch 2.7.1+cu128>/lib, PYTORCH_VERSION=2.7.1 and PYTORCH_FLAVOR=cu128;"
+              + " either needs a writable DJL cache (DJL_CACHE_DIR, now "
+              + Utils.getCacheDir()
+              + ")");
     }
     if (engine != null) {
       engineText = "PyTorch " + engine.getVersion() + " (DJL " + Engine.getDjlVersion() + ")";
@@ -102,15 +116,22 @@ public record RuntimeInfo(
         gpus.add(gpuText(i));
       }
       if (!cuda && CudaUtils.getGpuCount() > 0) {
-        warnings.add(CudaUtils.getGpuCount() + " GPU(s) present but this libtorch is CPU-only"
-            + "\n  advice: use the CUDA build (mvn -Pcuda package, or the Docker image with FLAVOUR=cu128)");
+        warnings.add(
+            CudaUtils.getGpuCount()
+                + " GPU(s) present but this libtorch is CPU-only"
+                + "\n  advice: use the CUDA build (mvn -Pcuda package, or the Docker image with FLAVOUR=cu128)");
       }
       try {
         Device d = Devices.parse(device);
         device = d.isGpu() ? "cuda:" + d.getDeviceId() : "cpu";
         if (d.isGpu() && d.getDeviceId() >= count) {
-          problems.add("device " + device + " requested but libtorch sees " + count + " GPU(s)"
-              + "\n  fix: run on a GPU machine with the CUDA build (docker run --gpus all ...), or pass --device cpu");
+          problems.add(
+              "device "
+                  + device
+                  + " requested but libtorch sees "
+                  + count
+                  + " GPU(s)"
+                  + "\n  fix: run on a GPU machine with the CUDA build (docker run --gpus all ...), or pass --device cpu");
         } else {
           bf16 = bf16Text(d, problems, warnings);
         }
@@ -120,8 +141,11 @@ public record RuntimeInfo(
     }
     String omp = Torch.ompWaitPolicy();
     if (threads > 1 && !omp.toLowerCase(Locale.ROOT).startsWith("passive")) {
-      warnings.add("OMP_WAIT_POLICY is " + omp + ": spinning OpenMP threads collapse throughput when other"
-          + " processes share the cores\n  advice: unset it (Tilt then sets PASSIVE) or export OMP_WAIT_POLICY=PASSIVE");
+      warnings.add(
+          "OMP_WAIT_POLICY is "
+              + omp
+              + ": spinning OpenMP threads collapse throughput when other"
+              + " processes share the cores\n  advice: unset it (Tilt then sets PASSIVE) or export OMP_WAIT_POLICY=PASSIVE");
     }
     Path cache = Utils.getCacheDir();
     long cacheBytes = sizeOf(cache);
@@ -130,34 +154,80 @@ public record RuntimeInfo(
     try {
       free = Files.getFileStore(existing).getUsableSpace();
       if (free < MIN_DISK) {
-        problems.add(String.format(Locale.ROOT, "only %s free under %s\n  fix: free space there or pass"
-            + " --run-dir on a larger disk", bytes(free), existing));
+        problems.add(
+            String.format(
+                Locale.ROOT,
+                "only %s free under %s\n  fix: free space there or pass"
+                    + " --run-dir on a larger disk",
+                bytes(free),
+                existing));
       } else if (free < LOW_DISK) {
-        warnings.add("only " + bytes(free) + " free under " + existing + "\n  advice: checkpoints of larger models"
-            + " (weights + AdamW state) may not fit; lower checkpoint.keep_last or use another --run-dir");
+        warnings.add(
+            "only "
+                + bytes(free)
+                + " free under "
+                + existing
+                + "\n  advice: checkpoints of larger models"
+                + " (weights + AdamW state) may not fit; lower checkpoint.keep_last or use another --run-dir");
       }
       if (!Files.isWritable(existing)) {
-        problems.add(existing + " is not writable\n  fix: mount a writable volume there or pass --run-dir");
+        problems.add(
+            existing + " is not writable\n  fix: mount a writable volume there or pass --run-dir");
       }
     } catch (IOException e) {
       warnings.add("could not measure free disk under " + existing + ": " + e.getMessage());
     }
     long available = memAvailable();
     if (available >= 0 && available < (1L << 30)) {
-      warnings.add("only " + bytes(available) + " of memory available\n  advice: close other jobs or use a smaller preset");
+      warnings.add(
+          "only "
+              + bytes(available)
+              + " of memory available\n  advice: close other jobs or use a smaller preset");
     }
-    return new RuntimeInfo(java, os, rt.availableProcessors(), engineText, flavour, libtorch, features, device,
-        List.copyOf(gpus), threads, Torch.threadsSource(), interop, omp, bf16, cache,
-        cacheBytes, existing, free, available, rt.maxMemory(), List.copyOf(problems), List.copyOf(warnings));
+    return new RuntimeInfo(
+        java,
+        os,
+        rt.availableProcessors(),
+        engineText,
+        flavour,
+        libtorch,
+        features,
+        device,
+        List.copyOf(gpus),
+        threads,
+        Torch.threadsSource(),
+        interop,
+        omp,
+        bf16,
+        cache,
+        cacheBytes,
+        existing,
+        free,
+        available,
+        rt.maxMemory(),
+        List.copyOf(problems),
+        List.copyOf(warnings));
   }
 
   /** The one-line summary every run logs first. */
   public String line() {
-    return String.format(Locale.ROOT, "%s %s on %s%s, %d threads (%s, OMP %s), bf16 %s, DJL cache %s (%s),"
-            + " %s free disk, %s memory available, heap %s", engine, flavour, device,
-        gpus.isEmpty() ? "" : " [" + String.join("; ", gpus) + "]", threads, threadsSource,
-        ompWaitPolicy.toLowerCase(Locale.ROOT), bf16, cacheDir, bytes(cacheBytes), bytes(diskFreeBytes),
-        bytes(memAvailableBytes), bytes(maxHeapBytes));
+    return String.format(
+        Locale.ROOT,
+        "%s %s on %s%s, %d threads (%s, OMP %s), bf16 %s, DJL cache %s (%s),"
+            + " %s free disk, %s memory available, heap %s",
+        engine,
+        flavour,
+        device,
+        gpus.isEmpty() ? "" : " [" + String.join("; ", gpus) + "]",
+        threads,
+        threadsSource,
+        ompWaitPolicy.toLowerCase(Locale.ROOT),
+        bf16,
+        cacheDir,
+        bytes(cacheBytes),
+        bytes(diskFreeBytes),
+        bytes(memAvailableBytes),
+        bytes(maxHeapBytes));
   }
 
   /** Human-readable bytes: 1.5 GB, 820 MB. */
@@ -171,7 +241,9 @@ public record RuntimeInfo(
     return String.format(Locale.ROOT, "%d MB", Math.round(b / (double) (1L << 20)));
   }
 
-  /** The flavour from a libtorch directory DJL extracted (".../2.7.1-20250812-cpu-linux-x86_64/"). */
+  /**
+   * The flavour from a libtorch directory DJL extracted (".../2.7.1-20250812-cpu-linux-x86_64/").
+   */
   static String flavourOf(String libtorchPath) {
     String external = System.getenv("PYTORCH_LIBRARY_PATH");
     if (external != null && !external.isBlank()) {
@@ -198,8 +270,11 @@ public record RuntimeInfo(
   private static String bf16Text(Device d, List<String> problems, List<String> warnings) {
     Kernels k = Kernels.on(d);
     if (k == null) {
-      warnings.add("bf16 kernels did not load (" + Kernels.loadError() + ")\n  advice: precision fp32 still works;"
-          + " bf16-mixed and bf16 will refuse to start");
+      warnings.add(
+          "bf16 kernels did not load ("
+              + Kernels.loadError()
+              + ")\n  advice: precision fp32 still works;"
+              + " bf16-mixed and bf16 will refuse to start");
       return "unavailable";
     }
     try (NDManager m = NDManager.newBaseManager(d)) {
@@ -207,7 +282,8 @@ public record RuntimeInfo(
       NDArray b = m.arange(8f).reshape(4, 2).div(8f);
       float diff = k.matmulBf16(a, b).sub(a.dot(b)).abs().max().getFloat();
       if (!(diff < 0.05f)) {
-        problems.add("bf16 matmul differs from float32 by " + diff + "\n  fix: train with precision: fp32");
+        problems.add(
+            "bf16 matmul differs from float32 by " + diff + "\n  fix: train with precision: fp32");
         return "wrong";
       }
     }
@@ -216,12 +292,15 @@ public record RuntimeInfo(
       boolean fast = cc.compareTo("80") >= 0;
       return fast ? "ok (tensor cores)" : "ok (sm_" + cc + " has no bf16 tensor cores: slow)";
     }
-    return cpuFlag("amx_bf16") ? "ok (AMX)" : cpuFlag("avx512_bf16") ? "ok (AVX512-BF16)" : "ok (emulated: no faster than fp32)";
+    return cpuFlag("amx_bf16")
+        ? "ok (AMX)"
+        : cpuFlag("avx512_bf16") ? "ok (AVX512-BF16)" : "ok (emulated: no faster than fp32)";
   }
 
   private static boolean cpuFlag(String flag) {
     try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {
-      return lines.anyMatch(l -> l.startsWith("flags") && (" " + l + " ").contains(" " + flag + " "));
+      return lines.anyMatch(
+          l -> l.startsWith("flags") && (" " + l + " ").contains(" " + flag + " "));
     } catch (IOException | RuntimeException e) {
       return false;
     }
@@ -231,13 +310,23 @@ public record RuntimeInfo(
   static long memAvailable() {
     long available = -1;
     try (Stream<String> lines = Files.lines(Path.of("/proc/meminfo"))) {
-      available = lines.filter(l -> l.startsWith("MemAvailable:"))
-          .mapToLong(l -> Long.parseLong(l.replaceAll("\\D+", "")) * 1024).findFirst().orElse(-1);
+      available =
+          lines
+              .filter(l -> l.startsWith("MemAvailable:"))
+              .mapToLong(l -> Long.parseLong(l.replaceAll("\\D+", "")) * 1024)
+              .findFirst()
+              .orElse(-1);
     } catch (IOException | RuntimeException e) {
       return -1;
     }
-    for (String[] f : new String[][] {{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
-        {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
+    for (String[] f :
+        new String[][] {
+          {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+          {
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes"
+          }
+        }) {
       try {
         long limit = Long.parseLong(Files.readString(Path.of(f[0])).trim());
         long used = Long.parseLong(Files.readString(Path.of(f[1])).trim());

@@ -13,8 +13,8 @@ import java.util.SplittableRandom;
  * <p>DJL has no multinomial (shared/notes/djl.md section 3), so a row samples by inverse CDF: one
  * uniform drawn in Java from the row's own stream picks the first token whose cumulative
  * probability exceeds it. The cumulative sum runs in fp64 so the tail of a 50k-token vocabulary
- * keeps its mass. Java-side streams also make sampling resumable, which libtorch's generator
- * (whose state DJL cannot save) is not.
+ * keeps its mass. Java-side streams also make sampling resumable, which libtorch's generator (whose
+ * state DJL cannot save) is not.
  */
 final class Sampler {
   private static final float REMOVED = -1e30f; // finite: removed tokens get probability 0, no NaN
@@ -55,7 +55,8 @@ final class Sampler {
       NDArray logp = logits.logSoftmax(-1).gather(tokens.expandDims(-1), -1);
       return new Draw(tokens.toLongArray(), logp.toFloatArray());
     }
-    NDArray scaled = params.temperature() == 1.0 ? logits : logits.div((float) params.temperature());
+    NDArray scaled =
+        params.temperature() == 1.0 ? logits : logits.div((float) params.temperature());
     NDArray candidates = scaled; // (B, C) logits of the candidate tokens
     NDArray candidateIds = null; // (B, C) their vocabulary ids; null = identity (C = V)
     long v = logits.getShape().get(1);
@@ -83,7 +84,12 @@ final class Sampler {
     NDArray total = cdf.get(":, -1:"); // (B, 1), ~1
     NDArray threshold = m.create(u, new Shape(b, 1)).mul(total);
     long c = candidates.getShape().get(1);
-    NDArray choice = cdf.lt(threshold).sum(new int[] {1}).minimum(c - 1).toType(DataType.INT64, false).expandDims(-1);
+    NDArray choice =
+        cdf.lt(threshold)
+            .sum(new int[] {1})
+            .minimum(c - 1)
+            .toType(DataType.INT64, false)
+            .expandDims(-1);
     NDArray tokens = candidateIds == null ? choice : candidateIds.gather(choice, -1);
     NDArray chosenLogp = logp.gather(choice, -1);
     return new Draw(tokens.toLongArray(), chosenLogp.toFloatArray());

@@ -27,7 +27,8 @@ public record SamplingParams(
       throw new IllegalArgumentException("max_new_tokens must be >= 1, got " + maxNewTokens);
     }
     if (!greedy && !(temperature > 0)) {
-      throw new IllegalArgumentException("temperature must be > 0 (use greedy for argmax), got " + temperature);
+      throw new IllegalArgumentException(
+          "temperature must be > 0 (use greedy for argmax), got " + temperature);
     }
     if (topK < 0) {
       throw new IllegalArgumentException("top_k must be >= 0, got " + topK);

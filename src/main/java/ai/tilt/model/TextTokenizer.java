@@ -1,7 +1,7 @@
 package ai.tilt.model;
 
-import ai.tilt.model.chat.ChatTemplate;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.tilt.model.chat.ChatTemplate;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,26 +16,26 @@ import java.util.OptionalLong;
  * A HuggingFace fast tokenizer ({@code tokenizer.json}, run by the Rust {@code tokenizers} library
  * through DJL) plus what transformers reads around it: special tokens and the chat template.
  *
- * <p>DJL's truncation (512 tokens by default) and padding are switched off: Tilt pads and
- * truncates in Java. DJL is given only the tokenizer.json bytes, not the directory, so DJL's own
- * reading of tokenizer_config.json (add_prefix_space done by prepending a space in Java,
- * stripAccents, lowercasing) never diverges from the Rust pipeline in tokenizer.json.
+ * <p>DJL's truncation (512 tokens by default) and padding are switched off: Tilt pads and truncates
+ * in Java. DJL is given only the tokenizer.json bytes, not the directory, so DJL's own reading of
+ * tokenizer_config.json (add_prefix_space done by prepending a space in Java, stripAccents,
+ * lowercasing) never diverges from the Rust pipeline in tokenizer.json.
  *
  * <p>Special ids, in order of precedence (see {@link TokenizerFiles}):
  *
  * <ul>
  *   <li>{@link #bosId()}: {@code bos_token} of special_tokens_map.json / tokenizer_config.json;
  *       else {@code bos_token_id} of generation_config.json, then config.json; else the special
- *       token tokenizer.json's post-processor puts first. Null when none applies (Qwen, GPT-2
- *       with no configs).
+ *       token tokenizer.json's post-processor puts first. Null when none applies (Qwen, GPT-2 with
+ *       no configs).
  *   <li>{@link #eosIds()}: the tokenizer's {@code eos_token} first (appended to completions in
  *       training), then every {@code eos_token_id} of generation_config.json (an int or a list:
- *       what transformers' {@code generate} stops on), or of config.json when generation_config
- *       has none; a well-known special token ({@code <|endoftext|>}, {@code </s>}, ...) only when
- *       no file names one.
+ *       what transformers' {@code generate} stops on), or of config.json when generation_config has
+ *       none; a well-known special token ({@code <|endoftext|>}, {@code </s>}, ...) only when no
+ *       file names one.
  *   <li>{@link #padId()}: {@code pad_token}; else {@code pad_token_id} of generation_config.json,
- *       then config.json; else tokenizer.json's {@code padding.pad_id}; else null (callers
- *       usually fall back to the first EOS).
+ *       then config.json; else tokenizer.json's {@code padding.pad_id}; else null (callers usually
+ *       fall back to the first EOS).
  * </ul>
  *
  * <p>Thread-safe for encoding and decoding. Close it to free the native tokenizer.
@@ -63,8 +63,8 @@ public final class TextTokenizer implements AutoCloseable {
   /**
    * Loads the tokenizer of a model directory (or a path to its tokenizer.json).
    *
-   * @throws IllegalArgumentException naming the file when tokenizer.json is missing or invalid,
-   *     or a config names a special token that is not in the vocabulary
+   * @throws IllegalArgumentException naming the file when tokenizer.json is missing or invalid, or
+   *     a config names a special token that is not in the vocabulary
    */
   public static TextTokenizer load(Path dir) {
     if (Files.isRegularFile(dir) && dir.getFileName().toString().equals("tokenizer.json")) {
@@ -77,14 +77,16 @@ public final class TextTokenizer implements AutoCloseable {
     TokenizerFiles files = new TokenizerFiles(dir);
     HuggingFaceTokenizer hf;
     try {
-      hf = HuggingFaceTokenizer.newInstance(
-          new ByteArrayInputStream(files.takeTokenizerJson()),
-          Map.of("truncation", "false", "padding", "false", "addSpecialTokens", "true"));
+      hf =
+          HuggingFaceTokenizer.newInstance(
+              new ByteArrayInputStream(files.takeTokenizerJson()),
+              Map.of("truncation", "false", "padding", "false", "addSpecialTokens", "true"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + dir.resolve("tokenizer.json"), e);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException(dir.resolve("tokenizer.json")
-          + ": rejected by the tokenizers library: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          dir.resolve("tokenizer.json") + ": rejected by the tokenizers library: " + e.getMessage(),
+          e);
     }
     try {
       return new TextTokenizer(files, hf);
@@ -116,8 +118,8 @@ public final class TextTokenizer implements AutoCloseable {
 
   /**
    * Text of token ids; {@code skipSpecialTokens} drops added tokens marked special. Applies
-   * transformers' clean-up of spaces before punctuation only when tokenizer_config.json sets
-   * {@code clean_up_tokenization_spaces: true}.
+   * transformers' clean-up of spaces before punctuation only when tokenizer_config.json sets {@code
+   * clean_up_tokenization_spaces: true}.
    */
   public String decode(long[] ids, boolean skipSpecialTokens) {
     String s = hf.decode(ids, skipSpecialTokens);
@@ -125,9 +127,16 @@ public final class TextTokenizer implements AutoCloseable {
   }
 
   private static String cleanUp(String s) {
-    return s.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
-        .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s")
-        .replace(" 've", "'ve").replace(" 're", "'re");
+    return s.replace(" .", ".")
+        .replace(" ?", "?")
+        .replace(" !", "!")
+        .replace(" ,", ",")
+        .replace(" ' ", "'")
+        .replace(" n't", "n't")
+        .replace(" 'm", "'m")
+        .replace(" 's", "'s")
+        .replace(" 've", "'ve")
+        .replace(" 're", "'re");
   }
 
   /** Max id + 1 over tokenizer.json's model vocabulary and added tokens. */
@@ -172,16 +181,15 @@ public final class TextTokenizer implements AutoCloseable {
   }
 
   /**
-   * Renders a conversation with the model's chat template, as transformers'
-   * {@code apply_chat_template(messages, tokenize=False, add_generation_prompt=..., **kwargs)}.
+   * Renders a conversation with the model's chat template, as transformers' {@code
+   * apply_chat_template(messages, tokenize=False, add_generation_prompt=..., **kwargs)}.
    *
    * @param kwargs extra template variables (e.g. {@code enable_thinking}); may be null
    * @throws IllegalStateException if the tokenizer has no chat template
    * @throws ChatTemplate.TemplateException on template errors, including {@code raise_exception}
    */
   public String applyChatTemplate(
-      List<? extends Map<String, ?>> messages, boolean addGenerationPrompt,
-      Map<String, ?> kwargs) {
+      List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> kwargs) {
     return chatTemplate().render(messages, addGenerationPrompt, files.tokenStrings, kwargs);
   }
 
@@ -189,9 +197,14 @@ public final class TextTokenizer implements AutoCloseable {
     ChatTemplate t = template;
     if (t == null) {
       if (files.chatTemplate == null) {
-        throw new IllegalStateException("no chat template in " + files.dir + " (neither "
-            + TokenizerFiles.TOKENIZER_CONFIG + " chat_template nor "
-            + TokenizerFiles.CHAT_TEMPLATE_FILE + ")");
+        throw new IllegalStateException(
+            "no chat template in "
+                + files.dir
+                + " (neither "
+                + TokenizerFiles.TOKENIZER_CONFIG
+                + " chat_template nor "
+                + TokenizerFiles.CHAT_TEMPLATE_FILE
+                + ")");
       }
       try {
         t = ChatTemplate.compile(files.chatTemplate);
@@ -223,8 +236,7 @@ public final class TextTokenizer implements AutoCloseable {
 
   /** {@link #applyChatTemplate} followed by {@link #encodePrompt}. */
   public long[] encodeChat(
-      List<? extends Map<String, ?>> messages, boolean addGenerationPrompt,
-      Map<String, ?> kwargs) {
+      List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> kwargs) {
     return encodePrompt(applyChatTemplate(messages, addGenerationPrompt, kwargs));
   }
 
@@ -235,7 +247,16 @@ public final class TextTokenizer implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "TextTokenizer[" + files.dir + ", vocab=" + vocabSize() + ", bos=" + bos + ", eos="
-        + Arrays.toString(eos) + ", pad=" + pad + "]";
+    return "TextTokenizer["
+        + files.dir
+        + ", vocab="
+        + vocabSize()
+        + ", bos="
+        + bos
+        + ", eos="
+        + Arrays.toString(eos)
+        + ", pad="
+        + pad
+        + "]";
   }
 }

@@ -23,8 +23,8 @@ import java.util.Set;
 /**
  * Reads the JSON files of a HuggingFace tokenizer directory: {@code tokenizer.json} (vocabulary,
  * added tokens), {@code tokenizer_config.json} / {@code special_tokens_map.json} (special-token
- * strings, chat template, decode clean-up) and {@code generation_config.json} / {@code
- * config.json} (special-token ids). DJL's tokenizer binding exposes none of this.
+ * strings, chat template, decode clean-up) and {@code generation_config.json} / {@code config.json}
+ * (special-token ids). DJL's tokenizer binding exposes none of this.
  */
 final class TokenizerFiles {
   static final String TOKENIZER_JSON = "tokenizer.json";
@@ -34,9 +34,17 @@ final class TokenizerFiles {
   static final String CONFIG = "config.json";
   static final String CHAT_TEMPLATE_FILE = "chat_template.jinja";
   private static final ObjectMapper JSON = new ObjectMapper();
+
   /** Only used when no config file names an EOS token (bare tokenizer.json directories). */
-  private static final List<String> WELL_KNOWN_EOS = List.of(
-      "<|endoftext|>", "</s>", "<|eos|>", "<eos>", "<|end_of_text|>", "<|im_end|>", "<|eot_id|>");
+  private static final List<String> WELL_KNOWN_EOS =
+      List.of(
+          "<|endoftext|>",
+          "</s>",
+          "<|eos|>",
+          "<eos>",
+          "<|end_of_text|>",
+          "<|im_end|>",
+          "<|eot_id|>");
 
   final Path dir;
   // Handed to DJL once, then dropped (it is 11 MB for Qwen-sized vocabularies).
@@ -45,8 +53,10 @@ final class TokenizerFiles {
   final Set<Long> specialIds = new HashSet<>();
   final List<String> specialContents = new ArrayList<>();
   final int vocabSize;
+
   /** bos_token, eos_token, pad_token, unk_token (+ additional_special_tokens) for templates. */
   final Map<String, Object> tokenStrings = new LinkedHashMap<>();
+
   final String chatTemplate;
   final String chatTemplateOrigin;
   final boolean cleanUpSpaces;
@@ -60,8 +70,12 @@ final class TokenizerFiles {
     this.dir = dir;
     Path tj = dir.resolve(TOKENIZER_JSON);
     if (!Files.isRegularFile(tj)) {
-      throw new IllegalArgumentException("no " + TOKENIZER_JSON + " in " + dir
-          + " (a HuggingFace fast-tokenizer file is required)");
+      throw new IllegalArgumentException(
+          "no "
+              + TOKENIZER_JSON
+              + " in "
+              + dir
+              + " (a HuggingFace fast-tokenizer file is required)");
     }
     try {
       tokenizerJson = Files.readAllBytes(tj);
@@ -83,9 +97,10 @@ final class TokenizerFiles {
         tokenStrings.put(key, s);
       }
     }
-    JsonNode extra = specialTokensMap.has("additional_special_tokens")
-        ? specialTokensMap.get("additional_special_tokens")
-        : tokenizerConfig.path("additional_special_tokens");
+    JsonNode extra =
+        specialTokensMap.has("additional_special_tokens")
+            ? specialTokensMap.get("additional_special_tokens")
+            : tokenizerConfig.path("additional_special_tokens");
     if (extra.isArray()) {
       List<Object> list = new ArrayList<>();
       extra.forEach(t -> list.add(content(t)));
@@ -99,8 +114,9 @@ final class TokenizerFiles {
         chatTemplateOrigin = jinja.toString();
       } else {
         chatTemplateOrigin = dir.resolve(TOKENIZER_CONFIG) + " (chat_template)";
-        chatTemplate = ChatTemplate.select(tokenizerConfig.get("chat_template"),
-            dir.resolve(TOKENIZER_CONFIG).toString());
+        chatTemplate =
+            ChatTemplate.select(
+                tokenizerConfig.get("chat_template"), dir.resolve(TOKENIZER_CONFIG).toString());
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + jinja, e);
@@ -123,8 +139,14 @@ final class TokenizerFiles {
       }
       return n;
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(file + ": invalid JSON: " + e.getOriginalMessage()
-          + " (line " + e.getLocation().getLineNr() + ")", e);
+      throw new IllegalArgumentException(
+          file
+              + ": invalid JSON: "
+              + e.getOriginalMessage()
+              + " (line "
+              + e.getLocation().getLineNr()
+              + ")",
+          e);
     }
   }
 
@@ -200,8 +222,14 @@ final class TokenizerFiles {
     Long id = vocab.get(s);
     if (id == null) {
       String origin = specialTokensMap.has(key) ? SPECIAL_TOKENS_MAP : TOKENIZER_CONFIG;
-      throw new IllegalArgumentException(dir.resolve(origin) + ": " + key + " \"" + s
-          + "\" is not a token of " + dir.resolve(TOKENIZER_JSON));
+      throw new IllegalArgumentException(
+          dir.resolve(origin)
+              + ": "
+              + key
+              + " \""
+              + s
+              + "\" is not a token of "
+              + dir.resolve(TOKENIZER_JSON));
     }
     return id;
   }
@@ -215,8 +243,12 @@ final class TokenizerFiles {
     }
     for (JsonNode x : n.isArray() ? n : List.of(n)) {
       if (!x.canConvertToLong() || !x.isIntegralNumber() || x.asLong() < 0) {
-        throw new IllegalArgumentException(dir.resolve(file) + ": " + key
-            + " must be a non-negative integer or a list of them, got " + n);
+        throw new IllegalArgumentException(
+            dir.resolve(file)
+                + ": "
+                + key
+                + " must be a non-negative integer or a list of them, got "
+                + n);
       }
       out.add(x.asLong());
     }

@@ -25,8 +25,13 @@ public final class Torch {
       Engine engine = Engine.getEngine("PyTorch");
       int threads = threads();
       JniUtils.setNumThreads(threads);
-      org.slf4j.LoggerFactory.getLogger(Torch.class).debug("libtorch {} from {}, {} threads ({})",
-          engine.getVersion(), ai.djl.pytorch.jni.LibUtils.getLibtorchPath(), threads, threadsSource());
+      org.slf4j.LoggerFactory.getLogger(Torch.class)
+          .debug(
+              "libtorch {} from {}, {} threads ({})",
+              engine.getVersion(),
+              ai.djl.pytorch.jni.LibUtils.getLibtorchPath(),
+              threads,
+              threadsSource());
       started = true;
       return engine;
     }
@@ -42,8 +47,10 @@ public final class Torch {
    */
   static int threads() {
     String source = threadsSource();
-    String value = source.equals("tilt.threads") ? System.getProperty("tilt.threads")
-        : source.equals("TILT_THREADS") ? System.getenv("TILT_THREADS") : null;
+    String value =
+        source.equals("tilt.threads")
+            ? System.getProperty("tilt.threads")
+            : source.equals("TILT_THREADS") ? System.getenv("TILT_THREADS") : null;
     if (value == null) {
       return Runtime.getRuntime().availableProcessors();
     }
@@ -55,7 +62,8 @@ public final class Torch {
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw new IllegalArgumentException(source + "=" + value + ": threads must be a whole number >= 1");
+    throw new IllegalArgumentException(
+        source + "=" + value + ": threads must be a whole number >= 1");
   }
 
   /** Where the thread count comes from: tilt.threads, TILT_THREADS or machine. */
@@ -68,12 +76,12 @@ public final class Torch {
   }
 
   /**
-   * Makes libtorch's OpenMP threads wait passively unless the user chose a policy: spinning
-   * threads lose 40-70% of throughput when other processes share the cores, and waiting passively
-   * measured within noise of spinning on idle cores (shared/notes/djl.md section 8; README,
-   * Benchmarks). libgomp reads {@code OMP_WAIT_POLICY} once, when libtorch loads it, so this sets
-   * the process's environment through libc's {@code setenv} (JNA, which DJL already uses) just
-   * before the engine starts; Java's own {@code System.getenv} cannot change it.
+   * Makes libtorch's OpenMP threads wait passively unless the user chose a policy: spinning threads
+   * lose 40-70% of throughput when other processes share the cores, and waiting passively measured
+   * within noise of spinning on idle cores (shared/notes/djl.md section 8; README, Benchmarks).
+   * libgomp reads {@code OMP_WAIT_POLICY} once, when libtorch loads it, so this sets the process's
+   * environment through libc's {@code setenv} (JNA, which DJL already uses) just before the engine
+   * starts; Java's own {@code System.getenv} cannot change it.
    */
   static void passiveOpenMp() {
     String chosen = System.getenv("OMP_WAIT_POLICY");
@@ -86,8 +94,9 @@ public final class Torch {
       return;
     }
     try {
-      com.sun.jna.Function setenv = com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
-          .getFunction("setenv");
+      com.sun.jna.Function setenv =
+          com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
+              .getFunction("setenv");
       if (setenv.invokeInt(new Object[] {"OMP_WAIT_POLICY", "PASSIVE", 0}) == 0) {
         ompWaitPolicy = "PASSIVE (set by tilt)";
       }

@@ -39,11 +39,12 @@ public final class WeightNames {
   }
 
   public String embed() {
-    return prefix + switch (c.family()) {
-      case GPT2 -> "wte.weight";
-      case GPT_NEOX -> "embed_in.weight";
-      default -> "embed_tokens.weight";
-    };
+    return prefix
+        + switch (c.family()) {
+          case GPT2 -> "wte.weight";
+          case GPT_NEOX -> "embed_in.weight";
+          default -> "embed_tokens.weight";
+        };
   }
 
   /** GPT-2's learned position table. */
@@ -60,11 +61,13 @@ public final class WeightNames {
   }
 
   public String finalNorm(String wb) {
-    return prefix + switch (c.family()) {
-      case GPT2 -> "ln_f.";
-      case GPT_NEOX -> "final_layer_norm.";
-      default -> "norm.";
-    } + wb;
+    return prefix
+        + switch (c.family()) {
+          case GPT2 -> "ln_f.";
+          case GPT_NEOX -> "final_layer_norm.";
+          default -> "norm.";
+        }
+        + wb;
   }
 
   /** A name inside layer {@code i}: {@code layer(3, "self_attn.q_proj.weight")}. */
@@ -181,8 +184,10 @@ public final class WeightNames {
     if (expected.containsKey(prefix + fileName)) {
       return prefix + fileName;
     }
-    if (fileName.endsWith(".attn.bias") || fileName.endsWith(".attn.masked_bias")
-        || fileName.endsWith("attention.bias") || fileName.endsWith("attention.masked_bias")
+    if (fileName.endsWith(".attn.bias")
+        || fileName.endsWith(".attn.masked_bias")
+        || fileName.endsWith("attention.bias")
+        || fileName.endsWith("attention.masked_bias")
         || fileName.endsWith("rotary_emb.inv_freq")) {
       return null;
     }

@@ -38,7 +38,9 @@ public record Contains(
   @Override
   public Reward create(RewardContext ctx) {
     // a quoted pattern gives Unicode case folding without lower-casing (which can change lengths)
-    Pattern p = Pattern.compile(Pattern.quote(text), ignoreCase ? Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE : 0);
+    Pattern p =
+        Pattern.compile(
+            Pattern.quote(text), ignoreCase ? Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE : 0);
     return Rules.perItem(type(), in -> p.matcher(Rules.text(in, ctx)).find() ? match : miss);
   }
 }

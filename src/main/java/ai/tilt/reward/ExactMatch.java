@@ -20,10 +20,12 @@ import java.util.regex.Pattern;
  *     (default true); false compares the exact strings
  */
 public record ExactMatch(
-    @Doc("record field holding the reference answer, or a list of answers (default answer)") String field,
+    @Doc("record field holding the reference answer, or a list of answers (default answer)")
+        String field,
     @Doc("reward on a match (default 1.0)") Double match,
     @Doc("reward otherwise (default 0.0)") Double miss,
-    @Doc("trim, collapse whitespace and ignore case before comparing (default true)") Boolean normalize)
+    @Doc("trim, collapse whitespace and ignore case before comparing (default true)")
+        Boolean normalize)
     implements RewardSpec {
 
   private static final Pattern SPACES = Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS);
@@ -46,28 +48,35 @@ public record ExactMatch(
 
   @Override
   public Reward create(RewardContext ctx) {
-    return Rules.perItem(type(), in -> {
-      JsonNode answer = in.record().get(field);
-      if (answer == null || answer.isNull()) {
-        throw new RewardException("the record has no field '" + field + "' (reward.field) to compare with");
-      }
-      String got = norm(Rules.text(in, ctx));
-      if (answer.isArray()) {
-        for (JsonNode a : answer) {
-          if (got.equals(norm(answerText(a)))) {
-            return match;
+    return Rules.perItem(
+        type(),
+        in -> {
+          JsonNode answer = in.record().get(field);
+          if (answer == null || answer.isNull()) {
+            throw new RewardException(
+                "the record has no field '" + field + "' (reward.field) to compare with");
           }
-        }
-        return miss;
-      }
-      return got.equals(norm(answerText(answer))) ? match : miss;
-    });
+          String got = norm(Rules.text(in, ctx));
+          if (answer.isArray()) {
+            for (JsonNode a : answer) {
+              if (got.equals(norm(answerText(a)))) {
+                return match;
+              }
+            }
+            return miss;
+          }
+          return got.equals(norm(answerText(answer))) ? match : miss;
+        });
   }
 
   private String answerText(JsonNode a) {
     if (!a.isValueNode() || a.isNull()) {
-      throw new RewardException("record field '" + field + "' holds " + a.getNodeType().name().toLowerCase(Locale.ROOT)
-          + ", not a string, number or boolean");
+      throw new RewardException(
+          "record field '"
+              + field
+              + "' holds "
+              + a.getNodeType().name().toLowerCase(Locale.ROOT)
+              + ", not a string, number or boolean");
     }
     return a.asText();
   }

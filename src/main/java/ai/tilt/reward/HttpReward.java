@@ -32,8 +32,8 @@ import java.util.regex.Pattern;
  * 5xx or an HTTP 429 is retried up to {@code retries} times, waiting 0.5 s before the first retry
  * and doubling each time (capped at 30 s); any other non-2xx status fails at once (a request the
  * server rejects will not improve). A response that is not JSON, lacks {@code rewards}, has the
- * wrong length or holds a non-number or non-finite value (NaN as Python's json writes it) fails
- * at once. Errors name the URL, the items, the HTTP status and the first 200 characters of the body.
+ * wrong length or holds a non-number or non-finite value (NaN as Python's json writes it) fails at
+ * once. Errors name the URL, the items, the HTTP status and the first 200 characters of the body.
  *
  * <p>Header values may refer to environment variables as {@code ${NAME}}, expanded when the reward
  * is created, so that tokens stay out of recipes and of the resolved recipe saved with each run.
@@ -45,9 +45,11 @@ import java.util.regex.Pattern;
  * @param headers extra request headers (optional); values may use {@code ${ENV_VAR}}
  */
 public record HttpReward(
-    @Doc("http(s) URL that scores completions (required; protocol in HttpReward's Javadoc)") String url,
+    @Doc("http(s) URL that scores completions (required; protocol in HttpReward's Javadoc)")
+        String url,
     @Doc("seconds to wait for each response (default 30)") Double timeoutS,
-    @Doc("retries on connection errors, timeouts, HTTP 5xx and 429, with exponential backoff (default 3)")
+    @Doc(
+            "retries on connection errors, timeouts, HTTP 5xx and 429, with exponential backoff (default 3)")
         Integer retries,
     @Doc("completions per request (default 64)") Integer batchSize,
     @Doc("extra request headers; values may use ${ENV_VAR} (optional)") Map<String, String> headers)
@@ -67,7 +69,8 @@ public record HttpReward(
     Map<String, String> copy = new LinkedHashMap<>();
     if (headers != null) {
       for (Map.Entry<String, String> h : headers.entrySet()) {
-        Rules.require(h.getKey() != null && !h.getKey().isBlank(), "reward.headers: a header name is empty");
+        Rules.require(
+            h.getKey() != null && !h.getKey().isBlank(), "reward.headers: a header name is empty");
         Rules.require(h.getValue() != null, "reward.headers." + h.getKey() + " has no value");
         copy.put(h.getKey(), h.getValue());
       }
@@ -80,7 +83,8 @@ public record HttpReward(
       URI u = new URI(url);
       String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
       if (!(scheme.equals("http") || scheme.equals("https")) || u.getHost() == null) {
-        throw new IllegalArgumentException("reward.url must be an http(s) URL with a host, got '" + url + "'");
+        throw new IllegalArgumentException(
+            "reward.url must be an http(s) URL with a host, got '" + url + "'");
       }
       return u;
     } catch (URISyntaxException e) {
@@ -106,7 +110,8 @@ public record HttpReward(
     for (Map.Entry<String, String> h : headers.entrySet()) {
       String value = expand(h.getKey(), h.getValue(), env);
       try {
-        check.setHeader(h.getKey(), value); // the client refuses restricted or malformed headers: fail now
+        check.setHeader(
+            h.getKey(), value); // the client refuses restricted or malformed headers: fail now
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("reward.headers." + h.getKey() + ": " + e.getMessage());
       }

@@ -21,12 +21,16 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-/** The {@link Reward} of an {@link HttpReward}: the protocol and retry policy are documented there. */
+/**
+ * The {@link Reward} of an {@link HttpReward}: the protocol and retry policy are documented there.
+ */
 final class HttpScorer implements Reward {
   static final Duration DEFAULT_BACKOFF = Duration.ofMillis(500);
   private static final long MAX_BACKOFF_MS = 30_000;
-  // NaN/Infinity literals (Python's json.dumps writes them) parse, so they are reported as non-finite
-  private static final ObjectMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+  // NaN/Infinity literals (Python's json.dumps writes them) parse, so they are reported as
+  // non-finite
+  private static final ObjectMapper JSON =
+      JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
   private final HttpClient client;
   private final URI uri;
@@ -36,7 +40,13 @@ final class HttpScorer implements Reward {
   private final Map<String, String> headers;
   private final Duration backoff;
 
-  HttpScorer(URI uri, Duration timeout, int retries, int batchSize, Map<String, String> headers, Duration backoff) {
+  HttpScorer(
+      URI uri,
+      Duration timeout,
+      int retries,
+      int batchSize,
+      Map<String, String> headers,
+      Duration backoff) {
     this.uri = uri;
     this.timeout = timeout;
     this.retries = retries;
@@ -44,8 +54,12 @@ final class HttpScorer implements Reward {
     this.headers = headers;
     this.backoff = backoff;
     // HTTP/1.1: plain-http servers (uvicorn, Flask) need no h2c upgrade attempt
-    this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout)
-        .followRedirects(HttpClient.Redirect.NORMAL).build();
+    this.client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(timeout)
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
   }
 
   @Override
@@ -59,10 +73,14 @@ final class HttpScorer implements Reward {
   }
 
   private double[] post(List<RewardInput> items, int first) {
-    String where = "reward http: POST " + uri + " (items " + first + ".." + (first + items.size() - 1) + ")";
-    HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout)
-        .header("Content-Type", "application/json").header("Accept", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body(items, first)));
+    String where =
+        "reward http: POST " + uri + " (items " + first + ".." + (first + items.size() - 1) + ")";
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(uri)
+            .timeout(timeout)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body(items, first)));
     headers.forEach(b::setHeader);
     HttpRequest request = b.build();
     String last = null;
@@ -86,16 +104,23 @@ final class HttpScorer implements Reward {
         continue;
       }
       if (status < 200 || status >= 300) {
-        throw new RewardException(where + ": HTTP " + status + " (not retried): " + snippet(response.body()));
+        throw new RewardException(
+            where + ": HTTP " + status + " (not retried): " + snippet(response.body()));
       }
       return parse(response.body(), items.size(), first, where);
     }
-    throw new RewardException(where + ": failed after " + (retries + 1) + " attempt(s); last: " + last);
+    throw new RewardException(
+        where + ": failed after " + (retries + 1) + " attempt(s); last: " + last);
   }
 
-  /** One exchange, bounded by the timeout as a whole (the request timeout alone does not cover the body). */
-  private HttpResponse<String> send(HttpRequest request, String where) throws IOException, TimeoutException {
-    CompletableFuture<HttpResponse<String>> f = client.sendAsync(request, HttpResponse.BodyHandlers.ofString());
+  /**
+   * One exchange, bounded by the timeout as a whole (the request timeout alone does not cover the
+   * body).
+   */
+  private HttpResponse<String> send(HttpRequest request, String where)
+      throws IOException, TimeoutException {
+    CompletableFuture<HttpResponse<String>> f =
+        client.sendAsync(request, HttpResponse.BodyHandlers.ofString());
     try {
       return f.get(timeout.toMillis() + 50, TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
@@ -146,7 +171,8 @@ final class HttpScorer implements Reward {
     try {
       return JSON.writeValueAsBytes(root);
     } catch (JsonProcessingException e) {
-      throw new RewardException("reward http: cannot write the request: " + e.getOriginalMessage(), e);
+      throw new RewardException(
+          "reward http: cannot write the request: " + e.getOriginalMessage(), e);
     }
   }
 
@@ -155,23 +181,37 @@ final class HttpScorer implements Reward {
     try {
       root = JSON.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new RewardException(where + ": response is not JSON (" + e.getOriginalMessage() + "): " + snippet(text));
+      throw new RewardException(
+          where + ": response is not JSON (" + e.getOriginalMessage() + "): " + snippet(text));
     }
     JsonNode rewards = root == null ? null : root.get("rewards");
     if (rewards == null || !rewards.isArray()) {
       throw new RewardException(where + ": response has no \"rewards\" list: " + snippet(text));
     }
     if (rewards.size() != n) {
-      throw new RewardException(where + ": response has " + rewards.size() + " rewards for " + n + " completions: "
-          + snippet(text));
+      throw new RewardException(
+          where
+              + ": response has "
+              + rewards.size()
+              + " rewards for "
+              + n
+              + " completions: "
+              + snippet(text));
     }
     double[] out = new double[n];
     for (int i = 0; i < n; i++) {
       JsonNode r = rewards.get(i);
       if (!r.isNumber() || !Double.isFinite(r.asDouble())) {
         String shown = r.isNumber() ? String.valueOf(r.asDouble()) : r.toString(); // NaN unquoted
-        throw new RewardException(where + ": rewards[" + i + "] (item " + (first + i) + ") is " + shown
-            + ", not a finite number");
+        throw new RewardException(
+            where
+                + ": rewards["
+                + i
+                + "] (item "
+                + (first + i)
+                + ") is "
+                + shown
+                + ", not a finite number");
       }
       out[i] = r.asDouble();
     }

@@ -3,8 +3,8 @@ package ai.tilt.reward;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
- * How the length rewards count a completion. The paper does not say which unit its length tasks
- * use (shared/notes/paper.md section 5.1); its code's length utilities count tokens, characters or
+ * How the length rewards count a completion. The paper does not say which unit its length tasks use
+ * (shared/notes/paper.md section 5.1); its code's length utilities count tokens, characters or
  * words, and so does Tilt.
  */
 public enum LengthUnit {
@@ -23,14 +23,16 @@ public enum LengthUnit {
     switch (this) {
       case TOKENS:
         return Rules.contentIds(in).length;
-      case CHARS: {
-        String s = Rules.text(in, ctx);
-        return s.codePointCount(0, s.length());
-      }
-      default: {
-        String s = Rules.text(in, ctx).strip();
-        return s.isEmpty() ? 0 : s.split("\\s+").length;
-      }
+      case CHARS:
+        {
+          String s = Rules.text(in, ctx);
+          return s.codePointCount(0, s.length());
+        }
+      default:
+        {
+          String s = Rules.text(in, ctx).strip();
+          return s.isEmpty() ? 0 : s.split("\\s+").length;
+        }
     }
   }
 }

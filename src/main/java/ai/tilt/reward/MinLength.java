@@ -10,7 +10,8 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  *
  * @param unit how length is counted: tokens (default; the stop token excluded), chars or words
  */
-public record MinLength(@Doc("tokens (default; stop token excluded), chars or words") LengthUnit unit)
+public record MinLength(
+    @Doc("tokens (default; stop token excluded), chars or words") LengthUnit unit)
     implements RewardSpec {
 
   public MinLength {

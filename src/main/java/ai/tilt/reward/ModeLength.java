@@ -13,7 +13,8 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  * @param unit how length is counted: tokens (default; the stop token excluded), chars or words
  */
 public record ModeLength(
-    @Doc("the preferred length, e.g. the mode of the reference policy's lengths (required)") Double target,
+    @Doc("the preferred length, e.g. the mode of the reference policy's lengths (required)")
+        Double target,
     @Doc("tokens (default; stop token excluded), chars or words") LengthUnit unit)
     implements RewardSpec {
 

@@ -25,7 +25,8 @@ import java.nio.file.Path;
  * @param batchSize sequences per forward pass (default 16)
  */
 public record ModelReward(
-    @Doc("reward-model directory: a *ForSequenceClassification with one label (required)") String path,
+    @Doc("reward-model directory: a *ForSequenceClassification with one label (required)")
+        String path,
     @Doc("sequences per forward pass (default 16)") Integer batchSize)
     implements RewardSpec {
 
@@ -45,12 +46,16 @@ public record ModelReward(
   public Reward create(RewardContext ctx) {
     Path dir = ctx.resolve(path);
     if (!Files.isRegularFile(dir.resolve("config.json"))) {
-      throw new IllegalArgumentException("reward.path: " + dir + " is not a model directory (no config.json)");
+      throw new IllegalArgumentException(
+          "reward.path: " + dir + " is not a model directory (no config.json)");
     }
     try {
       if (ModelFiles.headOf(dir) != Head.SCORE) {
-        throw new IllegalArgumentException("reward.path: " + dir + " is a causal LM, not a reward model (its"
-            + " config.json names no *ForSequenceClassification); train one with loss: reward_model");
+        throw new IllegalArgumentException(
+            "reward.path: "
+                + dir
+                + " is a causal LM, not a reward model (its"
+                + " config.json names no *ForSequenceClassification); train one with loss: reward_model");
       }
       CausalLM model = ModelFiles.load(dir, ctx.deviceOrCpu());
       return new ModelScorer(model, batchSize, dir.toString());

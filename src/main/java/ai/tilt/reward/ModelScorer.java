@@ -65,7 +65,9 @@ final class ModelScorer implements Reward {
     }
     for (long id : seq) {
       if (id < 0 || id >= vocab) {
-        throw new RewardException(error(item, "token id " + id + " is outside the reward model's vocabulary of " + vocab));
+        throw new RewardException(
+            error(
+                item, "token id " + id + " is outside the reward model's vocabulary of " + vocab));
       }
     }
     return seq;
@@ -83,7 +85,9 @@ final class ModelScorer implements Reward {
     }
     // every activation lives in this sub-manager and is freed with it
     try (NDManager m = model.manager().newSubManager()) {
-      return model.scores(m.create(ids, new Shape(b, t)), m.create(mask, new Shape(b, t))).toFloatArray();
+      return model
+          .scores(m.create(ids, new Shape(b, t)), m.create(mask, new Shape(b, t)))
+          .toFloatArray();
     }
   }
 

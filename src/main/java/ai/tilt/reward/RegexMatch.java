@@ -7,8 +7,8 @@ import java.util.regex.PatternSyntaxException;
 
 /**
  * A verifiable rule: {@code match} when the completion text matches a Java regular expression,
- * {@code miss} otherwise. Inline flags work as in Java ({@code (?i)} ignores case, {@code (?s)} lets
- * {@code .} cross newlines). The pattern is checked when the recipe is read.
+ * {@code miss} otherwise. Inline flags work as in Java ({@code (?i)} ignores case, {@code (?s)}
+ * lets {@code .} cross newlines). The pattern is checked when the recipe is read.
  *
  * @param pattern the regular expression (required)
  * @param match reward when it matches (default 1.0)
@@ -36,7 +36,8 @@ public record RegexMatch(
     try {
       return Pattern.compile(pattern);
     } catch (PatternSyntaxException e) {
-      throw new IllegalArgumentException("reward.pattern is not a valid regular expression: " + e.getMessage());
+      throw new IllegalArgumentException(
+          "reward.pattern is not a valid regular expression: " + e.getMessage());
     }
   }
 
@@ -49,9 +50,11 @@ public record RegexMatch(
   @Override
   public Reward create(RewardContext ctx) {
     Pattern p = compile(pattern);
-    return Rules.perItem(type(), in -> {
-      var m = p.matcher(Rules.text(in, ctx));
-      return (full ? m.matches() : m.find()) ? match : miss;
-    });
+    return Rules.perItem(
+        type(),
+        in -> {
+          var m = p.matcher(Rules.text(in, ctx));
+          return (full ? m.matches() : m.find()) ? match : miss;
+        });
   }
 }

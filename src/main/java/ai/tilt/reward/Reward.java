@@ -7,9 +7,9 @@ import java.util.List;
  * and of evaluation. Made from a recipe's {@link RewardSpec} by {@link RewardSpec#create}.
  *
  * <p>Contract: {@link #score} returns one finite reward per input, in input order. A reward that
- * cannot score a batch throws {@link RewardException} naming the item (its index in the batch)
- * and the reason; it never returns NaN, infinities or a partial result. Rewards look at the
- * completion only; the prompt is context (see {@link RewardInput}).
+ * cannot score a batch throws {@link RewardException} naming the item (its index in the batch) and
+ * the reason; it never returns NaN, infinities or a partial result. Rewards look at the completion
+ * only; the prompt is context (see {@link RewardInput}).
  *
  * <p>Rewards holding native memory or connections (a reward model) free them in {@link #close};
  * rule rewards hold nothing. Implementations are not required to be thread-safe.

@@ -31,13 +31,19 @@ import java.util.Arrays;
  * @param finished whether generation ended with a stop token (the last id of completionIds)
  */
 public record RewardInput(
-    JsonNode record, String prompt, long[] promptIds, String completion, long[] completionIds, boolean finished) {
+    JsonNode record,
+    String prompt,
+    long[] promptIds,
+    String completion,
+    long[] completionIds,
+    boolean finished) {
 
   public RewardInput {
     record = record == null ? JsonNodeFactory.instance.objectNode() : record;
     promptIds = promptIds == null ? new long[0] : promptIds;
     if (finished && completionIds != null && completionIds.length == 0) {
-      throw new IllegalArgumentException("a finished completion ends with its stop token, but completionIds is empty");
+      throw new IllegalArgumentException(
+          "a finished completion ends with its stop token, but completionIds is empty");
     }
   }
 
@@ -59,8 +65,18 @@ public record RewardInput(
 
   @Override
   public String toString() {
-    return "RewardInput[prompt=" + prompt + ", promptIds=" + Arrays.toString(promptIds) + ", completion="
-        + completion + ", completionIds=" + Arrays.toString(completionIds) + ", finished=" + finished
-        + ", record=" + record + "]";
+    return "RewardInput[prompt="
+        + prompt
+        + ", promptIds="
+        + Arrays.toString(promptIds)
+        + ", completion="
+        + completion
+        + ", completionIds="
+        + Arrays.toString(completionIds)
+        + ", finished="
+        + finished
+        + ", record="
+        + record
+        + "]";
   }
 }

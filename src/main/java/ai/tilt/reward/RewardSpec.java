@@ -29,7 +29,15 @@ import java.util.List;
   @JsonSubTypes.Type(value = HttpReward.class, name = "http")
 })
 public sealed interface RewardSpec
-    permits MinLength, ModeLength, SkewLength, Bump, RegexMatch, Contains, ExactMatch, ModelReward, HttpReward {
+    permits MinLength,
+        ModeLength,
+        SkewLength,
+        Bump,
+        RegexMatch,
+        Contains,
+        ExactMatch,
+        ModelReward,
+        HttpReward {
   /** The name used in recipes. */
   String type();
 

@@ -1,16 +1,24 @@
 package ai.tilt.reward;
 
-/** Shared pieces of the rule rewards: key validation, per-item scoring with item-naming errors, text. */
+/**
+ * Shared pieces of the rule rewards: key validation, per-item scoring with item-naming errors,
+ * text.
+ */
 final class Rules {
   private Rules() {}
 
-  /** The score of one item; throws {@link RewardException} with the reason only (the item is added). */
+  /**
+   * The score of one item; throws {@link RewardException} with the reason only (the item is added).
+   */
   @FunctionalInterface
   interface ItemScore {
     double score(RewardInput in);
   }
 
-  /** A reward scoring each item on its own; errors and non-finite values name the reward and the item. */
+  /**
+   * A reward scoring each item on its own; errors and non-finite values name the reward and the
+   * item.
+   */
   static Reward perItem(String type, ItemScore f) {
     return batch -> {
       double[] out = new double[batch.size()];
@@ -45,14 +53,18 @@ final class Rules {
     if (in.completionIds() != null && ctx.tokenizer() != null) {
       return ctx.tokenizer().decode(in.contentIds(), true);
     }
-    throw new RewardException("no completion text"
-        + (in.completionIds() == null ? " and no completion ids" : ", and no tokenizer to decode the completion ids"));
+    throw new RewardException(
+        "no completion text"
+            + (in.completionIds() == null
+                ? " and no completion ids"
+                : ", and no tokenizer to decode the completion ids"));
   }
 
   /** The completion's token ids without its stop token. */
   static long[] contentIds(RewardInput in) {
     if (in.completionIds() == null) {
-      throw new RewardException("no completion ids (a token-based reward needs them, not just text)");
+      throw new RewardException(
+          "no completion ids (a token-based reward needs them, not just text)");
     }
     return in.contentIds();
   }
@@ -76,7 +88,9 @@ final class Rules {
   }
 
   static <T> T required(String key, T v, String what) {
-    require(v != null && !(v instanceof String s && s.isBlank()), "reward." + key + " is required (" + what + ")");
+    require(
+        v != null && !(v instanceof String s && s.isBlank()),
+        "reward." + key + " is required (" + what + ")");
     return v;
   }
 }

@@ -32,7 +32,9 @@ public record SkewLength(
     aboveWeight = aboveWeight == null ? 4.0 : aboveWeight;
     Rules.nonNegative("below_weight", belowWeight);
     Rules.nonNegative("above_weight", aboveWeight);
-    Rules.require(belowWeight + aboveWeight > 0, "reward.below_weight and reward.above_weight cannot both be 0");
+    Rules.require(
+        belowWeight + aboveWeight > 0,
+        "reward.below_weight and reward.above_weight cannot both be 0");
     unit = unit == null ? LengthUnit.TOKENS : unit;
   }
 
@@ -44,9 +46,12 @@ public record SkewLength(
 
   @Override
   public Reward create(RewardContext ctx) {
-    return Rules.perItem(type(), in -> {
-      double len = unit.length(in, ctx);
-      return -(belowWeight * Math.max(0, target - len) + aboveWeight * Math.max(0, len - target));
-    });
+    return Rules.perItem(
+        type(),
+        in -> {
+          double len = unit.length(in, ctx);
+          return -(belowWeight * Math.max(0, target - len)
+              + aboveWeight * Math.max(0, len - target));
+        });
   }
 }

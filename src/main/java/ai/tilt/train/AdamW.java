@@ -15,10 +15,10 @@ import java.util.Map;
  * AdamW (Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization") with state we own,
  * so it can be checkpointed: DJL's own Adam keeps its moments in private maps (djl.md section 7).
  *
- * <p>Same arithmetic as {@code torch.optim.AdamW}: p &larr; p(1 - lr&middot;wd); m &larr;
- * &beta;1 m + (1-&beta;1) g; v &larr; &beta;2 v + (1-&beta;2) g&sup2;; p &larr; p - lr
- * (m / (1-&beta;1<sup>t</sup>)) / (sqrt(v / (1-&beta;2<sup>t</sup>)) + eps). Weight decay applies
- * to matrices and embeddings only, not to biases and norm scales (1-D tensors), as in HF's Trainer.
+ * <p>Same arithmetic as {@code torch.optim.AdamW}: p &larr; p(1 - lr&middot;wd); m &larr; &beta;1 m
+ * + (1-&beta;1) g; v &larr; &beta;2 v + (1-&beta;2) g&sup2;; p &larr; p - lr (m /
+ * (1-&beta;1<sup>t</sup>)) / (sqrt(v / (1-&beta;2<sup>t</sup>)) + eps). Weight decay applies to
+ * matrices and embeddings only, not to biases and norm scales (1-D tensors), as in HF's Trainer.
  */
 public final class AdamW implements AutoCloseable {
   private final Map<String, NDArray> params; // the trainable parameters, HF names
@@ -31,7 +31,8 @@ public final class AdamW implements AutoCloseable {
   private final double weightDecay;
   private long step;
 
-  public AdamW(Map<String, NDArray> trainable, double beta1, double beta2, double eps, double weightDecay) {
+  public AdamW(
+      Map<String, NDArray> trainable, double beta1, double beta2, double eps, double weightDecay) {
     this.params = trainable;
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -92,7 +93,9 @@ public final class AdamW implements AutoCloseable {
     Safetensors.write(file, all, "F32", Map.of("step", Long.toString(step)));
   }
 
-  /** Restores m, v and the step count written by {@link #save}; every trainable name must be there. */
+  /**
+   * Restores m, v and the step count written by {@link #save}; every trainable name must be there.
+   */
   public void load(Path file) throws IOException {
     try (SafetensorsReader r = Safetensors.open(file)) {
       for (String name : m.keySet()) {
@@ -103,7 +106,15 @@ public final class AdamW implements AutoCloseable {
           NDArray src = r.load(kind + name, manager);
           NDArray dst = kind.equals("exp_avg.") ? m.get(name) : v.get(name);
           if (!src.getShape().equals(dst.getShape())) {
-            throw new IOException(file + ": '" + kind + name + "' has shape " + src.getShape() + ", expected " + dst.getShape());
+            throw new IOException(
+                file
+                    + ": '"
+                    + kind
+                    + name
+                    + "' has shape "
+                    + src.getShape()
+                    + ", expected "
+                    + dst.getShape());
           }
           dst.set(src.toByteBuffer());
           src.close();

@@ -34,8 +34,12 @@ public final class Checkpoints {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Checkpoints.class);
   private static final List<String> MODEL_SIDE_FILES =
-      List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-          "generation_config.json", "chat_template.jinja");
+      List.of(
+          "tokenizer.json",
+          "tokenizer_config.json",
+          "special_tokens_map.json",
+          "generation_config.json",
+          "chat_template.jinja");
 
   private Checkpoints() {}
 
@@ -43,7 +47,9 @@ public final class Checkpoints {
     return String.format("step-%06d", step);
   }
 
-  /** Something a method saves beside the standard files, inside the checkpoint before it is sealed. */
+  /**
+   * Something a method saves beside the standard files, inside the checkpoint before it is sealed.
+   */
   public interface Extra {
     void writeTo(Path dir) throws IOException;
   }
@@ -58,14 +64,27 @@ public final class Checkpoints {
 
   /** Writes a complete checkpoint of {@code step} and points {@code latest} at it. */
   public static Path write(
-      Path runDir, CausalLM model, Path modelSource, AdamW optimizer, TrainerState state, Recipe recipe,
-      long maxShardBytes) throws IOException {
+      Path runDir,
+      CausalLM model,
+      Path modelSource,
+      AdamW optimizer,
+      TrainerState state,
+      Recipe recipe,
+      long maxShardBytes)
+      throws IOException {
     return write(runDir, model, modelSource, optimizer, state, recipe, maxShardBytes, null);
   }
 
   public static Path write(
-      Path runDir, CausalLM model, Path modelSource, AdamW optimizer, TrainerState state, Recipe recipe,
-      long maxShardBytes, Extra extra) throws IOException {
+      Path runDir,
+      CausalLM model,
+      Path modelSource,
+      AdamW optimizer,
+      TrainerState state,
+      Recipe recipe,
+      long maxShardBytes,
+      Extra extra)
+      throws IOException {
     Files.createDirectories(runDir);
     String name = dirName(state.step());
     Path tmp = runDir.resolve("." + name + ".tmp");
@@ -81,7 +100,9 @@ public final class Checkpoints {
         config.putObject("id2label").put("0", "LABEL_0");
         config.putObject("label2id").put("LABEL_0", 0);
       }
-      Files.writeString(tmp.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
+      Files.writeString(
+          tmp.resolve("config.json"),
+          JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
     }
     for (String f : MODEL_SIDE_FILES) {
       if (modelSource != null && Files.exists(modelSource.resolve(f))) {
@@ -93,7 +114,8 @@ public final class Checkpoints {
       extra.writeTo(tmp);
     }
     state.write(tmp.resolve("trainer_state.json"));
-    Files.writeString(tmp.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe), StandardCharsets.UTF_8);
+    Files.writeString(
+        tmp.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe), StandardCharsets.UTF_8);
     ObjectNode marker = JSON.createObjectNode();
     marker.put("step", state.step());
     ObjectNode files = marker.putObject("files");
@@ -102,13 +124,18 @@ public final class Checkpoints {
         files.put(p.getFileName().toString(), Files.size(p));
       }
     }
-    Files.writeString(tmp.resolve(MARKER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(marker));
+    Files.writeString(
+        tmp.resolve(MARKER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(marker));
     Path dest = runDir.resolve(name);
     deleteTree(dest);
     Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE);
     Path latestTmp = runDir.resolve(LATEST + ".tmp");
     Files.writeString(latestTmp, name + "\n");
-    Files.move(latestTmp, runDir.resolve(LATEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(
+        latestTmp,
+        runDir.resolve(LATEST),
+        StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
     if (LOG.isDebugEnabled()) {
       LOG.debug("checkpoint {} written: {} files, {} bytes", dest, files.size(), sum(files));
     }
@@ -130,7 +157,13 @@ public final class Checkpoints {
           return e.getKey() + " is missing";
         }
         if (Files.size(f) != e.getValue().asLong()) {
-          return e.getKey() + " has " + Files.size(f) + " bytes, " + MARKER + " says " + e.getValue().asLong();
+          return e.getKey()
+              + " has "
+              + Files.size(f)
+              + " bytes, "
+              + MARKER
+              + " says "
+              + e.getValue().asLong();
         }
       }
       return null;
@@ -175,7 +208,8 @@ public final class Checkpoints {
       return List.of();
     }
     try (Stream<Path> s = Files.list(runDir)) {
-      return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().matches("step-\\d{6,}"))
+      return s.filter(
+              p -> Files.isDirectory(p) && p.getFileName().toString().matches("step-\\d{6,}"))
           .sorted(Comparator.comparingLong(Checkpoints::stepOf).reversed())
           .toList();
     }
@@ -195,7 +229,8 @@ public final class Checkpoints {
     long step = stepOf(from);
     for (Path dir : stepDirs(runDir)) {
       if (stepOf(dir) > step) {
-        Path to = runDir.resolve("abandoned-" + dir.getFileName() + "-" + System.currentTimeMillis());
+        Path to =
+            runDir.resolve("abandoned-" + dir.getFileName() + "-" + System.currentTimeMillis());
         Files.move(dir, to, StandardCopyOption.ATOMIC_MOVE);
         moved.add(to);
       }

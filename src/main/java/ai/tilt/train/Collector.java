@@ -17,10 +17,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The collection half of an iteration: responses (sampled from the current policy, or the
- * dataset's when offline), their rewards, and the per-token log-probs of the policy (no graph)
- * and the reference. Sampling draws from streams seeded by (seed, iteration, row), so a resumed
- * run collects exactly what the uninterrupted one would.
+ * The collection half of an iteration: responses (sampled from the current policy, or the dataset's
+ * when offline), their rewards, and the per-token log-probs of the policy (no graph) and the
+ * reference. Sampling draws from streams seeded by (seed, iteration, row), so a resumed run
+ * collects exactly what the uninterrupted one would.
  */
 final class Collector {
   private final CausalLM policy;
@@ -29,9 +29,16 @@ final class Collector {
   private final long[] eosIds;
   private final long padId;
   private final int microBatch;
-  private final java.util.Map<String, Double> timings = new java.util.LinkedHashMap<>(); // of the last collect
+  private final java.util.Map<String, Double> timings =
+      new java.util.LinkedHashMap<>(); // of the last collect
 
-  Collector(CausalLM policy, ReferenceModel reference, TextTokenizer tokenizer, long[] eosIds, long padId, int microBatch) {
+  Collector(
+      CausalLM policy,
+      ReferenceModel reference,
+      TextTokenizer tokenizer,
+      long[] eosIds,
+      long padId,
+      int microBatch) {
     this.policy = policy;
     this.reference = reference;
     this.tokenizer = tokenizer;
@@ -41,7 +48,13 @@ final class Collector {
   }
 
   /** Samples C completions for each prompt (or takes the offline ones) and scores them. */
-  Rollout collect(int iteration, List<PromptSet.Prompt> prompts, Online cfg, long seed, Reward reward, CausalLM sampler) {
+  Rollout collect(
+      int iteration,
+      List<PromptSet.Prompt> prompts,
+      Online cfg,
+      long seed,
+      Reward reward,
+      CausalLM sampler) {
     long t0 = System.nanoTime();
     int c = cfg.samplesPerPrompt();
     int rows = prompts.size() * c;
@@ -56,8 +69,15 @@ final class Collector {
           inputs.add(p.ids());
         }
       }
-      SamplingParams params = new SamplingParams(cfg.maxNewTokens(), cfg.temperature(), cfg.topK(), cfg.topP(),
-          false, false, iterationSeed(seed, iteration));
+      SamplingParams params =
+          new SamplingParams(
+              cfg.maxNewTokens(),
+              cfg.temperature(),
+              cfg.topK(),
+              cfg.topP(),
+              false,
+              false,
+              iterationSeed(seed, iteration));
       List<Generator.Generation> gens = new Generator(sampler, eosIds).generate(inputs, params);
       samplingLogps = new float[rows][];
       for (int r = 0; r < rows; r++) {
@@ -67,7 +87,8 @@ final class Collector {
       }
     } else {
       // offline: response k of the prompt's list, cycling if it has fewer than C
-      java.util.SplittableRandom rnd = new java.util.SplittableRandom(iterationSeed(seed, iteration));
+      java.util.SplittableRandom rnd =
+          new java.util.SplittableRandom(iterationSeed(seed, iteration));
       labels = prompts.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
       for (int g = 0; g < prompts.size(); g++) {
         List<long[]> rs = prompts.get(g).responses();
@@ -94,7 +115,8 @@ final class Collector {
     // labelled offline data keeps its labels (D_pref's, in the paper); everything else is scored
     double[] rewards = labels != null ? labels : reward.score(in);
     if (rewards.length != rows) {
-      throw new IllegalStateException("the reward returned " + rewards.length + " scores for " + rows + " completions");
+      throw new IllegalStateException(
+          "the reward returned " + rewards.length + " scores for " + rows + " completions");
     }
     if (cfg.missingEosPenalty() != null) {
       for (int r = 0; r < rows; r++) {
@@ -118,7 +140,8 @@ final class Collector {
     timings.put("timing/policy_logps_s", (t3 - t2) / 1e9);
     timings.put("timing/reference_s", (t4 - t3) / 1e9);
     timings.put("perf/generated_tokens_per_s", generated / Math.max(1e-9, (t1 - t0) / 1e9));
-    return new Rollout(iteration, prompts, c, completions, finished, samplingLogps, old, ref, rewards, texts);
+    return new Rollout(
+        iteration, prompts, c, completions, finished, samplingLogps, old, ref, rewards, texts);
   }
 
   /** Seconds spent in each stage of the last {@link #collect}, and the generation throughput. */
@@ -140,17 +163,34 @@ final class Collector {
   }
 
   /** PPO: the value head's prediction at each completion token's position, without a graph. */
-  float[][] tokenValues(ValueHead head, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
-    return perToken(prompts, c, completions, (ids, mask, from) -> {
-      NDArray h = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
-      return head.values(h.get(":, {}:{}", from - 1, ids.getShape().get(1) - 1)); // (R, T - from)
-    });
+  float[][] tokenValues(
+      ValueHead head, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
+    return perToken(
+        prompts,
+        c,
+        completions,
+        (ids, mask, from) -> {
+          NDArray h = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
+          return head.values(
+              h.get(":, {}:{}", from - 1, ids.getShape().get(1) - 1)); // (R, T - from)
+        });
   }
 
   /** Per-token log-probs of each row's completion, without a graph, in micro-batches. */
-  float[][] tokenLogps(CausalLM model, ReferenceModel ref, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
-    return perToken(prompts, c, completions,
-        (ids, mask, from) -> model != null ? model.tokenLogprobs(ids, mask, from) : ref.tokenLogprobs(ids, mask, from));
+  float[][] tokenLogps(
+      CausalLM model,
+      ReferenceModel ref,
+      List<PromptSet.Prompt> prompts,
+      int c,
+      long[][] completions) {
+    return perToken(
+        prompts,
+        c,
+        completions,
+        (ids, mask, from) ->
+            model != null
+                ? model.tokenLogprobs(ids, mask, from)
+                : ref.tokenLogprobs(ids, mask, from));
   }
 
   /** A (R, T - from) quantity per position, from the padded rows' ids and mask. */
@@ -158,7 +198,8 @@ final class Collector {
     NDArray compute(NDArray ids, NDArray mask, int from);
   }
 
-  private float[][] perToken(List<PromptSet.Prompt> prompts, int c, long[][] completions, PerPosition f) {
+  private float[][] perToken(
+      List<PromptSet.Prompt> prompts, int c, long[][] completions, PerPosition f) {
     int rows = completions.length;
     float[][] out = new float[rows][];
     boolean grad = JniUtils.isGradMode();

@@ -7,7 +7,12 @@ import java.lang.annotation.Target;
 
 /** Help text of a recipe key, printed by {@code tilt recipe explain}. */
 @Retention(RetentionPolicy.RUNTIME)
-@Target({ElementType.RECORD_COMPONENT, ElementType.FIELD, ElementType.METHOD, ElementType.PARAMETER})
+@Target({
+  ElementType.RECORD_COMPONENT,
+  ElementType.FIELD,
+  ElementType.METHOD,
+  ElementType.PARAMETER
+})
 public @interface Doc {
   String value();
 }

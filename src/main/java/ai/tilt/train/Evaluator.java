@@ -10,9 +10,9 @@ import java.util.Map;
 /**
  * Held-out evaluation of an on-policy run: the policy samples every eval prompt (from fixed
  * streams, so evaluations at different steps are comparable), and the samples are scored with the
- * gold reward. Reported: mean gold reward, the KL to the reference (sum over tokens of log pi -
- * log pi_ref, averaged over samples), length, EOS rate, and the win rate against the reference
- * model's samples of the same prompts under the same reward (ties count half).
+ * gold reward. Reported: mean gold reward, the KL to the reference (sum over tokens of log pi - log
+ * pi_ref, averaged over samples), length, EOS rate, and the win rate against the reference model's
+ * samples of the same prompts under the same reward (ties count half).
  */
 final class Evaluator {
   private static final long EVAL_STREAM = -7; // an iteration number no training iteration uses
@@ -25,7 +25,13 @@ final class Evaluator {
   private final long seed;
   private double[] referenceRewards; // computed once: the reference does not change
 
-  Evaluator(Collector collector, ReferenceModel reference, Online cfg, List<PromptSet.Prompt> prompts, Reward gold, long seed) {
+  Evaluator(
+      Collector collector,
+      ReferenceModel reference,
+      Online cfg,
+      List<PromptSet.Prompt> prompts,
+      Reward gold,
+      long seed) {
     this.collector = collector;
     this.reference = reference;
     this.cfg = cfg.forEval();
@@ -37,7 +43,10 @@ final class Evaluator {
   Map<String, Double> evaluate(CausalLM policy) {
     Rollout r = collector.collect((int) EVAL_STREAM, prompts, cfg, seed, gold, policy);
     if (referenceRewards == null) {
-      referenceRewards = collector.collect((int) EVAL_STREAM, prompts, cfg, seed, gold, reference.model()).rewards();
+      referenceRewards =
+          collector
+              .collect((int) EVAL_STREAM, prompts, cfg, seed, gold, reference.model())
+              .rewards();
     }
     double wins = 0;
     for (int i = 0; i < r.rows(); i++) {

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * Learning rate as a function of the optimizer step: a linear warm-up from 0 to the peak over
- * {@code warmupSteps}, then constant, linear decay or cosine decay down to {@code minLr} at
- * {@code totalSteps}. Step numbers count from 0 (the first update uses step 0), as in HF's
- * schedulers; {@code minLr} is a floor the decay ends on, never undershot.
+ * {@code warmupSteps}, then constant, linear decay or cosine decay down to {@code minLr} at {@code
+ * totalSteps}. Step numbers count from 0 (the first update uses step 0), as in HF's schedulers;
+ * {@code minLr} is a floor the decay ends on, never undershot.
  *
  * @param kind constant, linear or cosine
  * @param peak the learning rate after warm-up
@@ -40,7 +40,8 @@ public record LrSchedule(Kind kind, double peak, double minLr, long warmupSteps,
   /** The learning rate of update number {@code step} (0-based). */
   public double at(long step) {
     if (step < warmupSteps) {
-      // (step + 1) / warmup: the first update is already non-zero, the last warm-up step reaches peak
+      // (step + 1) / warmup: the first update is already non-zero, the last warm-up step reaches
+      // peak
       return peak * (step + 1) / warmupSteps;
     }
     if (kind == Kind.CONSTANT) {

@@ -34,17 +34,19 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * one JSON object to {@code runDir/metrics.jsonl} ({@code step} first, then the metrics in the
  * caller's order; NaN and infinities as the strings {@code "NaN"}, {@code "Infinity"}, {@code
  * "-Infinity"}), flushed at once so a killed run keeps its lines. Every {@code logEvery} steps and
- * at the last step the console gets one line such as {@code step 40/200 | loss 2.3456 | lr
- * 1.00e-03 | grad_norm 0.832 | 1,234 tok/s | eta 0:42}; on an interactive terminal a progress bar
- * sits below the lines. {@link #close} writes {@code summary.json} and {@code plots/*.png}.
+ * at the last step the console gets one line such as {@code step 40/200 | loss 2.3456 | lr 1.00e-03
+ * | grad_norm 0.832 | 1,234 tok/s | eta 0:42}; on an interactive terminal a progress bar sits below
+ * the lines. {@link #close} writes {@code summary.json} and {@code plots/*.png}.
  *
  * <p>Not for concurrent training loops sharing one file: one run directory, one writer.
  */
 public final class MetricsLog implements AutoCloseable {
   public static final String METRICS_FILE = "metrics.jsonl";
   public static final String SUMMARY_FILE = "summary.json";
+
   /** Steps averaged for the ETA: long enough to smooth noise, short enough to follow a slowdown. */
   private static final int ETA_WINDOW = 20;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** How progress is shown on the console. */
@@ -77,23 +79,36 @@ public final class MetricsLog implements AutoCloseable {
   private boolean closed;
 
   /** As {@link #MetricsLog(Path, long, int, long, PrintStream, ProgressMode)} with AUTO. */
-  public MetricsLog(Path runDir, long totalSteps, int logEvery, long resumeFromStep, PrintStream console)
+  public MetricsLog(
+      Path runDir, long totalSteps, int logEvery, long resumeFromStep, PrintStream console)
       throws IOException {
     this(runDir, totalSteps, logEvery, resumeFromStep, console, ProgressMode.AUTO);
   }
 
   /**
-   * Opens {@code runDir/metrics.jsonl} (creating runDir). A fresh run ({@code resumeFromStep} =
-   * -1) replaces an existing file; a resumed run keeps only the lines with {@code step <=
+   * Opens {@code runDir/metrics.jsonl} (creating runDir). A fresh run ({@code resumeFromStep} = -1)
+   * replaces an existing file; a resumed run keeps only the lines with {@code step <=
    * resumeFromStep}, because steps logged after the last checkpoint will be run and logged again.
    *
    * @throws IllegalArgumentException for bad arguments, or an invalid line in the file to resume
    */
-  public MetricsLog(Path runDir, long totalSteps, int logEvery, long resumeFromStep, PrintStream console,
-      ProgressMode mode) throws IOException {
+  public MetricsLog(
+      Path runDir,
+      long totalSteps,
+      int logEvery,
+      long resumeFromStep,
+      PrintStream console,
+      ProgressMode mode)
+      throws IOException {
     if (totalSteps < 1 || logEvery < 1 || resumeFromStep < -1) {
-      throw new IllegalArgumentException("MetricsLog needs totalSteps >= 1, logEvery >= 1, resumeFromStep >= -1;"
-          + " got " + totalSteps + ", " + logEvery + ", " + resumeFromStep);
+      throw new IllegalArgumentException(
+          "MetricsLog needs totalSteps >= 1, logEvery >= 1, resumeFromStep >= -1;"
+              + " got "
+              + totalSteps
+              + ", "
+              + logEvery
+              + ", "
+              + resumeFromStep);
     }
     this.runDir = runDir;
     this.totalSteps = totalSteps;
@@ -103,10 +118,13 @@ public final class MetricsLog implements AutoCloseable {
     Path file = runDir.resolve(METRICS_FILE);
     Path summary = runDir.resolve(SUMMARY_FILE);
     if (resumeFromStep >= 0) {
-      // close() runs even when a run crashes, so the interrupted session usually left its time here.
+      // close() runs even when a run crashes, so the interrupted session usually left its time
+      // here.
       JsonNode prior = Plots.readJson(summary);
-      priorWallSeconds = prior != null && prior.path("wall_time_s").isNumber()
-          ? prior.get("wall_time_s").asDouble() : 0;
+      priorWallSeconds =
+          prior != null && prior.path("wall_time_s").isNumber()
+              ? prior.get("wall_time_s").asDouble()
+              : 0;
       if (Files.exists(file)) {
         truncate(file, resumeFromStep, console);
       }
@@ -150,14 +168,18 @@ public final class MetricsLog implements AutoCloseable {
         .setStyle(ProgressBarStyle.ASCII)
         .setUpdateIntervalMillis(500)
         .setConsumer(new ConsoleProgressBarConsumer(console))
-        .setEtaFunction(state -> {
-          double s = meanStepSeconds * Math.max(0, state.getMax() - state.getCurrent());
-          return Double.isFinite(s) ? Optional.of(Duration.ofMillis(Math.round(s * 1000))) : Optional.empty();
-        })
+        .setEtaFunction(
+            state -> {
+              double s = meanStepSeconds * Math.max(0, state.getMax() - state.getCurrent());
+              return Double.isFinite(s)
+                  ? Optional.of(Duration.ofMillis(Math.round(s * 1000)))
+                  : Optional.empty();
+            })
         .build();
   }
 
-  private static void truncate(Path file, long resumeFromStep, PrintStream console) throws IOException {
+  private static void truncate(Path file, long resumeFromStep, PrintStream console)
+      throws IOException {
     Plots.Metrics old = Plots.read(file);
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     int removed = 0;
@@ -173,10 +195,17 @@ public final class MetricsLog implements AutoCloseable {
     }
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     if (removed > 0) {
-      console.println("resume @ step " + resumeFromStep + " | removed " + removed + " metrics lines past it from " + file);
+      console.println(
+          "resume @ step "
+              + resumeFromStep
+              + " | removed "
+              + removed
+              + " metrics lines past it from "
+              + file);
     }
     if (old.droppedLine() > 0) {
-      console.println("resume | dropped the interrupted last line " + old.droppedLine() + " of " + file);
+      console.println(
+          "resume | dropped the interrupted last line " + old.droppedLine() + " of " + file);
     }
   }
 
@@ -253,7 +282,8 @@ public final class MetricsLog implements AutoCloseable {
       if (stepSeconds.size() > ETA_WINDOW) {
         stepSeconds.removeFirst();
       }
-      meanStepSeconds = stepSeconds.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+      meanStepSeconds =
+          stepSeconds.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
     }
   }
 

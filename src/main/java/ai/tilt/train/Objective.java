@@ -6,10 +6,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A training method as the loop sees it: its data, and how a window of examples becomes
- * micro-batch losses and metrics. The loop itself ({@link Trainer}) knows only example indices;
- * SFT ({@link SftObjective}), the preference losses ({@link PreferenceObjective}) and the reward
- * model ({@link RewardObjective}) each implement this once.
+ * A training method as the loop sees it: its data, and how a window of examples becomes micro-batch
+ * losses and metrics. The loop itself ({@link Trainer}) knows only example indices; SFT ({@link
+ * SftObjective}), the preference losses ({@link PreferenceObjective}) and the reward model ({@link
+ * RewardObjective}) each implement this once.
  */
 public interface Objective extends AutoCloseable {
   /** A prepared accumulation window. */

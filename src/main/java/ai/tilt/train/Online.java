@@ -10,7 +10,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * updates over M prompts at a time.
  */
 public record Online(
-    @Doc("on_policy: sample from the current policy; offline: take each prompt's responses from data.train")
+    @Doc(
+            "on_policy: sample from the current policy; offline: take each prompt's responses from data.train")
         Source source,
     @Doc("B: prompts per iteration") Integer promptsPerIteration,
     @Doc("C: responses per prompt") Integer samplesPerPrompt,
@@ -23,17 +24,24 @@ public record Online(
     @Doc("longest completion in tokens") Integer maxNewTokens,
     @Doc("pair losses: which pairs of the C responses: best_vs_worst, all or random") Pairs pairs,
     @Doc("pair losses: keep a pair only when its reward gap exceeds this") Double pairThreshold,
-    @Doc("added to the reward of a completion that ends without EOS (null: none)") Double missingEosPenalty,
-    @Doc("KL penalty in the reward: per-token k1 = log pi - log pi_ref times this coefficient (0: none)")
+    @Doc("added to the reward of a completion that ends without EOS (null: none)")
+        Double missingEosPenalty,
+    @Doc(
+            "KL penalty in the reward: per-token k1 = log pi - log pi_ref times this coefficient (0: none)")
         Double klCoef,
-    @Doc("adapt kl_coef toward this per-sequence KL (Ziegler et al., 2019); null keeps it fixed") Double klTarget,
+    @Doc("adapt kl_coef toward this per-sequence KL (Ziegler et al., 2019); null keeps it fixed")
+        Double klTarget,
     @Doc("steps over which the adaptive KL controller moves") Long klHorizon,
-    @Doc("the training reward: {type: bump | min_length | mode_length | skew_length | regex | contains"
-        + " | exact_match | model | http, ...}") RewardSpec reward,
+    @Doc(
+            "the training reward: {type: bump | min_length | mode_length | skew_length | regex | contains"
+                + " | exact_match | model | http, ...}")
+        RewardSpec reward,
     @Doc("the gold reward evaluation reports (default: the training reward)") RewardSpec goldReward,
-    @Doc("evaluate on data.eval every N iterations (and before the first and after the last)") Integer evalEvery,
+    @Doc("evaluate on data.eval every N iterations (and before the first and after the last)")
+        Integer evalEvery,
     @Doc("responses per eval prompt") Integer evalSamples,
-    @Doc("warn when the first iteration's trainer and sampler log-probs differ by more than this") Double logpDiffWarn) {
+    @Doc("warn when the first iteration's trainer and sampler log-probs differ by more than this")
+        Double logpDiffWarn) {
 
   /** Where an iteration's responses come from. */
   public enum Source {
@@ -73,7 +81,8 @@ public record Online(
     logpDiffWarn = logpDiffWarn == null ? 0.05 : logpDiffWarn;
     require(promptsPerIteration >= 1, "online.prompts_per_iteration must be >= 1");
     require(samplesPerPrompt >= 1, "online.samples_per_prompt must be >= 1");
-    require(minibatchSize >= 1 && minibatchSize <= promptsPerIteration,
+    require(
+        minibatchSize >= 1 && minibatchSize <= promptsPerIteration,
         "online.minibatch_size must be in [1, prompts_per_iteration]");
     require(reuse >= 1, "online.reuse must be >= 1");
     require(iterations >= 1, "online.iterations must be >= 1");
@@ -94,11 +103,32 @@ public record Online(
     return reuse * ((promptsPerIteration + minibatchSize - 1) / minibatchSize);
   }
 
-  /** The settings evaluation samples with: evalSamples per prompt, from the model, no EOS penalty. */
+  /**
+   * The settings evaluation samples with: evalSamples per prompt, from the model, no EOS penalty.
+   */
   public Online forEval() {
-    return new Online(Source.ON_POLICY, promptsPerIteration, evalSamples, minibatchSize, reuse, iterations, temperature,
-        topP, topK, maxNewTokens, pairs, pairThreshold, null, klCoef, klTarget, klHorizon, reward, goldReward,
-        evalEvery, evalSamples, logpDiffWarn);
+    return new Online(
+        Source.ON_POLICY,
+        promptsPerIteration,
+        evalSamples,
+        minibatchSize,
+        reuse,
+        iterations,
+        temperature,
+        topP,
+        topK,
+        maxNewTokens,
+        pairs,
+        pairThreshold,
+        null,
+        klCoef,
+        klTarget,
+        klHorizon,
+        reward,
+        goldReward,
+        evalEvery,
+        evalSamples,
+        logpDiffWarn);
   }
 
   /** The reward evaluation reports. */

@@ -1,6 +1,5 @@
 package ai.tilt.train;
 
-import ai.djl.Device;
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.TextTokenizer;
@@ -16,15 +15,50 @@ import java.util.Map;
 public final class OnlineEval {
   private OnlineEval() {}
 
-  public static Map<String, Double> run(CausalLM model, TextTokenizer tok, Path referenceDir, RewardSpec spec,
-      Path promptFile, int samples, int maxNewTokens, double temperature, double topP, int topK, long seed)
+  public static Map<String, Double> run(
+      CausalLM model,
+      TextTokenizer tok,
+      Path referenceDir,
+      RewardSpec spec,
+      Path promptFile,
+      int samples,
+      int maxNewTokens,
+      double temperature,
+      double topP,
+      int topK,
+      long seed)
       throws IOException {
-    List<PromptSet.Prompt> prompts = PromptSet.load(promptFile, tok, model.config().vocabSize(), false, true);
-    Online cfg = new Online(Online.Source.ON_POLICY, prompts.size(), samples, null, null, null, temperature, topP, topK,
-        maxNewTokens, null, null, null, null, null, null, spec, null, null, samples, null);
-    long[] eos = tok != null && tok.eosIds().length > 0 ? tok.eosIds() : model.config().eosTokenIds();
-    try (ReferenceModel reference = ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current());
-        Reward reward = spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
+    List<PromptSet.Prompt> prompts =
+        PromptSet.load(promptFile, tok, model.config().vocabSize(), false, true);
+    Online cfg =
+        new Online(
+            Online.Source.ON_POLICY,
+            prompts.size(),
+            samples,
+            null,
+            null,
+            null,
+            temperature,
+            topP,
+            topK,
+            maxNewTokens,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            spec,
+            null,
+            null,
+            samples,
+            null);
+    long[] eos =
+        tok != null && tok.eosIds().length > 0 ? tok.eosIds() : model.config().eosTokenIds();
+    try (ReferenceModel reference =
+            ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current());
+        Reward reward =
+            spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
       Collector collector = new Collector(model, reference, tok, eos, TrainingRun.padId(tok), 8);
       return new Evaluator(collector, reference, cfg, prompts, reward, seed).evaluate(model);
     }
@@ -32,8 +66,13 @@ public final class OnlineEval {
 
   /** A few lines for people. */
   public static String describe(Map<String, Double> m) {
-    return String.format("  reward %.4f (reference %.4f) | win rate %.3f | KL %.4f | length %.2f | EOS rate %.3f%n",
-        m.get("eval/reward"), m.get("eval/reference_reward"), m.get("eval/win_rate"), m.get("eval/kl"),
-        m.get("eval/mean_length"), m.get("eval/eos_rate"));
+    return String.format(
+        "  reward %.4f (reference %.4f) | win rate %.3f | KL %.4f | length %.2f | EOS rate %.3f%n",
+        m.get("eval/reward"),
+        m.get("eval/reference_reward"),
+        m.get("eval/win_rate"),
+        m.get("eval/kl"),
+        m.get("eval/mean_length"),
+        m.get("eval/eos_rate"));
   }
 }

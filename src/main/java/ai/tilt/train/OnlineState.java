@@ -14,16 +14,18 @@ import java.util.Map;
  * trainer_state.json}'s {@code extra}: REINFORCE's moving-average reward baseline and the KL
  * coefficient (which the adaptive controller moves toward {@code online.kl_target}).
  *
- * <p>The rewards advantages are computed from include the KL penalty when {@code online.kl_coef}
- * is set: r - kl_coef * sum_t (log pi_old - log pi_ref), the per-sequence form of the per-token
- * k1 penalty of Ziegler et al. (2019).
+ * <p>The rewards advantages are computed from include the KL penalty when {@code online.kl_coef} is
+ * set: r - kl_coef * sum_t (log pi_old - log pi_ref), the per-sequence form of the per-token k1
+ * penalty of Ziegler et al. (2019).
  */
 record OnlineState(Advantages.Baseline baseline, double klCoef) {
 
   static OnlineState of(TrainerState s, Online cfg) {
     Map<String, Double> e = s.extra();
-    return new OnlineState(new Advantages.Baseline(e.getOrDefault("baseline", 0.0),
-        e.getOrDefault("baseline_count", 0.0).longValue()), e.getOrDefault("kl_coef", cfg.klCoef()));
+    return new OnlineState(
+        new Advantages.Baseline(
+            e.getOrDefault("baseline", 0.0), e.getOrDefault("baseline_count", 0.0).longValue()),
+        e.getOrDefault("kl_coef", cfg.klCoef()));
   }
 
   Map<String, Double> toMap() {
@@ -45,7 +47,9 @@ record OnlineState(Advantages.Baseline baseline, double klCoef) {
     return out;
   }
 
-  /** Per-token advantages of REINFORCE, RLOO and GRPO: each row's sequence advantage on every token. */
+  /**
+   * Per-token advantages of REINFORCE, RLOO and GRPO: each row's sequence advantage on every token.
+   */
   float[][] advantages(PolicyGradientLoss loss, Rollout r) {
     double[] rewards = penalisedRewards(r);
     double[] perRow;
@@ -54,7 +58,10 @@ record OnlineState(Advantages.Baseline baseline, double klCoef) {
     } else if (loss instanceof Rloo) {
       perRow = flatten(Advantages.rloo(byPrompt(rewards, r.samplesPerPrompt())));
     } else if (loss instanceof Grpo g) {
-      perRow = flatten(Advantages.groupNormalized(byPrompt(rewards, r.samplesPerPrompt()), g.scaleRewards()));
+      perRow =
+          flatten(
+              Advantages.groupNormalized(
+                  byPrompt(rewards, r.samplesPerPrompt()), g.scaleRewards()));
     } else {
       throw new IllegalArgumentException("loss " + loss.type() + " is not supported on-policy yet");
     }
@@ -67,15 +74,20 @@ record OnlineState(Advantages.Baseline baseline, double klCoef) {
 
   /** The state after an iteration: the baseline has seen its rewards, the KL controller its KL. */
   OnlineState afterIteration(Rollout r, Online cfg, PolicyGradientLoss pg) {
-    Advantages.Baseline b = pg instanceof Reinforce re ? re.advantages(penalisedRewards(r), baseline).baseline()
-        : baseline;
+    Advantages.Baseline b =
+        pg instanceof Reinforce re
+            ? re.advantages(penalisedRewards(r), baseline).baseline()
+            : baseline;
     double coef = klCoef;
     if (cfg.klTarget() != null && coef > 0) {
       double kl = 0;
       for (int i = 0; i < r.rows(); i++) {
         kl += r.klOf(i) / r.rows();
       }
-      coef = new Kl.AdaptiveKlController(coef, cfg.klTarget(), cfg.klHorizon()).update(kl, r.rows()).coef();
+      coef =
+          new Kl.AdaptiveKlController(coef, cfg.klTarget(), cfg.klHorizon())
+              .update(kl, r.rows())
+              .coef();
     }
     return new OnlineState(b, coef);
   }

@@ -16,9 +16,11 @@ final class PairBuilder {
   /**
    * The groups of one rollout and, for each prompt, the indices of its groups.
    *
-   * @param referenceSums [group][response] reference log-prob sums, from the rollout's per-token ones
+   * @param referenceSums [group][response] reference log-prob sums, from the rollout's per-token
+   *     ones
    */
-  record Built(List<ResponseGroup> groups, List<List<Integer>> groupsOfPrompt, float[][] referenceSums) {}
+  record Built(
+      List<ResponseGroup> groups, List<List<Integer>> groupsOfPrompt, float[][] referenceSums) {}
 
   private PairBuilder() {}
 
@@ -27,7 +29,8 @@ final class PairBuilder {
     List<float[]> refs = new ArrayList<>();
     List<List<Integer>> ofPrompt = new ArrayList<>();
     int c = r.samplesPerPrompt();
-    SplittableRandom rnd = new SplittableRandom(Collector.iterationSeed(seed, r.iteration()) ^ 0x5DEECE66DL);
+    SplittableRandom rnd =
+        new SplittableRandom(Collector.iterationSeed(seed, r.iteration()) ^ 0x5DEECE66DL);
     for (int g = 0; g < r.prompts().size(); g++) {
       List<Integer> mine = new ArrayList<>();
       long[] prompt = r.prompts().get(g).ids();
@@ -44,8 +47,15 @@ final class PairBuilder {
         }
       } else if (loss.responsesPerGroup() == 2) {
         for (int[] pair : pairs(r, base, c, cfg, rnd)) {
-          mine.add(add(groups, refs, r, prompt, line, pair,
-              new double[] {r.rewards()[pair[0]], r.rewards()[pair[1]]}));
+          mine.add(
+              add(
+                  groups,
+                  refs,
+                  r,
+                  prompt,
+                  line,
+                  pair,
+                  new double[] {r.rewards()[pair[0]], r.rewards()[pair[1]]}));
         }
       } else {
         int[] rows = new int[c];
@@ -61,8 +71,14 @@ final class PairBuilder {
     return new Built(groups, ofPrompt, refs.toArray(new float[0][]));
   }
 
-  private static int add(List<ResponseGroup> groups, List<float[]> refs, Rollout r, long[] prompt, int line,
-      int[] rows, double[] rewards) {
+  private static int add(
+      List<ResponseGroup> groups,
+      List<float[]> refs,
+      Rollout r,
+      long[] prompt,
+      int line,
+      int[] rows,
+      double[] rewards) {
     List<long[]> responses = new ArrayList<>();
     float[] ref = new float[rows.length];
     for (int i = 0; i < rows.length; i++) {

@@ -31,10 +31,10 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * Reads a run's {@code metrics.jsonl} back: {@code summary.json} and PNG line charts, one per
- * metric, x = step. A {@code train/X} and an {@code eval/X} metric share the chart {@code X.png}, as do
- * {@code X/chosen} and {@code X/rejected} (the likelihood analysis of chosen vs rejected),
- * so the file names of a run do not depend on whether it evaluated. Non-finite and non-numeric
- * points are left out of charts and statistics.
+ * metric, x = step. A {@code train/X} and an {@code eval/X} metric share the chart {@code X.png},
+ * as do {@code X/chosen} and {@code X/rejected} (the likelihood analysis of chosen vs rejected), so
+ * the file names of a run do not depend on whether it evaluated. Non-finite and non-numeric points
+ * are left out of charts and statistics.
  */
 public final class Plots {
   static {
@@ -129,10 +129,14 @@ public final class Plots {
     }
     if (v.isTextual()) {
       switch (v.asText()) {
-        case "NaN": return Double.NaN;
-        case "Infinity": return Double.POSITIVE_INFINITY;
-        case "-Infinity": return Double.NEGATIVE_INFINITY;
-        default: return null;
+        case "NaN":
+          return Double.NaN;
+        case "Infinity":
+          return Double.POSITIVE_INFINITY;
+        case "-Infinity":
+          return Double.NEGATIVE_INFINITY;
+        default:
+          return null;
       }
     }
     return null;
@@ -186,8 +190,8 @@ public final class Plots {
     }
     wanted.removeAll(matched);
     if (!wanted.isEmpty()) {
-      throw new IllegalArgumentException(file + " has no finite values of " + wanted
-          + " (charts: " + charts.keySet() + ")");
+      throw new IllegalArgumentException(
+          file + " has no finite values of " + wanted + " (charts: " + charts.keySet() + ")");
     }
     return written;
   }
@@ -198,7 +202,8 @@ public final class Plots {
     for (Row r : rows) {
       for (Map.Entry<String, Double> v : r.values().entrySet()) {
         if (Double.isFinite(v.getValue())) {
-          grouped.computeIfAbsent(chartName(v.getKey()), k -> new LinkedHashMap<>())
+          grouped
+              .computeIfAbsent(chartName(v.getKey()), k -> new LinkedHashMap<>())
               .computeIfAbsent(v.getKey(), k -> new Series())
               .add(r.step(), v.getValue());
         }
@@ -223,7 +228,8 @@ public final class Plots {
    *
    * @throws IllegalArgumentException when a run has no finite value of {@code key}
    */
-  public static Path writeComparison(List<Path> runDirs, String key, Path outPng) throws IOException {
+  public static Path writeComparison(List<Path> runDirs, String key, Path outPng)
+      throws IOException {
     XYChart chart = newChart(key, chartName(key));
     Set<String> names = new HashSet<>();
     for (Path run : runDirs) {
@@ -253,8 +259,14 @@ public final class Plots {
   }
 
   private static XYChart newChart(String title, String yTitle) {
-    XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT)
-        .title(title).xAxisTitle("step").yAxisTitle(yTitle).build();
+    XYChart chart =
+        new XYChartBuilder()
+            .width(WIDTH)
+            .height(HEIGHT)
+            .title(title)
+            .xAxisTitle("step")
+            .yAxisTitle(yTitle)
+            .build();
     chart.getStyler().setLegendVisible(true);
     return chart;
   }
@@ -280,9 +292,16 @@ public final class Plots {
    */
   public static Path rewriteSummary(Path runDir) throws IOException {
     JsonNode prior = readJson(runDir.resolve(MetricsLog.SUMMARY_FILE));
-    Long total = prior != null && prior.path("total_steps").canConvertToLong()
-        && prior.path("total_steps").isIntegralNumber() ? prior.get("total_steps").asLong() : null;
-    Double wall = prior != null && prior.path("wall_time_s").isNumber() ? prior.get("wall_time_s").asDouble() : null;
+    Long total =
+        prior != null
+                && prior.path("total_steps").canConvertToLong()
+                && prior.path("total_steps").isIntegralNumber()
+            ? prior.get("total_steps").asLong()
+            : null;
+    Double wall =
+        prior != null && prior.path("wall_time_s").isNumber()
+            ? prior.get("wall_time_s").asDouble()
+            : null;
     return writeSummary(runDir, total, wall);
   }
 
@@ -303,7 +322,8 @@ public final class Plots {
    * order of first appearance, {@code points} (finite values), {@code non_finite}, and {@code
    * first}, {@code last}, {@code min}, {@code max}, {@code mean} of the finite values.
    */
-  public static Path writeSummary(Path runDir, Long totalSteps, Double wallTimeSeconds) throws IOException {
+  public static Path writeSummary(Path runDir, Long totalSteps, Double wallTimeSeconds)
+      throws IOException {
     Path file = runDir.resolve(MetricsLog.METRICS_FILE);
     List<Row> rows = Files.exists(file) ? Plots.read(file).rows() : List.of();
     Map<String, Stats> stats = new LinkedHashMap<>();

@@ -16,9 +16,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The policy-gradient losses over one rollout: each row (a prompt and one sampled completion)
- * with its per-token advantages, old log-probs and reference log-probs laid out in the same padded
- * (R, W) grid as the policy's log-probs, W being the positions from the first completion token on.
+ * The policy-gradient losses over one rollout: each row (a prompt and one sampled completion) with
+ * its per-token advantages, old log-probs and reference log-probs laid out in the same padded (R,
+ * W) grid as the policy's log-probs, W being the positions from the first completion token on.
  * Minibatches are addressed by prompt (all C responses of a prompt train together). The per-token
  * losses are normalised over the accumulation window: per_token divides their sum by the window's
  * completion tokens (DAPO), per_sequence averages each row's token mean over the window's rows.
@@ -34,8 +34,16 @@ final class PolicyObjective implements Objective {
   private final float[][] returns; // [row][token], PPO
   private final Normalization normalization;
 
-  PolicyObjective(CausalLM policy, PolicyGradientLoss loss, long padId, Rollout rollout, float[][] advantages,
-      ValueHead valueHead, float[][] oldValues, float[][] returns, Normalization normalization) {
+  PolicyObjective(
+      CausalLM policy,
+      PolicyGradientLoss loss,
+      long padId,
+      Rollout rollout,
+      float[][] advantages,
+      ValueHead valueHead,
+      float[][] oldValues,
+      float[][] returns,
+      Normalization normalization) {
     this.policy = policy;
     this.loss = loss;
     this.padId = padId;
@@ -97,7 +105,8 @@ final class PolicyObjective implements Objective {
       }
       rows.add(r);
     }
-    double denominator = normalization == Normalization.PER_TOKEN ? Math.max(1, completionTokens) : sequences;
+    double denominator =
+        normalization == Normalization.PER_TOKEN ? Math.max(1, completionTokens) : sequences;
     return new RowWindow(rows, denominator, tokens);
   }
 
@@ -116,7 +125,9 @@ final class PolicyObjective implements Objective {
     NDArray ids = step.create(b.ids(), shape);
     NDArray mask = step.create(b.mask(), shape);
     NDArray hidden = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
-    NDArray states = hidden.get(":, {}:{}", from - 1, b.width() - 1); // (R, W, d): each state predicts the next token
+    NDArray states =
+        hidden.get(
+            ":, {}:{}", from - 1, b.width() - 1); // (R, W, d): each state predicts the next token
     NDArray logps = policy.targetLogprobs(states, ids.get(":, {}:", from)); // (R, W)
     float[] old = new float[rows.length * width];
     float[] ref = new float[rows.length * width];
@@ -142,9 +153,17 @@ final class PolicyObjective implements Objective {
     Shape rw2 = new Shape(rows.length, width);
     NDArray maskArr = step.create(tokenMask, rw2);
     NDArray values = valueHead == null ? null : valueHead.values(states); // (R, W)
-    TokenLossOutput out = loss.compute(new PolicyInputs(logps, step.create(old, rw2),
-        loss.needsReference() ? step.create(ref, rw2) : null, maskArr, step.create(adv, rw2), values,
-        valueHead == null ? null : step.create(oldV, rw2), valueHead == null ? null : step.create(ret, rw2)));
+    TokenLossOutput out =
+        loss.compute(
+            new PolicyInputs(
+                logps,
+                step.create(old, rw2),
+                loss.needsReference() ? step.create(ref, rw2) : null,
+                maskArr,
+                step.create(adv, rw2),
+                values,
+                valueHead == null ? null : step.create(oldV, rw2),
+                valueHead == null ? null : step.create(ret, rw2)));
     NDArray perToken = out.perToken().mul(maskArr); // (R, W)
     NDArray total;
     if (normalization == Normalization.PER_TOKEN) {

@@ -21,9 +21,9 @@ import java.util.function.BiFunction;
 /**
  * The preference losses (DPO family, KTO, Pref-FT, RWR, Best-of-N) over groups of responses: every
  * response of every group in a micro-batch goes through one concatenated forward (chosen and
- * rejected together, as TRL does), is reduced to its sequence-level log-prob sum, and the loss
- * sees (G, N) arrays. Each group weighs the same: a micro-batch's loss is the sum of its groups'
- * losses divided by the number of groups in the whole accumulation window.
+ * rejected together, as TRL does), is reduced to its sequence-level log-prob sum, and the loss sees
+ * (G, N) arrays. Each group weighs the same: a micro-batch's loss is the sum of its groups' losses
+ * divided by the number of groups in the whole accumulation window.
  *
  * <p>Reference log-probs come from a frozen {@link ReferenceModel} computed alongside, or from
  * values precomputed once for the whole dataset ({@link ReferenceCache}).
@@ -39,8 +39,15 @@ public final class PreferenceObjective implements Objective {
   private final float[][] evalReference;
   private final String summary;
 
-  public PreferenceObjective(CausalLM policy, ReferenceModel reference, GroupLoss loss, long padId,
-      List<ResponseGroup> train, List<ResponseGroup> eval, float[][] trainReference, float[][] evalReference,
+  public PreferenceObjective(
+      CausalLM policy,
+      ReferenceModel reference,
+      GroupLoss loss,
+      long padId,
+      List<ResponseGroup> train,
+      List<ResponseGroup> eval,
+      float[][] trainReference,
+      float[][] evalReference,
       String summary) {
     this.policy = policy;
     this.reference = reference;
@@ -121,14 +128,18 @@ public final class PreferenceObjective implements Objective {
 
   @Override
   public Map<String, Double> evaluate(NDManager parent, int microBatch) {
-    return evaluateGroups(parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, evalReference, idx, false));
+    return evaluateGroups(
+        parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, evalReference, idx, false));
   }
 
   /**
    * Loss and metric means over {@code n} held-out groups, {@code microBatch} at a time, without a
    * graph, each micro-batch in its own sub-manager (shared with {@link RewardObjective}).
    */
-  static Map<String, Double> evaluateGroups(NDManager parent, int n, int microBatch,
+  static Map<String, Double> evaluateGroups(
+      NDManager parent,
+      int n,
+      int microBatch,
       BiFunction<NDManager, List<Integer>, LossOutput> compute) {
     Map<String, double[]> sums = new LinkedHashMap<>();
     double lossSum = 0;
@@ -157,12 +168,21 @@ public final class PreferenceObjective implements Objective {
 
   @Override
   public String describe() {
-    return summary + (eval.isEmpty() ? "" : "; " + eval.size() + " eval groups")
-        + (loss.needsReference() ? (trainReference != null ? "; reference log-probs precomputed" : "; frozen reference model") : "");
+    return summary
+        + (eval.isEmpty() ? "" : "; " + eval.size() + " eval groups")
+        + (loss.needsReference()
+            ? (trainReference != null
+                ? "; reference log-probs precomputed"
+                : "; frozen reference model")
+            : "");
   }
 
-  /** The loss of some groups: one policy forward (and one reference forward) over all their responses. */
-  private LossOutput compute(NDManager m, List<ResponseGroup> data, float[][] cached, List<Integer> idx, boolean train) {
+  /**
+   * The loss of some groups: one policy forward (and one reference forward) over all their
+   * responses.
+   */
+  private LossOutput compute(
+      NDManager m, List<ResponseGroup> data, float[][] cached, List<Integer> idx, boolean train) {
     int g = idx.size();
     int n = data.get(idx.get(0)).size();
     List<SftExample> rows = new ArrayList<>(g * n);
@@ -171,8 +191,16 @@ public final class PreferenceObjective implements Objective {
     for (int a = 0; a < g; a++) {
       ResponseGroup group = data.get(idx.get(a));
       if (group.size() != n) {
-        throw new IllegalArgumentException("line " + group.line() + ": " + group.size() + " responses, but line "
-            + data.get(idx.get(0)).line() + " of the same micro-batch has " + n + "; use equal-size groups");
+        throw new IllegalArgumentException(
+            "line "
+                + group.line()
+                + ": "
+                + group.size()
+                + " responses, but line "
+                + data.get(idx.get(0)).line()
+                + " of the same micro-batch has "
+                + n
+                + "; use equal-size groups");
       }
       for (int j = 0; j < n; j++) {
         rows.add(row(group.prompt(), group.responses().get(j), group.line()));
@@ -211,10 +239,19 @@ public final class PreferenceObjective implements Objective {
       } finally {
         JniUtils.setGradMode(grad);
       }
-      klReference = reference != null ? sequenceLogps(m, null, reference, mismatched, padId) : klPolicy.zerosLike();
+      klReference =
+          reference != null
+              ? sequenceLogps(m, null, reference, mismatched, padId)
+              : klPolicy.zerosLike();
     }
-    return loss.compute(new Responses(policyLogps, referenceLogps, m.create(lengths, gn), m.create(rewards, gn),
-        klPolicy, klReference));
+    return loss.compute(
+        new Responses(
+            policyLogps,
+            referenceLogps,
+            m.create(lengths, gn),
+            m.create(rewards, gn),
+            klPolicy,
+            klReference));
   }
 
   /** A prompt + response row whose targets are the response's tokens. */
@@ -230,13 +267,15 @@ public final class PreferenceObjective implements Objective {
   }
 
   /** Sum of each row's target-token log-probs, under the policy (graph) or the reference (none). */
-  static NDArray sequenceLogps(NDManager m, CausalLM model, ReferenceModel ref, List<SftExample> rows, long padId) {
+  static NDArray sequenceLogps(
+      NDManager m, CausalLM model, ReferenceModel ref, List<SftExample> rows, long padId) {
     Batches.PaddedBatch b = Batches.pad(rows, padId, false);
     Shape shape = new Shape(b.rows(), b.width());
     int from = SftObjective.firstTarget(b);
     NDArray ids = m.create(b.ids(), shape);
     NDArray mask = m.create(b.mask(), shape);
-    NDArray logp = model != null ? model.tokenLogprobs(ids, mask, from) : ref.tokenLogprobs(ids, mask, from);
+    NDArray logp =
+        model != null ? model.tokenLogprobs(ids, mask, from) : ref.tokenLogprobs(ids, mask, from);
     NDArray targets = m.create(b.targets(), shape).get(":, {}:", from);
     return logp.mul(targets).sum(new int[] {1}); // (R)
   }
@@ -254,9 +293,9 @@ public final class PreferenceObjective implements Objective {
   }
 
   /**
-   * Window means of the per-group metrics. A metric {@code a/b_sum} that comes with a {@code count/b}
-   * (KTO's desirable and undesirable rows, which only some groups have) becomes {@code a/b} = its
-   * total over the total count, as TRL computes it, instead of a mean over all groups.
+   * Window means of the per-group metrics. A metric {@code a/b_sum} that comes with a {@code
+   * count/b} (KTO's desirable and undesirable rows, which only some groups have) becomes {@code
+   * a/b} = its total over the total count, as TRL computes it, instead of a mean over all groups.
    */
   static Map<String, Double> means(Map<String, double[]> sums, String prefix) {
     Map<String, Double> out = new LinkedHashMap<>();
@@ -277,7 +316,8 @@ public final class PreferenceObjective implements Objective {
   }
 
   /** Reference log-prob sums of every response of every group, computed once, without a graph. */
-  public static float[][] precompute(ReferenceModel ref, List<ResponseGroup> groups, long padId, int microBatch) {
+  public static float[][] precompute(
+      ReferenceModel ref, List<ResponseGroup> groups, long padId, int microBatch) {
     float[][] out = new float[groups.size()][];
     for (int start = 0; start < groups.size(); start += microBatch) {
       int end = Math.min(groups.size(), start + microBatch);

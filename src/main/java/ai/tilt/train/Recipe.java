@@ -17,11 +17,14 @@ public record Recipe(
     @Doc("the policy model") Model model,
     @Doc("training (and evaluation) data") Data data,
     @Doc("optimisation") Train train,
-    @Doc("the objective: sft, a preference loss (dpo, ipo, hinge, simpo, orpo, kto, pref_ft, rwr, best_of_n,"
-        + " best_of_n_neg), a policy-gradient loss (reinforce, rloo, grpo, ppo) or reward_model; NAME or {type: NAME, key: value}") Loss loss,
+    @Doc(
+            "the objective: sft, a preference loss (dpo, ipo, hinge, simpo, orpo, kto, pref_ft, rwr, best_of_n,"
+                + " best_of_n_neg), a policy-gradient loss (reinforce, rloo, grpo, ppo) or reward_model; NAME or {type: NAME, key: value}")
+        Loss loss,
     @Doc("checkpoints") Checkpoint checkpoint,
     @Doc("metrics, console output and plots") Log log,
-    @Doc("on-policy training (Tajwar et al., 2024, Algorithm 1); absent for training on a fixed dataset")
+    @Doc(
+            "on-policy training (Tajwar et al., 2024, Algorithm 1); absent for training on a fixed dataset")
         Online online) {
 
   public Recipe {
@@ -30,7 +33,12 @@ public record Recipe(
     device = device == null ? "auto" : device;
     model = model == null ? new Model(null, null, null, null, null) : model;
     data = data == null ? new Data(null, null, null, null, null, null) : data;
-    train = train == null ? new Train(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null) : train;
+    train =
+        train == null
+            ? new Train(
+                null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+                null, null)
+            : train;
     loss = loss == null ? new Sft() : loss;
     checkpoint = checkpoint == null ? new Checkpoint(null, null, null) : checkpoint;
     log = log == null ? new Log(null, null, null) : log;
@@ -40,13 +48,17 @@ public record Recipe(
   public record Model(
       @Doc("HF model directory (config.json, safetensors, tokenizer files)") String path,
       @Doc("or: a randomly initialised model, e.g. {arch: llama, preset: tiny}") Init init,
-      @Doc("regular expressions over HF weight names; matching weights train, others stay frozen (default: all)")
+      @Doc(
+              "regular expressions over HF weight names; matching weights train, others stay frozen (default: all)")
           List<String> trainable,
-      @Doc("compute the reference model's log-probs once before training and cache them in the run directory"
-          + " (saves the reference forward every step and its memory); losses that need a reference only")
+      @Doc(
+              "compute the reference model's log-probs once before training and cache them in the run directory"
+                  + " (saves the reference forward every step and its memory); losses that need a reference only")
           Boolean precomputeReference,
-      @Doc("precision of the frozen reference: fp32, bf16-mixed or bf16 (weights held in bf16: half the"
-          + " memory); default fp32, or bf16 when train.precision is bf16-mixed") ai.tilt.model.Precision referencePrecision) {
+      @Doc(
+              "precision of the frozen reference: fp32, bf16-mixed or bf16 (weights held in bf16: half the"
+                  + " memory); default fp32, or bf16 when train.precision is bf16-mixed")
+          ai.tilt.model.Precision referencePrecision) {
     public Model {
       precomputeReference = precomputeReference != null && precomputeReference;
     }
@@ -57,21 +69,29 @@ public record Recipe(
       @Doc("llama, mistral, qwen2, qwen3, gpt_neox or gpt2") String arch,
       @Doc("nano (d48, 3 layers: minGPT's gpt-nano), tiny, small or medium") String preset,
       @Doc("initialisation seed (default: the recipe seed)") Long seed,
-      @Doc("directory whose tokenizer files to use (default: Tilt's byte-level BPE)") String tokenizer,
-      @Doc("or: a model over token ids 0..N-1 with no tokenizer files and no EOS (generation runs to"
-          + " max_new_tokens); data must then be ids (prompt_ids, completion_ids)") Integer vocabSize,
-      @Doc("warm the fresh model up with SFT before the run (it becomes the run's start and reference)")
+      @Doc("directory whose tokenizer files to use (default: Tilt's byte-level BPE)")
+          String tokenizer,
+      @Doc(
+              "or: a model over token ids 0..N-1 with no tokenizer files and no EOS (generation runs to"
+                  + " max_new_tokens); data must then be ids (prompt_ids, completion_ids)")
+          Integer vocabSize,
+      @Doc(
+              "warm the fresh model up with SFT before the run (it becomes the run's start and reference)")
           WarmUp sft) {
     public Init {
       arch = arch == null ? "llama" : arch;
       preset = preset == null ? "tiny" : preset;
       if (vocabSize != null && (vocabSize < 2 || tokenizer != null)) {
-        throw new IllegalArgumentException("model.init.vocab_size must be >= 2, and excludes model.init.tokenizer");
+        throw new IllegalArgumentException(
+            "model.init.vocab_size must be >= 2, and excludes model.init.tokenizer");
       }
     }
   }
 
-  /** SFT of a fresh model before the run proper: what an on-policy run starts from and is anchored to. */
+  /**
+   * SFT of a fresh model before the run proper: what an on-policy run starts from and is anchored
+   * to.
+   */
   public record WarmUp(
       @Doc("SFT JSONL") String data,
       @Doc("optimizer steps") Long steps,
@@ -93,10 +113,13 @@ public record Recipe(
   public record Data(
       @Doc("training JSONL: prompt/completion, messages, or text lines") String train,
       @Doc("evaluation JSONL (optional)") String eval,
-      @Doc("longest sequence in tokens; longer examples are truncated (completion end first)") Integer maxLength,
-      @Doc("longest prompt in tokens; longer prompts keep their last tokens (default: no limit)") Integer maxPromptLength,
+      @Doc("longest sequence in tokens; longer examples are truncated (completion end first)")
+          Integer maxLength,
+      @Doc("longest prompt in tokens; longer prompts keep their last tokens (default: no limit)")
+          Integer maxPromptLength,
       @Doc("skip and count bad lines instead of stopping at the first") Boolean skipInvalid,
-      @Doc("append EOS after each completion (once; never for chat-formatted data)") Boolean appendEos) {
+      @Doc("append EOS after each completion (once; never for chat-formatted data)")
+          Boolean appendEos) {
     public Data {
       maxLength = maxLength == null ? 512 : maxLength;
       skipInvalid = skipInvalid != null && skipInvalid;
@@ -109,7 +132,8 @@ public record Recipe(
       @Doc("optimizer steps; 0 means derive from epochs") Long maxSteps,
       @Doc("passes over the training data, used when max_steps is 0") Double epochs,
       @Doc("sequences per optimizer step") Integer batchSize,
-      @Doc("sequences per forward/backward pass; batch_size / micro_batch_size passes are accumulated")
+      @Doc(
+              "sequences per forward/backward pass; batch_size / micro_batch_size passes are accumulated")
           Integer microBatchSize,
       @Doc("peak learning rate") Double lr,
       @Doc("constant, linear or cosine (after warm-up)") LrSchedule.Kind schedule,
@@ -120,11 +144,16 @@ public record Recipe(
       @Doc("AdamW beta2") Double beta2,
       @Doc("AdamW epsilon") Double eps,
       @Doc("global gradient-norm clip; 0 disables") Double maxGradNorm,
-      @Doc("per_token: every target token of the accumulation window weighs the same (TRL's SFT);"
-          + " per_sequence: every sequence weighs the same") Normalization lossNormalization,
-      @Doc("fp32, or bf16-mixed: fp32 master weights and optimizer state, matmuls and attention in bf16,"
-          + " norms, softmax and losses in fp32") ai.tilt.model.Precision precision,
-      @Doc("stop after this many consecutive steps with a NaN/Inf loss or gradient norm") Integer maxBadSteps) {
+      @Doc(
+              "per_token: every target token of the accumulation window weighs the same (TRL's SFT);"
+                  + " per_sequence: every sequence weighs the same")
+          Normalization lossNormalization,
+      @Doc(
+              "fp32, or bf16-mixed: fp32 master weights and optimizer state, matmuls and attention in bf16,"
+                  + " norms, softmax and losses in fp32")
+          ai.tilt.model.Precision precision,
+      @Doc("stop after this many consecutive steps with a NaN/Inf loss or gradient norm")
+          Integer maxBadSteps) {
     public Train {
       maxSteps = maxSteps == null ? 0L : maxSteps;
       batchSize = batchSize == null ? 16 : batchSize;
@@ -141,7 +170,8 @@ public record Recipe(
       lossNormalization = lossNormalization == null ? Normalization.PER_TOKEN : lossNormalization;
       precision = precision == null ? ai.tilt.model.Precision.FP32 : precision;
       if (precision == ai.tilt.model.Precision.BF16) {
-        throw new IllegalArgumentException("train.precision bf16 holds weights in bf16 and cannot train; use bf16-mixed");
+        throw new IllegalArgumentException(
+            "train.precision bf16 holds weights in bf16 and cannot train; use bf16-mixed");
       }
       maxBadSteps = maxBadSteps == null ? 5 : maxBadSteps;
     }

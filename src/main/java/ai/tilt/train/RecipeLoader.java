@@ -37,8 +37,18 @@ public final class RecipeLoader {
    * logs and saves, and the knobs a user turns after a divergence. Everything else must match the
    * checkpoint.
    */
-  private static final List<String> MUTABLE = List.of("name", "device", "train.max_steps", "train.epochs", "train.lr",
-      "train.min_lr", "train.max_grad_norm", "train.max_bad_steps", "checkpoint.", "log.");
+  private static final List<String> MUTABLE =
+      List.of(
+          "name",
+          "device",
+          "train.max_steps",
+          "train.epochs",
+          "train.lr",
+          "train.min_lr",
+          "train.max_grad_norm",
+          "train.max_bad_steps",
+          "checkpoint.",
+          "log.");
 
   /** Keys whose value may be a bare type name: a loss or a reward. */
   private static final List<String> SHORTHANDS =
@@ -49,8 +59,12 @@ public final class RecipeLoader {
   private RecipeLoader() {}
 
   private static YAMLMapper mapper() {
-    YAMLMapper m = new YAMLMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-        .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES).disable(YAMLGenerator.Feature.USE_NATIVE_TYPE_ID));
+    YAMLMapper m =
+        new YAMLMapper(
+            new YAMLFactory()
+                .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+                .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+                .disable(YAMLGenerator.Feature.USE_NATIVE_TYPE_ID));
     m.setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
     m.enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     m.enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
@@ -102,25 +116,52 @@ public final class RecipeLoader {
         known.add(k.toString());
       }
       throw new IllegalArgumentException(
-          origin + ": unknown key '" + path(e) + "' (known here: " + String.join(", ", known) + ")");
+          origin
+              + ": unknown key '"
+              + path(e)
+              + "' (known here: "
+              + String.join(", ", known)
+              + ")");
     } catch (InvalidTypeIdException e) {
       boolean reward = e.getBaseType() != null && e.getBaseType().getRawClass() == RewardSpec.class;
       String known = String.join(", ", reward ? RewardSpec.names() : ai.tilt.loss.Loss.names());
       if (e.getTypeId() == null) {
-        throw new IllegalArgumentException(origin + ": key '" + path(e) + "' needs a type: NAME or {type: NAME, ...}"
-            + " (known: " + known + ")");
+        throw new IllegalArgumentException(
+            origin
+                + ": key '"
+                + path(e)
+                + "' needs a type: NAME or {type: NAME, ...}"
+                + " (known: "
+                + known
+                + ")");
       }
-      throw new IllegalArgumentException(origin + ": unknown " + (reward ? "reward" : "loss") + " type '"
-          + e.getTypeId() + "' at '" + path(e) + "' (known: " + known + ")");
+      throw new IllegalArgumentException(
+          origin
+              + ": unknown "
+              + (reward ? "reward" : "loss")
+              + " type '"
+              + e.getTypeId()
+              + "' at '"
+              + path(e)
+              + "' (known: "
+              + known
+              + ")");
     } catch (ValueInstantiationException e) {
       // a record's own range check (e.g. "loss.beta must be > 0"): its message names the key
       Throwable cause = e.getCause() == null ? e : e.getCause();
       throw new IllegalArgumentException(origin + ": " + cause.getMessage());
     } catch (InvalidFormatException e) {
-      throw new IllegalArgumentException(origin + ": key '" + path(e) + "': cannot read " + e.getValue()
-          + " as " + describe(e.getTargetType()));
+      throw new IllegalArgumentException(
+          origin
+              + ": key '"
+              + path(e)
+              + "': cannot read "
+              + e.getValue()
+              + " as "
+              + describe(e.getTargetType()));
     } catch (JsonMappingException e) {
-      throw new IllegalArgumentException(origin + ": key '" + path(e) + "': " + e.getOriginalMessage());
+      throw new IllegalArgumentException(
+          origin + ": key '" + path(e) + "': " + e.getOriginalMessage());
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException(origin + ": " + e.getOriginalMessage());
     }
@@ -175,7 +216,8 @@ public final class RecipeLoader {
       }
       node = (ObjectNode) child;
     }
-    node.set(keys[keys.length - 1], value == null || value.isMissingNode() ? YAML.nullNode() : value);
+    node.set(
+        keys[keys.length - 1], value == null || value.isMissingNode() ? YAML.nullNode() : value);
   }
 
   private static String path(JsonMappingException e) {
@@ -235,7 +277,8 @@ public final class RecipeLoader {
       String y = b.getOrDefault(k, "null");
       if (!x.equals(y)) {
         String line = k + ": " + x + " -> " + y;
-        boolean mutable = MUTABLE.stream().anyMatch(m -> m.endsWith(".") ? k.startsWith(m) : k.equals(m));
+        boolean mutable =
+            MUTABLE.stream().anyMatch(m -> m.endsWith(".") ? k.startsWith(m) : k.equals(m));
         (mutable ? allowed : refused).add(line);
       }
     }
@@ -250,9 +293,11 @@ public final class RecipeLoader {
     return sb.toString();
   }
 
-  private static void explain(String prefix, Class<?> type, Map<String, String> values, StringBuilder sb) {
+  private static void explain(
+      String prefix, Class<?> type, Map<String, String> values, StringBuilder sb) {
     for (RecordComponent c : type.getRecordComponents()) {
-      String key = prefix + PropertyNamingStrategies.SnakeCaseStrategy.INSTANCE.translate(c.getName());
+      String key =
+          prefix + PropertyNamingStrategies.SnakeCaseStrategy.INSTANCE.translate(c.getName());
       Doc doc = c.getAnnotation(Doc.class);
       Class<?> t = c.getType();
       if (t.isRecord()) {
@@ -262,8 +307,13 @@ public final class RecipeLoader {
         boolean loss = t == ai.tilt.loss.Loss.class;
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         String name = values.getOrDefault(key + ".type", "null");
-        sb.append(String.format("  %-32s %-14s # %s%n", key + ".type:", name,
-            "one of " + String.join(", ", loss ? ai.tilt.loss.Loss.names() : RewardSpec.names())));
+        sb.append(
+            String.format(
+                "  %-32s %-14s # %s%n",
+                key + ".type:",
+                name,
+                "one of "
+                    + String.join(", ", loss ? ai.tilt.loss.Loss.names() : RewardSpec.names())));
         Class<?> chosen = loss ? ai.tilt.loss.Loss.classOf(name) : RewardSpec.classOf(name);
         if (chosen != null) {
           explain(key + ".", chosen, values, sb); // the chosen type's own keys, with their help
@@ -272,14 +322,16 @@ public final class RecipeLoader {
         String v = values.getOrDefault(key, "null");
         if (Map.class.isAssignableFrom(t)) { // flattened as key.entry: gather the entries back
           Map<String, String> entries = new LinkedHashMap<>();
-          values.forEach((k, x) -> {
-            if (k.startsWith(key + ".")) {
-              entries.put(k.substring(key.length() + 1), x);
-            }
-          });
+          values.forEach(
+              (k, x) -> {
+                if (k.startsWith(key + ".")) {
+                  entries.put(k.substring(key.length() + 1), x);
+                }
+              });
           v = entries.isEmpty() ? "{}" : entries.toString();
         }
-        sb.append(String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
+        sb.append(
+            String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
       }
     }
   }

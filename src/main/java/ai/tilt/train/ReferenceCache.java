@@ -1,6 +1,5 @@
 package ai.tilt.train;
 
-import ai.djl.Device;
 import ai.tilt.data.ResponseGroup;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,7 +35,8 @@ final class ReferenceCache {
   private ObjectNode stored;
   ai.tilt.model.Precision precision = ai.tilt.model.Precision.FP32;
 
-  private ReferenceCache(Path file, Path referenceDir, int microBatch, String weightsHash, ObjectNode stored) {
+  private ReferenceCache(
+      Path file, Path referenceDir, int microBatch, String weightsHash, ObjectNode stored) {
     this.file = file;
     this.referenceDir = referenceDir;
     this.microBatch = microBatch;
@@ -44,7 +44,8 @@ final class ReferenceCache {
     this.stored = stored;
   }
 
-  static ReferenceCache open(Path runDir, Path referenceDir, Recipe.Data data, int microBatch) throws IOException {
+  static ReferenceCache open(Path runDir, Path referenceDir, Recipe.Data data, int microBatch)
+      throws IOException {
     Path file = runDir.resolve(FILE);
     ObjectNode stored = JSON.createObjectNode();
     if (Files.exists(file)) {
@@ -58,7 +59,8 @@ final class ReferenceCache {
   }
 
   /** The reference log-prob sums of every response of a split, from the cache or computed now. */
-  float[][] logps(String split, List<ResponseGroup> groups, long padId, PrintStream console) throws IOException {
+  float[][] logps(String split, List<ResponseGroup> groups, long padId, PrintStream console)
+      throws IOException {
     if (groups.isEmpty()) {
       return new float[0][];
     }
@@ -78,7 +80,8 @@ final class ReferenceCache {
     }
     long t0 = System.nanoTime();
     float[][] out;
-    try (ReferenceModel ref = ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current(), precision)) {
+    try (ReferenceModel ref =
+        ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current(), precision)) {
       out = PreferenceObjective.precompute(ref, groups, padId, microBatch);
     }
     ObjectNode e = stored.putObject(split);
@@ -93,8 +96,9 @@ final class ReferenceCache {
     Path tmp = file.resolveSibling(FILE + ".tmp");
     JSON.writeValue(tmp.toFile(), stored);
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    console.printf("reference log-probs of %d %s groups computed in %.1f s -> %s%n", groups.size(), split,
-        (System.nanoTime() - t0) / 1e9, file);
+    console.printf(
+        "reference log-probs of %d %s groups computed in %.1f s -> %s%n",
+        groups.size(), split, (System.nanoTime() - t0) / 1e9, file);
     return out;
   }
 
@@ -122,8 +126,13 @@ final class ReferenceCache {
     byte[] chunk = new byte[1 << 20];
     List<Path> files;
     try (Stream<Path> s = Files.list(dir)) {
-      files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")
-          || p.getFileName().toString().equals("config.json")).sorted().toList();
+      files =
+          s.filter(
+                  p ->
+                      p.getFileName().toString().endsWith(".safetensors")
+                          || p.getFileName().toString().equals("config.json"))
+              .sorted()
+              .toList();
     }
     for (Path f : files) {
       d.update(f.getFileName().toString().getBytes());

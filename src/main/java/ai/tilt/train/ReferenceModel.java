@@ -29,13 +29,19 @@ public final class ReferenceModel implements AutoCloseable {
     return new ReferenceModel(frozen);
   }
 
-  /** Loads the weights of a HF directory (typically the policy's starting point) as the reference. */
+  /**
+   * Loads the weights of a HF directory (typically the policy's starting point) as the reference.
+   */
   public static ReferenceModel load(Path dir, Device device) throws IOException {
     return load(dir, device, ai.tilt.model.Precision.FP32);
   }
 
-  /** As {@link #load(Path, Device)}, computing in the given precision ({@code bf16} halves its memory). */
-  public static ReferenceModel load(Path dir, Device device, ai.tilt.model.Precision precision) throws IOException {
+  /**
+   * As {@link #load(Path, Device)}, computing in the given precision ({@code bf16} halves its
+   * memory).
+   */
+  public static ReferenceModel load(Path dir, Device device, ai.tilt.model.Precision precision)
+      throws IOException {
     return new ReferenceModel(ModelFiles.load(dir, device, precision));
   }
 

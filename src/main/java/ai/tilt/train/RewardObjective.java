@@ -26,8 +26,13 @@ public final class RewardObjective implements Objective {
   private final List<ResponseGroup> eval;
   private final String summary;
 
-  public RewardObjective(CausalLM rewardModel, RewardModelLoss loss, long padId, List<ResponseGroup> train,
-      List<ResponseGroup> eval, String summary) {
+  public RewardObjective(
+      CausalLM rewardModel,
+      RewardModelLoss loss,
+      long padId,
+      List<ResponseGroup> train,
+      List<ResponseGroup> eval,
+      String summary) {
     this.rewardModel = rewardModel;
     this.loss = loss;
     this.padId = padId;
@@ -49,7 +54,10 @@ public final class RewardObjective implements Objective {
       for (int g : micro) {
         groups++;
         ResponseGroup group = train.get(g);
-        tokens += 2L * group.prompt().length + group.responses().get(0).length + group.responses().get(1).length;
+        tokens +=
+            2L * group.prompt().length
+                + group.responses().get(0).length
+                + group.responses().get(1).length;
       }
     }
     return new PreferenceObjective.PrefWindow(micros, groups, tokens);
@@ -75,7 +83,8 @@ public final class RewardObjective implements Objective {
 
   @Override
   public Map<String, Double> evaluate(NDManager parent, int microBatch) {
-    return PreferenceObjective.evaluateGroups(parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, idx));
+    return PreferenceObjective.evaluateGroups(
+        parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, idx));
   }
 
   @Override
@@ -90,8 +99,12 @@ public final class RewardObjective implements Objective {
     for (int a = 0; a < g; a++) {
       ResponseGroup pair = data.get(idx.get(a));
       if (pair.size() != 2) {
-        throw new IllegalArgumentException("line " + pair.line() + ": the reward model trains on pairs, got "
-            + pair.size() + " responses");
+        throw new IllegalArgumentException(
+            "line "
+                + pair.line()
+                + ": the reward model trains on pairs, got "
+                + pair.size()
+                + " responses");
       }
       rows.add(PreferenceObjective.row(pair.prompt(), pair.responses().get(0), pair.line()));
       rows.add(PreferenceObjective.row(pair.prompt(), pair.responses().get(1), pair.line()));
@@ -99,7 +112,8 @@ public final class RewardObjective implements Objective {
     }
     Batches.PaddedBatch b = Batches.pad(rows, padId, false);
     Shape shape = new Shape(b.rows(), b.width());
-    NDArray scores = rewardModel.scores(m.create(b.ids(), shape), m.create(b.mask(), shape)).reshape(g, 2);
+    NDArray scores =
+        rewardModel.scores(m.create(b.ids(), shape), m.create(b.mask(), shape)).reshape(g, 2);
     return loss.compute(scores, m.create(margins));
   }
 }

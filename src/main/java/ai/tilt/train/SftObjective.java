@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * The SFT loss over an accumulation window: pads each micro-batch, runs the LM head only from the
- * first target position on, and divides each micro-batch's sum by the window's normaliser, so
- * that k accumulated micro-batches give the same gradient as one batch k times larger.
+ * first target position on, and divides each micro-batch's sum by the window's normaliser, so that
+ * k accumulated micro-batches give the same gradient as one batch k times larger.
  */
 public final class SftObjective implements Objective {
   private final CausalLM model;
@@ -31,8 +31,13 @@ public final class SftObjective implements Objective {
     this(model, padId, normalization, List.of(), List.of(), "");
   }
 
-  public SftObjective(CausalLM model, long padId, Normalization normalization, List<SftExample> train,
-      List<SftExample> eval, String summary) {
+  public SftObjective(
+      CausalLM model,
+      long padId,
+      Normalization normalization,
+      List<SftExample> train,
+      List<SftExample> eval,
+      String summary) {
     this.model = model;
     this.padId = padId;
     this.normalization = normalization;
@@ -96,7 +101,8 @@ public final class SftObjective implements Objective {
    * @param tokens real tokens in the window (prompt + completion)
    * @param targetTokens tokens trained on
    */
-  public record SftWindow(List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens)
+  public record SftWindow(
+      List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens)
       implements Objective.Window {
     @Override
     public int microBatches() {
@@ -119,7 +125,8 @@ public final class SftObjective implements Objective {
         sequences++;
       }
     }
-    double denominator = normalization == Normalization.PER_TOKEN ? Math.max(1, targets) : sequences;
+    double denominator =
+        normalization == Normalization.PER_TOKEN ? Math.max(1, targets) : sequences;
     return new SftWindow(batches, denominator, tokens, targets);
   }
 
@@ -132,7 +139,10 @@ public final class SftObjective implements Objective {
     int from = firstTarget(b);
     NDArray logp = model.tokenLogprobs(ids, mask, from); // (B, T - from)
     NDArray targets = step.create(b.targets(), shape).get(":, {}:", from); // (B, T - from)
-    NDArray sum = normalization == Normalization.PER_TOKEN ? Sft.tokenSum(logp, targets) : Sft.sequenceSum(logp, targets);
+    NDArray sum =
+        normalization == Normalization.PER_TOKEN
+            ? Sft.tokenSum(logp, targets)
+            : Sft.sequenceSum(logp, targets);
     return sum.div((float) w.denominator());
   }
 
@@ -141,12 +151,14 @@ public final class SftObjective implements Objective {
     double sum = 0;
     long count = 0;
     for (int start = 0; start < examples.size(); start += microBatch) {
-      List<SftExample> rows = examples.subList(start, Math.min(examples.size(), start + microBatch));
+      List<SftExample> rows =
+          examples.subList(start, Math.min(examples.size(), start + microBatch));
       Batches.PaddedBatch b = Batches.pad(rows, padId, false);
       try (NDManager m = parent.newSubManager()) {
         Shape shape = new Shape(b.rows(), b.width());
         int from = firstTarget(b);
-        NDArray logp = model.tokenLogprobs(m.create(b.ids(), shape), m.create(b.mask(), shape), from);
+        NDArray logp =
+            model.tokenLogprobs(m.create(b.ids(), shape), m.create(b.mask(), shape), from);
         NDArray targets = m.create(b.targets(), shape).get(":, {}:", from);
         sum += Sft.tokenSum(logp, targets).getFloat();
         count += (long) targets.sum().getFloat();

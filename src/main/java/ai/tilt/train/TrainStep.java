@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * One optimizer step: forward and backward over every micro-batch of the accumulation window
- * (gradients add up across backward calls, as in PyTorch), the global gradient norm, the
- * non-finite guard, clipping, the AdamW update and zeroing.
+ * (gradients add up across backward calls, as in PyTorch), the global gradient norm, the non-finite
+ * guard, clipping, the AdamW update and zeroing.
  *
  * <p>Everything the step creates lives in one sub-manager closed at its end; parameters and
  * optimizer state are temporarily attached to it so that gradient wrappers and in-place update
@@ -43,7 +43,8 @@ public final class TrainStep {
   private final AdamW optimizer;
   private final double maxGradNorm;
 
-  public TrainStep(NDManager parent, Map<String, NDArray> trainable, AdamW optimizer, double maxGradNorm) {
+  public TrainStep(
+      NDManager parent, Map<String, NDArray> trainable, AdamW optimizer, double maxGradNorm) {
     this.parent = parent;
     this.trainable = trainable;
     this.optimizer = optimizer;

@@ -13,14 +13,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The training loop, top to bottom: take the next batch from the seeded epoch stream, split it
- * into micro-batches, run one {@link TrainStep}, log, evaluate, checkpoint; stop cleanly when
- * asked (SIGTERM/SIGINT) or when too many steps in a row were non-finite. Everything it needs to
- * continue exactly is in {@link TrainerState} plus the weights and optimizer moments.
+ * The training loop, top to bottom: take the next batch from the seeded epoch stream, split it into
+ * micro-batches, run one {@link TrainStep}, log, evaluate, checkpoint; stop cleanly when asked
+ * (SIGTERM/SIGINT) or when too many steps in a row were non-finite. Everything it needs to continue
+ * exactly is in {@link TrainerState} plus the weights and optimizer moments.
  */
 public final class Trainer {
   /** Exit code of a run stopped by a signal after writing its checkpoint: resume it. */
   public static final int EXIT_STOPPED = 75;
+
   /** Exit code of a run stopped because its loss or gradients kept being NaN/Inf. */
   public static final int EXIT_DIVERGED = 3;
 
@@ -55,16 +56,29 @@ public final class Trainer {
     Recipe r = run.recipe();
     Recipe.Train t = r.train();
     TrainerState state = run.state();
-    LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), run.totalSteps());
+    LrSchedule schedule =
+        new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), run.totalSteps());
     Objective objective = run.objective();
-    TrainStep stepper = new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
+    TrainStep stepper =
+        new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
     long lastCheckpoint = state.step();
-    try (MetricsLog log = new MetricsLog(run.runDir(), run.totalSteps(), r.log().every(),
-        run.resumed() ? state.step() : -1, console).plots(r.log().plots())) {
+    try (MetricsLog log =
+        new MetricsLog(
+                run.runDir(),
+                run.totalSteps(),
+                r.log().every(),
+                run.resumed() ? state.step() : -1,
+                console)
+            .plots(r.log().plots())) {
       log.note(run.describe());
-      if (run.resumed() && state.step() > 0 && Math.abs(schedule.at(state.step()) - state.lr()) > 1e-12 * t.lr()) {
-        log.note(String.format("the learning rate continues at %.3e (the last step used %.3e): the recipe's"
-            + " schedule settings differ from the checkpoint's", schedule.at(state.step()), state.lr()));
+      if (run.resumed()
+          && state.step() > 0
+          && Math.abs(schedule.at(state.step()) - state.lr()) > 1e-12 * t.lr()) {
+        log.note(
+            String.format(
+                "the learning rate continues at %.3e (the last step used %.3e): the recipe's"
+                    + " schedule settings differ from the checkpoint's",
+                schedule.at(state.step()), state.lr()));
       }
       while (state.step() < run.totalSteps() && !stopRequested) {
         List<Integer> batch = nextBatch(state.samplesSeen(), t.batchSize());
@@ -75,13 +89,25 @@ public final class Trainer {
         Objective.Window window = objective.prepare(micros);
         double lr = schedule.at(state.step());
         long t0 = System.nanoTime();
-        TrainStep.Result result = stepper.run(window.microBatches(), (m, i) -> objective.microLoss(m, window, i), lr);
+        TrainStep.Result result =
+            stepper.run(window.microBatches(), (m, i) -> objective.microLoss(m, window, i), lr);
         double seconds = (System.nanoTime() - t0) / 1e9;
         long samples = state.samplesSeen() + batch.size();
         int streak = result.applied() ? 0 : state.badStreak() + 1;
-        state = new TrainerState(state.step() + 1, samples, state.tokensSeen() + window.tokens(),
-            samples / objective.trainSize(), samples % objective.trainSize(), state.seed(), lr,
-            state.badSteps() + (result.applied() ? 0 : 1), streak, state.bestEval(), state.bestEvalStep(), state.extra());
+        state =
+            new TrainerState(
+                state.step() + 1,
+                samples,
+                state.tokensSeen() + window.tokens(),
+                samples / objective.trainSize(),
+                samples % objective.trainSize(),
+                state.seed(),
+                lr,
+                state.badSteps() + (result.applied() ? 0 : 1),
+                streak,
+                state.bestEval(),
+                state.bestEvalStep(),
+                state.extra());
         run.setState(state);
         losses.add(result.loss());
         if (state.step() >= stopAtStep) {
@@ -98,22 +124,47 @@ public final class Trainer {
         metrics.put("train/skipped_steps", (double) state.badSteps());
         log.logStep(state.step(), metrics);
         if (!result.applied()) {
-          log.note(String.format("step %d skipped: loss %s, grad_norm %s (%d in a row, limit %d)",
-              state.step(), result.loss(), result.gradNorm(), streak, t.maxBadSteps()));
+          log.note(
+              String.format(
+                  "step %d skipped: loss %s, grad_norm %s (%d in a row, limit %d)",
+                  state.step(), result.loss(), result.gradNorm(), streak, t.maxBadSteps()));
           if (streak >= t.maxBadSteps()) {
             // the weights are those of the last applied update: a resume from here continues with a
             // fresh streak, and the regular checkpoint from before the streak is kept as well
             Path before = Checkpoints.findLatest(run.runDir(), new ArrayList<>());
-            TrainerState saved = new TrainerState(state.step(), state.samplesSeen(), state.tokensSeen(), state.epoch(),
-                state.epochCursor(), state.seed(), state.lr(), state.badSteps(), 0, state.bestEval(), state.bestEvalStep(),
-                state.extra());
-            Path ckpt = Checkpoints.write(run.runDir(), run.model(), run.modelSource(), run.optimizer(), saved,
-                run.recipe(), run.recipe().checkpoint().maxShardBytes());
-            console.printf("tilt train: stopped after %d consecutive steps with a NaN/Inf loss or gradient norm."
-                + " The current weights are in %s%s. Lower the learning rate or clip harder, e.g.:%n"
-                + "  tilt train %s --resume %s --set train.lr=%.1e --set train.max_grad_norm=1.0%n",
-                streak, ckpt, before == null ? "" : "; the last regular checkpoint before that is " + before,
-                run.recipeArgument(), before == null ? ckpt : before, t.lr() / 10);
+            TrainerState saved =
+                new TrainerState(
+                    state.step(),
+                    state.samplesSeen(),
+                    state.tokensSeen(),
+                    state.epoch(),
+                    state.epochCursor(),
+                    state.seed(),
+                    state.lr(),
+                    state.badSteps(),
+                    0,
+                    state.bestEval(),
+                    state.bestEvalStep(),
+                    state.extra());
+            Path ckpt =
+                Checkpoints.write(
+                    run.runDir(),
+                    run.model(),
+                    run.modelSource(),
+                    run.optimizer(),
+                    saved,
+                    run.recipe(),
+                    run.recipe().checkpoint().maxShardBytes());
+            console.printf(
+                "tilt train: stopped after %d consecutive steps with a NaN/Inf loss or gradient norm."
+                    + " The current weights are in %s%s. Lower the learning rate or clip harder, e.g.:%n"
+                    + "  tilt train %s --resume %s --set train.lr=%.1e --set train.max_grad_norm=1.0%n",
+                streak,
+                ckpt,
+                before == null ? "" : "; the last regular checkpoint before that is " + before,
+                run.recipeArgument(),
+                before == null ? ckpt : before,
+                t.lr() / 10);
             return EXIT_DIVERGED;
           }
         }
@@ -130,8 +181,12 @@ public final class Trainer {
         }
       }
       if (stopRequested && state.step() < run.totalSteps()) {
-        Path ckpt = state.step() == lastCheckpoint ? Checkpoints.findLatest(run.runDir(), new ArrayList<>()) : checkpoint(state);
-        console.printf("tilt train: stopped at step %d of %d; checkpoint %s. Resume with: tilt train %s --resume%n",
+        Path ckpt =
+            state.step() == lastCheckpoint
+                ? Checkpoints.findLatest(run.runDir(), new ArrayList<>())
+                : checkpoint(state);
+        console.printf(
+            "tilt train: stopped at step %d of %d; checkpoint %s. Resume with: tilt train %s --resume%n",
             state.step(), run.totalSteps(), ckpt, run.recipeArgument());
         return EXIT_STOPPED;
       }
@@ -140,20 +195,40 @@ public final class Trainer {
   }
 
   private TrainerState evaluate(Objective objective, TrainerState s, MetricsLog log) {
-    Map<String, Double> m = objective.evaluate(run.model().manager(), run.recipe().train().microBatchSize());
+    Map<String, Double> m =
+        objective.evaluate(run.model().manager(), run.recipe().train().microBatchSize());
     log.logEval(s.step(), m);
     double loss = m.getOrDefault("eval/loss", Double.NaN);
     if (!Double.isNaN(loss) && (s.bestEval() == null || loss < s.bestEval())) {
-      s = new TrainerState(s.step(), s.samplesSeen(), s.tokensSeen(), s.epoch(), s.epochCursor(), s.seed(),
-          s.lr(), s.badSteps(), s.badStreak(), loss, s.step(), s.extra());
+      s =
+          new TrainerState(
+              s.step(),
+              s.samplesSeen(),
+              s.tokensSeen(),
+              s.epoch(),
+              s.epochCursor(),
+              s.seed(),
+              s.lr(),
+              s.badSteps(),
+              s.badStreak(),
+              loss,
+              s.step(),
+              s.extra());
       run.setState(s);
     }
     return s;
   }
 
   private Path checkpoint(TrainerState s) throws IOException {
-    Path dir = Checkpoints.write(run.runDir(), run.model(), run.modelSource(), run.optimizer(), s, run.recipe(),
-        run.recipe().checkpoint().maxShardBytes());
+    Path dir =
+        Checkpoints.write(
+            run.runDir(),
+            run.model(),
+            run.modelSource(),
+            run.optimizer(),
+            s,
+            run.recipe(),
+            run.recipe().checkpoint().maxShardBytes());
     Checkpoints.prune(run.runDir(), run.recipe().checkpoint().keepLast());
     return dir;
   }
@@ -167,8 +242,12 @@ public final class Trainer {
     List<Integer> out = new ArrayList<>(n);
     for (long i = k; i < k + n; i++) {
       long epoch = i / size;
-      long[] order = orders.computeIfAbsent(epoch, e -> Batches.order(size, run.state().seed(), (int) (long) e));
-      orders.keySet().removeIf(e -> e < epoch); // one permutation per epoch in memory, not one per epoch run
+      long[] order =
+          orders.computeIfAbsent(
+              epoch, e -> Batches.order(size, run.state().seed(), (int) (long) e));
+      orders
+          .keySet()
+          .removeIf(e -> e < epoch); // one permutation per epoch in memory, not one per epoch run
       out.add((int) order[(int) (i % size)]);
     }
     return out;

@@ -7,12 +7,12 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * Everything besides weights and optimizer moments that a run needs to continue exactly, written
- * as {@code trainer_state.json} in every checkpoint.
+ * Everything besides weights and optimizer moments that a run needs to continue exactly, written as
+ * {@code trainer_state.json} in every checkpoint.
  *
  * <p>No random-generator state is saved because none is needed: DJL cannot save libtorch's, so
- * every random draw in Tilt is a pure function of (seed, step or epoch, stream) — the data order
- * of epoch e is a permutation seeded by (seed, e), and the cursor below says where in it the run
+ * every random draw in Tilt is a pure function of (seed, step or epoch, stream) — the data order of
+ * epoch e is a permutation seeded by (seed, e), and the cursor below says where in it the run
  * stands.
  *
  * @param step optimizer steps done
@@ -49,8 +49,19 @@ public record TrainerState(
 
   /** The same state with a copy of {@code extra}. */
   public TrainerState withExtra(java.util.Map<String, Double> values) {
-    return new TrainerState(step, samplesSeen, tokensSeen, epoch, epochCursor, seed, lr, badSteps, badStreak,
-        bestEval, bestEvalStep, values);
+    return new TrainerState(
+        step,
+        samplesSeen,
+        tokensSeen,
+        epoch,
+        epochCursor,
+        seed,
+        lr,
+        badSteps,
+        badStreak,
+        bestEval,
+        bestEvalStep,
+        values);
   }
 
   private static final ObjectMapper JSON =

@@ -1,20 +1,18 @@
 package ai.tilt.train;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.tilt.data.SftDataset;
-import ai.tilt.data.SftExample;
 import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceDataset;
-import ai.tilt.data.DataOptions;
 import ai.tilt.data.ResponseGroup;
+import ai.tilt.data.SftDataset;
+import ai.tilt.data.SftExample;
 import ai.tilt.loss.GroupLoss;
 import ai.tilt.loss.Kto;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
-import ai.tilt.model.Head;
 import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Head;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
@@ -32,9 +30,9 @@ import java.util.regex.Pattern;
 
 /**
  * Everything a run is made of once set up: the model (fresh, from a HF directory, or from a
- * checkpoint when resuming), its tokenizer, the tokenised data, which weights train, the
- * optimizer and the trainer state. {@link #prepare} is the only place that decides where each
- * comes from, so resuming and starting share one path.
+ * checkpoint when resuming), its tokenizer, the tokenised data, which weights train, the optimizer
+ * and the trainer state. {@link #prepare} is the only place that decides where each comes from, so
+ * resuming and starting share one path.
  */
 public final class TrainingRun implements AutoCloseable {
   private final Recipe recipe;
@@ -52,9 +50,19 @@ public final class TrainingRun implements AutoCloseable {
   private TrainerState state;
   private ValueHead valueHead; // PPO only
 
-  private TrainingRun(Recipe recipe, String recipeArgument, Path runDir, Path modelSource, CausalLM model,
-      TextTokenizer tokenizer, Objective objective, Map<String, NDArray> trainable,
-      AdamW optimizer, TrainerState state, boolean resumed, List<AutoCloseable> owned) {
+  private TrainingRun(
+      Recipe recipe,
+      String recipeArgument,
+      Path runDir,
+      Path modelSource,
+      CausalLM model,
+      TextTokenizer tokenizer,
+      Objective objective,
+      Map<String, NDArray> trainable,
+      AdamW optimizer,
+      TrainerState state,
+      boolean resumed,
+      List<AutoCloseable> owned) {
     this.recipe = recipe;
     this.recipeArgument = recipeArgument;
     this.runDir = runDir;
@@ -71,8 +79,14 @@ public final class TrainingRun implements AutoCloseable {
     if (recipe.online() != null) {
       this.totalSteps = (long) recipe.online().iterations() * recipe.online().stepsPerIteration();
     } else {
-      this.totalSteps = t.maxSteps() > 0 ? t.maxSteps()
-          : (long) Math.ceil((t.epochs() == null ? 1.0 : t.epochs()) * objective.trainSize() / t.batchSize());
+      this.totalSteps =
+          t.maxSteps() > 0
+              ? t.maxSteps()
+              : (long)
+                  Math.ceil(
+                      (t.epochs() == null ? 1.0 : t.epochs())
+                          * objective.trainSize()
+                          / t.batchSize());
     }
   }
 
@@ -82,8 +96,9 @@ public final class TrainingRun implements AutoCloseable {
    * @param checkpoint the checkpoint to continue from, or null for a fresh start
    * @param recipeArgument how the user named the recipe, for the resume hint
    */
-  public static TrainingRun prepare(Recipe recipe, String recipeArgument, Path runDir, Path checkpoint,
-      PrintStream console) throws IOException {
+  public static TrainingRun prepare(
+      Recipe recipe, String recipeArgument, Path runDir, Path checkpoint, PrintStream console)
+      throws IOException {
     validate(recipe);
     Path source;
     TrainerState state;
@@ -95,9 +110,13 @@ public final class TrainingRun implements AutoCloseable {
       Recipe saved = RecipeLoader.load(checkpoint.resolve("recipe.yaml"), List.of());
       RecipeLoader.Diff diff = RecipeLoader.diff(saved, recipe);
       if (!diff.refused().isEmpty()) {
-        throw new IllegalArgumentException("cannot resume " + checkpoint + " with a recipe that changes "
-            + String.join("; ", diff.refused()) + " (only train.max_steps, epochs, lr, min_lr, max_grad_norm,"
-            + " max_bad_steps, log.* and checkpoint.* may change)");
+        throw new IllegalArgumentException(
+            "cannot resume "
+                + checkpoint
+                + " with a recipe that changes "
+                + String.join("; ", diff.refused())
+                + " (only train.max_steps, epochs, lr, min_lr, max_grad_norm,"
+                + " max_bad_steps, log.* and checkpoint.* may change)");
       }
       for (String change : diff.allowed()) {
         console.println("tilt train: resuming with " + change);
@@ -109,18 +128,24 @@ public final class TrainingRun implements AutoCloseable {
       state = TrainerState.fresh(recipe.seed());
     }
     boolean rewardModel = recipe.loss() instanceof RewardModelLoss;
-    CausalLM model = rewardModel ? ModelFiles.load(source, ai.tilt.model.Devices.current(), Head.SCORE, recipe.seed())
-        : ModelFiles.load(source, ai.tilt.model.Devices.current());
+    CausalLM model =
+        rewardModel
+            ? ModelFiles.load(source, ai.tilt.model.Devices.current(), Head.SCORE, recipe.seed())
+            : ModelFiles.load(source, ai.tilt.model.Devices.current());
     List<AutoCloseable> owned = new ArrayList<>();
     try {
       model.setPrecision(recipe.train().precision());
-      // a model without tokenizer files trains on token ids only (the bandits); text data then fails
+      // a model without tokenizer files trains on token ids only (the bandits); text data then
+      // fails
       TextTokenizer tokenizer = TextTokenizer.loadIfPresent(source);
       if (tokenizer != null) {
         owned.add(tokenizer);
       }
       // on-policy runs collect their data every iteration (OnlineTrainer); the rest train on a file
-      Objective objective = recipe.online() != null ? null : objective(recipe, runDir, model, tokenizer, console, owned);
+      Objective objective =
+          recipe.online() != null
+              ? null
+              : objective(recipe, runDir, model, tokenizer, console, owned);
       if (objective != null) {
         owned.add(objective);
       }
@@ -144,8 +169,20 @@ public final class TrainingRun implements AutoCloseable {
       if (checkpoint != null) {
         optimizer.load(checkpoint.resolve("optimizer.safetensors"));
       }
-      TrainingRun run = new TrainingRun(recipe, recipeArgument, runDir, source, model, tokenizer, objective, trainable,
-          optimizer, state, checkpoint != null, owned);
+      TrainingRun run =
+          new TrainingRun(
+              recipe,
+              recipeArgument,
+              runDir,
+              source,
+              model,
+              tokenizer,
+              objective,
+              trainable,
+              optimizer,
+              state,
+              checkpoint != null,
+              owned);
       run.valueHead = valueHead;
       return run;
     } catch (RuntimeException | IOException e) {
@@ -161,25 +198,46 @@ public final class TrainingRun implements AutoCloseable {
     }
   }
 
-  /** The method's objective with its data: SFT examples, preference groups, or pairs for a reward model. */
-  private static Objective objective(Recipe recipe, Path runDir, CausalLM model, TextTokenizer tokenizer,
-      PrintStream console, List<AutoCloseable> owned) throws IOException {
+  /**
+   * The method's objective with its data: SFT examples, preference groups, or pairs for a reward
+   * model.
+   */
+  private static Objective objective(
+      Recipe recipe,
+      Path runDir,
+      CausalLM model,
+      TextTokenizer tokenizer,
+      PrintStream console,
+      List<AutoCloseable> owned)
+      throws IOException {
     Recipe.Data d = recipe.data();
     long padId = padId(tokenizer);
     if (recipe.loss() instanceof Sft) {
-      DataOptions options = new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+      DataOptions options =
+          new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
       SftDataset trainSet = SftDataset.load(Path.of(d.train()), tokenizer, options);
-      List<SftExample> evalSet = d.eval() == null ? List.of()
-          : SftDataset.load(Path.of(d.eval()), tokenizer, options).examples();
-      return new SftObjective(model, padId, recipe.train().lossNormalization(), trainSet.examples(), evalSet,
+      List<SftExample> evalSet =
+          d.eval() == null
+              ? List.of()
+              : SftDataset.load(Path.of(d.eval()), tokenizer, options).examples();
+      return new SftObjective(
+          model,
+          padId,
+          recipe.train().lossNormalization(),
+          trainSet.examples(),
+          evalSet,
           trainSet.stats().summary());
     }
-    DataOptions options = new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+    DataOptions options =
+        new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
     PreferenceDataset trainSet = PreferenceDataset.load(Path.of(d.train()), tokenizer, options);
-    List<ResponseGroup> evalSet = d.eval() == null ? List.of()
-        : PreferenceDataset.load(Path.of(d.eval()), tokenizer, options).groups();
+    List<ResponseGroup> evalSet =
+        d.eval() == null
+            ? List.of()
+            : PreferenceDataset.load(Path.of(d.eval()), tokenizer, options).groups();
     if (recipe.loss() instanceof RewardModelLoss rm) {
-      return new RewardObjective(model, rm, padId, trainSet.groups(), evalSet, trainSet.stats().summary());
+      return new RewardObjective(
+          model, rm, padId, trainSet.groups(), evalSet, trainSet.stats().summary());
     }
     GroupLoss loss = (GroupLoss) recipe.loss();
     ReferenceModel reference = null;
@@ -189,19 +247,31 @@ public final class TrainingRun implements AutoCloseable {
       Path initial = initialSource(recipe, runDir);
       if (recipe.model().precomputeReference()) {
         if (loss instanceof Kto) {
-          throw new IllegalArgumentException("recipe: model.precompute_reference does not work with kto, whose KL"
-              + " estimate pairs prompts with other prompts' responses at random");
+          throw new IllegalArgumentException(
+              "recipe: model.precompute_reference does not work with kto, whose KL"
+                  + " estimate pairs prompts with other prompts' responses at random");
         }
-        ReferenceCache cache = ReferenceCache.open(runDir, initial, d, recipe.train().microBatchSize());
+        ReferenceCache cache =
+            ReferenceCache.open(runDir, initial, d, recipe.train().microBatchSize());
         cache.precision = referencePrecision(recipe);
         trainRef = cache.logps("train", trainSet.groups(), padId, console);
         evalRef = cache.logps("eval", evalSet, padId, console);
       } else {
-        reference = ReferenceModel.load(initial, ai.tilt.model.Devices.current(), referencePrecision(recipe));
+        reference =
+            ReferenceModel.load(
+                initial, ai.tilt.model.Devices.current(), referencePrecision(recipe));
         owned.add(reference);
       }
     }
-    return new PreferenceObjective(model, reference, loss, padId, trainSet.groups(), evalSet, trainRef, evalRef,
+    return new PreferenceObjective(
+        model,
+        reference,
+        loss,
+        padId,
+        trainSet.groups(),
+        evalSet,
+        trainRef,
+        evalRef,
         trainSet.stats().summary());
   }
 
@@ -210,11 +280,14 @@ public final class TrainingRun implements AutoCloseable {
     if (r.model().referencePrecision() != null) {
       return r.model().referencePrecision();
     }
-    return r.train().precision() == ai.tilt.model.Precision.BF16_MIXED ? ai.tilt.model.Precision.BF16
+    return r.train().precision() == ai.tilt.model.Precision.BF16_MIXED
+        ? ai.tilt.model.Precision.BF16
         : ai.tilt.model.Precision.FP32;
   }
 
-  /** The model the run started from: the reference of every loss that has one, also after resuming. */
+  /**
+   * The model the run started from: the reference of every loss that has one, also after resuming.
+   */
   static Path initialSource(Recipe r, Path runDir) {
     return r.model().path() != null ? Path.of(r.model().path()) : runDir.resolve("init-model");
   }
@@ -225,24 +298,33 @@ public final class TrainingRun implements AutoCloseable {
       throw new IllegalArgumentException("recipe: set exactly one of model.path and model.init");
     }
     if (r.data().train() == null) {
-      throw new IllegalArgumentException("recipe: data.train is required"
-          + (r.online() != null ? " (the prompts of an on-policy run)" : ""));
+      throw new IllegalArgumentException(
+          "recipe: data.train is required"
+              + (r.online() != null ? " (the prompts of an on-policy run)" : ""));
     }
     if (r.online() != null) {
-      if (!(r.loss() instanceof GroupLoss) && !(r.loss() instanceof ai.tilt.loss.PolicyGradientLoss)) {
-        throw new IllegalArgumentException("recipe: an on-policy run trains a preference or policy-gradient loss,"
-            + " not " + r.loss().type());
+      if (!(r.loss() instanceof GroupLoss)
+          && !(r.loss() instanceof ai.tilt.loss.PolicyGradientLoss)) {
+        throw new IllegalArgumentException(
+            "recipe: an on-policy run trains a preference or policy-gradient loss,"
+                + " not "
+                + r.loss().type());
       }
       if (r.online().reward() == null) {
         throw new IllegalArgumentException("recipe: online.reward is required");
       }
     }
     if (t.batchSize() < 1 || t.microBatchSize() < 1 || t.batchSize() % t.microBatchSize() != 0) {
-      throw new IllegalArgumentException("recipe: train.batch_size (" + t.batchSize()
-          + ") must be a positive multiple of train.micro_batch_size (" + t.microBatchSize() + ")");
+      throw new IllegalArgumentException(
+          "recipe: train.batch_size ("
+              + t.batchSize()
+              + ") must be a positive multiple of train.micro_batch_size ("
+              + t.microBatchSize()
+              + ")");
     }
     if (t.maxSteps() < 0 || (t.maxSteps() == 0 && t.epochs() != null && !(t.epochs() > 0))) {
-      throw new IllegalArgumentException("recipe: train.max_steps must be > 0, or train.epochs > 0");
+      throw new IllegalArgumentException(
+          "recipe: train.max_steps must be > 0, or train.epochs > 0");
     }
   }
 
@@ -260,10 +342,17 @@ public final class TrainingRun implements AutoCloseable {
     Files.createDirectories(tmp);
     ModelConfig config = null;
     if (init.vocabSize() != null) {
-      config = Presets.config(ModelConfig.Family.of(init.arch()), init.preset(), init.vocabSize(), null, new long[0],
-          null);
+      config =
+          Presets.config(
+              ModelConfig.Family.of(init.arch()),
+              init.preset(),
+              init.vocabSize(),
+              null,
+              new long[0],
+              null);
     } else if (init.tokenizer() != null) {
-      for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+      for (String f :
+          List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
         Path src = Path.of(init.tokenizer()).resolve(f);
         if (Files.exists(src)) {
           Files.copy(src, tmp.resolve(f));
@@ -274,8 +363,14 @@ public final class TrainingRun implements AutoCloseable {
     }
     if (init.vocabSize() == null) {
       try (TextTokenizer tok = TextTokenizer.load(tmp)) {
-        config = Presets.config(ModelConfig.Family.of(init.arch()), init.preset(), tok.vocabSize(), tok.bosId(),
-            tok.eosIds(), tok.padId());
+        config =
+            Presets.config(
+                ModelConfig.Family.of(init.arch()),
+                init.preset(),
+                tok.vocabSize(),
+                tok.bosId(),
+                tok.eosIds(),
+                tok.padId());
       }
     }
     long seed = init.seed() == null ? r.seed() : init.seed();
@@ -290,15 +385,24 @@ public final class TrainingRun implements AutoCloseable {
     return dir;
   }
 
-  /** Trains {@code modelDir} in place with a short SFT run (its own run directory, kept for inspection). */
-  private static void warmUp(Recipe.WarmUp w, Path modelDir, Path warmDir, long seed, PrintStream console)
+  /**
+   * Trains {@code modelDir} in place with a short SFT run (its own run directory, kept for
+   * inspection).
+   */
+  private static void warmUp(
+      Recipe.WarmUp w, Path modelDir, Path warmDir, long seed, PrintStream console)
       throws IOException {
-    com.fasterxml.jackson.databind.node.ObjectNode tree = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+    com.fasterxml.jackson.databind.node.ObjectNode tree =
+        new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
     tree.put("name", "warmup-sft").put("seed", seed);
     tree.putObject("model").put("path", modelDir.toString());
     tree.putObject("data").put("train", w.data()).put("max_length", w.maxLength());
-    tree.putObject("train").put("max_steps", w.steps()).put("batch_size", w.batchSize()).put("lr", w.lr())
-        .put("min_lr", w.lr() / 10).put("warmup_steps", Math.min(20, w.steps() / 10));
+    tree.putObject("train")
+        .put("max_steps", w.steps())
+        .put("batch_size", w.batchSize())
+        .put("lr", w.lr())
+        .put("min_lr", w.lr() / 10)
+        .put("warmup_steps", Math.min(20, w.steps() / 10));
     tree.put("loss", "sft");
     tree.putObject("checkpoint").put("every", 0).put("keep_last", 1);
     tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
@@ -311,7 +415,10 @@ public final class TrainingRun implements AutoCloseable {
       }
     }
     Path done = Checkpoints.findLatest(warmDir, new ArrayList<>());
-    Files.copy(done.resolve("model.safetensors"), modelDir.resolve("model.safetensors"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(
+        done.resolve("model.safetensors"),
+        modelDir.resolve("model.safetensors"),
+        StandardCopyOption.REPLACE_EXISTING);
   }
 
   private static Map<String, NDArray> select(CausalLM model, List<String> patterns) {
@@ -328,8 +435,12 @@ public final class TrainingRun implements AutoCloseable {
       }
     }
     if (out.isEmpty()) {
-      throw new IllegalArgumentException("recipe: model.trainable " + patterns + " matches no weight (names look like "
-          + model.parameters().keySet().iterator().next() + ")");
+      throw new IllegalArgumentException(
+          "recipe: model.trainable "
+              + patterns
+              + " matches no weight (names look like "
+              + model.parameters().keySet().iterator().next()
+              + ")");
     }
     return out;
   }
@@ -341,27 +452,74 @@ public final class TrainingRun implements AutoCloseable {
       params += p.getShape().size();
     }
     Recipe.Train t = recipe.train();
-    return String.format("%s %s with %s: %,d trainable weights in %d tensors; %s; %d steps of %d examples"
-        + " (%d x %d accumulated); lr %.2e %s", resumed ? "resuming at step " + state.step() + " of" : "training",
-        model.config().family().modelType, recipe.loss().type(), params, trainable.size(),
+    return String.format(
+        "%s %s with %s: %,d trainable weights in %d tensors; %s; %d steps of %d examples"
+            + " (%d x %d accumulated); lr %.2e %s",
+        resumed ? "resuming at step " + state.step() + " of" : "training",
+        model.config().family().modelType,
+        recipe.loss().type(),
+        params,
+        trainable.size(),
         objective == null ? "on-policy" : objective.describe(),
-        totalSteps, t.batchSize(), t.batchSize() / t.microBatchSize(), t.microBatchSize(), t.lr(),
+        totalSteps,
+        t.batchSize(),
+        t.batchSize() / t.microBatchSize(),
+        t.microBatchSize(),
+        t.lr(),
         t.schedule().name().toLowerCase());
   }
 
-  public Recipe recipe() { return recipe; }
-  public String recipeArgument() { return recipeArgument; }
-  public Path runDir() { return runDir; }
-  public Path modelSource() { return modelSource; }
-  public CausalLM model() { return model; }
-  public TextTokenizer tokenizer() { return tokenizer; }
-  public Objective objective() { return objective; }
-  ValueHead valueHead() { return valueHead; }
-  public Map<String, NDArray> trainable() { return trainable; }
-  public AdamW optimizer() { return optimizer; }
-  public long totalSteps() { return totalSteps; }
-  public boolean resumed() { return resumed; }
-  public TrainerState state() { return state; }
+  public Recipe recipe() {
+    return recipe;
+  }
+
+  public String recipeArgument() {
+    return recipeArgument;
+  }
+
+  public Path runDir() {
+    return runDir;
+  }
+
+  public Path modelSource() {
+    return modelSource;
+  }
+
+  public CausalLM model() {
+    return model;
+  }
+
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  public Objective objective() {
+    return objective;
+  }
+
+  ValueHead valueHead() {
+    return valueHead;
+  }
+
+  public Map<String, NDArray> trainable() {
+    return trainable;
+  }
+
+  public AdamW optimizer() {
+    return optimizer;
+  }
+
+  public long totalSteps() {
+    return totalSteps;
+  }
+
+  public boolean resumed() {
+    return resumed;
+  }
+
+  public TrainerState state() {
+    return state;
+  }
 
   void setState(TrainerState s) {
     state = s;

@@ -14,14 +14,15 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * PPO's value head: a linear map from the policy's final hidden state at each position to a
- * scalar value (the shared-trunk design of Ziegler et al., 2019 and TRL's original PPO). It trains
- * with the policy and lives beside the HF weights in checkpoints, as {@code value_head.safetensors}.
+ * PPO's value head: a linear map from the policy's final hidden state at each position to a scalar
+ * value (the shared-trunk design of Ziegler et al., 2019 and TRL's original PPO). It trains with
+ * the policy and lives beside the HF weights in checkpoints, as {@code value_head.safetensors}.
  */
 final class ValueHead implements AutoCloseable {
   static final String FILE = "value_head.safetensors";
   private final NDManager manager;
-  private final Map<String, NDArray> params = new LinkedHashMap<>(); // value_head.weight (1, d), value_head.bias (1)
+  private final Map<String, NDArray> params =
+      new LinkedHashMap<>(); // value_head.weight (1, d), value_head.bias (1)
 
   ValueHead(int hidden, long seed, NDManager parent) {
     this.manager = parent.newSubManager();
@@ -50,7 +51,8 @@ final class ValueHead implements AutoCloseable {
   void load(Path dir) throws IOException {
     Path file = dir.resolve(FILE);
     if (!Files.exists(file)) {
-      throw new IOException(dir + " has no " + FILE + " (a PPO run's checkpoint keeps its value head there)");
+      throw new IOException(
+          dir + " has no " + FILE + " (a PPO run's checkpoint keeps its value head there)");
     }
     try (SafetensorsReader r = Safetensors.open(file)) {
       for (Map.Entry<String, NDArray> e : params.entrySet()) {

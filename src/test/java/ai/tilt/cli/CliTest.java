@@ -33,21 +33,42 @@ class CliTest {
   @BeforeAll
   static void initModel() {
     model = tmp.resolve("qwen3-tiny");
-    Run r = run("init-model", "--arch", "qwen3", "--preset", "tiny", "--out", model.toString(), "--seed", "5");
+    Run r =
+        run(
+            "init-model",
+            "--arch",
+            "qwen3",
+            "--preset",
+            "tiny",
+            "--out",
+            model.toString(),
+            "--seed",
+            "5");
     assertEquals(0, r.code(), r.err());
   }
 
   @Test
   void errorsNameTheWholeVerb() throws IOException {
-    Path recipe = Files.writeString(tmp.resolve("bad.yaml"), "name: bad\ntrain: {lr_sched: cosine}\n");
+    Path recipe =
+        Files.writeString(tmp.resolve("bad.yaml"), "name: bad\ntrain: {lr_sched: cosine}\n");
     Run r = run("recipe", "explain", recipe.toString());
     assertEquals(1, r.code());
-    assertTrue(r.err().startsWith("tilt recipe explain: ") && r.err().contains("unknown key 'train.lr_sched'"), r.err());
+    assertTrue(
+        r.err().startsWith("tilt recipe explain: ")
+            && r.err().contains("unknown key 'train.lr_sched'"),
+        r.err());
   }
 
   @Test
   void initModelWritesHfLayout() throws IOException {
-    for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+    for (String f :
+        new String[] {
+          "config.json",
+          "model.safetensors",
+          "tokenizer.json",
+          "tokenizer_config.json",
+          "generation_config.json"
+        }) {
       assertTrue(Files.exists(model.resolve(f)), f);
     }
     JsonNode config = JSON.readTree(model.resolve("config.json").toFile());
@@ -59,12 +80,29 @@ class CliTest {
 
   @Test
   void generateThenScoreGivesTheSamplersLogprobs() throws IOException {
-    Path in = Files.writeString(tmp.resolve("prompts.jsonl"),
-        "{\"id\": 1, \"prompt\": \"The cat\"}\n{\"id\": 2, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}\n"
-            + "{\"id\": 3, \"prompt_ids\": [5, 6, 7]}\n");
+    Path in =
+        Files.writeString(
+            tmp.resolve("prompts.jsonl"),
+            "{\"id\": 1, \"prompt\": \"The cat\"}\n{\"id\": 2, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}\n"
+                + "{\"id\": 3, \"prompt_ids\": [5, 6, 7]}\n");
     Path out = tmp.resolve("gen.jsonl");
-    Run g = run("generate", "--model", model.toString(), "--input", in.toString(), "--output", out.toString(),
-        "--num-samples", "2", "--max-new-tokens", "6", "--seed", "3", "--batch-size", "4");
+    Run g =
+        run(
+            "generate",
+            "--model",
+            model.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString(),
+            "--num-samples",
+            "2",
+            "--max-new-tokens",
+            "6",
+            "--seed",
+            "3",
+            "--batch-size",
+            "4");
     assertEquals(0, g.code(), g.err());
     List<String> lines = Files.readAllLines(out);
     assertEquals(6, lines.size());
@@ -89,7 +127,17 @@ class CliTest {
     }
     Path scoreIn = Files.writeString(tmp.resolve("score.jsonl"), score.toString());
     Path scored = tmp.resolve("scored.jsonl");
-    Run s = run("logprobs", "--model", model.toString(), "--input", scoreIn.toString(), "--output", scored.toString(), "--batch-size", "3");
+    Run s =
+        run(
+            "logprobs",
+            "--model",
+            model.toString(),
+            "--input",
+            scoreIn.toString(),
+            "--output",
+            scored.toString(),
+            "--batch-size",
+            "3");
     assertEquals(0, s.code(), s.err());
     List<String> scores = Files.readAllLines(scored);
     for (int i = 0; i < lines.size(); i++) {
@@ -97,7 +145,11 @@ class CliTest {
       JsonNode b = JSON.readTree(scores.get(i));
       double sum = 0;
       for (int j = 0; j < a.size(); j++) {
-        assertEquals(a.get(j).asDouble(), b.get("logprobs").get(j).asDouble(), 1e-4, "line " + i + " token " + j);
+        assertEquals(
+            a.get(j).asDouble(),
+            b.get("logprobs").get(j).asDouble(),
+            1e-4,
+            "line " + i + " token " + j);
         sum += b.get("logprobs").get(j).asDouble();
       }
       assertEquals(sum, b.get("sum").asDouble(), 1e-6);
@@ -106,31 +158,96 @@ class CliTest {
 
   @Test
   void samplesDoNotDependOnBatchSize() throws IOException {
-    Path in = Files.writeString(tmp.resolve("p.jsonl"), "{\"prompt\": \"a\"}\n{\"prompt\": \"b c\"}\n{\"prompt\": \"d\"}\n");
+    Path in =
+        Files.writeString(
+            tmp.resolve("p.jsonl"),
+            "{\"prompt\": \"a\"}\n{\"prompt\": \"b c\"}\n{\"prompt\": \"d\"}\n");
     Path a = tmp.resolve("a.jsonl");
     Path b = tmp.resolve("b.jsonl");
-    assertEquals(0, run("generate", "--model", model.toString(), "--input", in.toString(), "--output", a.toString(),
-        "--max-new-tokens", "5", "--batch-size", "1", "--ignore-eos").code());
-    assertEquals(0, run("generate", "--model", model.toString(), "--input", in.toString(), "--output", b.toString(),
-        "--max-new-tokens", "5", "--batch-size", "3", "--ignore-eos").code());
+    assertEquals(
+        0,
+        run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                a.toString(),
+                "--max-new-tokens",
+                "5",
+                "--batch-size",
+                "1",
+                "--ignore-eos")
+            .code());
+    assertEquals(
+        0,
+        run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--input",
+                in.toString(),
+                "--output",
+                b.toString(),
+                "--max-new-tokens",
+                "5",
+                "--batch-size",
+                "3",
+                "--ignore-eos")
+            .code());
     List<String> la = Files.readAllLines(a);
     List<String> lb = Files.readAllLines(b);
     for (int i = 0; i < 3; i++) {
-      assertEquals(JSON.readTree(la.get(i)).get("completion_ids"), JSON.readTree(lb.get(i)).get("completion_ids"));
+      assertEquals(
+          JSON.readTree(la.get(i)).get("completion_ids"),
+          JSON.readTree(lb.get(i)).get("completion_ids"));
     }
   }
 
   @Test
   void badInputNamesFileAndLine() throws IOException {
-    Path in = Files.writeString(tmp.resolve("bad.jsonl"), "{\"prompt\": \"ok\", \"completion\": \"fine\"}\n{\"prompt\": \"x\"}\n");
-    Run r = run("logprobs", "--model", model.toString(), "--input", in.toString(), "--output", tmp.resolve("o.jsonl").toString());
+    Path in =
+        Files.writeString(
+            tmp.resolve("bad.jsonl"),
+            "{\"prompt\": \"ok\", \"completion\": \"fine\"}\n{\"prompt\": \"x\"}\n");
+    Run r =
+        run(
+            "logprobs",
+            "--model",
+            model.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            tmp.resolve("o.jsonl").toString());
     assertEquals(1, r.code());
     assertTrue(r.err().contains("bad.jsonl:2") && r.err().contains("completion"), r.err());
-    Path in2 = Files.writeString(tmp.resolve("bad2.jsonl"), "{\"prompt_ids\": [1, 2], \"completion_ids\": [99999]}\n{oops\n");
-    Run r2 = run("logprobs", "--model", model.toString(), "--input", in2.toString(), "--output", tmp.resolve("o.jsonl").toString());
+    Path in2 =
+        Files.writeString(
+            tmp.resolve("bad2.jsonl"),
+            "{\"prompt_ids\": [1, 2], \"completion_ids\": [99999]}\n{oops\n");
+    Run r2 =
+        run(
+            "logprobs",
+            "--model",
+            model.toString(),
+            "--input",
+            in2.toString(),
+            "--output",
+            tmp.resolve("o.jsonl").toString());
     assertTrue(r2.err().contains("bad2.jsonl:2") && r2.err().contains("invalid JSON"), r2.err());
-    Path in3 = Files.writeString(tmp.resolve("bad3.jsonl"), "{\"prompt_ids\": [1, 2], \"completion_ids\": [99999]}\n");
-    Run r3 = run("logprobs", "--model", model.toString(), "--input", in3.toString(), "--output", tmp.resolve("o.jsonl").toString());
+    Path in3 =
+        Files.writeString(
+            tmp.resolve("bad3.jsonl"), "{\"prompt_ids\": [1, 2], \"completion_ids\": [99999]}\n");
+    Run r3 =
+        run(
+            "logprobs",
+            "--model",
+            model.toString(),
+            "--input",
+            in3.toString(),
+            "--output",
+            tmp.resolve("o.jsonl").toString());
     assertTrue(r3.err().contains("bad3.jsonl:1") && r3.err().contains("99999"), r3.err());
     Run r4 = run("init-model", "--arch", "mamba", "--out", tmp.resolve("x").toString());
     assertEquals(1, r4.code());
@@ -143,12 +260,33 @@ class CliTest {
     Files.createDirectories(idsOnly);
     Files.copy(model.resolve("config.json"), idsOnly.resolve("config.json"));
     Files.copy(model.resolve("model.safetensors"), idsOnly.resolve("model.safetensors"));
-    Path in = Files.writeString(tmp.resolve("ids.jsonl"), "{\"prompt_ids\": [1, 2, 3]}\n{\"prompt\": \"text\"}\n");
-    Run r = run("generate", "--model", idsOnly.toString(), "--input", in.toString(), "--output", tmp.resolve("g.jsonl").toString());
+    Path in =
+        Files.writeString(
+            tmp.resolve("ids.jsonl"), "{\"prompt_ids\": [1, 2, 3]}\n{\"prompt\": \"text\"}\n");
+    Run r =
+        run(
+            "generate",
+            "--model",
+            idsOnly.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            tmp.resolve("g.jsonl").toString());
     assertEquals(1, r.code());
     assertTrue(r.err().contains("ids.jsonl:2") && r.err().contains("tokenizer"), r.err());
     Files.writeString(in, "{\"prompt_ids\": [1, 2, 3]}\n");
-    Run ok = run("generate", "--model", idsOnly.toString(), "--input", in.toString(), "--output", tmp.resolve("g.jsonl").toString(), "--max-new-tokens", "3", "--ignore-eos");
+    Run ok =
+        run(
+            "generate",
+            "--model",
+            idsOnly.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            tmp.resolve("g.jsonl").toString(),
+            "--max-new-tokens",
+            "3",
+            "--ignore-eos");
     assertEquals(0, ok.code(), ok.err());
     JsonNode o = JSON.readTree(Files.readAllLines(tmp.resolve("g.jsonl")).get(0));
     assertEquals(3, o.get("completion_ids").size());
@@ -175,7 +313,17 @@ class CliTest {
     }
     Path input = Files.writeString(tmp.resolve("score-in.jsonl"), in.toString());
     Path out = tmp.resolve("score-out.jsonl");
-    Run r = run("score", "--model", rm.toString(), "--input", input.toString(), "--output", out.toString(), "--batch-size", "2");
+    Run r =
+        run(
+            "score",
+            "--model",
+            rm.toString(),
+            "--input",
+            input.toString(),
+            "--output",
+            out.toString(),
+            "--batch-size",
+            "2");
     assertEquals(0, r.code(), r.err());
     List<String> got = Files.readAllLines(out);
     int k = 0;
@@ -184,10 +332,19 @@ class CliTest {
       if (e.get("ids").size() < 2) {
         continue;
       }
-      assertEquals(e.get("score").asDouble(), JSON.readTree(got.get(k++)).get("reward").asDouble(), 1e-4);
+      assertEquals(
+          e.get("score").asDouble(), JSON.readTree(got.get(k++)).get("reward").asDouble(), 1e-4);
     }
     assertTrue(k >= 3);
-    Run lm = run("score", "--model", model.toString(), "--input", input.toString(), "--output", out.toString());
+    Run lm =
+        run(
+            "score",
+            "--model",
+            model.toString(),
+            "--input",
+            input.toString(),
+            "--output",
+            out.toString());
     assertEquals(1, lm.code());
     assertTrue(lm.err().contains("not a reward model"), lm.err());
   }
@@ -195,14 +352,27 @@ class CliTest {
   /** tilt eval against itself: no KL, win rate one half, and the reward of its own samples. */
   @Test
   void evalOfAModelAgainstItself() throws IOException {
-    Path prompts = Files.writeString(tmp.resolve("eval-prompts.jsonl"), "{\"prompt\": \"a b\"}\n{\"prompt\": \"c\"}\n");
+    Path prompts =
+        Files.writeString(
+            tmp.resolve("eval-prompts.jsonl"), "{\"prompt\": \"a b\"}\n{\"prompt\": \"c\"}\n");
     java.io.PrintStream saved = System.out;
     java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
     System.setOut(new java.io.PrintStream(out, true));
     Run r;
     try {
-      r = run("eval", "--model", model.toString(), "--reward", "{type: min_length, unit: tokens}", "--prompts",
-          prompts.toString(), "--samples", "3", "--max-new-tokens", "5");
+      r =
+          run(
+              "eval",
+              "--model",
+              model.toString(),
+              "--reward",
+              "{type: min_length, unit: tokens}",
+              "--prompts",
+              prompts.toString(),
+              "--samples",
+              "3",
+              "--max-new-tokens",
+              "5");
     } finally {
       System.setOut(saved);
     }
@@ -211,8 +381,17 @@ class CliTest {
     assertEquals(0.0, m.get("eval/kl").asDouble(), 1e-5);
     assertEquals(0.5, m.get("eval/win_rate").asDouble(), 1e-9);
     assertEquals(m.get("eval/reference_reward").asDouble(), m.get("eval/reward").asDouble(), 1e-9);
-    assertTrue(m.get("eval/mean_length").asDouble() >= 1 && m.get("eval/mean_length").asDouble() <= 5);
-    Run bad = run("eval", "--model", model.toString(), "--reward", "{type: nope}", "--prompts", prompts.toString());
+    assertTrue(
+        m.get("eval/mean_length").asDouble() >= 1 && m.get("eval/mean_length").asDouble() <= 5);
+    Run bad =
+        run(
+            "eval",
+            "--model",
+            model.toString(),
+            "--reward",
+            "{type: nope}",
+            "--prompts",
+            prompts.toString());
     assertEquals(1, bad.code());
     assertTrue(bad.err().contains("nope"), bad.err());
   }

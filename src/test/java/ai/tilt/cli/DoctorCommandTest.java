@@ -12,7 +12,9 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code tilt doctor} on this machine: what it finds, and the fix when a run's needs are missing. */
+/**
+ * {@code tilt doctor} on this machine: what it finds, and the fix when a run's needs are missing.
+ */
 class DoctorCommandTest {
   @TempDir Path tmp;
 
@@ -30,15 +32,19 @@ class DoctorCommandTest {
 
   @Test
   void jsonDescribesTheCpuEngineAndMeasuresTheRunDirsDisk() throws Exception {
-    String[] r = stdout("doctor", "--json", "--run-dir", tmp.resolve("not/yet/made").toString()).split("\n", 2);
+    String[] r =
+        stdout("doctor", "--json", "--run-dir", tmp.resolve("not/yet/made").toString())
+            .split("\n", 2);
     assertEquals("0", r[0]);
     JsonNode j = new ObjectMapper().readTree(r[1]);
     assertTrue(j.get("engine").asText().startsWith("PyTorch 2.7.1 (DJL 0.36.0)"), r[1]);
     assertEquals("cpu", j.get("flavour").asText());
     assertEquals("cpu", j.get("device").asText());
     assertEquals(0, j.get("gpus").size());
-    int expected = System.getProperty("tilt.threads") != null ? Integer.getInteger("tilt.threads")
-        : Runtime.getRuntime().availableProcessors();
+    int expected =
+        System.getProperty("tilt.threads") != null
+            ? Integer.getInteger("tilt.threads")
+            : Runtime.getRuntime().availableProcessors();
     assertEquals(expected, j.get("threads").asInt());
     // the nearest directory that exists is where the free space is measured
     assertEquals(tmp.toString(), j.get("diskPath").asText());
@@ -51,9 +57,11 @@ class DoctorCommandTest {
   void aGpuThatIsNotThereIsAProblemWithItsFix() {
     String before = System.getProperty("tilt.device");
     try {
-      String[] r = stdout("--device", "cuda:0", "doctor", "--run-dir", tmp.toString()).split("\n", 2);
+      String[] r =
+          stdout("--device", "cuda:0", "doctor", "--run-dir", tmp.toString()).split("\n", 2);
       assertEquals("1", r[0]);
-      assertTrue(r[1].contains("problem: device cuda:0 requested but libtorch sees 0 GPU(s)"), r[1]);
+      assertTrue(
+          r[1].contains("problem: device cuda:0 requested but libtorch sees 0 GPU(s)"), r[1]);
       assertTrue(r[1].contains("fix: run on a GPU machine with the CUDA build"), r[1]);
       assertTrue(r[1].contains("not ready: 1 problem(s) above"), r[1]);
     } finally {
@@ -72,7 +80,10 @@ class DoctorCommandTest {
       System.setProperty("tilt.threads", "two");
       String[] r = stdout("doctor", "--run-dir", tmp.toString()).split("\n", 2);
       assertEquals("1", r[0]);
-      assertTrue(r[1].contains("problem: tilt.threads=two: threads must be a whole number >= 1\n  fix: unset it"), r[1]);
+      assertTrue(
+          r[1].contains(
+              "problem: tilt.threads=two: threads must be a whole number >= 1\n  fix: unset it"),
+          r[1]);
     } finally {
       if (before == null) {
         System.clearProperty("tilt.threads");

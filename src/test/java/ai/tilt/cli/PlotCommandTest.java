@@ -33,8 +33,10 @@ class PlotCommandTest {
 
   Path killedRun() throws IOException {
     Path run = Files.createDirectories(tmp.resolve("run"));
-    // No summary.json and no plots: the run died before MetricsLog.close(); its last write was cut short.
-    Files.writeString(run.resolve("metrics.jsonl"),
+    // No summary.json and no plots: the run died before MetricsLog.close(); its last write was cut
+    // short.
+    Files.writeString(
+        run.resolve("metrics.jsonl"),
         "{\"step\":1,\"lr\":0.01,\"train/loss\":2.0}\n"
             + "{\"step\":2,\"lr\":0.01,\"train/loss\":1.0}\n"
             + "{\"step\":2,\"eval/loss\":1.5}\n"
@@ -48,8 +50,12 @@ class PlotCommandTest {
     Run r = plot(run.toString());
     assertEquals(0, r.code(), r.err());
     List<String> printed = r.out().lines().toList();
-    assertEquals(List.of(run.resolve("summary.json").toString(), run.resolve("plots/lr.png").toString(),
-        run.resolve("plots/loss.png").toString()), printed);
+    assertEquals(
+        List.of(
+            run.resolve("summary.json").toString(),
+            run.resolve("plots/lr.png").toString(),
+            run.resolve("plots/loss.png").toString()),
+        printed);
     for (String p : printed.subList(1, printed.size())) {
       assertTrue(ImageIO.read(Path.of(p).toFile()).getWidth() > 300, p);
     }
@@ -62,7 +68,9 @@ class PlotCommandTest {
   @Test
   void keepsWhatOnlyTheRunKnewFromAnEarlierSummary() throws IOException {
     Path run = killedRun();
-    Files.writeString(run.resolve("summary.json"), "{\"total_steps\": 10, \"wall_time_s\": 5.5, \"metrics\": {}}");
+    Files.writeString(
+        run.resolve("summary.json"),
+        "{\"total_steps\": 10, \"wall_time_s\": 5.5, \"metrics\": {}}");
     assertEquals(0, plot(run.toString()).code());
     JsonNode s = new ObjectMapper().readTree(run.resolve("summary.json").toFile());
     assertEquals(10, s.get("total_steps").asLong());
@@ -75,7 +83,8 @@ class PlotCommandTest {
     Path run = killedRun();
     Run r = plot(run.toString(), "--key", "lr");
     assertEquals(0, r.code(), r.err());
-    assertEquals(List.of(run.resolve("summary.json").toString(), run.resolve("plots/lr.png").toString()),
+    assertEquals(
+        List.of(run.resolve("summary.json").toString(), run.resolve("plots/lr.png").toString()),
         r.out().lines().toList());
     Run bad = plot(run.toString(), "--key", "reward");
     assertEquals(1, bad.code());
@@ -92,11 +101,14 @@ class PlotCommandTest {
   @Test
   void invalidLineIsNamedByFileAndLine() throws IOException {
     Path run = Files.createDirectories(tmp.resolve("bad"));
-    Files.writeString(run.resolve("metrics.jsonl"),
+    Files.writeString(
+        run.resolve("metrics.jsonl"),
         "{\"step\":1,\"x\":1.0}\n{\"step\":2,\"x\":}\n{\"step\":3,\"x\":1.0}\n");
     Run r = plot(run.toString());
     assertEquals(1, r.code());
-    assertTrue(r.err().startsWith("tilt plot: " + run.resolve("metrics.jsonl") + ":2: not valid JSON"), r.err());
+    assertTrue(
+        r.err().startsWith("tilt plot: " + run.resolve("metrics.jsonl") + ":2: not valid JSON"),
+        r.err());
     assertTrue(Files.notExists(run.resolve("plots")), "nothing drawn from a bad file");
   }
 }

@@ -24,7 +24,9 @@ class TrainCommandTest {
 
   record Run(int code, String err) {}
 
-  /** Runs the root command, capturing picocli's error writer and System.err (the trainer's console). */
+  /**
+   * Runs the root command, capturing picocli's error writer and System.err (the trainer's console).
+   */
   static Run run(String... args) {
     java.io.PrintStream saved = System.err;
     java.io.ByteArrayOutputStream console = new java.io.ByteArrayOutputStream();
@@ -41,26 +43,61 @@ class TrainCommandTest {
   }
 
   static long lines(Path f) throws IOException {
-    return Files.exists(f) ? Files.readAllLines(f).stream().filter(l -> l.endsWith("}")).count() : 0;
+    return Files.exists(f)
+        ? Files.readAllLines(f).stream().filter(l -> l.endsWith("}")).count()
+        : 0;
   }
 
   @Test
   void trainsWritesEverythingAndRefusesToOverwrite() throws IOException {
     Path dir = tmp.resolve("run");
-    Run r = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--set", "train.max_steps=6",
-        "--set", "checkpoint.every=3", "--set", "log.eval_every=3");
+    Run r =
+        run(
+            "train",
+            "recipes/sft-tiny.yaml",
+            "--run-dir",
+            dir.toString(),
+            "--set",
+            "train.max_steps=6",
+            "--set",
+            "checkpoint.every=3",
+            "--set",
+            "log.eval_every=3");
     assertEquals(0, r.code(), r.err());
-    for (String f : new String[] {"metrics.jsonl", "summary.json", "plots/loss.png", "step-000006/model.safetensors",
-        "step-000006/tokenizer.json", "step-000006/optimizer.safetensors", "step-000006/recipe.yaml"}) {
+    for (String f :
+        new String[] {
+          "metrics.jsonl",
+          "summary.json",
+          "plots/loss.png",
+          "step-000006/model.safetensors",
+          "step-000006/tokenizer.json",
+          "step-000006/optimizer.safetensors",
+          "step-000006/recipe.yaml"
+        }) {
       assertTrue(Files.exists(dir.resolve(f)), f);
     }
     assertEquals(6 + 2, lines(dir.resolve("metrics.jsonl"))); // 6 steps + evals at 3 and 6
-    Run again = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--set", "train.max_steps=6");
+    Run again =
+        run(
+            "train",
+            "recipes/sft-tiny.yaml",
+            "--run-dir",
+            dir.toString(),
+            "--set",
+            "train.max_steps=6");
     assertEquals(1, again.code());
     assertTrue(again.err().contains("--resume"), again.err());
     // the checkpoint is a model tilt generate can load
-    Run gen = run("generate", "--model", dir.resolve("step-000006").toString(), "--prompt", "Count from 3:",
-        "--max-new-tokens", "4", "--greedy");
+    Run gen =
+        run(
+            "generate",
+            "--model",
+            dir.resolve("step-000006").toString(),
+            "--prompt",
+            "Count from 3:",
+            "--max-new-tokens",
+            "4",
+            "--greedy");
     assertEquals(0, gen.code(), gen.err());
   }
 
@@ -68,39 +105,94 @@ class TrainCommandTest {
   void divergingRunStopsWithACheckpoint() throws IOException {
     Path dir = tmp.resolve("nan");
     // lr 1e30 sends the weights to ~1e30 on the first update, after which every loss is NaN/Inf
-    Run r = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--set", "train.max_steps=50",
-        "--set", "train.lr=1e30", "--set", "train.min_lr=0", "--set", "train.warmup_steps=0",
-        "--set", "train.max_grad_norm=0", "--set", "train.max_bad_steps=3", "--set", "data.eval=null");
+    Run r =
+        run(
+            "train",
+            "recipes/sft-tiny.yaml",
+            "--run-dir",
+            dir.toString(),
+            "--set",
+            "train.max_steps=50",
+            "--set",
+            "train.lr=1e30",
+            "--set",
+            "train.min_lr=0",
+            "--set",
+            "train.warmup_steps=0",
+            "--set",
+            "train.max_grad_norm=0",
+            "--set",
+            "train.max_bad_steps=3",
+            "--set",
+            "data.eval=null");
     assertEquals(Trainer.EXIT_DIVERGED, r.code(), r.err());
     Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
     TrainerState s = TrainerState.read(ckpt.resolve("trainer_state.json"));
     assertEquals(3, s.badSteps());
     assertEquals(0, s.badStreak()); // a resume starts a fresh streak
     assertEquals(4, s.step()); // one applied step, then three skipped ones
-    assertTrue(Files.readString(dir.resolve("metrics.jsonl")).contains("\"train/skipped_steps\":3.0"));
+    assertTrue(
+        Files.readString(dir.resolve("metrics.jsonl")).contains("\"train/skipped_steps\":3.0"));
     assertTrue(r.err().contains("--set train.lr="), r.err());
     // the advice works: a resume with another learning rate is accepted and logged
-    Run again = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--resume", "--set", "train.max_steps=6",
-        "--set", "train.lr=1e-3", "--set", "train.min_lr=0", "--set", "train.warmup_steps=0", "--set", "train.max_grad_norm=0",
-        "--set", "train.max_bad_steps=3", "--set", "data.eval=null");
+    Run again =
+        run(
+            "train",
+            "recipes/sft-tiny.yaml",
+            "--run-dir",
+            dir.toString(),
+            "--resume",
+            "--set",
+            "train.max_steps=6",
+            "--set",
+            "train.lr=1e-3",
+            "--set",
+            "train.min_lr=0",
+            "--set",
+            "train.warmup_steps=0",
+            "--set",
+            "train.max_grad_norm=0",
+            "--set",
+            "train.max_bad_steps=3",
+            "--set",
+            "data.eval=null");
     assertTrue(again.err().contains("train.lr: 1.0E30 -> 0.001"), again.err());
   }
 
   @Test
   void resumingFromAnOlderCheckpointSetsTheNewerOnesAside() throws IOException {
     Path dir = tmp.resolve("branch");
-    String[] common = {"--run-dir", dir.toString(), "--set", "checkpoint.every=2", "--set", "checkpoint.keep_last=0",
-        "--set", "data.eval=null", "--set", "train.max_steps=6"};
+    String[] common = {
+      "--run-dir",
+      dir.toString(),
+      "--set",
+      "checkpoint.every=2",
+      "--set",
+      "checkpoint.keep_last=0",
+      "--set",
+      "data.eval=null",
+      "--set",
+      "train.max_steps=6"
+    };
     assertEquals(0, run(concat(new String[] {"train", "recipes/sft-tiny.yaml"}, common)).code());
     assertEquals(List.of("step-000006", "step-000004", "step-000002"), names(dir));
     // go back to step 4: the old branch's step 6 must neither be resumed from later nor deleted
-    Run again = run(concat(new String[] {"train", "recipes/sft-tiny.yaml", "--resume", dir.resolve("step-000004").toString()},
-        common));
+    Run again =
+        run(
+            concat(
+                new String[] {
+                  "train",
+                  "recipes/sft-tiny.yaml",
+                  "--resume",
+                  dir.resolve("step-000004").toString()
+                },
+                common));
     assertEquals(0, again.code(), again.err());
     assertTrue(again.err().contains("set aside"), again.err());
     assertEquals(List.of("step-000006", "step-000004", "step-000002"), names(dir));
     try (var s = Files.list(dir)) {
-      assertEquals(1, s.filter(p -> p.getFileName().toString().startsWith("abandoned-step-000006")).count());
+      assertEquals(
+          1, s.filter(p -> p.getFileName().toString().startsWith("abandoned-step-000006")).count());
     }
     assertEquals("step-000006", Files.readString(dir.resolve("latest")).trim());
     // metrics.jsonl holds each step once: the resumed branch replaced steps 5 and 6
@@ -121,14 +213,30 @@ class TrainCommandTest {
   void sigtermWritesACheckpointAndResumeContinues() throws Exception {
     Path dir = tmp.resolve("preempted");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-        "ai.tilt.cli.Main", "train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(),
-        "--set", "train.max_steps=100000", "--set", "checkpoint.every=0", "--set", "data.eval=null");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            java,
+            "-Dai.djl.offline=true",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "ai.tilt.cli.Main",
+            "train",
+            "recipes/sft-tiny.yaml",
+            "--run-dir",
+            dir.toString(),
+            "--set",
+            "train.max_steps=100000",
+            "--set",
+            "checkpoint.every=0",
+            "--set",
+            "data.eval=null");
     pb.redirectErrorStream(true);
     pb.redirectOutput(tmp.resolve("log.txt").toFile());
     Process p = pb.start();
     long deadline = System.currentTimeMillis() + 120_000;
-    while (lines(dir.resolve("metrics.jsonl")) < 3 && System.currentTimeMillis() < deadline && p.isAlive()) {
+    while (lines(dir.resolve("metrics.jsonl")) < 3
+        && System.currentTimeMillis() < deadline
+        && p.isAlive()) {
       Thread.sleep(100);
     }
     assertTrue(p.isAlive(), Files.readString(tmp.resolve("log.txt")));
@@ -142,8 +250,19 @@ class TrainCommandTest {
     long stoppedAt = TrainerState.read(ckpt.resolve("trainer_state.json")).step();
     assertTrue(stoppedAt >= 3);
     assertEquals(stoppedAt, lines(dir.resolve("metrics.jsonl")));
-    Run resumed = run("train", "recipes/sft-tiny.yaml", "--run-dir", dir.toString(), "--resume",
-        "--set", "train.max_steps=" + (stoppedAt + 2), "--set", "checkpoint.every=0", "--set", "data.eval=null");
+    Run resumed =
+        run(
+            "train",
+            "recipes/sft-tiny.yaml",
+            "--run-dir",
+            dir.toString(),
+            "--resume",
+            "--set",
+            "train.max_steps=" + (stoppedAt + 2),
+            "--set",
+            "checkpoint.every=0",
+            "--set",
+            "data.eval=null");
     assertEquals(0, resumed.code(), resumed.err());
     assertEquals(stoppedAt + 2, lines(dir.resolve("metrics.jsonl")));
   }

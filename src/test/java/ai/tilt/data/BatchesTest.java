@@ -51,10 +51,10 @@ class BatchesTest {
     }
   }
 
-  static final SftExample LONG = new SftExample(
-      new long[] {1, 2, 3}, new boolean[] {false, false, true}, 1, false);
-  static final SftExample SHORT = new SftExample(
-      new long[] {4, 5}, new boolean[] {false, true}, 2, false);
+  static final SftExample LONG =
+      new SftExample(new long[] {1, 2, 3}, new boolean[] {false, false, true}, 1, false);
+  static final SftExample SHORT =
+      new SftExample(new long[] {4, 5}, new boolean[] {false, true}, 2, false);
 
   @Test
   void rightPaddingPutsPaddingAfterTheTokens() {

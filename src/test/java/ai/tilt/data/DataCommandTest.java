@@ -38,15 +38,33 @@ class DataCommandTest {
     Path a = tmp.resolve("a.jsonl");
     Path b = tmp.resolve("sub/b.jsonl");
     Path ev = tmp.resolve("eval.jsonl");
-    Run r = run("synth", "--task", "mixed", "--n", "40", "--seed", "3", "--out", a.toString(),
-        "--eval-out", ev.toString(), "--eval-n", "10");
+    Run r =
+        run(
+            "synth",
+            "--task",
+            "mixed",
+            "--n",
+            "40",
+            "--seed",
+            "3",
+            "--out",
+            a.toString(),
+            "--eval-out",
+            ev.toString(),
+            "--eval-n",
+            "10");
     assertEquals(0, r.code(), r.err());
     assertEquals("wrote 40 lines to " + a + "\nwrote 10 lines to " + ev + "\n", r.out());
-    assertEquals(0, run("synth", "--task", "mixed", "--n", "40", "--seed", "3", "--out",
-        b.toString()).code());
+    assertEquals(
+        0,
+        run("synth", "--task", "mixed", "--n", "40", "--seed", "3", "--out", b.toString()).code());
     assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b));
-    assertEquals(String.join("\n", SynthData.lines(SynthData.Task.MIXED,
-        SynthData.Format.PROMPT_COMPLETION, 40, 3)) + "\n", Files.readString(a));
+    assertEquals(
+        String.join(
+                "\n",
+                SynthData.lines(SynthData.Task.MIXED, SynthData.Format.PROMPT_COMPLETION, 40, 3))
+            + "\n",
+        Files.readString(a));
     List<String> eval = Files.readAllLines(ev);
     assertEquals(10, eval.size());
     assertFalse(Files.readAllLines(a).subList(0, 10).equals(eval), "eval uses its own stream");
@@ -56,8 +74,10 @@ class DataCommandTest {
   @Test
   void synthWritesChatLinesWithFormatMessages() throws IOException {
     Path a = tmp.resolve("chat.jsonl");
-    assertEquals(0, run("synth", "--task", "arith", "--n", "3", "--format", "messages", "--out",
-        a.toString()).code());
+    assertEquals(
+        0,
+        run("synth", "--task", "arith", "--n", "3", "--format", "messages", "--out", a.toString())
+            .code());
     for (String line : Files.readAllLines(a)) {
       assertTrue(line.startsWith("{\"messages\":[{\"role\":\"user\",\"content\":\"Add "), line);
     }
@@ -84,19 +104,30 @@ class DataCommandTest {
     assertEquals(0, ok.code(), ok.err());
     assertTrue(ok.out().startsWith(data + ": 5 lines: 5 used, 0 skipped, 0 truncated; "), ok.out());
 
-    Files.writeString(data, "{\"prompt\": 1, \"completion\": \"x\"}\n", java.nio.file.StandardOpenOption.APPEND);
+    Files.writeString(
+        data, "{\"prompt\": 1, \"completion\": \"x\"}\n", java.nio.file.StandardOpenOption.APPEND);
     Run bad = run("check", "--model", model.toString(), "--input", data.toString());
     assertEquals(1, bad.code());
     assertTrue(bad.err().contains(data + ":6: field \"prompt\" must be a string"), bad.err());
-    Run skip = run("check", "--model", model.toString(), "--input", data.toString(),
-        "--skip-invalid");
+    Run skip =
+        run("check", "--model", model.toString(), "--input", data.toString(), "--skip-invalid");
     assertEquals(0, skip.code(), skip.err());
     assertTrue(skip.out().contains("5 used, 1 skipped"), skip.out());
     assertTrue(skip.out().contains("skipped " + data + ":6: "), skip.out());
-    Run limits = run("check", "--model", model.toString(), "--input", data.toString(),
-        "--max-length", "4", "--max-prompt-length", "4");
+    Run limits =
+        run(
+            "check",
+            "--model",
+            model.toString(),
+            "--input",
+            data.toString(),
+            "--max-length",
+            "4",
+            "--max-prompt-length",
+            "4");
     assertEquals(2, limits.code());
-    assertTrue(limits.err().contains("data.max_prompt_length (4) must be less than data.max_length (4)"),
+    assertTrue(
+        limits.err().contains("data.max_prompt_length (4) must be less than data.max_length (4)"),
         Arrays.toString(limits.err().lines().limit(2).toArray()));
   }
 }

@@ -17,9 +17,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Preference groups with the Qwen3 tokenizer fixture: no BOS, EOS {@code <|im_end|>} (151645),
- * and a chat template that opens the assistant turn with {@code <|im_start|>assistant\n} and
- * writes an empty think block before the last reply.
+ * Preference groups with the Qwen3 tokenizer fixture: no BOS, EOS {@code <|im_end|>} (151645), and
+ * a chat template that opens the assistant turn with {@code <|im_start|>assistant\n} and writes an
+ * empty think block before the last reply.
  */
 class PreferenceDatasetQwen3Test {
   static final long IM_START = 151644;
@@ -36,16 +36,18 @@ class PreferenceDatasetQwen3Test {
   }
 
   static ResponseGroup one(DataOptions options, String line) throws IOException {
-    List<ResponseGroup> g = PreferenceDataset.load(jsonl(tmp, "q.jsonl", line), tok, options)
-        .groups();
+    List<ResponseGroup> g =
+        PreferenceDataset.load(jsonl(tmp, "q.jsonl", line), tok, options).groups();
     assertEquals(1, g.size());
     return g.get(0);
   }
 
   @Test
   void textPairGetsNoBosAndOneImEndPerResponse() throws IOException {
-    ResponseGroup g = one(DataOptions.of(64),
-        "{\"prompt\": \"Hi\", \"chosen\": \" there\", \"rejected\": \" there<|im_end|>!\"}");
+    ResponseGroup g =
+        one(
+            DataOptions.of(64),
+            "{\"prompt\": \"Hi\", \"chosen\": \" there\", \"rejected\": \" there<|im_end|>!\"}");
     // "Hi" 13048, " there" 1052 and "!" 0 are single tokens of Qwen's vocabulary.
     assertArrayEquals(new long[] {13048}, g.prompt());
     assertArrayEquals(new long[] {1052, IM_END}, g.responses().get(0));
@@ -54,12 +56,17 @@ class PreferenceDatasetQwen3Test {
 
   @Test
   void conversationalPairKeepsTheHeaderInThePromptAndImEndInTheResponse() throws IOException {
-    ResponseGroup g = one(DataOptions.of(128), "{\"prompt\": [{\"role\": \"system\","
-        + " \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}],"
-        + " \"chosen\": [{\"role\": \"assistant\", \"content\": \"Yo\"}],"
-        + " \"rejected\": [{\"role\": \"assistant\", \"content\": \"No\"}]}");
-    assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-        + "<|im_start|>assistant\n", tok.decode(g.prompt(), false));
+    ResponseGroup g =
+        one(
+            DataOptions.of(128),
+            "{\"prompt\": [{\"role\": \"system\","
+                + " \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}],"
+                + " \"chosen\": [{\"role\": \"assistant\", \"content\": \"Yo\"}],"
+                + " \"rejected\": [{\"role\": \"assistant\", \"content\": \"No\"}]}");
+    assertEquals(
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+            + "<|im_start|>assistant\n",
+        tok.decode(g.prompt(), false));
     assertEquals("<think>\n\n</think>\n\nYo<|im_end|>\n", tok.decode(g.responses().get(0), false));
     assertEquals("<think>\n\n</think>\n\nNo<|im_end|>\n", tok.decode(g.responses().get(1), false));
     for (long[] r : g.responses()) {
@@ -69,21 +76,32 @@ class PreferenceDatasetQwen3Test {
       assertEquals(0, PreferenceDatasetTest.count(r, IM_START));
     }
     // The prompt's ids are a prefix of each whole rendered conversation.
-    long[] whole = tok.encodeChat(List.of(
-        java.util.Map.of("role", "system", "content", "Be brief."),
-        java.util.Map.of("role", "user", "content", "Hi"),
-        java.util.Map.of("role", "assistant", "content", "Yo")), false, null);
+    long[] whole =
+        tok.encodeChat(
+            List.of(
+                java.util.Map.of("role", "system", "content", "Be brief."),
+                java.util.Map.of("role", "user", "content", "Hi"),
+                java.util.Map.of("role", "assistant", "content", "Yo")),
+            false,
+            null);
     assertArrayEquals(whole, g.sequence(0));
   }
 
   @Test
   void implicitPromptMatchesTheExplicitForm() throws IOException {
     String user = "{\"role\": \"user\", \"content\": \"Hi\"}";
-    ResponseGroup explicit = one(DataOptions.of(128), "{\"prompt\": [" + user + "],"
-        + " \"chosen\": \"Yo\", \"rejected\": \"No\"}");
-    ResponseGroup implicit = one(DataOptions.of(128), "{\"chosen\": [" + user
-        + ", {\"role\": \"assistant\", \"content\": \"Yo\"}], \"rejected\": [" + user
-        + ", {\"role\": \"assistant\", \"content\": \"No\"}]}");
+    ResponseGroup explicit =
+        one(
+            DataOptions.of(128),
+            "{\"prompt\": [" + user + "]," + " \"chosen\": \"Yo\", \"rejected\": \"No\"}");
+    ResponseGroup implicit =
+        one(
+            DataOptions.of(128),
+            "{\"chosen\": ["
+                + user
+                + ", {\"role\": \"assistant\", \"content\": \"Yo\"}], \"rejected\": ["
+                + user
+                + ", {\"role\": \"assistant\", \"content\": \"No\"}]}");
     assertArrayEquals(explicit.sequence(0), implicit.sequence(0));
     assertArrayEquals(explicit.sequence(1), implicit.sequence(1));
     assertEquals(explicit.promptLength(), implicit.promptLength());
@@ -93,8 +111,10 @@ class PreferenceDatasetQwen3Test {
   void promptCutWithoutBosKeepsTheLastTokens() throws IOException {
     // "Q Z X J V K" is six tokens: Q, " Z", " X", " J", " V", " K".
     assertArrayEquals(new long[] {48, 1863, 1599, 619, 647, 730}, tok.encode("Q Z X J V K", false));
-    ResponseGroup g = one(new DataOptions(5, 2, false, true),
-        "{\"prompt\": \"Q Z X J V K\", \"chosen\": \" there\", \"rejected\": \"Hi\"}");
+    ResponseGroup g =
+        one(
+            new DataOptions(5, 2, false, true),
+            "{\"prompt\": \"Q Z X J V K\", \"chosen\": \" there\", \"rejected\": \"Hi\"}");
     assertArrayEquals(new long[] {647, 730}, g.prompt());
     assertArrayEquals(new long[] {1052, IM_END}, g.responses().get(0));
     assertTrue(g.truncated());
@@ -103,10 +123,10 @@ class PreferenceDatasetQwen3Test {
   @Test
   void anEmptyTextPromptIsInvalidWithoutBos() {
     // Nothing would precede (and so predict) the first response token.
-    Path f = jsonl(tmp, "empty.jsonl",
-        "{\"prompt\": \"\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
-    DataException e = assertThrows(DataException.class,
-        () -> PreferenceDataset.load(f, tok, DataOptions.of(64)));
+    Path f =
+        jsonl(tmp, "empty.jsonl", "{\"prompt\": \"\", \"chosen\": \"Hi\", \"rejected\": \"Yo\"}");
+    DataException e =
+        assertThrows(DataException.class, () -> PreferenceDataset.load(f, tok, DataOptions.of(64)));
     assertTrue(e.getMessage().startsWith(f + ":1: empty prompt"), e.getMessage());
   }
 }

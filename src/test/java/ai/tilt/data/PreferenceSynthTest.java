@@ -146,10 +146,12 @@ class PreferenceSynthTest {
 
   @Test
   void unpairedLinesArePairsSplitIntoLabelledLines() throws IOException {
-    List<String> pairs = PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED,
-        Format.PROMPT_COMPLETION, 20, 9);
-    List<String> unpaired = PreferenceSynth.preferenceLines(Kind.UNPAIRED, PrefTask.MIXED,
-        Format.PROMPT_COMPLETION, 20, 9);
+    List<String> pairs =
+        PreferenceSynth.preferenceLines(
+            Kind.PAIRS, PrefTask.MIXED, Format.PROMPT_COMPLETION, 20, 9);
+    List<String> unpaired =
+        PreferenceSynth.preferenceLines(
+            Kind.UNPAIRED, PrefTask.MIXED, Format.PROMPT_COMPLETION, 20, 9);
     for (int i = 0; i < pairs.size(); i++) {
       JsonNode p = Jsonl.mapper().readTree(pairs.get(i));
       JsonNode good = Jsonl.mapper().readTree(unpaired.get(2 * i));
@@ -164,19 +166,25 @@ class PreferenceSynthTest {
 
   @Test
   void heldOutLinesAvoidEveryTrainingPromptAndKeepTheTaskMix() throws IOException {
-    Set<String> train = prompts(PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED,
-        Format.PROMPT_COMPLETION, 2000, 1));
-    List<String> eval = PreferenceSynth.heldOutLines(Kind.PAIRS, PrefTask.MIXED,
-        Format.PROMPT_COMPLETION, 200, 1, 2000);
+    Set<String> train =
+        prompts(
+            PreferenceSynth.preferenceLines(
+                Kind.PAIRS, PrefTask.MIXED, Format.PROMPT_COMPLETION, 2000, 1));
+    List<String> eval =
+        PreferenceSynth.heldOutLines(
+            Kind.PAIRS, PrefTask.MIXED, Format.PROMPT_COMPLETION, 200, 1, 2000);
     Set<String> held = prompts(eval);
     held.retainAll(train);
     assertEquals(Set.of(), held);
     long count = eval.stream().filter(l -> l.startsWith("{\"prompt\":\"Count")).count();
     assertTrue(count > 70 && count < 130, "count items among 200: " + count);
     // A training file that used every count prompt leaves none to hold out.
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> PreferenceSynth.heldOutLines(Kind.PAIRS, PrefTask.COUNT, Format.PROMPT_COMPLETION,
-            10, 1, 20000));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                PreferenceSynth.heldOutLines(
+                    Kind.PAIRS, PrefTask.COUNT, Format.PROMPT_COMPLETION, 10, 1, 20000));
     assertTrue(e.getMessage().startsWith("cannot draw 10 held-out COUNT items"), e.getMessage());
   }
 
@@ -192,32 +200,34 @@ class PreferenceSynthTest {
   void everyKindAndFormatLoadsAsPreferenceData() throws IOException {
     for (Format f : Format.values()) {
       Path pairs = tmp.resolve("pairs-" + f + ".jsonl");
-      SynthData.writeLines(pairs, PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED, f,
-          50, 2));
+      SynthData.writeLines(
+          pairs, PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED, f, 50, 2));
       PreferenceDataset d = PreferenceDataset.load(pairs, tok, DataOptions.of(128));
       assertEquals(PreferenceDataset.Kind.PAIRS, d.kind());
       assertEquals(50, d.groups().size());
       Path kto = tmp.resolve("kto-" + f + ".jsonl");
-      SynthData.writeLines(kto, PreferenceSynth.preferenceLines(Kind.UNPAIRED, PrefTask.REVERSE,
-          f, 25, 2));
+      SynthData.writeLines(
+          kto, PreferenceSynth.preferenceLines(Kind.UNPAIRED, PrefTask.REVERSE, f, 25, 2));
       d = PreferenceDataset.load(kto, tok, DataOptions.of(128));
       assertEquals(PreferenceDataset.Kind.UNPAIRED, d.kind());
       assertEquals(50, d.groups().size());
       assertArrayEquals(new double[] {0}, d.groups().get(1).rewards());
       Path lists = tmp.resolve("lists-" + f + ".jsonl");
-      SynthData.writeLines(lists, PreferenceSynth.preferenceLines(Kind.LISTS, PrefTask.COUNT, f,
-          50, 2));
+      SynthData.writeLines(
+          lists, PreferenceSynth.preferenceLines(Kind.LISTS, PrefTask.COUNT, f, 50, 2));
       d = PreferenceDataset.load(lists, tok, DataOptions.of(128));
       assertEquals(PreferenceDataset.Kind.SCORED_LISTS, d.kind());
       assertEquals(4, d.groups().get(0).size());
       assertEquals(0, d.stats().truncatedResponses());
     }
     // A chat reply is the text without its leading space, ended by the template's end of turn.
-    ResponseGroup g = PreferenceDataset.load(tmp.resolve("pairs-MESSAGES.jsonl"), tok,
-        DataOptions.of(128)).groups().get(0);
+    ResponseGroup g =
+        PreferenceDataset.load(tmp.resolve("pairs-MESSAGES.jsonl"), tok, DataOptions.of(128))
+            .groups()
+            .get(0);
     String prompt = tok.decode(g.prompt(), false);
-    assertTrue(prompt.startsWith("<|bos|><|user|>\n") && prompt.endsWith("<|assistant|>\n"),
-        prompt);
+    assertTrue(
+        prompt.startsWith("<|bos|><|user|>\n") && prompt.endsWith("<|assistant|>\n"), prompt);
     assertTrue(tok.decode(g.responses().get(0), false).endsWith("<|eos|>\n"));
   }
 
@@ -228,40 +238,51 @@ class PreferenceSynthTest {
     // --eval-n 200`, then --kind unpaired --n 2000 (kto-tiny) and --kind lists --n 1000
     // (lists-tiny), both --task mixed --seed 1.
     Format f = Format.PROMPT_COMPLETION;
-    assertFile("pref-tiny.jsonl",
-        PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED, f, 2000, 1));
-    assertFile("pref-tiny-eval.jsonl",
+    assertFile(
+        "pref-tiny.jsonl", PreferenceSynth.preferenceLines(Kind.PAIRS, PrefTask.MIXED, f, 2000, 1));
+    assertFile(
+        "pref-tiny-eval.jsonl",
         PreferenceSynth.heldOutLines(Kind.PAIRS, PrefTask.MIXED, f, 200, 1, 2000));
-    assertFile("kto-tiny.jsonl",
+    assertFile(
+        "kto-tiny.jsonl",
         PreferenceSynth.preferenceLines(Kind.UNPAIRED, PrefTask.MIXED, f, 2000, 1));
-    assertFile("lists-tiny.jsonl",
+    assertFile(
+        "lists-tiny.jsonl",
         PreferenceSynth.preferenceLines(Kind.LISTS, PrefTask.MIXED, f, 1000, 1));
     // And they load as training would: no identical pair, nothing cut at 64 tokens.
-    for (String name : List.of("pref-tiny.jsonl", "pref-tiny-eval.jsonl", "kto-tiny.jsonl",
-        "lists-tiny.jsonl")) {
-      PreferenceDataset d = PreferenceDataset.load(Path.of("recipes/data", name), tok,
-          DataOptions.of(64));
+    for (String name :
+        List.of("pref-tiny.jsonl", "pref-tiny-eval.jsonl", "kto-tiny.jsonl", "lists-tiny.jsonl")) {
+      PreferenceDataset d =
+          PreferenceDataset.load(Path.of("recipes/data", name), tok, DataOptions.of(64));
       assertEquals(d.stats().lines(), d.stats().used(), name);
       assertEquals(0, d.stats().truncatedResponses(), name);
     }
   }
 
   static void assertFile(String name, List<String> lines) throws IOException {
-    assertEquals(String.join("\n", lines) + "\n",
-        Files.readString(Path.of("recipes/data", name)), name);
+    assertEquals(
+        String.join("\n", lines) + "\n", Files.readString(Path.of("recipes/data", name)), name);
   }
 
   @Test
   void namesAreParsedWithHelpfulErrors() {
     assertEquals(PrefTask.SORT, PrefTask.parse("sort"));
     assertEquals(Kind.UNPAIRED, Kind.parse("unpaired"));
-    assertEquals("unknown preference task 'arith' (expected one of count, reverse, sort, mixed)",
+    assertEquals(
+        "unknown preference task 'arith' (expected one of count, reverse, sort, mixed)",
         assertThrows(IllegalArgumentException.class, () -> PrefTask.parse("arith")).getMessage());
-    assertEquals("unknown kind 'kto' (expected one of sft, pairs, unpaired, lists)",
+    assertEquals(
+        "unknown kind 'kto' (expected one of sft, pairs, unpaired, lists)",
         assertThrows(IllegalArgumentException.class, () -> Kind.parse("kto")).getMessage());
-    assertThrows(IllegalArgumentException.class, () -> PreferenceSynth.preferenceLines(
-        Kind.PAIRS, PrefTask.COUNT, Format.PROMPT_COMPLETION, 0, 1));
-    assertThrows(IllegalArgumentException.class, () -> PreferenceSynth.preferenceLines(
-        Kind.SFT, PrefTask.COUNT, Format.PROMPT_COMPLETION, 1, 1));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            PreferenceSynth.preferenceLines(
+                Kind.PAIRS, PrefTask.COUNT, Format.PROMPT_COMPLETION, 0, 1));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            PreferenceSynth.preferenceLines(
+                Kind.SFT, PrefTask.COUNT, Format.PROMPT_COMPLETION, 1, 1));
   }
 }

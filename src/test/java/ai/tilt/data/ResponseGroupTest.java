@@ -12,8 +12,8 @@ class ResponseGroupTest {
   @Test
   void sequencesPutTheSharedPromptFirst() {
     List<long[]> responses = new ArrayList<>(List.of(new long[] {7, 8}, new long[] {9}));
-    ResponseGroup g = new ResponseGroup(new long[] {1, 2}, responses, new double[] {1, 0}, 3,
-        false);
+    ResponseGroup g =
+        new ResponseGroup(new long[] {1, 2}, responses, new double[] {1, 0}, 3, false);
     responses.clear(); // the group keeps its own list
     assertEquals(2, g.size());
     assertEquals(2, g.promptLength());
@@ -26,15 +26,20 @@ class ResponseGroupTest {
   void invariantsAreChecked() {
     long[] p = {1};
     List<long[]> one = List.<long[]>of(new long[] {2});
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new ResponseGroup(new long[0], one, new double[] {1}, 1, false));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new ResponseGroup(p, List.of(), new double[0], 1, false));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new ResponseGroup(p, one, new double[] {1, 2}, 1, false));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new ResponseGroup(p, List.<long[]>of(new long[0]), new double[] {1}, 1, false));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(
+        IllegalArgumentException.class,
         () -> new ResponseGroup(p, one, new double[] {Double.NaN}, 1, false));
   }
 }

@@ -41,40 +41,56 @@ class SftDatasetErrorsTest {
     return Stream.of(
         Arguments.of("{\"prompt\": \"Q\",", "invalid JSON: "),
         Arguments.of("[1, 2]", "expected a JSON object"),
-        Arguments.of("{\"id\": 3}", "a line needs exactly one of \"text\", \"prompt\" + \"completion\","
-            + " \"messages\" or \"prompt_ids\" + \"completion_ids\""),
+        Arguments.of(
+            "{\"id\": 3}",
+            "a line needs exactly one of \"text\", \"prompt\" + \"completion\","
+                + " \"messages\" or \"prompt_ids\" + \"completion_ids\""),
         Arguments.of("{\"prompt_ids\": [1], \"completion_ids\": []}", "empty \"completion_ids\""),
-        Arguments.of("{\"prompt_ids\": [1], \"completion_ids\": [2, -1]}", "completion_ids[1] is not a token id: -1"),
-        Arguments.of("{\"prompt_ids\": [1], \"completion_ids\": \"2\"}",
+        Arguments.of(
+            "{\"prompt_ids\": [1], \"completion_ids\": [2, -1]}",
+            "completion_ids[1] is not a token id: -1"),
+        Arguments.of(
+            "{\"prompt_ids\": [1], \"completion_ids\": \"2\"}",
             "field \"completion_ids\" must be a list of token ids, got string"),
         Arguments.of("{\"prompt_ids\": [1]}", "missing field \"completion_ids\""),
-        Arguments.of("{\"text\": \"a\", \"prompt\": \"b\", \"completion\": \"c\"}", "(found several)"),
+        Arguments.of(
+            "{\"text\": \"a\", \"prompt\": \"b\", \"completion\": \"c\"}", "(found several)"),
         Arguments.of("{\"prompt\": \"Q\"}", "missing field \"completion\""),
         Arguments.of("{\"completion\": \"Q\"}", "missing field \"prompt\""),
-        Arguments.of("{\"prompt\": \"Q\", \"completion\": 5}",
+        Arguments.of(
+            "{\"prompt\": \"Q\", \"completion\": 5}",
             "field \"completion\" must be a string when \"prompt\" is one, got number"),
-        Arguments.of("{\"prompt\": 5, \"completion\": \"Hi\"}",
+        Arguments.of(
+            "{\"prompt\": 5, \"completion\": \"Hi\"}",
             "field \"prompt\" must be a string or a list of messages, got number"),
         Arguments.of("{\"text\": 3}", "field \"text\" must be a string, got number"),
         Arguments.of("{\"text\": \"\"}", "empty \"text\""),
         Arguments.of("{\"prompt\": \"Q\", \"completion\": \"\"}", "empty completion"),
         Arguments.of("{\"prompt\": [" + USER + "], \"completion\": \"\"}", "empty completion"),
-        Arguments.of("{\"prompt\": [" + USER + "], \"completion\": [" + USER + "]}",
+        Arguments.of(
+            "{\"prompt\": [" + USER + "], \"completion\": [" + USER + "]}",
             "the completion message must have role \"assistant\", got \"user\""),
-        Arguments.of("{\"prompt\": [" + USER + "], \"completion\": [1]}",
+        Arguments.of(
+            "{\"prompt\": [" + USER + "], \"completion\": [1]}",
             "field \"completion\" must be a string or a list with one assistant message"),
-        Arguments.of("{\"prompt\": [], \"completion\": \"Hi\"}",
+        Arguments.of(
+            "{\"prompt\": [], \"completion\": \"Hi\"}",
             "field \"prompt\" must be a non-empty list of messages"),
-        Arguments.of("{\"messages\": \"Hi\"}", "field \"messages\" must be a non-empty list of messages"),
+        Arguments.of(
+            "{\"messages\": \"Hi\"}", "field \"messages\" must be a non-empty list of messages"),
         Arguments.of("{\"messages\": [" + USER + "]}", "no assistant turn in \"messages\""),
-        Arguments.of("{\"messages\": [{\"role\": \"user\"}]}",
+        Arguments.of(
+            "{\"messages\": [{\"role\": \"user\"}]}",
             "messages[0].content must be a string, got nothing"),
-        Arguments.of("{\"messages\": [{\"role\": 1, \"content\": \"Hi\"}]}",
+        Arguments.of(
+            "{\"messages\": [{\"role\": 1, \"content\": \"Hi\"}]}",
             "messages[0].role must be a string, got number"),
         Arguments.of("{\"messages\": [\"Hi\"]}", "messages[0] must be an object, got string"),
         // Tilt's template raises on roles other than system/user/assistant.
-        Arguments.of("{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"},"
-            + " {\"role\": \"assistant\", \"content\": \"Hi\"}]}", "chat template: "),
+        Arguments.of(
+            "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"},"
+                + " {\"role\": \"assistant\", \"content\": \"Hi\"}]}",
+            "chat template: "),
         // BOS Q Z X J is 5 tokens: no completion token fits in 5.
         Arguments.of("{\"prompt\": \"QZXJ\", \"completion\": \"Hi\"}", "prompt has 5 tokens"));
   }
@@ -84,8 +100,10 @@ class SftDatasetErrorsTest {
   void badLineNamesFileAndLine(String bad, String reason) throws IOException {
     // Line 2 is blank: line numbers count physical lines.
     Path f = jsonl(tmp, "bad.jsonl", GOOD, "", bad, GOOD);
-    DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new DataOptions(5, null, false, true)));
+    DataException e =
+        assertThrows(
+            DataException.class,
+            () -> SftDataset.load(f, tok, new DataOptions(5, null, false, true)));
     assertTrue(e.getMessage().startsWith(f + ":3: "), e.getMessage());
     assertTrue(e.getMessage().contains(reason), e.getMessage());
   }
@@ -93,22 +111,30 @@ class SftDatasetErrorsTest {
   @Test
   void invalidUtf8NamesItsLine() throws IOException {
     Path f = tmp.resolve("latin1.jsonl");
-    Files.write(f, (GOOD + "\n{\"prompt\": \"caf\u00e9\", \"completion\": \"Hi\"}\n")
-        .getBytes(StandardCharsets.ISO_8859_1));
-    DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, DataOptions.of(64)));
+    Files.write(
+        f,
+        (GOOD + "\n{\"prompt\": \"caf\u00e9\", \"completion\": \"Hi\"}\n")
+            .getBytes(StandardCharsets.ISO_8859_1));
+    DataException e =
+        assertThrows(DataException.class, () -> SftDataset.load(f, tok, DataOptions.of(64)));
     assertEquals(f + ":2: not valid UTF-8", e.getMessage());
   }
 
   @Test
   void chatLineWithoutATemplateIsABadLine(@TempDir Path dir) throws IOException {
     try (TextTokenizer plain = SftSupport.bpe(dir, c -> c.remove("chat_template"), null)) {
-      Path f = jsonl(dir, "chat.jsonl", "{\"messages\": [" + USER + ", {\"role\": \"assistant\","
-          + " \"content\": \"Yo\"}]}");
-      DataException e = assertThrows(DataException.class,
-          () -> SftDataset.load(f, plain, DataOptions.of(64)));
-      assertTrue(e.getMessage().startsWith(f + ":1: chat line, but the tokenizer in "),
-          e.getMessage());
+      Path f =
+          jsonl(
+              dir,
+              "chat.jsonl",
+              "{\"messages\": ["
+                  + USER
+                  + ", {\"role\": \"assistant\","
+                  + " \"content\": \"Yo\"}]}");
+      DataException e =
+          assertThrows(DataException.class, () -> SftDataset.load(f, plain, DataOptions.of(64)));
+      assertTrue(
+          e.getMessage().startsWith(f + ":1: chat line, but the tokenizer in "), e.getMessage());
     }
   }
 
@@ -142,21 +168,24 @@ class SftDatasetErrorsTest {
   @Test
   void noUsableExampleIsAnErrorNamingTheFile() throws IOException {
     Path f = jsonl(tmp, "allbad.jsonl", "{}", "[]");
-    DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new DataOptions(64, null, true, true)));
-    assertTrue(e.getMessage().startsWith(f + ": no usable examples (2 lines: 0 used, 2 skipped"),
+    DataException e =
+        assertThrows(
+            DataException.class,
+            () -> SftDataset.load(f, tok, new DataOptions(64, null, true, true)));
+    assertTrue(
+        e.getMessage().startsWith(f + ": no usable examples (2 lines: 0 used, 2 skipped"),
         e.getMessage());
     Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "\n\n");
-    DataException e2 = assertThrows(DataException.class,
-        () -> SftDataset.load(empty, tok, DataOptions.of(64)));
+    DataException e2 =
+        assertThrows(DataException.class, () -> SftDataset.load(empty, tok, DataOptions.of(64)));
     assertTrue(e2.getMessage().startsWith(empty + ": no usable examples (0 lines"));
   }
 
   @Test
   void missingFileIsNamed() {
     Path f = tmp.resolve("absent.jsonl");
-    DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, DataOptions.of(64)));
+    DataException e =
+        assertThrows(DataException.class, () -> SftDataset.load(f, tok, DataOptions.of(64)));
     assertEquals("no such file: " + f, e.getMessage());
   }
 }

@@ -54,17 +54,23 @@ class SftDatasetQwen3Test {
 
   @Test
   void imEndWrittenInTheCompletionIsNotDoubled() throws IOException {
-    SftExample e = one(DataOptions.of(64), "{\"prompt\": \"Hi\", \"completion\": \" there<|im_end|>\"}");
+    SftExample e =
+        one(DataOptions.of(64), "{\"prompt\": \"Hi\", \"completion\": \" there<|im_end|>\"}");
     assertArrayEquals(new long[] {13048, 1052, IM_END}, e.ids());
   }
 
   @Test
   void chatPromptCompletionTargetsTheReplyAndItsImEnd() throws IOException {
-    SftExample e = one(DataOptions.of(128), "{\"prompt\": [{\"role\": \"system\", \"content\":"
-        + " \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}],"
-        + " \"completion\": [{\"role\": \"assistant\", \"content\": \"Yo\"}]}");
-    assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-        + "<|im_start|>assistant\n", contextText(tok, e));
+    SftExample e =
+        one(
+            DataOptions.of(128),
+            "{\"prompt\": [{\"role\": \"system\", \"content\":"
+                + " \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}],"
+                + " \"completion\": [{\"role\": \"assistant\", \"content\": \"Yo\"}]}");
+    assertEquals(
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+            + "<|im_start|>assistant\n",
+        contextText(tok, e));
     // The reply as the template writes it: think block, text, end of turn.
     assertEquals("<think>\n\n</think>\n\nYo<|im_end|>\n", targetText(tok, e));
     // Three <|im_end|>: the system's and user's are context, only the assistant's is a target.
@@ -83,8 +89,11 @@ class SftDatasetQwen3Test {
 
   @Test
   void singleTurnMessagesMatchThePromptCompletionForm() throws IOException {
-    SftExample e = one(DataOptions.of(128), "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
-        + " {\"role\": \"assistant\", \"content\": \"Yo\"}]}");
+    SftExample e =
+        one(
+            DataOptions.of(128),
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
+                + " {\"role\": \"assistant\", \"content\": \"Yo\"}]}");
     assertEquals("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", contextText(tok, e));
     assertEquals("<think>\n\n</think>\n\nYo<|im_end|>\n", targetText(tok, e));
   }
@@ -93,12 +102,17 @@ class SftDatasetQwen3Test {
   void multiTurnMessagesAreRejectedAsNotPrefixStable() throws IOException {
     // Rendered alone, turn 1 gets a think block; in the whole chat it does not (it precedes the
     // last user message), so its tokens are not a prefix of the conversation's.
-    Path f = jsonl(tmp, "multi.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
-        + " {\"role\": \"assistant\", \"content\": \"Yo\"}, {\"role\": \"user\", \"content\": \"And?\"},"
-        + " {\"role\": \"assistant\", \"content\": \"Done\"}]}");
-    DataException e = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, DataOptions.of(128)));
-    assertTrue(e.getMessage().startsWith(f + ":1: chat template is not prefix-stable at messages[1]"),
+    Path f =
+        jsonl(
+            tmp,
+            "multi.jsonl",
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
+                + " {\"role\": \"assistant\", \"content\": \"Yo\"}, {\"role\": \"user\", \"content\": \"And?\"},"
+                + " {\"role\": \"assistant\", \"content\": \"Done\"}]}");
+    DataException e =
+        assertThrows(DataException.class, () -> SftDataset.load(f, tok, DataOptions.of(128)));
+    assertTrue(
+        e.getMessage().startsWith(f + ":1: chat template is not prefix-stable at messages[1]"),
         e.getMessage());
   }
 
@@ -106,8 +120,10 @@ class SftDatasetQwen3Test {
   void promptTruncationWithoutBosKeepsTheLastTokens() throws IOException {
     // "Q Z X J V K" is six tokens: Q, " Z", " X", " J", " V", " K".
     assertArrayEquals(new long[] {48, 1863, 1599, 619, 647, 730}, tok.encode("Q Z X J V K", false));
-    SftExample e = one(new DataOptions(64, 2, false, true),
-        "{\"prompt\": \"Q Z X J V K\", \"completion\": \" there\"}");
+    SftExample e =
+        one(
+            new DataOptions(64, 2, false, true),
+            "{\"prompt\": \"Q Z X J V K\", \"completion\": \" there\"}");
     assertArrayEquals(new long[] {647, 730, 1052, IM_END}, e.ids());
     assertEquals("FFTT", pattern(e));
     assertTrue(e.truncated());
@@ -121,8 +137,10 @@ class SftDatasetQwen3Test {
     assertEquals("FT", pattern(e));
     // Without the EOS nothing is left to train on.
     Path f = jsonl(tmp, "empty-prompt.jsonl", "{\"prompt\": \"\", \"completion\": \"Hi\"}");
-    DataException x = assertThrows(DataException.class,
-        () -> SftDataset.load(f, tok, new DataOptions(64, null, false, false)));
+    DataException x =
+        assertThrows(
+            DataException.class,
+            () -> SftDataset.load(f, tok, new DataOptions(64, null, false, false)));
     assertTrue(x.getMessage().startsWith(f + ":1: no target tokens"), x.getMessage());
   }
 }

@@ -60,14 +60,15 @@ class SynthDataTest {
       Matcher m = count.matcher(c.prompt());
       assertTrue(m.matches(), c.prompt());
       int s = Integer.parseInt(m.group(1));
-      assertEquals(" " + (s + 1) + " " + (s + 2) + " " + (s + 3) + " " + (s + 4) + " " + (s + 5),
+      assertEquals(
+          " " + (s + 1) + " " + (s + 2) + " " + (s + 3) + " " + (s + 4) + " " + (s + 5),
           c.completion());
 
       Item a = SynthData.item(Task.ARITH, r);
       m = add.matcher(a.prompt());
       assertTrue(m.matches(), a.prompt());
-      assertEquals(" " + (Integer.parseInt(m.group(1)) + Integer.parseInt(m.group(2))),
-          a.completion());
+      assertEquals(
+          " " + (Integer.parseInt(m.group(1)) + Integer.parseInt(m.group(2))), a.completion());
 
       Item rev = SynthData.item(Task.REVERSE, r);
       assertTrue(rev.prompt().startsWith("Reverse: "), rev.prompt());
@@ -131,8 +132,8 @@ class SynthDataTest {
       JsonNode o = Jsonl.mapper().readTree(lines.get(i));
       String completion = o.get("completion").asText();
       assertEquals(completion, tok.decode(tok.encode(completion, false), false));
-      assertEquals(o.get("prompt").asText(), tok.decode(tok.encode(o.get("prompt").asText(), false),
-          false));
+      assertEquals(
+          o.get("prompt").asText(), tok.decode(tok.encode(o.get("prompt").asText(), false), false));
       assertEquals(completion + "<|eos|>", targetText(tok, ex.get(i)));
     }
   }
@@ -144,8 +145,13 @@ class SynthDataTest {
     List<String> lines = Files.readAllLines(f);
     List<SftExample> ex = SftDataset.load(f, tok, DataOptions.of(128)).examples();
     Item first = SynthData.item(Task.COUNT, new SplittableRandom(5));
-    assertEquals("{\"messages\":[{\"role\":\"user\",\"content\":\"" + first.prompt() + "\"},"
-        + "{\"role\":\"assistant\",\"content\":\"" + first.completion().substring(1) + "\"}]}",
+    assertEquals(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\""
+            + first.prompt()
+            + "\"},"
+            + "{\"role\":\"assistant\",\"content\":\""
+            + first.completion().substring(1)
+            + "\"}]}",
         lines.get(0));
     // The template ends each turn with <|eos|>\n.
     assertEquals(first.completion().substring(1) + "<|eos|>\n", targetText(tok, ex.get(0)));
@@ -157,10 +163,15 @@ class SynthDataTest {
     // --out recipes/data/sft-tiny.jsonl --eval-out recipes/data/sft-tiny-eval.jsonl --eval-n 200`.
     String train = Files.readString(Path.of("recipes/data/sft-tiny.jsonl"));
     String eval = Files.readString(Path.of("recipes/data/sft-tiny-eval.jsonl"));
-    assertEquals(String.join("\n", SynthData.lines(Task.MIXED, Format.PROMPT_COMPLETION, 2000, 1))
-        + "\n", train);
-    assertEquals(String.join("\n", SynthData.lines(Task.MIXED, Format.PROMPT_COMPLETION, 200,
-        SynthData.evalSeed(1))) + "\n", eval);
+    assertEquals(
+        String.join("\n", SynthData.lines(Task.MIXED, Format.PROMPT_COMPLETION, 2000, 1)) + "\n",
+        train);
+    assertEquals(
+        String.join(
+                "\n",
+                SynthData.lines(Task.MIXED, Format.PROMPT_COMPLETION, 200, SynthData.evalSeed(1)))
+            + "\n",
+        eval);
   }
 
   @Test
@@ -168,9 +179,10 @@ class SynthDataTest {
     assertEquals(Task.ARITH, Task.parse("arith"));
     assertEquals(Format.MESSAGES, Format.parse("messages"));
     assertEquals(Format.PROMPT_COMPLETION, Format.parse("prompt-completion"));
-    assertEquals("unknown task 'sort' (expected one of count, reverse, copy, arith, mixed, length)",
+    assertEquals(
+        "unknown task 'sort' (expected one of count, reverse, copy, arith, mixed, length)",
         assertThrows(IllegalArgumentException.class, () -> Task.parse("sort")).getMessage());
-    assertThrows(IllegalArgumentException.class,
-        () -> SynthData.lines(Task.COUNT, Format.MESSAGES, 0, 1));
+    assertThrows(
+        IllegalArgumentException.class, () -> SynthData.lines(Task.COUNT, Format.MESSAGES, 0, 1));
   }
 }

@@ -30,7 +30,8 @@ class BanditDataTest {
     List<String> big = BanditData.offline(20, 10, 1, 3);
     assertEquals(big.subList(0, 5), BanditData.offline(5, 10, 1, 3));
     assertEquals(BanditData.sft(50, 1, 3), BanditData.sft(50, 1, 3));
-    assertNotEquals(BanditData.prompts(50, 3, 0), BanditData.prompts(50, 3, 1)); // train vs eval prompts
+    assertNotEquals(
+        BanditData.prompts(50, 3, 0), BanditData.prompts(50, 3, 1)); // train vs eval prompts
     assertNotEquals(BanditData.sft(50, 1, 3), BanditData.sft(50, 1, 4));
   }
 

@@ -20,45 +20,50 @@ import org.junit.jupiter.api.io.TempDir;
 class LabRunTest {
   @TempDir Path tmp;
 
-  static final String PLAN = String.join("\n",
-      "experiments:",
-      "  bandit:",
-      "    title: smoke",
-      "    steps:",
-      "      data: {run: [lab, bandit-data, --out, '{out}', --sft-lines, '500', --offline-prompts, '10']}",
-      "      reference: {run: [train, '{recipes}/bandit-reference.yaml', --run-dir, '{out}', --set, 'data.train={data}/sft.jsonl',"
-          + " --set, train.max_steps=40]}",
-      "    groups:",
-      "      main:",
-      "        recipe: bandit.yaml",
-      "        set: ['model.path={reference}', 'data.train={data}/prompts.jsonl', 'data.eval={data}/eval.jsonl',"
-          + " online.iterations=6, online.eval_every=2]",
-      "        settings: {far: ['online.reward.center=70']}",
-      "        methods:",
-      "          dpo: ['loss={type: dpo, beta: 0.1}']",
-      "          offline-dpo: ['loss={type: dpo, beta: 0.1}', online.source=offline, 'data.train={data}/offline-p10.jsonl']",
-      "  broken:",
-      "    steps:",
-      "      reference: {run: [train, '{recipes}/no-such-recipe.yaml', --run-dir, '{out}']}",
-      "    groups:",
-      "      main: {recipe: bandit.yaml, methods: {dpo: []}}",
-      "");
+  static final String PLAN =
+      String.join(
+          "\n",
+          "experiments:",
+          "  bandit:",
+          "    title: smoke",
+          "    steps:",
+          "      data: {run: [lab, bandit-data, --out, '{out}', --sft-lines, '500', --offline-prompts, '10']}",
+          "      reference: {run: [train, '{recipes}/bandit-reference.yaml', --run-dir, '{out}', --set, 'data.train={data}/sft.jsonl',"
+              + " --set, train.max_steps=40]}",
+          "    groups:",
+          "      main:",
+          "        recipe: bandit.yaml",
+          "        set: ['model.path={reference}', 'data.train={data}/prompts.jsonl', 'data.eval={data}/eval.jsonl',"
+              + " online.iterations=6, online.eval_every=2]",
+          "        settings: {far: ['online.reward.center=70']}",
+          "        methods:",
+          "          dpo: ['loss={type: dpo, beta: 0.1}']",
+          "          offline-dpo: ['loss={type: dpo, beta: 0.1}', online.source=offline, 'data.train={data}/offline-p10.jsonl']",
+          "  broken:",
+          "    steps:",
+          "      reference: {run: [train, '{recipes}/no-such-recipe.yaml', --run-dir, '{out}']}",
+          "    groups:",
+          "      main: {recipe: bandit.yaml, methods: {dpo: []}}",
+          "");
 
   @Test
   void runsReportsResumesAndSkipsWhatCannotRun() throws Exception {
     Path planDir = Path.of("recipes/paper").toAbsolutePath();
     Path planFile = Files.writeString(tmp.resolve("lab.yaml"), PLAN);
     LabPlan plan = LabPlan.load(planFile);
-    LabJobs.Options o = new LabJobs.Options(tmp.resolve("out"), planDir, true, List.of(1), List.of());
+    LabJobs.Options o =
+        new LabJobs.Options(tmp.resolve("out"), planDir, true, List.of(1), List.of());
     List<LabJobs.Job> jobs = LabJobs.expand(plan, o);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    Map<String, LabRunner.Outcome> first = new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
+    Map<String, LabRunner.Outcome> first =
+        new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
     String console = log.toString();
     assertEquals(LabRunner.Outcome.RAN, first.get("bandit/main/far/dpo/seed-1"), console);
     assertEquals(LabRunner.Outcome.RAN, first.get("bandit/main/far/offline-dpo/seed-1"), console);
     assertEquals(LabRunner.Outcome.FAILED, first.get("broken/steps/reference"), console);
     assertEquals(LabRunner.Outcome.SKIPPED, first.get("broken/main/default/dpo/seed-1"), console);
-    assertTrue(console.contains("no-such-recipe.yaml"), console); // the failure shows the end of its log
+    assertTrue(
+        console.contains("no-such-recipe.yaml"), console); // the failure shows the end of its log
     Path run = tmp.resolve("out/bandit/main/far/dpo/seed-1");
     assertTrue(Files.exists(run.resolve("metrics.jsonl")));
     assertTrue(Checkpoints(run).isEmpty(), "a finished run keeps its metrics, not its weights");
@@ -69,18 +74,29 @@ class LabRunTest {
     assertTrue(md.contains("| offline-dpo |"), md);
     assertTrue(md.contains("C4: "), md);
     assertTrue(Files.size(tmp.resolve("out/figures/bandit-main-far.png")) > 1000);
-    assertTrue(Files.readString(tmp.resolve("out/commands.sh")).contains("./tilt train " + planDir + "/bandit.yaml"));
+    assertTrue(
+        Files.readString(tmp.resolve("out/commands.sh"))
+            .contains("./tilt train " + planDir + "/bandit.yaml"));
 
-    Map<String, LabRunner.Outcome> again = new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
+    Map<String, LabRunner.Outcome> again =
+        new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
     assertEquals(LabRunner.Outcome.CACHED, again.get("bandit/steps/reference"));
     assertEquals(LabRunner.Outcome.CACHED, again.get("bandit/main/far/dpo/seed-1"));
     // a changed command reruns its job (and only it)
-    LabPlan changed = LabPlan.load(Files.writeString(tmp.resolve("lab2.yaml"), PLAN.replace("online.iterations=6", "online.iterations=4")));
+    LabPlan changed =
+        LabPlan.load(
+            Files.writeString(
+                tmp.resolve("lab2.yaml"),
+                PLAN.replace("online.iterations=6", "online.iterations=4")));
     List<LabJobs.Job> jobs2 = LabJobs.expand(changed, o);
-    Map<String, LabRunner.Outcome> third = new LabRunner(jobs2, planDir, 2, 1, false, new PrintStream(log)).run();
+    Map<String, LabRunner.Outcome> third =
+        new LabRunner(jobs2, planDir, 2, 1, false, new PrintStream(log)).run();
     assertEquals(LabRunner.Outcome.CACHED, third.get("bandit/steps/reference"));
     assertEquals(LabRunner.Outcome.RAN, third.get("bandit/main/far/dpo/seed-1"));
-    long evals = Files.readAllLines(run.resolve("metrics.jsonl")).stream().filter(l -> l.contains("eval/reward")).count();
+    long evals =
+        Files.readAllLines(run.resolve("metrics.jsonl")).stream()
+            .filter(l -> l.contains("eval/reward"))
+            .count();
     assertEquals(3, evals); // iterations 0, 2, 4: the rerun started afresh
   }
 

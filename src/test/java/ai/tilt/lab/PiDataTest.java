@@ -7,9 +7,9 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * pi_data against values worked out by hand from its definition, the histogram of
- * tanh(Cauchy(-0.7, 0.4)) in 100 bins over [-1, 1], and against the figures shared/notes/paper.md
- * gives for it (from simulating the paper's code).
+ * pi_data against values worked out by hand from its definition, the histogram of tanh(Cauchy(-0.7,
+ * 0.4)) in 100 bins over [-1, 1], and against the figures shared/notes/paper.md gives for it (from
+ * simulating the paper's code).
  */
 class PiDataTest {
   @Test
@@ -23,10 +23,12 @@ class PiDataTest {
     }
     assertEquals(1.0, sum, 1e-12);
     // Bin 0 holds every x < atanh(-0.98) = -2.29756: 1/2 + atan((-2.29756 + 0.7) / 0.4) / pi
-    // = 1/2 + atan(-3.99390) / pi = 1/2 - (pi/2 - atan(0.250382)) / pi = 1/2 - 1.325458 / pi = 0.078094.
+    // = 1/2 + atan(-3.99390) / pi = 1/2 - (pi/2 - atan(0.250382)) / pi = 1/2 - 1.325458 / pi =
+    // 0.078094.
     assertEquals(0.078094, p[0], 2e-5);
     // Bin 99 holds every x >= atanh(0.98) = 2.29756: 1/2 - atan((2.29756 + 0.7) / 0.4) / pi
-    // = 1/2 - atan(7.49390) / pi = 1/2 - (pi/2 - atan(0.133442)) / pi = 1/2 - 1.438137 / pi = 0.042226.
+    // = 1/2 - atan(7.49390) / pi = 1/2 - (pi/2 - atan(0.133442)) / pi = 1/2 - 1.438137 / pi =
+    // 0.042226.
     assertEquals(0.042226, p[99], 2e-5);
     // Bin 70 is [0.4, 0.42): atanh 0.423649 and 0.447692; F = 0.929232 and 0.931343.
     assertEquals(0.002111, p[70], 2e-5);

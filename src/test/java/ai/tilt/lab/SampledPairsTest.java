@@ -23,11 +23,13 @@ class SampledPairsTest {
     assertEquals(" 1", SampledPairs.truncateWords(" 1 2 3", 0, new SplittableRandom(1)));
     assertEquals(" only", SampledPairs.truncateWords(" only", 0, new SplittableRandom(1)));
     assertEquals("", SampledPairs.truncateWords("", 3, new SplittableRandom(1)));
-    // P(keep k words) = P(k - 1 <= E < k) = e^{-(k-1)/3} - e^{-k/3}: 0.2835 for k = 1, 0.2031 for k = 2
+    // P(keep k words) = P(k - 1 <= E < k) = e^{-(k-1)/3} - e^{-k/3}: 0.2835 for k = 1, 0.2031 for k
+    // = 2
     SplittableRandom r = new SplittableRandom(5);
     int n = 100_000;
     int[] kept = new int[40];
-    String ten = " 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30";
+    String ten =
+        " 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30";
     for (int i = 0; i < n; i++) {
       kept[SampledPairs.truncateWords(ten, 3, r).trim().split(" ").length]++;
     }

@@ -85,7 +85,8 @@ class KlTest {
     // Ziegler et al. / TRL defaults of the paper's PPO code: coef 0.2, target 6, horizon 10000
     Kl.AdaptiveKlController c = new Kl.AdaptiveKlController(0.2, 6.0, 10000);
     assertTrue(c.isAdaptive());
-    // KL 3: error clip(3 / 6 - 1 = -0.5) = -0.2; 0.2 (1 - 0.2 * 256 / 10000) = 0.2 * 0.99488 = 0.198976
+    // KL 3: error clip(3 / 6 - 1 = -0.5) = -0.2; 0.2 (1 - 0.2 * 256 / 10000) = 0.2 * 0.99488 =
+    // 0.198976
     assertEquals(0.198976, c.update(3, 256).coef(), 1e-12);
     // KL 6.6: error 0.1; 0.2 (1 + 0.1 * 100 / 10000) = 0.2002
     assertEquals(0.2002, c.update(6.6, 100).coef(), 1e-12);
@@ -105,7 +106,8 @@ class KlTest {
     String text = json.writeValueAsString(c);
     assertFalse(text.contains("adaptive"), text);
     assertEquals(c, json.readValue(text, Kl.AdaptiveKlController.class));
-    assertEquals(fixed, json.readValue(json.writeValueAsString(fixed), Kl.AdaptiveKlController.class));
+    assertEquals(
+        fixed, json.readValue(json.writeValueAsString(fixed), Kl.AdaptiveKlController.class));
     fails(() -> new Kl.AdaptiveKlController(-1, 6.0, 10), "kl coefficient must be >= 0");
     fails(() -> new Kl.AdaptiveKlController(0.1, 0.0, 10), "kl target must be > 0");
     fails(() -> new Kl.AdaptiveKlController(0.1, 6.0, 0), "kl horizon must be > 0");

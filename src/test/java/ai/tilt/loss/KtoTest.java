@@ -26,7 +26,12 @@ import org.junit.jupiter.api.Test;
  */
 class KtoTest {
   static Responses batch(NDManager m, NDArray policy, NDArray klPolicy) {
-    return new Responses(policy, arr(m, 3, 1, -6, -6, -5), null, arr(m, 3, 1, 1, 0, 1), klPolicy,
+    return new Responses(
+        policy,
+        arr(m, 3, 1, -6, -6, -5),
+        null,
+        arr(m, 3, 1, 1, 0, 1),
+        klPolicy,
         vec(m, -11, -11, -13));
   }
 
@@ -50,8 +55,11 @@ class KtoTest {
 
       // undesirable weight 2 doubles row 2 only: 2 * 0.458430 = 0.916859
       Kto weighted = new Kto(0.1, 1.0, 2.0);
-      close(weighted.compute(batch(m, arr(m, 3, 1, -5, -7, -3), vec(m, -10, -12, -11))).perGroup(),
-          0.491667, 0.916859, 0.466716);
+      close(
+          weighted.compute(batch(m, arr(m, 3, 1, -5, -7, -3), vec(m, -10, -12, -11))).perGroup(),
+          0.491667,
+          0.916859,
+          0.466716);
 
       // gradients: with s = sigmoid(beta (r - z)), desirable rows get -w_D beta s (1 - s) (raising
       // them lowers the loss), undesirable rows +w_U beta s (1 - s):
@@ -76,7 +84,9 @@ class KtoTest {
     try (NDManager m = LossFixtures.manager()) {
       // KL policy (-12, -12, -12): differences (-1, -1, 1), mean -1/3 -> z = 0
       // losses 1 - sigmoid(0.1), 1 - sigmoid(0.1), 1 - sigmoid(0.2) = 0.475021, 0.475021, 0.450166
-      LossOutput out = new Kto(null, null, null).compute(batch(m, arr(m, 3, 1, -5, -7, -3), vec(m, -12, -12, -12)));
+      LossOutput out =
+          new Kto(null, null, null)
+              .compute(batch(m, arr(m, 3, 1, -5, -7, -3), vec(m, -12, -12, -12)));
       close(out.perGroup(), 0.475021, 0.475021, 0.450166);
       metric(out, "kl", 0, 0, 0);
     }
@@ -89,13 +99,28 @@ class KtoTest {
       assertEquals(1, kto.responsesPerGroup());
       NDArray pi = arr(m, 3, 1, -5, -7, -3);
       NDArray ref = arr(m, 3, 1, -6, -6, -5);
-      fails(() -> kto.compute(Responses.of(pi, ref, null, arr(m, 3, 1, 1, 0, 1))), "kto", "klPolicy");
-      fails(() -> kto.compute(new Responses(pi, ref, null, arr(m, 3, 1, 1, 0.5, 1), vec(m, 0, 0, 0), vec(m, 0, 0, 0))),
-          "kto", "label", "0.5");
-      fails(() -> kto.compute(new Responses(pi, ref, null, arr(m, 3, 1, 1, 0, 1), vec(m, 0, 0), vec(m, 0, 0))),
-          "kto", "klPolicy", "(3)");
+      fails(
+          () -> kto.compute(Responses.of(pi, ref, null, arr(m, 3, 1, 1, 0, 1))), "kto", "klPolicy");
+      fails(
+          () ->
+              kto.compute(
+                  new Responses(
+                      pi, ref, null, arr(m, 3, 1, 1, 0.5, 1), vec(m, 0, 0, 0), vec(m, 0, 0, 0))),
+          "kto",
+          "label",
+          "0.5");
+      fails(
+          () ->
+              kto.compute(
+                  new Responses(pi, ref, null, arr(m, 3, 1, 1, 0, 1), vec(m, 0, 0), vec(m, 0, 0))),
+          "kto",
+          "klPolicy",
+          "(3)");
       NDArray two = arr(m, 1, 2, -1, -2);
-      fails(() -> kto.compute(new Responses(two, two, null, two, vec(m, 0), vec(m, 0))), "kto", "N = 1");
+      fails(
+          () -> kto.compute(new Responses(two, two, null, two, vec(m, 0), vec(m, 0))),
+          "kto",
+          "N = 1");
       fails(() -> new Kto(0.1, -1.0, 1.0), "loss.desirable_weight must be >= 0");
       fails(() -> new Kto(0.1, 0.0, 0.0), "loss.desirable_weight", "loss.undesirable_weight");
     }

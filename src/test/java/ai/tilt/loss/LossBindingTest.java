@@ -32,14 +32,20 @@ class LossBindingTest {
     assertEquals(new Dpo(0.2, 0.0), bind("loss: {type: dpo, beta: 0.2}\n").loss());
     assertEquals(new Dpo(0.1, 0.1), bind("loss: {type: dpo, label_smoothing: 0.1}\n").loss());
     assertEquals(new Ipo(0.1, false), bind("loss: ipo\n").loss());
-    assertEquals(new Ipo(0.5, true), bind("loss: {type: ipo, beta: 0.5, length_normalize: true}\n").loss());
-    assertEquals(new Simpo(2.5, 1.0, 0.0), bind("loss: {type: simpo, beta: 2.5, gamma: 1.0}\n").loss());
-    assertEquals(new Kto(0.1, 1.0, 1.33), bind("loss: {type: kto, undesirable_weight: 1.33}\n").loss());
+    assertEquals(
+        new Ipo(0.5, true), bind("loss: {type: ipo, beta: 0.5, length_normalize: true}\n").loss());
+    assertEquals(
+        new Simpo(2.5, 1.0, 0.0), bind("loss: {type: simpo, beta: 2.5, gamma: 1.0}\n").loss());
+    assertEquals(
+        new Kto(0.1, 1.0, 1.33), bind("loss: {type: kto, undesirable_weight: 1.33}\n").loss());
     assertEquals(new Rwr(0.5, 20.0, false), bind("loss: {type: rwr, tau: 0.5}\n").loss());
-    assertEquals(new BestOfNNeg(2, 0.1, true),
+    assertEquals(
+        new BestOfNNeg(2, 0.1, true),
         bind("loss: {type: best_of_n_neg, k: 2, reference_constrained: true}\n").loss());
-    assertEquals(new RewardModelLoss(true, 0.01),
-        bind("loss: {type: reward_model, margin: true, center_rewards_coefficient: 0.01}\n").loss());
+    assertEquals(
+        new RewardModelLoss(true, 0.01),
+        bind("loss: {type: reward_model, margin: true, center_rewards_coefficient: 0.01}\n")
+            .loss());
     assertEquals(new Dpo(0.3, 0.0), bind("loss: dpo\n", "loss.beta=0.3").loss());
   }
 
@@ -55,7 +61,8 @@ class LossBindingTest {
       assertTrue(RecipeLoader.explain(r).contains("loss.type:"), name);
     }
     String explained = RecipeLoader.explain(bind("loss: {type: kto, beta: 0.2}\n"));
-    assertTrue(explained.contains("loss.desirable_weight:") && explained.contains("w_D"), explained);
+    assertTrue(
+        explained.contains("loss.desirable_weight:") && explained.contains("w_D"), explained);
   }
 
   static com.fasterxml.jackson.databind.JsonNode readTree(String yaml) {
@@ -69,7 +76,9 @@ class LossBindingTest {
   @Test
   void badKeysTypesAndValuesAreNamed() {
     String msg = error("loss: {type: dpo, betta: 0.2}\n");
-    assertTrue(msg.contains("'loss.betta'") && msg.contains("beta") && msg.contains("label_smoothing"), msg);
+    assertTrue(
+        msg.contains("'loss.betta'") && msg.contains("beta") && msg.contains("label_smoothing"),
+        msg);
     assertTrue(error("loss: {type: ipo, gamma: 1}\n").contains("'loss.gamma'"));
     msg = error("loss: {type: dpo, beta: -1}\n");
     assertTrue(msg.contains("loss.beta must be > 0"), msg);
@@ -78,6 +87,8 @@ class LossBindingTest {
     msg = error("loss: {type: rwr, tau: hot}\n");
     assertTrue(msg.contains("'loss.tau'"), msg);
     msg = error("loss: dpoo\n");
-    assertTrue(msg.contains("'dpoo'") && msg.contains("best_of_n_neg") && msg.contains("reward_model"), msg);
+    assertTrue(
+        msg.contains("'dpoo'") && msg.contains("best_of_n_neg") && msg.contains("reward_model"),
+        msg);
   }
 }

@@ -46,7 +46,9 @@ final class LossFixtures {
   }
 
   static void metric(LossOutput out, String name, double... expected) {
-    assertTrue(out.metrics().containsKey(name), "missing metric " + name + " in " + out.metrics().keySet());
+    assertTrue(
+        out.metrics().containsKey(name),
+        "missing metric " + name + " in " + out.metrics().keySet());
     NDArray v = out.metrics().get(name);
     assertTrue(!v.hasGradient(), name + " must carry no gradient");
     close(v, expected);
@@ -67,7 +69,11 @@ final class LossFixtures {
   static void closeArray(float[] actual, double... expected) {
     assertEquals(expected.length, actual.length);
     for (int i = 0; i < actual.length; i++) {
-      assertEquals(expected[i], actual[i], TOL * Math.max(1, Math.abs(expected[i])), "gradient element " + i);
+      assertEquals(
+          expected[i],
+          actual[i],
+          TOL * Math.max(1, Math.abs(expected[i])),
+          "gradient element " + i);
     }
   }
 

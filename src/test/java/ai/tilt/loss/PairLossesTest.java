@@ -65,7 +65,8 @@ class PairLossesTest {
       NDArray ref = arr(m, 1, 2, -3, -4);
       Responses r = Responses.of(arr(m, 1, 2, -3, -4), ref, null, null);
       close(dpo.compute(r).perGroup(), 0.693147);
-      float[] g = gradient(arr(m, 1, 2, -3, -4), p -> dpo.compute(Responses.of(p, ref, null, null)));
+      float[] g =
+          gradient(arr(m, 1, 2, -3, -4), p -> dpo.compute(Responses.of(p, ref, null, null)));
       closeArray(g, -0.05, 0.05);
     }
   }
@@ -201,17 +202,43 @@ class PairLossesTest {
   void shapesAndInputsAreChecked() {
     try (NDManager m = LossFixtures.manager()) {
       NDArray three = arr(m, 1, 3, -1, -2, -3);
-      fails(() -> new Dpo(null, null).compute(Responses.of(three, three, null, null)), "dpo", "N = 2", "(1, 3)");
-      fails(() -> new Dpo(null, null).compute(Responses.of(arr(m, 2, 2, PI), null, null, null)), "dpo", "reference");
-      fails(() -> new Ipo(null, null).compute(Responses.of(arr(m, 2, 2, PI), arr(m, 1, 2, 0, 0), null, null)),
-          "ipo", "reference", "(2, 2)", "(1, 2)");
-      fails(() -> new Ipo(0.1, true).compute(Responses.of(arr(m, 2, 2, PI), arr(m, 2, 2, REF), null, null)),
-          "ipo", "lengths");
+      fails(
+          () -> new Dpo(null, null).compute(Responses.of(three, three, null, null)),
+          "dpo",
+          "N = 2",
+          "(1, 3)");
+      fails(
+          () -> new Dpo(null, null).compute(Responses.of(arr(m, 2, 2, PI), null, null, null)),
+          "dpo",
+          "reference");
+      fails(
+          () ->
+              new Ipo(null, null)
+                  .compute(Responses.of(arr(m, 2, 2, PI), arr(m, 1, 2, 0, 0), null, null)),
+          "ipo",
+          "reference",
+          "(2, 2)",
+          "(1, 2)");
+      fails(
+          () ->
+              new Ipo(0.1, true)
+                  .compute(Responses.of(arr(m, 2, 2, PI), arr(m, 2, 2, REF), null, null)),
+          "ipo",
+          "lengths");
       NDArray zeroLength = arr(m, 1, 2, 0, 3);
-      fails(() -> new Simpo(null, null, null).compute(Responses.of(arr(m, 1, 2, -1, -2), null, zeroLength, null)),
-          "simpo", "length", ">= 1");
-      fails(() -> new Hinge(null).compute(Responses.of(m.create(new float[] {-1, -2}), null, null, null)),
-          "hinge", "(G, N)");
+      fails(
+          () ->
+              new Simpo(null, null, null)
+                  .compute(Responses.of(arr(m, 1, 2, -1, -2), null, zeroLength, null)),
+          "simpo",
+          "length",
+          ">= 1");
+      fails(
+          () ->
+              new Hinge(null)
+                  .compute(Responses.of(m.create(new float[] {-1, -2}), null, null, null)),
+          "hinge",
+          "(G, N)");
       fails(() -> new Dpo(0.0, null), "loss.beta must be > 0");
       fails(() -> new Dpo(0.1, 0.7), "loss.label_smoothing", "[0, 0.5]");
       fails(() -> new Simpo(2.0, -1.0, null), "loss.gamma must be >= 0");

@@ -17,8 +17,8 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * REINFORCE, RLOO, GRPO and PPO on B = 2 completions of T = 3 cells, the last cell of row 1
- * padding (index 5 row-major); every gradient is d(sum of perToken) / d logp (or values):
+ * REINFORCE, RLOO, GRPO and PPO on B = 2 completions of T = 3 cells, the last cell of row 1 padding
+ * (index 5 row-major); every gradient is d(sum of perToken) / d logp (or values):
  *
  * <pre>
  *   logp      (-1,   -2,   -0.5), (-0.3,  -1.2, pad)
@@ -34,13 +34,25 @@ class PolicyLossesTest {
   static final double[] MASK = {1, 1, 1, 1, 1, 0};
 
   /** The inputs with {@code pad} in every padded cell. */
-  record Batch(NDArray logp, NDArray old, NDArray ref, NDArray adv, NDArray values, NDArray oldValues,
-      NDArray returns, NDArray mask) {
+  record Batch(
+      NDArray logp,
+      NDArray old,
+      NDArray ref,
+      NDArray adv,
+      NDArray values,
+      NDArray oldValues,
+      NDArray returns,
+      NDArray mask) {
     static Batch of(NDManager m, double pad) {
-      return new Batch(arr(m, 2, 3, -1, -2, -0.5, -0.3, -1.2, pad), arr(m, 2, 3, -1.3, -1.9, -0.5, -0.05, -1.2, pad),
-          arr(m, 2, 3, -1.5, -1, -0.5, -0.3, -1.2, pad), arr(m, 2, 3, 2, 2, 2, -1, -1, pad),
-          arr(m, 2, 3, 0.5, 1.0, 0.9, 0.2, -0.1, pad), arr(m, 2, 3, 0.4, 0.5, 0.2, 0.2, 0.0, pad),
-          arr(m, 2, 3, 1.0, 0.6, 1.0, 0.0, 0.1, pad), arr(m, 2, 3, MASK));
+      return new Batch(
+          arr(m, 2, 3, -1, -2, -0.5, -0.3, -1.2, pad),
+          arr(m, 2, 3, -1.3, -1.9, -0.5, -0.05, -1.2, pad),
+          arr(m, 2, 3, -1.5, -1, -0.5, -0.3, -1.2, pad),
+          arr(m, 2, 3, 2, 2, 2, -1, -1, pad),
+          arr(m, 2, 3, 0.5, 1.0, 0.9, 0.2, -0.1, pad),
+          arr(m, 2, 3, 0.4, 0.5, 0.2, 0.2, 0.0, pad),
+          arr(m, 2, 3, 1.0, 0.6, 1.0, 0.0, 0.1, pad),
+          arr(m, 2, 3, MASK));
     }
 
     PolicyInputs onPolicy(NDArray reference) {
@@ -53,7 +65,9 @@ class PolicyLossesTest {
   }
 
   static void metric(TokenLossOutput out, String name, double... expected) {
-    assertTrue(out.metrics().containsKey(name), "missing metric " + name + " in " + out.metrics().keySet());
+    assertTrue(
+        out.metrics().containsKey(name),
+        "missing metric " + name + " in " + out.metrics().keySet());
     NDArray v = out.metrics().get(name);
     assertFalse(v.hasGradient(), name + " must carry no gradient");
     close(v, expected);
@@ -100,7 +114,8 @@ class PolicyLossesTest {
       // oldLogps are not used by the loss (the paper's code has no ratio), only by approx_kl:
       // 0.5 (0.3^2 + 0.1^2 + 0) / 3 = 0.016667; 0.5 (0.25^2 + 0) / 2 = 0.015625
       Batch b = Batch.of(m, 0);
-      TokenLossOutput withOld = r.compute(PolicyInputs.of(b.logp(), b.old(), null, b.mask(), b.adv()));
+      TokenLossOutput withOld =
+          r.compute(PolicyInputs.of(b.logp(), b.old(), null, b.mask(), b.adv()));
       close(withOld.perToken(), 2, 4, 1, -0.3, -1.2, 0);
       metric(withOld, "approx_kl", 0.016667, 0.015625);
     }
@@ -116,7 +131,11 @@ class PolicyLossesTest {
       TokenLossOutput out = r.compute(PolicyInputs.of(b.logp(), null, null, b.mask(), adv));
       close(out.perToken(), 10, 4, -5, -0.3, 12, 0);
       metric(out, "clip_ratio", 2.0 / 3, 0); // |12|, |-15| > 10; |10| is not clipped
-      metric(out, "advantages/mean", -1.0 / 3, 4.5); // unclipped inputs: (12 + 2 - 15) / 3, (-1 + 10) / 2
+      metric(
+          out,
+          "advantages/mean",
+          -1.0 / 3,
+          4.5); // unclipped inputs: (12 + 2 - 15) / 3, (-1 + 10) / 2
     }
   }
 
@@ -148,7 +167,14 @@ class PolicyLossesTest {
       closeArray(logpGradient(m, x -> rloo.compute(x.onPolicy(null))), -2, -2, -2, 1, 1, 0);
       // oldLogps equal to logps: rho = 1, the same
       NDArray same = arr(m, 2, 3, -1, -2, -0.5, -0.3, -1.2, 0);
-      close(rloo.compute(PolicyInputs.of(b.logp(), same, null, b.mask(), b.adv())).perToken(), 2, 4, 1, -0.3, -1.2, 0);
+      close(
+          rloo.compute(PolicyInputs.of(b.logp(), same, null, b.mask(), b.adv())).perToken(),
+          2,
+          4,
+          1,
+          -0.3,
+          -1.2,
+          0);
       // old (-1.1, -2.1, -0.6), (-0.35, -1.2): sequence log-ratios 0.3 and 0.05
       // row 0: rho = exp(0.3) = 1.349859 > 1.2 with A = 2 > 0: clipped, no loss, no gradient
       // row 1: rho = exp(0.05) = 1.051271, A = -1: kept, -A rho logp = 1.051271 (-0.3, -1.2)
@@ -159,13 +185,22 @@ class PolicyLossesTest {
       metric(out, "policy_loss", 0, -0.788453);
       metric(out, "approx_kl", 0.005, 0.000625); // 0.5 * 0.1^2; 0.5 (0.05^2 + 0) / 2
       Batch g = Batch.of(m, 0);
-      float[] grad = gradients(x -> rloo.compute(PolicyInputs.of(x.logp(), old, null, x.mask(), x.adv())), g,
-          g.logp())[0];
+      float[] grad =
+          gradients(
+              x -> rloo.compute(PolicyInputs.of(x.logp(), old, null, x.mask(), x.adv())),
+              g,
+              g.logp())[0];
       closeArray(grad, 0, 0, 0, 1.051271, 1.051271, 0); // -A rho
       // rho above 1 + eps with A < 0 is not clipped (min picks rho A): -(-2) 1.349859 logp
       NDArray negative = arr(m, 2, 3, -2, -2, -2, -1, -1, 0);
-      close(rloo.compute(PolicyInputs.of(b.logp(), old, null, b.mask(), negative)).perToken(),
-          -2.699718, -5.399435, -1.349859, -0.315381, -1.261525, 0);
+      close(
+          rloo.compute(PolicyInputs.of(b.logp(), old, null, b.mask(), negative)).perToken(),
+          -2.699718,
+          -5.399435,
+          -1.349859,
+          -0.315381,
+          -1.261525,
+          0);
       // KL in the loss, k3, beta 0.05: + 0.05 (0.106531, 0.718282, 0)
       Rloo kl = new Rloo(0.2, 0.05, null);
       assertTrue(kl.needsReference());
@@ -185,12 +220,20 @@ class PolicyLossesTest {
       TokenLossOutput on = noKl.compute(b.onPolicy(null));
       close(on.perToken(), -2, -2, -2, 1, 1, 0);
       closeArray(logpGradient(m, x -> noKl.compute(x.onPolicy(null))), -2, -2, -2, 1, 1, 0);
-      // beta 0.04 (the default): + 0.04 k3 = (0.004261, 0.028731, 0); gradient -A + 0.04 (1 - exp(ref - logp))
+      // beta 0.04 (the default): + 0.04 k3 = (0.004261, 0.028731, 0); gradient -A + 0.04 (1 -
+      // exp(ref - logp))
       Grpo grpo = new Grpo(null, null, null, null);
       assertTrue(grpo.needsReference());
       TokenLossOutput kl = grpo.compute(b.onPolicy(b.ref()));
       close(kl.perToken(), -1.995739, -1.971269, -2, 1, 1, 0);
-      closeArray(logpGradient(m, x -> grpo.compute(x.onPolicy(x.ref()))), -1.984261, -2.068731, -2, 1, 1, 0);
+      closeArray(
+          logpGradient(m, x -> grpo.compute(x.onPolicy(x.ref()))),
+          -1.984261,
+          -2.068731,
+          -2,
+          1,
+          1,
+          0);
       metric(kl, "kl", 0.274937, 0);
       metric(kl, "policy_loss", -2, 1);
       fails(() -> grpo.compute(b.onPolicy(null)), "grpo: needs reference log-probs");
@@ -205,7 +248,8 @@ class PolicyLossesTest {
           x -> grpo.compute(PolicyInputs.of(x.logp(), x.old(), null, x.mask(), x.adv()));
       // row 0, A = 2: r = 1.349859 > 1.2: clipped, -(1.2 * 2) = -2.4, no gradient;
       //   r = 0.904837: -(0.904837 * 2) = -1.809675, gradient -r A; r = 1: -2, gradient -2
-      // row 1, A = -1: r = 0.778801 < 0.8: clipped, -(0.8 * -1) = 0.8, no gradient; r = 1: 1, gradient 1
+      // row 1, A = -1: r = 0.778801 < 0.8: clipped, -(0.8 * -1) = 0.8, no gradient; r = 1: 1,
+      // gradient 1
       TokenLossOutput out = f.apply(Batch.of(m, 0));
       close(out.perToken(), -2.4, -1.809675, -2, 0.8, 1, 0);
       closeArray(logpGradient(m, f), 0, -1.809675, -2, 0, 1, 0);
@@ -235,7 +279,8 @@ class PolicyLossesTest {
       //   v 1.0, old 0.5, R 0.6: clipped v 0.7, max(0.16, 0.01) = 0.16 unclipped: 0.08, d/dv = 0.4
       //   v 0.9, old 0.2, R 1.0: clipped v 0.4, max(0.01, 0.36) = 0.36 clipped: 0.18, d/dv = 0
       //   v 0.2, old 0.2, R 0: 0.02, d/dv = 0.2;   v -0.1, old 0, R 0.1: 0.02, d/dv = -0.2
-      // loss = pg + 0.1 vl: (-2.4 + 0.0125, -1.809675 + 0.008, -2 + 0.018), (0.8 + 0.002, 1 + 0.002)
+      // loss = pg + 0.1 vl: (-2.4 + 0.0125, -1.809675 + 0.008, -2 + 0.018), (0.8 + 0.002, 1 +
+      // 0.002)
       TokenLossOutput out = ppo.compute(Batch.of(m, 0).all());
       close(out.perToken(), -2.3875, -1.801675, -1.982, 0.802, 1.002, 0);
       metric(out, "value_loss", 0.385 / 3, 0.02);
@@ -248,8 +293,19 @@ class PolicyLossesTest {
       closeArray(g[0], 0, -1.809675, -2, 0, 1, 0);
       closeArray(g[1], -0.05, 0.04, 0, 0.02, -0.02, 0); // 0.1 d vl / dv
       fails(() -> ppo.compute(b.onPolicy(null)), "ppo: needs values, oldValues and returns");
-      assertFalse(ppo.compute(new PolicyInputs(b.logp(), b.old(), null, b.mask(), b.adv(), b.values(),
-          b.oldValues(), b.returns())).metrics().containsKey("kl"));
+      assertFalse(
+          ppo.compute(
+                  new PolicyInputs(
+                      b.logp(),
+                      b.old(),
+                      null,
+                      b.mask(),
+                      b.adv(),
+                      b.values(),
+                      b.oldValues(),
+                      b.returns()))
+              .metrics()
+              .containsKey("kl"));
     }
   }
 
@@ -259,7 +315,10 @@ class PolicyLossesTest {
     Rloo rloo = new Rloo(null, 0.05, "k2");
     Grpo grpo = new Grpo(0.2, 0.28, 0.04, null);
     Ppo ppo = new Ppo(null, null, null, null, null, null);
-    return List.of(b -> reinforce.compute(b.all()), b -> rloo.compute(b.all()), b -> grpo.compute(b.all()),
+    return List.of(
+        b -> reinforce.compute(b.all()),
+        b -> rloo.compute(b.all()),
+        b -> grpo.compute(b.all()),
         b -> ppo.compute(b.all()));
   }
 
@@ -279,7 +338,9 @@ class PolicyLossesTest {
           assertEquals(0f, dirty.perToken().toFloatArray()[5], 0f, "padding loss is exactly 0");
           assertEquals(clean.metrics().keySet(), dirty.metrics().keySet());
           for (String k : clean.metrics().keySet()) {
-            closeArray(dirty.metrics().get(k).toFloatArray(), toDoubles(clean.metrics().get(k).toFloatArray()));
+            closeArray(
+                dirty.metrics().get(k).toFloatArray(),
+                toDoubles(clean.metrics().get(k).toFloatArray()));
           }
           Batch db = Batch.of(m, pad);
           float[][] dirtyGrad = gradients(f, db, db.logp(), db.values());
@@ -309,16 +370,36 @@ class PolicyLossesTest {
       close(out.perToken(), -2, -2, -2, 0, 0, 0);
       metric(out, "policy_loss", -2, 0);
       metric(out, "entropy_proxy", 3.5 / 3, 0);
-      fails(() -> grpo.compute(PolicyInputs.of(b.logp(), null, null, arr(m, 2, 2, 1, 1, 1, 1), b.adv())),
+      fails(
+          () ->
+              grpo.compute(
+                  PolicyInputs.of(b.logp(), null, null, arr(m, 2, 2, 1, 1, 1, 1), b.adv())),
           "grpo: mask must be (B, T) = (2, 3)");
-      fails(() -> grpo.compute(PolicyInputs.of(b.logp(), arr(m, 1, 3, 0, 0, 0), null, b.mask(), b.adv())),
+      fails(
+          () ->
+              grpo.compute(
+                  PolicyInputs.of(b.logp(), arr(m, 1, 3, 0, 0, 0), null, b.mask(), b.adv())),
           "grpo: oldLogps must be (B, T)");
-      fails(() -> grpo.compute(PolicyInputs.of(b.logp().reshape(6), null, null, b.mask(), b.adv())),
+      fails(
+          () -> grpo.compute(PolicyInputs.of(b.logp().reshape(6), null, null, b.mask(), b.adv())),
           "grpo: logps must be (B, T)");
-      fails(() -> grpo.compute(PolicyInputs.of(b.logp(), null, null, b.mask(), null)), "grpo: advantages are missing");
+      fails(
+          () -> grpo.compute(PolicyInputs.of(b.logp(), null, null, b.mask(), null)),
+          "grpo: advantages are missing");
       Ppo ppo = new Ppo(null, null, null, null, null, null);
-      fails(() -> ppo.compute(new PolicyInputs(b.logp(), null, null, b.mask(), b.adv(), b.values(), b.oldValues(),
-          arr(m, 2, 2, 0, 0, 0, 0))), "ppo: returns must be (B, T)");
+      fails(
+          () ->
+              ppo.compute(
+                  new PolicyInputs(
+                      b.logp(),
+                      null,
+                      null,
+                      b.mask(),
+                      b.adv(),
+                      b.values(),
+                      b.oldValues(),
+                      arr(m, 2, 2, 0, 0, 0, 0))),
+          "ppo: returns must be (B, T)");
     }
   }
 }

@@ -1,11 +1,11 @@
 package ai.tilt.model;
 
-import ai.tilt.model.chat.ChatTemplate;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.tilt.model.chat.ChatTemplate;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -65,8 +65,8 @@ class ByteLevelBpeTest {
     try {
       ByteLevelBpe.write(again, 1024);
       for (String f : List.of("tokenizer.json", "tokenizer_config.json")) {
-        assertArrayEquals(Files.readAllBytes(dir.resolve(f)), Files.readAllBytes(again.resolve(f)),
-            f);
+        assertArrayEquals(
+            Files.readAllBytes(dir.resolve(f)), Files.readAllBytes(again.resolve(f)), f);
       }
     } finally {
       TokenizerFixtures.deleteTree(again);
@@ -84,12 +84,19 @@ class ByteLevelBpeTest {
 
   @Test
   void exoticUtf8RoundTrips() {
-    List<String> texts = new ArrayList<>(List.of(
-        "", " ", "日本語のテキスト。中文测试，你好世界！한국어",
-        "I ❤️ Rust 🦀 👨‍👩‍👧‍👦 🇫🇷 👍🏽", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠜎𠜱 𐍈",
-        "nul\u0000here bell\u0007 esc\u001b[31m del\u007f bom\ufeff nel\u0085",
-        "Cafe\u0301 NFD stays NFD", "  \t\n\r\n  trailing  ", "עברית العربية हिन्दी ไทย",
-        "x\u2028y\u2029z\u00a0\u3000"));
+    List<String> texts =
+        new ArrayList<>(
+            List.of(
+                "",
+                " ",
+                "日本語のテキスト。中文测试，你好世界！한국어",
+                "I ❤️ Rust 🦀 👨‍👩‍👧‍👦 🇫🇷 👍🏽",
+                "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠜎𠜱 𐍈",
+                "nul\u0000here bell\u0007 esc\u001b[31m del\u007f bom\ufeff nel\u0085",
+                "Cafe\u0301 NFD stays NFD",
+                "  \t\n\r\n  trailing  ",
+                "עברית العربية हिन्दी ไทย",
+                "x\u2028y\u2029z\u00a0\u3000"));
     Random r = new Random(42);
     for (int n = 0; n < 200; n++) {
       StringBuilder sb = new StringBuilder();
@@ -127,16 +134,23 @@ class ByteLevelBpeTest {
 
   @Test
   void chatFormat() {
-    List<Map<String, String>> chat = List.of(
-        Map.of("role", "system", "content", "S"),
-        Map.of("role", "user", "content", "U"),
-        Map.of("role", "assistant", "content", "A"));
-    assertEquals("<|bos|><|system|>\nS<|eos|>\n<|user|>\nU<|eos|>\n<|assistant|>\nA<|eos|>\n"
-        + "<|assistant|>\n", tok.applyChatTemplate(chat, true, null));
-    assertEquals("<|bos|><|user|>\nU<|eos|>\n",
-        tok.applyChatTemplate(chat.subList(1, 2), false, null));
-    ChatTemplate.TemplateException e = assertThrows(ChatTemplate.TemplateException.class,
-        () -> tok.applyChatTemplate(List.of(Map.of("role", "tool", "content", "x")), false, null));
+    List<Map<String, String>> chat =
+        List.of(
+            Map.of("role", "system", "content", "S"),
+            Map.of("role", "user", "content", "U"),
+            Map.of("role", "assistant", "content", "A"));
+    assertEquals(
+        "<|bos|><|system|>\nS<|eos|>\n<|user|>\nU<|eos|>\n<|assistant|>\nA<|eos|>\n"
+            + "<|assistant|>\n",
+        tok.applyChatTemplate(chat, true, null));
+    assertEquals(
+        "<|bos|><|user|>\nU<|eos|>\n", tok.applyChatTemplate(chat.subList(1, 2), false, null));
+    ChatTemplate.TemplateException e =
+        assertThrows(
+            ChatTemplate.TemplateException.class,
+            () ->
+                tok.applyChatTemplate(
+                    List.of(Map.of("role", "tool", "content", "x")), false, null));
     assertTrue(e.raisedByTemplate());
     assertTrue(e.getMessage().contains("Unsupported role: tool"), e.getMessage());
   }

@@ -17,8 +17,17 @@ class GeneratorTest {
 
   /** All 8 fixture prompts in one left-padded batch give HF's 16 greedy ids (EOS ignored). */
   @ParameterizedTest
-  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2",
-      "hf-extra/mistral_window", "hf-extra/qwen3", "hf-extra/llama3_mqa_tied", "hf-extra/neox_sequential"})
+  @ValueSource(
+      strings = {
+        "hf-tiny/llama_gqa",
+        "hf-tiny/qwen2",
+        "hf-tiny/gpt_neox",
+        "hf-tiny/gpt2",
+        "hf-extra/mistral_window",
+        "hf-extra/qwen3",
+        "hf-extra/llama3_mqa_tied",
+        "hf-extra/neox_sequential"
+      })
   void greedyMatchesTransformers(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<HfParityTest.Case> cases = HfParityTest.cases(dir);
@@ -41,8 +50,17 @@ class GeneratorTest {
 
   /** The KV cache changes nothing: same sampled ids, log-probs within 1e-5, for every family. */
   @ParameterizedTest
-  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2",
-      "hf-extra/mistral_window", "hf-extra/qwen3", "hf-extra/llama3_mqa_tied", "hf-extra/neox_sequential"})
+  @ValueSource(
+      strings = {
+        "hf-tiny/llama_gqa",
+        "hf-tiny/qwen2",
+        "hf-tiny/gpt_neox",
+        "hf-tiny/gpt2",
+        "hf-extra/mistral_window",
+        "hf-extra/qwen3",
+        "hf-extra/llama3_mqa_tied",
+        "hf-extra/neox_sequential"
+      })
   void cacheEqualsRecomputation(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<long[]> prompts = new ArrayList<>();
@@ -65,7 +83,9 @@ class GeneratorTest {
     }
   }
 
-  /** A row that hits EOS stops there and reports it, while the other rows go on to the length cap. */
+  /**
+   * A row that hits EOS stops there and reports it, while the other rows go on to the length cap.
+   */
   @Test
   void stopsAtEosPerRow() throws IOException {
     Path dir = Fixtures.dir("hf-tiny/llama_gqa");
@@ -143,7 +163,9 @@ class GeneratorTest {
     }
   }
 
-  /** Rows stopping at EOS at different steps (so the cache drops rows) still equal recomputation. */
+  /**
+   * Rows stopping at EOS at different steps (so the cache drops rows) still equal recomputation.
+   */
   @Test
   void cacheCompactionEqualsRecomputation() throws IOException {
     Path dir = Fixtures.dir("hf-tiny/qwen2");
@@ -155,7 +177,8 @@ class GeneratorTest {
     try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
       Generator probe = new Generator(model, new long[0]);
       List<Generator.Generation> first = probe.generate(prompts, free);
-      // stop tokens: what rows 0 and 5 sample at steps 2 and 6, so several rows end early, at different steps
+      // stop tokens: what rows 0 and 5 sample at steps 2 and 6, so several rows end early, at
+      // different steps
       long[] eos = {first.get(0).completionIds()[2], first.get(5).completionIds()[6]};
       Generator g = new Generator(model, eos);
       SamplingParams stop = free.withIgnoreEos(false);

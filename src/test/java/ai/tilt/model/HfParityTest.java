@@ -19,9 +19,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Parity with HuggingFace transformers (fp32, eager attention) on the hf-tiny fixtures (4.46) and
- * the hf-extra ones made by scripts/make_hf_fixtures.py (5.17): every
- * completion log-prob within 1e-4 and the last prompt position's logits within 1e-4, with all 8
- * inputs in one padded batch (so padding, masks and position ids are exercised too).
+ * the hf-extra ones made by scripts/make_hf_fixtures.py (5.17): every completion log-prob within
+ * 1e-4 and the last prompt position's logits within 1e-4, with all 8 inputs in one padded batch (so
+ * padding, masks and position ids are exercised too).
  */
 class HfParityTest {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -34,7 +34,11 @@ class HfParityTest {
     List<Case> out = new ArrayList<>();
     for (int i = 0; i < in.size(); i++) {
       JsonNode a = JSON.readTree(in.get(i));
-      out.add(new Case(longs(a.get("prompt_ids")), longs(a.get("completion_ids")), JSON.readTree(ex.get(i))));
+      out.add(
+          new Case(
+              longs(a.get("prompt_ids")),
+              longs(a.get("completion_ids")),
+              JSON.readTree(ex.get(i))));
     }
     return out;
   }
@@ -48,8 +52,17 @@ class HfParityTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2",
-      "hf-extra/mistral_window", "hf-extra/qwen3", "hf-extra/llama3_mqa_tied", "hf-extra/neox_sequential"})
+  @ValueSource(
+      strings = {
+        "hf-tiny/llama_gqa",
+        "hf-tiny/qwen2",
+        "hf-tiny/gpt_neox",
+        "hf-tiny/gpt2",
+        "hf-extra/mistral_window",
+        "hf-extra/qwen3",
+        "hf-extra/llama3_mqa_tied",
+        "hf-extra/neox_sequential"
+      })
   void logprobsMatchTransformers(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<Case> cases = cases(dir);
@@ -67,7 +80,8 @@ class HfParityTest {
     List<Case> cases = cases(dir);
     long saved = CausalLM.logitChunkFloats;
     try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
-      CausalLM.logitChunkFloats = 3L * 8 * model.config().vocabSize(); // 3 positions per chunk for 8 rows
+      CausalLM.logitChunkFloats =
+          3L * 8 * model.config().vocabSize(); // 3 positions per chunk for 8 rows
       check(model, cases, false);
     } finally {
       CausalLM.logitChunkFloats = saved;

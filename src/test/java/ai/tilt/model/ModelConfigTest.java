@@ -18,13 +18,18 @@ class ModelConfigTest {
 
   static ObjectNode llama() {
     ObjectNode n = JSON.createObjectNode();
-    n.put("model_type", "llama").put("vocab_size", 100).put("hidden_size", 32)
-        .put("intermediate_size", 64).put("num_hidden_layers", 2).put("num_attention_heads", 4);
+    n.put("model_type", "llama")
+        .put("vocab_size", 100)
+        .put("hidden_size", 32)
+        .put("intermediate_size", 64)
+        .put("num_hidden_layers", 2)
+        .put("num_attention_heads", 4);
     return n;
   }
 
   static String error(ObjectNode json) {
-    return assertThrows(IllegalArgumentException.class, () -> HfConfigReader.read(json)).getMessage();
+    return assertThrows(IllegalArgumentException.class, () -> HfConfigReader.read(json))
+        .getMessage();
   }
 
   @Test
@@ -70,8 +75,11 @@ class ModelConfigTest {
   @Test
   void readsRopeScalingInBothFormats() {
     ObjectNode v4 = llama();
-    v4.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0)
-        .put("low_freq_factor", 1.0).put("high_freq_factor", 4.0)
+    v4.putObject("rope_scaling")
+        .put("rope_type", "llama3")
+        .put("factor", 8.0)
+        .put("low_freq_factor", 1.0)
+        .put("high_freq_factor", 4.0)
         .put("original_max_position_embeddings", 8192);
     assertEquals("llama3", HfConfigReader.read(v4).rope().scaling().type());
     ObjectNode v5 = llama();
@@ -85,14 +93,22 @@ class ModelConfigTest {
   @Test
   void neoxRotaryPercentAndGpt2Conv1d() {
     ObjectNode neox = JSON.createObjectNode();
-    neox.put("model_type", "gpt_neox").put("vocab_size", 50).put("hidden_size", 64)
-        .put("num_hidden_layers", 1).put("num_attention_heads", 4).put("rotary_pct", 0.25);
+    neox.put("model_type", "gpt_neox")
+        .put("vocab_size", 50)
+        .put("hidden_size", 64)
+        .put("num_hidden_layers", 1)
+        .put("num_attention_heads", 4)
+        .put("rotary_pct", 0.25);
     ModelConfig c = HfConfigReader.read(neox);
     assertEquals(4, c.rope().rotaryDim()); // 25% of head_dim 16
     assertTrue(c.parallelResidual());
     ObjectNode gpt2 = JSON.createObjectNode();
-    gpt2.put("model_type", "gpt2").put("vocab_size", 50).put("n_embd", 32).put("n_layer", 1)
-        .put("n_head", 2).put("scale_attn_by_inverse_layer_idx", true);
+    gpt2.put("model_type", "gpt2")
+        .put("vocab_size", 50)
+        .put("n_embd", 32)
+        .put("n_layer", 1)
+        .put("n_head", 2)
+        .put("scale_attn_by_inverse_layer_idx", true);
     assertTrue(error(gpt2).contains("scale_attn_by_inverse_layer_idx"));
   }
 
@@ -102,7 +118,8 @@ class ModelConfigTest {
     IOException e = assertThrows(IOException.class, () -> ModelConfig.load(dir));
     assertTrue(e.getMessage().contains("config.json"), e.getMessage());
     Files.writeString(dir.resolve("config.json"), llama().put("foo_bar", 3).toString());
-    IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, () -> ModelConfig.load(dir));
+    IllegalArgumentException e2 =
+        assertThrows(IllegalArgumentException.class, () -> ModelConfig.load(dir));
     assertTrue(e2.getMessage().contains("config.json") && e2.getMessage().contains("foo_bar"));
   }
 }

@@ -23,7 +23,9 @@ class ModelFilesTest {
     try (NDManager s = m.manager().newSubManager()) {
       long[] ids = {3, 17, 5, 9, 21, 2, 8, 30};
       NDArray x = s.create(ids, new Shape(1, ids.length));
-      return m.tokenLogprobs(x, s.ones(new Shape(1, ids.length), ai.djl.ndarray.types.DataType.INT64), 1).toFloatArray();
+      return m.tokenLogprobs(
+              x, s.ones(new Shape(1, ids.length), ai.djl.ndarray.types.DataType.INT64), 1)
+          .toFloatArray();
     }
   }
 
@@ -33,7 +35,8 @@ class ModelFilesTest {
     try (CausalLM a = ModelFiles.load(src, Device.cpu())) {
       ModelFiles.save(a, tmp.resolve("sharded"), "F32", 40_000);
       try (Stream<Path> files = Files.list(tmp.resolve("sharded"))) {
-        assertTrue(files.filter(p -> p.getFileName().toString().startsWith("model-000")).count() > 2);
+        assertTrue(
+            files.filter(p -> p.getFileName().toString().startsWith("model-000")).count() > 2);
       }
       try (CausalLM b = ModelFiles.load(tmp.resolve("sharded"), Device.cpu())) {
         assertArrayEquals(logprobs(a), logprobs(b));
@@ -81,13 +84,19 @@ class ModelFilesTest {
     Files.createDirectories(dir);
     Path src = Fixtures.dir("hf-tiny/llama_gqa");
     Files.copy(src.resolve("model.safetensors"), dir.resolve("model.safetensors"));
-    String config = Files.readString(src.resolve("config.json")).replace("\"intermediate_size\": 128", "\"intermediate_size\": 96");
+    String config =
+        Files.readString(src.resolve("config.json"))
+            .replace("\"intermediate_size\": 128", "\"intermediate_size\": 96");
     Files.writeString(dir.resolve("config.json"), config);
-    Exception e = assertThrows(IllegalArgumentException.class, () -> ModelFiles.load(dir, Device.cpu()));
+    Exception e =
+        assertThrows(IllegalArgumentException.class, () -> ModelFiles.load(dir, Device.cpu()));
     assertTrue(e.getMessage().contains("mlp") && e.getMessage().contains("shape"), e.getMessage());
-    String more = Files.readString(src.resolve("config.json")).replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    String more =
+        Files.readString(src.resolve("config.json"))
+            .replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
     Files.writeString(dir.resolve("config.json"), more);
-    Exception e2 = assertThrows(IllegalArgumentException.class, () -> ModelFiles.load(dir, Device.cpu()));
+    Exception e2 =
+        assertThrows(IllegalArgumentException.class, () -> ModelFiles.load(dir, Device.cpu()));
     assertTrue(e2.getMessage().contains("missing tensor 'model.layers.2."), e2.getMessage());
   }
 }

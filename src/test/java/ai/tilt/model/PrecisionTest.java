@@ -47,13 +47,14 @@ class PrecisionTest {
       HfParityTest.Case c = cases.get(r);
       int len = c.prompt().length + c.completion().length;
       for (int j = 0; j < len; j++) {
-        ids[r * t + j] = j < c.prompt().length ? c.prompt()[j] : c.completion()[j - c.prompt().length];
+        ids[r * t + j] =
+            j < c.prompt().length ? c.prompt()[j] : c.completion()[j - c.prompt().length];
         mask[r * t + j] = 1;
       }
     }
     Shape shape = new Shape(cases.size(), t);
-    return m.tokenLogprobs(s.create(ids, shape), s.create(mask, shape), 1).mul(s.create(mask, shape).get(":, 1:")
-        .toType(DataType.FLOAT32, false));
+    return m.tokenLogprobs(s.create(ids, shape), s.create(mask, shape), 1)
+        .mul(s.create(mask, shape).get(":, 1:").toType(DataType.FLOAT32, false));
   }
 
   static Map<String, float[]> gradients(CausalLM m, Path dir) throws IOException {
@@ -68,10 +69,12 @@ class PrecisionTest {
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         gc.backward(logps(m, s, dir).sum().neg());
       }
-      m.parameters().forEach((k, v) -> {
-        out.put(k, v.getGradient().toFloatArray());
-        JniUtils.zeroGrad((PtNDArray) v);
-      });
+      m.parameters()
+          .forEach(
+              (k, v) -> {
+                out.put(k, v.getGradient().toFloatArray());
+                JniUtils.zeroGrad((PtNDArray) v);
+              });
     }
     return out;
   }
@@ -89,10 +92,18 @@ class PrecisionTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2", "hf-extra/mistral_window"})
+  @ValueSource(
+      strings = {
+        "hf-tiny/llama_gqa",
+        "hf-tiny/qwen2",
+        "hf-tiny/gpt_neox",
+        "hf-tiny/gpt2",
+        "hf-extra/mistral_window"
+      })
   void fusedAttentionEqualsTheNdArrayPath(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
-    try (CausalLM m = ModelFiles.load(dir, Device.cpu()); NDManager s = m.manager().newSubManager()) {
+    try (CausalLM m = ModelFiles.load(dir, Device.cpu());
+        NDManager s = m.manager().newSubManager()) {
       m.setFusedAttention(true);
       float[] fused = logps(m, s, dir).toFloatArray();
       m.setFusedAttention(false);
@@ -107,7 +118,8 @@ class PrecisionTest {
   @ValueSource(strings = {"hf-tiny/llama_gqa", "hf-tiny/qwen2", "hf-tiny/gpt_neox", "hf-tiny/gpt2"})
   void bf16MixedGradientsAndLogprobsTrackFp32(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
-    try (CausalLM fp32 = ModelFiles.load(dir, Device.cpu()); CausalLM mixed = ModelFiles.load(dir, Device.cpu())) {
+    try (CausalLM fp32 = ModelFiles.load(dir, Device.cpu());
+        CausalLM mixed = ModelFiles.load(dir, Device.cpu())) {
       mixed.setPrecision(Precision.BF16_MIXED);
       try (NDManager s = fp32.manager().newSubManager()) {
         float[] a = logps(fp32, s, dir).toFloatArray();
@@ -123,7 +135,8 @@ class PrecisionTest {
           }
         }
         assertTrue(worst > 0, variant + ": bf16 must differ from fp32 at all");
-        assertTrue(sum / n < 0.05, variant + ": mean |logprob diff| " + sum / n + " (max " + worst + ")");
+        assertTrue(
+            sum / n < 0.05, variant + ": mean |logprob diff| " + sum / n + " (max " + worst + ")");
       }
       Map<String, float[]> ga = gradients(fp32, dir);
       Map<String, float[]> gb = gradients(mixed, dir);
@@ -138,11 +151,15 @@ class PrecisionTest {
     }
   }
 
-  /** At a trained model's weight scale (std 0.02) every bf16-mixed log-prob is within 0.05 of fp32. */
+  /**
+   * At a trained model's weight scale (std 0.02) every bf16-mixed log-prob is within 0.05 of fp32.
+   */
   @Test
   void bf16MixedLogprobsAtRealisticScale() {
-    ModelConfig c = Presets.config(ModelConfig.Family.LLAMA, "small", 4096, null, new long[0], null);
-    try (CausalLM fp32 = ModelFiles.random(c, 3, 0.02f, Device.cpu()); CausalLM mixed = ModelFiles.random(c, 3, 0.02f, Device.cpu());
+    ModelConfig c =
+        Presets.config(ModelConfig.Family.LLAMA, "small", 4096, null, new long[0], null);
+    try (CausalLM fp32 = ModelFiles.random(c, 3, 0.02f, Device.cpu());
+        CausalLM mixed = ModelFiles.random(c, 3, 0.02f, Device.cpu());
         NDManager s = fp32.manager().newSubManager()) {
       mixed.setPrecision(Precision.BF16_MIXED);
       long[] ids = new java.util.SplittableRandom(1).longs(4 * 96, 0, 4096).toArray();
@@ -160,8 +177,11 @@ class PrecisionTest {
 
   @Test
   void weightsHeldInBf16InferButNeverReachDjlAsArrays() throws IOException {
-    Path dir = Fixtures.dir("hf-tiny/gpt2"); // tied head, Conv1D weights, learned positions: every w16 kernel
-    try (CausalLM fp32 = ModelFiles.load(dir, Device.cpu()); CausalLM held = ModelFiles.load(dir, Device.cpu());
+    Path dir =
+        Fixtures.dir(
+            "hf-tiny/gpt2"); // tied head, Conv1D weights, learned positions: every w16 kernel
+    try (CausalLM fp32 = ModelFiles.load(dir, Device.cpu());
+        CausalLM held = ModelFiles.load(dir, Device.cpu());
         NDManager s = fp32.manager().newSubManager()) {
       held.setPrecision(Precision.BF16);
       float[] a = logps(fp32, s, dir).toFloatArray();
@@ -172,15 +192,25 @@ class PrecisionTest {
       // a held matrix reports an unknown dtype: only the kernels may touch it
       NDArray w16 = held.parameters().get("transformer.h.0.attn.c_attn.weight");
       assertEquals(DataType.UNKNOWN, w16.getDataType());
-      assertEquals(DataType.FLOAT32, held.parameters().get("transformer.h.0.ln_1.weight").getDataType());
+      assertEquals(
+          DataType.FLOAT32, held.parameters().get("transformer.h.0.ln_1.weight").getDataType());
       Generator g = new Generator(held, new long[0]);
-      assertEquals(5, g.generate(List.of(new long[] {5, 6}), SamplingParams.greedy(5)).get(0).completionIds().length);
-      assertThrows(IllegalStateException.class, () -> ModelFiles.save(held, tmp.resolve("x"), "F32", Long.MAX_VALUE));
+      assertEquals(
+          5,
+          g.generate(List.of(new long[] {5, 6}), SamplingParams.greedy(5))
+              .get(0)
+              .completionIds()
+              .length);
+      assertThrows(
+          IllegalStateException.class,
+          () -> ModelFiles.save(held, tmp.resolve("x"), "F32", Long.MAX_VALUE));
       assertThrows(IllegalStateException.class, () -> held.setPrecision(Precision.FP32));
     }
   }
 
-  /** Every op the kernels offer, on bf16 tensors, returns finite float32 and leaves the JVM alive. */
+  /**
+   * Every op the kernels offer, on bf16 tensors, returns finite float32 and leaves the JVM alive.
+   */
   @Test
   void kernelOpsOnBf16Tensors() {
     Kernels k = Kernels.on(Device.cpu());
@@ -188,9 +218,15 @@ class PrecisionTest {
       NDArray w = m.randomNormal(new Shape(6, 4));
       NDArray x = m.randomNormal(new Shape(3, 4));
       NDArray w16 = k.toBf16(w);
-      for (NDArray out : new NDArray[] {k.linearW16(x, w16, null), k.linearW16(x, w16, m.zeros(new Shape(6))),
-          k.matmulW16(x, k.toBf16(w.transpose())), k.embeddingW16(m.create(new long[] {0, 5, 2}), w16),
-          k.linearBf16(x, w, null), k.matmulBf16(x, w.transpose())}) {
+      for (NDArray out :
+          new NDArray[] {
+            k.linearW16(x, w16, null),
+            k.linearW16(x, w16, m.zeros(new Shape(6))),
+            k.matmulW16(x, k.toBf16(w.transpose())),
+            k.embeddingW16(m.create(new long[] {0, 5, 2}), w16),
+            k.linearBf16(x, w, null),
+            k.matmulBf16(x, w.transpose())
+          }) {
         assertEquals(DataType.FLOAT32, out.getDataType());
         assertTrue(out.isInfinite().logicalOr(out.isNaN()).sum().getLong() == 0);
         // bf16 keeps 8 bits of mantissa: within 2% of the fp32 product
@@ -198,7 +234,8 @@ class PrecisionTest {
       }
       NDArray exact = x.matMul(w.transpose());
       NDArray approx = k.linearW16(x, w16, null);
-      assertTrue(approx.sub(exact).abs().max().getFloat() < 0.05 * exact.abs().max().getFloat() + 1e-3);
+      assertTrue(
+          approx.sub(exact).abs().max().getFloat() < 0.05 * exact.abs().max().getFloat() + 1e-3);
     }
   }
 }

@@ -57,7 +57,8 @@ class RewardHeadTest {
       for (boolean left : new boolean[] {false, true}) {
         float[] got = scores(rm, seqs, left);
         for (int i = 0; i < got.length; i++) {
-          assertEquals(want.get(i), got[i], 1e-4, (left ? "left" : "right") + " padding, sequence " + i);
+          assertEquals(
+              want.get(i), got[i], 1e-4, (left ? "left" : "right") + " padding, sequence " + i);
         }
       }
       // saved and reloaded: same layout, same scores

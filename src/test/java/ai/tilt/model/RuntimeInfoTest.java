@@ -11,10 +11,15 @@ import org.junit.jupiter.api.Test;
 class RuntimeInfoTest {
   @Test
   void flavourComesFromDjlsCacheDirectoryName() {
-    Assumptions.assumeTrue(System.getenv("PYTORCH_LIBRARY_PATH") == null, "an external libtorch names its own flavour");
-    assertEquals("cpu", RuntimeInfo.flavourOf("/root/.djl.ai/pytorch/2.7.1-20250812-cpu-linux-x86_64"));
+    Assumptions.assumeTrue(
+        System.getenv("PYTORCH_LIBRARY_PATH") == null,
+        "an external libtorch names its own flavour");
+    assertEquals(
+        "cpu", RuntimeInfo.flavourOf("/root/.djl.ai/pytorch/2.7.1-20250812-cpu-linux-x86_64"));
     assertEquals("cu128", RuntimeInfo.flavourOf("/c/pytorch/2.7.1-20250812-cu128-linux-x86_64"));
-    assertEquals("cpu-precxx11", RuntimeInfo.flavourOf("/c/pytorch/2.5.1-20241113-cpu-precxx11-linux-x86_64"));
+    assertEquals(
+        "cpu-precxx11",
+        RuntimeInfo.flavourOf("/c/pytorch/2.5.1-20241113-cpu-precxx11-linux-x86_64"));
     assertEquals("unknown", RuntimeInfo.flavourOf("/opt/libtorch/lib"));
   }
 
@@ -49,13 +54,17 @@ class RuntimeInfoTest {
     assertTrue(m > (64L << 20) && m < (1L << 50), "MemAvailable " + m);
   }
 
-  /** Without a user's choice, the process environment libgomp reads says PASSIVE once the engine started. */
+  /**
+   * Without a user's choice, the process environment libgomp reads says PASSIVE once the engine
+   * started.
+   */
   @Test
   void openMpWaitsPassivelyUnlessTheUserChose() {
     Torch.init();
     String chosen = System.getenv("OMP_WAIT_POLICY");
-    com.sun.jna.Function getenv = com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
-        .getFunction("getenv");
+    com.sun.jna.Function getenv =
+        com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
+            .getFunction("getenv");
     String nativeValue = (String) getenv.invoke(String.class, new Object[] {"OMP_WAIT_POLICY"});
     if (chosen == null) {
       assertEquals("PASSIVE (set by tilt)", Torch.ompWaitPolicy());

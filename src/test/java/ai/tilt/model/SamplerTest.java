@@ -70,7 +70,8 @@ class SamplerTest {
 
   @Test
   void temperatureSharpens() {
-    // T = 0.5 squares the probabilities: p^2 / sum p^2, sum p^2 = 0.01+0.16+0.04+0.0625+0.0025 = 0.275
+    // T = 0.5 squares the probabilities: p^2 / sum p^2, sum p^2 = 0.01+0.16+0.04+0.0625+0.0025 =
+    // 0.275
     double[] want = {0.01 / 0.275, 0.16 / 0.275, 0.04 / 0.275, 0.0625 / 0.275, 0.0025 / 0.275};
     float[] lp = new float[P.length];
     assertFreqs(want, frequencies(new SamplingParams(1, 0.5, 0, 1.0, false, false, 4), lp));

@@ -1,6 +1,5 @@
 package ai.tilt.model;
 
-import ai.tilt.model.chat.ChatTemplate;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.tilt.model.chat.ChatTemplate;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,8 +49,10 @@ class TextTokenizerTest {
     assertTrue(t.tokenId("definitely not a token").isEmpty());
     assertTrue(t.isSpecial(50256));
     assertFalse(t.hasChatTemplate());
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> t.applyChatTemplate(List.of(Map.of("role", "user", "content", "x")), true, null));
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> t.applyChatTemplate(List.of(Map.of("role", "user", "content", "x")), true, null));
     assertTrue(e.getMessage().contains("no chat template"), e.getMessage());
   }
 
@@ -73,22 +75,28 @@ class TextTokenizerTest {
     Path src = TokenizerFixtures.dir("qwen3");
     Files.copy(src.resolve("tokenizer.json"), d.resolve("tokenizer.json"));
     Files.copy(src.resolve("tokenizer_config.json"), d.resolve("tokenizer_config.json"));
-    Files.writeString(d.resolve("generation_config.json"),
+    Files.writeString(
+        d.resolve("generation_config.json"),
         "{\"bos_token_id\": 151643, \"eos_token_id\": [151645, 151643], \"do_sample\": true}");
     Files.writeString(d.resolve("config.json"), "{\"bos_token_id\": 1, \"eos_token_id\": 2}");
     try (TextTokenizer t = TextTokenizer.load(d)) {
       assertArrayEquals(new long[] {151645, 151643}, t.eosIds());
       assertEquals(151643L, t.bosId(), "generation_config wins over config.json");
       assertFalse(t.addsBos());
-      assertArrayEquals(t.encode("Hi", false), t.encodePrompt("Hi"),
+      assertArrayEquals(
+          t.encode("Hi", false),
+          t.encodePrompt("Hi"),
           "a BOS known only from configs is not added to prompts");
     }
   }
 
   @Test
   void addedTokenObjectsGenerationConfigAndPostProcessorFallback() throws IOException {
-    Path d = bpeDir("{\"eos_token\": {\"content\": \"<|eos|>\", \"__type\": \"AddedToken\"}}",
-        "generation_config.json", "{\"eos_token_id\": [511, 510], \"pad_token_id\": 511}");
+    Path d =
+        bpeDir(
+            "{\"eos_token\": {\"content\": \"<|eos|>\", \"__type\": \"AddedToken\"}}",
+            "generation_config.json",
+            "{\"eos_token_id\": [511, 510], \"pad_token_id\": 511}");
     try (TextTokenizer t = TextTokenizer.load(d)) {
       assertArrayEquals(new long[] {510, 511}, t.eosIds(), "tokenizer EOS first, no duplicates");
       assertEquals(511L, t.padId());
@@ -99,8 +107,11 @@ class TextTokenizerTest {
 
   @Test
   void specialTokensMapOverridesTokenizerConfig() throws IOException {
-    Path d = bpeDir("{\"eos_token\": \"<|pad|>\", \"pad_token\": \"<|pad|>\"}",
-        "special_tokens_map.json", "{\"eos_token\": {\"content\": \"<|eos|>\"}}");
+    Path d =
+        bpeDir(
+            "{\"eos_token\": \"<|pad|>\", \"pad_token\": \"<|pad|>\"}",
+            "special_tokens_map.json",
+            "{\"eos_token\": {\"content\": \"<|eos|>\"}}");
     try (TextTokenizer t = TextTokenizer.load(d)) {
       assertArrayEquals(new long[] {510}, t.eosIds());
       assertEquals(511L, t.padId());
@@ -109,8 +120,11 @@ class TextTokenizerTest {
 
   @Test
   void configJsonIdsWhenNoTokenizerConfig() throws IOException {
-    Path d = bpeDir(null, "config.json",
-        "{\"bos_token_id\": 510, \"eos_token_id\": 511, \"pad_token_id\": null}");
+    Path d =
+        bpeDir(
+            null,
+            "config.json",
+            "{\"bos_token_id\": 510, \"eos_token_id\": 511, \"pad_token_id\": null}");
     try (TextTokenizer t = TextTokenizer.load(d)) {
       assertEquals(510L, t.bosId());
       assertArrayEquals(new long[] {511}, t.eosIds());
@@ -135,7 +149,8 @@ class TextTokenizerTest {
     Path empty = Files.createDirectories(tmp.resolve("empty"));
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> TextTokenizer.load(empty));
-    assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains("empty"),
+    assertTrue(
+        e.getMessage().contains("tokenizer.json") && e.getMessage().contains("empty"),
         e.getMessage());
 
     Path broken = Files.createDirectories(tmp.resolve("broken"));
@@ -150,8 +165,8 @@ class TextTokenizerTest {
 
     Path unknown = bpeDir("{\"eos_token\": \"</s>\"}");
     e = assertThrows(IllegalArgumentException.class, () -> TextTokenizer.load(unknown));
-    assertTrue(e.getMessage().contains("tokenizer_config.json: eos_token \"</s>\""),
-        e.getMessage());
+    assertTrue(
+        e.getMessage().contains("tokenizer_config.json: eos_token \"</s>\""), e.getMessage());
 
     Path badGen = bpeDir("{}", "generation_config.json", "{\"eos_token_id\": \"x\"}");
     e = assertThrows(IllegalArgumentException.class, () -> TextTokenizer.load(badGen));
@@ -206,24 +221,33 @@ class TextTokenizerTest {
 
   @Test
   void chatTemplateSources() throws IOException {
-    Path named = bpeDir("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
-        + " {\"name\": \"default\","
-        + " \"template\": \"D{{ add_generation_prompt }}{{ eos_token }}\"}],"
-        + " \"eos_token\": \"<|eos|>\"}");
+    Path named =
+        bpeDir(
+            "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
+                + " {\"name\": \"default\","
+                + " \"template\": \"D{{ add_generation_prompt }}{{ eos_token }}\"}],"
+                + " \"eos_token\": \"<|eos|>\"}");
     try (TextTokenizer t = TextTokenizer.load(named)) {
       assertEquals("DTrue<|eos|>", t.applyChatTemplate(List.of(), true, null));
     }
-    Path file = bpeDir("{\"chat_template\": \"ignored\"}",
-        "chat_template.jinja", "J{{ messages|length }}{{ bos_token is defined }}\n");
+    Path file =
+        bpeDir(
+            "{\"chat_template\": \"ignored\"}",
+            "chat_template.jinja",
+            "J{{ messages|length }}{{ bos_token is defined }}\n");
     try (TextTokenizer t = TextTokenizer.load(file)) {
       assertEquals("J1False", t.applyChatTemplate(List.of(Map.of("role", "user")), false, null));
     }
     Path bad = bpeDir("{\"chat_template\": \"{% if x %}never closed\"}");
     try (TextTokenizer t = TextTokenizer.load(bad)) {
-      ChatTemplate.TemplateException e = assertThrows(ChatTemplate.TemplateException.class,
-          () -> t.applyChatTemplate(List.of(), false, null));
-      assertTrue(e.getMessage().contains("tokenizer_config.json (chat_template): chat template"
-          + " line 1"), e.getMessage());
+      ChatTemplate.TemplateException e =
+          assertThrows(
+              ChatTemplate.TemplateException.class,
+              () -> t.applyChatTemplate(List.of(), false, null));
+      assertTrue(
+          e.getMessage()
+              .contains("tokenizer_config.json (chat_template): chat template" + " line 1"),
+          e.getMessage());
     }
   }
 

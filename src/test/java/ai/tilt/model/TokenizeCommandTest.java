@@ -45,8 +45,15 @@ class TokenizeCommandTest {
     lines.add(2, "   ");
     Path in = Files.write(tmp.resolve("in.jsonl"), lines);
     Path out = tmp.resolve("out.jsonl");
-    Run r = run("tokenize", "--model", TokenizerFixtures.dir("qwen3").toString(),
-        "--input", in.toString(), "--output", out.toString());
+    Run r =
+        run(
+            "tokenize",
+            "--model",
+            TokenizerFixtures.dir("qwen3").toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString());
     assertEquals(0, r.exitCode(), r.stderr());
     List<String> got = Files.readAllLines(out);
     assertEquals(cases.size(), got.size(), "blank lines are skipped");
@@ -71,13 +78,23 @@ class TokenizeCommandTest {
   void malformedLineIsReportedWithFileAndLine() throws IOException {
     Path model = Files.createDirectories(tmp.resolve("model"));
     ByteLevelBpe.write(model);
-    Path in = Files.write(tmp.resolve("bad.jsonl"), List.of(
-        "{\"id\": 1, \"text\": \"hi\", \"add_special_tokens\": true}",
-        "{\"id\": 2, \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}",
-        "{\"id\": 3, \"text\": \"unterminated}"));
+    Path in =
+        Files.write(
+            tmp.resolve("bad.jsonl"),
+            List.of(
+                "{\"id\": 1, \"text\": \"hi\", \"add_special_tokens\": true}",
+                "{\"id\": 2, \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+                "{\"id\": 3, \"text\": \"unterminated}"));
     Path out = tmp.resolve("out.jsonl");
-    Run r = run("tokenize", "--model", model.toString(), "--input", in.toString(),
-        "--output", out.toString());
+    Run r =
+        run(
+            "tokenize",
+            "--model",
+            model.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString());
     assertEquals(1, r.exitCode());
     assertTrue(r.stderr().contains(in + ":3: invalid JSON"), r.stderr());
     assertFalse(Files.exists(out), "no partial output");
@@ -98,8 +115,15 @@ class TokenizeCommandTest {
     };
     for (String[] c : cases) {
       Path in = Files.write(tmp.resolve("in.jsonl"), List.of("{\"text\": \"ok\"}", c[0]));
-      Run r = run("tokenize", "--model", model.toString(), "--input", in.toString(),
-          "--output", tmp.resolve("o.jsonl").toString());
+      Run r =
+          run(
+              "tokenize",
+              "--model",
+              model.toString(),
+              "--input",
+              in.toString(),
+              "--output",
+              tmp.resolve("o.jsonl").toString());
       assertEquals(1, r.exitCode(), c[0]);
       assertTrue(r.stderr().contains(in + ":2: ") && r.stderr().contains(c[1]), r.stderr());
     }
@@ -113,15 +137,29 @@ class TokenizeCommandTest {
     line.put("id", "x").put("text", "héllo 🦀").put("add_special_tokens", true);
     Path in = Files.write(tmp.resolve("in.jsonl"), List.of(line.toString()));
     Path out = tmp.resolve("out.jsonl");
-    Run r = run("tokenize", "--model", model.toString(), "--input", in.toString(),
-        "--output", out.toString());
+    Run r =
+        run(
+            "tokenize",
+            "--model",
+            model.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString());
     assertEquals(0, r.exitCode(), r.stderr());
     JsonNode o = TokenizerFixtures.JSON.readTree(Files.readString(out));
     assertEquals(509, o.get("ids").get(0).asInt());
     assertEquals("<|bos|>héllo 🦀", o.get("decoded").asText());
 
-    r = run("tokenize", "--model", tmp.resolve("nowhere").toString(), "--input", in.toString(),
-        "--output", out.toString());
+    r =
+        run(
+            "tokenize",
+            "--model",
+            tmp.resolve("nowhere").toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            out.toString());
     assertEquals(1, r.exitCode());
     assertTrue(r.stderr().contains("no tokenizer.json in " + tmp.resolve("nowhere")), r.stderr());
 
@@ -131,13 +169,27 @@ class TokenizeCommandTest {
     byte[] both = Arrays.copyOf(ok, ok.length + bad.length);
     System.arraycopy(bad, 0, both, ok.length, bad.length);
     Files.write(latin1, both);
-    r = run("tokenize", "--model", model.toString(), "--input", latin1.toString(),
-        "--output", out.toString());
+    r =
+        run(
+            "tokenize",
+            "--model",
+            model.toString(),
+            "--input",
+            latin1.toString(),
+            "--output",
+            out.toString());
     assertEquals(1, r.exitCode());
     assertTrue(r.stderr().contains(latin1 + ":2: not valid UTF-8"), r.stderr());
 
-    r = run("tokenize", "--model", model.toString(), "--input", in.toString(),
-        "--output", tmp.resolve("no/such/dir/out.jsonl").toString());
+    r =
+        run(
+            "tokenize",
+            "--model",
+            model.toString(),
+            "--input",
+            in.toString(),
+            "--output",
+            tmp.resolve("no/such/dir/out.jsonl").toString());
     assertEquals(1, r.exitCode());
     assertTrue(r.stderr().startsWith("tokenize: "), r.stderr());
   }

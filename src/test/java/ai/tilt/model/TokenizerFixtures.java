@@ -95,11 +95,13 @@ public final class TokenizerFixtures {
       }
       Path out = Files.createDirectories(root.resolve(name));
       Path src = resource(name);
-      try (InputStream gz = new GZIPInputStream(Files.newInputStream(
-          src.resolve("tokenizer.json.gz")))) {
+      try (InputStream gz =
+          new GZIPInputStream(Files.newInputStream(src.resolve("tokenizer.json.gz")))) {
         Files.copy(gz, out.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
       }
-      Files.copy(src.resolve("tokenizer_config.json"), out.resolve("tokenizer_config.json"),
+      Files.copy(
+          src.resolve("tokenizer_config.json"),
+          out.resolve("tokenizer_config.json"),
           StandardCopyOption.REPLACE_EXISTING);
       return out;
     } catch (IOException e) {

@@ -33,8 +33,11 @@ class TokenizerParityTest {
   private static Stream<DynamicTest> cases(String name) {
     List<Case> cases = TokenizerFixtures.cases(name);
     assertTrue(cases.size() >= 40, name + " fixture looks truncated: " + cases.size());
-    return cases.stream().map(c -> DynamicTest.dynamicTest(name + "/" + c.id(),
-        () -> check(TokenizerFixtures.tokenizer(name), c)));
+    return cases.stream()
+        .map(
+            c ->
+                DynamicTest.dynamicTest(
+                    name + "/" + c.id(), () -> check(TokenizerFixtures.tokenizer(name), c)));
   }
 
   private static void check(TextTokenizer tok, Case c) {
@@ -42,8 +45,10 @@ class TokenizerParityTest {
     if (c.isChat()) {
       List<Map<String, Object>> messages =
           TokenizerFixtures.JSON.convertValue(c.input().get("messages"), MESSAGES);
-      Map<String, Object> kwargs = c.input().has("kwargs")
-          ? TokenizerFixtures.JSON.convertValue(c.input().get("kwargs"), KWARGS) : null;
+      Map<String, Object> kwargs =
+          c.input().has("kwargs")
+              ? TokenizerFixtures.JSON.convertValue(c.input().get("kwargs"), KWARGS)
+              : null;
       boolean gen = c.input().get("add_generation_prompt").asBoolean();
       String rendered = tok.applyChatTemplate(messages, gen, kwargs);
       assertEquals(c.expected().get("rendered").asText(), rendered, "rendered");
@@ -56,7 +61,9 @@ class TokenizerParityTest {
     boolean special = c.input().get("add_special_tokens").asBoolean();
     assertArrayEquals(expectedIds, tok.encode(text, special), "ids");
     assertEquals(c.expected().get("decoded").asText(), tok.decode(expectedIds, false), "decoded");
-    assertEquals(c.expected().get("decoded_skip_special").asText(), tok.decode(expectedIds, true),
+    assertEquals(
+        c.expected().get("decoded_skip_special").asText(),
+        tok.decode(expectedIds, true),
         "decoded_skip_special");
   }
 }

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 /** The http reward against a local server: protocol, retries, timeouts and response errors. */
 class HttpRewardTest {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final Duration FAST = Duration.ofMillis(10); // backoff for tests; the public create() uses 0.5 s
+  static final Duration FAST =
+      Duration.ofMillis(10); // backoff for tests; the public create() uses 0.5 s
 
   /** One scripted reply: a status and body, or (status 0) rewards computed from the request. */
   record Reply(int status, String body, long delayMs) {}
@@ -77,8 +78,10 @@ class HttpRewardTest {
     if (status == 0) { // reward = characters of the completion + 0.5 if finished
       StringBuilder sb = new StringBuilder("{\"rewards\": [");
       for (int i = 0; i < req.get("completions").size(); i++) {
-        sb.append(i == 0 ? "" : ", ").append(req.get("completions").get(i).asText().length()
-            + (req.get("finished").get(i).asBoolean() ? 0.5 : 0));
+        sb.append(i == 0 ? "" : ", ")
+            .append(
+                req.get("completions").get(i).asText().length()
+                    + (req.get("finished").get(i).asBoolean() ? 0.5 : 0));
       }
       body = sb.append("], \"model\": \"test\"}").toString();
       status = 200;
@@ -99,8 +102,13 @@ class HttpRewardTest {
   }
 
   static RewardInput item(String completion, boolean finished) {
-    return new RewardInput(JSON.createObjectNode().put("answer", "x"), "p", new long[] {1, 2}, completion,
-        finished ? new long[] {7, 2} : new long[] {7}, finished);
+    return new RewardInput(
+        JSON.createObjectNode().put("answer", "x"),
+        "p",
+        new long[] {1, 2},
+        completion,
+        finished ? new long[] {7, 2} : new long[] {7},
+        finished);
   }
 
   static String error(Reward r, List<RewardInput> batch) {
@@ -110,7 +118,9 @@ class HttpRewardTest {
   @Test
   void postsTheProtocolInBatchesAndKeepsOrder() {
     Map<String, String> h = Map.of("Authorization", "Bearer ${TOKEN}", "X-Run", "tilt");
-    Reward r = new HttpReward(url, null, null, 2, h).create(name -> name.equals("TOKEN") ? "s3cret" : null, FAST);
+    Reward r =
+        new HttpReward(url, null, null, 2, h)
+            .create(name -> name.equals("TOKEN") ? "s3cret" : null, FAST);
     double[] got = r.score(List.of(item("abc", true), item("hello", false), item("", true)));
     assertArrayEquals(new double[] {3.5, 5, 0.5}, got, 0.0);
     assertEquals(2, requests.size()); // batch_size 2: items 0-1, then item 2
@@ -135,7 +145,9 @@ class HttpRewardTest {
   void a503IsRetriedWithBackoff() {
     reply(503, "warming up");
     long t0 = System.nanoTime();
-    try (Reward r = new HttpReward(url, 5.0, 1, null, null).create(RewardContext.empty())) { // default backoff 0.5 s
+    try (Reward r =
+        new HttpReward(url, 5.0, 1, null, null)
+            .create(RewardContext.empty())) { // default backoff 0.5 s
       assertArrayEquals(new double[] {2}, r.score(List.of(item("ok", false))), 0.0);
     }
     assertEquals(2, requests.size());
@@ -150,8 +162,11 @@ class HttpRewardTest {
     reply(400, "bad request: " + "x".repeat(300));
     String msg = error(reward(5, 3, 64), List.of(item("a", false)));
     assertEquals(1, requests.size(), "not retried");
-    assertTrue(msg.contains(url) && msg.contains("HTTP 400") && msg.contains("bad request: xxx"), msg);
-    assertTrue(msg.contains("x".repeat(187) + "...") && !msg.contains("x".repeat(188)), "body cut at 200 chars: " + msg);
+    assertTrue(
+        msg.contains(url) && msg.contains("HTTP 400") && msg.contains("bad request: xxx"), msg);
+    assertTrue(
+        msg.contains("x".repeat(187) + "...") && !msg.contains("x".repeat(188)),
+        "body cut at 200 chars: " + msg);
   }
 
   @Test
@@ -159,7 +174,11 @@ class HttpRewardTest {
     reply(500, "boom");
     reply(502, "still boom");
     String msg = error(reward(5, 1, 64), List.of(item("a", false)));
-    assertTrue(msg.contains("failed after 2 attempt") && msg.contains("HTTP 502: still boom") && msg.contains(url), msg);
+    assertTrue(
+        msg.contains("failed after 2 attempt")
+            && msg.contains("HTTP 502: still boom")
+            && msg.contains(url),
+        msg);
     assertEquals(2, requests.size());
 
     script.add(new Reply(200, "{\"rewards\": [1]}", 2000));
@@ -167,15 +186,22 @@ class HttpRewardTest {
     long t0 = System.nanoTime();
     msg = error(reward(0.3, 1, 64), List.of(item("a", false)));
     double seconds = (System.nanoTime() - t0) / 1e9;
-    assertTrue(msg.contains("failed after 2 attempt") && msg.contains("no response within 0.3 s"), msg);
-    assertTrue(seconds >= 0.55 && seconds < 1.9, "two 0.3 s timeouts, not the 2 s replies; took " + seconds);
+    assertTrue(
+        msg.contains("failed after 2 attempt") && msg.contains("no response within 0.3 s"), msg);
+    assertTrue(
+        seconds >= 0.55 && seconds < 1.9,
+        "two 0.3 s timeouts, not the 2 s replies; took " + seconds);
   }
 
   @Test
   void aDeadServerIsRetriedThenNamed() {
     server.stop(0);
     String msg = error(reward(1, 1, 64), List.of(item("a", false)));
-    assertTrue(msg.contains(url) && msg.contains("failed after 2 attempt") && msg.contains("ConnectException"), msg);
+    assertTrue(
+        msg.contains(url)
+            && msg.contains("failed after 2 attempt")
+            && msg.contains("ConnectException"),
+        msg);
   }
 
   @Test
@@ -199,20 +225,42 @@ class HttpRewardTest {
 
   @Test
   void specErrorsNameTheKey() {
-    String msg = assertThrows(IllegalArgumentException.class,
-        () -> new HttpReward(url, null, null, null, Map.of("Authorization", "Bearer ${NOPE}")).create(n -> null, FAST))
-        .getMessage();
+    String msg =
+        assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                    new HttpReward(url, null, null, null, Map.of("Authorization", "Bearer ${NOPE}"))
+                        .create(n -> null, FAST))
+            .getMessage();
     assertTrue(msg.contains("reward.headers.Authorization") && msg.contains("NOPE"), msg);
-    msg = assertThrows(IllegalArgumentException.class,
-        () -> new HttpReward(url, null, null, null, Map.of("Host", "x")).create(n -> null, FAST)).getMessage();
+    msg =
+        assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                    new HttpReward(url, null, null, null, Map.of("Host", "x"))
+                        .create(n -> null, FAST))
+            .getMessage();
     assertTrue(msg.contains("reward.headers.Host"), msg);
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new HttpReward("ftp://x/y", null, null, null, null))
-        .getMessage().contains("reward.url"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new HttpReward(null, null, null, null, null))
-        .getMessage().contains("reward.url is required"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new HttpReward(url, 0.0, null, null, null))
-        .getMessage().contains("reward.timeout_s must be > 0"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> new HttpReward(url, null, -1, null, null))
-        .getMessage().contains("reward.retries must be >= 0"));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new HttpReward("ftp://x/y", null, null, null, null))
+            .getMessage()
+            .contains("reward.url"));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class, () -> new HttpReward(null, null, null, null, null))
+            .getMessage()
+            .contains("reward.url is required"));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class, () -> new HttpReward(url, 0.0, null, null, null))
+            .getMessage()
+            .contains("reward.timeout_s must be > 0"));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class, () -> new HttpReward(url, null, -1, null, null))
+            .getMessage()
+            .contains("reward.retries must be >= 0"));
   }
 }

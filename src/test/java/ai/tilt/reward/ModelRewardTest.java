@@ -45,12 +45,21 @@ class ModelRewardTest {
       for (int i = 0; i < ids.length; i++) {
         ids[i] = n.get("ids").get(i).asLong();
       }
-      // prompt = the first id, completion = the rest, taken as given (no stop token added or dropped)
-      inputs.add(new RewardInput(null, null, new long[] {ids[0]}, null, Arrays.copyOfRange(ids, 1, ids.length), false));
+      // prompt = the first id, completion = the rest, taken as given (no stop token added or
+      // dropped)
+      inputs.add(
+          new RewardInput(
+              null,
+              null,
+              new long[] {ids[0]},
+              null,
+              Arrays.copyOfRange(ids, 1, ids.length),
+              false));
       want.add(n.get("score").asDouble());
     }
     assertEquals(5, inputs.size());
-    // relative to the context's base directory; batch_size 2 splits 5 sequences into 3 padded passes
+    // relative to the context's base directory; batch_size 2 splits 5 sequences into 3 padded
+    // passes
     RewardContext ctx = new RewardContext(null, FIXTURES.resolve("hf-extra"), null);
     boolean grad = JniUtils.isGradMode();
     try (Reward rm = new ModelReward("llama_rm", 2).create(ctx)) {
@@ -64,12 +73,26 @@ class ModelRewardTest {
       }
       // a sequence's score does not depend on its batch-mates
       assertOne(want.get(3), rm.score(List.of(inputs.get(3))), 1e-4);
-      RewardException e = assertThrows(RewardException.class, () -> rm.score(List.of(inputs.get(0),
-          new RewardInput(null, null, new long[] {1}, null, new long[] {100_000}, false))));
-      assertTrue(e.getMessage().contains("item 1") && e.getMessage().contains("100000")
-          && e.getMessage().contains("vocabulary"), e.getMessage());
-      e = assertThrows(RewardException.class, () -> rm.score(List.of(RewardInput.ofText("q", "text only"))));
-      assertTrue(e.getMessage().contains("item 0") && e.getMessage().contains("completion ids"), e.getMessage());
+      RewardException e =
+          assertThrows(
+              RewardException.class,
+              () ->
+                  rm.score(
+                      List.of(
+                          inputs.get(0),
+                          new RewardInput(
+                              null, null, new long[] {1}, null, new long[] {100_000}, false))));
+      assertTrue(
+          e.getMessage().contains("item 1")
+              && e.getMessage().contains("100000")
+              && e.getMessage().contains("vocabulary"),
+          e.getMessage());
+      e =
+          assertThrows(
+              RewardException.class, () -> rm.score(List.of(RewardInput.ofText("q", "text only"))));
+      assertTrue(
+          e.getMessage().contains("item 0") && e.getMessage().contains("completion ids"),
+          e.getMessage());
     } finally {
       JniUtils.setGradMode(grad);
     }
@@ -83,20 +106,30 @@ class ModelRewardTest {
   @Test
   void aCausalLmOrAMissingDirectoryIsAClearError() {
     Path lm = fixture("hf-tiny/llama_gqa");
-    String msg = assertThrows(IllegalArgumentException.class,
-        () -> new ModelReward(lm.toString(), null).create(RewardContext.empty())).getMessage();
-    assertTrue(msg.contains("reward.path") && msg.contains("causal LM") && msg.contains("llama_gqa"), msg);
-    msg = assertThrows(IllegalArgumentException.class,
-        () -> new ModelReward("no/such/dir", null).create(RewardContext.empty())).getMessage();
+    String msg =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new ModelReward(lm.toString(), null).create(RewardContext.empty()))
+            .getMessage();
+    assertTrue(
+        msg.contains("reward.path") && msg.contains("causal LM") && msg.contains("llama_gqa"), msg);
+    msg =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new ModelReward("no/such/dir", null).create(RewardContext.empty()))
+            .getMessage();
     assertTrue(msg.contains("reward.path") && msg.contains("no/such/dir"), msg);
   }
 
   @Test
   void aClosedRewardModelRefusesToScore() {
-    Reward rm = new ModelReward(fixture("hf-extra/llama_rm").toString(), null).create(RewardContext.empty());
+    Reward rm =
+        new ModelReward(fixture("hf-extra/llama_rm").toString(), null)
+            .create(RewardContext.empty());
     rm.close();
     rm.close(); // twice is harmless
-    assertThrows(IllegalStateException.class,
+    assertThrows(
+        IllegalStateException.class,
         () -> rm.score(List.of(new RewardInput(null, null, null, null, new long[] {5}, false))));
   }
 }

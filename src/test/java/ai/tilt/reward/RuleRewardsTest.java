@@ -49,13 +49,18 @@ class RuleRewardsTest {
     Bump bump = new Bump(null, null, null); // center 70, width 10
     // (exp(0) + exp(-1)) / 2
     assertEquals(0.6839397205857212, one(bump, ids(new long[] {70, 80}, false)), EPS);
-    // a finished completion's stop token (any id: 2 here) is not an action and leaves the mean alone
+    // a finished completion's stop token (any id: 2 here) is not an action and leaves the mean
+    // alone
     assertEquals(0.6839397205857212, one(bump, ids(new long[] {70, 80, 2}, true)), EPS);
     // unfinished, the same id is a token: (1 + e^-1 + e^-46.24) / 3
-    assertEquals((1 + Math.exp(-1) + Math.exp(-46.24)) / 3, one(bump, ids(new long[] {70, 80, 2}, false)), EPS);
+    assertEquals(
+        (1 + Math.exp(-1) + Math.exp(-46.24)) / 3,
+        one(bump, ids(new long[] {70, 80, 2}, false)),
+        EPS);
     assertEquals(0.4559598137238141, one(bump, ids(new long[] {70, 80, 2}, false)), 1e-12);
     // center 20, width 20: id 30 gives exp(-0.25)
-    assertEquals(0.7788007830714049, one(new Bump(20.0, 20.0, false), ids(new long[] {30}, false)), EPS);
+    assertEquals(
+        0.7788007830714049, one(new Bump(20.0, 20.0, false), ids(new long[] {30}, false)), EPS);
     // an immediate stop has no tokens: the bump's floor
     assertEquals(0.0, one(bump, ids(new long[] {2}, true)), 0.0);
   }
@@ -90,7 +95,10 @@ class RuleRewardsTest {
     assertEquals(-3, one(skew, text("abcdefg")), 0.0); // 3 short
     assertEquals(-8, one(skew, text("abcdefghijkl")), 0.0); // 2 long, 4 each
     assertEquals(0, one(skew, text("abcdefghij")), 0.0);
-    assertEquals(-3, one(new SkewLength(10.0, 0.5, 2.0, LengthUnit.WORDS), text("a b c d")), 0.0); // 6 short * 0.5
+    assertEquals(
+        -3,
+        one(new SkewLength(10.0, 0.5, 2.0, LengthUnit.WORDS), text("a b c d")),
+        0.0); // 6 short * 0.5
   }
 
   @Test
@@ -103,10 +111,15 @@ class RuleRewardsTest {
     assertEquals(-1.0, one(full, text("answer: 42")), 0.0);
     // the prompt is context only: a match in the prompt does not count
     assertEquals(0.0, one(find, RewardInput.ofText("what is 6 * 7?", "forty-two")), 0.0);
-    assertEquals(1.0, one(new Contains("Paris", null, null, true), text("The capital is PARIS.")), 0.0);
-    assertEquals(0.0, one(new Contains("Paris", null, null, false), text("The capital is PARIS.")), 0.0);
+    assertEquals(
+        1.0, one(new Contains("Paris", null, null, true), text("The capital is PARIS.")), 0.0);
+    assertEquals(
+        0.0, one(new Contains("Paris", null, null, false), text("The capital is PARIS.")), 0.0);
     assertEquals(5.0, one(new Contains("a.b", 5.0, null, false), text("xa.by")), 0.0);
-    assertEquals(0.0, one(new Contains("a.b", 5.0, null, false), text("xaxby")), 0.0); // literal, not a regex
+    assertEquals(
+        0.0,
+        one(new Contains("a.b", 5.0, null, false), text("xaxby")),
+        0.0); // literal, not a regex
   }
 
   @Test
@@ -125,12 +138,25 @@ class RuleRewardsTest {
   void exactMatchWithoutTheFieldNamesItAndTheItem() {
     ExactMatch em = new ExactMatch(null, null, null, null);
     try (Reward r = em.create(NONE)) {
-      RewardException e = assertThrows(RewardException.class,
-          () -> r.score(List.of(withRecord("{\"answer\": \"x\"}", "x"), withRecord("{\"question\": \"q\"}", "x"))));
-      assertTrue(e.getMessage().contains("'answer'") && e.getMessage().contains("item 1")
-          && e.getMessage().contains("exact_match"), e.getMessage());
-      e = assertThrows(RewardException.class, () -> r.score(List.of(withRecord("{\"answer\": {\"a\": 1}}", "x"))));
-      assertTrue(e.getMessage().contains("'answer'") && e.getMessage().contains("object"), e.getMessage());
+      RewardException e =
+          assertThrows(
+              RewardException.class,
+              () ->
+                  r.score(
+                      List.of(
+                          withRecord("{\"answer\": \"x\"}", "x"),
+                          withRecord("{\"question\": \"q\"}", "x"))));
+      assertTrue(
+          e.getMessage().contains("'answer'")
+              && e.getMessage().contains("item 1")
+              && e.getMessage().contains("exact_match"),
+          e.getMessage());
+      e =
+          assertThrows(
+              RewardException.class,
+              () -> r.score(List.of(withRecord("{\"answer\": {\"a\": 1}}", "x"))));
+      assertTrue(
+          e.getMessage().contains("'answer'") && e.getMessage().contains("object"), e.getMessage());
     }
   }
 
@@ -151,25 +177,39 @@ class RuleRewardsTest {
     }
     // no text and no tokenizer: an error naming the item, not a silent 0
     try (Reward r = new MinLength(LengthUnit.CHARS).create(NONE)) {
-      RewardException e = assertThrows(RewardException.class, () -> r.score(List.of(text("ok"), ids(new long[] {1}, false))));
-      assertTrue(e.getMessage().contains("item 1") && e.getMessage().contains("tokenizer"), e.getMessage());
+      RewardException e =
+          assertThrows(
+              RewardException.class,
+              () -> r.score(List.of(text("ok"), ids(new long[] {1}, false))));
+      assertTrue(
+          e.getMessage().contains("item 1") && e.getMessage().contains("tokenizer"),
+          e.getMessage());
     }
     // a token reward with text only
     try (Reward r = new Bump(null, null, null).create(NONE)) {
       RewardException e = assertThrows(RewardException.class, () -> r.score(List.of(text("ok"))));
-      assertTrue(e.getMessage().contains("item 0") && e.getMessage().contains("completion ids"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("item 0") && e.getMessage().contains("completion ids"),
+          e.getMessage());
     }
   }
 
   @Test
   void batchesKeepOrderAndNonFiniteRewardsAreErrors() {
     try (Reward r = new MinLength(null).create(NONE)) {
-      assertArrayEquals(new double[] {-1, -3, -2}, r.score(List.of(ids(new long[] {4}, false),
-          ids(new long[] {4, 4, 4}, false), ids(new long[] {4, 4, 0}, true))), 0.0);
+      assertArrayEquals(
+          new double[] {-1, -3, -2},
+          r.score(
+              List.of(
+                  ids(new long[] {4}, false),
+                  ids(new long[] {4, 4, 4}, false),
+                  ids(new long[] {4, 4, 0}, true))),
+          0.0);
       assertEquals(0, r.score(List.of()).length);
     }
     Reward nan = Rules.perItem("test", in -> in.completion().isEmpty() ? Double.NaN : 1.0);
-    RewardException e = assertThrows(RewardException.class, () -> nan.score(List.of(text("a"), text(""))));
+    RewardException e =
+        assertThrows(RewardException.class, () -> nan.score(List.of(text("a"), text(""))));
     assertTrue(e.getMessage().contains("item 1") && e.getMessage().contains("NaN"), e.getMessage());
   }
 

@@ -86,7 +86,8 @@ class AdamWTest {
       w.setRequiresGradient(true);
       b.setRequiresGradient(true);
       Map<String, NDArray> params = Map.of("w", w, "b", b);
-      try (AdamW a = new AdamW(params, B1, B2, EPS, WD); AdamW c = new AdamW(params, B1, B2, EPS, WD)) {
+      try (AdamW a = new AdamW(params, B1, B2, EPS, WD);
+          AdamW c = new AdamW(params, B1, B2, EPS, WD)) {
         setGradients2(m, w, b);
         a.update(LR);
         a.save(tmp.resolve("opt.safetensors"));
@@ -98,7 +99,8 @@ class AdamWTest {
       }
       Map<String, NDArray> other = Map.of("w", w, "bias", b);
       try (AdamW d = new AdamW(other, B1, B2, EPS, WD)) {
-        IOException e = assertThrows(IOException.class, () -> d.load(tmp.resolve("opt.safetensors")));
+        IOException e =
+            assertThrows(IOException.class, () -> d.load(tmp.resolve("opt.safetensors")));
         assertTrue(e.getMessage().contains("exp_avg.bias"), e.getMessage());
       }
     }
@@ -106,7 +108,8 @@ class AdamWTest {
 
   private static void setGradients2(NDManager m, NDArray w, NDArray b) {
     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-      gc.backward(w.mul(m.create(new float[] {1, -1, 2, 0.5f}, new Shape(2, 2))).sum().add(b.sum()));
+      gc.backward(
+          w.mul(m.create(new float[] {1, -1, 2, 0.5f}, new Shape(2, 2))).sum().add(b.sum()));
     }
   }
 

@@ -65,7 +65,12 @@ class BanditTest {
         for (int s = 0; s < 150; s++) {
           List<SftExample> batch = new ArrayList<>();
           for (int i = 0; i < 64; i++) {
-            batch.add(new SftExample(new long[] {rnd.nextInt(100), action(rnd)}, new boolean[] {false, true}, i, false));
+            batch.add(
+                new SftExample(
+                    new long[] {rnd.nextInt(100), action(rnd)},
+                    new boolean[] {false, true},
+                    i,
+                    false));
           }
           SftObjective.SftWindow w = sft.window(List.of(batch));
           step.run(1, (mgr, i) -> sft.microLoss(mgr, w, i), 3e-3);
@@ -93,19 +98,25 @@ class BanditTest {
     evalPrompts = Files.writeString(tmp.resolve("eval.jsonl"), eval.toString());
   }
 
-  static JsonNode run(String name, String loss, double lr, int iterations, String... extra) throws IOException {
-    String yaml = String.join("\n",
-        "name: " + name,
-        "model: {path: '" + reference + "'}",
-        "data: {train: '" + prompts + "', eval: '" + evalPrompts + "'}",
-        "train: {lr: " + lr + ", schedule: constant, micro_batch_size: 16, max_grad_norm: 1.0}",
-        "loss: " + loss,
-        "online: {prompts_per_iteration: 16, samples_per_prompt: 4, iterations: " + iterations
-            + ", max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}, eval_every: " + iterations
-            + ", eval_samples: 4}",
-        "checkpoint: {every: 0, keep_last: 1}",
-        "");
-    Recipe r = RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(extra), name);
+  static JsonNode run(String name, String loss, double lr, int iterations, String... extra)
+      throws IOException {
+    String yaml =
+        String.join(
+            "\n",
+            "name: " + name,
+            "model: {path: '" + reference + "'}",
+            "data: {train: '" + prompts + "', eval: '" + evalPrompts + "'}",
+            "train: {lr: " + lr + ", schedule: constant, micro_batch_size: 16, max_grad_norm: 1.0}",
+            "loss: " + loss,
+            "online: {prompts_per_iteration: 16, samples_per_prompt: 4, iterations: "
+                + iterations
+                + ", max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}, eval_every: "
+                + iterations
+                + ", eval_samples: 4}",
+            "checkpoint: {every: 0, keep_last: 1}",
+            "");
+    Recipe r =
+        RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(extra), name);
     Path dir = tmp.resolve(name);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     try (TrainingRun run = TrainingRun.prepare(r, name, dir, null, new PrintStream(log))) {
@@ -122,7 +133,8 @@ class BanditTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"{type: dpo, beta: 0.1}", "reinforce", "rloo", "{type: grpo, beta: 0.0}", "ppo"})
+  @ValueSource(
+      strings = {"{type: dpo, beta: 0.1}", "reinforce", "rloo", "{type: grpo, beta: 0.0}", "ppo"})
   void onPolicyMethodsFindThePeakTheReferenceRarelyVisits(String loss) throws IOException {
     JsonNode eval = run("bandit-" + loss.replaceAll("[^a-z]", ""), loss, 1e-2, 25);
     double ref = eval.get("eval/reference_reward").asDouble();
@@ -134,29 +146,42 @@ class BanditTest {
   @Test
   void offlineDpoGainsLessThanOnPolicyDpo() throws IOException {
     JsonNode on = run("dpo-on", "{type: dpo, beta: 0.1}", 1e-2, 15);
-    JsonNode off = run("dpo-off", "{type: dpo, beta: 0.1}", 1e-2, 15, "online.source=offline", "data.train=" + offline);
+    JsonNode off =
+        run(
+            "dpo-off",
+            "{type: dpo, beta: 0.1}",
+            1e-2,
+            15,
+            "online.source=offline",
+            "data.train=" + offline);
     double gainOn = on.get("eval/reward").asDouble() - on.get("eval/reference_reward").asDouble();
-    double gainOff = off.get("eval/reward").asDouble() - off.get("eval/reference_reward").asDouble();
+    double gainOff =
+        off.get("eval/reward").asDouble() - off.get("eval/reference_reward").asDouble();
     assertTrue(gainOn > gainOff + 0.3, "on-policy gain " + gainOn + ", offline gain " + gainOff);
   }
 
-  /** An on-policy run stopped after iteration 3 and resumed equals the uninterrupted 6 iterations. */
+  /**
+   * An on-policy run stopped after iteration 3 and resumed equals the uninterrupted 6 iterations.
+   */
   @Test
   void resumedOnPolicyRunEqualsTheUninterruptedOne() throws IOException {
     int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
     ai.djl.pytorch.jni.JniUtils.setNumThreads(1); // bitwise-reproducible kernels
     try {
-      String yaml = String.join("\n",
-          "name: resume",
-          "model: {path: '" + reference + "'}",
-          "data: {train: '" + prompts + "'}",
-          "train: {lr: 1.0e-2, micro_batch_size: 8}",
-          "loss: reinforce",
-          "online: {prompts_per_iteration: 8, samples_per_prompt: 4, minibatch_size: 4, reuse: 2, iterations: 6,"
-              + " max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}}",
-          "checkpoint: {every: 0, keep_last: 0}",
-          "");
-      Recipe r = RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "resume");
+      String yaml =
+          String.join(
+              "\n",
+              "name: resume",
+              "model: {path: '" + reference + "'}",
+              "data: {train: '" + prompts + "'}",
+              "train: {lr: 1.0e-2, micro_batch_size: 8}",
+              "loss: reinforce",
+              "online: {prompts_per_iteration: 8, samples_per_prompt: 4, minibatch_size: 4, reuse: 2, iterations: 6,"
+                  + " max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}}",
+              "checkpoint: {every: 0, keep_last: 0}",
+              "");
+      Recipe r =
+          RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "resume");
       PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
       List<Double> whole;
       try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("whole"), null, quiet)) {
@@ -173,7 +198,8 @@ class BanditTest {
         joined.addAll(t.losses());
       }
       Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
-      assertEquals("step-000012", ckpt.getFileName().toString()); // 3 iterations x T=2 x 2 minibatches
+      assertEquals(
+          "step-000012", ckpt.getFileName().toString()); // 3 iterations x T=2 x 2 minibatches
       try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
         OnlineTrainer t = new OnlineTrainer(run);
         assertEquals(0, t.train(quiet));

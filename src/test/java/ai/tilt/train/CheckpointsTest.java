@@ -18,7 +18,8 @@ class CheckpointsTest {
     Path d = run.resolve(Checkpoints.dirName(step));
     Files.createDirectories(d);
     Files.writeString(d.resolve("x.bin"), "abc");
-    Files.writeString(d.resolve(Checkpoints.MARKER), "{\"step\": " + step + ", \"files\": {\"x.bin\": 3}}");
+    Files.writeString(
+        d.resolve(Checkpoints.MARKER), "{\"step\": " + step + ", \"files\": {\"x.bin\": 3}}");
     return d;
   }
 
@@ -35,7 +36,8 @@ class CheckpointsTest {
     Files.writeString(run.resolve(Checkpoints.LATEST), "step-999999\n");
     Checkpoints.prune(run, 1);
     assertEquals(List.of("step-1000000", "step-999999"), names(run));
-    assertEquals("step-999999", Checkpoints.findLatest(run, new ArrayList<>()).getFileName().toString());
+    assertEquals(
+        "step-999999", Checkpoints.findLatest(run, new ArrayList<>()).getFileName().toString());
   }
 
   @Test

@@ -35,6 +35,7 @@ class LrScheduleTest {
   @Test
   void rejectsBadSettings() {
     assertThrows(IllegalArgumentException.class, () -> new LrSchedule(Kind.COSINE, 0, 0, 0, 10));
-    assertThrows(IllegalArgumentException.class, () -> new LrSchedule(Kind.COSINE, 1e-3, 1e-2, 0, 10));
+    assertThrows(
+        IllegalArgumentException.class, () -> new LrSchedule(Kind.COSINE, 1e-3, 1e-2, 0, 10));
   }
 }

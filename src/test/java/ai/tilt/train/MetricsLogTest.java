@@ -49,24 +49,44 @@ class MetricsLogTest {
   void writesStepFirstThenMetricsInCallerOrder() throws IOException {
     Path run = tmp.resolve("run");
     try (MetricsLog log = open(run, 10, 1, -1)) {
-      log.logStep(1, m("epoch", 0.5, "lr", 0.001, "train/loss", 2.5, "grad_norm", 1.25,
-          "perf/tokens_per_s", 100, "perf/step_s", 0.5, "dpo/reward_margin", -0.25));
+      log.logStep(
+          1,
+          m(
+              "epoch",
+              0.5,
+              "lr",
+              0.001,
+              "train/loss",
+              2.5,
+              "grad_norm",
+              1.25,
+              "perf/tokens_per_s",
+              100,
+              "perf/step_s",
+              0.5,
+              "dpo/reward_margin",
+              -0.25));
       log.logEval(1, m("eval/loss", 2.0));
       log.note("checkpoint written");
     }
     List<String> lines = Files.readAllLines(run.resolve("metrics.jsonl"));
-    assertEquals(List.of(
-        "{\"step\":1,\"epoch\":0.5,\"lr\":0.001,\"train/loss\":2.5,\"grad_norm\":1.25,"
-            + "\"perf/tokens_per_s\":100.0,\"perf/step_s\":0.5,\"dpo/reward_margin\":-0.25}",
-        "{\"step\":1,\"eval/loss\":2.0}"), lines);
-    assertFalse(Files.readString(run.resolve("metrics.jsonl")).contains("checkpoint"), "notes stay off the file");
+    assertEquals(
+        List.of(
+            "{\"step\":1,\"epoch\":0.5,\"lr\":0.001,\"train/loss\":2.5,\"grad_norm\":1.25,"
+                + "\"perf/tokens_per_s\":100.0,\"perf/step_s\":0.5,\"dpo/reward_margin\":-0.25}",
+            "{\"step\":1,\"eval/loss\":2.0}"),
+        lines);
+    assertFalse(
+        Files.readString(run.resolve("metrics.jsonl")).contains("checkpoint"),
+        "notes stay off the file");
   }
 
   @Test
   void nonFiniteValuesAreJsonStrings() throws IOException {
     Path run = tmp.resolve("run");
     try (MetricsLog log = open(run, 10, 1, -1)) {
-      log.logStep(3, m("a", Double.NaN, "b", Double.POSITIVE_INFINITY, "c", Double.NEGATIVE_INFINITY));
+      log.logStep(
+          3, m("a", Double.NaN, "b", Double.POSITIVE_INFINITY, "c", Double.NEGATIVE_INFINITY));
     }
     String line = Files.readAllLines(run.resolve("metrics.jsonl")).get(0);
     assertEquals("{\"step\":3,\"a\":\"NaN\",\"b\":\"Infinity\",\"c\":\"-Infinity\"}", line);
@@ -89,7 +109,8 @@ class MetricsLogTest {
     try (MetricsLog log = open(run, 10, 1, -1)) {
       log.logStep(1, m("x", 1));
     }
-    assertEquals(List.of("{\"step\":1,\"x\":1.0}"), Files.readAllLines(run.resolve("metrics.jsonl")));
+    assertEquals(
+        List.of("{\"step\":1,\"x\":1.0}"), Files.readAllLines(run.resolve("metrics.jsonl")));
   }
 
   @Test
@@ -113,7 +134,8 @@ class MetricsLogTest {
     }
     List<String> after = Files.readAllLines(run.resolve("metrics.jsonl"));
     assertEquals(before.subList(0, 4), after.subList(0, 4), "lines up to step 3 kept verbatim");
-    assertEquals(List.of("{\"step\":4,\"train/loss\":40.0}", "{\"step\":5,\"train/loss\":50.0}"),
+    assertEquals(
+        List.of("{\"step\":4,\"train/loss\":40.0}", "{\"step\":5,\"train/loss\":50.0}"),
         after.subList(4, after.size()));
     assertTrue(consoleText().contains("removed 3 metrics lines"), consoleText());
     assertFalse(Files.exists(run.resolve("metrics.jsonl.tmp")));
@@ -130,11 +152,13 @@ class MetricsLogTest {
     try (MetricsLog log = open(run, 5, 1, 2)) {
       log.logStep(3, m("x", 3));
     }
-    assertEquals(List.of("{\"step\":1,\"x\":1.0}", "{\"step\":2,\"x\":2.0}", "{\"step\":3,\"x\":3.0}"),
+    assertEquals(
+        List.of("{\"step\":1,\"x\":1.0}", "{\"step\":2,\"x\":2.0}", "{\"step\":3,\"x\":3.0}"),
         Files.readAllLines(file));
 
     Files.writeString(file, "{\"step\":1,\"x\":1.0}\n{\"step\":2,\"x\":\n{\"step\":3,\"x\":3.0}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> open(run, 5, 1, 2));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> open(run, 5, 1, 2));
     assertTrue(e.getMessage().startsWith(file + ":2: "), e.getMessage());
     Files.writeString(file, "{\"x\":1.0}\n");
     e = assertThrows(IllegalArgumentException.class, () -> open(run, 5, 1, 2));
@@ -188,8 +212,19 @@ class MetricsLogTest {
     Path run = tmp.resolve("run");
     try (MetricsLog log = open(run, 5, 2, -1)) {
       for (int s = 1; s <= 3; s++) {
-        log.logStep(s, m("train/loss", 2.34564, "lr", 0.001, "grad_norm", 0.8321,
-            "perf/tokens_per_s", 1234.4, "perf/step_s", 2.0));
+        log.logStep(
+            s,
+            m(
+                "train/loss",
+                2.34564,
+                "lr",
+                0.001,
+                "grad_norm",
+                0.8321,
+                "perf/tokens_per_s",
+                1234.4,
+                "perf/step_s",
+                2.0));
       }
       log.logEval(4, m("eval/loss", 2.1, "eval/reward_acc", 0.625));
       log.logStep(4, m("train/loss", 1.0, "perf/step_s", 2.0));
@@ -200,7 +235,9 @@ class MetricsLogTest {
     assertFalse(text.contains("\r"), "no carriage returns in line mode");
     List<String> lines = text.lines().toList();
     // eta = mean step time 2 s x steps left.
-    assertEquals("step 2/5 | loss 2.3456 | lr 1.00e-03 | grad_norm 0.832 | 1,234 tok/s | eta 0:06", lines.get(0));
+    assertEquals(
+        "step 2/5 | loss 2.3456 | lr 1.00e-03 | grad_norm 0.832 | 1,234 tok/s | eta 0:06",
+        lines.get(0));
     assertEquals("eval @ step 4 | loss 2.1 | reward_acc 0.625", lines.get(1));
     assertEquals("step 4/5 | loss 1.0000 | eta 0:02", lines.get(2));
     assertEquals("checkpoint written: step-000004", lines.get(3));

@@ -18,8 +18,14 @@ class MixedPrecisionTrainingTest {
   @TempDir Path tmp;
 
   static List<Double> train(Path dir, String precision) throws IOException {
-    Recipe r = RecipeLoader.load(Path.of("recipes/sft-tiny.yaml"),
-        List.of("train.max_steps=200", "train.precision=" + precision, "data.eval=null", "checkpoint.every=0"));
+    Recipe r =
+        RecipeLoader.load(
+            Path.of("recipes/sft-tiny.yaml"),
+            List.of(
+                "train.max_steps=200",
+                "train.precision=" + precision,
+                "data.eval=null",
+                "checkpoint.every=0"));
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
     try (TrainingRun run = TrainingRun.prepare(r, "x", dir, null, quiet)) {
       assertEquals(Precision.of(precision), run.model().precision());
@@ -30,7 +36,10 @@ class MixedPrecisionTrainingTest {
   }
 
   static double tail(List<Double> losses) {
-    return losses.subList(losses.size() - 20, losses.size()).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+    return losses.subList(losses.size() - 20, losses.size()).stream()
+        .mapToDouble(Double::doubleValue)
+        .average()
+        .orElseThrow();
   }
 
   @Test
@@ -41,7 +50,9 @@ class MixedPrecisionTrainingTest {
     double a = tail(fp32);
     double b = tail(mixed);
     assertTrue(a < 0.3 * fp32.get(0), "fp32 learns: " + fp32.get(0) + " -> " + a);
-    assertTrue(Math.abs(b - a) / a < 0.05, "final loss (mean of the last 20 steps): fp32 " + a + ", bf16-mixed " + b);
+    assertTrue(
+        Math.abs(b - a) / a < 0.05,
+        "final loss (mean of the last 20 steps): fp32 " + a + ", bf16-mixed " + b);
     try (SafetensorsReader r = ai.tilt.model.Safetensors.open(tmp.resolve("mixed/step-000200"))) {
       r.tensors().values().forEach(info -> assertEquals("F32", info.dtype(), info.name()));
     }

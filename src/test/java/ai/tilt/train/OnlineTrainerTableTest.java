@@ -16,13 +16,16 @@ class OnlineTrainerTableTest {
 
   @Test
   void aResumedRunTakesTheReferenceColumnFromTheLoggedFirstEvaluation() throws Exception {
-    Files.writeString(tmp.resolve(MetricsLog.METRICS_FILE), String.join("\n",
-        "{\"step\":0,\"eval/reward\":-9.5,\"eval/kl\":0.0,\"eval/mean_length\":10.5,\"eval/eos_rate\":0.99,"
-            + "\"eval/win_rate\":0.5,\"eval/reference_reward\":-9.5}",
-        "{\"step\":1,\"train/loss\":0.7}",
-        "{\"step\":10,\"eval/reward\":-2.0,\"eval/kl\":5.0,\"eval/mean_length\":3.0,\"eval/eos_rate\":1.0,"
-            + "\"eval/win_rate\":0.9,\"eval/reference_reward\":-9.5}",
-        ""));
+    Files.writeString(
+        tmp.resolve(MetricsLog.METRICS_FILE),
+        String.join(
+            "\n",
+            "{\"step\":0,\"eval/reward\":-9.5,\"eval/kl\":0.0,\"eval/mean_length\":10.5,\"eval/eos_rate\":0.99,"
+                + "\"eval/win_rate\":0.5,\"eval/reference_reward\":-9.5}",
+            "{\"step\":1,\"train/loss\":0.7}",
+            "{\"step\":10,\"eval/reward\":-2.0,\"eval/kl\":5.0,\"eval/mean_length\":3.0,\"eval/eos_rate\":1.0,"
+                + "\"eval/win_rate\":0.9,\"eval/reference_reward\":-9.5}",
+            ""));
     Map<String, Double> first = OnlineTrainer.loggedEval(tmp, 0);
     assertEquals(10.5, first.get("eval/mean_length"));
     assertNull(OnlineTrainer.loggedEval(tmp, 5));
@@ -31,6 +34,8 @@ class OnlineTrainerTableTest {
     String table = OnlineTrainer.table(first, last);
     assertTrue(table.contains("  completion length            10.500      3.000"), table);
     assertTrue(table.contains("  EOS rate                      0.990      1.000"), table);
-    assertTrue(OnlineTrainer.table(null, last).contains("  completion length               NaN      3.000"));
+    assertTrue(
+        OnlineTrainer.table(null, last)
+            .contains("  completion length               NaN      3.000"));
   }
 }

@@ -15,8 +15,12 @@ import org.junit.jupiter.api.Test;
 class PairBuilderTest {
   /** Two prompts x 4 samples with rewards [1, 3, 3, 0] and [2, 2, 2, 2]. */
   static Rollout rollout() {
-    PromptSet.Prompt a = new PromptSet.Prompt(new long[] {1}, null, JsonNodeFactory.instance.objectNode(), List.of(), null, 1);
-    PromptSet.Prompt b = new PromptSet.Prompt(new long[] {2}, null, JsonNodeFactory.instance.objectNode(), List.of(), null, 2);
+    PromptSet.Prompt a =
+        new PromptSet.Prompt(
+            new long[] {1}, null, JsonNodeFactory.instance.objectNode(), List.of(), null, 1);
+    PromptSet.Prompt b =
+        new PromptSet.Prompt(
+            new long[] {2}, null, JsonNodeFactory.instance.objectNode(), List.of(), null, 2);
     long[][] comp = new long[8][];
     float[][] lp = new float[8][];
     float[][] ref = new float[8][];
@@ -25,20 +29,51 @@ class PairBuilderTest {
       lp[i] = new float[] {-1, -2};
       ref[i] = new float[] {-0.5f, -0.25f * i}; // reference sums: -0.5 - 0.25 i
     }
-    return new Rollout(0, List.of(a, b), 4, comp, new boolean[8], null, lp, ref,
-        new double[] {1, 3, 3, 0, 2, 2, 2, 2}, new String[8]);
+    return new Rollout(
+        0,
+        List.of(a, b),
+        4,
+        comp,
+        new boolean[8],
+        null,
+        lp,
+        ref,
+        new double[] {1, 3, 3, 0, 2, 2, 2, 2},
+        new String[8]);
   }
 
   static Online cfg(String pairs, double threshold) {
-    return new Online(null, 2, 4, null, null, null, null, null, null, null,
-        Online.Pairs.valueOf(pairs), threshold, null, null, null, null, null, null, null, null, null);
+    return new Online(
+        null,
+        2,
+        4,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        Online.Pairs.valueOf(pairs),
+        threshold,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 
   @Test
   void bestVersusWorstSkipsPromptsWithoutAGap() {
-    PairBuilder.Built b = PairBuilder.build(rollout(), new Dpo(null, null), cfg("BEST_VS_WORST", 0), 0);
+    PairBuilder.Built b =
+        PairBuilder.build(rollout(), new Dpo(null, null), cfg("BEST_VS_WORST", 0), 0);
     assertEquals(1, b.groups().size()); // prompt 2: all rewards equal, no pair
-    assertArrayEquals(new long[] {11, 21}, b.groups().get(0).responses().get(0)); // best: first of the tied 3s
+    assertArrayEquals(
+        new long[] {11, 21}, b.groups().get(0).responses().get(0)); // best: first of the tied 3s
     assertArrayEquals(new long[] {13, 23}, b.groups().get(0).responses().get(1)); // worst: reward 0
     assertArrayEquals(new float[] {-0.75f, -1.25f}, b.referenceSums()[0], 1e-6f);
     assertEquals(List.of(List.of(0), List.of()), b.groupsOfPrompt());
@@ -67,12 +102,14 @@ class PairBuilderTest {
 
   @Test
   void ktoLabelsAgainstThePromptMeanAndListsKeepAllSamples() {
-    PairBuilder.Built k = PairBuilder.build(rollout(), new Kto(null, null, null), cfg("BEST_VS_WORST", 0), 0);
+    PairBuilder.Built k =
+        PairBuilder.build(rollout(), new Kto(null, null, null), cfg("BEST_VS_WORST", 0), 0);
     assertEquals(8, k.groups().size());
     double[] labels = k.groups().stream().mapToDouble(g -> g.rewards()[0]).toArray();
     // prompt 1 mean 1.75: 3 and 3 are desirable; prompt 2: nothing beats the mean
     assertArrayEquals(new double[] {0, 1, 1, 0, 0, 0, 0, 0}, labels);
-    PairBuilder.Built l = PairBuilder.build(rollout(), new BestOfN(null), cfg("BEST_VS_WORST", 0), 0);
+    PairBuilder.Built l =
+        PairBuilder.build(rollout(), new BestOfN(null), cfg("BEST_VS_WORST", 0), 0);
     assertEquals(2, l.groups().size());
     assertEquals(4, l.groups().get(1).size());
   }

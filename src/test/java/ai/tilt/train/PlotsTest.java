@@ -23,13 +23,16 @@ import org.knowm.xchart.XYChart;
 class PlotsTest {
   @TempDir Path tmp;
 
-  static final String METRICS = String.join("\n",
-      "{\"step\":1,\"epoch\":0.1,\"lr\":0.001,\"train/loss\":3.0,\"perf/tokens_per_s\":100.0,\"note\":\"warmup\"}",
-      "{\"step\":2,\"epoch\":0.2,\"lr\":0.001,\"train/loss\":\"NaN\",\"perf/tokens_per_s\":110.0,\"all_nan\":\"NaN\"}",
-      "{\"step\":2,\"eval/loss\":2.8,\"eval/win_rate\":0.4}",
-      "{\"step\":3,\"epoch\":0.3,\"lr\":0.0005,\"train/loss\":2.0,\"perf/tokens_per_s\":120.0,\"all_nan\":\"Infinity\"}",
-      "{\"step\":4,\"epoch\":0.4,\"lr\":0.0005,\"train/loss\":1.5,\"perf/tokens_per_s\":125.0}",
-      "{\"step\":4,\"eval/loss\":2.2,\"eval/win_rate\":0.6}") + "\n";
+  static final String METRICS =
+      String.join(
+              "\n",
+              "{\"step\":1,\"epoch\":0.1,\"lr\":0.001,\"train/loss\":3.0,\"perf/tokens_per_s\":100.0,\"note\":\"warmup\"}",
+              "{\"step\":2,\"epoch\":0.2,\"lr\":0.001,\"train/loss\":\"NaN\",\"perf/tokens_per_s\":110.0,\"all_nan\":\"NaN\"}",
+              "{\"step\":2,\"eval/loss\":2.8,\"eval/win_rate\":0.4}",
+              "{\"step\":3,\"epoch\":0.3,\"lr\":0.0005,\"train/loss\":2.0,\"perf/tokens_per_s\":120.0,\"all_nan\":\"Infinity\"}",
+              "{\"step\":4,\"epoch\":0.4,\"lr\":0.0005,\"train/loss\":1.5,\"perf/tokens_per_s\":125.0}",
+              "{\"step\":4,\"eval/loss\":2.2,\"eval/win_rate\":0.6}")
+          + "\n";
 
   Path run(String name, String metrics) throws IOException {
     Path run = tmp.resolve(name);
@@ -48,8 +51,12 @@ class PlotsTest {
   void trainAndEvalOfOneMetricShareAChart() throws IOException {
     List<Plots.Row> rows = Plots.read(run("r", METRICS).resolve("metrics.jsonl")).rows();
     Map<String, XYChart> charts = Plots.charts(rows, null);
-    assertEquals(List.of("epoch", "lr", "loss", "perf_tokens_per_s", "win_rate"), List.copyOf(charts.keySet()));
-    assertEquals(List.of("train/loss", "eval/loss"), List.copyOf(charts.get("loss").getSeriesMap().keySet()));
+    assertEquals(
+        List.of("epoch", "lr", "loss", "perf_tokens_per_s", "win_rate"),
+        List.copyOf(charts.keySet()));
+    assertEquals(
+        List.of("train/loss", "eval/loss"),
+        List.copyOf(charts.get("loss").getSeriesMap().keySet()));
     // The NaN at step 2 is left out of train/loss: steps 1, 3, 4 remain.
     double[] x = charts.get("loss").getSeriesMap().get("train/loss").getXData();
     assertEquals(List.of(1.0, 3.0, 4.0), java.util.Arrays.stream(x).boxed().toList());
@@ -60,15 +67,23 @@ class PlotsTest {
   void writesOneValidPngPerChart() throws IOException {
     Path run = run("r", METRICS);
     List<Path> written = Plots.write(run);
-    assertEquals(new TreeSet<>(List.of("epoch.png", "loss.png", "lr.png", "perf_tokens_per_s.png", "win_rate.png")),
-        written.stream().map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new)));
+    assertEquals(
+        new TreeSet<>(
+            List.of("epoch.png", "loss.png", "lr.png", "perf_tokens_per_s.png", "win_rate.png")),
+        written.stream()
+            .map(p -> p.getFileName().toString())
+            .collect(Collectors.toCollection(TreeSet::new)));
     for (Path p : written) {
       assertEquals(run.resolve("plots"), p.getParent());
       BufferedImage img = png(p);
-      assertTrue(img.getWidth() > 300 && img.getHeight() > 200, p + " " + img.getWidth() + "x" + img.getHeight());
+      assertTrue(
+          img.getWidth() > 300 && img.getHeight() > 200,
+          p + " " + img.getWidth() + "x" + img.getHeight());
       assertTrue(Files.size(p) > 2000, p + " is suspiciously small");
     }
-    assertFalse(Files.exists(run.resolve("plots/all_nan.png")), "a metric without finite points gets no chart");
+    assertFalse(
+        Files.exists(run.resolve("plots/all_nan.png")),
+        "a metric without finite points gets no chart");
     assertFalse(Files.exists(run.resolve("plots/train_loss.png")));
   }
 
@@ -77,7 +92,8 @@ class PlotsTest {
     Path run = run("r", METRICS);
     List<Path> written = Plots.write(run, List.of("eval/win_rate", "lr"));
     assertEquals(List.of(run.resolve("plots/lr.png"), run.resolve("plots/win_rate.png")), written);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Plots.write(run, List.of("nope")));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Plots.write(run, List.of("nope")));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());
   }
 
@@ -89,8 +105,10 @@ class PlotsTest {
     assertEquals(tmp.resolve("cmp/loss.png"), out);
     assertTrue(png(out).getWidth() > 300);
     Path c = run("no-loss", "{\"step\":1,\"lr\":0.1}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Plots.writeComparison(List.of(a, c), "train/loss", tmp.resolve("x.png")));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Plots.writeComparison(List.of(a, c), "train/loss", tmp.resolve("x.png")));
     assertTrue(e.getMessage().contains(c.resolve("metrics.jsonl").toString()), e.getMessage());
   }
 
@@ -103,11 +121,15 @@ class PlotsTest {
   @Test
   void invalidLineIsNamedByFileAndLine() throws IOException {
     Path run = run("bad", "{\"step\":1,\"x\":1}\n[1, 2]\n{\"step\":3,\"x\":1}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Plots.write(run));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Plots.write(run));
     assertEquals(run.resolve("metrics.jsonl") + ":2: expected a JSON object", e.getMessage());
-    // A bad last line that ends with its newline was written whole: an error, not a cut-short write.
+    // A bad last line that ends with its newline was written whole: an error, not a cut-short
+    // write.
     Path last = run("bad-last", "{\"step\":1,\"x\":1}\n{\"step\":2,\"x\":\n");
     e = assertThrows(IllegalArgumentException.class, () -> Plots.write(last));
-    assertTrue(e.getMessage().startsWith(last.resolve("metrics.jsonl") + ":2: not valid JSON"), e.getMessage());
+    assertTrue(
+        e.getMessage().startsWith(last.resolve("metrics.jsonl") + ":2: not valid JSON"),
+        e.getMessage());
   }
 }

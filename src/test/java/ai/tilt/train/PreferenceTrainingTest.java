@@ -20,14 +20,18 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** The preference recipes train, learn what the synthetic data rewards, and precomputing the reference changes nothing. */
+/**
+ * The preference recipes train, learn what the synthetic data rewards, and precomputing the
+ * reference changes nothing.
+ */
 class PreferenceTrainingTest {
   @TempDir Path tmp;
 
   static List<Double> train(Path recipe, Path runDir, String... overrides) throws IOException {
     Recipe r = RecipeLoader.load(recipe, List.of(overrides));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    try (TrainingRun run = TrainingRun.prepare(r, recipe.toString(), runDir, null, new PrintStream(log))) {
+    try (TrainingRun run =
+        TrainingRun.prepare(r, recipe.toString(), runDir, null, new PrintStream(log))) {
       Trainer t = new Trainer(run);
       assertEquals(0, t.train(new PrintStream(log)), log.toString());
       return new ArrayList<>(t.losses());
@@ -74,7 +78,8 @@ class PreferenceTrainingTest {
     List<String> pre = new ArrayList<>(List.of(common));
     pre.add("model.precompute_reference=true");
     Path dir = tmp.resolve("pre");
-    List<Double> cached = train(Path.of("recipes/dpo-offline.yaml"), dir, pre.toArray(new String[0]));
+    List<Double> cached =
+        train(Path.of("recipes/dpo-offline.yaml"), dir, pre.toArray(new String[0]));
     assertTrue(Files.exists(dir.resolve(ReferenceCache.FILE)));
     for (int i = 0; i < frozen.size(); i++) {
       assertEquals(frozen.get(i), cached.get(i), 1e-4 * Math.abs(frozen.get(i)), "step " + (i + 1));
@@ -92,7 +97,12 @@ class PreferenceTrainingTest {
 
   static Stream<String> recipes() throws IOException {
     try (Stream<Path> s = Files.list(Path.of("recipes"))) {
-      return s.filter(p -> p.toString().endsWith(".yaml")).map(Path::toString).sorted().toList().stream();
+      return s
+          .filter(p -> p.toString().endsWith(".yaml"))
+          .map(Path::toString)
+          .sorted()
+          .toList()
+          .stream();
     }
   }
 
@@ -104,7 +114,8 @@ class PreferenceTrainingTest {
     Recipe r = RecipeLoader.load(Path.of(recipe), List.of());
     List<Double> losses;
     if (r.online() != null) {
-      List<String> o = new ArrayList<>(List.of("online.iterations=2", "data.eval=null", "checkpoint.every=0"));
+      List<String> o =
+          new ArrayList<>(List.of("online.iterations=2", "data.eval=null", "checkpoint.every=0"));
       if (r.model().init() != null && r.model().init().sft() != null) {
         o.add("model.init.sft.steps=2");
       }
@@ -117,7 +128,9 @@ class PreferenceTrainingTest {
       }
       assertEquals(2L * r.online().stepsPerIteration(), losses.size());
     } else {
-      losses = train(Path.of(recipe), dir, "train.max_steps=2", "checkpoint.every=0", "log.eval_every=0");
+      losses =
+          train(
+              Path.of(recipe), dir, "train.max_steps=2", "checkpoint.every=0", "log.eval_every=0");
       assertEquals(2, losses.size());
     }
     for (double l : losses) {
@@ -133,10 +146,11 @@ class PreferenceTrainingTest {
     expected.put("online", "objective/reward");
     expected.put("ppo", "value_loss");
     expected.put("grpo", "clip_ratio");
-    expected.forEach((name, key) -> {
-      if (recipe.contains(name)) {
-        assertTrue(metrics.contains("\"" + key + "\""), recipe + ": " + metrics);
-      }
-    });
+    expected.forEach(
+        (name, key) -> {
+          if (recipe.contains(name)) {
+            assertTrue(metrics.contains("\"" + key + "\""), recipe + ": " + metrics);
+          }
+        });
   }
 }

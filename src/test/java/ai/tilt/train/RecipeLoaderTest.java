@@ -21,16 +21,21 @@ class RecipeLoaderTest {
   }
 
   static String error(Path file, String... overrides) {
-    return assertThrows(IllegalArgumentException.class, () -> RecipeLoader.load(file, List.of(overrides))).getMessage();
+    return assertThrows(
+            IllegalArgumentException.class, () -> RecipeLoader.load(file, List.of(overrides)))
+        .getMessage();
   }
 
   @Test
   void unknownKeysAreNamedWithTheirPath() throws IOException {
     Path f = write("train:\n  lr: 1.0e-4\n  lr_sched: cosine\n");
     String msg = error(f);
-    assertTrue(msg.contains("r.yaml") && msg.contains("'train.lr_sched'") && msg.contains("schedule"), msg);
+    assertTrue(
+        msg.contains("r.yaml") && msg.contains("'train.lr_sched'") && msg.contains("schedule"),
+        msg);
     assertTrue(error(write("modle: {path: x}\n")).contains("'modle'"));
-    assertTrue(error(write("model: {init: {arch: llama, size: tiny}}\n")).contains("'model.init.size'"));
+    assertTrue(
+        error(write("model: {init: {arch: llama, size: tiny}}\n")).contains("'model.init.size'"));
   }
 
   @Test
@@ -45,7 +50,9 @@ class RecipeLoaderTest {
   @Test
   void overridesApplyBeforeBinding() throws IOException {
     Path f = write("name: x\nloss: sft\ntrain: {lr: 1.0e-4, batch_size: 8}\n");
-    Recipe r = RecipeLoader.load(f, List.of("train.lr=3e-3", "train.micro_batch_size=2", "data.train=a.jsonl"));
+    Recipe r =
+        RecipeLoader.load(
+            f, List.of("train.lr=3e-3", "train.micro_batch_size=2", "data.train=a.jsonl"));
     assertEquals(3e-3, r.train().lr());
     assertEquals(8, r.train().batchSize());
     assertEquals(2, r.train().microBatchSize());
@@ -72,12 +79,25 @@ class RecipeLoaderTest {
   void diffSeparatesWhatMayChangeOnResume() throws IOException {
     Path f = write("train: {max_steps: 10, lr: 1.0e-3}\n");
     Recipe a = RecipeLoader.load(f, List.of());
-    Recipe b = RecipeLoader.load(f, List.of("train.max_steps=20", "log.every=5", "train.lr=2e-3", "seed=9",
-        "train.batch_size=4", "train.micro_batch_size=4"));
+    Recipe b =
+        RecipeLoader.load(
+            f,
+            List.of(
+                "train.max_steps=20",
+                "log.every=5",
+                "train.lr=2e-3",
+                "seed=9",
+                "train.batch_size=4",
+                "train.micro_batch_size=4"));
     RecipeLoader.Diff d = RecipeLoader.diff(a, b);
-    // the learning rate may change (a user's fix after a divergence); the data order and batch may not
-    assertEquals(List.of("log.every: 10 -> 5", "train.lr: 0.001 -> 0.002", "train.max_steps: 10 -> 20"), d.allowed());
-    assertEquals(List.of("seed: 0 -> 9", "train.batch_size: 16 -> 4", "train.micro_batch_size: 16 -> 4"), d.refused());
+    // the learning rate may change (a user's fix after a divergence); the data order and batch may
+    // not
+    assertEquals(
+        List.of("log.every: 10 -> 5", "train.lr: 0.001 -> 0.002", "train.max_steps: 10 -> 20"),
+        d.allowed());
+    assertEquals(
+        List.of("seed: 0 -> 9", "train.batch_size: 16 -> 4", "train.micro_batch_size: 16 -> 4"),
+        d.refused());
   }
 
   /** Every shipped recipe reads, validates, and names data files that exist. */
@@ -85,15 +105,21 @@ class RecipeLoaderTest {
   void everyShippedRecipeLoads() throws IOException {
     List<Path> recipes;
     try (Stream<Path> s = Files.walk(Path.of("recipes"))) {
-      recipes = s.filter(p -> p.toString().endsWith(".yaml") && !p.startsWith(Path.of("recipes", "data"))
-          && !p.equals(Path.of("recipes", "paper", "lab.yaml"))).toList();
+      recipes =
+          s.filter(
+                  p ->
+                      p.toString().endsWith(".yaml")
+                          && !p.startsWith(Path.of("recipes", "data"))
+                          && !p.equals(Path.of("recipes", "paper", "lab.yaml")))
+              .toList();
     }
     assertTrue(!recipes.isEmpty());
     for (Path p : recipes) {
       Recipe r = RecipeLoader.load(p, List.of());
       TrainingRun.validate(r);
       if (p.startsWith(Path.of("recipes", "paper"))) {
-        continue; // the paper lab's recipes get their data and models from the lab's steps (LabJobsTest)
+        continue; // the paper lab's recipes get their data and models from the lab's steps
+        // (LabJobsTest)
       }
       assertTrue(Files.exists(Path.of(r.data().train())), p + ": " + r.data().train());
       if (r.data().eval() != null) {

@@ -29,15 +29,17 @@ import org.junit.jupiter.api.io.TempDir;
  * because CPU kernels are not bit-reproducible under thread contention (djl.md section 7).
  */
 class ResumeTest {
-  static final String YAML = String.join("\n",
-      "name: resume-test",
-      "seed: 3",
-      "model: {init: {arch: qwen2, preset: tiny}}",
-      "data: {train: recipes/data/sft-tiny.jsonl, eval: recipes/data/sft-tiny-eval.jsonl, max_length: 48}",
-      "train: {max_steps: 9, batch_size: 8, micro_batch_size: 4, lr: 3.0e-3, warmup_steps: 2, weight_decay: 0.01}",
-      "checkpoint: {every: 3, keep_last: 2}",
-      "log: {every: 100, eval_every: 4}",
-      "");
+  static final String YAML =
+      String.join(
+          "\n",
+          "name: resume-test",
+          "seed: 3",
+          "model: {init: {arch: qwen2, preset: tiny}}",
+          "data: {train: recipes/data/sft-tiny.jsonl, eval: recipes/data/sft-tiny-eval.jsonl, max_length: 48}",
+          "train: {max_steps: 9, batch_size: 8, micro_batch_size: 4, lr: 3.0e-3, warmup_steps: 2, weight_decay: 0.01}",
+          "checkpoint: {every: 3, keep_last: 2}",
+          "log: {every: 100, eval_every: 4}",
+          "");
   static int threads;
   @TempDir Path tmp;
 
@@ -102,7 +104,8 @@ class ResumeTest {
     List<String> b = steps(split);
     assertEquals(a, b);
     // keep_last 2 leaves the two newest complete checkpoints
-    assertEquals(List.of("step-000009", "step-000006"),
+    assertEquals(
+        List.of("step-000009", "step-000006"),
         Checkpoints.stepDirs(split).stream().map(p -> p.getFileName().toString()).toList());
   }
 
@@ -117,12 +120,20 @@ class ResumeTest {
 
   @Test
   void onlyTheSelectedWeightsTrain() throws IOException {
-    Recipe r = recipe("train.max_steps=2", "model.trainable=['layers\\.1\\.mlp', '^model[.]norm[.]weight$']");
+    Recipe r =
+        recipe(
+            "train.max_steps=2", "model.trainable=['layers\\.1\\.mlp', '^model[.]norm[.]weight$']");
     Path dir = tmp.resolve("subset");
     Map<String, float[]> before;
-    try (TrainingRun run = TrainingRun.prepare(r, "test", dir, null, new PrintStream(new ByteArrayOutputStream()))) {
-      assertEquals(List.of("model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight",
-          "model.layers.1.mlp.down_proj.weight", "model.norm.weight"), new ArrayList<>(run.trainable().keySet()));
+    try (TrainingRun run =
+        TrainingRun.prepare(r, "test", dir, null, new PrintStream(new ByteArrayOutputStream()))) {
+      assertEquals(
+          List.of(
+              "model.layers.1.mlp.gate_proj.weight",
+              "model.layers.1.mlp.up_proj.weight",
+              "model.layers.1.mlp.down_proj.weight",
+              "model.norm.weight"),
+          new ArrayList<>(run.trainable().keySet()));
       Trainer t = new Trainer(run);
       before = t.weights();
       t.train(new PrintStream(new ByteArrayOutputStream()));
@@ -132,8 +143,16 @@ class ResumeTest {
         assertEquals(run.trainable().containsKey(k), changed, k);
       }
     }
-    String msg = assertThrows(IllegalArgumentException.class,
-        () -> train(recipe("model.trainable=['nothing_matches']"), tmp.resolve("none"), null, 0)).getMessage();
+    String msg =
+        assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                    train(
+                        recipe("model.trainable=['nothing_matches']"),
+                        tmp.resolve("none"),
+                        null,
+                        0))
+            .getMessage();
     assertTrue(msg.contains("nothing_matches"), msg);
   }
 
@@ -150,7 +169,9 @@ class ResumeTest {
     List<String> skipped = new ArrayList<>();
     Path found = Checkpoints.findLatest(dir, skipped);
     assertEquals("step-000003", found.getFileName().toString());
-    assertTrue(skipped.get(0).startsWith("step-000004") && skipped.get(0).contains("complete.json"), skipped.toString());
+    assertTrue(
+        skipped.get(0).startsWith("step-000004") && skipped.get(0).contains("complete.json"),
+        skipped.toString());
     // a truncated file inside an otherwise complete checkpoint is caught by the marker's sizes
     Path opt = found.resolve("optimizer.safetensors");
     Files.write(opt, java.util.Arrays.copyOf(Files.readAllBytes(opt), 100));
@@ -161,8 +182,15 @@ class ResumeTest {
     train(r, dir2, null, 0);
     Path ckpt = Checkpoints.findLatest(dir2, new ArrayList<>());
     assertNotNull(ckpt);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> train(recipe("train.max_steps=3", "train.batch_size=4", "train.micro_batch_size=4"), dir2, ckpt, 0));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                train(
+                    recipe("train.max_steps=3", "train.batch_size=4", "train.micro_batch_size=4"),
+                    dir2,
+                    ckpt,
+                    0));
     assertTrue(e.getMessage().contains("train.batch_size: 8 -> 4"), e.getMessage());
     // max_steps may change: training continues from step 3 to 5
     Outcome more = train(recipe("train.max_steps=5"), dir2, ckpt, 0);

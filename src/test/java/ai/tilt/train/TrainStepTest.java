@@ -25,10 +25,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Test;
 
 class TrainStepTest {
   @TempDir Path tmp;
@@ -59,16 +59,19 @@ class TrainStepTest {
     return out;
   }
 
-  static Map<String, float[]> step(List<List<SftExample>> micros, Normalization norm, double[] lossOut) {
+  static Map<String, float[]> step(
+      List<List<SftExample>> micros, Normalization norm, double[] lossOut) {
     try (CausalLM m = model()) {
       try (AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
         SftObjective obj = new SftObjective(m, 0, norm);
         SftObjective.SftWindow w = obj.window(micros);
-        TrainStep.Result r = new TrainStep(m.manager(), m.parameters(), opt, 0)
-            .run(micros.size(), (s, i) -> obj.microLoss(s, w, i), 1e-2);
+        TrainStep.Result r =
+            new TrainStep(m.manager(), m.parameters(), opt, 0)
+                .run(micros.size(), (s, i) -> obj.microLoss(s, w, i), 1e-2);
         lossOut[0] = r.loss();
         lossOut[1] = r.gradNorm();
-        // after one step AdamW's first moment is (1 - beta1) * gradient: the accumulated gradient itself
+        // after one step AdamW's first moment is (1 - beta1) * gradient: the accumulated gradient
+        // itself
         Map<String, float[]> out = new LinkedHashMap<>();
         List<NDArray> moments = opt.stateArrays();
         int i = 0;
@@ -80,7 +83,10 @@ class TrainStepTest {
     }
   }
 
-  /** k accumulated micro-batches give the update one batch k times larger gives, both normalisations. */
+  /**
+   * k accumulated micro-batches give the update one batch k times larger gives, both
+   * normalisations.
+   */
   @ParameterizedTest
   @EnumSource(Normalization.class)
   void accumulationEqualsOneLargeBatch(Normalization norm) {
@@ -88,7 +94,8 @@ class TrainStepTest {
     double[] big = new double[2];
     double[] small = new double[2];
     Map<String, float[]> a = step(List.of(all), norm, big);
-    Map<String, float[]> b = step(List.of(all.subList(0, 4), all.subList(4, 8), all.subList(8, 12)), norm, small);
+    Map<String, float[]> b =
+        step(List.of(all.subList(0, 4), all.subList(4, 8), all.subList(8, 12)), norm, small);
     assertEquals(big[0], small[0], 1e-5 * Math.abs(big[0]), "loss");
     assertEquals(big[1], small[1], 1e-4 * big[1], "grad norm");
     for (String k : a.keySet()) {
@@ -117,7 +124,8 @@ class TrainStepTest {
 
   @Test
   void nonFiniteStepIsSkippedAndLeavesWeightsAndClearsGradients() {
-    try (CausalLM m = model(); AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
+    try (CausalLM m = model();
+        AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
       Map<String, float[]> before = new LinkedHashMap<>();
       m.parameters().forEach((k, v) -> before.put(k, v.toFloatArray()));
       SftObjective obj = new SftObjective(m, 0, Normalization.PER_TOKEN);
@@ -136,12 +144,15 @@ class TrainStepTest {
 
   @Test
   void clippingScalesTheGradientToTheLimit() {
-    try (CausalLM m = model(); AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
+    try (CausalLM m = model();
+        AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
       SftObjective obj = new SftObjective(m, 0, Normalization.PER_TOKEN);
       SftObjective.SftWindow w = obj.window(List.of(data(4)));
-      // the loss times 1000 has a gradient norm far above the clip; grad_norm is reported before clipping
-      TrainStep.Result r = new TrainStep(m.manager(), m.parameters(), opt, 0.5)
-          .run(1, (s, i) -> obj.microLoss(s, w, i).mul(1000f), 1e-2);
+      // the loss times 1000 has a gradient norm far above the clip; grad_norm is reported before
+      // clipping
+      TrainStep.Result r =
+          new TrainStep(m.manager(), m.parameters(), opt, 0.5)
+              .run(1, (s, i) -> obj.microLoss(s, w, i).mul(1000f), 1e-2);
       assertTrue(r.gradNorm() > 100, "norm " + r.gradNorm());
       // the first moment after one step is 0.1 x the clipped gradient: its global norm is 0.1 x 0.5
       double sq = 0;
@@ -157,9 +168,10 @@ class TrainStepTest {
     try (CausalLM m = model()) {
       ai.tilt.model.ModelFiles.save(m, tmp.resolve("ref"), "F32", Long.MAX_VALUE);
       Path dir = tmp.resolve("ref");
-      java.nio.file.Files.writeString(dir.resolve("config.json"),
-          ai.tilt.model.HfConfigWriter.toJson(m.config()).toString());
-      try (ReferenceModel ref = ReferenceModel.load(dir, Device.cpu()); NDManager s = m.manager().newSubManager()) {
+      java.nio.file.Files.writeString(
+          dir.resolve("config.json"), ai.tilt.model.HfConfigWriter.toJson(m.config()).toString());
+      try (ReferenceModel ref = ReferenceModel.load(dir, Device.cpu());
+          NDManager s = m.manager().newSubManager()) {
         NDArray ids = s.create(new long[] {1, 5, 9, 3, 7}, new Shape(1, 5));
         NDArray mask = s.ones(new Shape(1, 5), DataType.INT64);
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -170,9 +182,11 @@ class TrainStepTest {
           assertThrows(ai.djl.engine.EngineException.class, () -> gc.backward(r.sum()));
           gc.backward(p.sum());
         }
-        assertTrue(m.parameters().values().iterator().next().getGradient().abs().sum().getFloat() > 0);
+        assertTrue(
+            m.parameters().values().iterator().next().getGradient().abs().sum().getFloat() > 0);
         for (NDArray w : ref.model().parameters().values()) {
-          assertFalse(ai.djl.pytorch.jni.JniUtils.requiresGrad((ai.djl.pytorch.engine.PtNDArray) w));
+          assertFalse(
+              ai.djl.pytorch.jni.JniUtils.requiresGrad((ai.djl.pytorch.engine.PtNDArray) w));
         }
       }
     }

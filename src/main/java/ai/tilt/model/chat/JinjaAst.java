@@ -57,8 +57,7 @@ final class JinjaAst {
 
   record Call(Expr fn, List<Expr> args, Map<String, Expr> kwargs) implements Expr {}
 
-  record Filter(Expr obj, String name, List<Expr> args, Map<String, Expr> kwargs)
-      implements Expr {}
+  record Filter(Expr obj, String name, List<Expr> args, Map<String, Expr> kwargs) implements Expr {}
 
   record Test(Expr obj, String name, List<Expr> args, boolean negated) implements Expr {}
 

@@ -16,12 +16,46 @@ final class JinjaBuiltins {
   private JinjaBuiltins() {}
 
   private static final Set<String> DICT_METHODS = Set.of("items", "keys", "values", "get");
-  private static final Set<String> STR_METHODS = Set.of("startswith", "endswith", "split",
-      "rsplit", "strip", "lstrip", "rstrip", "upper", "lower", "title", "capitalize", "replace",
-      "find", "rfind", "count", "join", "splitlines", "isdigit", "isalpha", "isalnum", "isspace",
-      "isupper", "islower", "format", "swapcase");
-  private static final Set<String> UNSAFE = Set.of("append", "extend", "insert", "pop", "remove",
-      "clear", "update", "setdefault", "popitem", "sort", "reverse");
+  private static final Set<String> STR_METHODS =
+      Set.of(
+          "startswith",
+          "endswith",
+          "split",
+          "rsplit",
+          "strip",
+          "lstrip",
+          "rstrip",
+          "upper",
+          "lower",
+          "title",
+          "capitalize",
+          "replace",
+          "find",
+          "rfind",
+          "count",
+          "join",
+          "splitlines",
+          "isdigit",
+          "isalpha",
+          "isalnum",
+          "isspace",
+          "isupper",
+          "islower",
+          "format",
+          "swapcase");
+  private static final Set<String> UNSAFE =
+      Set.of(
+          "append",
+          "extend",
+          "insert",
+          "pop",
+          "remove",
+          "clear",
+          "update",
+          "setdefault",
+          "popitem",
+          "sort",
+          "reverse");
 
   static UnsupportedOperationException undefinedError(Undefined u) {
     return new UnsupportedOperationException(u.hint());
@@ -57,8 +91,8 @@ final class JinjaBuiltins {
       return m.containsKey(name) ? m.get(name) : missing(obj, name);
     }
     if ((obj instanceof String && STR_METHODS.contains(name))
-        || (obj instanceof List && (name.equals("index") || name.equals("count")
-            || UNSAFE.contains(name)))) {
+        || (obj instanceof List
+            && (name.equals("index") || name.equals("count") || UNSAFE.contains(name)))) {
       return method(obj, name);
     }
     return missing(obj, name);
@@ -92,8 +126,8 @@ final class JinjaBuiltins {
     if (key instanceof String s) {
       return getAttr(obj, s);
     }
-    return new Undefined("'" + PyObjects.typeName(obj) + " object' has no element "
-        + PyObjects.repr(key));
+    return new Undefined(
+        "'" + PyObjects.typeName(obj) + " object' has no element " + PyObjects.repr(key));
   }
 
   /** Python slicing {@code obj[start:stop:step]} on lists, tuples and strings (code points). */
@@ -140,8 +174,8 @@ final class JinjaBuiltins {
       throw undefinedError(u);
     }
     if (!PyObjects.isNumber(v)) {
-      throw new IllegalArgumentException("bad operand type for unary " + op + ": '"
-          + PyObjects.typeName(v) + "'");
+      throw new IllegalArgumentException(
+          "bad operand type for unary " + op + ": '" + PyObjects.typeName(v) + "'");
     }
     if (op.equals("+")) {
       return v instanceof Boolean ? (Object) PyObjects.toLong(v) : v;
@@ -165,13 +199,16 @@ final class JinjaBuiltins {
     if (op.equals("+") && a instanceof String x && b instanceof String y) {
       return x + y;
     }
-    if (op.equals("+") && a instanceof List<?> x && b instanceof List<?> y
+    if (op.equals("+")
+        && a instanceof List<?> x
+        && b instanceof List<?> y
         && (a instanceof Tuple) == (b instanceof Tuple)) {
       List<Object> out = new ArrayList<>(x);
       out.addAll(y);
       return a instanceof Tuple ? new Tuple(out) : out;
     }
-    if (op.equals("*") && (a instanceof String || a instanceof List)
+    if (op.equals("*")
+        && (a instanceof String || a instanceof List)
         && (b instanceof Long || b instanceof Boolean)) {
       long k = PyObjects.toLong(b);
       if (a instanceof String s) {
@@ -186,8 +223,14 @@ final class JinjaBuiltins {
     if (op.equals("*") && (b instanceof String || b instanceof List) && a instanceof Long) {
       return binary(op, b, a);
     }
-    throw new IllegalArgumentException("unsupported operand type(s) for " + op + ": '"
-        + PyObjects.typeName(a) + "' and '" + PyObjects.typeName(b) + "'");
+    throw new IllegalArgumentException(
+        "unsupported operand type(s) for "
+            + op
+            + ": '"
+            + PyObjects.typeName(a)
+            + "' and '"
+            + PyObjects.typeName(b)
+            + "'");
   }
 
   private static Object arithmetic(String op, Object a, Object b) {
@@ -196,10 +239,14 @@ final class JinjaBuiltins {
       double x = PyObjects.toDouble(a);
       double y = PyObjects.toDouble(b);
       switch (op) {
-        case "+": return x + y;
-        case "-": return x - y;
-        case "*": return x * y;
-        case "**": return Math.pow(x, y);
+        case "+":
+          return x + y;
+        case "-":
+          return x - y;
+        case "*":
+          return x * y;
+        case "**":
+          return Math.pow(x, y);
         default:
           if (y == 0) {
             throw new ArithmeticException("division by zero");
@@ -219,9 +266,12 @@ final class JinjaBuiltins {
     long x = PyObjects.toLong(a);
     long y = PyObjects.toLong(b);
     switch (op) {
-      case "+": return Math.addExact(x, y);
-      case "-": return Math.subtractExact(x, y);
-      case "*": return Math.multiplyExact(x, y);
+      case "+":
+        return Math.addExact(x, y);
+      case "-":
+        return Math.subtractExact(x, y);
+      case "*":
+        return Math.multiplyExact(x, y);
       case "**":
         return y >= 0 ? (Object) Math.round(Math.pow(x, y)) : (Object) Math.pow(x, y);
       default:
@@ -234,10 +284,14 @@ final class JinjaBuiltins {
 
   static boolean compare(String op, Object a, Object b) {
     switch (op) {
-      case "==": return PyObjects.equal(a, b);
-      case "!=": return !PyObjects.equal(a, b);
-      case "in": return contains(b, a);
-      case "not in": return !contains(b, a);
+      case "==":
+        return PyObjects.equal(a, b);
+      case "!=":
+        return !PyObjects.equal(a, b);
+      case "in":
+        return contains(b, a);
+      case "not in":
+        return !contains(b, a);
       default:
         break;
     }
@@ -249,18 +303,22 @@ final class JinjaBuiltins {
     }
     int c = PyObjects.compare(a, b);
     switch (op) {
-      case "<": return c < 0;
-      case "<=": return c <= 0;
-      case ">": return c > 0;
-      default: return c >= 0;
+      case "<":
+        return c < 0;
+      case "<=":
+        return c <= 0;
+      case ">":
+        return c > 0;
+      default:
+        return c >= 0;
     }
   }
 
   static boolean contains(Object container, Object item) {
     if (container instanceof String s) {
       if (!(item instanceof String x)) {
-        throw new IllegalArgumentException("'in <string>' requires string as left operand, not "
-            + PyObjects.typeName(item));
+        throw new IllegalArgumentException(
+            "'in <string>' requires string as left operand, not " + PyObjects.typeName(item));
       }
       return s.contains(x);
     }
@@ -277,36 +335,73 @@ final class JinjaBuiltins {
 
   static boolean test(String name, Object v, List<Object> args) {
     switch (name) {
-      case "defined": return !(v instanceof Undefined);
-      case "undefined": return v instanceof Undefined;
-      case "none": return v == null;
-      case "boolean": return v instanceof Boolean;
-      case "true": return Boolean.TRUE.equals(v);
-      case "false": return Boolean.FALSE.equals(v);
-      case "integer": return v instanceof Long;
-      case "float": return v instanceof Double;
-      case "number": return PyObjects.isNumber(v);
-      case "string": return v instanceof String;
-      case "mapping": return v instanceof Map;
-      case "iterable": return v instanceof List || v instanceof Map || v instanceof String
-          || v instanceof Undefined;
-      case "sequence": return v instanceof List || v instanceof Map || v instanceof String;
-      case "callable": return v instanceof PyObjects.Callable;
-      case "even": return PyObjects.toLong(v) % 2 == 0;
-      case "odd": return PyObjects.toLong(v) % 2 != 0;
-      case "divisibleby": return PyObjects.toLong(v) % PyObjects.toLong(args.get(0)) == 0;
-      case "lower": return PyObjects.str(v).equals(PyObjects.str(v).toLowerCase());
-      case "upper": return PyObjects.str(v).equals(PyObjects.str(v).toUpperCase());
+      case "defined":
+        return !(v instanceof Undefined);
+      case "undefined":
+        return v instanceof Undefined;
+      case "none":
+        return v == null;
+      case "boolean":
+        return v instanceof Boolean;
+      case "true":
+        return Boolean.TRUE.equals(v);
+      case "false":
+        return Boolean.FALSE.equals(v);
+      case "integer":
+        return v instanceof Long;
+      case "float":
+        return v instanceof Double;
+      case "number":
+        return PyObjects.isNumber(v);
+      case "string":
+        return v instanceof String;
+      case "mapping":
+        return v instanceof Map;
+      case "iterable":
+        return v instanceof List
+            || v instanceof Map
+            || v instanceof String
+            || v instanceof Undefined;
+      case "sequence":
+        return v instanceof List || v instanceof Map || v instanceof String;
+      case "callable":
+        return v instanceof PyObjects.Callable;
+      case "even":
+        return PyObjects.toLong(v) % 2 == 0;
+      case "odd":
+        return PyObjects.toLong(v) % 2 != 0;
+      case "divisibleby":
+        return PyObjects.toLong(v) % PyObjects.toLong(args.get(0)) == 0;
+      case "lower":
+        return PyObjects.str(v).equals(PyObjects.str(v).toLowerCase());
+      case "upper":
+        return PyObjects.str(v).equals(PyObjects.str(v).toUpperCase());
       case "sameas":
         Object o = args.get(0);
         return v == o || (v instanceof Boolean && v.equals(o));
-      case "in": return contains(args.get(0), v);
-      case "eq": case "equalto": case "==": return compare("==", v, args.get(0));
-      case "ne": case "!=": return compare("!=", v, args.get(0));
-      case "lt": case "lessthan": case "<": return compare("<", v, args.get(0));
-      case "le": case "<=": return compare("<=", v, args.get(0));
-      case "gt": case "greaterthan": case ">": return compare(">", v, args.get(0));
-      case "ge": case ">=": return compare(">=", v, args.get(0));
+      case "in":
+        return contains(args.get(0), v);
+      case "eq":
+      case "equalto":
+      case "==":
+        return compare("==", v, args.get(0));
+      case "ne":
+      case "!=":
+        return compare("!=", v, args.get(0));
+      case "lt":
+      case "lessthan":
+      case "<":
+        return compare("<", v, args.get(0));
+      case "le":
+      case "<=":
+        return compare("<=", v, args.get(0));
+      case "gt":
+      case "greaterthan":
+      case ">":
+        return compare(">", v, args.get(0));
+      case "ge":
+      case ">=":
+        return compare(">=", v, args.get(0));
       default:
         throw new IllegalArgumentException("no test named '" + name + "'");
     }
@@ -315,26 +410,32 @@ final class JinjaBuiltins {
   private static PyObjects.Callable method(Object obj, String name) {
     return (args, kwargs) -> {
       if (UNSAFE.contains(name)) {
-        throw new UnsupportedOperationException("access to mutating method '" + name
-            + "' is not allowed in a chat template (sandboxed, like transformers)");
+        throw new UnsupportedOperationException(
+            "access to mutating method '"
+                + name
+                + "' is not allowed in a chat template (sandboxed, like transformers)");
       }
       if (obj instanceof String s) {
         return PyStrings.call(s, name, args, kwargs);
       }
       if (obj instanceof Map<?, ?> m) {
         switch (name) {
-          case "items": {
-            List<Object> out = new ArrayList<>();
-            m.forEach((k, v) -> out.add(new Tuple(java.util.Arrays.asList(k, v))));
-            return out;
-          }
-          case "keys": return new ArrayList<>(m.keySet());
-          case "values": return new ArrayList<>(m.values());
-          default: {
-            Object key = args.isEmpty() ? kwargs.get("key") : args.get(0);
-            Object dflt = args.size() > 1 ? args.get(1) : kwargs.get("default");
-            return m.containsKey(key) ? m.get(key) : dflt;
-          }
+          case "items":
+            {
+              List<Object> out = new ArrayList<>();
+              m.forEach((k, v) -> out.add(new Tuple(java.util.Arrays.asList(k, v))));
+              return out;
+            }
+          case "keys":
+            return new ArrayList<>(m.keySet());
+          case "values":
+            return new ArrayList<>(m.values());
+          default:
+            {
+              Object key = args.isEmpty() ? kwargs.get("key") : args.get(0);
+              Object dflt = args.size() > 1 ? args.get(1) : kwargs.get("default");
+              return m.containsKey(key) ? m.get(key) : dflt;
+            }
         }
       }
       List<?> l = (List<?>) obj;

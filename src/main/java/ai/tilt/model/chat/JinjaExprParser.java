@@ -26,10 +26,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Jinja expressions, following Jinja2's grammar and operator precedence (or, and, not,
- * comparisons, {@code + -}, {@code ~}, {@code * / // %}, {@code **}, unary, postfix, filters and
- * tests), so that {@code messages|length - 1} and {@code not x is defined} group as in Python.
- * {@link JinjaParser} adds the statements.
+ * Jinja expressions, following Jinja2's grammar and operator precedence (or, and, not, comparisons,
+ * {@code + -}, {@code ~}, {@code * / // %}, {@code **}, unary, postfix, filters and tests), so that
+ * {@code messages|length - 1} and {@code not x is defined} group as in Python. {@link JinjaParser}
+ * adds the statements.
  */
 abstract class JinjaExprParser {
   private static final Set<String> COMPARE = Set.of("==", "!=", "<", ">", "<=", ">=");
@@ -38,9 +38,9 @@ abstract class JinjaExprParser {
 
   /** The tokens of the tag being parsed, the position in them, and its template line. */
   List<Tok> toks = List.of();
+
   int ti;
   int line;
-
 
   Expr tuple() {
     Expr first = expression(true);
@@ -310,9 +310,16 @@ abstract class JinjaExprParser {
         Tok t = peek();
         if (t.is("(")) {
           callArgs(args, kwargs);
-        } else if ((t.type() == T.NAME || t.type() == T.STRING || t.type() == T.INT
-                || t.type() == T.FLOAT || t.is("[") || t.is("{"))
-            && !t.is("else") && !t.is("or") && !t.is("and") && !t.is("if")) {
+        } else if ((t.type() == T.NAME
+                || t.type() == T.STRING
+                || t.type() == T.INT
+                || t.type() == T.FLOAT
+                || t.is("[")
+                || t.is("{"))
+            && !t.is("else")
+            && !t.is("or")
+            && !t.is("and")
+            && !t.is("if")) {
           args.add(postfix(primary()));
         }
         e = new Test(e, name, args, negated);

@@ -42,121 +42,136 @@ final class JinjaFilters {
       case "replace":
         return PyStrings.call(PyObjects.str(v), "replace", args, kw);
       case "d":
-      case "default": {
-        boolean bool = PyObjects.truthy(arg(args, kw, 1, "boolean", false));
-        boolean useDefault = v instanceof Undefined || (bool && !PyObjects.truthy(v));
-        return useDefault ? arg(args, kw, 0, "default_value", "") : v;
-      }
-      case "tojson": {
-        // transformers' signature:
-        // tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
-        boolean ascii = PyObjects.truthy(arg(args, kw, 0, "ensure_ascii", false));
-        Object indent = arg(args, kw, 1, "indent", null);
-        Object seps = arg(args, kw, 2, "separators", null);
-        boolean sort = PyObjects.truthy(arg(args, kw, 3, "sort_keys", false));
-        if (v instanceof Undefined u) {
-          throw JinjaBuiltins.undefinedError(u);
+      case "default":
+        {
+          boolean bool = PyObjects.truthy(arg(args, kw, 1, "boolean", false));
+          boolean useDefault = v instanceof Undefined || (bool && !PyObjects.truthy(v));
+          return useDefault ? arg(args, kw, 0, "default_value", "") : v;
         }
-        String itemSep = indent == null ? ", " : ",";
-        String keySep = ": ";
-        if (seps != null) {
-          List<Object> pair = JinjaBuiltins.iterate(seps);
-          itemSep = PyObjects.str(pair.get(0));
-          keySep = PyObjects.str(pair.get(1));
+      case "tojson":
+        {
+          // transformers' signature:
+          // tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
+          boolean ascii = PyObjects.truthy(arg(args, kw, 0, "ensure_ascii", false));
+          Object indent = arg(args, kw, 1, "indent", null);
+          Object seps = arg(args, kw, 2, "separators", null);
+          boolean sort = PyObjects.truthy(arg(args, kw, 3, "sort_keys", false));
+          if (v instanceof Undefined u) {
+            throw JinjaBuiltins.undefinedError(u);
+          }
+          String itemSep = indent == null ? ", " : ",";
+          String keySep = ": ";
+          if (seps != null) {
+            List<Object> pair = JinjaBuiltins.iterate(seps);
+            itemSep = PyObjects.str(pair.get(0));
+            keySep = PyObjects.str(pair.get(1));
+          }
+          return PyJson.dumps(v, indent, ascii, sort, itemSep, keySep);
         }
-        return PyJson.dumps(v, indent, ascii, sort, itemSep, keySep);
-      }
       case "first":
-      case "last": {
-        List<Object> items = JinjaBuiltins.iterate(v);
-        if (items.isEmpty()) {
-          return new Undefined("No " + name + " item, sequence was empty.");
+      case "last":
+        {
+          List<Object> items = JinjaBuiltins.iterate(v);
+          if (items.isEmpty()) {
+            return new Undefined("No " + name + " item, sequence was empty.");
+          }
+          return items.get(name.equals("first") ? 0 : items.size() - 1);
         }
-        return items.get(name.equals("first") ? 0 : items.size() - 1);
-      }
       case "list":
         return JinjaBuiltins.iterate(v);
-      case "reverse": {
-        if (v instanceof String s) {
-          return new StringBuilder(s).reverse().toString();
-        }
-        List<Object> items = JinjaBuiltins.iterate(v);
-        Collections.reverse(items);
-        return items;
-      }
-      case "join": {
-        String sep = PyObjects.str(arg(args, kw, 0, "d", ""));
-        Object attr = arg(args, kw, 1, "attribute", null);
-        StringBuilder sb = new StringBuilder();
-        List<Object> items = JinjaBuiltins.iterate(v);
-        for (int i = 0; i < items.size(); i++) {
-          Object x = attr == null ? items.get(i) : attribute(items.get(i), attr);
-          sb.append(i > 0 ? sep : "").append(PyObjects.str(x));
-        }
-        return sb.toString();
-      }
-      case "items": {
-        List<Object> out = new ArrayList<>();
-        if (v instanceof Map<?, ?> m) {
-          m.forEach((k, x) -> out.add(new Tuple(List.of(k, x))));
-        } else if (!(v instanceof Undefined)) {
-          throw new IllegalArgumentException("Can only get item pairs from a mapping.");
-        }
-        return out;
-      }
-      case "dictsort": {
-        boolean byValue = "value".equals(arg(args, kw, 1, "by", "key"));
-        boolean rev = PyObjects.truthy(arg(args, kw, 2, "reverse", false));
-        List<Object> out = apply("items", v, List.of(), Map.of()) instanceof List<?> l
-            ? new ArrayList<>(l) : new ArrayList<>();
-        out.sort(Comparator.comparing(t -> sortKey(((List<?>) t).get(byValue ? 1 : 0), false),
-            PyObjects::compare));
-        if (rev) {
-          Collections.reverse(out);
-        }
-        return out;
-      }
-      case "sort": {
-        boolean rev = PyObjects.truthy(arg(args, kw, 0, "reverse", false));
-        boolean cs = PyObjects.truthy(arg(args, kw, 1, "case_sensitive", false));
-        Object attr = arg(args, kw, 2, "attribute", null);
-        List<Object> items = JinjaBuiltins.iterate(v);
-        items.sort(Comparator.comparing(
-            x -> sortKey(attr == null ? x : attribute(x, attr), cs), PyObjects::compare));
-        if (rev) {
-          Collections.reverse(items);
-        }
-        return items;
-      }
-      case "unique": {
-        List<Object> out = new ArrayList<>();
-        List<Object> seen = new ArrayList<>();
-        for (Object x : JinjaBuiltins.iterate(v)) {
-          Object key = sortKey(x, false);
-          if (seen.stream().noneMatch(s -> PyObjects.equal(s, key))) {
-            seen.add(key);
-            out.add(x);
+      case "reverse":
+        {
+          if (v instanceof String s) {
+            return new StringBuilder(s).reverse().toString();
           }
+          List<Object> items = JinjaBuiltins.iterate(v);
+          Collections.reverse(items);
+          return items;
         }
-        return out;
-      }
+      case "join":
+        {
+          String sep = PyObjects.str(arg(args, kw, 0, "d", ""));
+          Object attr = arg(args, kw, 1, "attribute", null);
+          StringBuilder sb = new StringBuilder();
+          List<Object> items = JinjaBuiltins.iterate(v);
+          for (int i = 0; i < items.size(); i++) {
+            Object x = attr == null ? items.get(i) : attribute(items.get(i), attr);
+            sb.append(i > 0 ? sep : "").append(PyObjects.str(x));
+          }
+          return sb.toString();
+        }
+      case "items":
+        {
+          List<Object> out = new ArrayList<>();
+          if (v instanceof Map<?, ?> m) {
+            m.forEach((k, x) -> out.add(new Tuple(List.of(k, x))));
+          } else if (!(v instanceof Undefined)) {
+            throw new IllegalArgumentException("Can only get item pairs from a mapping.");
+          }
+          return out;
+        }
+      case "dictsort":
+        {
+          boolean byValue = "value".equals(arg(args, kw, 1, "by", "key"));
+          boolean rev = PyObjects.truthy(arg(args, kw, 2, "reverse", false));
+          List<Object> out =
+              apply("items", v, List.of(), Map.of()) instanceof List<?> l
+                  ? new ArrayList<>(l)
+                  : new ArrayList<>();
+          out.sort(
+              Comparator.comparing(
+                  t -> sortKey(((List<?>) t).get(byValue ? 1 : 0), false), PyObjects::compare));
+          if (rev) {
+            Collections.reverse(out);
+          }
+          return out;
+        }
+      case "sort":
+        {
+          boolean rev = PyObjects.truthy(arg(args, kw, 0, "reverse", false));
+          boolean cs = PyObjects.truthy(arg(args, kw, 1, "case_sensitive", false));
+          Object attr = arg(args, kw, 2, "attribute", null);
+          List<Object> items = JinjaBuiltins.iterate(v);
+          items.sort(
+              Comparator.comparing(
+                  x -> sortKey(attr == null ? x : attribute(x, attr), cs), PyObjects::compare));
+          if (rev) {
+            Collections.reverse(items);
+          }
+          return items;
+        }
+      case "unique":
+        {
+          List<Object> out = new ArrayList<>();
+          List<Object> seen = new ArrayList<>();
+          for (Object x : JinjaBuiltins.iterate(v)) {
+            Object key = sortKey(x, false);
+            if (seen.stream().noneMatch(s -> PyObjects.equal(s, key))) {
+              seen.add(key);
+              out.add(x);
+            }
+          }
+          return out;
+        }
       case "min":
-      case "max": {
-        List<Object> items = JinjaBuiltins.iterate(v);
-        if (items.isEmpty()) {
-          return new Undefined("No aggregated item, sequence was empty.");
+      case "max":
+        {
+          List<Object> items = JinjaBuiltins.iterate(v);
+          if (items.isEmpty()) {
+            return new Undefined("No aggregated item, sequence was empty.");
+          }
+          Comparator<Object> c = Comparator.comparing(x -> sortKey(x, false), PyObjects::compare);
+          return name.equals("min") ? Collections.min(items, c) : Collections.max(items, c);
         }
-        Comparator<Object> c = Comparator.comparing(x -> sortKey(x, false), PyObjects::compare);
-        return name.equals("min") ? Collections.min(items, c) : Collections.max(items, c);
-      }
-      case "sum": {
-        Object attr = arg(args, kw, 0, "attribute", null);
-        Object total = arg(args, kw, 1, "start", 0L);
-        for (Object x : JinjaBuiltins.iterate(v)) {
-          total = JinjaBuiltins.binary("+", total, attr == null ? x : attribute(x, attr));
+      case "sum":
+        {
+          Object attr = arg(args, kw, 0, "attribute", null);
+          Object total = arg(args, kw, 1, "start", 0L);
+          for (Object x : JinjaBuiltins.iterate(v)) {
+            total = JinjaBuiltins.binary("+", total, attr == null ? x : attribute(x, attr));
+          }
+          return total;
         }
-        return total;
-      }
       case "map":
         return map(v, args, kw);
       case "select":
@@ -168,45 +183,56 @@ final class JinjaFilters {
         return JinjaBuiltins.getAttr(v, PyObjects.str(args.get(0)));
       case "abs":
         return v instanceof Double d
-            ? (Object) Math.abs(d) : (Object) Math.abs(PyObjects.toLong(v));
+            ? (Object) Math.abs(d)
+            : (Object) Math.abs(PyObjects.toLong(v));
       case "int":
         return toInt(v, arg(args, kw, 0, "default", 0L));
       case "float":
         return toFloat(v, arg(args, kw, 0, "default", 0.0));
-      case "round": {
-        long precision = PyObjects.toLong(arg(args, kw, 0, "precision", 0L));
-        String method = (String) arg(args, kw, 1, "method", "common");
-        double x = PyObjects.toDouble(v);
-        if (method.equals("common")) {
-          // Python's round(): half-even on the exact binary value (round(2.5) == 2.0).
-          return new BigDecimal(x).setScale((int) precision, RoundingMode.HALF_EVEN).doubleValue();
+      case "round":
+        {
+          long precision = PyObjects.toLong(arg(args, kw, 0, "precision", 0L));
+          String method = (String) arg(args, kw, 1, "method", "common");
+          double x = PyObjects.toDouble(v);
+          if (method.equals("common")) {
+            // Python's round(): half-even on the exact binary value (round(2.5) == 2.0).
+            return new BigDecimal(x)
+                .setScale((int) precision, RoundingMode.HALF_EVEN)
+                .doubleValue();
+          }
+          double scale = Math.pow(10, precision);
+          return (method.equals("ceil") ? Math.ceil(x * scale) : Math.floor(x * scale)) / scale;
         }
-        double scale = Math.pow(10, precision);
-        return (method.equals("ceil") ? Math.ceil(x * scale) : Math.floor(x * scale)) / scale;
-      }
       case "indent":
-        return indent(PyObjects.str(v), arg(args, kw, 0, "width", 4L),
+        return indent(
+            PyObjects.str(v),
+            arg(args, kw, 0, "width", 4L),
             PyObjects.truthy(arg(args, kw, 1, "first", false)),
             PyObjects.truthy(arg(args, kw, 2, "blank", false)));
       case "e":
       case "escape":
-        return PyObjects.str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\"", "&#34;").replace("'", "&#39;");
-      case "wordcount": {
-        Matcher m = WORD.matcher(PyObjects.str(v));
-        long n = 0;
-        while (m.find()) {
-          n++;
+        return PyObjects.str(v)
+            .replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace("\"", "&#34;")
+            .replace("'", "&#39;");
+      case "wordcount":
+        {
+          Matcher m = WORD.matcher(PyObjects.str(v));
+          long n = 0;
+          while (m.find()) {
+            n++;
+          }
+          return n;
         }
-        return n;
-      }
       default:
         throw new IllegalArgumentException("no filter named '" + name + "'");
     }
   }
 
-  private static Object arg(List<Object> args, Map<String, Object> kw, int i, String key,
-      Object dflt) {
+  private static Object arg(
+      List<Object> args, Map<String, Object> kw, int i, String key, Object dflt) {
     return i < args.size() ? args.get(i) : kw.getOrDefault(key, dflt);
   }
 
@@ -220,8 +246,8 @@ final class JinjaFilters {
     } else if (v instanceof Undefined) {
       return 0;
     }
-    throw new IllegalArgumentException("object of type '" + PyObjects.typeName(v)
-        + "' has no len()");
+    throw new IllegalArgumentException(
+        "object of type '" + PyObjects.typeName(v) + "' has no len()");
   }
 
   /** Jinja's attribute lookup for filters: dotted path, item access first. */
@@ -231,8 +257,10 @@ final class JinjaFilters {
     }
     Object cur = obj;
     for (String part : PyObjects.str(path).split("\\.")) {
-      Object key = part.chars().allMatch(Character::isDigit) && !part.isEmpty()
-          ? (Object) Long.parseLong(part) : part;
+      Object key =
+          part.chars().allMatch(Character::isDigit) && !part.isEmpty()
+              ? (Object) Long.parseLong(part)
+              : part;
       cur = JinjaBuiltins.getItem(cur, key);
     }
     return cur;
@@ -281,8 +309,8 @@ final class JinjaFilters {
     List<Object> testArgs = args.size() > t + 1 ? args.subList(t + 1, args.size()) : List.of();
     for (Object x : JinjaBuiltins.iterate(v)) {
       Object subject = byAttr ? attribute(x, args.get(0)) : x;
-      boolean ok = test == null ? PyObjects.truthy(subject)
-          : JinjaBuiltins.test(test, subject, testArgs);
+      boolean ok =
+          test == null ? PyObjects.truthy(subject) : JinjaBuiltins.test(test, subject, testArgs);
       if (ok == keep) {
         out.add(x);
       }

@@ -162,8 +162,10 @@ final class JinjaLexer {
     if (e < 0) {
       throw error(tagLine, "missing end of comment tag");
     }
-    char endSign = e - 1 >= p && (src.charAt(e - 1) == '-' || src.charAt(e - 1) == '+')
-        ? src.charAt(e - 1) : 0;
+    char endSign =
+        e - 1 >= p && (src.charAt(e - 1) == '-' || src.charAt(e - 1) == '+')
+            ? src.charAt(e - 1)
+            : 0;
     return afterBlockEnd(e + 2, endSign);
   }
 

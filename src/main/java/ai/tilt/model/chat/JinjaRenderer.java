@@ -194,8 +194,8 @@ final class JinjaRenderer {
     }
     List<Object> parts = JinjaBuiltins.iterate(value);
     if (parts.size() != targets.size()) {
-      throw new IllegalArgumentException("cannot unpack " + parts.size() + " values into "
-          + targets.size() + " variables");
+      throw new IllegalArgumentException(
+          "cannot unpack " + parts.size() + " values into " + targets.size() + " variables");
     }
     for (int i = 0; i < targets.size(); i++) {
       scope.vars.put(targets.get(i), parts.get(i));
@@ -210,8 +210,12 @@ final class JinjaRenderer {
     }
     Object ns = lookup(a.targets().get(0));
     if (!(ns instanceof Namespace n)) {
-      throw new IllegalArgumentException("can't assign attribute '" + a.attr()
-          + "' on non-namespace object '" + a.targets().get(0) + "'");
+      throw new IllegalArgumentException(
+          "can't assign attribute '"
+              + a.attr()
+              + "' on non-namespace object '"
+              + a.targets().get(0)
+              + "'");
     }
     n.attrs.put(a.attr(), v);
   }
@@ -219,8 +223,8 @@ final class JinjaRenderer {
   private PyObjects.Callable macro(Macro m) {
     return (args, kwargs) -> {
       if (args.size() > m.params().size()) {
-        throw new IllegalArgumentException("macro '" + m.name() + "' takes not more than "
-            + m.params().size() + " argument(s)");
+        throw new IllegalArgumentException(
+            "macro '" + m.name() + "' takes not more than " + m.params().size() + " argument(s)");
       }
       Scope saved = scope;
       int savedLine = line;
@@ -228,10 +232,14 @@ final class JinjaRenderer {
       try {
         for (int i = 0; i < m.params().size(); i++) {
           String p = m.params().get(i);
-          Object v = i < args.size() ? args.get(i)
-              : kwargs.containsKey(p) ? kwargs.get(p)
-              : m.defaults().get(i) != null ? eval(m.defaults().get(i))
-              : new Undefined("parameter '" + p + "' was not provided");
+          Object v =
+              i < args.size()
+                  ? args.get(i)
+                  : kwargs.containsKey(p)
+                      ? kwargs.get(p)
+                      : m.defaults().get(i) != null
+                          ? eval(m.defaults().get(i))
+                          : new Undefined("parameter '" + p + "' was not provided");
           scope.vars.put(p, v);
         }
         StringBuilder sb = new StringBuilder();
@@ -263,8 +271,8 @@ final class JinjaRenderer {
     } else if (e instanceof Item i) {
       return JinjaBuiltins.getItem(eval(i.obj()), eval(i.key()));
     } else if (e instanceof Slice s) {
-      return JinjaBuiltins.slice(eval(s.obj()), evalOrNull(s.start()), evalOrNull(s.stop()),
-          evalOrNull(s.step()));
+      return JinjaBuiltins.slice(
+          eval(s.obj()), evalOrNull(s.start()), evalOrNull(s.stop()), evalOrNull(s.step()));
     } else if (e instanceof Call c) {
       Object fn = eval(c.fn());
       if (fn instanceof Undefined u) {
@@ -307,7 +315,8 @@ final class JinjaRenderer {
       if (PyObjects.truthy(eval(c.test()))) {
         return eval(c.then());
       }
-      return c.orElse() == null ? new Undefined("conditional had no else branch")
+      return c.orElse() == null
+          ? new Undefined("conditional had no else branch")
           : eval(c.orElse());
     } else if (e instanceof ListExpr l) {
       List<Object> items = evalAll(l.items());

@@ -12,18 +12,27 @@ final class PyJson {
    * transformers' {@code tojson}: {@code json.dumps(x, ensure_ascii, indent, separators,
    * sort_keys)} with ensure_ascii=False by default (Jinja's own filter would HTML-escape).
    */
-  static String dumps(Object v, Object indent, boolean ensureAscii, boolean sortKeys,
-      String itemSep, String keySep) {
-    String ind = indent == null ? null
-        : indent instanceof String s ? s : " ".repeat((int) Math.max(0, PyObjects.toLong(indent)));
+  static String dumps(
+      Object v,
+      Object indent,
+      boolean ensureAscii,
+      boolean sortKeys,
+      String itemSep,
+      String keySep) {
+    String ind =
+        indent == null
+            ? null
+            : indent instanceof String s
+                ? s
+                : " ".repeat((int) Math.max(0, PyObjects.toLong(indent)));
     StringBuilder sb = new StringBuilder();
     new Json(sb, ind, ensureAscii, sortKeys, itemSep, keySep).write(v, 0);
     return sb.toString();
   }
 
   /** One {@code json.dumps} call's settings. */
-  private record Json(StringBuilder sb, String ind, boolean ascii, boolean sort, String itemSep,
-      String keySep) {
+  private record Json(
+      StringBuilder sb, String ind, boolean ascii, boolean sort, String itemSep, String keySep) {
     private void write(Object v, int depth) {
       if (v == null) {
         sb.append("null");
@@ -32,8 +41,10 @@ final class PyJson {
       } else if (v instanceof Long l) {
         sb.append(l);
       } else if (v instanceof Double d) {
-        sb.append(d.isNaN() ? "NaN" : d.isInfinite() ? (d > 0 ? "Infinity" : "-Infinity")
-            : PyObjects.floatRepr(d));
+        sb.append(
+            d.isNaN()
+                ? "NaN"
+                : d.isInfinite() ? (d > 0 ? "Infinity" : "-Infinity") : PyObjects.floatRepr(d));
       } else if (v instanceof String s) {
         jsonString(sb, s, ascii);
       } else if (v instanceof List<?> l) {

@@ -144,7 +144,8 @@ final class PyObjects {
     }
     if (isNumber(a) && isNumber(b)) {
       return a instanceof Double || b instanceof Double
-          ? toDouble(a) == toDouble(b) : toLong(a) == toLong(b);
+          ? toDouble(a) == toDouble(b)
+          : toLong(a) == toLong(b);
     }
     if (a instanceof List<?> x && b instanceof List<?> y) {
       if (x.size() != y.size() || (a instanceof Tuple) != (b instanceof Tuple)) {
@@ -229,8 +230,8 @@ final class PyObjects {
     } else if (v instanceof Map<?, ?> m) {
       StringBuilder sb = new StringBuilder("{");
       m.forEach(
-          (k, x) -> sb.append(sb.length() > 1 ? ", " : "").append(repr(k)).append(": ")
-              .append(repr(x)));
+          (k, x) ->
+              sb.append(sb.length() > 1 ? ", " : "").append(repr(k)).append(": ").append(repr(x)));
       return sb.append("}").toString();
     } else if (v instanceof Undefined) {
       return "Undefined";
@@ -243,21 +244,23 @@ final class PyObjects {
   private static String strRepr(String s) {
     char q = s.indexOf('\'') >= 0 && s.indexOf('"') < 0 ? '"' : '\'';
     StringBuilder sb = new StringBuilder().append(q);
-    s.codePoints().forEach(c -> {
-      if (c == q || c == '\\') {
-        sb.append('\\').appendCodePoint(c);
-      } else if (c == '\n') {
-        sb.append("\\n");
-      } else if (c == '\r') {
-        sb.append("\\r");
-      } else if (c == '\t') {
-        sb.append("\\t");
-      } else if (c < 0x20 || c == 0x7f) {
-        sb.append(String.format("\\x%02x", c));
-      } else {
-        sb.appendCodePoint(c);
-      }
-    });
+    s.codePoints()
+        .forEach(
+            c -> {
+              if (c == q || c == '\\') {
+                sb.append('\\').appendCodePoint(c);
+              } else if (c == '\n') {
+                sb.append("\\n");
+              } else if (c == '\r') {
+                sb.append("\\r");
+              } else if (c == '\t') {
+                sb.append("\\t");
+              } else if (c < 0x20 || c == 0x7f) {
+                sb.append(String.format("\\x%02x", c));
+              } else {
+                sb.appendCodePoint(c);
+              }
+            });
     return sb.append(q).toString();
   }
 
@@ -310,7 +313,7 @@ final class PyObjects {
         case 'b' -> sb.append('\b');
         case 'f' -> sb.append('\f');
         case 'v' -> sb.append('\u000b');
-        case '\n' -> { }
+        case '\n' -> {}
         case 'x', 'u', 'U' -> {
           int len = e == 'x' ? 2 : e == 'u' ? 4 : 8;
           sb.appendCodePoint(Integer.parseInt(s.substring(i + 1, i + 1 + len), 16));

@@ -17,13 +17,16 @@ final class PyStrings {
       case "endswith":
         return affix(s, name.equals("startswith"), arg(args, kw, 0, "prefix", null));
       case "split":
-      case "rsplit": {
-        Object sep = arg(args, kw, 0, "sep", null);
-        long max = PyObjects.toLong(arg(args, kw, 1, "maxsplit", -1L));
-        List<Object> parts = sep == null ? splitWhitespace(s, max, name.equals("rsplit"))
-            : split(s, (String) sep, max, name.equals("rsplit"));
-        return parts;
-      }
+      case "rsplit":
+        {
+          Object sep = arg(args, kw, 0, "sep", null);
+          long max = PyObjects.toLong(arg(args, kw, 1, "maxsplit", -1L));
+          List<Object> parts =
+              sep == null
+                  ? splitWhitespace(s, max, name.equals("rsplit"))
+                  : split(s, (String) sep, max, name.equals("rsplit"));
+          return parts;
+        }
       case "strip":
         return PyObjects.strip(s, chars(args, kw));
       case "lstrip":
@@ -34,61 +37,76 @@ final class PyStrings {
         return s.toUpperCase(Locale.ROOT);
       case "lower":
         return s.toLowerCase(Locale.ROOT);
-      case "swapcase": {
-        StringBuilder sb = new StringBuilder();
-        s.codePoints().forEach(c -> sb.appendCodePoint(Character.isUpperCase(c)
-            ? Character.toLowerCase(c) : Character.toUpperCase(c)));
-        return sb.toString();
-      }
+      case "swapcase":
+        {
+          StringBuilder sb = new StringBuilder();
+          s.codePoints()
+              .forEach(
+                  c ->
+                      sb.appendCodePoint(
+                          Character.isUpperCase(c)
+                              ? Character.toLowerCase(c)
+                              : Character.toUpperCase(c)));
+          return sb.toString();
+        }
       case "title":
         return title(s);
       case "capitalize":
         return capitalize(s);
-      case "replace": {
-        String old = (String) arg(args, kw, 0, "old", null);
-        String neu = (String) arg(args, kw, 1, "new", null);
-        long count = PyObjects.toLong(arg(args, kw, 2, "count", -1L));
-        return replace(s, old, neu, count);
-      }
+      case "replace":
+        {
+          String old = (String) arg(args, kw, 0, "old", null);
+          String neu = (String) arg(args, kw, 1, "new", null);
+          long count = PyObjects.toLong(arg(args, kw, 2, "count", -1L));
+          return replace(s, old, neu, count);
+        }
       case "find":
-      case "rfind": {
-        String sub = (String) args.get(0);
-        int i = name.equals("find") ? s.indexOf(sub) : s.lastIndexOf(sub);
-        return i < 0 ? -1L : (long) s.codePointCount(0, i);
-      }
-      case "count": {
-        String sub = (String) args.get(0);
-        if (sub.isEmpty()) {
-          return (long) s.codePointCount(0, s.length()) + 1;
+      case "rfind":
+        {
+          String sub = (String) args.get(0);
+          int i = name.equals("find") ? s.indexOf(sub) : s.lastIndexOf(sub);
+          return i < 0 ? -1L : (long) s.codePointCount(0, i);
         }
-        long n = 0;
-        for (int i = s.indexOf(sub); i >= 0; i = s.indexOf(sub, i + sub.length())) {
-          n++;
-        }
-        return n;
-      }
-      case "join": {
-        StringBuilder sb = new StringBuilder();
-        List<Object> items = JinjaBuiltins.iterate(args.get(0));
-        for (int i = 0; i < items.size(); i++) {
-          if (!(items.get(i) instanceof String x)) {
-            throw new IllegalArgumentException("sequence item " + i + ": expected str instance, "
-                + PyObjects.typeName(items.get(i)) + " found");
+      case "count":
+        {
+          String sub = (String) args.get(0);
+          if (sub.isEmpty()) {
+            return (long) s.codePointCount(0, s.length()) + 1;
           }
-          sb.append(i > 0 ? s : "").append(x);
+          long n = 0;
+          for (int i = s.indexOf(sub); i >= 0; i = s.indexOf(sub, i + sub.length())) {
+            n++;
+          }
+          return n;
         }
-        return sb.toString();
-      }
-      case "splitlines": {
-        List<Object> out = new ArrayList<>();
-        for (String l : s.split("\r\n|\n|\r", -1)) {
-          out.add(l);
+      case "join":
+        {
+          StringBuilder sb = new StringBuilder();
+          List<Object> items = JinjaBuiltins.iterate(args.get(0));
+          for (int i = 0; i < items.size(); i++) {
+            if (!(items.get(i) instanceof String x)) {
+              throw new IllegalArgumentException(
+                  "sequence item "
+                      + i
+                      + ": expected str instance, "
+                      + PyObjects.typeName(items.get(i))
+                      + " found");
+            }
+            sb.append(i > 0 ? s : "").append(x);
+          }
+          return sb.toString();
         }
-        if (!out.isEmpty() && "".equals(out.get(out.size() - 1))) {
-          out.remove(out.size() - 1);
+      case "splitlines":
+        {
+          List<Object> out = new ArrayList<>();
+          for (String l : s.split("\r\n|\n|\r", -1)) {
+            out.add(l);
+          }
+          if (!out.isEmpty() && "".equals(out.get(out.size() - 1))) {
+            out.remove(out.size() - 1);
+          }
+          return out;
         }
-        return out;
-      }
       case "isdigit":
         return !s.isEmpty() && s.codePoints().allMatch(Character::isDigit);
       case "isalpha":
@@ -110,8 +128,8 @@ final class PyStrings {
     }
   }
 
-  private static Object arg(List<Object> args, Map<String, Object> kw, int i, String key,
-      Object dflt) {
+  private static Object arg(
+      List<Object> args, Map<String, Object> kw, int i, String key, Object dflt) {
     return i < args.size() ? args.get(i) : kw.getOrDefault(key, dflt);
   }
 
@@ -129,8 +147,10 @@ final class PyStrings {
       return false;
     }
     if (!(what instanceof String x)) {
-      throw new IllegalArgumentException((start ? "startswith" : "endswith")
-          + " first arg must be str or a tuple of str, not " + PyObjects.typeName(what));
+      throw new IllegalArgumentException(
+          (start ? "startswith" : "endswith")
+              + " first arg must be str or a tuple of str, not "
+              + PyObjects.typeName(what));
     }
     return start ? s.startsWith(x) : s.endsWith(x);
   }
@@ -233,8 +253,7 @@ final class PyStrings {
       int c = s.codePointAt(i);
       i += Character.charCount(c);
       sb.appendCodePoint(prevCased ? Character.toLowerCase(c) : Character.toTitleCase(c));
-      prevCased = Character.isUpperCase(c) || Character.isLowerCase(c)
-          || Character.isTitleCase(c);
+      prevCased = Character.isUpperCase(c) || Character.isLowerCase(c) || Character.isTitleCase(c);
     }
     return sb.toString();
   }
@@ -276,9 +295,12 @@ final class PyStrings {
         if (field.contains(":") || field.contains("!")) {
           throw new IllegalArgumentException("format specs are not supported: {" + field + "}");
         }
-        Object v = field.isEmpty() ? args.get(auto++)
-            : field.chars().allMatch(Character::isDigit) ? args.get(Integer.parseInt(field))
-            : kw.get(field);
+        Object v =
+            field.isEmpty()
+                ? args.get(auto++)
+                : field.chars().allMatch(Character::isDigit)
+                    ? args.get(Integer.parseInt(field))
+                    : kw.get(field);
         sb.append(PyObjects.str(v));
         i = e;
       } else {
@@ -320,8 +342,8 @@ final class PyStrings {
         case 'p' -> sb.append(t.getHour() < 12 ? "AM" : "PM");
         case 'j' -> sb.append(String.format(noPad ? "%d" : "%03d", t.getDayOfYear()));
         case '%' -> sb.append('%');
-        default -> throw new IllegalArgumentException("strftime directive %" + d
-            + " is not supported");
+        default ->
+            throw new IllegalArgumentException("strftime directive %" + d + " is not supported");
       }
     }
     return sb.toString();
