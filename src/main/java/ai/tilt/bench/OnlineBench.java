@@ -3,9 +3,9 @@ package ai.tilt.bench;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
-import ai.tilt.train.OnlineTrainer;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
+import ai.tilt.train.Trainer;
 import ai.tilt.train.TrainingRun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -75,7 +75,7 @@ public final class OnlineBench {
                   + ", reward: min_length, kl_coef: "
                   + klCoef
                   + "}",
-              "checkpoint: {every: 0, keep_last: 1}",
+              "checkpoint: {every_steps: 0, keep_last: 1}",
               "");
       Recipe r =
           RecipeLoader.bind(
@@ -83,7 +83,7 @@ public final class OnlineBench {
       double peak = MatmulPeak.gflops(model.manager());
       PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
       try (TrainingRun run = TrainingRun.prepare(r, "bench", dir.resolve("run"), null, quiet)) {
-        new OnlineTrainer(run).train(quiet);
+        new Trainer(run).train(quiet);
       }
       List<JsonNode> its = new ArrayList<>();
       for (String line : Files.readAllLines(dir.resolve("run/metrics.jsonl"))) {

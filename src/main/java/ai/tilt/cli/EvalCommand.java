@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code tilt eval}: the on-policy evaluation of any checkpoint. */
@@ -57,20 +58,7 @@ public final class EvalCommand implements Callable<Integer> {
       description = "samples per prompt (default: ${DEFAULT-VALUE})")
   int samples;
 
-  @Option(names = "--max-new-tokens", defaultValue = "64")
-  int maxNewTokens;
-
-  @Option(names = "--temperature", defaultValue = "1.0")
-  double temperature;
-
-  @Option(names = "--top-p", defaultValue = "1.0")
-  double topP;
-
-  @Option(names = "--top-k", defaultValue = "0")
-  int topK;
-
-  @Option(names = "--seed", defaultValue = "0")
-  long seed;
+  @Mixin SamplingOptions sampling;
 
   @Override
   public Integer call() throws Exception {
@@ -85,11 +73,7 @@ public final class EvalCommand implements Callable<Integer> {
               rewardSpec,
               prompts,
               samples,
-              maxNewTokens,
-              temperature,
-              topP,
-              topK,
-              seed);
+              sampling.params(false, false));
       System.err.print(OnlineEval.describe(m));
       System.out.println(new ObjectMapper().writeValueAsString(m));
     }

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code tilt generate}: batched sampling from a model. */
@@ -60,38 +61,13 @@ public final class GenerateCommand implements Callable<Integer> {
       description = "completions per prompt (default: ${DEFAULT-VALUE})")
   int numSamples;
 
-  @Option(
-      names = "--max-new-tokens",
-      defaultValue = "64",
-      description = "(default: ${DEFAULT-VALUE})")
-  int maxNewTokens;
-
-  @Option(
-      names = "--temperature",
-      defaultValue = "1.0",
-      description = "(default: ${DEFAULT-VALUE})")
-  double temperature;
-
-  @Option(
-      names = "--top-p",
-      defaultValue = "1.0",
-      description = "nucleus mass; 1 keeps all (default: ${DEFAULT-VALUE})")
-  double topP;
-
-  @Option(
-      names = "--top-k",
-      defaultValue = "0",
-      description = "0 keeps all (default: ${DEFAULT-VALUE})")
-  int topK;
+  @Mixin SamplingOptions sampling;
 
   @Option(names = "--greedy", description = "argmax decoding")
   boolean greedy;
 
   @Option(names = "--ignore-eos", description = "generate max-new-tokens even after EOS")
   boolean ignoreEos;
-
-  @Option(names = "--seed", defaultValue = "0", description = "(default: ${DEFAULT-VALUE})")
-  long seed;
 
   @Option(
       names = "--batch-size",
@@ -101,8 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    SamplingParams params =
-        new SamplingParams(maxNewTokens, temperature, topK, topP, greedy, ignoreEos, seed);
+    SamplingParams params = sampling.params(greedy, ignoreEos);
     try (CausalLM lm =
         ModelFiles.load(
             model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {

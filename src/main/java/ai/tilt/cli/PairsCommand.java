@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -68,11 +69,7 @@ public final class PairsCommand implements Callable<Integer> {
       description = "completions per prompt (default: ${DEFAULT-VALUE})")
   int samples;
 
-  @Option(names = "--max-new-tokens", defaultValue = "64")
-  int maxNewTokens;
-
-  @Option(names = "--temperature", defaultValue = "1.0")
-  double temperature;
+  @Mixin SamplingOptions sampling;
 
   @Option(
       names = "--min-gap",
@@ -86,9 +83,6 @@ public final class PairsCommand implements Callable<Integer> {
       description =
           "Skew Length data: cut each completion after 1 + Exponential(MEAN) words before scoring")
   Double truncateWords;
-
-  @Option(names = "--seed", defaultValue = "0")
-  long seed;
 
   @Option(
       names = "--batch-size",
@@ -111,9 +105,8 @@ public final class PairsCommand implements Callable<Integer> {
           PromptSet.load(prompts, tok, lm.config().vocabSize(), false, true);
       long[] eos = tok.eosIds().length > 0 ? tok.eosIds() : lm.config().eosTokenIds();
       Generator gen = new Generator(lm, eos);
-      SamplingParams params =
-          new SamplingParams(maxNewTokens, temperature, 0, 1.0, false, false, seed);
-      SplittableRandom cut = new SplittableRandom(seed ^ 0x5DEECE66DL);
+      SamplingParams params = sampling.params(false, false);
+      SplittableRandom cut = new SplittableRandom(sampling.seed ^ 0x5DEECE66DL);
       ObjectMapper json = new ObjectMapper();
       List<String> lines = new ArrayList<>();
       int ties = 0;

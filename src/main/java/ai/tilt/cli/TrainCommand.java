@@ -2,7 +2,6 @@ package ai.tilt.cli;
 
 import ai.tilt.model.RuntimeInfo;
 import ai.tilt.train.Checkpoints;
-import ai.tilt.train.OnlineTrainer;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
@@ -107,11 +106,6 @@ public final class TrainCommand implements Callable<Integer> {
             + (runDir != null ? " --run-dir " + runDir : "")
             + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
     try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, System.err)) {
-      if (recipe.online() != null) {
-        OnlineTrainer trainer = new OnlineTrainer(run);
-        onSignals(trainer::requestStop);
-        return trainer.train(System.err);
-      }
       Trainer trainer = new Trainer(run);
       onSignals(trainer::requestStop);
       return trainer.train(System.err);

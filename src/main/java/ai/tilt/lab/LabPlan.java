@@ -1,6 +1,6 @@
 package ai.tilt.lab;
 
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import ai.tilt.train.RecipeLoader;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -4,7 +4,7 @@ import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -47,8 +47,8 @@ public record BestOfN(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 0;
+  public Grouping grouping() {
+    return Grouping.LISTS;
   }
 
   @Override

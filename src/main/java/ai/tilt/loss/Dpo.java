@@ -4,7 +4,7 @@ import static ai.tilt.loss.LossMath.col;
 import static ai.tilt.loss.LossMath.logisticLoss;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -55,8 +55,8 @@ public record Dpo(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 2;
+  public Grouping grouping() {
+    return Grouping.PAIRS;
   }
 
   @Override

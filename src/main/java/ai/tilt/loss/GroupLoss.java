@@ -14,11 +14,34 @@ public sealed interface GroupLoss extends Loss
    */
   LossOutput compute(Responses r);
 
-  /** Whether {@link Responses#reference()} must be given. */
-  boolean needsReference();
+  /** How the loss's groups are made of responses. */
+  enum Grouping {
+    /** Two responses, chosen then rejected. */
+    PAIRS,
+    /** One response with a desirable (1) or undesirable (0) label in the rewards column. */
+    LABELLED,
+    /** Any N >= 1 scored responses. */
+    LISTS
+  }
+
+  /** The groups this loss trains on. */
+  Grouping grouping();
 
   /**
-   * Responses per group the loss needs: 2 for pairs, 1 for KTO, 0 for any N >= 1 (scored lists).
+   * Whether {@link Responses#klPolicy()} and {@link Responses#klReference()} must be given: the
+   * log-probs of each prompt followed by another prompt's response (KTO's reference point).
    */
-  int responsesPerGroup();
+  default boolean needsKlBatch() {
+    return false;
+  }
+
+  @Override
+  default boolean learnsFromRollouts() {
+    return true;
+  }
+
+  @Override
+  default <R> R match(Cases<R> cases) {
+    return cases.groups(this);
+  }
 }

@@ -3,7 +3,7 @@ package ai.tilt.loss;
 import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -79,6 +79,12 @@ public record Grpo(
   /** Group-normalised advantages of [G][C] rewards with {@code scale_rewards}. */
   public double[][] advantages(double[][] rewards) {
     return Advantages.groupNormalized(rewards, scaleRewards);
+  }
+
+  @Override
+  public AdvantageOutput advantages(AdvantageInputs in) {
+    double[][] a = advantages(in.byPrompt(in.penalisedRewards()));
+    return AdvantageOutput.ofSequences(AdvantageInputs.flatten(a), in, in.baseline());
   }
 
   @Override

@@ -4,7 +4,7 @@ import static ai.tilt.loss.LossMath.col;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -45,8 +45,8 @@ public record Hinge(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 2;
+  public Grouping grouping() {
+    return Grouping.PAIRS;
   }
 
   @Override

@@ -6,7 +6,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -69,8 +69,13 @@ public record Kto(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 1;
+  public Grouping grouping() {
+    return Grouping.LABELLED;
+  }
+
+  @Override
+  public boolean needsKlBatch() {
+    return true;
   }
 
   @Override

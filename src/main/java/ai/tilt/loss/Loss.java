@@ -37,6 +37,41 @@ public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss, PolicyGrad
   /** The name used in recipes. */
   String type();
 
+  /** Whether the loss compares the policy with a frozen reference (DPO's pi_ref, a KL term). */
+  boolean needsReference();
+
+  /** Whether the loss reads a value head trained with the policy (PPO). */
+  default boolean needsValues() {
+    return false;
+  }
+
+  /** Whether the loss can learn from rollouts: the preference and policy-gradient losses. */
+  default boolean learnsFromRollouts() {
+    return false;
+  }
+
+  /** Whether the model trained is a reward model (a score head instead of the LM head). */
+  default boolean trainsRewardModel() {
+    return false;
+  }
+
+  /**
+   * The four kinds of loss, one method each: the trainer builds its data and objective by kind
+   * through this, so a new kind fails to compile until every place that builds one handles it.
+   */
+  interface Cases<R> {
+    R sft(Sft loss);
+
+    R groups(GroupLoss loss);
+
+    R rewardModel(RewardModelLoss loss);
+
+    R policyGradient(PolicyGradientLoss loss);
+  }
+
+  /** Calls the method of {@code cases} for this loss's kind. */
+  <R> R match(Cases<R> cases);
+
   /** Every recipe name, in declaration order (for error messages and help). */
   static List<String> names() {
     List<String> out = new ArrayList<>();

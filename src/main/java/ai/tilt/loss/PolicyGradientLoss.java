@@ -31,5 +31,22 @@ public sealed interface PolicyGradientLoss extends Loss permits Reinforce, Rloo,
   boolean needsReference();
 
   /** Whether {@link #compute} reads values, oldValues and returns (a value head): PPO only. */
+  @Override
   boolean needsValues();
+
+  @Override
+  default boolean learnsFromRollouts() {
+    return true;
+  }
+
+  /**
+   * The per-token advantages of a collected batch (each loss's own estimator: a baseline, leave one
+   * out, group normalisation or GAE), computed once per batch before its updates.
+   */
+  AdvantageOutput advantages(AdvantageInputs in);
+
+  @Override
+  default <R> R match(Cases<R> cases) {
+    return cases.policyGradient(this);
+  }
 }

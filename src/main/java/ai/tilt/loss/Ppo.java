@@ -5,7 +5,7 @@ import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -78,6 +78,20 @@ public record Ppo(
   @Override
   public boolean needsValues() {
     return true;
+  }
+
+  /**
+   * TRL's recipe: per-token rewards with the k1 KL penalty (the sequence reward on the last token),
+   * GAE over the collection-time values, then whitening of the advantages when asked.
+   */
+  @Override
+  public AdvantageOutput advantages(AdvantageInputs in) {
+    LossMath.require(in.oldValues() != null, "ppo: the advantages need collection-time values");
+    float[][] tokenRewards =
+        Advantages.tokenRewardsWithKl(in.rewards(), in.oldLogps(), in.refLogps(), in.klCoef());
+    Advantages.Gae gae = Advantages.gae(tokenRewards, in.oldValues(), gamma, lam);
+    float[][] adv = whitenAdvantages ? Advantages.whiten(gae.advantages()) : gae.advantages();
+    return new AdvantageOutput(adv, gae.returns(), in.baseline());
   }
 
   @Override

@@ -3,7 +3,7 @@ package ai.tilt.loss;
 import static ai.tilt.loss.LossMath.col;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -16,8 +16,8 @@ import java.util.Map;
  * <p>Intuition: maximum likelihood on y_w only; there is no negative gradient, so the rejected
  * response is never pushed down (which is the paper's point of comparison).
  *
- * <p>Conventions: groups are pairs (N = 2, what {@link #responsesPerGroup()} asks for) but any N >=
- * 1 is accepted; only column 0 (the chosen response) is trained. The loss of a group is -pi_c (the
+ * <p>Conventions: groups are pairs (N = 2, what {@link #grouping()} asks for) but any N >= 1 is
+ * accepted; only column 0 (the chosen response) is trained. The loss of a group is -pi_c (the
  * sequence sum, the paper's equation) or, with {@code length_normalize: true}, -pi_c / len_c (the
  * per-sequence token mean, like the paper's code, which takes the token mean over the batch). No
  * reference is used.
@@ -48,8 +48,8 @@ public record PrefFt(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 2;
+  public Grouping grouping() {
+    return Grouping.PAIRS;
   }
 
   @Override

@@ -4,7 +4,7 @@ import static ai.tilt.loss.LossMath.mask;
 import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.List;
 import java.util.Map;
@@ -109,6 +109,13 @@ public record Reinforce(
       case "batch_mean" -> new Step(Advantages.batchMean(rewards), before);
       default -> new Step(rewards.clone(), before);
     };
+  }
+
+  /** A = r - b with the KL penalty in r; the baseline moves as {@code baseline} says. */
+  @Override
+  public AdvantageOutput advantages(AdvantageInputs in) {
+    Step s = advantages(in.penalisedRewards(), in.baseline());
+    return AdvantageOutput.ofSequences(s.advantages(), in, s.baseline()); // clipped in compute
   }
 
   @Override

@@ -5,7 +5,7 @@ import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -54,6 +54,21 @@ public record RewardModelLoss(
   @JsonIgnore
   public String type() {
     return "reward_model";
+  }
+
+  @Override
+  public boolean needsReference() {
+    return false;
+  }
+
+  @Override
+  public boolean trainsRewardModel() {
+    return true;
+  }
+
+  @Override
+  public <R> R match(Cases<R> cases) {
+    return cases.rewardModel(this);
   }
 
   /**

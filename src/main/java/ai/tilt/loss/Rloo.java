@@ -4,7 +4,7 @@ import static ai.tilt.loss.LossMath.mask;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -74,6 +74,12 @@ public record Rloo(
   /** Leave-one-out advantages of [G][C] rewards ({@link Advantages#rloo}). */
   public double[][] advantages(double[][] rewards) {
     return Advantages.rloo(rewards);
+  }
+
+  @Override
+  public AdvantageOutput advantages(AdvantageInputs in) {
+    double[][] a = advantages(in.byPrompt(in.penalisedRewards()));
+    return AdvantageOutput.ofSequences(AdvantageInputs.flatten(a), in, in.baseline());
   }
 
   @Override

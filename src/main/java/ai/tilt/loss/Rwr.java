@@ -2,7 +2,7 @@ package ai.tilt.loss;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -55,8 +55,8 @@ public record Rwr(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 0;
+  public Grouping grouping() {
+    return Grouping.LISTS;
   }
 
   @Override

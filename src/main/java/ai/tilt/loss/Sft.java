@@ -18,6 +18,16 @@ public record Sft() implements Loss {
     return "sft";
   }
 
+  @Override
+  public boolean needsReference() {
+    return false;
+  }
+
+  @Override
+  public <R> R match(Cases<R> cases) {
+    return cases.sft(this);
+  }
+
   /**
    * Sum over all target tokens of -log p.
    *

@@ -3,7 +3,7 @@ package ai.tilt.loss;
 import static ai.tilt.loss.LossMath.col;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -57,8 +57,8 @@ public record Simpo(
   }
 
   @Override
-  public int responsesPerGroup() {
-    return 2;
+  public Grouping grouping() {
+    return Grouping.PAIRS;
   }
 
   @Override

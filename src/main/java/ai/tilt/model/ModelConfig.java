@@ -1,7 +1,6 @@
 package ai.tilt.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -139,12 +138,7 @@ public record ModelConfig(
     if (!Files.exists(file)) {
       throw new IOException("no config.json in " + dirOrFile);
     }
-    JsonNode json;
-    try {
-      json = new ObjectMapper().readTree(file.toFile());
-    } catch (IOException e) {
-      throw new IOException(file + ": not valid JSON: " + e.getMessage(), e);
-    }
+    JsonNode json = JsonFiles.read(file);
     try {
       return HfConfigReader.read(json);
     } catch (IllegalArgumentException e) {

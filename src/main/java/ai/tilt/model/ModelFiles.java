@@ -34,7 +34,7 @@ public final class ModelFiles {
    * label, LM otherwise.
    */
   public static Head headOf(Path dir) throws IOException {
-    JsonNode json = new ObjectMapper().readTree(dir.resolve("config.json").toFile());
+    JsonNode json = JsonFiles.read(dir.resolve("config.json"));
     JsonNode arch = json.path("architectures");
     if (arch.isArray()
         && arch.size() > 0

@@ -38,9 +38,9 @@ final class SafetensorsHeader {
       throws IOException {
     JsonNode root;
     try {
-      root = JSON.readTree(index.toFile());
+      root = JsonFiles.read(index);
     } catch (IOException e) {
-      throw new SafetensorsException("invalid JSON in shard index " + index + ": " + e, e);
+      throw new SafetensorsException("shard index " + e.getMessage(), e);
     }
     JsonNode weightMap = root == null ? null : root.get("weight_map");
     if (weightMap == null || !weightMap.isObject()) {

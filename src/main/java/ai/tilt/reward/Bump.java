@@ -1,6 +1,6 @@
 package ai.tilt.reward;
 
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**

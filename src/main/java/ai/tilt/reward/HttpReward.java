@@ -1,6 +1,6 @@
 package ai.tilt.reward;
 
-import ai.tilt.train.Doc;
+import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.LongConsumer;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -100,11 +101,14 @@ public record HttpReward(
 
   @Override
   public Reward create(RewardContext ctx) {
-    return create(System::getenv, HttpScorer.DEFAULT_BACKOFF);
+    return create(System::getenv, HttpScorer.DEFAULT_BACKOFF, HttpScorer::sleep);
   }
 
-  /** With a given environment (for {@code ${NAME}} in header values) and first backoff delay. */
-  Reward create(UnaryOperator<String> env, Duration backoff) {
+  /**
+   * With a given environment (for {@code ${NAME}} in header values), first backoff delay and way of
+   * waiting between attempts.
+   */
+  Reward create(UnaryOperator<String> env, Duration backoff, LongConsumer sleep) {
     Map<String, String> resolved = new LinkedHashMap<>();
     HttpRequest.Builder check = HttpRequest.newBuilder(uri(url));
     for (Map.Entry<String, String> h : headers.entrySet()) {
@@ -118,7 +122,7 @@ public record HttpReward(
       resolved.put(h.getKey(), value);
     }
     Duration timeout = Duration.ofNanos(Math.round(timeoutS * 1e9));
-    return new HttpScorer(uri(url), timeout, retries, batchSize, resolved, backoff);
+    return new HttpScorer(uri(url), timeout, retries, batchSize, resolved, backoff, sleep);
   }
 
   static String expand(String key, String value, UnaryOperator<String> env) {

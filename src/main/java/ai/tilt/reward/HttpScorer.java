@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.LongConsumer;
 
 /**
  * The {@link Reward} of an {@link HttpReward}: the protocol and retry policy are documented there.
@@ -39,6 +40,7 @@ final class HttpScorer implements Reward {
   private final int batchSize;
   private final Map<String, String> headers;
   private final Duration backoff;
+  private final LongConsumer sleep; // waits that many milliseconds before a retry
 
   HttpScorer(
       URI uri,
@@ -46,13 +48,15 @@ final class HttpScorer implements Reward {
       int retries,
       int batchSize,
       Map<String, String> headers,
-      Duration backoff) {
+      Duration backoff,
+      LongConsumer sleep) {
     this.uri = uri;
     this.timeout = timeout;
     this.retries = retries;
     this.batchSize = batchSize;
     this.headers = headers;
     this.backoff = backoff;
+    this.sleep = sleep;
     // HTTP/1.1: plain-http servers (uvicorn, Flask) need no h2c upgrade attempt
     this.client =
         HttpClient.newBuilder()
@@ -86,7 +90,7 @@ final class HttpScorer implements Reward {
     String last = null;
     for (int attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) {
-        sleep(Math.min(MAX_BACKOFF_MS, backoff.toMillis() << Math.min(attempt - 1, 20)), where);
+        sleep.accept(Math.min(MAX_BACKOFF_MS, backoff.toMillis() << Math.min(attempt - 1, 20)));
       }
       HttpResponse<String> response;
       try {
@@ -226,12 +230,13 @@ final class HttpScorer implements Reward {
     return body.length() <= 200 ? body : body.substring(0, 200) + "...";
   }
 
-  private static void sleep(long millis, String where) {
+  /** The real wait between attempts. */
+  static void sleep(long millis) {
     try {
       Thread.sleep(millis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new RewardException(where + ": interrupted while waiting to retry");
+      throw new RewardException("reward http: interrupted while waiting to retry");
     }
   }
 }

@@ -1,9 +1,9 @@
 package ai.tilt.reward;
 
+import ai.tilt.doc.Doc;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
 import ai.tilt.model.ModelFiles;
-import ai.tilt.train.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -17,6 +17,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Checkpoint directories {@code RUN/step-NNNNNN/}: the model in HF layout (loadable by {@code tilt
@@ -32,14 +34,7 @@ public final class Checkpoints {
   public static final String MARKER = "complete.json";
   public static final String LATEST = "latest";
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Checkpoints.class);
-  private static final List<String> MODEL_SIDE_FILES =
-      List.of(
-          "tokenizer.json",
-          "tokenizer_config.json",
-          "special_tokens_map.json",
-          "generation_config.json",
-          "chat_template.jinja");
+  private static final Logger LOG = LoggerFactory.getLogger(Checkpoints.class);
 
   private Checkpoints() {}
 
@@ -62,23 +57,18 @@ public final class Checkpoints {
     return total;
   }
 
-  /** Writes a complete checkpoint of {@code step} and points {@code latest} at it. */
+  /**
+   * Writes a complete checkpoint of {@code step} and points {@code latest} at it.
+   *
+   * @param sideFiles config.json, tokenizer and generation files by name ({@link
+   *     ModelSource#sideFiles()}); the source's own config.json keeps every key the model was
+   *     published with
+   * @param extra what a method saves beside the standard files (PPO's value head), or null
+   */
   public static Path write(
       Path runDir,
       CausalLM model,
-      Path modelSource,
-      AdamW optimizer,
-      TrainerState state,
-      Recipe recipe,
-      long maxShardBytes)
-      throws IOException {
-    return write(runDir, model, modelSource, optimizer, state, recipe, maxShardBytes, null);
-  }
-
-  public static Path write(
-      Path runDir,
-      CausalLM model,
-      Path modelSource,
+      Map<String, byte[]> sideFiles,
       AdamW optimizer,
       TrainerState state,
       Recipe recipe,
@@ -91,23 +81,18 @@ public final class Checkpoints {
     deleteTree(tmp);
     Files.createDirectories(tmp);
     ModelFiles.save(model, tmp, "F32", maxShardBytes);
-    if (modelSource != null && Files.exists(modelSource.resolve("config.json"))) {
-      // the source's own config.json keeps every key the model was published with; a reward model
-      // made from a causal LM gets its class and label written over the LM's
-      ObjectNode config = (ObjectNode) JSON.readTree(modelSource.resolve("config.json").toFile());
-      if (model.head() == Head.SCORE) {
-        config.putArray("architectures").add(Head.SCORE.architecture(model.config().family()));
-        config.putObject("id2label").put("0", "LABEL_0");
-        config.putObject("label2id").put("LABEL_0", 0);
-      }
+    for (Map.Entry<String, byte[]> f : sideFiles.entrySet()) {
+      Files.write(tmp.resolve(f.getKey()), f.getValue());
+    }
+    if (sideFiles.containsKey("config.json") && model.head() == Head.SCORE) {
+      // a reward model made from a causal LM gets its class and label written over the LM's
+      ObjectNode config = (ObjectNode) JSON.readTree(sideFiles.get("config.json"));
+      config.putArray("architectures").add(Head.SCORE.architecture(model.config().family()));
+      config.putObject("id2label").put("0", "LABEL_0");
+      config.putObject("label2id").put("LABEL_0", 0);
       Files.writeString(
           tmp.resolve("config.json"),
           JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
-    }
-    for (String f : MODEL_SIDE_FILES) {
-      if (modelSource != null && Files.exists(modelSource.resolve(f))) {
-        Files.copy(modelSource.resolve(f), tmp.resolve(f));
-      }
     }
     optimizer.save(tmp.resolve("optimizer.safetensors"));
     if (extra != null) {

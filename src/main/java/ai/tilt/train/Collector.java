@@ -14,7 +14,10 @@ import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardInput;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * The collection half of an iteration: responses (sampled from the current policy, or the dataset's
@@ -29,8 +32,7 @@ final class Collector {
   private final long[] eosIds;
   private final long padId;
   private final int microBatch;
-  private final java.util.Map<String, Double> timings =
-      new java.util.LinkedHashMap<>(); // of the last collect
+  private final Map<String, Double> timings = new LinkedHashMap<>(); // of the last collect
 
   Collector(
       CausalLM policy,
@@ -47,11 +49,27 @@ final class Collector {
     this.microBatch = microBatch;
   }
 
+  /**
+   * How a collection gets its responses.
+   *
+   * @param source sampled from the model, or the prompts' own (offline) responses
+   * @param samplesPerPrompt C
+   * @param missingEosPenalty added to the reward of a response that ends without EOS; null: none
+   */
+  record Settings(
+      Online.Source source,
+      int samplesPerPrompt,
+      int maxNewTokens,
+      double temperature,
+      double topP,
+      int topK,
+      Double missingEosPenalty) {}
+
   /** Samples C completions for each prompt (or takes the offline ones) and scores them. */
   Rollout collect(
-      int iteration,
+      long iteration,
       List<PromptSet.Prompt> prompts,
-      Online cfg,
+      Settings cfg,
       long seed,
       Reward reward,
       CausalLM sampler) {
@@ -87,8 +105,7 @@ final class Collector {
       }
     } else {
       // offline: response k of the prompt's list, cycling if it has fewer than C
-      java.util.SplittableRandom rnd =
-          new java.util.SplittableRandom(iterationSeed(seed, iteration));
+      SplittableRandom rnd = new SplittableRandom(iterationSeed(seed, iteration));
       labels = prompts.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
       for (int g = 0; g < prompts.size(); g++) {
         List<long[]> rs = prompts.get(g).responses();
@@ -145,7 +162,7 @@ final class Collector {
   }
 
   /** Seconds spent in each stage of the last {@link #collect}, and the generation throughput. */
-  java.util.Map<String, Double> timings() {
+  Map<String, Double> timings() {
     return timings;
   }
 
@@ -210,10 +227,10 @@ final class Collector {
         int end = Math.min(rows, start + chunk);
         List<SftExample> batch = new ArrayList<>();
         for (int r = start; r < end; r++) {
-          batch.add(PreferenceObjective.row(prompts.get(r / c).ids(), completions[r], 0));
+          batch.add(Rows.row(prompts.get(r / c).ids(), completions[r], 0));
         }
         Batches.PaddedBatch b = Batches.pad(batch, padId, false);
-        int from = SftObjective.firstTarget(b);
+        int from = Rows.firstTarget(b);
         try (NDManager s = policy.manager().newSubManager()) {
           Shape shape = new Shape(b.rows(), b.width());
           NDArray ids = s.create(b.ids(), shape);

@@ -19,7 +19,7 @@ final class Evaluator {
 
   private final Collector collector;
   private final ReferenceModel reference;
-  private final Online cfg;
+  private final Collector.Settings cfg;
   private final List<PromptSet.Prompt> prompts;
   private final Reward gold;
   private final long seed;
@@ -28,20 +28,20 @@ final class Evaluator {
   Evaluator(
       Collector collector,
       ReferenceModel reference,
-      Online cfg,
+      Collector.Settings cfg,
       List<PromptSet.Prompt> prompts,
       Reward gold,
       long seed) {
     this.collector = collector;
     this.reference = reference;
-    this.cfg = cfg.forEval();
+    this.cfg = cfg;
     this.prompts = prompts;
     this.gold = gold;
     this.seed = seed;
   }
 
   Map<String, Double> evaluate(CausalLM policy) {
-    Rollout r = collector.collect((int) EVAL_STREAM, prompts, cfg, seed, gold, policy);
+    Rollout r = collector.collect(EVAL_STREAM, prompts, cfg, seed, gold, policy);
     if (referenceRewards == null) {
       referenceRewards =
           collector
@@ -54,7 +54,7 @@ final class Evaluator {
       double b = referenceRewards[i];
       wins += a > b ? 1 : a == b ? 0.5 : 0;
     }
-    Map<String, Double> s = RolloutStats.of(r, 0);
+    Map<String, Double> s = RolloutStats.of(r);
     Map<String, Double> m = new LinkedHashMap<>();
     m.put("eval/reward", s.get("objective/reward"));
     m.put("eval/kl", s.get("objective/kl"));

@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A preference objective over one rollout, addressed by prompt: the online loop makes minibatches
- * of prompts, and each prompt owns zero or more groups (the pairs of its responses that passed the
- * reward-gap threshold, or all its responses). Prompts without a group simply contribute nothing.
+ * A preference objective over one rollout, addressed by prompt: the loop makes minibatches of
+ * prompts, and each prompt owns zero or more groups (the pairs of its responses that passed the
+ * reward-gap threshold, or all its responses). Prompts without a group contribute nothing; a
+ * minibatch without any makes an empty window, which the loop counts and skips.
  */
 final class IterationObjective implements Objective {
   private final PreferenceObjective inner;
@@ -18,11 +19,6 @@ final class IterationObjective implements Objective {
   IterationObjective(PreferenceObjective inner, List<List<Integer>> groupsOfPrompt) {
     this.inner = inner;
     this.groupsOfPrompt = groupsOfPrompt;
-  }
-
-  @Override
-  public int trainSize() {
-    return groupsOfPrompt.size();
   }
 
   @Override
@@ -48,22 +44,7 @@ final class IterationObjective implements Objective {
   @Override
   public Map<String, Double> metrics(Window w) {
     Map<String, Double> m = inner.metrics(w);
-    m.put("pairs/groups", (double) ((PreferenceObjective.PrefWindow) w).groups);
+    m.put("pairs/groups", (double) ((GroupWindow) w).groups);
     return m;
-  }
-
-  @Override
-  public boolean hasEval() {
-    return false;
-  }
-
-  @Override
-  public Map<String, Double> evaluate(NDManager parent, int microBatch) {
-    return Map.of();
-  }
-
-  @Override
-  public String describe() {
-    return "";
   }
 }

@@ -6,10 +6,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A training method as the loop sees it: its data, and how a window of examples becomes micro-batch
- * losses and metrics. The loop itself ({@link Trainer}) knows only example indices; SFT ({@link
- * SftObjective}), the preference losses ({@link PreferenceObjective}) and the reward model ({@link
- * RewardObjective}) each implement this once.
+ * A training method as the loop sees it: how a window of items (the examples of a minibatch, split
+ * into micro-batches) becomes micro-batch losses and metrics. SFT ({@link SftObjective}), the
+ * preference losses ({@link PreferenceObjective}, over a dataset or a rollout's groups), the reward
+ * model ({@link RewardObjective}) and the policy-gradient losses ({@link PolicyObjective}) each
+ * implement it once.
  */
 public interface Objective extends AutoCloseable {
   /** A prepared accumulation window. */
@@ -20,10 +21,7 @@ public interface Objective extends AutoCloseable {
     long tokens();
   }
 
-  /** Number of training examples (the epoch length). */
-  int trainSize();
-
-  /** Builds the window of these micro-batches of training-example indices. */
+  /** Builds the window of these micro-batches of item indices. */
   Window prepare(List<List<Integer>> micros);
 
   /** Micro-batch {@code i}'s share of the window loss, with a graph (a collector is open). */
@@ -31,14 +29,6 @@ public interface Objective extends AutoCloseable {
 
   /** The window's own metrics once its micro-batches ran (means over the window). */
   Map<String, Double> metrics(Window w);
-
-  boolean hasEval();
-
-  /** Held-out metrics ({@code eval/...}), computed without a graph. */
-  Map<String, Double> evaluate(NDManager parent, int microBatch);
-
-  /** One line about the data, for the run's first log line. */
-  String describe();
 
   @Override
   default void close() {}

@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.doc.Doc;
 import ai.tilt.reward.RewardSpec;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
@@ -37,8 +38,6 @@ public record Online(
                 + " | exact_match | model | http, ...}")
         RewardSpec reward,
     @Doc("the gold reward evaluation reports (default: the training reward)") RewardSpec goldReward,
-    @Doc("evaluate on data.eval every N iterations (and before the first and after the last)")
-        Integer evalEvery,
     @Doc("responses per eval prompt") Integer evalSamples,
     @Doc("warn when the first iteration's trainer and sampler log-probs differ by more than this")
         Double logpDiffWarn) {
@@ -76,7 +75,6 @@ public record Online(
     pairThreshold = pairThreshold == null ? 0.0 : pairThreshold;
     klCoef = klCoef == null ? 0.0 : klCoef;
     klHorizon = klHorizon == null ? 10_000L : klHorizon;
-    evalEvery = evalEvery == null ? 5 : evalEvery;
     evalSamples = evalSamples == null ? 1 : evalSamples;
     logpDiffWarn = logpDiffWarn == null ? 0.05 : logpDiffWarn;
     require(promptsPerIteration >= 1, "online.prompts_per_iteration must be >= 1");
@@ -103,36 +101,15 @@ public record Online(
     return reuse * ((promptsPerIteration + minibatchSize - 1) / minibatchSize);
   }
 
-  /**
-   * The settings evaluation samples with: evalSamples per prompt, from the model, no EOS penalty.
-   */
-  public Online forEval() {
-    return new Online(
-        Source.ON_POLICY,
-        promptsPerIteration,
-        evalSamples,
-        minibatchSize,
-        reuse,
-        iterations,
-        temperature,
-        topP,
-        topK,
-        maxNewTokens,
-        pairs,
-        pairThreshold,
-        null,
-        klCoef,
-        klTarget,
-        klHorizon,
-        reward,
-        goldReward,
-        evalEvery,
-        evalSamples,
-        logpDiffWarn);
+  /** How an iteration collects its C responses per prompt. */
+  Collector.Settings collection() {
+    return new Collector.Settings(
+        source, samplesPerPrompt, maxNewTokens, temperature, topP, topK, missingEosPenalty);
   }
 
-  /** The reward evaluation reports. */
-  public RewardSpec gold() {
-    return goldReward != null ? goldReward : reward;
+  /** How evaluation samples: evalSamples per prompt, from the model, no EOS penalty. */
+  Collector.Settings evalCollection() {
+    return new Collector.Settings(
+        Source.ON_POLICY, evalSamples, maxNewTokens, temperature, topP, topK, null);
   }
 }

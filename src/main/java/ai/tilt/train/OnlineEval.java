@@ -2,6 +2,8 @@ package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
+import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
@@ -11,7 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-/** The evaluation of training runs, for any model: {@code tilt eval}. */
+/** The evaluation of on-policy runs, for any model: {@code tilt eval}. */
 public final class OnlineEval {
   private OnlineEval() {}
 
@@ -22,45 +24,26 @@ public final class OnlineEval {
       RewardSpec spec,
       Path promptFile,
       int samples,
-      int maxNewTokens,
-      double temperature,
-      double topP,
-      int topK,
-      long seed)
+      SamplingParams sampling)
       throws IOException {
     List<PromptSet.Prompt> prompts =
         PromptSet.load(promptFile, tok, model.config().vocabSize(), false, true);
-    Online cfg =
-        new Online(
+    Collector.Settings settings =
+        new Collector.Settings(
             Online.Source.ON_POLICY,
-            prompts.size(),
             samples,
-            null,
-            null,
-            null,
-            temperature,
-            topP,
-            topK,
-            maxNewTokens,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            spec,
-            null,
-            null,
-            samples,
+            sampling.maxNewTokens(),
+            sampling.temperature(),
+            sampling.topP(),
+            sampling.topK(),
             null);
     long[] eos =
         tok != null && tok.eosIds().length > 0 ? tok.eosIds() : model.config().eosTokenIds();
-    try (ReferenceModel reference =
-            ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current());
-        Reward reward =
-            spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
+    try (ReferenceModel reference = ReferenceModel.load(referenceDir, Devices.current());
+        Reward reward = spec.create(new RewardContext(tok, Path.of("."), Devices.current()))) {
       Collector collector = new Collector(model, reference, tok, eos, TrainingRun.padId(tok), 8);
-      return new Evaluator(collector, reference, cfg, prompts, reward, seed).evaluate(model);
+      return new Evaluator(collector, reference, settings, prompts, reward, sampling.seed())
+          .evaluate(model);
     }
   }
 

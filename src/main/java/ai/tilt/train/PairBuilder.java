@@ -2,7 +2,6 @@ package ai.tilt.train;
 
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.loss.GroupLoss;
-import ai.tilt.loss.Kto;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -36,35 +35,33 @@ final class PairBuilder {
       long[] prompt = r.prompts().get(g).ids();
       int line = r.prompts().get(g).line();
       int base = g * c;
-      if (loss instanceof Kto) {
-        double mean = 0;
-        for (int k = 0; k < c; k++) {
-          mean += r.rewards()[base + k] / c;
+      switch (loss.grouping()) {
+        case LABELLED -> {
+          double mean = 0;
+          for (int k = 0; k < c; k++) {
+            mean += r.rewards()[base + k] / c;
+          }
+          for (int k = 0; k < c; k++) {
+            double label = r.rewards()[base + k] > mean + cfg.pairThreshold() ? 1 : 0;
+            mine.add(
+                add(groups, refs, r, prompt, line, new int[] {base + k}, new double[] {label}));
+          }
         }
-        for (int k = 0; k < c; k++) {
-          double label = r.rewards()[base + k] > mean + cfg.pairThreshold() ? 1 : 0;
-          mine.add(add(groups, refs, r, prompt, line, new int[] {base + k}, new double[] {label}));
+        case PAIRS -> {
+          for (int[] pair : pairs(r, base, c, cfg, rnd)) {
+            double[] rewards = {r.rewards()[pair[0]], r.rewards()[pair[1]]};
+            mine.add(add(groups, refs, r, prompt, line, pair, rewards));
+          }
         }
-      } else if (loss.responsesPerGroup() == 2) {
-        for (int[] pair : pairs(r, base, c, cfg, rnd)) {
-          mine.add(
-              add(
-                  groups,
-                  refs,
-                  r,
-                  prompt,
-                  line,
-                  pair,
-                  new double[] {r.rewards()[pair[0]], r.rewards()[pair[1]]}));
+        case LISTS -> {
+          int[] rows = new int[c];
+          double[] rewards = new double[c];
+          for (int k = 0; k < c; k++) {
+            rows[k] = base + k;
+            rewards[k] = r.rewards()[base + k];
+          }
+          mine.add(add(groups, refs, r, prompt, line, rows, rewards));
         }
-      } else {
-        int[] rows = new int[c];
-        double[] rewards = new double[c];
-        for (int k = 0; k < c; k++) {
-          rows[k] = base + k;
-          rewards[k] = r.rewards()[base + k];
-        }
-        mine.add(add(groups, refs, r, prompt, line, rows, rewards));
       }
       ofPrompt.add(mine);
     }

@@ -5,13 +5,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Batches;
 import ai.tilt.data.SftExample;
+import ai.tilt.loss.AdvantageOutput;
 import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.PolicyInputs;
 import ai.tilt.loss.TokenLossOutput;
 import ai.tilt.model.CausalLM;
 import ai.tilt.train.Recipe.Normalization;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -39,19 +39,18 @@ final class PolicyObjective implements Objective {
       PolicyGradientLoss loss,
       long padId,
       Rollout rollout,
-      float[][] advantages,
+      AdvantageOutput advantages,
       ValueHead valueHead,
       float[][] oldValues,
-      float[][] returns,
       Normalization normalization) {
     this.policy = policy;
     this.loss = loss;
     this.padId = padId;
     this.rollout = rollout;
-    this.advantages = advantages;
+    this.advantages = advantages.advantages();
     this.valueHead = valueHead;
     this.oldValues = oldValues;
-    this.returns = returns;
+    this.returns = advantages.returns();
     this.normalization = normalization;
   }
 
@@ -60,7 +59,7 @@ final class PolicyObjective implements Objective {
     final List<int[]> micros; // rows of each micro-batch
     final double denominator;
     final long tokens;
-    final Map<String, double[]> sums = new LinkedHashMap<>();
+    final MetricSums sums = new MetricSums();
 
     RowWindow(List<int[]> micros, double denominator, long tokens) {
       this.micros = micros;
@@ -77,11 +76,6 @@ final class PolicyObjective implements Objective {
     public long tokens() {
       return tokens;
     }
-  }
-
-  @Override
-  public int trainSize() {
-    return rollout.prompts().size();
   }
 
   @Override
@@ -116,10 +110,10 @@ final class PolicyObjective implements Objective {
     int[] rows = rw.micros.get(i);
     List<SftExample> examples = new ArrayList<>();
     for (int r : rows) {
-      examples.add(PreferenceObjective.row(rollout.promptOf(r).ids(), rollout.completions()[r], 0));
+      examples.add(Rows.row(rollout.promptOf(r).ids(), rollout.completions()[r], 0));
     }
     Batches.PaddedBatch b = Batches.pad(examples, padId, false);
-    int from = SftObjective.firstTarget(b);
+    int from = Rows.firstTarget(b);
     int width = b.width() - from;
     Shape shape = new Shape(b.rows(), b.width());
     NDArray ids = step.create(b.ids(), shape);
@@ -171,27 +165,12 @@ final class PolicyObjective implements Objective {
     } else {
       total = perToken.sum(new int[] {1}).div(maskArr.sum(new int[] {1}).maximum(1f)).sum();
     }
-    PreferenceObjective.accumulate(rw.sums, new ai.tilt.loss.LossOutput(null, out.metrics()));
+    rw.sums.add(out.metrics());
     return total.div((float) rw.denominator);
   }
 
   @Override
   public Map<String, Double> metrics(Window w) {
-    return PreferenceObjective.means(((RowWindow) w).sums, "");
-  }
-
-  @Override
-  public boolean hasEval() {
-    return false;
-  }
-
-  @Override
-  public Map<String, Double> evaluate(NDManager parent, int microBatch) {
-    return Map.of();
-  }
-
-  @Override
-  public String describe() {
-    return "";
+    return ((RowWindow) w).sums.means("");
   }
 }

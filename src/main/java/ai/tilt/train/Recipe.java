@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.doc.Doc;
 import ai.tilt.loss.Loss;
 import ai.tilt.loss.Sft;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -23,6 +24,7 @@ public record Recipe(
         Loss loss,
     @Doc("checkpoints") Checkpoint checkpoint,
     @Doc("metrics, console output and plots") Log log,
+    @Doc("held-out evaluation (data.eval)") Eval eval,
     @Doc(
             "on-policy training (Tajwar et al., 2024, Algorithm 1); absent for training on a fixed dataset")
         Online online) {
@@ -41,7 +43,8 @@ public record Recipe(
             : train;
     loss = loss == null ? new Sft() : loss;
     checkpoint = checkpoint == null ? new Checkpoint(null, null, null) : checkpoint;
-    log = log == null ? new Log(null, null, null) : log;
+    log = log == null ? new Log(null, null) : log;
+    eval = eval == null ? new Eval(null) : eval;
   }
 
   /** Where the policy comes from: a HF directory, or a fresh random model. */
@@ -187,11 +190,14 @@ public record Recipe(
 
   /** When checkpoints are written and how many are kept. */
   public record Checkpoint(
-      @Doc("write a checkpoint every N steps (0: only at the end)") Long every,
+      @Doc(
+              "write a checkpoint every N optimizer steps, at the end of the iteration that reaches"
+                  + " a multiple of N (0: only at the end and when stopped)")
+          Long everySteps,
       @Doc("keep the newest N checkpoints (0 keeps all)") Integer keepLast,
       @Doc("largest safetensors shard in bytes") Long maxShardBytes) {
     public Checkpoint {
-      every = every == null ? 0L : every;
+      everySteps = everySteps == null ? 0L : everySteps;
       keepLast = keepLast == null ? 2 : keepLast;
       maxShardBytes = maxShardBytes == null ? 2_000_000_000L : maxShardBytes;
     }
@@ -199,13 +205,28 @@ public record Recipe(
 
   /** What is logged, and how often. */
   public record Log(
-      @Doc("console line every N steps (metrics.jsonl gets every step)") Integer every,
-      @Doc("evaluate every N steps (0: only at the end, when data.eval is set)") Long evalEvery,
+      @Doc("console line every N steps (metrics.jsonl gets a line every iteration)") Integer every,
       @Doc("write PNG plots of every curve at the end") Boolean plots) {
     public Log {
       every = every == null ? 10 : every;
-      evalEvery = evalEvery == null ? 0L : evalEvery;
       plots = plots == null || plots;
+      if (every < 1) {
+        throw new IllegalArgumentException("log.every must be >= 1, got " + every);
+      }
+    }
+  }
+
+  /** Held-out evaluation on data.eval. */
+  public record Eval(
+      @Doc(
+              "evaluate every N optimizer steps, at the end of the iteration that reaches a"
+                  + " multiple of N (0: only at the end; on-policy runs also evaluate the start)")
+          Long everySteps) {
+    public Eval {
+      everySteps = everySteps == null ? 0L : everySteps;
+      if (everySteps < 0) {
+        throw new IllegalArgumentException("eval.every_steps must be >= 0, got " + everySteps);
+      }
     }
   }
 }

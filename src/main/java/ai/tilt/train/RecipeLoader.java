@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.doc.Doc;
 import ai.tilt.reward.RewardSpec;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -37,7 +38,7 @@ public final class RecipeLoader {
    * logs and saves, and the knobs a user turns after a divergence. Everything else must match the
    * checkpoint.
    */
-  private static final List<String> MUTABLE =
+  public static final List<String> MUTABLE =
       List.of(
           "name",
           "device",
@@ -48,7 +49,23 @@ public final class RecipeLoader {
           "train.max_grad_norm",
           "train.max_bad_steps",
           "checkpoint.",
-          "log.");
+          "log.",
+          "eval.");
+
+  /**
+   * Keys of earlier versions that were renamed because their meaning changed, with what to use
+   * instead. A recipe that still has one fails naming it; a checkpoint's saved recipe is migrated.
+   */
+  private static final Map<String, String> RENAMED =
+      Map.of(
+          "checkpoint.every",
+          "checkpoint.every_steps, which counts optimizer steps in every run (on-policy runs"
+              + " counted iterations; an iteration makes online.reuse x ceil(B / M) steps)",
+          "log.eval_every",
+          "eval.every_steps",
+          "online.eval_every",
+          "eval.every_steps, which counts optimizer steps, not iterations (an iteration makes"
+              + " online.reuse x ceil(B / M) steps)");
 
   /** Keys whose value may be a bare type name: a loss or a reward. */
   private static final List<String> SHORTHANDS =
@@ -93,6 +110,36 @@ public final class RecipeLoader {
     return bind((ObjectNode) tree, overrides, file.toString());
   }
 
+  /**
+   * Reads the recipe a checkpoint was written with, migrating keys an earlier version wrote (see
+   * {@link #RENAMED}): {@code checkpoint.every} becomes {@code checkpoint.every_steps}; the old
+   * evaluation cadences are dropped (evaluation settings may change on resume anyway).
+   */
+  public static Recipe loadSaved(Path file) throws IOException {
+    JsonNode tree = YAML.readTree(file.toFile());
+    if (!(tree instanceof ObjectNode root)) {
+      throw new IllegalArgumentException(file + ": a recipe is a mapping of keys to values");
+    }
+    if (root.get("checkpoint") instanceof ObjectNode c && c.has("every")) {
+      c.set("every_steps", c.remove("every"));
+    }
+    for (String section : List.of("log", "online")) {
+      if (root.get(section) instanceof ObjectNode o) {
+        o.remove("eval_every");
+      }
+    }
+    return bind(root, List.of(), file.toString());
+  }
+
+  /** The node at a dotted path, or null. */
+  private static JsonNode at(JsonNode tree, String dotted) {
+    JsonNode node = tree;
+    for (String k : dotted.split("\\.")) {
+      node = node == null ? null : node.get(k);
+    }
+    return node;
+  }
+
   /** Binds a YAML tree (already read) with overrides; {@code origin} names it in errors. */
   public static Recipe bind(ObjectNode tree, List<String> overrides, String origin) {
     return bind(tree, overrides, origin, Recipe.class);
@@ -107,6 +154,14 @@ public final class RecipeLoader {
     for (String o : overrides) {
       applyOverride(tree, o);
       normaliseShorthands(tree); // so "loss=dpo" then "loss.beta=0.3" keeps the type
+    }
+    if (type == Recipe.class) {
+      for (Map.Entry<String, String> e : RENAMED.entrySet()) {
+        if (at(tree, e.getKey()) != null) {
+          throw new IllegalArgumentException(
+              origin + ": key '" + e.getKey() + "' was renamed: use " + e.getValue());
+        }
+      }
     }
     try {
       return YAML.treeToValue(tree, type);

@@ -1,6 +1,10 @@
 package ai.tilt.train;
 
+import ai.djl.ndarray.NDManager;
 import ai.tilt.data.ResponseGroup;
+import ai.tilt.data.SftExample;
+import ai.tilt.model.Devices;
+import ai.tilt.model.Precision;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -14,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
@@ -32,19 +37,25 @@ final class ReferenceCache {
   private final Path referenceDir;
   private final int microBatch;
   private final String weightsHash;
-  private ObjectNode stored;
-  ai.tilt.model.Precision precision = ai.tilt.model.Precision.FP32;
+  private final Precision precision;
+  private final ObjectNode stored;
 
   private ReferenceCache(
-      Path file, Path referenceDir, int microBatch, String weightsHash, ObjectNode stored) {
+      Path file,
+      Path referenceDir,
+      int microBatch,
+      Precision precision,
+      String weightsHash,
+      ObjectNode stored) {
     this.file = file;
     this.referenceDir = referenceDir;
     this.microBatch = microBatch;
+    this.precision = precision;
     this.weightsHash = weightsHash;
     this.stored = stored;
   }
 
-  static ReferenceCache open(Path runDir, Path referenceDir, Recipe.Data data, int microBatch)
+  static ReferenceCache open(Path runDir, Path referenceDir, int microBatch, Precision precision)
       throws IOException {
     Path file = runDir.resolve(FILE);
     ObjectNode stored = JSON.createObjectNode();
@@ -55,7 +66,8 @@ final class ReferenceCache {
         stored = JSON.createObjectNode(); // unreadable: recompute rather than fail the run
       }
     }
-    return new ReferenceCache(file, referenceDir, microBatch, hashWeights(referenceDir), stored);
+    return new ReferenceCache(
+        file, referenceDir, microBatch, precision, hashWeights(referenceDir), stored);
   }
 
   /** The reference log-prob sums of every response of a split, from the cache or computed now. */
@@ -80,9 +92,8 @@ final class ReferenceCache {
     }
     long t0 = System.nanoTime();
     float[][] out;
-    try (ReferenceModel ref =
-        ReferenceModel.load(referenceDir, ai.tilt.model.Devices.current(), precision)) {
-      out = PreferenceObjective.precompute(ref, groups, padId, microBatch);
+    try (ReferenceModel ref = ReferenceModel.load(referenceDir, Devices.current(), precision)) {
+      out = precompute(ref, groups, padId);
     }
     ObjectNode e = stored.putObject(split);
     e.put("fingerprint", fingerprint);
@@ -99,6 +110,32 @@ final class ReferenceCache {
     console.printf(
         "reference log-probs of %d %s groups computed in %.1f s -> %s%n",
         groups.size(), split, (System.nanoTime() - t0) / 1e9, file);
+    return out;
+  }
+
+  /** Reference log-prob sums of every response of every group, without a graph. */
+  private float[][] precompute(ReferenceModel ref, List<ResponseGroup> groups, long padId) {
+    float[][] out = new float[groups.size()][];
+    for (int start = 0; start < groups.size(); start += microBatch) {
+      int end = Math.min(groups.size(), start + microBatch);
+      List<SftExample> rows = new ArrayList<>();
+      for (int g = start; g < end; g++) {
+        ResponseGroup group = groups.get(g);
+        for (long[] r : group.responses()) {
+          rows.add(Rows.row(group.prompt(), r, group.line()));
+        }
+      }
+      try (NDManager m = ref.model().manager().newSubManager()) {
+        float[] sums = Rows.sequenceLogps(m, ref::tokenLogprobs, rows, padId).toFloatArray();
+        int k = 0;
+        for (int g = start; g < end; g++) {
+          out[g] = new float[groups.get(g).size()];
+          for (int j = 0; j < out[g].length; j++) {
+            out[g][j] = sums[k++];
+          }
+        }
+      }
+    }
     return out;
   }
 

@@ -4,7 +4,9 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -24,6 +26,22 @@ public final class ReferenceModel implements AutoCloseable {
     }
   }
 
+  /**
+   * The reference of a run: its starting model, in {@code model.reference_precision}, else bf16
+   * weights for a bf16-mixed run (half the memory) and fp32 otherwise.
+   */
+  static ReferenceModel forRun(Recipe r, Path initial) throws IOException {
+    return load(initial, Devices.current(), precision(r));
+  }
+
+  /** The reference's precision for a recipe (see {@link #forRun}). */
+  static Precision precision(Recipe r) {
+    if (r.model().referencePrecision() != null) {
+      return r.model().referencePrecision();
+    }
+    return r.train().precision() == Precision.BF16_MIXED ? Precision.BF16 : Precision.FP32;
+  }
+
   /** Wraps a model that nothing else trains (e.g. a second copy of the initial weights). */
   public static ReferenceModel of(CausalLM frozen) {
     return new ReferenceModel(frozen);
@@ -33,14 +51,14 @@ public final class ReferenceModel implements AutoCloseable {
    * Loads the weights of a HF directory (typically the policy's starting point) as the reference.
    */
   public static ReferenceModel load(Path dir, Device device) throws IOException {
-    return load(dir, device, ai.tilt.model.Precision.FP32);
+    return load(dir, device, Precision.FP32);
   }
 
   /**
    * As {@link #load(Path, Device)}, computing in the given precision ({@code bf16} halves its
    * memory).
    */
-  public static ReferenceModel load(Path dir, Device device, ai.tilt.model.Precision precision)
+  public static ReferenceModel load(Path dir, Device device, Precision precision)
       throws IOException {
     return new ReferenceModel(ModelFiles.load(dir, device, precision));
   }

@@ -18,7 +18,7 @@ import java.util.Map;
  * scalar score head) scores prompt + chosen and prompt + rejected in one forward, and {@link
  * RewardModelLoss} compares the two scores.
  */
-public final class RewardObjective implements Objective {
+public final class RewardObjective implements DatasetObjective {
   private final CausalLM rewardModel;
   private final RewardModelLoss loss;
   private final long padId;
@@ -60,20 +60,20 @@ public final class RewardObjective implements Objective {
                 + group.responses().get(1).length;
       }
     }
-    return new PreferenceObjective.PrefWindow(micros, groups, tokens);
+    return new GroupWindow(micros, groups, tokens);
   }
 
   @Override
   public NDArray microLoss(NDManager step, Window w, int i) {
-    PreferenceObjective.PrefWindow pw = (PreferenceObjective.PrefWindow) w;
+    GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, pw.micros.get(i));
-    PreferenceObjective.accumulate(pw.sums, out);
+    pw.sums.add(out.metrics());
     return out.perGroup().sum().div((float) pw.groups);
   }
 
   @Override
   public Map<String, Double> metrics(Window w) {
-    return PreferenceObjective.means(((PreferenceObjective.PrefWindow) w).sums, "");
+    return ((GroupWindow) w).sums.means("");
   }
 
   @Override
@@ -83,8 +83,7 @@ public final class RewardObjective implements Objective {
 
   @Override
   public Map<String, Double> evaluate(NDManager parent, int microBatch) {
-    return PreferenceObjective.evaluateGroups(
-        parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, idx));
+    return MetricSums.heldOut(parent, eval.size(), microBatch, (m, idx) -> compute(m, eval, idx));
   }
 
   @Override
@@ -106,8 +105,8 @@ public final class RewardObjective implements Objective {
                 + pair.size()
                 + " responses");
       }
-      rows.add(PreferenceObjective.row(pair.prompt(), pair.responses().get(0), pair.line()));
-      rows.add(PreferenceObjective.row(pair.prompt(), pair.responses().get(1), pair.line()));
+      rows.add(Rows.row(pair.prompt(), pair.responses().get(0), pair.line()));
+      rows.add(Rows.row(pair.prompt(), pair.responses().get(1), pair.line()));
       margins[a] = (float) (pair.rewards()[0] - pair.rewards()[1]);
     }
     Batches.PaddedBatch b = Batches.pad(rows, padId, false);

@@ -22,7 +22,7 @@ import java.util.List;
  * @param texts [B*C] decoded completions (null without a tokenizer)
  */
 public record Rollout(
-    int iteration,
+    long iteration,
     List<PromptSet.Prompt> prompts,
     int samplesPerPrompt,
     long[][] completions,
@@ -40,15 +40,6 @@ public record Rollout(
   /** The prompt of row r. */
   public PromptSet.Prompt promptOf(int row) {
     return prompts.get(row / samplesPerPrompt);
-  }
-
-  /** Rewards as [B][C]. */
-  public double[][] rewardsByPrompt() {
-    double[][] out = new double[prompts.size()][samplesPerPrompt];
-    for (int r = 0; r < rewards.length; r++) {
-      out[r / samplesPerPrompt][r % samplesPerPrompt] = rewards[r];
-    }
-    return out;
   }
 
   /** Sum over row r's tokens of log pi_old - log pi_ref: the row's KL estimate (k1). */

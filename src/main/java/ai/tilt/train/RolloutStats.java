@@ -7,7 +7,7 @@ import java.util.Map;
 final class RolloutStats {
   private RolloutStats() {}
 
-  static Map<String, Double> of(Rollout r, int unused) {
+  static Map<String, Double> of(Rollout r) {
     int rows = r.rows();
     double reward = r.meanReward();
     double var = 0;

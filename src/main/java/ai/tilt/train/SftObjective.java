@@ -18,7 +18,7 @@ import java.util.Map;
  * first target position on, and divides each micro-batch's sum by the window's normaliser, so that
  * k accumulated micro-batches give the same gradient as one batch k times larger.
  */
-public final class SftObjective implements Objective {
+public final class SftObjective implements DatasetObjective {
   private final CausalLM model;
   private final long padId;
   private final Normalization normalization;
@@ -136,7 +136,7 @@ public final class SftObjective implements Objective {
     Shape shape = new Shape(b.rows(), b.width());
     NDArray ids = step.create(b.ids(), shape);
     NDArray mask = step.create(b.mask(), shape);
-    int from = firstTarget(b);
+    int from = Rows.firstTarget(b);
     NDArray logp = model.tokenLogprobs(ids, mask, from); // (B, T - from)
     NDArray targets = step.create(b.targets(), shape).get(":, {}:", from); // (B, T - from)
     NDArray sum =
@@ -156,7 +156,7 @@ public final class SftObjective implements Objective {
       Batches.PaddedBatch b = Batches.pad(rows, padId, false);
       try (NDManager m = parent.newSubManager()) {
         Shape shape = new Shape(b.rows(), b.width());
-        int from = firstTarget(b);
+        int from = Rows.firstTarget(b);
         NDArray logp =
             model.tokenLogprobs(m.create(b.ids(), shape), m.create(b.mask(), shape), from);
         NDArray targets = m.create(b.targets(), shape).get(":, {}:", from);
@@ -165,19 +165,5 @@ public final class SftObjective implements Objective {
       }
     }
     return sum / Math.max(1, count);
-  }
-
-  /** The first column holding a target in any row (at least 1: position 0 has no prediction). */
-  static int firstTarget(Batches.PaddedBatch b) {
-    int first = b.width() - 1;
-    for (int r = 0; r < b.rows(); r++) {
-      for (int t = 1; t < first; t++) {
-        if (b.targets()[r * b.width() + t] != 0) {
-          first = t;
-          break;
-        }
-      }
-    }
-    return Math.max(1, first);
   }
 }

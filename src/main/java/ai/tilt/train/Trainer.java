@@ -1,22 +1,26 @@
 package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.data.Batches;
 import ai.tilt.model.CausalLM;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The training loop, top to bottom: take the next batch from the seeded epoch stream, split it into
- * micro-batches, run one {@link TrainStep}, log, evaluate, checkpoint; stop cleanly when asked
- * (SIGTERM/SIGINT) or when too many steps in a row were non-finite. Everything it needs to continue
- * exactly is in {@link TrainerState} plus the weights and optimizer moments.
+ * The training loop of every method: Tajwar et al. (2024), Algorithm 1, top to bottom. Each
+ * iteration collects its material from the run's {@link ExperienceSource} (the next B examples of a
+ * dataset file, or B prompts with C responses each, sampled from the current policy or read from a
+ * fixed set, and scored), then makes T passes of minibatch updates over it; each minibatch is one
+ * {@link TrainStep} of accumulated micro-batches. After the iteration the loop logs the means over
+ * its steps, evaluates and checkpoints on the recipe's step cadence ({@code eval.every_steps},
+ * {@code checkpoint.every_steps}), and stops cleanly when asked (SIGTERM/SIGINT: at the end of the
+ * iteration, checkpoint, exit 75) or when too many steps in a row were NaN/Inf (checkpoint, exit 3,
+ * advice). Everything needed to continue exactly is in {@link TrainerState} plus the weights and
+ * optimizer moments: an iteration's data and sampling streams are functions of (seed, iteration).
  */
 public final class Trainer {
   /** Exit code of a run stopped by a signal after writing its checkpoint: resume it. */
@@ -26,231 +30,230 @@ public final class Trainer {
   public static final int EXIT_DIVERGED = 3;
 
   private final TrainingRun run;
-  private final Map<Long, long[]> orders = new HashMap<>(); // epoch -> permutation
+  private final List<Double> losses = new ArrayList<>(); // per optimizer step, for tests
   private volatile boolean stopRequested;
-  private final List<Double> losses = new ArrayList<>(); // per step, for tests and summaries
+  private long stopAtStep = Long.MAX_VALUE;
 
   public Trainer(TrainingRun run) {
     this.run = run;
   }
 
-  private long stopAtStep = Long.MAX_VALUE;
-
-  /** Asks the loop to stop after the current step (what the signal handler calls). */
+  /** Asks the loop to stop at the end of the current iteration (what the signal handler calls). */
   public void requestStop() {
     stopRequested = true;
   }
 
-  /** Stops as a signal would once {@code step} steps are done (tests of preemption). */
+  /** Stops as a signal would once an iteration ends at or past {@code step} (preemption tests). */
   void requestStopAt(long step) {
     stopAtStep = step;
   }
 
-  /** The window loss of every step this process ran. */
-  public List<Double> losses() {
-    return losses;
-  }
-
-  /** Runs to max_steps (or until stopped); returns the process exit code. */
+  /** Runs every iteration (or until stopped); returns the process exit code. */
   public int train(PrintStream console) throws IOException {
     Recipe r = run.recipe();
     Recipe.Train t = r.train();
-    TrainerState state = run.state();
-    LrSchedule schedule =
-        new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), run.totalSteps());
-    Objective objective = run.objective();
+    ExperienceSource source = run.source();
+    long total = run.totalSteps();
+    LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), total);
     TrainStep stepper =
         new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
+    TrainerState state = run.state();
     long lastCheckpoint = state.step();
     try (MetricsLog log =
         new MetricsLog(
-                run.runDir(),
-                run.totalSteps(),
-                r.log().every(),
-                run.resumed() ? state.step() : -1,
-                console)
+                run.runDir(), total, r.log().every(), run.resumed() ? state.step() : -1, console)
             .plots(r.log().plots())) {
       log.note(run.describe());
-      if (run.resumed()
-          && state.step() > 0
-          && Math.abs(schedule.at(state.step()) - state.lr()) > 1e-12 * t.lr()) {
+      double resumedLr = schedule.at(state.step());
+      if (run.resumed() && state.step() > 0 && Math.abs(resumedLr - state.lr()) > 1e-12 * t.lr()) {
         log.note(
             String.format(
                 "the learning rate continues at %.3e (the last step used %.3e): the recipe's"
                     + " schedule settings differ from the checkpoint's",
-                schedule.at(state.step()), state.lr()));
+                resumedLr, state.lr()));
       }
-      while (state.step() < run.totalSteps() && !stopRequested) {
-        List<Integer> batch = nextBatch(state.samplesSeen(), t.batchSize());
-        List<List<Integer>> micros = new ArrayList<>();
-        for (int i = 0; i < batch.size(); i += t.microBatchSize()) {
-          micros.add(batch.subList(i, Math.min(batch.size(), i + t.microBatchSize())));
-        }
-        Objective.Window window = objective.prepare(micros);
-        double lr = schedule.at(state.step());
+      if (!run.resumed() && source.evaluatesStart() && source.hasEval()) {
+        log.logEval(0, source.evaluate());
+      }
+      while (state.iteration() < source.iterations() && !stopRequested) {
         long t0 = System.nanoTime();
-        TrainStep.Result result =
-            stepper.run(window.microBatches(), (m, i) -> objective.microLoss(m, window, i), lr);
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        long samples = state.samplesSeen() + batch.size();
-        int streak = result.applied() ? 0 : state.badStreak() + 1;
-        state =
-            new TrainerState(
-                state.step() + 1,
-                samples,
-                state.tokensSeen() + window.tokens(),
-                samples / objective.trainSize(),
-                samples % objective.trainSize(),
-                state.seed(),
-                lr,
-                state.badSteps() + (result.applied() ? 0 : 1),
-                streak,
-                state.bestEval(),
-                state.bestEvalStep(),
-                state.extra());
+        Experience exp = source.collect(state.iteration(), state);
+        long t1 = System.nanoTime();
+        StepMeans means = new StepMeans();
+        long stepBefore = state.step();
+        boolean diverged = false;
+        passes:
+        for (int pass = 0; pass < exp.passes(); pass++) {
+          int[] order = exp.order(pass);
+          for (int start = 0; start < order.length; start += exp.minibatch()) {
+            Objective objective = exp.objective();
+            Objective.Window w =
+                objective.prepare(micros(order, start, exp.minibatch(), t.microBatchSize()));
+            double lr = schedule.at(state.step());
+            if (w.microBatches() == 0) {
+              // nothing to learn from (no pair of this minibatch passed online.pair_threshold):
+              // the step is counted, so the schedule and the step count stay those of the recipe
+              state = state.afterStep(true, lr, 0);
+              means.empty();
+              continue;
+            }
+            TrainStep.Result res =
+                stepper.run(w.microBatches(), (m, i) -> objective.microLoss(m, w, i), lr);
+            state = state.afterStep(res.applied(), lr, w.tokens());
+            losses.add(res.loss());
+            means.add(res, objective.metrics(w), w.tokens());
+            if (!res.applied()) {
+              log.note(
+                  String.format(
+                      "step %d skipped: loss %s, grad_norm %s (%d in a row, limit %d)",
+                      state.step(),
+                      res.loss(),
+                      res.gradNorm(),
+                      state.badStreak(),
+                      t.maxBadSteps()));
+              if (state.badStreak() >= t.maxBadSteps()) {
+                diverged = true; // the rest of this iteration is abandoned
+                break passes;
+              }
+            }
+          }
+        }
+        double trainSeconds = (System.nanoTime() - t1) / 1e9;
+        state = state.afterIteration(exp.samples(), source.epochSize(), exp.carried());
         run.setState(state);
-        losses.add(result.loss());
+        log.logStep(state.step(), metrics(state, exp, means, trainSeconds, (t1 - t0) / 1e9));
+        if (diverged) {
+          return diverged(state, console);
+        }
         if (state.step() >= stopAtStep) {
           stopRequested = true;
         }
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        metrics.put("epoch", (double) samples / objective.trainSize());
-        metrics.put("lr", lr);
-        metrics.put("train/loss", result.loss());
-        metrics.put("grad_norm", result.gradNorm());
-        metrics.putAll(objective.metrics(window));
-        metrics.put("perf/tokens_per_s", window.tokens() / seconds);
-        metrics.put("perf/step_s", seconds);
-        metrics.put("train/skipped_steps", (double) state.badSteps());
-        log.logStep(state.step(), metrics);
-        if (!result.applied()) {
-          log.note(
-              String.format(
-                  "step %d skipped: loss %s, grad_norm %s (%d in a row, limit %d)",
-                  state.step(), result.loss(), result.gradNorm(), streak, t.maxBadSteps()));
-          if (streak >= t.maxBadSteps()) {
-            // the weights are those of the last applied update: a resume from here continues with a
-            // fresh streak, and the regular checkpoint from before the streak is kept as well
-            Path before = Checkpoints.findLatest(run.runDir(), new ArrayList<>());
-            TrainerState saved =
-                new TrainerState(
-                    state.step(),
-                    state.samplesSeen(),
-                    state.tokensSeen(),
-                    state.epoch(),
-                    state.epochCursor(),
-                    state.seed(),
-                    state.lr(),
-                    state.badSteps(),
-                    0,
-                    state.bestEval(),
-                    state.bestEvalStep(),
-                    state.extra());
-            Path ckpt =
-                Checkpoints.write(
-                    run.runDir(),
-                    run.model(),
-                    run.modelSource(),
-                    run.optimizer(),
-                    saved,
-                    run.recipe(),
-                    run.recipe().checkpoint().maxShardBytes());
-            console.printf(
-                "tilt train: stopped after %d consecutive steps with a NaN/Inf loss or gradient norm."
-                    + " The current weights are in %s%s. Lower the learning rate or clip harder, e.g.:%n"
-                    + "  tilt train %s --resume %s --set train.lr=%.1e --set train.max_grad_norm=1.0%n",
-                streak,
-                ckpt,
-                before == null ? "" : "; the last regular checkpoint before that is " + before,
-                run.recipeArgument(),
-                before == null ? ckpt : before,
-                t.lr() / 10);
-            return EXIT_DIVERGED;
-          }
+        boolean last = state.iteration() == source.iterations();
+        if (source.hasEval()
+            && (last || crossed(stepBefore, state.step(), r.eval().everySteps()))) {
+          Map<String, Double> m = source.evaluate();
+          log.logEval(state.step(), m);
+          state = state.withEval(m.getOrDefault("eval/loss", Double.NaN));
+          run.setState(state);
         }
-        boolean last = state.step() == run.totalSteps();
-        long evalEvery = r.log().evalEvery();
-        if (objective.hasEval() && ((evalEvery > 0 && state.step() % evalEvery == 0) || last)) {
-          state = evaluate(objective, state, log);
-        }
-        long every = r.checkpoint().every();
-        if ((every > 0 && state.step() % every == 0) || last) {
-          Path ckpt = checkpoint(state);
+        if (last
+            || stopRequested
+            || crossed(stepBefore, state.step(), r.checkpoint().everySteps())) {
+          log.note("checkpoint " + checkpoint(state, true));
           lastCheckpoint = state.step();
-          log.note("checkpoint " + ckpt);
         }
       }
-      if (stopRequested && state.step() < run.totalSteps()) {
+      if (state.iteration() == source.iterations()) {
+        console.print(source.finalReport());
+      } else if (stopRequested) {
         Path ckpt =
             state.step() == lastCheckpoint
                 ? Checkpoints.findLatest(run.runDir(), new ArrayList<>())
-                : checkpoint(state);
+                : checkpoint(state, true);
         console.printf(
-            "tilt train: stopped at step %d of %d; checkpoint %s. Resume with: tilt train %s --resume%n",
-            state.step(), run.totalSteps(), ckpt, run.recipeArgument());
+            "tilt train: stopped at step %d of %d (iteration %d of %d); checkpoint %s. Resume"
+                + " with: tilt train %s --resume%n",
+            state.step(),
+            total,
+            state.iteration(),
+            source.iterations(),
+            ckpt,
+            run.recipeArgument());
         return EXIT_STOPPED;
       }
     }
     return 0;
   }
 
-  private TrainerState evaluate(Objective objective, TrainerState s, MetricsLog log) {
-    Map<String, Double> m =
-        objective.evaluate(run.model().manager(), run.recipe().train().microBatchSize());
-    log.logEval(s.step(), m);
-    double loss = m.getOrDefault("eval/loss", Double.NaN);
-    if (!Double.isNaN(loss) && (s.bestEval() == null || loss < s.bestEval())) {
-      s =
-          new TrainerState(
-              s.step(),
-              s.samplesSeen(),
-              s.tokensSeen(),
-              s.epoch(),
-              s.epochCursor(),
-              s.seed(),
-              s.lr(),
-              s.badSteps(),
-              s.badStreak(),
-              loss,
-              s.step(),
-              s.extra());
-      run.setState(s);
-    }
-    return s;
+  /**
+   * Too many non-finite steps in a row: the weights are those of the last applied update. They are
+   * saved with a fresh streak (a resume continues with the next iteration), and the regular
+   * checkpoint from before the streak is kept beside them.
+   */
+  private int diverged(TrainerState state, PrintStream console) throws IOException {
+    Path before = Checkpoints.findLatest(run.runDir(), new ArrayList<>());
+    TrainerState saved = state.withStreakCleared();
+    run.setState(saved);
+    Path ckpt = checkpoint(saved, false);
+    Recipe.Train t = run.recipe().train();
+    console.printf(
+        "tilt train: stopped after %d consecutive steps with a NaN/Inf loss or gradient norm."
+            + " The current weights are in %s%s. Lower the learning rate or clip harder, e.g.:%n"
+            + "  tilt train %s --resume %s --set train.lr=%.1e --set train.max_grad_norm=1.0%n",
+        state.badStreak(),
+        ckpt,
+        before == null ? "" : "; the last regular checkpoint before that is " + before,
+        run.recipeArgument(),
+        before == null ? ckpt : before,
+        t.lr() / 10);
+    return EXIT_DIVERGED;
   }
 
-  private Path checkpoint(TrainerState s) throws IOException {
+  /** Whether (from, to] holds a multiple of {@code every} (0: never). */
+  static boolean crossed(long from, long to, long every) {
+    return every > 0 && to / every > from / every;
+  }
+
+  /** The micro-batches (of {@code micro} items) of the minibatch starting at {@code start}. */
+  static List<List<Integer>> micros(int[] order, int start, int minibatch, int micro) {
+    int end = Math.min(order.length, start + minibatch);
+    List<List<Integer>> out = new ArrayList<>();
+    for (int i = start; i < end; i += micro) {
+      List<Integer> m = new ArrayList<>();
+      for (int j = i; j < Math.min(end, i + micro); j++) {
+        m.add(order[j]);
+      }
+      out.add(m);
+    }
+    return out;
+  }
+
+  /** The iteration's row of metrics.jsonl: means over its steps, then what collection measured. */
+  private Map<String, Double> metrics(
+      TrainerState s, Experience exp, StepMeans means, double trainS, double collectS) {
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("train/loss", means.loss());
+    m.put("epoch", (double) s.samplesSeen() / run.source().epochSize());
+    m.put("lr", s.lr());
+    m.put("grad_norm", means.gradNorm());
+    m.putAll(means.objectiveMetrics());
+    m.putAll(exp.metrics());
+    m.put("perf/tokens_per_s", means.tokens() / trainS);
+    m.put("perf/step_s", (collectS + trainS) / Math.max(1, means.steps()));
+    m.put("train/skipped_steps", (double) s.badSteps());
+    if (means.emptySteps() > 0) {
+      m.put("train/empty_steps", (double) means.emptySteps());
+    }
+    if (exp.collectSeconds() > 0) {
+      m.put("timing/collect_s", collectS);
+      m.put("timing/train_s", trainS);
+      m.put("timing/iteration_s", collectS + trainS);
+    }
+    return m;
+  }
+
+  private Path checkpoint(TrainerState s, boolean prune) throws IOException {
+    Recipe.Checkpoint c = run.recipe().checkpoint();
+    ValueHead vh = run.valueHead();
     Path dir =
         Checkpoints.write(
             run.runDir(),
             run.model(),
-            run.modelSource(),
+            run.modelSource().sideFiles(),
             run.optimizer(),
             s,
             run.recipe(),
-            run.recipe().checkpoint().maxShardBytes());
-    Checkpoints.prune(run.runDir(), run.recipe().checkpoint().keepLast());
+            c.maxShardBytes(),
+            vh == null ? null : vh::save);
+    if (prune) {
+      Checkpoints.prune(run.runDir(), c.keepLast());
+    }
     return dir;
   }
 
-  /**
-   * Examples {@code k .. k+n-1} of the endless stream made of one seeded permutation per epoch: a
-   * pure function of (seed, k), so a resumed run draws exactly what the uninterrupted one would.
-   */
-  List<Integer> nextBatch(long k, int n) {
-    int size = run.objective().trainSize();
-    List<Integer> out = new ArrayList<>(n);
-    for (long i = k; i < k + n; i++) {
-      long epoch = i / size;
-      long[] order =
-          orders.computeIfAbsent(
-              epoch, e -> Batches.order(size, run.state().seed(), (int) (long) e));
-      orders
-          .keySet()
-          .removeIf(e -> e < epoch); // one permutation per epoch in memory, not one per epoch run
-      out.add((int) order[(int) (i % size)]);
-    }
-    return out;
+  /** The loss of every optimizer step this process ran. */
+  public List<Double> losses() {
+    return losses;
   }
 
   /** The trainable weights' values, for tests comparing runs. */

@@ -60,9 +60,9 @@ class TrainCommandTest {
             "--set",
             "train.max_steps=6",
             "--set",
-            "checkpoint.every=3",
+            "checkpoint.every_steps=3",
             "--set",
-            "log.eval_every=3");
+            "eval.every_steps=3");
     assertEquals(0, r.code(), r.err());
     for (String f :
         new String[] {
@@ -166,7 +166,7 @@ class TrainCommandTest {
       "--run-dir",
       dir.toString(),
       "--set",
-      "checkpoint.every=2",
+      "checkpoint.every_steps=2",
       "--set",
       "checkpoint.keep_last=0",
       "--set",
@@ -227,7 +227,7 @@ class TrainCommandTest {
             "--set",
             "train.max_steps=100000",
             "--set",
-            "checkpoint.every=0",
+            "checkpoint.every_steps=0",
             "--set",
             "data.eval=null");
     pb.redirectErrorStream(true);
@@ -260,7 +260,7 @@ class TrainCommandTest {
             "--set",
             "train.max_steps=" + (stoppedAt + 2),
             "--set",
-            "checkpoint.every=0",
+            "checkpoint.every_steps=0",
             "--set",
             "data.eval=null");
     assertEquals(0, resumed.code(), resumed.err());

@@ -34,7 +34,7 @@ class LabRunTest {
           "      main:",
           "        recipe: bandit.yaml",
           "        set: ['model.path={reference}', 'data.train={data}/prompts.jsonl', 'data.eval={data}/eval.jsonl',"
-              + " online.iterations=6, online.eval_every=2]",
+              + " online.iterations=6, eval.every_steps=4]",
           "        settings: {far: ['online.reward.center=70']}",
           "        methods:",
           "          dpo: ['loss={type: dpo, beta: 0.1}']",

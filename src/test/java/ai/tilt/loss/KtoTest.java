@@ -7,6 +7,7 @@ import static ai.tilt.loss.LossFixtures.fails;
 import static ai.tilt.loss.LossFixtures.metric;
 import static ai.tilt.loss.LossFixtures.vec;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -96,7 +97,8 @@ class KtoTest {
   void inputsAndParametersAreChecked() {
     try (NDManager m = LossFixtures.manager()) {
       Kto kto = new Kto(null, null, null);
-      assertEquals(1, kto.responsesPerGroup());
+      assertEquals(GroupLoss.Grouping.LABELLED, kto.grouping());
+      assertTrue(kto.needsKlBatch());
       NDArray pi = arr(m, 3, 1, -5, -7, -3);
       NDArray ref = arr(m, 3, 1, -6, -6, -5);
       fails(

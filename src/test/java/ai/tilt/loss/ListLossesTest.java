@@ -200,7 +200,7 @@ class ListLossesTest {
                   .compute(Responses.of(arr(m, 2, 3, PI), null, null, tied)),
           "best_of_n_neg",
           "N >= 4");
-      assertEquals(0, neg.responsesPerGroup());
+      assertEquals(GroupLoss.Grouping.LISTS, neg.grouping());
     }
   }
 }

@@ -243,7 +243,8 @@ class PairLossesTest {
       fails(() -> new Dpo(0.1, 0.7), "loss.label_smoothing", "[0, 0.5]");
       fails(() -> new Simpo(2.0, -1.0, null), "loss.gamma must be >= 0");
       fails(() -> new Orpo(-0.1), "loss.beta");
-      assertEquals(2, new Orpo(null).responsesPerGroup());
+      assertEquals(GroupLoss.Grouping.PAIRS, new Orpo(null).grouping());
+      assertFalse(new Orpo(null).needsKlBatch());
     }
   }
 }

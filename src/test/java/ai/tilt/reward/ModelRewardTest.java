@@ -3,9 +3,9 @@ package ai.tilt.reward;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.model.Fixtures;
 import ai.tilt.model.Torch;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -28,9 +28,7 @@ class ModelRewardTest {
   }
 
   static Path fixture(String relative) {
-    Path p = FIXTURES.resolve(relative);
-    assumeTrue(Files.isDirectory(p), "fixture folder missing: " + p);
-    return p;
+    return Fixtures.dir(relative);
   }
 
   @Test

@@ -110,17 +110,15 @@ class BanditTest {
             "loss: " + loss,
             "online: {prompts_per_iteration: 16, samples_per_prompt: 4, iterations: "
                 + iterations
-                + ", max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}, eval_every: "
-                + iterations
-                + ", eval_samples: 4}",
-            "checkpoint: {every: 0, keep_last: 1}",
+                + ", max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}, eval_samples: 4}",
+            "checkpoint: {every_steps: 0, keep_last: 1}",
             "");
     Recipe r =
         RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(extra), name);
     Path dir = tmp.resolve(name);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     try (TrainingRun run = TrainingRun.prepare(r, name, dir, null, new PrintStream(log))) {
-      assertEquals(0, new OnlineTrainer(run).train(new PrintStream(log)), log.toString());
+      assertEquals(0, new Trainer(run).train(new PrintStream(log)), log.toString());
     }
     JsonNode last = null;
     for (String line : Files.readAllLines(dir.resolve("metrics.jsonl"))) {
@@ -178,22 +176,22 @@ class BanditTest {
               "loss: reinforce",
               "online: {prompts_per_iteration: 8, samples_per_prompt: 4, minibatch_size: 4, reuse: 2, iterations: 6,"
                   + " max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}}",
-              "checkpoint: {every: 0, keep_last: 0}",
+              "checkpoint: {every_steps: 0, keep_last: 0}",
               "");
       Recipe r =
           RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "resume");
       PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
       List<Double> whole;
       try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("whole"), null, quiet)) {
-        OnlineTrainer t = new OnlineTrainer(run);
+        Trainer t = new Trainer(run);
         assertEquals(0, t.train(quiet));
         whole = t.losses();
       }
       Path split = tmp.resolve("split");
       List<Double> joined = new ArrayList<>();
       try (TrainingRun run = TrainingRun.prepare(r, "x", split, null, quiet)) {
-        OnlineTrainer t = new OnlineTrainer(run);
-        t.requestStopAt(3);
+        Trainer t = new Trainer(run);
+        t.requestStopAt(12); // the end of iteration 3
         assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
         joined.addAll(t.losses());
       }
@@ -201,7 +199,7 @@ class BanditTest {
       assertEquals(
           "step-000012", ckpt.getFileName().toString()); // 3 iterations x T=2 x 2 minibatches
       try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
-        OnlineTrainer t = new OnlineTrainer(run);
+        Trainer t = new Trainer(run);
         assertEquals(0, t.train(quiet));
         joined.addAll(t.losses());
       }

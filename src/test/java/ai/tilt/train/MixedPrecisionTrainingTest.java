@@ -25,7 +25,7 @@ class MixedPrecisionTrainingTest {
                 "train.max_steps=200",
                 "train.precision=" + precision,
                 "data.eval=null",
-                "checkpoint.every=0"));
+                "checkpoint.every_steps=0"));
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
     try (TrainingRun run = TrainingRun.prepare(r, "x", dir, null, quiet)) {
       assertEquals(Precision.of(precision), run.model().precision());

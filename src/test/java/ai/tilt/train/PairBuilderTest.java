@@ -7,7 +7,9 @@ import ai.tilt.data.PromptSet;
 import ai.tilt.loss.BestOfN;
 import ai.tilt.loss.Dpo;
 import ai.tilt.loss.Kto;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -43,28 +45,10 @@ class PairBuilderTest {
   }
 
   static Online cfg(String pairs, double threshold) {
-    return new Online(
-        null,
-        2,
-        4,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        Online.Pairs.valueOf(pairs),
-        threshold,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    ObjectNode tree = new ObjectMapper().createObjectNode();
+    tree.put("prompts_per_iteration", 2).put("samples_per_prompt", 4);
+    tree.put("pairs", pairs.toLowerCase()).put("pair_threshold", threshold);
+    return RecipeLoader.bind(tree, List.of(), "test", Online.class);
   }
 
   @Test

@@ -53,7 +53,7 @@ class PreferenceTrainingTest {
   @Test
   void dpoLearnsTheRuleOnHeldOutPairs() throws IOException {
     Path dir = tmp.resolve("dpo");
-    train(Path.of("recipes/dpo-offline.yaml"), dir, "train.max_steps=400", "log.eval_every=0");
+    train(Path.of("recipes/dpo-offline.yaml"), dir, "train.max_steps=400", "eval.every_steps=0");
     JsonNode eval = lastEval(dir);
     assertTrue(eval.get("eval/rewards/accuracies").asDouble() >= 0.95, eval.toString());
     // the negative gradient: the rejected responses lose likelihood relative to the chosen ones
@@ -63,7 +63,7 @@ class PreferenceTrainingTest {
   @Test
   void rewardModelRanksHeldOutPairs() throws IOException {
     Path dir = tmp.resolve("rm");
-    train(Path.of("recipes/reward-model.yaml"), dir, "train.max_steps=700", "log.eval_every=0");
+    train(Path.of("recipes/reward-model.yaml"), dir, "train.max_steps=700", "eval.every_steps=0");
     JsonNode eval = lastEval(dir);
     assertTrue(eval.get("eval/rewards/accuracies").asDouble() >= 0.95, eval.toString());
     // saved in *ForSequenceClassification layout, with a score head and no LM head
@@ -73,7 +73,7 @@ class PreferenceTrainingTest {
 
   @Test
   void precomputedReferenceGivesTheSameLosses() throws IOException {
-    String[] common = {"train.max_steps=4", "data.eval=null", "checkpoint.every=0"};
+    String[] common = {"train.max_steps=4", "data.eval=null", "checkpoint.every_steps=0"};
     List<Double> frozen = train(Path.of("recipes/dpo-offline.yaml"), tmp.resolve("frozen"), common);
     List<String> pre = new ArrayList<>(List.of(common));
     pre.add("model.precompute_reference=true");
@@ -115,14 +115,15 @@ class PreferenceTrainingTest {
     List<Double> losses;
     if (r.online() != null) {
       List<String> o =
-          new ArrayList<>(List.of("online.iterations=2", "data.eval=null", "checkpoint.every=0"));
+          new ArrayList<>(
+              List.of("online.iterations=2", "data.eval=null", "checkpoint.every_steps=0"));
       if (r.model().init() != null && r.model().init().sft() != null) {
         o.add("model.init.sft.steps=2");
       }
       ByteArrayOutputStream log = new ByteArrayOutputStream();
       Recipe quick = RecipeLoader.load(Path.of(recipe), o);
       try (TrainingRun run = TrainingRun.prepare(quick, recipe, dir, null, new PrintStream(log))) {
-        OnlineTrainer t = new OnlineTrainer(run);
+        Trainer t = new Trainer(run);
         assertEquals(0, t.train(new PrintStream(log)), log.toString());
         losses = t.losses();
       }
@@ -130,7 +131,11 @@ class PreferenceTrainingTest {
     } else {
       losses =
           train(
-              Path.of(recipe), dir, "train.max_steps=2", "checkpoint.every=0", "log.eval_every=0");
+              Path.of(recipe),
+              dir,
+              "train.max_steps=2",
+              "checkpoint.every_steps=0",
+              "eval.every_steps=0");
       assertEquals(2, losses.size());
     }
     for (double l : losses) {

@@ -37,8 +37,9 @@ class ResumeTest {
           "model: {init: {arch: qwen2, preset: tiny}}",
           "data: {train: recipes/data/sft-tiny.jsonl, eval: recipes/data/sft-tiny-eval.jsonl, max_length: 48}",
           "train: {max_steps: 9, batch_size: 8, micro_batch_size: 4, lr: 3.0e-3, warmup_steps: 2, weight_decay: 0.01}",
-          "checkpoint: {every: 3, keep_last: 2}",
-          "log: {every: 100, eval_every: 4}",
+          "checkpoint: {every_steps: 3, keep_last: 2}",
+          "log: {every: 100}",
+          "eval: {every_steps: 4}",
           "");
   static int threads;
   @TempDir Path tmp;

@@ -111,15 +111,48 @@ class TrainStepTest {
     }
   }
 
+  /**
+   * The two normalisations against sums of per-token NLLs computed unpadded, one sequence at a
+   * time: per_token divides by all target tokens, per_sequence averages each sequence's mean.
+   */
   @Test
-  void perSequenceWeighsSequencesEqually() {
-    // one sequence with 2 targets and one with 8: per_token weighs tokens, per_sequence sequences
-    List<SftExample> d = data(12);
+  void normalisationsMatchHandComputedMeans() {
+    List<SftExample> d = data(12).subList(0, 3);
+    double[][] nll = new double[d.size()][]; // per target token, each sequence alone
+    try (CausalLM m = model();
+        NDManager s = m.manager().newSubManager()) {
+      for (int i = 0; i < d.size(); i++) {
+        SftExample e = d.get(i);
+        int n = e.ids().length;
+        NDArray ids = s.create(e.ids(), new Shape(1, n));
+        NDArray mask = s.ones(new Shape(1, n), DataType.INT64);
+        float[] logp = m.tokenLogprobs(ids, mask, 1).toFloatArray(); // positions 1..n-1
+        List<Double> v = new ArrayList<>();
+        for (int t = 1; t < n; t++) {
+          if (e.targets()[t]) {
+            v.add((double) -logp[t - 1]);
+          }
+        }
+        nll[i] = v.stream().mapToDouble(Double::doubleValue).toArray();
+      }
+    }
+    double tokens = 0;
+    double sum = 0;
+    double meanOfMeans = 0;
+    for (double[] seq : nll) {
+      double seqSum = java.util.Arrays.stream(seq).sum();
+      sum += seqSum;
+      tokens += seq.length;
+      meanOfMeans += seqSum / seq.length / nll.length;
+    }
+    assertTrue(nll[0].length != nll[1].length, "sequences of different lengths");
     double[] tok = new double[2];
     double[] seq = new double[2];
-    step(List.of(d.subList(0, 2)), Normalization.PER_TOKEN, tok);
-    step(List.of(d.subList(0, 2)), Normalization.PER_SEQUENCE, seq);
-    assertTrue(Math.abs(tok[0] - seq[0]) > 1e-4, tok[0] + " vs " + seq[0]);
+    step(List.of(d.subList(0, 2), d.subList(2, 3)), Normalization.PER_TOKEN, tok);
+    step(List.of(d.subList(0, 2), d.subList(2, 3)), Normalization.PER_SEQUENCE, seq);
+    assertEquals(sum / tokens, tok[0], 1e-5, "per_token: every target token weighs the same");
+    assertEquals(meanOfMeans, seq[0], 1e-5, "per_sequence: every sequence weighs the same");
+    assertTrue(Math.abs(sum / tokens - meanOfMeans) > 1e-3, "the data tells the two apart");
   }
 
   @Test

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The closing table of an on-policy run, also when the process that ends it was a resume. */
-class OnlineTrainerTableTest {
+class RolloutTableTest {
   @TempDir Path tmp;
 
   @Test
@@ -26,16 +26,16 @@ class OnlineTrainerTableTest {
             "{\"step\":10,\"eval/reward\":-2.0,\"eval/kl\":5.0,\"eval/mean_length\":3.0,\"eval/eos_rate\":1.0,"
                 + "\"eval/win_rate\":0.9,\"eval/reference_reward\":-9.5}",
             ""));
-    Map<String, Double> first = OnlineTrainer.loggedEval(tmp, 0);
+    Map<String, Double> first = RolloutSource.loggedEval(tmp, 0);
     assertEquals(10.5, first.get("eval/mean_length"));
-    assertNull(OnlineTrainer.loggedEval(tmp, 5));
-    assertNull(OnlineTrainer.loggedEval(tmp.resolve("missing"), 0));
-    Map<String, Double> last = OnlineTrainer.loggedEval(tmp, 10);
-    String table = OnlineTrainer.table(first, last);
+    assertNull(RolloutSource.loggedEval(tmp, 5));
+    assertNull(RolloutSource.loggedEval(tmp.resolve("missing"), 0));
+    Map<String, Double> last = RolloutSource.loggedEval(tmp, 10);
+    String table = RolloutSource.table(first, last);
     assertTrue(table.contains("  completion length            10.500      3.000"), table);
     assertTrue(table.contains("  EOS rate                      0.990      1.000"), table);
     assertTrue(
-        OnlineTrainer.table(null, last)
+        RolloutSource.table(null, last)
             .contains("  completion length               NaN      3.000"));
   }
 }

@@ -1,4 +1,4 @@
-package ai.tilt.train;
+package ai.tilt.doc;
 
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;

@@ -1,0 +1,285 @@
+package ai.tilt.train;
+
+import ai.tilt.data.Batches;
+import ai.tilt.data.DataOptions;
+import ai.tilt.data.PreferenceDataset;
+import ai.tilt.data.ResponseGroup;
+import ai.tilt.data.SftDataset;
+import ai.tilt.data.SftExample;
+import ai.tilt.loss.GroupLoss;
+import ai.tilt.loss.Loss;
+import ai.tilt.loss.PolicyGradientLoss;
+import ai.tilt.loss.RewardModelLoss;
+import ai.tilt.loss.Sft;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.TextTokenizer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Training on a dataset file, as iterations of Algorithm 1 whose responses come from the data:
+ * iteration i is the next B = {@code train.batch_size} examples of an endless stream made of one
+ * seeded permutation per epoch, one pass, one minibatch, so one optimizer step. The stream is a
+ * pure function of (seed, position), so a resumed run draws exactly what the uninterrupted one
+ * would.
+ */
+final class DatasetSource implements ExperienceSource {
+  private final DatasetObjective objective;
+  private final int batchSize;
+  private final int microBatch;
+  private final long iterations;
+  private final long seed;
+  private final CausalLM model;
+  private final List<AutoCloseable> owned; // the reference, when the objective has one
+  private final Map<Long, long[]> orders = new HashMap<>(); // epoch -> permutation
+
+  private DatasetSource(
+      DatasetObjective objective, Recipe r, CausalLM model, List<AutoCloseable> owned) {
+    this.objective = objective;
+    this.model = model;
+    this.owned = owned;
+    Recipe.Train t = r.train();
+    this.batchSize = t.batchSize();
+    this.microBatch = t.microBatchSize();
+    this.seed = r.seed();
+    double epochs = t.epochs() == null ? 1.0 : t.epochs();
+    this.iterations =
+        t.maxSteps() > 0 ? t.maxSteps() : (long) Math.ceil(epochs * trainSize() / t.batchSize());
+  }
+
+  /** Loads the data of the recipe's loss and builds its objective (and reference). */
+  static DatasetSource open(
+      Recipe r,
+      Path runDir,
+      ModelSource source,
+      CausalLM model,
+      TextTokenizer tokenizer,
+      PrintStream console)
+      throws IOException {
+    Recipe.Data d = r.data();
+    DataOptions options =
+        new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
+    long padId = TrainingRun.padId(tokenizer);
+    List<AutoCloseable> owned = new ArrayList<>();
+    try {
+      DatasetObjective objective =
+          r.loss()
+              .match(
+                  new Loss.Cases<DatasetObjective>() {
+                    @Override
+                    public DatasetObjective sft(Sft loss) {
+                      SftDataset train = sftData(d.train(), tokenizer, options);
+                      List<SftExample> eval =
+                          d.eval() == null
+                              ? List.of()
+                              : sftData(d.eval(), tokenizer, options).examples();
+                      return new SftObjective(
+                          model,
+                          padId,
+                          r.train().lossNormalization(),
+                          train.examples(),
+                          eval,
+                          train.stats().summary());
+                    }
+
+                    @Override
+                    public DatasetObjective groups(GroupLoss loss) {
+                      PreferenceDataset train = preferences(d.train(), tokenizer, options);
+                      List<ResponseGroup> eval =
+                          d.eval() == null
+                              ? List.of()
+                              : preferences(d.eval(), tokenizer, options).groups();
+                      return preferenceObjective(
+                          r, runDir, source, model, loss, padId, train, eval, owned, console);
+                    }
+
+                    @Override
+                    public DatasetObjective rewardModel(RewardModelLoss loss) {
+                      PreferenceDataset train = preferences(d.train(), tokenizer, options);
+                      List<ResponseGroup> eval =
+                          d.eval() == null
+                              ? List.of()
+                              : preferences(d.eval(), tokenizer, options).groups();
+                      return new RewardObjective(
+                          model, loss, padId, train.groups(), eval, train.stats().summary());
+                    }
+
+                    @Override
+                    public DatasetObjective policyGradient(PolicyGradientLoss loss) {
+                      throw new IllegalArgumentException(
+                          "recipe: loss "
+                              + loss.type()
+                              + " learns from sampled completions: add an online: section"
+                              + " (online.source: offline reads fixed responses instead)");
+                    }
+                  });
+      return new DatasetSource(objective, r, model, owned);
+    } catch (UncheckedIOException e) {
+      closeAll(owned);
+      throw e.getCause();
+    } catch (RuntimeException e) {
+      closeAll(owned);
+      throw e;
+    }
+  }
+
+  private static SftDataset sftData(String file, TextTokenizer tokenizer, DataOptions options) {
+    try {
+      return SftDataset.load(Path.of(file), tokenizer, options);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static PreferenceDataset preferences(
+      String file, TextTokenizer tokenizer, DataOptions options) {
+    try {
+      return PreferenceDataset.load(Path.of(file), tokenizer, options);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A preference loss over the data, its reference model or precomputed reference log-probs. */
+  private static PreferenceObjective preferenceObjective(
+      Recipe r,
+      Path runDir,
+      ModelSource source,
+      CausalLM model,
+      GroupLoss loss,
+      long padId,
+      PreferenceDataset train,
+      List<ResponseGroup> eval,
+      List<AutoCloseable> owned,
+      PrintStream console) {
+    ReferenceModel reference = null;
+    float[][] trainRef = null;
+    float[][] evalRef = null;
+    try {
+      if (loss.needsReference() && r.model().precomputeReference()) {
+        if (loss.needsKlBatch()) {
+          throw new IllegalArgumentException(
+              "recipe: model.precompute_reference does not work with "
+                  + loss.type()
+                  + ", whose KL estimate pairs prompts with other prompts' responses at random");
+        }
+        int micro = r.train().microBatchSize();
+        ReferenceCache cache =
+            ReferenceCache.open(runDir, source.initial(), micro, ReferenceModel.precision(r));
+        trainRef = cache.logps("train", train.groups(), padId, console);
+        evalRef = cache.logps("eval", eval, padId, console);
+      } else if (loss.needsReference()) {
+        reference = ReferenceModel.forRun(r, source.initial());
+        owned.add(reference);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return new PreferenceObjective(
+        model,
+        reference,
+        loss,
+        padId,
+        train.groups(),
+        eval,
+        trainRef,
+        evalRef,
+        train.stats().summary());
+  }
+
+  @Override
+  public long iterations() {
+    return iterations;
+  }
+
+  @Override
+  public int stepsPerIteration() {
+    return 1;
+  }
+
+  @Override
+  public int epochSize() {
+    return trainSize();
+  }
+
+  int trainSize() {
+    return objective.trainSize();
+  }
+
+  @Override
+  public Experience collect(long iteration, TrainerState state) {
+    return new Experience(
+        objective,
+        nextBatch(state.samplesSeen(), batchSize),
+        1,
+        batchSize,
+        null,
+        batchSize,
+        state.extra(),
+        0,
+        Map.of());
+  }
+
+  /**
+   * Examples {@code k .. k+n-1} of the endless stream made of one seeded permutation per epoch: a
+   * pure function of (seed, k).
+   */
+  int[] nextBatch(long k, int n) {
+    int size = trainSize();
+    int[] out = new int[n];
+    for (long i = k; i < k + n; i++) {
+      long epoch = i / size;
+      long[] order = orders.computeIfAbsent(epoch, e -> Batches.order(size, seed, (int) (long) e));
+      orders.keySet().removeIf(e -> e < epoch); // only the current epoch's permutation is kept
+      out[(int) (i - k)] = (int) order[(int) (i % size)];
+    }
+    return out;
+  }
+
+  @Override
+  public boolean hasEval() {
+    return objective.hasEval();
+  }
+
+  @Override
+  public boolean evaluatesStart() {
+    return false;
+  }
+
+  @Override
+  public Map<String, Double> evaluate() {
+    return objective.evaluate(model.manager(), microBatch);
+  }
+
+  @Override
+  public String finalReport() {
+    return "";
+  }
+
+  @Override
+  public String describe() {
+    return objective.describe();
+  }
+
+  @Override
+  public void close() {
+    objective.close();
+    closeAll(owned);
+  }
+
+  static void closeAll(List<? extends AutoCloseable> owned) {
+    for (int i = owned.size() - 1; i >= 0; i--) {
+      try {
+        owned.get(i).close();
+      } catch (Exception e) {
+        // closing what was opened; an error already on its way is the one to report
+      }
+    }
+  }
+}

@@ -1,0 +1,27 @@
+package ai.tilt.train;
+
+import java.util.List;
+
+/** An accumulation window of groups: micro-batches of group indices, and their metric sums. */
+final class GroupWindow implements Objective.Window {
+  final List<List<Integer>> micros;
+  final int groups; // in the whole window: each micro-batch's loss is divided by it
+  final long tokens;
+  final MetricSums sums = new MetricSums();
+
+  GroupWindow(List<List<Integer>> micros, int groups, long tokens) {
+    this.micros = micros;
+    this.groups = groups;
+    this.tokens = tokens;
+  }
+
+  @Override
+  public int microBatches() {
+    return micros.size();
+  }
+
+  @Override
+  public long tokens() {
+    return tokens;
+  }
+}

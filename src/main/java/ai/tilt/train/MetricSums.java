@@ -1,0 +1,87 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.loss.LossOutput;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+/**
+ * Sums of a loss's per-group (or per-sequence) metrics over a window, and their means. A metric
+ * {@code a/b_sum} that comes with a {@code count/b} (KTO's desirable and undesirable rows, which
+ * only some groups have) becomes {@code a/b} = its total over the total count, as TRL computes it,
+ * instead of a mean over all groups.
+ */
+final class MetricSums {
+  private final Map<String, double[]> sums = new LinkedHashMap<>(); // name -> {sum, count}
+
+  /** Adds every non-NaN value of each (G) metric array. */
+  void add(Map<String, NDArray> metrics) {
+    for (Map.Entry<String, NDArray> e : metrics.entrySet()) {
+      double[] s = sums.computeIfAbsent(e.getKey(), k -> new double[2]);
+      for (float v : e.getValue().toFloatArray()) {
+        if (!Float.isNaN(v)) {
+          s[0] += v;
+          s[1]++;
+        }
+      }
+    }
+  }
+
+  /** The means, each name prefixed with {@code prefix}. */
+  Map<String, Double> means(String prefix) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    for (Map.Entry<String, double[]> e : sums.entrySet()) {
+      String key = e.getKey();
+      double[] s = e.getValue();
+      if (key.endsWith("_sum")) {
+        String base = key.substring(0, key.length() - 4); // rewards/chosen
+        double[] count = sums.get("count/" + base.substring(base.indexOf('/') + 1));
+        if (count != null) {
+          out.put(prefix + base, count[0] == 0 ? Double.NaN : s[0] / count[0]);
+          continue;
+        }
+      }
+      out.put(prefix + key, s[1] == 0 ? Double.NaN : s[0] / s[1]);
+    }
+    return out;
+  }
+
+  /**
+   * Loss and metric means over {@code n} held-out groups, {@code microBatch} at a time, without a
+   * graph, each micro-batch in its own sub-manager.
+   */
+  static Map<String, Double> heldOut(
+      NDManager parent,
+      int n,
+      int microBatch,
+      BiFunction<NDManager, List<Integer>, LossOutput> compute) {
+    MetricSums sums = new MetricSums();
+    double lossSum = 0;
+    boolean grad = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try {
+      for (int start = 0; start < n; start += microBatch) {
+        List<Integer> idx = new ArrayList<>();
+        for (int g = start; g < Math.min(n, start + microBatch); g++) {
+          idx.add(g);
+        }
+        try (NDManager m = parent.newSubManager()) {
+          LossOutput out = compute.apply(m, idx);
+          lossSum += out.perGroup().sum().getFloat();
+          sums.add(out.metrics());
+        }
+      }
+    } finally {
+      JniUtils.setGradMode(grad);
+    }
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("eval/loss", lossSum / n);
+    m.putAll(sums.means("eval/"));
+    return m;
+  }
+}

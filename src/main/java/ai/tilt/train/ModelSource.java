@@ -1,0 +1,181 @@
+package ai.tilt.train;
+
+import ai.tilt.model.ByteLevelBpe;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Presets;
+import ai.tilt.model.TextTokenizer;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where a run's model comes from: {@code model.path}, a fresh model written once into {@code
+ * RUN/init-model} (warmed up with SFT when the recipe asks), or the checkpoint a resumed run
+ * continues from. Also the files every checkpoint carries beside the weights (config.json, the
+ * tokenizer and generation files), read once when the run starts, so that no checkpoint depends on
+ * a directory that may be gone by the time it is written (the pruned checkpoint a run resumed from,
+ * say).
+ */
+public final class ModelSource {
+  /** The HF files beside the weights that make a checkpoint usable on its own. */
+  static final List<String> SIDE_FILES =
+      List.of(
+          "config.json",
+          "tokenizer.json",
+          "tokenizer_config.json",
+          "special_tokens_map.json",
+          "generation_config.json",
+          "chat_template.jinja");
+
+  private final Path weights;
+  private final Path initial;
+  private final Map<String, byte[]> sideFiles;
+
+  private ModelSource(Path weights, Path initial, Map<String, byte[]> sideFiles) {
+    this.weights = weights;
+    this.initial = initial;
+    this.sideFiles = sideFiles;
+  }
+
+  /**
+   * The source of a run: the checkpoint when resuming, else model.path or a fresh init-model.
+   *
+   * @param checkpoint the checkpoint to continue from, or null for a fresh start
+   */
+  static ModelSource resolve(Recipe r, Path runDir, Path checkpoint, PrintStream console)
+      throws IOException {
+    Path initial = initialDir(r, runDir);
+    Path weights;
+    if (checkpoint != null) {
+      weights = checkpoint;
+    } else if (r.model().path() != null) {
+      weights = initial;
+    } else {
+      weights = writeInitModel(r, runDir, console);
+    }
+    // a checkpoint written before checkpoints were self-contained may lack some: the start has them
+    Map<String, byte[]> files = new LinkedHashMap<>();
+    for (String f : SIDE_FILES) {
+      for (Path dir : List.of(weights, initial)) {
+        if (!files.containsKey(f) && Files.isRegularFile(dir.resolve(f))) {
+          files.put(f, Files.readAllBytes(dir.resolve(f)));
+        }
+      }
+    }
+    return new ModelSource(weights, initial, Collections.unmodifiableMap(files));
+  }
+
+  /** The directory the run's weights load from. */
+  public Path weights() {
+    return weights;
+  }
+
+  /**
+   * The model the run started from: the reference of every loss that has one, also after resuming.
+   */
+  public Path initial() {
+    return initial;
+  }
+
+  /** File name -> content of the side files, as read when the run started. */
+  public Map<String, byte[]> sideFiles() {
+    return sideFiles;
+  }
+
+  static Path initialDir(Recipe r, Path runDir) {
+    return r.model().path() != null ? Path.of(r.model().path()) : runDir.resolve("init-model");
+  }
+
+  /**
+   * model.init written into RUN/init-model. A fresh start always writes it anew (a run killed
+   * before its first checkpoint may have left one made from other settings); resumed runs read the
+   * one their checkpoints started from.
+   */
+  private static Path writeInitModel(Recipe r, Path runDir, PrintStream console)
+      throws IOException {
+    Recipe.Init init = r.model().init();
+    Path dir = runDir.resolve("init-model");
+    Path tmp = runDir.resolve(".init-model.tmp");
+    Checkpoints.deleteTree(tmp);
+    Files.createDirectories(tmp);
+    ModelConfig config;
+    ModelConfig.Family family = ModelConfig.Family.of(init.arch());
+    if (init.vocabSize() != null) {
+      config = Presets.config(family, init.preset(), init.vocabSize(), null, new long[0], null);
+    } else {
+      if (init.tokenizer() != null) {
+        for (String f :
+            List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+          Path src = Path.of(init.tokenizer()).resolve(f);
+          if (Files.exists(src)) {
+            Files.copy(src, tmp.resolve(f));
+          }
+        }
+      } else {
+        ByteLevelBpe.write(tmp);
+      }
+      try (TextTokenizer tok = TextTokenizer.load(tmp)) {
+        config =
+            Presets.config(
+                family, init.preset(), tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
+      }
+    }
+    long seed = init.seed() == null ? r.seed() : init.seed();
+    try (CausalLM m = ModelFiles.random(config, seed, 0.02f, Devices.current())) {
+      ModelFiles.save(m, tmp, "F32", Long.MAX_VALUE);
+    }
+    if (init.sft() != null) {
+      warmUp(init.sft(), tmp, runDir.resolve("warmup-sft"), seed, console);
+    }
+    Checkpoints.deleteTree(dir);
+    Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+    return dir;
+  }
+
+  /**
+   * Trains {@code modelDir} in place with a short SFT run (its own run directory, kept for
+   * inspection).
+   */
+  private static void warmUp(
+      Recipe.WarmUp w, Path modelDir, Path warmDir, long seed, PrintStream console)
+      throws IOException {
+    ObjectNode tree = new ObjectMapper().createObjectNode();
+    tree.put("name", "warmup-sft").put("seed", seed);
+    tree.putObject("model").put("path", modelDir.toString());
+    tree.putObject("data").put("train", w.data()).put("max_length", w.maxLength());
+    tree.putObject("train")
+        .put("max_steps", w.steps())
+        .put("batch_size", w.batchSize())
+        .put("lr", w.lr())
+        .put("min_lr", w.lr() / 10)
+        .put("warmup_steps", Math.min(20, w.steps() / 10));
+    tree.put("loss", "sft");
+    tree.putObject("checkpoint").put("every_steps", 0).put("keep_last", 1);
+    tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
+    Recipe sft = RecipeLoader.bind(tree, List.of(), "model.init.sft");
+    Checkpoints.deleteTree(warmDir);
+    console.println("warm-up: SFT of the fresh model for " + w.steps() + " steps on " + w.data());
+    try (TrainingRun run = TrainingRun.prepare(sft, "warm-up", warmDir, null, console)) {
+      if (new Trainer(run).train(console) != 0) {
+        throw new IllegalStateException("the warm-up SFT did not finish; see " + warmDir);
+      }
+    }
+    Path done = Checkpoints.findLatest(warmDir, new ArrayList<>());
+    Files.copy(
+        done.resolve("model.safetensors"),
+        modelDir.resolve("model.safetensors"),
+        StandardCopyOption.REPLACE_EXISTING);
+  }
+}

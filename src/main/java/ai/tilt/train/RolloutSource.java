@@ -1,0 +1,370 @@
+package ai.tilt.train;
+
+import ai.tilt.data.Batches;
+import ai.tilt.data.PromptSet;
+import ai.tilt.loss.AdvantageInputs;
+import ai.tilt.loss.AdvantageOutput;
+import ai.tilt.loss.Advantages;
+import ai.tilt.loss.GroupLoss;
+import ai.tilt.loss.Loss;
+import ai.tilt.loss.PolicyGradientLoss;
+import ai.tilt.loss.RewardModelLoss;
+import ai.tilt.loss.Sft;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
+import ai.tilt.model.TextTokenizer;
+import ai.tilt.reward.Reward;
+import ai.tilt.reward.RewardContext;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * On-policy training as the loop's experience (Tajwar et al., 2024, Algorithm 1): iteration i takes
+ * the next B prompts of the seeded prompt stream, collects C responses per prompt (sampled from the
+ * current policy, or the prompts' own when {@code online.source} is offline), scores them, and
+ * turns them into what the loss trains on: pairs, labelled responses or scored lists for a
+ * preference loss ({@link PairBuilder}), per-token advantages from the loss's own estimator for a
+ * policy-gradient loss. The loop then makes T = {@code online.reuse} passes over minibatches of M
+ * prompts. Evaluation samples the held-out prompts and reports the gold reward, the KL to the
+ * reference, length, EOS rate and the win rate over the reference's samples.
+ */
+final class RolloutSource implements ExperienceSource {
+  private final Recipe recipe;
+  private final Online cfg;
+  private final CausalLM policy;
+  private final ValueHead valueHead; // PPO, else null
+  private final long padId;
+  private final long seed;
+  private final List<PromptSet.Prompt> trainPrompts;
+  private final List<PromptSet.Prompt> evalPrompts;
+  private final ReferenceModel reference;
+  private final Reward reward;
+  private final Reward gold; // null: the training reward
+  private final Collector collector;
+  private final Evaluator evaluator;
+  private final PrintStream console;
+  private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
+  private Map<String, Double> lastEval;
+  private long[] order; // the prompt permutation of epoch orderEpoch
+  private long orderEpoch = -1;
+
+  private RolloutSource(
+      Recipe recipe,
+      CausalLM policy,
+      ValueHead valueHead,
+      TextTokenizer tokenizer,
+      List<PromptSet.Prompt> trainPrompts,
+      List<PromptSet.Prompt> evalPrompts,
+      ReferenceModel reference,
+      Reward reward,
+      Reward gold,
+      PrintStream console) {
+    this.recipe = recipe;
+    this.cfg = recipe.online();
+    this.policy = policy;
+    this.valueHead = valueHead;
+    this.padId = TrainingRun.padId(tokenizer);
+    this.seed = recipe.seed();
+    this.trainPrompts = trainPrompts;
+    this.evalPrompts = evalPrompts;
+    this.reference = reference;
+    this.reward = reward;
+    this.gold = gold;
+    this.console = console;
+    long[] eos =
+        tokenizer != null && tokenizer.eosIds().length > 0
+            ? tokenizer.eosIds()
+            : policy.config().eosTokenIds();
+    int micro = recipe.train().microBatchSize();
+    this.collector = new Collector(policy, reference, tokenizer, eos, padId, micro);
+    this.evaluator =
+        new Evaluator(
+            collector,
+            reference,
+            cfg.evalCollection(),
+            evalPrompts,
+            gold != null ? gold : reward,
+            seed);
+  }
+
+  /** Loads the prompts, the reference (the run's start) and the rewards of an on-policy recipe. */
+  static RolloutSource open(
+      Recipe r,
+      Path runDir,
+      ModelSource source,
+      CausalLM policy,
+      TextTokenizer tokenizer,
+      ValueHead valueHead,
+      boolean resumed,
+      PrintStream console)
+      throws IOException {
+    boolean offline = r.online().source() == Online.Source.OFFLINE;
+    int vocab = policy.config().vocabSize();
+    Recipe.Data d = r.data();
+    List<PromptSet.Prompt> train =
+        PromptSet.load(Path.of(d.train()), tokenizer, vocab, offline, d.appendEos());
+    List<PromptSet.Prompt> eval =
+        d.eval() == null
+            ? List.of()
+            : PromptSet.load(Path.of(d.eval()), tokenizer, vocab, false, d.appendEos());
+    RewardContext ctx = new RewardContext(tokenizer, Path.of("."), Devices.current());
+    List<AutoCloseable> opened = new ArrayList<>();
+    try {
+      ReferenceModel reference = ReferenceModel.forRun(r, source.initial());
+      opened.add(reference);
+      Reward reward = r.online().reward().create(ctx);
+      opened.add(reward);
+      Reward gold = r.online().goldReward() == null ? null : r.online().goldReward().create(ctx);
+      RolloutSource s =
+          new RolloutSource(
+              r, policy, valueHead, tokenizer, train, eval, reference, reward, gold, console);
+      if (resumed) {
+        s.firstEval = loggedEval(runDir, 0);
+      }
+      return s;
+    } catch (IOException | RuntimeException e) {
+      DatasetSource.closeAll(opened);
+      throw e;
+    }
+  }
+
+  @Override
+  public long iterations() {
+    return cfg.iterations();
+  }
+
+  @Override
+  public int stepsPerIteration() {
+    return cfg.stepsPerIteration();
+  }
+
+  @Override
+  public int epochSize() {
+    return trainPrompts.size();
+  }
+
+  @Override
+  public Experience collect(long iteration, TrainerState state) {
+    long t0 = System.nanoTime();
+    List<PromptSet.Prompt> prompts = nextPrompts(iteration);
+    Rollout rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, policy);
+    Map<String, Double> metrics = new LinkedHashMap<>(RolloutStats.of(rollout));
+    metrics.putAll(collector.timings());
+    if (rollout.samplingLogps() != null) {
+      double diff = RolloutStats.logpDiff(rollout);
+      metrics.put("sampling/logp_diff", diff);
+      boolean plain = cfg.temperature() == 1.0 && cfg.topK() == 0 && cfg.topP() == 1.0;
+      if (iteration == 0 && plain && diff > cfg.logpDiffWarn()) {
+        console.printf(
+            "warning: the trainer's log-probs of the sampled tokens differ from the sampler's by"
+                + " %.4f on average (more than online.logp_diff_warn %.4f)%n",
+            diff, cfg.logpDiffWarn());
+      }
+    }
+    OnlineState before = OnlineState.of(state, cfg);
+    Material material = material(rollout, before);
+    OnlineState after = before.afterIteration(rollout, cfg, material.baseline());
+    metrics.put("iteration", (double) iteration + 1);
+    metrics.put("objective/kl_coef", after.klCoef());
+    int[] items = new int[prompts.size()];
+    for (int i = 0; i < items.length; i++) {
+      items[i] = i;
+    }
+    return new Experience(
+        material.objective(),
+        items,
+        cfg.reuse(),
+        cfg.minibatchSize(),
+        Collector.iterationSeed(seed, iteration),
+        prompts.size(),
+        after.toMap(),
+        (System.nanoTime() - t0) / 1e9,
+        metrics);
+  }
+
+  /** What a rollout becomes for the recipe's loss, and the reward baseline it leaves behind. */
+  private record Material(Objective objective, Advantages.Baseline baseline) {}
+
+  private Material material(Rollout rollout, OnlineState state) {
+    return recipe
+        .loss()
+        .match(
+            new Loss.Cases<Material>() {
+              @Override
+              public Material groups(GroupLoss loss) {
+                PairBuilder.Built built = PairBuilder.build(rollout, loss, cfg, seed);
+                PreferenceObjective inner =
+                    new PreferenceObjective(
+                        policy,
+                        null,
+                        loss,
+                        padId,
+                        built.groups(),
+                        List.of(),
+                        built.referenceSums(),
+                        null,
+                        "");
+                return new Material(
+                    new IterationObjective(inner, built.groupsOfPrompt()), state.baseline());
+              }
+
+              @Override
+              public Material policyGradient(PolicyGradientLoss loss) {
+                float[][] oldValues =
+                    loss.needsValues()
+                        ? collector.tokenValues(
+                            valueHead,
+                            rollout.prompts(),
+                            rollout.samplesPerPrompt(),
+                            rollout.completions())
+                        : null;
+                AdvantageOutput adv =
+                    loss.advantages(
+                        new AdvantageInputs(
+                            rollout.rewards(),
+                            rollout.samplesPerPrompt(),
+                            rollout.oldLogps(),
+                            rollout.refLogps(),
+                            state.klCoef(),
+                            state.baseline(),
+                            oldValues));
+                Objective objective =
+                    new PolicyObjective(
+                        policy,
+                        loss,
+                        padId,
+                        rollout,
+                        adv,
+                        valueHead,
+                        oldValues,
+                        recipe.train().lossNormalization());
+                return new Material(objective, adv.baseline());
+              }
+
+              @Override
+              public Material sft(Sft loss) {
+                throw notOnPolicy(loss);
+              }
+
+              @Override
+              public Material rewardModel(RewardModelLoss loss) {
+                throw notOnPolicy(loss);
+              }
+            });
+  }
+
+  static IllegalArgumentException notOnPolicy(Loss loss) {
+    return new IllegalArgumentException(
+        "recipe: an on-policy run trains a preference or policy-gradient loss, not " + loss.type());
+  }
+
+  /** The B prompts of an iteration: the next stretch of the seeded per-epoch prompt order. */
+  List<PromptSet.Prompt> nextPrompts(long iteration) {
+    List<PromptSet.Prompt> out = new ArrayList<>();
+    int b = cfg.promptsPerIteration();
+    for (long k = iteration * b; k < (iteration + 1) * b; k++) {
+      long epoch = k / trainPrompts.size();
+      if (order == null || orderEpoch != epoch) {
+        order = Batches.order(trainPrompts.size(), seed, (int) epoch);
+        orderEpoch = epoch;
+      }
+      out.add(trainPrompts.get((int) order[(int) (k % trainPrompts.size())]));
+    }
+    return out;
+  }
+
+  @Override
+  public boolean hasEval() {
+    return !evalPrompts.isEmpty();
+  }
+
+  @Override
+  public boolean evaluatesStart() {
+    return true;
+  }
+
+  @Override
+  public Map<String, Double> evaluate() {
+    Map<String, Double> m = evaluator.evaluate(policy);
+    if (firstEval == null) {
+      firstEval = m;
+    }
+    lastEval = m;
+    return m;
+  }
+
+  @Override
+  public String finalReport() {
+    return lastEval == null ? "" : table(firstEval, lastEval);
+  }
+
+  @Override
+  public String describe() {
+    return String.format(
+        "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
+            + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",
+        policy.config().family().modelType,
+        recipe.loss().type(),
+        cfg.iterations(),
+        cfg.promptsPerIteration(),
+        cfg.samplesPerPrompt(),
+        cfg.source() == Online.Source.OFFLINE ? "dataset responses" : "samples",
+        cfg.reuse(),
+        cfg.minibatchSize(),
+        (long) cfg.iterations() * cfg.stepsPerIteration(),
+        trainPrompts.size(),
+        evalPrompts.size(),
+        cfg.reward().getClass().getSimpleName());
+  }
+
+  /**
+   * The evaluation a run logged at {@code step} (a resumed process reports the start's from it);
+   * null if none.
+   */
+  static Map<String, Double> loggedEval(Path runDir, long step) {
+    try {
+      for (Plots.Row row : Plots.read(runDir.resolve(MetricsLog.METRICS_FILE)).rows()) {
+        if (row.step() == step && row.values().containsKey("eval/mean_length")) {
+          return row.values();
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // no readable log: the table shows NaN for what only the first evaluation knew
+    }
+    return null;
+  }
+
+  /** The start (the reference) against the final policy on the eval prompts. */
+  static String table(Map<String, Double> first, Map<String, Double> last) {
+    StringBuilder sb = new StringBuilder("\n  eval (held-out prompts)    reference      final\n");
+    String[][] rows = {
+      {"gold reward", "eval/reward"},
+      {"KL to reference", "eval/kl"},
+      {"completion length", "eval/mean_length"},
+      {"EOS rate", "eval/eos_rate"},
+      {"win rate vs reference", "eval/win_rate"}
+    };
+    for (String[] row : rows) {
+      double ref =
+          switch (row[1]) {
+            case "eval/reward" -> last.get("eval/reference_reward");
+            case "eval/kl" -> 0.0;
+            case "eval/win_rate" -> 0.5;
+            default -> first == null ? Double.NaN : first.get(row[1]);
+          };
+      sb.append(String.format("  %-24s %10.3f %10.3f%n", row[0], ref, last.get(row[1])));
+    }
+    return sb.toString();
+  }
+
+  @Override
+  public void close() {
+    DatasetSource.closeAll(
+        gold == null ? List.of(reward, reference) : List.of(gold, reward, reference));
+  }
+}
