@@ -3,6 +3,7 @@ package ai.tilt.bench;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -36,7 +37,7 @@ public final class ForwardBench {
     for (int i = -1; i < steps; i++) { // i = -1 warms up
       try (NDManager step = model.manager().newSubManager()) {
         NDArray x = step.create(ids, new Shape(batch, seqLen));
-        NDArray mask = step.ones(new Shape(batch, seqLen), ai.djl.ndarray.types.DataType.INT64);
+        NDArray mask = step.ones(new Shape(batch, seqLen), DataType.INT64);
         long t0 = System.nanoTime();
         model.tokenLogprobs(x, mask, 1).mean().getFloat();
         if (i >= 0) {
@@ -48,7 +49,7 @@ public final class ForwardBench {
           p.tempAttach(step); // gradient wrappers and op results land in the step, not the model
         }
         NDArray x = step.create(ids, new Shape(batch, seqLen));
-        NDArray mask = step.ones(new Shape(batch, seqLen), ai.djl.ndarray.types.DataType.INT64);
+        NDArray mask = step.ones(new Shape(batch, seqLen), DataType.INT64);
         long t0 = System.nanoTime();
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
           NDArray loss = model.tokenLogprobs(x, mask, 1).mean().neg();

@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -136,7 +137,7 @@ public final class OnlineBench {
 
   private static void deleteTree(Path p) throws IOException {
     try (var s = Files.walk(p)) {
-      for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(q);
       }
     }

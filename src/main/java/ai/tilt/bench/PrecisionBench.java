@@ -9,8 +9,11 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
+import ai.tilt.model.Kernels;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
+import ai.tilt.model.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -30,14 +33,14 @@ public final class PrecisionBench {
   /** One side of the memory comparison; runs in its own process. */
   public static Map<String, Object> referenceMemory(
       Path modelDir, Precision precision, int batch, int seqLen) throws IOException {
-    ai.tilt.model.Torch.init();
-    ai.tilt.model.Kernels.available(); // libtorch and the kernels are resident before the baseline
+    Torch.init();
+    Kernels.available(); // libtorch and the kernels are resident before the baseline
     try (NDManager warm = NDManager.newBaseManager()) {
       warm.ones(new Shape(64, 64)).matMul(warm.ones(new Shape(64, 64))).getFloat(0, 0);
     }
     long before = Rss.currentMb();
     Map<String, Object> out = new LinkedHashMap<>();
-    try (CausalLM m = ModelFiles.load(modelDir, ai.tilt.model.Devices.current(), precision);
+    try (CausalLM m = ModelFiles.load(modelDir, Devices.current(), precision);
         NDManager s = m.manager().newSubManager()) {
       // the reader's file mappings are released when collected: do it before measuring
       System.gc();

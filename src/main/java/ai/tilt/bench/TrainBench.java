@@ -9,6 +9,9 @@ import ai.tilt.train.AdamW;
 import ai.tilt.train.Recipe.Normalization;
 import ai.tilt.train.SftObjective;
 import ai.tilt.train.TrainStep;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -118,7 +121,7 @@ public final class TrainBench {
 
   /** Many steps of a tiny model, RSS sampled every {@code every} steps. */
   public static Map<String, Object> soak(
-      CausalLM model, int steps, int every, java.io.PrintStream console) {
+      CausalLM model, int steps, int every, PrintStream console) {
     Map<String, NDArray> params = model.parameters();
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
@@ -127,8 +130,7 @@ public final class TrainBench {
     List<Long> rss = new ArrayList<>();
     List<Long> jvm =
         new ArrayList<>(); // heap + non-heap (code cache, metaspace) committed by the JVM
-    java.lang.management.MemoryMXBean mem =
-        java.lang.management.ManagementFactory.getMemoryMXBean();
+    MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
     long t0 = System.nanoTime();
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.01)) {
       SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);

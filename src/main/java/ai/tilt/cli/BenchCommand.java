@@ -1,18 +1,30 @@
 package ai.tilt.cli;
 
+import ai.tilt.bench.DpoBench;
 import ai.tilt.bench.ForwardBench;
 import ai.tilt.bench.GenerateBench;
+import ai.tilt.bench.OnlineBench;
+import ai.tilt.bench.PrecisionBench;
 import ai.tilt.bench.TrainBench;
 import ai.tilt.data.DataOptions;
+import ai.tilt.data.PreferenceDataset;
+import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.Presets;
 import ai.tilt.model.TextTokenizer;
+import ai.tilt.train.ReferenceModel;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -67,14 +79,11 @@ public final class BenchCommand implements Runnable {
 
     CausalLM load() throws Exception {
       if (model != null) {
-        return ModelFiles.load(model, ai.tilt.model.Devices.current());
+        return ModelFiles.load(model, Devices.current());
       }
       Family f = Family.of(arch);
       return ModelFiles.random(
-          Presets.config(f, preset, vocab, null, new long[0], null),
-          0,
-          0.02f,
-          ai.tilt.model.Devices.current());
+          Presets.config(f, preset, vocab, null, new long[0], null), 0, 0.02f, Devices.current());
     }
 
     String label() {
@@ -212,7 +221,7 @@ public final class BenchCommand implements Runnable {
           Map<String, Object> fp32 =
               TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps);
           try (CausalLM again = choice.load()) {
-            again.setPrecision(ai.tilt.model.Precision.of(precision));
+            again.setPrecision(Precision.of(precision));
             Map<String, Object> other =
                 TrainBench.run(
                     again, choice.label(), batch, micro, promptLen, completionLen, steps);
@@ -226,7 +235,7 @@ public final class BenchCommand implements Runnable {
           }
           return 0;
         }
-        model.setPrecision(ai.tilt.model.Precision.of(precision));
+        model.setPrecision(Precision.of(precision));
         if (data == null) {
           Map<String, Object> out =
               TrainBench.run(model, choice.label(), batch, micro, promptLen, completionLen, steps);
@@ -292,20 +301,17 @@ public final class BenchCommand implements Runnable {
     public Integer call() throws Exception {
       try (CausalLM policy = choice.load();
           CausalLM frozen = choice.load()) {
-        List<ai.tilt.data.ResponseGroup> pairs;
+        List<ResponseGroup> pairs;
         if (data == null) {
-          pairs =
-              ai.tilt.bench.DpoBench.pairs(
-                  batch, promptLen, responseLen, policy.config().vocabSize());
+          pairs = DpoBench.pairs(batch, promptLen, responseLen, policy.config().vocabSize());
         } else {
           if (choice.model == null) {
             throw new IllegalArgumentException(
                 "--data needs --model DIR (a model with a tokenizer)");
           }
           try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
-            List<ai.tilt.data.ResponseGroup> all =
-                ai.tilt.data.PreferenceDataset.load(
-                        data, tok, new ai.tilt.data.DataOptions(maxLength, null, false, true))
+            List<ResponseGroup> all =
+                PreferenceDataset.load(data, tok, new DataOptions(maxLength, null, false, true))
                     .groups();
             if (all.size() < batch) {
               throw new IllegalArgumentException(
@@ -314,14 +320,7 @@ public final class BenchCommand implements Runnable {
             pairs = all.subList(0, batch);
           }
         }
-        print(
-            ai.tilt.bench.DpoBench.run(
-                policy,
-                ai.tilt.train.ReferenceModel.of(frozen),
-                choice.label(),
-                pairs,
-                micro,
-                steps));
+        print(DpoBench.run(policy, ReferenceModel.of(frozen), choice.label(), pairs, micro, steps));
       }
       return 0;
     }
@@ -364,7 +363,7 @@ public final class BenchCommand implements Runnable {
     public Integer call() throws Exception {
       try (CausalLM model = choice.load()) {
         print(
-            ai.tilt.bench.OnlineBench.run(
+            OnlineBench.run(
                 model,
                 choice.label(),
                 loss,
@@ -400,12 +399,10 @@ public final class BenchCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       if (child != null) {
-        print(
-            ai.tilt.bench.PrecisionBench.referenceMemory(
-                choice.model, ai.tilt.model.Precision.of(child), batch, seqLen));
+        print(PrecisionBench.referenceMemory(choice.model, Precision.of(child), batch, seqLen));
         return 0;
       }
-      Path dir = java.nio.file.Files.createTempDirectory("tilt-bench-memory");
+      Path dir = Files.createTempDirectory("tilt-bench-memory");
       Path modelDir = choice.model;
       if (modelDir == null) {
         modelDir = dir.resolve("model");
@@ -413,12 +410,11 @@ public final class BenchCommand implements Runnable {
           ModelFiles.save(m, modelDir, "F32", Long.MAX_VALUE);
         }
       }
-      Map<String, Object> out = new java.util.LinkedHashMap<>();
+      Map<String, Object> out = new LinkedHashMap<>();
       out.put("bench", "memory");
       out.put("model", choice.label());
       for (String p : new String[] {"fp32", "bf16"}) {
-        String javaBin =
-            java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb =
             new ProcessBuilder(
                 javaBin,
@@ -444,13 +440,10 @@ public final class BenchCommand implements Runnable {
         String last = new String(proc.getInputStream().readAllBytes()).trim();
         proc.waitFor();
         String[] lines = last.split("\n");
-        out.put(
-            p, new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[lines.length - 1]));
+        out.put(p, new ObjectMapper().readTree(lines[lines.length - 1]));
       }
-      com.fasterxml.jackson.databind.JsonNode a =
-          (com.fasterxml.jackson.databind.JsonNode) out.get("fp32");
-      com.fasterxml.jackson.databind.JsonNode b =
-          (com.fasterxml.jackson.databind.JsonNode) out.get("bf16");
+      JsonNode a = (JsonNode) out.get("fp32");
+      JsonNode b = (JsonNode) out.get("bf16");
       out.put(
           "weights_ratio",
           GenerateBench.round(b.get("weights_mb").asDouble() / a.get("weights_mb").asDouble()));
@@ -491,23 +484,20 @@ public final class BenchCommand implements Runnable {
     public Integer call() throws Exception {
       if (child != null) {
         try (CausalLM m = choice.load()) {
-          print(
-              ai.tilt.bench.PrecisionBench.attention(
-                  m, child.equals("fused"), batch, seqLen, steps));
+          print(PrecisionBench.attention(m, child.equals("fused"), batch, seqLen, steps));
         }
         return 0;
       }
-      Map<String, Object> out = new java.util.LinkedHashMap<>();
+      Map<String, Object> out = new LinkedHashMap<>();
       out.put("bench", "attention");
       out.put("model", choice.label());
       out.put("batch", batch);
       out.put("seq_len", seqLen);
       for (String mode : new String[] {"unfused", "fused"}) {
         // each in a fresh JVM, so neither inherits the other's memory
-        String javaBin =
-            java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd =
-            new java.util.ArrayList<>(
+            new ArrayList<>(
                 List.of(
                     javaBin,
                     "-Dai.djl.offline=true",
@@ -538,14 +528,10 @@ public final class BenchCommand implements Runnable {
         Process proc = pb.start();
         String[] lines = new String(proc.getInputStream().readAllBytes()).trim().split("\n");
         proc.waitFor();
-        out.put(
-            mode,
-            new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[lines.length - 1]));
+        out.put(mode, new ObjectMapper().readTree(lines[lines.length - 1]));
       }
-      com.fasterxml.jackson.databind.JsonNode a =
-          (com.fasterxml.jackson.databind.JsonNode) out.get("unfused");
-      com.fasterxml.jackson.databind.JsonNode b =
-          (com.fasterxml.jackson.databind.JsonNode) out.get("fused");
+      JsonNode a = (JsonNode) out.get("unfused");
+      JsonNode b = (JsonNode) out.get("fused");
       out.put(
           "fused_speedup",
           GenerateBench.round(a.get("step_s").asDouble() / b.get("step_s").asDouble()));
@@ -577,11 +563,11 @@ public final class BenchCommand implements Runnable {
     public Integer call() throws Exception {
       try (CausalLM a = choice.load();
           CausalLM b = choice.load()) {
-        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        Map<String, Object> out = new LinkedHashMap<>();
         out.put("bench", "parity");
         out.put("model", choice.label());
         out.put("device", a.manager().getDevice().toString());
-        out.putAll(ai.tilt.bench.PrecisionBench.parity(a, b, batch, seqLen));
+        out.putAll(PrecisionBench.parity(a, b, batch, seqLen));
         print(out);
       }
       return 0;
@@ -610,8 +596,7 @@ public final class BenchCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       if (!sameJvm) {
-        String javaBin =
-            java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb =
             new ProcessBuilder(
                 javaBin,

@@ -1,7 +1,9 @@
 package ai.tilt.cli;
 
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.RewardSpec;
 import ai.tilt.train.OnlineEval;
@@ -10,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -62,18 +65,13 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    SamplingParams params = sampling.params(false, false); // flags checked before any loading
     RewardSpec rewardSpec = rewardOption(reward, "--reward");
-    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current());
+    try (CausalLM lm = ModelFiles.load(model, Devices.current());
         TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       Map<String, Double> m =
           OnlineEval.run(
-              lm,
-              tok,
-              reference != null ? reference : model,
-              rewardSpec,
-              prompts,
-              samples,
-              sampling.params(false, false));
+              lm, tok, reference != null ? reference : model, rewardSpec, prompts, samples, params);
       System.err.print(OnlineEval.describe(m));
       System.out.println(new ObjectMapper().writeValueAsString(m));
     }
@@ -83,7 +81,7 @@ public final class EvalCommand implements Callable<Integer> {
   /**
    * A reward given on the command line: a name ({@code min_length}) or a YAML mapping with a type.
    */
-  static RewardSpec rewardOption(String text, String option) throws java.io.IOException {
+  static RewardSpec rewardOption(String text, String option) throws IOException {
     JsonNode spec = new YAMLMapper().readTree(text);
     ObjectNode tree =
         spec != null && spec.isTextual()

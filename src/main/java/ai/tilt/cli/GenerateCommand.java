@@ -2,8 +2,10 @@ package ai.tilt.cli;
 
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.Generator;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -78,9 +80,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     SamplingParams params = sampling.params(greedy, ignoreEos);
-    try (CausalLM lm =
-        ModelFiles.load(
-            model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
+    try (CausalLM lm = ModelFiles.load(model, Devices.current(), Precision.of(dtype))) {
       TextTokenizer tokenizer = TextTokenizer.loadIfPresent(model);
       ModelInputs inputs = new ModelInputs(lm, tokenizer);
       List<ObjectNode> records = new ArrayList<>();

@@ -3,6 +3,7 @@ package ai.tilt.cli;
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.model.ModelFiles;
@@ -73,7 +74,7 @@ public final class InitModelCommand implements Callable<Integer> {
       config =
           Presets.config(family, preset, tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
     }
-    try (CausalLM model = ModelFiles.random(config, seed, 0.02f, ai.tilt.model.Devices.current())) {
+    try (CausalLM model = ModelFiles.random(config, seed, 0.02f, Devices.current())) {
       ModelFiles.save(model, out, "F32", Long.MAX_VALUE);
     }
     ObjectNode gen = Jsonl.mapper().createObjectNode();

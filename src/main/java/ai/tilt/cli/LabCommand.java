@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -131,13 +133,9 @@ public final class LabCommand implements Runnable {
     /** The command that regenerates this selection, for the report. */
     String command(LabJobs.Options o) {
       String s =
-          o.seeds()
-                  .equals(
-                      java.util.stream.IntStream.rangeClosed(1, o.seeds().size()).boxed().toList())
+          o.seeds().equals(IntStream.rangeClosed(1, o.seeds().size()).boxed().toList())
               ? Integer.toString(o.seeds().size())
-              : o.seeds().stream()
-                  .map(String::valueOf)
-                  .collect(java.util.stream.Collectors.joining(","));
+              : o.seeds().stream().map(String::valueOf).collect(Collectors.joining(","));
       return "./tilt lab run"
           + (quick ? " --quick" : "")
           + " --seeds "

@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -13,7 +15,9 @@ import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -54,9 +58,7 @@ public final class LogprobsCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM lm =
-        ModelFiles.load(
-            model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype))) {
+    try (CausalLM lm = ModelFiles.load(model, Devices.current(), Precision.of(dtype))) {
       ModelInputs inputs = new ModelInputs(lm, TextTokenizer.loadIfPresent(model));
       List<long[]> prompts = new ArrayList<>();
       List<long[]> completions = new ArrayList<>();
@@ -90,7 +92,7 @@ public final class LogprobsCommand implements Callable<Integer> {
           }
         }
       }
-      Files.move(tmp, output, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING);
     }
     System.err.println("tilt logprobs: scored " + lines.size() + " completions -> " + output);
     return 0;
@@ -113,7 +115,7 @@ public final class LogprobsCommand implements Callable<Integer> {
       long[] c = completions.get(r);
       System.arraycopy(p, 0, ids, r * t, p.length);
       System.arraycopy(c, 0, ids, r * t + p.length, c.length);
-      java.util.Arrays.fill(mask, r * t, r * t + p.length + c.length, 1L);
+      Arrays.fill(mask, r * t, r * t + p.length + c.length, 1L);
     }
     int from = Integer.MAX_VALUE;
     for (long[] p : prompts) {

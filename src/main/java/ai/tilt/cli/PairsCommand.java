@@ -2,7 +2,9 @@ package ai.tilt.cli;
 
 import ai.tilt.data.PromptSet;
 import ai.tilt.data.SampledPairs;
+import ai.tilt.data.SynthData;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.Generator;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.SamplingParams;
@@ -22,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -95,23 +98,22 @@ public final class PairsCommand implements Callable<Integer> {
     if (samples < 2) {
       throw new IllegalArgumentException("--samples must be at least 2");
     }
+    SamplingParams params = sampling.params(false, false); // flags checked before any loading
     RewardSpec spec = EvalCommand.rewardOption(reward, "--reward");
     PrintStream err = System.err;
-    try (CausalLM lm = ModelFiles.load(model, ai.tilt.model.Devices.current());
+    try (CausalLM lm = ModelFiles.load(model, Devices.current());
         TextTokenizer tok = TextTokenizer.load(model);
-        Reward scorer =
-            spec.create(new RewardContext(tok, Path.of("."), ai.tilt.model.Devices.current()))) {
+        Reward scorer = spec.create(new RewardContext(tok, Path.of("."), Devices.current()))) {
       List<PromptSet.Prompt> ps =
           PromptSet.load(prompts, tok, lm.config().vocabSize(), false, true);
       long[] eos = tok.eosIds().length > 0 ? tok.eosIds() : lm.config().eosTokenIds();
       Generator gen = new Generator(lm, eos);
-      SamplingParams params = sampling.params(false, false);
       SplittableRandom cut = new SplittableRandom(sampling.seed ^ 0x5DEECE66DL);
       ObjectMapper json = new ObjectMapper();
       List<String> lines = new ArrayList<>();
       int ties = 0;
       double[] lengthSum = new double[2];
-      Map<Integer, Integer> wordHistogram = new java.util.TreeMap<>();
+      Map<Integer, Integer> wordHistogram = new TreeMap<>();
       int perBatch = Math.max(1, batchSize / samples);
       for (int from = 0; from < ps.size(); from += perBatch) {
         List<PromptSet.Prompt> chunk = ps.subList(from, Math.min(ps.size(), from + perBatch));
@@ -189,7 +191,7 @@ public final class PairsCommand implements Callable<Integer> {
         throw new IllegalStateException(
             "every prompt's samples tied under the reward: no pairs to write to " + out);
       }
-      ai.tilt.data.SynthData.writeLines(out, lines);
+      SynthData.writeLines(out, lines);
       int mode =
           wordHistogram.entrySet().stream()
               .max(Map.Entry.comparingByValue())

@@ -4,9 +4,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.Head;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
@@ -65,9 +68,7 @@ public final class ScoreCommand implements Callable<Integer> {
               + " *ForSequenceClassification); train one with loss: reward_model");
     }
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM rm =
-            ModelFiles.load(
-                model, ai.tilt.model.Devices.current(), ai.tilt.model.Precision.of(dtype));
+    try (CausalLM rm = ModelFiles.load(model, Devices.current(), Precision.of(dtype));
         TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
       List<long[]> seqs = new ArrayList<>();
       for (Jsonl.Line line : lines) {
@@ -107,9 +108,7 @@ public final class ScoreCommand implements Callable<Integer> {
         List<Map<String, Object>> msgs =
             Jsonl.mapper()
                 .convertValue(
-                    line.json().get("messages"),
-                    new com.fasterxml.jackson.core.type.TypeReference<
-                        List<Map<String, Object>>>() {});
+                    line.json().get("messages"), new TypeReference<List<Map<String, Object>>>() {});
         ids = tok.encodeChat(msgs, false, Map.of());
       } else {
         long[] p = tok.encodePrompt(line.text("prompt"));

@@ -1,5 +1,6 @@
 package ai.tilt.cli;
 
+import ai.tilt.model.Devices;
 import ai.tilt.model.RuntimeInfo;
 import ai.tilt.train.Checkpoints;
 import ai.tilt.train.Recipe;
@@ -53,7 +54,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
-    ai.tilt.model.Devices.use(
+    Devices.use(
         recipe.device().equals("auto")
             ? System.getProperty("tilt.device", "auto")
             : recipe.device());

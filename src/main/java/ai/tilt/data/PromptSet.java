@@ -3,6 +3,7 @@ package ai.tilt.data;
 import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -84,7 +85,7 @@ public final class PromptSet {
           throw line.error("'response_ids' must be a non-empty list of token-id lists");
         }
         for (int i = 0; i < rs.size(); i++) {
-          com.fasterxml.jackson.databind.node.ObjectNode one = Jsonl.mapper().createObjectNode();
+          ObjectNode one = Jsonl.mapper().createObjectNode();
           one.set("ids", rs.get(i));
           long[] r = new Jsonl.Line(line.file(), line.number(), one).ids("ids");
           if (r.length == 0) {

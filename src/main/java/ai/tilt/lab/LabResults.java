@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,7 +108,7 @@ public final class LabResults {
       double sum = 0;
       int n = 0;
       for (Curve c : curves) {
-        int at = java.util.Arrays.binarySearch(c.steps(), base.steps()[i]);
+        int at = Arrays.binarySearch(c.steps(), base.steps()[i]);
         if (at >= 0) {
           sum += c.values()[at];
           n++;

@@ -10,17 +10,22 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorCompletionService;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the lab's jobs, each a {@code tilt} command in its own JVM: DJL allows one gradient
@@ -86,7 +91,7 @@ public final class LabRunner {
     try {
       while (!pending.isEmpty() || running > 0) {
         // steps first: each unlocks a whole experiment's runs
-        pending.sort(java.util.Comparator.comparing(j -> !j.step()));
+        pending.sort(Comparator.comparing(j -> !j.step()));
         for (var it = pending.iterator(); it.hasNext() && running < workers && !stopping; ) {
           LabJobs.Job job = it.next();
           String failedDep =
@@ -144,7 +149,7 @@ public final class LabRunner {
         Object[] r;
         try {
           r = f.get();
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
           throw new IllegalStateException("lab runner: " + e.getCause(), e.getCause());
         }
         LabJobs.Job job = (LabJobs.Job) r[0];
@@ -240,8 +245,8 @@ public final class LabRunner {
         log,
         "$ tilt " + String.join(" ", cmd) + "\n",
         StandardCharsets.UTF_8,
-        java.nio.file.StandardOpenOption.CREATE,
-        java.nio.file.StandardOpenOption.APPEND);
+        StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND);
     long t0 = System.nanoTime();
     Process p = pb.start();
     live.add(p);
@@ -265,7 +270,7 @@ public final class LabRunner {
     ObjectNode m = JSON.createObjectNode();
     m.set("argv", JSON.valueToTree(argv));
     m.put("seconds", seconds);
-    m.put("finished_at", java.time.Instant.now().toString());
+    m.put("finished_at", Instant.now().toString());
     Path tmp = job.dir().resolve(DONE + ".tmp");
     Files.writeString(tmp, JSON.writeValueAsString(m));
     Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -299,7 +304,7 @@ public final class LabRunner {
     }
     for (Process p : live) {
       try {
-        p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+        p.waitFor(60, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;

@@ -1,6 +1,7 @@
 package ai.tilt.lab;
 
 import java.util.SplittableRandom;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * The didactic bandits' data distribution pi_data (Tajwar et al., 2024, section 4; the released
@@ -44,7 +45,7 @@ public final class PiData {
   }
 
   /** E over pi_data of a per-token reward. */
-  public static double expected(java.util.function.IntToDoubleFunction reward) {
+  public static double expected(IntToDoubleFunction reward) {
     double s = 0;
     for (int k = 0; k < ACTIONS; k++) {
       s += P[k] * reward.applyAsDouble(k);

@@ -2,6 +2,7 @@ package ai.tilt.loss;
 
 import static ai.tilt.loss.LossMath.require;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -182,7 +183,7 @@ public final class Advantages {
     for (int b = 0; b < lengths.length; b++) {
       require(lengths[b] >= 0, "sequenceToTokens: negative length " + lengths[b]);
       out[b] = new float[lengths[b]];
-      java.util.Arrays.fill(out[b], (float) perSequence[b]);
+      Arrays.fill(out[b], (float) perSequence[b]);
     }
     return out;
   }

@@ -9,8 +9,11 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.norm.LayerNorm;
 import ai.tilt.model.ModelConfig.Family;
-import java.util.LinkedHashMap;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A decoder-only transformer LM written on raw NDArrays, with parameters kept in a map under their
@@ -31,8 +34,7 @@ public final class CausalLM implements AutoCloseable {
   private final Map<String, NDArray> params; // HF name -> weight, in HF layout
   private final Rotary rotary; // null for GPT-2's learned positions
   private final Kernels kernels; // null when the TorchScript kernels cannot load
-  private final java.util.Set<NDArray> heldBf16 =
-      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private final Set<NDArray> heldBf16 = Collections.newSetFromMap(new IdentityHashMap<>());
   private Precision precision = Precision.FP32;
   private boolean fusedAttention = true;
 
@@ -463,7 +465,7 @@ public final class CausalLM implements AutoCloseable {
   }
 
   /** Marks weights a loader already converted to bfloat16 (see ModelFiles.load with bf16). */
-  void holdInBf16(java.util.Collection<NDArray> converted) {
+  void holdInBf16(Collection<NDArray> converted) {
     heldBf16.addAll(converted);
     precision = Precision.BF16;
   }
@@ -486,11 +488,6 @@ public final class CausalLM implements AutoCloseable {
 
   private NDArray opt(String name) {
     return params.get(name);
-  }
-
-  /** A map of the same names in insertion order, for callers that must not mutate ours. */
-  public Map<String, NDArray> copyOfParameterMap() {
-    return new LinkedHashMap<>(params);
   }
 
   @Override

@@ -2,6 +2,7 @@ package ai.tilt.model;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.engine.StandardCapabilities;
 
 /**
  * Which device models load on: {@code auto} (the first GPU when libtorch sees one, else the CPU),
@@ -20,7 +21,7 @@ public final class Devices {
     if (s.equals("auto")) {
       Engine engine = Torch.init();
       // a CPU-only libtorch on a GPU host still counts the GPUs (a JNA probe): it cannot use them
-      boolean cuda = engine.hasCapability(ai.djl.engine.StandardCapabilities.CUDA);
+      boolean cuda = engine.hasCapability(StandardCapabilities.CUDA);
       return cuda && engine.getGpuCount() > 0 ? Device.gpu() : Device.cpu();
     }
     if (s.equals("cpu")) {

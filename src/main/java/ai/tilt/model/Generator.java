@@ -2,6 +2,7 @@ package ai.tilt.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -198,7 +199,7 @@ public final class Generator {
       pos[i] = prompts.get(r).length + tokens.get(r).size() - 1;
     }
     NDArray idArr = s.create(last, new Shape(b, 1));
-    NDArray maskArr = s.ones(new Shape(b, 1), ai.djl.ndarray.types.DataType.INT64);
+    NDArray maskArr = s.ones(new Shape(b, 1), DataType.INT64);
     NDArray h = model.hidden(idArr, maskArr, s.create(pos, new Shape(b, 1)), cache);
     return model.logits(h.get(":, -1"));
   }

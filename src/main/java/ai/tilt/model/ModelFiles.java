@@ -82,7 +82,7 @@ public final class ModelFiles {
       throw new IllegalStateException(
           "precision bf16 needs Tilt's kernels, which did not load: " + Kernels.loadError());
     }
-    java.util.List<NDArray> held = new ArrayList<>();
+    List<NDArray> held = new ArrayList<>();
     ModelConfig config = ModelConfig.load(dir);
     WeightNames names = new WeightNames(config, head);
     Map<String, Shape> expected = names.shapes();

@@ -1,7 +1,14 @@
 package ai.tilt.model;
 
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.pytorch.jni.LibUtils;
+import com.sun.jna.Function;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
+import org.slf4j.LoggerFactory;
 
 /**
  * Starts DJL's PyTorch engine the way Tilt needs it: offline (libtorch comes from the jars on the
@@ -25,11 +32,11 @@ public final class Torch {
       Engine engine = Engine.getEngine("PyTorch");
       int threads = threads();
       JniUtils.setNumThreads(threads);
-      org.slf4j.LoggerFactory.getLogger(Torch.class)
+      LoggerFactory.getLogger(Torch.class)
           .debug(
               "libtorch {} from {}, {} threads ({})",
               engine.getVersion(),
-              ai.djl.pytorch.jni.LibUtils.getLibtorchPath(),
+              LibUtils.getLibtorchPath(),
               threads,
               threadsSource());
       started = true;
@@ -66,6 +73,20 @@ public final class Torch {
         source + "=" + value + ": threads must be a whole number >= 1");
   }
 
+  /**
+   * Copies {@code src} into {@code dst} in place, on the device, without a graph: what loading a
+   * checkpoint's state into live arrays needs. DJL's {@code set(ByteBuffer)} would do it through
+   * the host and makes libtorch print a deprecation warning (AutoNonVariableTypeMode) to the
+   * console of every resumed run.
+   */
+  public static void copyInto(NDArray dst, NDArray src) {
+    if (!dst.getShape().equals(src.getShape())) {
+      throw new IllegalArgumentException(
+          "cannot copy " + src.getShape() + " into " + dst.getShape());
+    }
+    dst.set(new NDIndex(dst.getShape().dimension() == 0 ? "" : ":"), src);
+  }
+
   /** Where the thread count comes from: tilt.threads, TILT_THREADS or machine. */
   static String threadsSource() {
     if (System.getProperty("tilt.threads") != null) {
@@ -90,13 +111,11 @@ public final class Torch {
       return;
     }
     ompWaitPolicy = "unset";
-    if (com.sun.jna.Platform.isWindows()) {
+    if (Platform.isWindows()) {
       return;
     }
     try {
-      com.sun.jna.Function setenv =
-          com.sun.jna.NativeLibrary.getInstance(com.sun.jna.Platform.C_LIBRARY_NAME)
-              .getFunction("setenv");
+      Function setenv = NativeLibrary.getInstance(Platform.C_LIBRARY_NAME).getFunction("setenv");
       if (setenv.invokeInt(new Object[] {"OMP_WAIT_POLICY", "PASSIVE", 0}) == 0) {
         ompWaitPolicy = "PASSIVE (set by tilt)";
       }

@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.LongConsumer;
 import java.util.function.UnaryOperator;
@@ -82,7 +83,7 @@ public record HttpReward(
   private static URI uri(String url) {
     try {
       URI u = new URI(url);
-      String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
+      String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
       if (!(scheme.equals("http") || scheme.equals("https")) || u.getHost() == null) {
         throw new IllegalArgumentException(
             "reward.url must be an http(s) URL with a host, got '" + url + "'");

@@ -1,6 +1,7 @@
 package ai.tilt.reward;
 
 import ai.djl.Device;
+import ai.tilt.model.Devices;
 import ai.tilt.model.TextTokenizer;
 import java.nio.file.Path;
 
@@ -36,6 +37,6 @@ public record RewardContext(TextTokenizer tokenizer, Path baseDir, Device device
 
   /** The device a reward model runs on. */
   public Device deviceOrCpu() {
-    return device == null ? ai.tilt.model.Devices.current() : device;
+    return device == null ? Devices.current() : device;
   }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
+import ai.tilt.model.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -116,7 +117,7 @@ public final class AdamW implements AutoCloseable {
                     + ", expected "
                     + dst.getShape());
           }
-          dst.set(src.toByteBuffer());
+          Torch.copyInto(dst, src);
           src.close();
         }
       }

@@ -3,6 +3,7 @@ package ai.tilt.train;
 import ai.tilt.doc.Doc;
 import ai.tilt.loss.Loss;
 import ai.tilt.loss.Sft;
+import ai.tilt.model.Precision;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 
@@ -61,7 +62,7 @@ public record Recipe(
       @Doc(
               "precision of the frozen reference: fp32, bf16-mixed or bf16 (weights held in bf16: half the"
                   + " memory); default fp32, or bf16 when train.precision is bf16-mixed")
-          ai.tilt.model.Precision referencePrecision) {
+          Precision referencePrecision) {
     public Model {
       precomputeReference = precomputeReference != null && precomputeReference;
     }
@@ -154,7 +155,7 @@ public record Recipe(
       @Doc(
               "fp32, or bf16-mixed: fp32 master weights and optimizer state, matmuls and attention in bf16,"
                   + " norms, softmax and losses in fp32")
-          ai.tilt.model.Precision precision,
+          Precision precision,
       @Doc("stop after this many consecutive steps with a NaN/Inf loss or gradient norm")
           Integer maxBadSteps) {
     public Train {
@@ -171,8 +172,8 @@ public record Recipe(
       eps = eps == null ? 1e-8 : eps;
       maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
       lossNormalization = lossNormalization == null ? Normalization.PER_TOKEN : lossNormalization;
-      precision = precision == null ? ai.tilt.model.Precision.FP32 : precision;
-      if (precision == ai.tilt.model.Precision.BF16) {
+      precision = precision == null ? Precision.FP32 : precision;
+      if (precision == Precision.BF16) {
         throw new IllegalArgumentException(
             "train.precision bf16 holds weights in bf16 and cannot train; use bf16-mixed");
       }

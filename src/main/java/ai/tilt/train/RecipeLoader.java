@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import ai.tilt.doc.Doc;
+import ai.tilt.loss.Loss;
 import ai.tilt.reward.RewardSpec;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -179,7 +180,7 @@ public final class RecipeLoader {
               + ")");
     } catch (InvalidTypeIdException e) {
       boolean reward = e.getBaseType() != null && e.getBaseType().getRawClass() == RewardSpec.class;
-      String known = String.join(", ", reward ? RewardSpec.names() : ai.tilt.loss.Loss.names());
+      String known = String.join(", ", reward ? RewardSpec.names() : Loss.names());
       if (e.getTypeId() == null) {
         throw new IllegalArgumentException(
             origin
@@ -358,8 +359,8 @@ public final class RecipeLoader {
       if (t.isRecord()) {
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         explain(key + ".", t, values, sb);
-      } else if (t == ai.tilt.loss.Loss.class || t == RewardSpec.class) {
-        boolean loss = t == ai.tilt.loss.Loss.class;
+      } else if (t == Loss.class || t == RewardSpec.class) {
+        boolean loss = t == Loss.class;
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         String name = values.getOrDefault(key + ".type", "null");
         sb.append(
@@ -367,9 +368,8 @@ public final class RecipeLoader {
                 "  %-32s %-14s # %s%n",
                 key + ".type:",
                 name,
-                "one of "
-                    + String.join(", ", loss ? ai.tilt.loss.Loss.names() : RewardSpec.names())));
-        Class<?> chosen = loss ? ai.tilt.loss.Loss.classOf(name) : RewardSpec.classOf(name);
+                "one of " + String.join(", ", loss ? Loss.names() : RewardSpec.names())));
+        Class<?> chosen = loss ? Loss.classOf(name) : RewardSpec.classOf(name);
         if (chosen != null) {
           explain(key + ".", chosen, values, sb); // the chosen type's own keys, with their help
         }

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
+import ai.tilt.model.Torch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,7 +58,7 @@ final class ValueHead implements AutoCloseable {
     try (SafetensorsReader r = Safetensors.open(file)) {
       for (Map.Entry<String, NDArray> e : params.entrySet()) {
         NDArray src = r.load(e.getKey(), manager);
-        e.getValue().set(src.toByteBuffer());
+        Torch.copyInto(e.getValue(), src);
         src.close();
       }
     }

@@ -47,6 +47,36 @@ class CliTest {
     assertEquals(0, r.code(), r.err());
   }
 
+  /** Out-of-range sampling flags are named as the user typed them, on every sampling verb. */
+  @Test
+  void samplingErrorsNameTheFlag() throws IOException {
+    Path prompts = Files.writeString(tmp.resolve("p.jsonl"), "{\"prompt\": \"hi\"}\n");
+    String[][] cases = {
+      {"--top-p", "2", "--top-p must be in (0, 1], got 2.0"},
+      {"--max-new-tokens", "0", "--max-new-tokens must be >= 1, got 0"},
+      {"--temperature", "0", "--temperature must be > 0"},
+      {"--top-k", "-1", "--top-k must be >= 0"}
+    };
+    for (String[] c : cases) {
+      Run g = run("generate", "--model", model.toString(), "--prompt", "hi", c[0], c[1]);
+      assertEquals(1, g.code(), g.err());
+      assertTrue(g.err().startsWith("tilt generate: " + c[2]), g.err());
+      Run e =
+          run(
+              "eval",
+              "--model",
+              model.toString(),
+              "--reward",
+              "min_length",
+              "--prompts",
+              prompts.toString(),
+              c[0],
+              c[1]);
+      assertTrue(e.err().startsWith("tilt eval: " + c[2]), e.err());
+      assertTrue(!g.err().contains("top_p") && !g.err().contains("max_new_tokens"), g.err());
+    }
+  }
+
   @Test
   void errorsNameTheWholeVerb() throws IOException {
     Path recipe =

@@ -1,6 +1,8 @@
 package ai.tilt.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -250,8 +252,14 @@ class TrainCommandTest {
     long stoppedAt = TrainerState.read(ckpt.resolve("trainer_state.json")).step();
     assertTrue(stoppedAt >= 3);
     assertEquals(stoppedAt, lines(dir.resolve("metrics.jsonl")));
-    Run resumed =
-        run(
+    // the resume runs as a process too, so what libtorch itself prints is seen
+    ProcessBuilder again =
+        new ProcessBuilder(
+            java,
+            "-Dai.djl.offline=true",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "ai.tilt.cli.Main",
             "train",
             "recipes/sft-tiny.yaml",
             "--run-dir",
@@ -263,7 +271,53 @@ class TrainCommandTest {
             "checkpoint.every_steps=0",
             "--set",
             "data.eval=null");
-    assertEquals(0, resumed.code(), resumed.err());
+    again.redirectErrorStream(true);
+    again.redirectOutput(tmp.resolve("resume.txt").toFile());
+    Process q = again.start();
+    assertTrue(q.waitFor(120, TimeUnit.SECONDS));
+    String resumeLog = Files.readString(tmp.resolve("resume.txt"));
+    assertEquals(0, q.exitValue(), resumeLog);
     assertEquals(stoppedAt + 2, lines(dir.resolve("metrics.jsonl")));
+    // loading the optimizer state used to make libtorch warn on the console of every resume
+    assertFalse(resumeLog.contains("AutoNonVariableTypeMode"), resumeLog);
+    assertFalse(resumeLog.contains("Warning:"), resumeLog);
+  }
+
+  /**
+   * A resumed run whose checkpoint is pruned later still writes self-contained checkpoints: the
+   * tokenizer and config files were read when the run started, not copied from the pruned directory
+   * when each checkpoint is written.
+   */
+  @Test
+  void checkpointsStaySelfContainedAfterTheResumedFromOneIsPruned() throws IOException {
+    Path dir = tmp.resolve("pruned");
+    String[] common = {
+      "--run-dir",
+      dir.toString(),
+      "--set",
+      "checkpoint.every_steps=2",
+      "--set",
+      "checkpoint.keep_last=2",
+      "--set",
+      "data.eval=null"
+    };
+    String[] first = {"train", "recipes/sft-tiny.yaml", "--set", "train.max_steps=4"};
+    assertEquals(0, run(concat(first, common)).code());
+    String[] resume = {"train", "recipes/sft-tiny.yaml", "--resume", "--set", "train.max_steps=10"};
+    Run r = run(concat(resume, common));
+    assertEquals(0, r.code(), r.err());
+    assertEquals(List.of("step-000010", "step-000008"), names(dir)); // step 4 is gone
+    Path last = dir.resolve("step-000010");
+    for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "config.json"}) {
+      assertTrue(Files.exists(last.resolve(f)), f + " in " + last);
+      assertArrayEquals(
+          Files.readAllBytes(dir.resolve("init-model").resolve(f)),
+          Files.readAllBytes(last.resolve(f)),
+          f);
+    }
+    // and the next resume of this text recipe finds its tokenizer there
+    String[] more = {"train", "recipes/sft-tiny.yaml", "--resume", "--set", "train.max_steps=12"};
+    Run r2 = run(concat(more, common));
+    assertEquals(0, r2.code(), r2.err());
   }
 }

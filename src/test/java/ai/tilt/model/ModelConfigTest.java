@@ -122,4 +122,23 @@ class ModelConfigTest {
         assertThrows(IllegalArgumentException.class, () -> ModelConfig.load(dir));
     assertTrue(e2.getMessage().contains("config.json") && e2.getMessage().contains("foo_bar"));
   }
+
+  /** A truncated config.json is named with the line and column where it breaks. */
+  @Test
+  void malformedConfigNamesFileLineAndColumn(@TempDir Path dir) throws IOException {
+    Files.writeString(
+        dir.resolve("config.json"), "{\n  \"model_type\": \"llama\",\n  \"hidden_size\": 64,\n");
+    IOException e = assertThrows(IOException.class, () -> ModelConfig.load(dir));
+    String msg = e.getMessage();
+    assertTrue(msg.startsWith(dir.resolve("config.json") + ":4:1: not valid JSON"), msg);
+    assertTrue(msg.contains("end-of-input"), msg);
+    assertTrue(!msg.contains("REDACTED") && !msg.contains("[Source"), msg);
+    // loading a model reads the same file first, for its head: the same message
+    IOException load =
+        assertThrows(IOException.class, () -> ModelFiles.load(dir, ai.djl.Device.cpu()));
+    assertEquals(msg, load.getMessage());
+    Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\"} trailing");
+    msg = assertThrows(IOException.class, () -> ModelConfig.load(dir)).getMessage();
+    assertTrue(msg.contains("config.json:1:"), msg);
+  }
 }

@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -208,5 +209,45 @@ class BanditTest {
     } finally {
       ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
     }
+  }
+
+  /**
+   * A NaN/Inf streak in an on-policy run ends as in dataset training: the weights of the last
+   * applied update in a complete checkpoint, exit 3, and the resume command in the message.
+   */
+  @Test
+  void anOnPolicyNanStreakCheckpointsAndExitsWithResumeAdvice() throws IOException {
+    String yaml =
+        String.join(
+            "\n",
+            "name: diverge",
+            "model: {path: '" + reference + "'}",
+            "data: {train: '" + prompts + "'}",
+            "train: {lr: 1.0e+30, schedule: constant, micro_batch_size: 8, max_grad_norm: 0,"
+                + " max_bad_steps: 2}",
+            "loss: reinforce",
+            "online: {prompts_per_iteration: 8, samples_per_prompt: 4, minibatch_size: 4,"
+                + " iterations: 6, max_new_tokens: 1, reward: {type: bump, center: 70, width: 10}}",
+            "checkpoint: {every_steps: 0, keep_last: 2}",
+            "");
+    Recipe r =
+        RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "diverge");
+    Path dir = tmp.resolve("diverge");
+    ByteArrayOutputStream console = new ByteArrayOutputStream();
+    int code;
+    try (TrainingRun run =
+        TrainingRun.prepare(r, "diverge.yaml", dir, null, new PrintStream(console))) {
+      code = new Trainer(run).train(new PrintStream(console));
+    }
+    String out = console.toString();
+    assertEquals(Trainer.EXIT_DIVERGED, code, out);
+    assertTrue(out.contains("consecutive steps with a NaN/Inf loss"), out);
+    assertTrue(out.contains("tilt train diverge.yaml --resume"), out);
+    Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
+    assertNull(Checkpoints.incompleteReason(ckpt));
+    TrainerState s = TrainerState.read(ckpt.resolve("trainer_state.json"));
+    assertEquals(0, s.badStreak(), "a resume starts with a fresh streak");
+    assertTrue(s.badSteps() >= 2, "the skipped steps are counted: " + s.badSteps());
+    assertTrue(s.iteration() < 6, "stopped before the end: iteration " + s.iteration());
   }
 }

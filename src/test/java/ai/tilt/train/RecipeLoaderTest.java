@@ -38,6 +38,40 @@ class RecipeLoaderTest {
         error(write("model: {init: {arch: llama, size: tiny}}\n")).contains("'model.init.size'"));
   }
 
+  /** Keys whose meaning changed fail naming the key to use; a checkpoint's recipe is migrated. */
+  @Test
+  void renamedKeysAreNamedAndSavedRecipesMigrated() throws IOException {
+    String msg = error(write("checkpoint: {every: 10}\n"));
+    assertTrue(
+        msg.contains("'checkpoint.every' was renamed: use checkpoint.every_steps")
+            && msg.contains("optimizer steps"),
+        msg);
+    assertTrue(error(write("log: {eval_every: 5}\n")).contains("use eval.every_steps"));
+    msg = error(write("name: x\n"), "online.eval_every=3");
+    assertTrue(msg.contains("'online.eval_every' was renamed: use eval.every_steps"), msg);
+    Recipe ok = RecipeLoader.load(write("checkpoint: {every_steps: 10}\n"), List.of());
+    assertEquals(10L, ok.checkpoint().everySteps());
+    // what an earlier version wrote into a checkpoint still resumes
+    Path saved = write("checkpoint: {every: 7, keep_last: 3}\nlog: {every: 5, eval_every: 20}\n");
+    Recipe migrated = RecipeLoader.loadSaved(saved);
+    assertEquals(7L, migrated.checkpoint().everySteps());
+    assertEquals(3, migrated.checkpoint().keepLast());
+    assertEquals(5, migrated.log().every());
+  }
+
+  @Test
+  void onPolicyRunsRefuseStepCountsOfDatasetTraining() throws IOException {
+    Recipe r =
+        RecipeLoader.load(
+            write(
+                "model: {init: {arch: llama}}\ndata: {train: p.jsonl}\nloss: dpo\n"
+                    + "train: {max_steps: 10}\nonline: {reward: min_length}\n"),
+            List.of());
+    String msg =
+        assertThrows(IllegalArgumentException.class, () -> TrainingRun.validate(r)).getMessage();
+    assertTrue(msg.contains("train.max_steps") && msg.contains("online.iterations"), msg);
+  }
+
   @Test
   void wrongTypesAndUnknownChoicesAreNamed() throws IOException {
     assertTrue(error(write("train: {lr: fast}\n")).contains("'train.lr'"));

@@ -4,6 +4,7 @@ import ai.tilt.model.chat.PyObjects.Namespace;
 import ai.tilt.model.chat.PyObjects.Tuple;
 import ai.tilt.model.chat.PyObjects.Undefined;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -423,7 +424,7 @@ final class JinjaBuiltins {
           case "items":
             {
               List<Object> out = new ArrayList<>();
-              m.forEach((k, v) -> out.add(new Tuple(java.util.Arrays.asList(k, v))));
+              m.forEach((k, v) -> out.add(new Tuple(Arrays.asList(k, v))));
               return out;
             }
           case "keys":
