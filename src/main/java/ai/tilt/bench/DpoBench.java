@@ -5,6 +5,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.loss.Dpo;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.train.AdamW;
 import ai.tilt.train.Objective;
@@ -42,13 +43,13 @@ public final class DpoBench {
 
   public static Map<String, Object> run(
       CausalLM policy,
+      Map<String, NDArray> params,
       ReferenceModel reference,
       String label,
       List<ResponseGroup> data,
       int micro,
       int steps) {
     ModelConfig c = policy.config();
-    Map<String, NDArray> params = policy.parameters();
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
     }
@@ -63,6 +64,7 @@ public final class DpoBench {
     }
     double peak = MatmulPeak.gflops(policy.manager());
     double[] secs = new double[steps];
+    long gpuPeak = -1;
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
         PreferenceObjective objective =
             new PreferenceObjective(
@@ -75,6 +77,7 @@ public final class DpoBench {
         if (i >= 0) {
           secs[i] = (System.nanoTime() - t0) / 1e9;
         }
+        gpuPeak = Math.max(gpuPeak, Devices.gpuUsedMb().orElse(-1));
       }
     }
     double peak2 = MatmulPeak.gflops(policy.manager());
@@ -103,6 +106,9 @@ public final class DpoBench {
     out.put("steps", steps);
     out.put("threads", JniUtils.getNumThreads());
     out.put("peak_rss_mb", Rss.peakMb());
+    if (gpuPeak >= 0) {
+      out.put("peak_gpu_mb", gpuPeak); // device-wide use, sampled after each step
+    }
     return out;
   }
 }

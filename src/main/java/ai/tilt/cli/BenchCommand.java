@@ -1,14 +1,11 @@
 package ai.tilt.cli;
 
-import ai.tilt.bench.DpoBench;
 import ai.tilt.bench.ForwardBench;
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.OnlineBench;
 import ai.tilt.bench.PrecisionBench;
 import ai.tilt.bench.TrainBench;
 import ai.tilt.data.DataOptions;
-import ai.tilt.data.PreferenceDataset;
-import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
@@ -18,7 +15,6 @@ import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.Presets;
 import ai.tilt.model.TextTokenizer;
-import ai.tilt.train.ReferenceModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
@@ -41,7 +37,7 @@ import picocli.CommandLine.Option;
       BenchCommand.Generate.class,
       BenchCommand.Forward.class,
       BenchCommand.Train.class,
-      BenchCommand.Dpo.class,
+      BenchDpoCommand.class,
       BenchCommand.Online.class,
       BenchCommand.Memory.class,
       BenchCommand.Attention.class,
@@ -256,71 +252,6 @@ public final class BenchCommand implements Runnable {
               TrainBench.run(
                   model, choice.label() + " on " + data, all.subList(0, batch), micro, steps));
         }
-      }
-      return 0;
-    }
-  }
-
-  @Command(
-      name = "dpo",
-      mixinStandardHelpOptions = true,
-      description =
-          "Offline DPO optimizer steps (policy + frozen reference): pairs/s and tokens/s; defaults match the"
-              + " TRL anchor's DPO benchmark (8 pairs of 64-token prompts with 65-token chosen and rejected responses).")
-  static final class Dpo implements Callable<Integer> {
-    @Mixin ModelChoice choice;
-
-    @Option(
-        names = "--data",
-        description =
-            "TRL-format preference JSONL whose first batch-size pairs to train on (needs --model)")
-    Path data;
-
-    @Option(names = "--batch-size", defaultValue = "8", description = "pairs per step")
-    int batch;
-
-    @Option(names = "--micro-batch-size", defaultValue = "8")
-    int micro;
-
-    @Option(names = "--max-length", defaultValue = "512")
-    int maxLength;
-
-    @Option(names = "--prompt-len", defaultValue = "64")
-    int promptLen;
-
-    @Option(names = "--response-len", defaultValue = "65")
-    int responseLen;
-
-    @Option(
-        names = "--steps",
-        defaultValue = "5",
-        description = "timed steps after 2 warm-up steps (median)")
-    int steps;
-
-    @Override
-    public Integer call() throws Exception {
-      try (CausalLM policy = choice.load();
-          CausalLM frozen = choice.load()) {
-        List<ResponseGroup> pairs;
-        if (data == null) {
-          pairs = DpoBench.pairs(batch, promptLen, responseLen, policy.config().vocabSize());
-        } else {
-          if (choice.model == null) {
-            throw new IllegalArgumentException(
-                "--data needs --model DIR (a model with a tokenizer)");
-          }
-          try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
-            List<ResponseGroup> all =
-                PreferenceDataset.load(data, tok, new DataOptions(maxLength, null, false, true))
-                    .groups();
-            if (all.size() < batch) {
-              throw new IllegalArgumentException(
-                  data + " has " + all.size() + " usable pairs, fewer than --batch-size " + batch);
-            }
-            pairs = all.subList(0, batch);
-          }
-        }
-        print(DpoBench.run(policy, ReferenceModel.of(frozen), choice.label(), pairs, micro, steps));
       }
       return 0;
     }

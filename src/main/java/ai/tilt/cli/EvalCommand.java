@@ -1,8 +1,7 @@
 package ai.tilt.cli;
 
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Devices;
-import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.RewardSpec;
@@ -31,11 +30,7 @@ import picocli.CommandLine.Option;
           + " training's eval/* metrics); ends with one JSON line."
     })
 public final class EvalCommand implements Callable<Integer> {
-  @Option(
-      names = "--model",
-      required = true,
-      description = "HF model directory (e.g. a checkpoint)")
-  Path model;
+  @Mixin ModelOptions model;
 
   @Option(
       names = "--reward",
@@ -52,7 +47,8 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Option(
       names = "--reference",
-      description = "reference model for KL and win rate (default: the model itself)")
+      description =
+          "reference model for KL and win rate (default: the model itself, or an adapter's base)")
   Path reference;
 
   @Option(
@@ -67,11 +63,17 @@ public final class EvalCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     SamplingParams params = sampling.params(false, false); // flags checked before any loading
     RewardSpec rewardSpec = rewardOption(reward, "--reward");
-    try (CausalLM lm = ModelFiles.load(model, Devices.current());
-        TextTokenizer tok = TextTokenizer.loadIfPresent(model)) {
+    try (CausalLM lm = model.load(Precision.FP32);
+        TextTokenizer tok = model.tokenizer()) {
       Map<String, Double> m =
           OnlineEval.run(
-              lm, tok, reference != null ? reference : model, rewardSpec, prompts, samples, params);
+              lm,
+              tok,
+              reference != null ? reference : model.base(),
+              rewardSpec,
+              prompts,
+              samples,
+              params);
       System.err.print(OnlineEval.describe(m));
       System.out.println(new ObjectMapper().writeValueAsString(m));
     }

@@ -2,9 +2,7 @@ package ai.tilt.cli;
 
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Devices;
 import ai.tilt.model.Generator;
-import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
@@ -40,8 +38,7 @@ public final class GenerateCommand implements Callable<Integer> {
           "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
   String dtype;
 
-  @Option(names = "--model", required = true, description = "HF model directory")
-  Path model;
+  @Mixin ModelOptions model;
 
   @ArgGroup(exclusive = true, multiplicity = "1")
   Source source;
@@ -80,8 +77,8 @@ public final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     SamplingParams params = sampling.params(greedy, ignoreEos);
-    try (CausalLM lm = ModelFiles.load(model, Devices.current(), Precision.of(dtype))) {
-      TextTokenizer tokenizer = TextTokenizer.loadIfPresent(model);
+    try (CausalLM lm = model.load(Precision.of(dtype))) {
+      TextTokenizer tokenizer = model.tokenizer();
       ModelInputs inputs = new ModelInputs(lm, tokenizer);
       List<ObjectNode> records = new ArrayList<>();
       List<long[]> prompts = new ArrayList<>();

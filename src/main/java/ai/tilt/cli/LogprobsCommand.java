@@ -5,10 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Devices;
-import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
-import ai.tilt.model.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
@@ -21,6 +18,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code tilt logprobs}: per-token log-probs of given completions under a model. */
@@ -40,8 +38,7 @@ public final class LogprobsCommand implements Callable<Integer> {
           "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
   String dtype;
 
-  @Option(names = "--model", required = true, description = "HF model directory")
-  Path model;
+  @Mixin ModelOptions model;
 
   @Option(names = "--input", required = true, description = "JSONL input")
   Path input;
@@ -58,8 +55,8 @@ public final class LogprobsCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<Jsonl.Line> lines = Jsonl.read(input);
-    try (CausalLM lm = ModelFiles.load(model, Devices.current(), Precision.of(dtype))) {
-      ModelInputs inputs = new ModelInputs(lm, TextTokenizer.loadIfPresent(model));
+    try (CausalLM lm = model.load(Precision.of(dtype))) {
+      ModelInputs inputs = new ModelInputs(lm, model.tokenizer());
       List<long[]> prompts = new ArrayList<>();
       List<long[]> completions = new ArrayList<>();
       for (Jsonl.Line line : lines) {

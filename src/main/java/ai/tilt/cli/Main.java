@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       ScoreCommand.class,
       EvalCommand.class,
       TokenizeCommand.class,
+      ExportCommand.class,
       BenchCommand.class,
       LabCommand.class,
       DoctorCommand.class,

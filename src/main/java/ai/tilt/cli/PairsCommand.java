@@ -6,7 +6,7 @@ import ai.tilt.data.SynthData;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Devices;
 import ai.tilt.model.Generator;
-import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
@@ -47,11 +47,7 @@ import picocli.CommandLine.Option;
           + " counted. Ends with one JSON line of counts and length statistics."
     })
 public final class PairsCommand implements Callable<Integer> {
-  @Option(
-      names = "--model",
-      required = true,
-      description = "HF model directory with tokenizer files")
-  Path model;
+  @Mixin ModelOptions model;
 
   @Option(names = "--prompts", required = true, description = "JSONL prompts (prompt or messages)")
   Path prompts;
@@ -101,11 +97,14 @@ public final class PairsCommand implements Callable<Integer> {
     SamplingParams params = sampling.params(false, false); // flags checked before any loading
     RewardSpec spec = EvalCommand.rewardOption(reward, "--reward");
     PrintStream err = System.err;
-    try (CausalLM lm = ModelFiles.load(model, Devices.current());
-        TextTokenizer tok = TextTokenizer.load(model);
+    try (CausalLM lm = model.load(Precision.FP32);
+        TextTokenizer tok = model.tokenizer();
         Reward scorer = spec.create(new RewardContext(tok, Path.of("."), Devices.current()))) {
       List<PromptSet.Prompt> ps =
           PromptSet.load(prompts, tok, lm.config().vocabSize(), false, true);
+      if (tok == null) {
+        throw new IllegalArgumentException("--model " + model.model + " has no tokenizer files");
+      }
       long[] eos = tok.eosIds().length > 0 ? tok.eosIds() : lm.config().eosTokenIds();
       Generator gen = new Generator(lm, eos);
       SplittableRandom cut = new SplittableRandom(sampling.seed ^ 0x5DEECE66DL);

@@ -1,13 +1,13 @@
 package ai.tilt.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.norm.LayerNorm;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.ModelConfig.Family;
 import java.util.Collection;
 import java.util.Collections;
@@ -37,6 +37,9 @@ public final class CausalLM implements AutoCloseable {
   private final Set<NDArray> heldBf16 = Collections.newSetFromMap(new IdentityHashMap<>());
   private Precision precision = Precision.FP32;
   private boolean fusedAttention = true;
+  private Lora lora; // null: no adapters
+  private boolean checkpointing; // recompute decoder blocks in backward instead of keeping them
+  private long logitsChunkTokens; // 0: automatic (about 64 MB of fp32 logits per chunk)
 
   CausalLM(ModelConfig config, Head head, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
@@ -70,7 +73,17 @@ public final class CausalLM implements AutoCloseable {
   }
 
   /**
+   * What the blocks of one forward share: the attention bias, the rotary tables, the KV cache and
+   * the key of the forward's LoRA dropout draws (a recomputation reuses it).
+   */
+  record Forward(NDArray bias, NDList rope, KvCache cache, long loraKey) {}
+
+  /**
    * Final hidden states (after the last norm).
+   *
+   * <p>With gradient checkpointing on (and a graph being recorded, no cache), only each block's
+   * input is kept: the blocks run without a graph, the output comes back as a leaf, and {@link
+   * DeferredBackward} recomputes block by block in backward ({@link ActivationCheckpoint}).
    *
    * @param ids (B, T) int64 token ids
    * @param mask (B, T) 1 for real tokens, 0 for padding (left or right)
@@ -84,29 +97,43 @@ public final class CausalLM implements AutoCloseable {
     NDArray keyMask = cache == null ? mask : cache.extendMask(mask); // (B, S)
     NDArray bias =
         attentionBias(ids.getManager(), keyMask, past, ids.getShape().get(1)); // (B, 1, 1, T, S)
-    NDArray x = embed(ids, p(names.embed()));
-    if (config.family() == Family.GPT2) {
-      NDArray pos = embed(positions, p(names.positions()));
-      x = x.add(pos);
-    }
     NDList rope = rotary == null ? null : rotary.tables(positions);
-    for (int i = 0; i < config.numLayers(); i++) {
-      NDArray h1 = norm(x, names.norm1(i, "weight"), names.norm1(i, "bias"));
-      NDArray attn = attention(i, h1, rope, bias, cache);
-      if (config.parallelResidual()) {
-        NDArray h2 = norm(x, names.norm2(i, "weight"), names.norm2(i, "bias"));
-        x = x.add(attn).add(mlp(i, h2));
-      } else {
-        x = x.add(attn);
-        NDArray h2 = norm(x, names.norm2(i, "weight"), names.norm2(i, "bias"));
-        x = x.add(mlp(i, h2));
-      }
+    Forward f = new Forward(bias, rope, cache, lora == null ? 0 : lora.beginForward());
+    if (checkpointing && cache == null && JniUtils.isGradMode()) {
+      return ActivationCheckpoint.hidden(this, ids, positions, f);
     }
-    return norm(x, names.finalNorm("weight"), names.finalNorm("bias"));
+    NDArray x = embedInputs(ids, positions);
+    for (int i = 0; i < config.numLayers(); i++) {
+      x = block(i, x, f);
+    }
+    return finalNorm(x);
   }
 
-  /** Positions of the LM head computed at once are capped so a chunk's logits stay near 64 MB. */
-  static long logitChunkFloats = 1L << 24; // package-private so tests can force several chunks
+  /** Token (and, for GPT-2, learned position) embeddings: (B, T) -> (B, T, d). */
+  NDArray embedInputs(NDArray ids, NDArray positions) {
+    NDArray x = embed(ids, p(names.embed()));
+    if (config.family() == Family.GPT2) {
+      x = x.add(embed(positions, p(names.positions())));
+    }
+    return x;
+  }
+
+  /** Decoder block {@code i}: (B, T, d) -> (B, T, d). */
+  NDArray block(int i, NDArray x, Forward f) {
+    NDArray h1 = norm(x, names.norm1(i, "weight"), names.norm1(i, "bias"));
+    NDArray attn = attention(i, h1, f);
+    if (config.parallelResidual()) {
+      NDArray h2 = norm(x, names.norm2(i, "weight"), names.norm2(i, "bias"));
+      return x.add(attn).add(mlp(i, h2, f));
+    }
+    x = x.add(attn);
+    NDArray h2 = norm(x, names.norm2(i, "weight"), names.norm2(i, "bias"));
+    return x.add(mlp(i, h2, f));
+  }
+
+  NDArray finalNorm(NDArray x) {
+    return norm(x, names.finalNorm("weight"), names.finalNorm("bias"));
+  }
 
   /**
    * Per-token log-probs of a padded batch: {@code log p(ids[:, t] | ids[:, <t])} for t in [from,
@@ -128,32 +155,48 @@ public final class CausalLM implements AutoCloseable {
   }
 
   /**
-   * log-softmax of the head's logits at the targets, in chunks of positions so the full (B, T, V)
-   * log-softmax never exists at once.
+   * log-softmax of the head's logits at the targets, over chunks of {@link #logitsChunkTokens()}
+   * tokens, so that no more than one chunk of (B, T, V) logits exists at a time, in the forward
+   * and, through {@link DeferredBackward}, in the backward ({@link ChunkedLogprobs}).
    *
    * @param states (B, N, d) hidden states
    * @param targets (B, N) int64 next tokens
    * @return (B, N) fp32
    */
   public NDArray targetLogprobs(NDArray states, NDArray targets) {
-    long b = states.getShape().get(0);
-    long n = states.getShape().get(1);
-    long chunk = Math.max(1, logitChunkFloats / (b * config.vocabSize()));
-    NDList parts = new NDList();
-    for (long start = 0; start < n; start += chunk) {
-      long end = Math.min(n, start + chunk);
-      NDArray s = chunk >= n ? states : states.get(":, {}:{}", start, end);
-      NDArray tg = chunk >= n ? targets : targets.get(":, {}:{}", start, end);
-      NDArray logits = logits(s); // (B, c, V)
-      NDArray logp = logits.logSoftmax(-1); // (B, c, V)
-      parts.add(logp.gather(tg.expandDims(-1), -1).squeeze(-1));
-      // Dropping the handles frees both (B, c, V) arrays now instead of at the end of the caller's
-      // scope. Under autograd the graph keeps its own reference to what backward needs (the
-      // log-softmax output), so only the logits go; without it, both do.
-      logits.close();
-      logp.close();
+    return ChunkedLogprobs.of(this, states, targets);
+  }
+
+  /** Tokens whose logits are computed at once: the recipe's, or about 64 MB of fp32 logits. */
+  public long logitsChunkTokens() {
+    return logitsChunkTokens > 0 ? logitsChunkTokens : Math.max(1, (1L << 24) / config.vocabSize());
+  }
+
+  /** Sets {@link #logitsChunkTokens()}; 0 restores the automatic size. */
+  public void setLogitsChunkTokens(long tokens) {
+    if (tokens < 0) {
+      throw new IllegalArgumentException("logits chunk must be >= 0 tokens, got " + tokens);
     }
-    return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 1);
+    logitsChunkTokens = tokens;
+  }
+
+  /** Recompute each decoder block in backward instead of keeping its activations. */
+  public void setGradientCheckpointing(boolean on) {
+    checkpointing = on;
+  }
+
+  public boolean gradientCheckpointing() {
+    return checkpointing;
+  }
+
+  /** The model's LoRA adapters, or null. */
+  public Lora lora() {
+    return lora;
+  }
+
+  /** Puts adapters on the model (null removes them); the model then computes W x + s B A x. */
+  public void setLora(Lora adapters) {
+    lora = adapters;
   }
 
   /** Logits of the LM head, fp32: (..., d) -> (..., V). */
@@ -223,7 +266,10 @@ public final class CausalLM implements AutoCloseable {
     return bias.reshape(-1, 1, 1, t, s);
   }
 
-  private NDArray attention(int i, NDArray x, NDList rope, NDArray bias, KvCache cache) {
+  private NDArray attention(int i, NDArray x, Forward f) {
+    NDList rope = f.rope();
+    NDArray bias = f.bias();
+    KvCache cache = f.cache();
     Shape xs = x.getShape();
     long b = xs.get(0);
     long t = xs.get(1);
@@ -235,9 +281,7 @@ public final class CausalLM implements AutoCloseable {
     NDArray v;
     switch (config.family()) {
       case GPT2 -> {
-        NDArray qkv =
-            conv1d(
-                x, p(names.layer(i, "attn.c_attn.weight")), p(names.layer(i, "attn.c_attn.bias")));
+        NDArray qkv = proj(x, i, "attn.c_attn", f);
         NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
         q = parts.get(0).reshape(b, t, h, hd);
         k = parts.get(1).reshape(b, t, kv, hd);
@@ -245,36 +289,16 @@ public final class CausalLM implements AutoCloseable {
       }
       case GPT_NEOX -> {
         // Fused per head: each head's q, k and v are adjacent (HF view(B, T, H, 3*hd)).
-        NDArray qkv =
-            linear(
-                    x,
-                    p(names.layer(i, "attention.query_key_value.weight")),
-                    opt(names.layer(i, "attention.query_key_value.bias")))
-                .reshape(b, t, h, 3L * hd);
+        NDArray qkv = proj(x, i, "attention.query_key_value", f).reshape(b, t, h, 3L * hd);
         NDList parts = qkv.split(3, qkv.getShape().dimension() - 1);
         q = parts.get(0);
         k = parts.get(1);
         v = parts.get(2);
       }
       default -> {
-        q =
-            linear(
-                    x,
-                    p(names.layer(i, "self_attn.q_proj.weight")),
-                    opt(names.layer(i, "self_attn.q_proj.bias")))
-                .reshape(b, t, h, hd);
-        k =
-            linear(
-                    x,
-                    p(names.layer(i, "self_attn.k_proj.weight")),
-                    opt(names.layer(i, "self_attn.k_proj.bias")))
-                .reshape(b, t, kv, hd);
-        v =
-            linear(
-                    x,
-                    p(names.layer(i, "self_attn.v_proj.weight")),
-                    opt(names.layer(i, "self_attn.v_proj.bias")))
-                .reshape(b, t, kv, hd);
+        q = proj(x, i, "self_attn.q_proj", f).reshape(b, t, h, hd);
+        k = proj(x, i, "self_attn.k_proj", f).reshape(b, t, kv, hd);
+        v = proj(x, i, "self_attn.v_proj", f).reshape(b, t, kv, hd);
         if (config.qkNorm()) {
           q = rmsNorm(q, p(names.layer(i, "self_attn.q_norm.weight")));
           k = rmsNorm(k, p(names.layer(i, "self_attn.k_norm.weight")));
@@ -309,60 +333,38 @@ public final class CausalLM implements AutoCloseable {
     }
     out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) h * hd);
     return switch (config.family()) {
-      case GPT2 ->
-          conv1d(
-              out, p(names.layer(i, "attn.c_proj.weight")), p(names.layer(i, "attn.c_proj.bias")));
-      case GPT_NEOX ->
-          linear(
-              out,
-              p(names.layer(i, "attention.dense.weight")),
-              opt(names.layer(i, "attention.dense.bias")));
-      default ->
-          linear(
-              out,
-              p(names.layer(i, "self_attn.o_proj.weight")),
-              opt(names.layer(i, "self_attn.o_proj.bias")));
+      case GPT2 -> proj(out, i, "attn.c_proj", f);
+      case GPT_NEOX -> proj(out, i, "attention.dense", f);
+      default -> proj(out, i, "self_attn.o_proj", f);
     };
   }
 
-  private NDArray mlp(int i, NDArray x) {
-    switch (config.family()) {
-      case GPT2 -> {
-        NDArray hidden =
-            conv1d(x, p(names.layer(i, "mlp.c_fc.weight")), p(names.layer(i, "mlp.c_fc.bias")));
-        return conv1d(
-            activate(hidden),
-            p(names.layer(i, "mlp.c_proj.weight")),
-            p(names.layer(i, "mlp.c_proj.bias")));
-      }
-      case GPT_NEOX -> {
-        NDArray hidden =
-            linear(
-                x,
-                p(names.layer(i, "mlp.dense_h_to_4h.weight")),
-                p(names.layer(i, "mlp.dense_h_to_4h.bias")));
-        return linear(
-            activate(hidden),
-            p(names.layer(i, "mlp.dense_4h_to_h.weight")),
-            p(names.layer(i, "mlp.dense_4h_to_h.bias")));
-      }
+  private NDArray mlp(int i, NDArray x, Forward f) {
+    return switch (config.family()) {
+      case GPT2 -> proj(activate(proj(x, i, "mlp.c_fc", f)), i, "mlp.c_proj", f);
+      case GPT_NEOX ->
+          proj(activate(proj(x, i, "mlp.dense_h_to_4h", f)), i, "mlp.dense_4h_to_h", f);
       default -> {
-        NDArray gate =
-            linear(
-                x,
-                p(names.layer(i, "mlp.gate_proj.weight")),
-                opt(names.layer(i, "mlp.gate_proj.bias")));
-        NDArray up =
-            linear(
-                x,
-                p(names.layer(i, "mlp.up_proj.weight")),
-                opt(names.layer(i, "mlp.up_proj.bias")));
-        return linear(
-            activate(gate).mul(up),
-            p(names.layer(i, "mlp.down_proj.weight")),
-            opt(names.layer(i, "mlp.down_proj.bias")));
+        NDArray gate = proj(x, i, "mlp.gate_proj", f);
+        NDArray up = proj(x, i, "mlp.up_proj", f);
+        yield proj(activate(gate).mul(up), i, "mlp.down_proj", f);
       }
+    };
+  }
+
+  /**
+   * Linear module {@code rest} of block {@code i} (nn.Linear, or GPT-2's Conv1D stored [in, out]),
+   * plus its LoRA update when it has one: W x + b (+ s B A dropout(x)).
+   */
+  private NDArray proj(NDArray x, int i, String rest, Forward f) {
+    String module = names.layer(i, rest);
+    NDArray w = p(module + ".weight");
+    NDArray b = opt(module + ".bias");
+    NDArray y = config.family() == Family.GPT2 ? conv1d(x, w, b) : linear(x, w, b);
+    if (lora != null && lora.adapts(module)) {
+      y = y.add(lora.delta(this, x, module, f.loraKey()));
     }
+    return y;
   }
 
   private NDArray activate(NDArray x) {

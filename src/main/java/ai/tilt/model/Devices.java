@@ -3,6 +3,9 @@ package ai.tilt.model;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.engine.StandardCapabilities;
+import ai.djl.util.cuda.CudaUtils;
+import java.lang.management.MemoryUsage;
+import java.util.OptionalLong;
 
 /**
  * Which device models load on: {@code auto} (the first GPU when libtorch sees one, else the CPU),
@@ -39,6 +42,23 @@ public final class Devices {
       }
     }
     throw new IllegalArgumentException("unknown device '" + spec + "' (auto, cpu, cuda, cuda:N)");
+  }
+
+  /**
+   * Memory in use on the process's GPU (the whole device's, from CUDA's free/total figures), or
+   * empty on the CPU: what benchmarks sample to report a peak.
+   */
+  public static OptionalLong gpuUsedMb() {
+    Device d = current();
+    if (!d.isGpu()) {
+      return OptionalLong.empty();
+    }
+    try {
+      MemoryUsage m = CudaUtils.getGpuMemory(d);
+      return OptionalLong.of(m.getCommitted() >> 20); // DJL reports total - free as committed
+    } catch (RuntimeException e) {
+      return OptionalLong.empty();
+    }
   }
 
   /** Makes {@code spec} the process's device. */

@@ -164,6 +164,45 @@ public final class WeightNames {
     return s;
   }
 
+  /**
+   * The linear layers LoRA can adapt, layer by layer: module name (a weight's name without {@code
+   * .weight}, e.g. {@code model.layers.0.self_attn.q_proj}) -> {in, out} features. Every linear
+   * layer of the decoder blocks, not the head: what PEFT's {@code all-linear} selects.
+   */
+  public Map<String, long[]> linearModules() {
+    Map<String, long[]> out = new LinkedHashMap<>();
+    String blocks = prefix + (c.family() == Family.GPT2 ? "h." : "layers.");
+    for (Map.Entry<String, Shape> e : shapes().entrySet()) {
+      String name = e.getKey();
+      Shape shape = e.getValue();
+      if (name.startsWith(blocks) && name.endsWith(".weight") && shape.dimension() == 2) {
+        String module = name.substring(0, name.length() - ".weight".length());
+        // GPT-2's Conv1D stores [in, out]; nn.Linear [out, in]
+        out.put(
+            module,
+            storesInputFirst()
+                ? new long[] {shape.get(0), shape.get(1)}
+                : new long[] {shape.get(1), shape.get(0)});
+      }
+    }
+    return out;
+  }
+
+  /** Whether linear weights are stored [in, out] (GPT-2's Conv1D; PEFT's fan_in_fan_out). */
+  public boolean storesInputFirst() {
+    return c.family() == Family.GPT2;
+  }
+
+  /** A module's name inside its block: {@code self_attn.q_proj} of {@code model.layers.0...}. */
+  public String withinBlock(String module) {
+    String blocks = prefix + (c.family() == Family.GPT2 ? "h." : "layers.");
+    if (!module.startsWith(blocks)) {
+      return module;
+    }
+    String rest = module.substring(blocks.length());
+    return rest.substring(rest.indexOf('.') + 1);
+  }
+
   private static void linear(Map<String, Shape> s, String name, long out, long in, boolean bias) {
     s.put(name + ".weight", new Shape(out, in));
     if (bias) {

@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
+import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -60,15 +61,19 @@ public final class Checkpoints {
   /**
    * Writes a complete checkpoint of {@code step} and points {@code latest} at it.
    *
-   * @param sideFiles config.json, tokenizer and generation files by name ({@link
-   *     ModelSource#sideFiles()}); the source's own config.json keeps every key the model was
-   *     published with
+   * <p>A model with LoRA adapters is saved as PEFT saves one: {@code adapter_config.json} (naming
+   * the run's base) and {@code adapter_model.safetensors}, beside the tokenizer files, and no copy
+   * of the base's weights.
+   *
+   * @param source where the run's model came from: its side files (config.json, tokenizer and
+   *     generation files, read when the run started; the source's own config.json keeps every key
+   *     the model was published with) and, for adapters, the base they belong to
    * @param extra what a method saves beside the standard files (PPO's value head), or null
    */
   public static Path write(
       Path runDir,
       CausalLM model,
-      Map<String, byte[]> sideFiles,
+      ModelSource source,
       AdamW optimizer,
       TrainerState state,
       Recipe recipe,
@@ -80,7 +85,12 @@ public final class Checkpoints {
     Path tmp = runDir.resolve("." + name + ".tmp");
     deleteTree(tmp);
     Files.createDirectories(tmp);
-    ModelFiles.save(model, tmp, "F32", maxShardBytes);
+    Map<String, byte[]> sideFiles = source.sideFiles();
+    if (model.lora() != null) {
+      LoraFiles.save(model, tmp, source.initial().toAbsolutePath().normalize().toString());
+    } else {
+      ModelFiles.save(model, tmp, "F32", maxShardBytes);
+    }
     for (Map.Entry<String, byte[]> f : sideFiles.entrySet()) {
       Files.write(tmp.resolve(f.getKey()), f.getValue());
     }

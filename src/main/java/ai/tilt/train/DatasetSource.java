@@ -175,7 +175,7 @@ final class DatasetSource implements ExperienceSource {
         trainRef = cache.logps("train", train.groups(), padId, console);
         evalRef = cache.logps("eval", eval, padId, console);
       } else if (loss.needsReference()) {
-        reference = ReferenceModel.forRun(r, source.initial());
+        reference = ReferenceModel.forRun(r, source.initial(), model);
         owned.add(reference);
       }
     } catch (IOException e) {

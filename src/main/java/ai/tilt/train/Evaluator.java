@@ -44,8 +44,8 @@ final class Evaluator {
     Rollout r = collector.collect(EVAL_STREAM, prompts, cfg, seed, gold, policy);
     if (referenceRewards == null) {
       referenceRewards =
-          collector
-              .collect((int) EVAL_STREAM, prompts, cfg, seed, gold, reference.model())
+          reference
+              .apply(m -> collector.collect(EVAL_STREAM, prompts, cfg, seed, gold, m))
               .rewards();
     }
     double wins = 0;

@@ -41,11 +41,13 @@ public final class ModelSource {
 
   private final Path weights;
   private final Path initial;
+  private final Path adapter; // a LoRA run's adapters to resume from, else null
   private final Map<String, byte[]> sideFiles;
 
-  private ModelSource(Path weights, Path initial, Map<String, byte[]> sideFiles) {
+  private ModelSource(Path weights, Path initial, Path adapter, Map<String, byte[]> sideFiles) {
     this.weights = weights;
     this.initial = initial;
+    this.adapter = adapter;
     this.sideFiles = sideFiles;
   }
 
@@ -57,9 +59,11 @@ public final class ModelSource {
   static ModelSource resolve(Recipe r, Path runDir, Path checkpoint, PrintStream console)
       throws IOException {
     Path initial = initialDir(r, runDir);
+    boolean lora = r.model().lora() != null;
     Path weights;
     if (checkpoint != null) {
-      weights = checkpoint;
+      // a LoRA checkpoint holds the adapters only: the base is the run's start
+      weights = lora ? initial : checkpoint;
     } else if (r.model().path() != null) {
       weights = initial;
     } else {
@@ -68,13 +72,22 @@ public final class ModelSource {
     // a checkpoint written before checkpoints were self-contained may lack some: the start has them
     Map<String, byte[]> files = new LinkedHashMap<>();
     for (String f : SIDE_FILES) {
-      for (Path dir : List.of(weights, initial)) {
+      if (lora && (f.equals("config.json") || f.equals("generation_config.json"))) {
+        continue; // an adapter directory is no model directory: PEFT and transformers read it so
+      }
+      for (Path dir : List.of(checkpoint == null ? weights : checkpoint, initial)) {
         if (!files.containsKey(f) && Files.isRegularFile(dir.resolve(f))) {
           files.put(f, Files.readAllBytes(dir.resolve(f)));
         }
       }
     }
-    return new ModelSource(weights, initial, Collections.unmodifiableMap(files));
+    Path adapter = lora && checkpoint != null ? checkpoint : null;
+    return new ModelSource(weights, initial, adapter, Collections.unmodifiableMap(files));
+  }
+
+  /** The adapters a resumed LoRA run continues from, or null. */
+  public Path adapter() {
+    return adapter;
   }
 
   /** The directory the run's weights load from. */

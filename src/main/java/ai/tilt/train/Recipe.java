@@ -34,13 +34,13 @@ public record Recipe(
     name = name == null ? "run" : name;
     seed = seed == null ? 0L : seed;
     device = device == null ? "auto" : device;
-    model = model == null ? new Model(null, null, null, null, null) : model;
+    model = model == null ? new Model(null, null, null, null, null, null) : model;
     data = data == null ? new Data(null, null, null, null, null, null) : data;
     train =
         train == null
             ? new Train(
                 null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null)
+                null, null, null, null)
             : train;
     loss = loss == null ? new Sft() : loss;
     checkpoint = checkpoint == null ? new Checkpoint(null, null, null) : checkpoint;
@@ -62,9 +62,42 @@ public record Recipe(
       @Doc(
               "precision of the frozen reference: fp32, bf16-mixed or bf16 (weights held in bf16: half the"
                   + " memory); default fp32, or bf16 when train.precision is bf16-mixed")
-          Precision referencePrecision) {
+          Precision referencePrecision,
+      @Doc(
+              "LoRA adapters on the base's linear layers (PEFT's format): the base stays frozen (in"
+                  + " bf16 under train.precision bf16-mixed), the reference is the base itself")
+          Lora lora) {
     public Model {
       precomputeReference = precomputeReference != null && precomputeReference;
+      if (lora != null && trainable != null) {
+        throw new IllegalArgumentException(
+            "model.trainable and model.lora exclude each other: with LoRA only the adapters train");
+      }
+    }
+  }
+
+  /** LoRA (Hu et al., 2021), as PEFT's LoraConfig. */
+  public record Lora(
+      @Doc("r, the adapters' rank (default 16)") Integer rank,
+      @Doc("the update is scaled by alpha / r (default 2 r)") Double alpha,
+      @Doc("dropout on the adapted layers' inputs, training only (default 0)") Double dropout,
+      @Doc(
+              "all-linear (every linear layer of the blocks, not the head) or HF module names, e.g."
+                  + " [q_proj, v_proj]")
+          List<String> targetModules,
+      @Doc("rsLoRA: scale by alpha / sqrt(r) (default false)") Boolean useRslora) {
+    public Lora {
+      rank = rank == null ? 16 : rank;
+      alpha = alpha == null ? 2.0 * rank : alpha;
+      dropout = dropout == null ? 0.0 : dropout;
+      targetModules = targetModules == null ? List.of("all-linear") : targetModules;
+      useRslora = useRslora != null && useRslora;
+      // range checks, naming the keys (the fields are not assigned yet: the parameters are)
+      new ai.tilt.model.Lora.Spec(rank, alpha, dropout, targetModules, useRslora);
+    }
+
+    public ai.tilt.model.Lora.Spec spec() {
+      return new ai.tilt.model.Lora.Spec(rank, alpha, dropout, targetModules, useRslora);
     }
   }
 
@@ -157,7 +190,15 @@ public record Recipe(
                   + " norms, softmax and losses in fp32")
           Precision precision,
       @Doc("stop after this many consecutive steps with a NaN/Inf loss or gradient norm")
-          Integer maxBadSteps) {
+          Integer maxBadSteps,
+      @Doc(
+              "keep only each decoder block's input in the forward and recompute the block in"
+                  + " backward: activation memory of one block instead of all (default false)")
+          Boolean gradientCheckpointing,
+      @Doc(
+              "tokens whose logits exist at once, forward and backward (0: automatic, about 64 MB of"
+                  + " fp32 logits: 110 tokens at a vocabulary of 152k)")
+          Long logitsChunkTokens) {
     public Train {
       maxSteps = maxSteps == null ? 0L : maxSteps;
       batchSize = batchSize == null ? 16 : batchSize;
@@ -173,11 +214,13 @@ public record Recipe(
       maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
       lossNormalization = lossNormalization == null ? Normalization.PER_TOKEN : lossNormalization;
       precision = precision == null ? Precision.FP32 : precision;
-      if (precision == Precision.BF16) {
-        throw new IllegalArgumentException(
-            "train.precision bf16 holds weights in bf16 and cannot train; use bf16-mixed");
-      }
       maxBadSteps = maxBadSteps == null ? 5 : maxBadSteps;
+      gradientCheckpointing = gradientCheckpointing != null && gradientCheckpointing;
+      logitsChunkTokens = logitsChunkTokens == null ? 0L : logitsChunkTokens;
+      if (logitsChunkTokens < 0) {
+        throw new IllegalArgumentException(
+            "train.logits_chunk_tokens must be >= 0 (0: automatic), got " + logitsChunkTokens);
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.function.Function;
 
 /**
  * A frozen model the losses compare the policy with (DPO's pi_ref, the KL anchor of policy
@@ -18,19 +19,27 @@ import java.nio.file.Path;
  */
 public final class ReferenceModel implements AutoCloseable {
   private final CausalLM model;
+  private final boolean view; // the policy itself with its adapters off: closing leaves it alone
 
-  private ReferenceModel(CausalLM model) {
+  private ReferenceModel(CausalLM model, boolean view) {
     this.model = model;
-    for (NDArray p : model.parameters().values()) {
-      p.setRequiresGradient(false);
+    this.view = view;
+    if (!view) {
+      for (NDArray p : model.parameters().values()) {
+        p.setRequiresGradient(false);
+      }
     }
   }
 
   /**
-   * The reference of a run: its starting model, in {@code model.reference_precision}, else bf16
-   * weights for a bf16-mixed run (half the memory) and fp32 otherwise.
+   * The reference of a run: with LoRA, the policy's own base with the adapters switched off (no
+   * second copy of the weights); otherwise its starting model, in {@code
+   * model.reference_precision}, else bf16 weights for a bf16-mixed run (half the memory) and fp32.
    */
-  static ReferenceModel forRun(Recipe r, Path initial) throws IOException {
+  static ReferenceModel forRun(Recipe r, Path initial, CausalLM policy) throws IOException {
+    if (policy.lora() != null) {
+      return adaptersOff(policy);
+    }
     return load(initial, Devices.current(), precision(r));
   }
 
@@ -42,9 +51,17 @@ public final class ReferenceModel implements AutoCloseable {
     return r.train().precision() == Precision.BF16_MIXED ? Precision.BF16 : Precision.FP32;
   }
 
+  /** The base of a policy with LoRA adapters: the policy itself, with its adapters off. */
+  public static ReferenceModel adaptersOff(CausalLM policy) {
+    if (policy.lora() == null) {
+      throw new IllegalArgumentException("the policy has no adapters to switch off");
+    }
+    return new ReferenceModel(policy, true);
+  }
+
   /** Wraps a model that nothing else trains (e.g. a second copy of the initial weights). */
   public static ReferenceModel of(CausalLM frozen) {
-    return new ReferenceModel(frozen);
+    return new ReferenceModel(frozen, false);
   }
 
   /**
@@ -60,7 +77,7 @@ public final class ReferenceModel implements AutoCloseable {
    */
   public static ReferenceModel load(Path dir, Device device, Precision precision)
       throws IOException {
-    return new ReferenceModel(ModelFiles.load(dir, device, precision));
+    return new ReferenceModel(ModelFiles.load(dir, device, precision), false);
   }
 
   /**
@@ -71,21 +88,42 @@ public final class ReferenceModel implements AutoCloseable {
    * @return (B, T - from), attached to the manager of {@code ids}
    */
   public NDArray tokenLogprobs(NDArray ids, NDArray mask, int from) {
+    return apply(m -> m.tokenLogprobs(ids, mask, from));
+  }
+
+  /**
+   * Runs {@code f} on the reference's model, without a graph (and, for a view of the policy, with
+   * its adapters switched off for the duration).
+   */
+  public <T> T apply(Function<CausalLM, T> f) {
     boolean grad = JniUtils.isGradMode();
+    boolean adapters = view && model.lora().enabled();
     JniUtils.setGradMode(false);
+    if (adapters) {
+      model.lora().setEnabled(false);
+    }
     try {
-      return model.tokenLogprobs(ids, mask, from);
+      return f.apply(model);
     } finally {
       JniUtils.setGradMode(grad);
+      if (adapters) {
+        model.lora().setEnabled(true);
+      }
     }
   }
 
+  /** The reference's own model; for a view of the policy, use {@link #apply} instead. */
   public CausalLM model() {
+    if (view) {
+      throw new IllegalStateException("the reference is the policy with its adapters off: apply()");
+    }
     return model;
   }
 
   @Override
   public void close() {
-    model.close();
+    if (!view) {
+      model.close();
+    }
   }
 }

@@ -115,7 +115,7 @@ final class RolloutSource implements ExperienceSource {
     RewardContext ctx = new RewardContext(tokenizer, Path.of("."), Devices.current());
     List<AutoCloseable> opened = new ArrayList<>();
     try {
-      ReferenceModel reference = ReferenceModel.forRun(r, source.initial());
+      ReferenceModel reference = ReferenceModel.forRun(r, source.initial(), policy);
       opened.add(reference);
       Reward reward = r.online().reward().create(ctx);
       opened.add(reward);

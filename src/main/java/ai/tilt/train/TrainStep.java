@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
+import ai.tilt.model.DeferredBackward;
 import java.util.Map;
 
 /**
@@ -67,7 +68,11 @@ public final class TrainStep {
           try (NDManager micro = step.newSubManager()) {
             NDArray l = microLoss.loss(micro, i);
             gc.backward(l);
+            // the parts of the graph the model did not keep (checkpointed blocks, head chunks)
+            DeferredBackward.run();
             loss += l.getFloat();
+          } finally {
+            DeferredBackward.clear();
           }
         }
       }

@@ -90,6 +90,11 @@ public final class Trainer {
             Objective.Window w =
                 objective.prepare(micros(order, start, exp.minibatch(), t.microBatchSize()));
             double lr = schedule.at(state.step());
+            if (run.model().lora() != null) { // its dropout draws: a function of (seed, step)
+              run.model()
+                  .lora()
+                  .setDropoutStream(Collector.iterationSeed(state.seed(), state.step()));
+            }
             if (w.microBatches() == 0) {
               // nothing to learn from (no pair of this minibatch passed online.pair_threshold):
               // the step is counted, so the schedule and the step count stay those of the recipe
@@ -239,7 +244,7 @@ public final class Trainer {
         Checkpoints.write(
             run.runDir(),
             run.model(),
-            run.modelSource().sideFiles(),
+            run.modelSource(),
             run.optimizer(),
             s,
             run.recipe(),
@@ -256,10 +261,12 @@ public final class Trainer {
     return losses;
   }
 
-  /** The trainable weights' values, for tests comparing runs. */
+  /** The weights' values (with LoRA, the adapters'), for tests comparing runs. */
   public Map<String, float[]> weights() {
     Map<String, float[]> out = new LinkedHashMap<>();
-    for (Map.Entry<String, NDArray> e : run.model().parameters().entrySet()) {
+    Map<String, NDArray> w =
+        run.model().lora() != null ? run.trainable() : run.model().parameters();
+    for (Map.Entry<String, NDArray> e : w.entrySet()) {
       out.put(e.getKey(), e.getValue().toFloatArray());
     }
     return out;

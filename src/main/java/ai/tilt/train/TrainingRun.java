@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Devices;
 import ai.tilt.model.Head;
+import ai.tilt.model.Lora;
+import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -90,15 +93,29 @@ public final class TrainingRun implements AutoCloseable {
             : ModelFiles.load(source.weights(), Devices.current());
     List<AutoCloseable> owned = new ArrayList<>();
     try {
-      model.setPrecision(recipe.train().precision());
+      Recipe.Train t = recipe.train();
+      Map<String, NDArray> trainable;
+      if (recipe.model().lora() != null) {
+        Lora lora =
+            source.adapter() != null
+                ? LoraFiles.load(model, source.adapter(), source.weights().toString())
+                : Lora.create(model, recipe.model().lora().spec(), recipe.seed());
+        model.setLora(lora);
+        trainable = new LinkedHashMap<>(lora.parameters());
+        // the frozen base is held in bf16 when the run computes in bf16: half its memory
+        model.setPrecision(t.precision() == Precision.FP32 ? Precision.FP32 : Precision.BF16);
+      } else {
+        model.setPrecision(t.precision());
+        trainable = new LinkedHashMap<>(select(model, recipe.model().trainable()));
+      }
+      model.setGradientCheckpointing(t.gradientCheckpointing());
+      model.setLogitsChunkTokens(t.logitsChunkTokens());
       // a model without tokenizer files trains on token ids only (the bandits); text data then
       // fails
-      TextTokenizer tokenizer = TextTokenizer.loadIfPresent(source.weights());
+      TextTokenizer tokenizer = TextTokenizer.loadIfPresent(tokenizerDir(source));
       if (tokenizer != null) {
         owned.add(tokenizer);
       }
-      Map<String, NDArray> trainable =
-          new LinkedHashMap<>(select(model, recipe.model().trainable()));
       ValueHead valueHead = null;
       if (recipe.loss().needsValues()) {
         valueHead = new ValueHead(model.config().hiddenSize(), recipe.seed(), model.manager());
@@ -117,7 +134,6 @@ public final class TrainingRun implements AutoCloseable {
       for (NDArray p : trainable.values()) {
         p.setRequiresGradient(true);
       }
-      Recipe.Train t = recipe.train();
       AdamW optimizer = new AdamW(trainable, t.beta1(), t.beta2(), t.eps(), t.weightDecay());
       owned.add(optimizer);
       if (checkpoint != null) {
@@ -142,6 +158,11 @@ public final class TrainingRun implements AutoCloseable {
       model.close();
       throw e;
     }
+  }
+
+  /** Where the tokenizer files are: the checkpoint's (also a LoRA one's), else the weights'. */
+  private static Path tokenizerDir(ModelSource source) {
+    return source.adapter() != null ? source.adapter() : source.weights();
   }
 
   /** Refuses a resume from an incomplete checkpoint or with a recipe that changes what it is. */
@@ -198,6 +219,11 @@ public final class TrainingRun implements AutoCloseable {
               + ") must be a positive multiple of train.micro_batch_size ("
               + t.microBatchSize()
               + ")");
+    }
+    if (t.precision() == Precision.BF16 && r.model().lora() == null) {
+      throw new IllegalArgumentException(
+          "recipe: train.precision bf16 holds the weights in bf16, which cannot train; use"
+              + " bf16-mixed (or LoRA, whose frozen base may be held in bf16)");
     }
     if (t.maxSteps() < 0 || (t.maxSteps() == 0 && t.epochs() != null && !(t.epochs() > 0))) {
       throw new IllegalArgumentException(

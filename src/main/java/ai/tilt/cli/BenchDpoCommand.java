@@ -1,0 +1,155 @@
+package ai.tilt.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.tilt.bench.DpoBench;
+import ai.tilt.data.DataOptions;
+import ai.tilt.data.PreferenceDataset;
+import ai.tilt.data.ResponseGroup;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Lora;
+import ai.tilt.model.Precision;
+import ai.tilt.model.TextTokenizer;
+import ai.tilt.train.ReferenceModel;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tilt bench dpo}: offline DPO optimizer steps, full fine-tuning with a frozen reference
+ * copy or LoRA with the adapter-free base as the reference, with or without activation
+ * checkpointing; pairs/s, tokens/s and peak memory.
+ */
+@Command(
+    name = "dpo",
+    mixinStandardHelpOptions = true,
+    description =
+        "Offline DPO optimizer steps (policy + reference): pairs/s, tokens/s and peak memory; defaults"
+            + " match the TRL anchor's DPO benchmark (8 pairs of 64-token prompts with 65-token chosen"
+            + " and rejected responses). --lora-rank and --gradient-checkpointing match"
+            + " bench_trl.py dpo --peft-rank R --grad-ckpt.")
+public final class BenchDpoCommand implements Callable<Integer> {
+  @Mixin BenchCommand.ModelChoice choice;
+
+  @Option(
+      names = "--data",
+      description =
+          "TRL-format preference JSONL whose first batch-size pairs to train on (needs --model)")
+  Path data;
+
+  @Option(names = "--batch-size", defaultValue = "8", description = "pairs per step")
+  int batch;
+
+  @Option(names = "--micro-batch-size", description = "pairs per forward (default: batch-size)")
+  Integer micro;
+
+  @Option(names = "--max-length", defaultValue = "512")
+  int maxLength;
+
+  @Option(names = "--prompt-len", defaultValue = "64")
+  int promptLen;
+
+  @Option(names = "--response-len", defaultValue = "65")
+  int responseLen;
+
+  @Option(
+      names = "--steps",
+      defaultValue = "5",
+      description = "timed steps after 2 warm-up steps (median) (default: ${DEFAULT-VALUE})")
+  int steps;
+
+  @Option(
+      names = "--lora-rank",
+      paramLabel = "R",
+      description =
+          "LoRA of rank R (alpha 2R) on every linear layer; the reference is the base without"
+              + " adapters (default: full fine-tuning against a frozen copy)")
+  Integer loraRank;
+
+  @Option(names = "--gradient-checkpointing", description = "recompute the blocks in backward")
+  boolean checkpointing;
+
+  @Option(
+      names = "--logits-chunk-tokens",
+      defaultValue = "0",
+      description = "tokens of logits at once (default: 0, automatic)")
+  long chunk;
+
+  @Option(
+      names = "--precision",
+      defaultValue = "fp32",
+      description = "fp32 or bf16-mixed (default: ${DEFAULT-VALUE})")
+  String precision;
+
+  @Override
+  public Integer call() throws Exception {
+    Precision p = Precision.of(precision);
+    try (CausalLM policy = choice.load()) {
+      List<ResponseGroup> pairs = pairs(policy);
+      Map<String, NDArray> trainable;
+      ReferenceModel reference;
+      CausalLM frozen = null;
+      if (loraRank != null) {
+        Lora lora =
+            Lora.create(
+                policy,
+                new Lora.Spec(loraRank, 2.0 * loraRank, 0, List.of("all-linear"), false),
+                0);
+        policy.setLora(lora);
+        policy.setPrecision(p == Precision.FP32 ? Precision.FP32 : Precision.BF16);
+        trainable = lora.parameters();
+        reference = ReferenceModel.adaptersOff(policy);
+      } else {
+        policy.setPrecision(p);
+        trainable = policy.parameters();
+        frozen = choice.load();
+        frozen.setPrecision(p == Precision.FP32 ? Precision.FP32 : Precision.BF16);
+        reference = ReferenceModel.of(frozen);
+      }
+      policy.setGradientCheckpointing(checkpointing);
+      policy.setLogitsChunkTokens(chunk);
+      try {
+        Map<String, Object> out =
+            DpoBench.run(
+                policy,
+                trainable,
+                reference,
+                choice.label(),
+                pairs,
+                micro == null ? batch : micro,
+                steps);
+        out.put("lora_rank", loraRank == null ? 0 : loraRank);
+        out.put("gradient_checkpointing", checkpointing);
+        out.put("logits_chunk_tokens", policy.logitsChunkTokens());
+        out.put("precision", p.label);
+        BenchCommand.print(out);
+      } finally {
+        if (frozen != null) {
+          frozen.close();
+        }
+      }
+    }
+    return 0;
+  }
+
+  private List<ResponseGroup> pairs(CausalLM policy) throws Exception {
+    if (data == null) {
+      return DpoBench.pairs(batch, promptLen, responseLen, policy.config().vocabSize());
+    }
+    if (choice.model == null) {
+      throw new IllegalArgumentException("--data needs --model DIR (a model with a tokenizer)");
+    }
+    try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
+      List<ResponseGroup> all =
+          PreferenceDataset.load(data, tok, new DataOptions(maxLength, null, false, true)).groups();
+      if (all.size() < batch) {
+        throw new IllegalArgumentException(
+            data + " has " + all.size() + " usable pairs, fewer than --batch-size " + batch);
+      }
+      return all.subList(0, batch);
+    }
+  }
+}

@@ -1,0 +1,69 @@
+package ai.tilt.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Gradient (activation) checkpointing (Chen, Xu, Zhang and Guestrin, 2016, "Training Deep Nets with
+ * Sublinear Memory Cost", arXiv:1604.06174; what transformers' {@code gradient_checkpointing} does
+ * per decoder layer). DJL has no checkpoint function, so it is built from plain autograd: the
+ * blocks run without a graph, keeping only each block's input; the last block's output comes back
+ * to the caller as a leaf (the final norm and everything after it build their graph on it); after
+ * the loss's backward has filled the leaf's gradient, {@link DeferredBackward} walks the blocks in
+ * reverse, reruns block i on its saved input with a graph and backpropagates the gradient of its
+ * output through it, which yields the gradient of its input for block i - 1. Each block's
+ * recomputed activations live in their own scope, freed once its backward has run, so memory holds
+ * one block's activations instead of all of them.
+ */
+final class ActivationCheckpoint {
+  private ActivationCheckpoint() {}
+
+  /** The final hidden states, (B, T, d), with a graph back to the checkpointed blocks. */
+  static NDArray hidden(CausalLM model, NDArray ids, NDArray positions, CausalLM.Forward f) {
+    int layers = model.config().numLayers();
+    List<NDArray> inputs = new ArrayList<>(layers); // (B, T, d) each, no graph
+    NDArray x;
+    JniUtils.setGradMode(false);
+    try {
+      x = model.embedInputs(ids, positions);
+      for (int i = 0; i < layers; i++) {
+        inputs.add(x);
+        x = model.block(i, x, f);
+      }
+    } finally {
+      JniUtils.setGradMode(true);
+    }
+    NDArray last = DeferredBackward.leaf(x); // (B, T, d)
+    NDArray out = model.finalNorm(last);
+    DeferredBackward.defer(
+        () -> {
+          NDArray g = DeferredBackward.gradientOf(last);
+          for (int i = layers - 1; i >= 0 && g != null; i--) {
+            NDArray in = inputs.get(i);
+            try (NDManager scope = in.getManager().newSubManager()) {
+              in.tempAttach(scope); // the block's activations are results of ops on its input
+              in.setRequiresGradient(true);
+              NDArray y = model.block(i, in, f);
+              DeferredBackward.backward(y, g);
+              NDArray gin = DeferredBackward.gradientOf(in);
+              if (gin != null) {
+                gin.attach(ids.getManager()); // outlives this block's scope
+              }
+              g = gin;
+            }
+          }
+          if (g != null && embeddingsTrain(model)) {
+            DeferredBackward.backward(model.embedInputs(ids, positions), g);
+          }
+        });
+    return out;
+  }
+
+  private static boolean embeddingsTrain(CausalLM model) {
+    NDArray table = model.parameters().get(model.names().embed());
+    return table != null && table.hasGradient();
+  }
+}
