@@ -48,6 +48,7 @@ public final class DpoBench {
       String label,
       List<ResponseGroup> data,
       int micro,
+      int warmup,
       int steps) {
     ModelConfig c = policy.config();
     for (NDArray p : params.values()) {
@@ -70,7 +71,7 @@ public final class DpoBench {
             new PreferenceObjective(
                 policy, reference, new Dpo(0.1, 0.0), 0, data, List.of(), null, null, "")) {
       TrainStep stepper = new TrainStep(policy.manager(), params, opt, 1.0);
-      for (int i = -2; i < steps; i++) {
+      for (int i = -warmup; i < steps; i++) {
         Objective.Window w = objective.prepare(micros);
         long t0 = System.nanoTime();
         stepper.run(w.microBatches(), (m, k) -> objective.microLoss(m, w, k), 1e-6);

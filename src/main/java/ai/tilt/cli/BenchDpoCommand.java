@@ -6,10 +6,17 @@ import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceDataset;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Devices;
 import ai.tilt.model.Lora;
 import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
+import ai.tilt.train.MemoryEstimate;
+import ai.tilt.train.Recipe;
+import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.ReferenceModel;
+import ai.tilt.train.WorkShapes;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -58,8 +65,14 @@ public final class BenchDpoCommand implements Callable<Integer> {
   @Option(
       names = "--steps",
       defaultValue = "5",
-      description = "timed steps after 2 warm-up steps (median) (default: ${DEFAULT-VALUE})")
+      description = "timed steps after the warm-up steps (median) (default: ${DEFAULT-VALUE})")
   int steps;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "2",
+      description = "untimed steps first (default: ${DEFAULT-VALUE})")
+  int warmup;
 
   @Option(
       names = "--lora-rank",
@@ -120,11 +133,22 @@ public final class BenchDpoCommand implements Callable<Integer> {
                 choice.label(),
                 pairs,
                 micro == null ? batch : micro,
+                warmup,
                 steps);
+        out.put("warmup", warmup);
         out.put("lora_rank", loraRank == null ? 0 : loraRank);
         out.put("gradient_checkpointing", checkpointing);
-        out.put("logits_chunk_tokens", policy.logitsChunkTokens());
+        out.put("logits_chunk_tokens", chunk); // 0: automatic
         out.put("precision", p.label);
+        MemoryEstimate e = estimate(policy, pairs, p);
+        out.put("estimated_peak_mb", e.total() >> 20);
+        long measured =
+            out.containsKey("peak_gpu_mb")
+                ? ((Number) out.get("peak_gpu_mb")).longValue()
+                : ((Number) out.get("peak_rss_mb")).longValue();
+        out.put(
+            "estimate_error",
+            Math.round(1000.0 * ((e.total() >> 20) - measured) / measured) / 1000.0);
         BenchCommand.print(out);
       } finally {
         if (frozen != null) {
@@ -133,6 +157,29 @@ public final class BenchDpoCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** What tilt estimate predicts for the same run, as a recipe would set it up. */
+  private MemoryEstimate estimate(CausalLM policy, List<ResponseGroup> pairs, Precision p) {
+    ObjectNode tree = new ObjectMapper().createObjectNode();
+    tree.putObject("model").put("path", choice.label());
+    if (loraRank != null) {
+      ((ObjectNode) tree.get("model"))
+          .putObject("lora")
+          .put("rank", loraRank)
+          .put("alpha", 2.0 * loraRank);
+    }
+    tree.putObject("train")
+        .put("batch_size", batch)
+        .put("micro_batch_size", micro == null ? batch : micro)
+        .put("gradient_checkpointing", checkpointing)
+        .put("logits_chunk_tokens", chunk)
+        .put("precision", p.label);
+    tree.put("loss", "dpo");
+    Recipe r = RecipeLoader.bind(tree, List.of(), "bench dpo");
+    boolean gpu = Devices.current().isGpu();
+    return MemoryEstimate.of(
+        policy.config(), r, WorkShapes.packedGroups(pairs, micro == null ? batch : micro), gpu, -1);
   }
 
   private List<ResponseGroup> pairs(CausalLM policy) throws Exception {

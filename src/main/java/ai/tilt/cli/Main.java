@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       EvalCommand.class,
       TokenizeCommand.class,
       ExportCommand.class,
+      EstimateCommand.class,
       BenchCommand.class,
       LabCommand.class,
       DoctorCommand.class,

@@ -36,6 +36,11 @@ public sealed interface GroupLoss extends Loss
   }
 
   @Override
+  default boolean scoresGroups() {
+    return true;
+  }
+
+  @Override
   default boolean learnsFromRollouts() {
     return true;
   }

@@ -50,6 +50,11 @@ public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss, PolicyGrad
     return false;
   }
 
+  /** Whether the loss trains on groups of scored responses (the preference losses). */
+  default boolean scoresGroups() {
+    return false;
+  }
+
   /** Whether the model trained is a reward model (a score head instead of the LM head). */
   default boolean trainsRewardModel() {
     return false;

@@ -31,7 +31,8 @@ final class ActivationCheckpoint {
       x = model.embedInputs(ids, positions);
       for (int i = 0; i < layers; i++) {
         inputs.add(x);
-        x = model.block(i, x, f);
+        int layer = i;
+        x = CausalLM.scoped(x, in -> model.block(layer, in, f)); // only the output is kept
       }
     } finally {
       JniUtils.setGradMode(true);
@@ -41,11 +42,14 @@ final class ActivationCheckpoint {
     DeferredBackward.defer(
         () -> {
           NDArray g = DeferredBackward.gradientOf(last);
+          boolean embeddings = embeddingsTrain(model);
           for (int i = layers - 1; i >= 0 && g != null; i--) {
             NDArray in = inputs.get(i);
             try (NDManager scope = in.getManager().newSubManager()) {
               in.tempAttach(scope); // the block's activations are results of ops on its input
-              in.setRequiresGradient(true);
+              // the first block's input needs a gradient only when the embeddings train: without
+              // it autograd skips the products that would compute it
+              in.setRequiresGradient(i > 0 || embeddings);
               NDArray y = model.block(i, in, f);
               DeferredBackward.backward(y, g);
               NDArray gin = DeferredBackward.gradientOf(in);
@@ -54,8 +58,9 @@ final class ActivationCheckpoint {
               }
               g = gin;
             }
+            NativeMemory.trim(); // the block's recomputed activations, before the next one's
           }
-          if (g != null && embeddingsTrain(model)) {
+          if (g != null && embeddings) {
             DeferredBackward.backward(model.embedInputs(ids, positions), g);
           }
         });

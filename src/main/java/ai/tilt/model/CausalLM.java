@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * A decoder-only transformer LM written on raw NDArrays, with parameters kept in a map under their
@@ -39,7 +40,7 @@ public final class CausalLM implements AutoCloseable {
   private boolean fusedAttention = true;
   private Lora lora; // null: no adapters
   private boolean checkpointing; // recompute decoder blocks in backward instead of keeping them
-  private long logitsChunkTokens; // 0: automatic (about 64 MB of fp32 logits per chunk)
+  private long logitsChunkTokens; // 0: automatic (about 128 MB of fp32 logits per chunk)
 
   CausalLM(ModelConfig config, Head head, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
@@ -97,6 +98,28 @@ public final class CausalLM implements AutoCloseable {
     NDArray keyMask = cache == null ? mask : cache.extendMask(mask); // (B, S)
     NDArray bias =
         attentionBias(ids.getManager(), keyMask, past, ids.getShape().get(1)); // (B, 1, 1, T, S)
+    return forward(ids, positions, bias, cache);
+  }
+
+  /**
+   * Final hidden states of rows with an attention pattern of the caller's: several sequences packed
+   * in one row that share a prefix (a prompt followed by each of its responses, every response
+   * attending the prompt and itself), so the prefix runs once for all of them.
+   *
+   * @param ids (B, T)
+   * @param positions (B, T) each token's position in its own sequence
+   * @param allowed (B, T, T) boolean: query t may attend key s (the caller applies causality,
+   *     padding and any sliding window)
+   * @return (B, T, d)
+   */
+  public NDArray hidden(NDArray ids, NDArray positions, NDArray allowed) {
+    long t = ids.getShape().get(1);
+    NDArray bias =
+        allowed.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).reshape(-1, 1, 1, t, t);
+    return forward(ids, positions, bias, null);
+  }
+
+  private NDArray forward(NDArray ids, NDArray positions, NDArray bias, KvCache cache) {
     NDList rope = rotary == null ? null : rotary.tables(positions);
     Forward f = new Forward(bias, rope, cache, lora == null ? 0 : lora.beginForward());
     if (checkpointing && cache == null && JniUtils.isGradMode()) {
@@ -104,9 +127,26 @@ public final class CausalLM implements AutoCloseable {
     }
     NDArray x = embedInputs(ids, positions);
     for (int i = 0; i < config.numLayers(); i++) {
-      x = block(i, x, f);
+      int layer = i;
+      x = scoped(x, in -> block(layer, in, f));
     }
     return finalNorm(x);
+  }
+
+  /**
+   * Runs {@code f} on {@code x} in a scope of its own and moves only the result to {@code x}'s
+   * manager: {@code f}'s intermediates are freed when it returns (a graph keeps what its backward
+   * needs), instead of living as long as the caller's scope. Without it a no-graph forward (the
+   * reference's, an evaluation's) would hold every block's activations until its caller closes.
+   */
+  static NDArray scoped(NDArray x, UnaryOperator<NDArray> f) {
+    NDManager outer = x.getManager();
+    try (NDManager scope = outer.newSubManager()) {
+      x.tempAttach(scope);
+      NDArray y = f.apply(x);
+      y.attach(outer);
+      return y;
+    }
   }
 
   /** Token (and, for GPT-2, learned position) embeddings: (B, T) -> (B, T, d). */
@@ -155,9 +195,9 @@ public final class CausalLM implements AutoCloseable {
   }
 
   /**
-   * log-softmax of the head's logits at the targets, over chunks of {@link #logitsChunkTokens()}
-   * tokens, so that no more than one chunk of (B, T, V) logits exists at a time, in the forward
-   * and, through {@link DeferredBackward}, in the backward ({@link ChunkedLogprobs}).
+   * log-softmax of the head's logits at the targets, over chunks of {@link #logitsChunkTokens(long,
+   * boolean)} tokens, so that no more than one chunk of (B, T, V) logits exists at a time, in the
+   * forward and, through {@link DeferredBackward}, in the backward ({@link ChunkedLogprobs}).
    *
    * @param states (B, N, d) hidden states
    * @param targets (B, N) int64 next tokens
@@ -167,12 +207,28 @@ public final class CausalLM implements AutoCloseable {
     return ChunkedLogprobs.of(this, states, targets);
   }
 
-  /** Tokens whose logits are computed at once: the recipe's, or about 64 MB of fp32 logits. */
-  public long logitsChunkTokens() {
-    return logitsChunkTokens > 0 ? logitsChunkTokens : Math.max(1, (1L << 24) / config.vocabSize());
+  /**
+   * Tokens whose logits are computed at once when {@code tokens} need them: see {@link #autoChunk}.
+   */
+  public long logitsChunkTokens(long tokens, boolean trainableHead) {
+    return logitsChunkTokens > 0
+        ? logitsChunkTokens
+        : autoChunk(config.vocabSize(), tokens, trainableHead);
   }
 
-  /** Sets {@link #logitsChunkTokens()}; 0 restores the automatic size. */
+  /**
+   * The automatic logits chunk: about 128 MB of fp32 logits, except that a head that trains keeps
+   * its logits whole up to 1 GiB, since chunking it costs a second pass over the head in backward
+   * (7% of a DPO step on the small preset, whose head is 76% of its weights).
+   */
+  public static long autoChunk(int vocab, long tokens, boolean trainableHead) {
+    if (trainableHead && tokens * vocab * 4L <= (1L << 30)) {
+      return Math.max(1, tokens);
+    }
+    return Math.max(1, (1L << 25) / vocab);
+  }
+
+  /** Sets the logits chunk in tokens; 0 restores the automatic size. */
   public void setLogitsChunkTokens(long tokens) {
     if (tokens < 0) {
       throw new IllegalArgumentException("logits chunk must be >= 0 tokens, got " + tokens);
@@ -183,6 +239,7 @@ public final class CausalLM implements AutoCloseable {
   /** Recompute each decoder block in backward instead of keeping its activations. */
   public void setGradientCheckpointing(boolean on) {
     checkpointing = on;
+    NativeMemory.setEnabled(on);
   }
 
   public boolean gradientCheckpointing() {
@@ -201,11 +258,27 @@ public final class CausalLM implements AutoCloseable {
 
   /** Logits of the LM head, fp32: (..., d) -> (..., V). */
   public NDArray logits(NDArray hidden) {
+    return linear(hidden, headWeight(), null);
+  }
+
+  /** The LM head's weight (V, d): the embedding when tied. */
+  NDArray headWeight() {
     if (head != Head.LM) {
       throw new IllegalStateException("a " + head + " model has no LM head");
     }
-    NDArray w = config.tieWordEmbeddings() ? p(names.embed()) : p(names.head());
-    return linear(hidden, w, null);
+    return config.tieWordEmbeddings() ? p(names.embed()) : p(names.head());
+  }
+
+  /**
+   * {@code p @ W} for the head's weight W (V, d), in this model's precision: (..., V) -> (..., d).
+   */
+  NDArray throughHead(NDArray p) {
+    NDArray w = headWeight();
+    return switch (precision) {
+      case FP32 -> p.matMul(w);
+      case BF16_MIXED -> kernels.matmulBf16(p, w);
+      case BF16 -> heldInBf16(w) ? kernels.matmulW16(p, w) : kernels.matmulBf16(p, w);
+    };
   }
 
   /**

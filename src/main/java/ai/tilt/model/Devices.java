@@ -61,6 +61,20 @@ public final class Devices {
     }
   }
 
+  /** Free memory on the process's GPU in bytes, or -1 on the CPU or when unknown. */
+  public static long gpuFreeBytes() {
+    Device d = current();
+    if (!d.isGpu()) {
+      return -1;
+    }
+    try {
+      MemoryUsage m = CudaUtils.getGpuMemory(d);
+      return m.getMax() - m.getCommitted();
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
   /** Makes {@code spec} the process's device. */
   public static void use(String spec) {
     current = parse(spec);

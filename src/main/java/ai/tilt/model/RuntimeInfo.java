@@ -307,7 +307,7 @@ public record RuntimeInfo(
   }
 
   /** MemAvailable from /proc/meminfo, capped by a cgroup (container) limit; -1 where unknown. */
-  static long memAvailable() {
+  public static long memAvailable() {
     long available = -1;
     try (Stream<String> lines = Files.lines(Path.of("/proc/meminfo"))) {
       available =

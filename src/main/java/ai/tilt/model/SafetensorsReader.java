@@ -22,11 +22,11 @@ import java.util.Map;
 /**
  * Reads tensors from a safetensors checkpoint (one file or an HF shard index) one at a time.
  *
- * <p>Opening parses only the JSON headers. Each {@link #load} maps just that tensor's bytes
- * (read-only {@code FileChannel.map}) and converts them, in chunks of bounded size, into a fresh
- * libtorch-owned array; so the Java heap never holds the weights and the returned array never
- * aliases the file mapping (an in-place update of a parameter must not write into a read-only
- * mapping). Not thread-safe: one scratch buffer is reused across loads.
+ * <p>Opening parses only the JSON headers. Each {@link #load} reads just that tensor's bytes, in
+ * chunks of bounded size through reused direct buffers, and converts them into a fresh
+ * libtorch-owned array; so neither the Java heap nor a file mapping ever holds the weights (mapped
+ * pages would count in the process's memory until collected). Not thread-safe: the buffers are
+ * reused across loads.
  */
 public final class SafetensorsReader implements AutoCloseable {
   private final Path source;
@@ -37,7 +37,8 @@ public final class SafetensorsReader implements AutoCloseable {
   /** Elements converted per step; small in tests to exercise the multi-chunk path. */
   private final int chunkElements;
 
-  private ByteBuffer scratch;
+  private ByteBuffer scratch; // converted elements, handed to libtorch
+  private ByteBuffer raw; // bytes as read from the file
 
   private SafetensorsReader(
       Path source,
@@ -165,7 +166,7 @@ public final class SafetensorsReader implements AutoCloseable {
     float[] values = new float[(int) numel];
     for (long from = 0; from < numel; from += chunkElements) {
       int count = (int) Math.min(chunkElements, numel - from);
-      ByteBuffer src = map(info, from * dtype.size, (long) count * dtype.size);
+      ByteBuffer src = read(info, from * dtype.size, count * dtype.size);
       for (int i = 0; i < count; i++) {
         values[(int) from + i] = Safetensors.getFloat(dtype, src);
       }
@@ -191,7 +192,7 @@ public final class SafetensorsReader implements AutoCloseable {
   /** Converts {@code count} elements starting at {@code from} into the scratch buffer. */
   private ByteBuffer convertChunk(TensorInfo info, Dtype dtype, long from, int count, int outSize)
       throws IOException {
-    ByteBuffer src = map(info, from * dtype.size, (long) count * dtype.size);
+    ByteBuffer src = read(info, from * dtype.size, count * dtype.size);
     int bytes = count * outSize;
     if (scratch == null || scratch.capacity() < bytes) {
       // Direct, so DJL hands its address to libtorch instead of copying it once more.
@@ -237,17 +238,30 @@ public final class SafetensorsReader implements AutoCloseable {
     return dst;
   }
 
-  /** Maps {@code length} bytes of the tensor starting {@code offset} bytes into its data. */
-  private ByteBuffer map(TensorInfo info, long offset, long length) throws IOException {
+  /**
+   * Reads {@code length} bytes of the tensor starting {@code offset} bytes into its data, into a
+   * buffer reused across reads. Reading, not mapping: mapped pages count in the process's resident
+   * memory until the mapping is collected, which doubled the peak of loading a model (a 2 GB model
+   * peaked at 4 GB before the weights were even used).
+   */
+  private ByteBuffer read(TensorInfo info, long offset, int length) throws IOException {
     FileChannel ch = channels.get(info.file());
     if (ch == null || !ch.isOpen()) {
       throw new SafetensorsException("reader for " + source + " is closed");
     }
-    if (length == 0) {
-      return ByteBuffer.allocate(0);
+    if (raw == null || raw.capacity() < length) {
+      raw = ByteBuffer.allocateDirect(Math.max(length, 1)).order(ByteOrder.LITTLE_ENDIAN);
     }
-    return ch.map(FileChannel.MapMode.READ_ONLY, info.offset() + offset, length)
-        .order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = raw.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    b.clear().limit(length);
+    long at = info.offset() + offset;
+    while (b.hasRemaining()) {
+      if (ch.read(b, at + b.position()) < 0) {
+        throw error("file %s ends inside tensor %s", info.file(), info.name());
+      }
+    }
+    b.flip();
+    return b;
   }
 
   /** Closes the files; arrays already loaded stay valid (they never alias the mapping). */
@@ -256,6 +270,7 @@ public final class SafetensorsReader implements AutoCloseable {
     List<FileChannel> all = new ArrayList<>(channels.values());
     channels.clear();
     scratch = null;
+    raw = null;
     IOException first = null;
     for (FileChannel ch : all) {
       try {

@@ -10,6 +10,7 @@ import ai.tilt.loss.GroupLoss;
 import ai.tilt.loss.LossOutput;
 import ai.tilt.loss.Responses;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.NativeMemory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -128,7 +129,7 @@ public final class PreferenceObjective implements DatasetObjective {
       NDManager m, List<ResponseGroup> data, float[][] known, List<Integer> idx) {
     int g = idx.size();
     int n = data.get(idx.get(0)).size();
-    List<SftExample> rows = new ArrayList<>(g * n);
+    List<ResponseGroup> groups = new ArrayList<>(g);
     float[] lengths = new float[g * n];
     float[] rewards = new float[g * n];
     for (int a = 0; a < g; a++) {
@@ -145,14 +146,16 @@ public final class PreferenceObjective implements DatasetObjective {
                 + n
                 + "; use equal-size groups");
       }
+      groups.add(group);
       for (int j = 0; j < n; j++) {
-        rows.add(Rows.row(group.prompt(), group.responses().get(j), group.line()));
         lengths[a * n + j] = group.responses().get(j).length;
         rewards[a * n + j] = (float) group.rewards()[j];
       }
     }
     Shape gn = new Shape(g, n);
-    NDArray policyLogps = Rows.sequenceLogps(m, policy::tokenLogprobs, rows, padId).reshape(gn);
+    // a group's responses share one copy of its prompt (PackedRows): its forward runs once
+    PackedRows packed = PackedRows.pack(groups, padId, policy.config().slidingWindow());
+    NDArray policyLogps = packed.sequenceLogps(m, policy); // (G, N)
     NDArray referenceLogps = null; // (G, N)
     if (loss.needsReference()) {
       if (known != null) {
@@ -162,7 +165,8 @@ public final class PreferenceObjective implements DatasetObjective {
         }
         referenceLogps = m.create(values, gn);
       } else {
-        referenceLogps = Rows.sequenceLogps(m, reference::tokenLogprobs, rows, padId).reshape(gn);
+        referenceLogps = packed.sequenceLogps(m, reference::apply);
+        NativeMemory.trim(); // the reference's freed activations, before backward needs memory
       }
     }
     NDArray klPolicy = null; // (G)

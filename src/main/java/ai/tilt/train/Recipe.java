@@ -196,8 +196,8 @@ public record Recipe(
                   + " backward: activation memory of one block instead of all (default false)")
           Boolean gradientCheckpointing,
       @Doc(
-              "tokens whose logits exist at once, forward and backward (0: automatic, about 64 MB of"
-                  + " fp32 logits: 110 tokens at a vocabulary of 152k)")
+              "tokens whose logits exist at once, forward and backward (0: automatic, about 128 MB of"
+                  + " fp32 logits: 220 tokens at a vocabulary of 152k)")
           Long logitsChunkTokens) {
     public Train {
       maxSteps = maxSteps == null ? 0L : maxSteps;

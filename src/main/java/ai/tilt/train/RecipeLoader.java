@@ -132,6 +132,12 @@ public final class RecipeLoader {
     return bind(root, List.of(), file.toString());
   }
 
+  /** {@code r} with one key set to a YAML value, bound again (what a remedy would change). */
+  static Recipe with(Recipe r, String key, String yamlValue) {
+    ObjectNode tree = (ObjectNode) YAML.valueToTree(r);
+    return bind(tree, List.of(key + "=" + yamlValue), "recipe");
+  }
+
   /** The node at a dotted path, or null. */
   private static JsonNode at(JsonNode tree, String dotted) {
     JsonNode node = tree;

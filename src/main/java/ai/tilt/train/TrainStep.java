@@ -7,6 +7,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.tilt.model.DeferredBackward;
+import ai.tilt.model.NativeMemory;
 import java.util.Map;
 
 /**
@@ -71,6 +72,7 @@ public final class TrainStep {
             // the parts of the graph the model did not keep (checkpointed blocks, head chunks)
             DeferredBackward.run();
             loss += l.getFloat();
+            NativeMemory.trim();
           } finally {
             DeferredBackward.clear();
           }

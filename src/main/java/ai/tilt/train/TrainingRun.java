@@ -1,16 +1,21 @@
 package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Devices;
 import ai.tilt.model.Head;
 import ai.tilt.model.Lora;
 import ai.tilt.model.LoraFiles;
+import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
+import ai.tilt.model.Presets;
+import ai.tilt.model.RuntimeInfo;
 import ai.tilt.model.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -86,6 +91,7 @@ public final class TrainingRun implements AutoCloseable {
       state = TrainerState.read(checkpoint.resolve("trainer_state.json"));
     }
     ModelSource source = ModelSource.resolve(recipe, runDir, checkpoint, console);
+    checkMemory(recipe, source, console);
     boolean score = recipe.loss().trainsRewardModel();
     CausalLM model =
         score
@@ -158,6 +164,94 @@ public final class TrainingRun implements AutoCloseable {
       model.close();
       throw e;
     }
+  }
+
+  /**
+   * Prints the predicted peak memory and refuses to start when the device cannot hold it, naming
+   * what would make it fit; {@code -Dtilt.memory_check=false} starts anyway.
+   */
+  static MemoryEstimate checkMemory(Recipe recipe, ModelSource source, PrintStream console)
+      throws IOException {
+    ModelConfig config = ModelConfig.load(source.weights());
+    MemoryEstimate.Work work;
+    try (TextTokenizer tok = TextTokenizer.loadIfPresent(tokenizerDir(source))) {
+      work = WorkShapes.of(recipe, tok, config);
+    }
+    boolean gpu = Devices.current().isGpu();
+    long available = available(gpu);
+    MemoryEstimate estimate = MemoryEstimate.of(config, recipe, work, gpu, available);
+    console.println(estimate.line());
+    if (!estimate.fits() && !"false".equals(System.getProperty("tilt.memory_check"))) {
+      throw new IllegalStateException(
+          "the run needs about "
+              + MemoryEstimate.gb(estimate.total())
+              + " but "
+              + estimate.device()
+              + " has "
+              + MemoryEstimate.gb(available)
+              + " free. Each of these alone is predicted at: "
+              + String.join("; ", MemoryEstimate.remedies(config, recipe, work, gpu, available))
+              + " (start anyway with TILT_JAVA_OPTS=-Dtilt.memory_check=false)");
+    }
+    return estimate;
+  }
+
+  /**
+   * The estimate of a recipe without setting anything up: the model's config.json (or the preset a
+   * fresh model would get) and the data read with its tokenizer; nothing is written.
+   */
+  public static MemoryEstimate estimate(Recipe recipe) throws IOException {
+    validate(recipe);
+    ModelConfig config;
+    TextTokenizer tok;
+    Path tmp = null;
+    if (recipe.model().path() != null) {
+      Path dir = Path.of(recipe.model().path());
+      config = ModelConfig.load(dir);
+      tok = TextTokenizer.loadIfPresent(dir);
+    } else {
+      Recipe.Init init = recipe.model().init();
+      ModelConfig.Family family = ModelConfig.Family.of(init.arch());
+      if (init.vocabSize() != null) {
+        config = Presets.config(family, init.preset(), init.vocabSize(), null, new long[0], null);
+        tok = null;
+      } else {
+        Path dir = init.tokenizer() != null ? Path.of(init.tokenizer()) : null;
+        if (dir == null) {
+          tmp = Files.createTempDirectory("tilt-estimate");
+          ByteLevelBpe.write(tmp);
+          dir = tmp;
+        }
+        tok = TextTokenizer.load(dir);
+        config =
+            Presets.config(
+                family, init.preset(), tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
+      }
+    }
+    try {
+      MemoryEstimate.Work work = WorkShapes.of(recipe, tok, config);
+      boolean gpu = Devices.current().isGpu();
+      return MemoryEstimate.of(config, recipe, work, gpu, available(gpu));
+    } finally {
+      if (tok != null) {
+        tok.close();
+      }
+      if (tmp != null) {
+        Checkpoints.deleteTree(tmp);
+      }
+    }
+  }
+
+  /**
+   * The memory a run may use: {@code -Dtilt.memory_available=BYTES} (to leave room for other jobs),
+   * else the GPU's free memory or the machine's available memory (a container's limit counted).
+   */
+  static long available(boolean gpu) {
+    String set = System.getProperty("tilt.memory_available");
+    if (set != null) {
+      return Long.parseLong(set.trim());
+    }
+    return gpu ? Devices.gpuFreeBytes() : RuntimeInfo.memAvailable();
   }
 
   /** Where the tokenizer files are: the checkpoint's (also a LoRA one's), else the weights'. */

@@ -72,7 +72,10 @@ class TrainingMemoryTest {
         NDArray loss = lp.mul(valid).mul(s.create(weights, new Shape(b, t - 1))).sum();
         logps = lp.mul(valid).toFloatArray();
         gc.backward(loss);
-        assertEquals(ckpt || chunk < b * (t - 1), DeferredBackward.pending(), "deferred work");
+        assertEquals(
+            ckpt || chunk < b * (t - 1) || (!ChunkedLogprobs.autogradOnly && m.lora() != null),
+            DeferredBackward.pending(),
+            "deferred work");
         DeferredBackward.run();
       }
       for (Map.Entry<String, NDArray> e : trainable.entrySet()) {
@@ -120,6 +123,7 @@ class TrainingMemoryTest {
         if (lora) {
           Lora adapters = Lora.create(m, new Lora.Spec(4, 8, 0.0, List.of("all-linear"), false), 3);
           // B starts at zero, which would leave A without a gradient: give it a value
+          Engine.getInstance().setRandomSeed(11);
           for (Map.Entry<String, NDArray> e : adapters.parameters().entrySet()) {
             if (e.getKey().endsWith("lora_B.weight")) {
               NDArray v =
@@ -139,10 +143,21 @@ class TrainingMemoryTest {
           p.setRequiresGradient(true);
         }
         String what = family + " " + precision + (lora ? " lora" : "");
-        // recomputing a block repeats its arithmetic exactly; chunks of the head change the order
-        // of sums, which bf16's 8-bit mantissa shows at 1e-3 of the largest gradient, not fp32's
-        double chunked = precision.equals("fp32") ? 1e-5 : 1e-2;
+        // recomputing a block repeats its arithmetic exactly; chunks of the head, or its gradient
+        // taken in the forward (a frozen head), change the order and shape of the products, which
+        // bf16's 8-bit mantissa shows at 0.2-1.5% of the largest gradient (measured), fp32 at 1e-6
+        double chunked = precision.equals("fp32") ? 1e-5 : 2.5e-2;
+        // the reference: autograd through the whole logits (with LoRA the frozen head's shortcut,
+        // its gradient computed in the forward, is what the other runs use)
+        ChunkedLogprobs.autogradOnly = true;
+        Run autograd;
+        try {
+          autograd = run(m, trainable, false, 1 << 20);
+        } finally {
+          ChunkedLogprobs.autogradOnly = false;
+        }
         Run plain = run(m, trainable, false, 1 << 20);
+        same(autograd, plain, what + " one chunk", chunked);
         same(plain, run(m, trainable, true, 1 << 20), what + " checkpointed", 1e-5);
         same(plain, run(m, trainable, false, 7), what + " chunks of 7 tokens", chunked);
         Run both = run(m, trainable, true, 4);

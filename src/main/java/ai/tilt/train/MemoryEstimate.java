@@ -1,0 +1,229 @@
+package ai.tilt.train;
+
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Lora;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.Precision;
+import ai.tilt.model.WeightNames;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The peak memory a training run will need, predicted from the model's shape, the recipe and the
+ * longest micro-batch of its data, by part: weights (the policy, with LoRA the frozen base and its
+ * adapters), gradients and AdamW moments of what trains, a frozen reference copy, the activations
+ * the backward needs (all blocks', or with checkpointing each block's input plus one block being
+ * recomputed), the head's logits (one chunk of them) and the runtime itself (JVM, libtorch, the
+ * allocator's slack). The per-token constants were measured on this implementation (README, "Fit
+ * real models").
+ *
+ * @param weights bytes of the policy's weights (and adapters)
+ * @param gradients bytes of the trainable weights' gradients
+ * @param optimizer bytes of AdamW's two moments
+ * @param reference bytes of a separate frozen reference (0 with LoRA or precomputed log-probs)
+ * @param activations bytes kept for the backward of one micro-batch, and a rollout's KV cache
+ * @param logits bytes of the head's logits at once
+ * @param runtime the JVM, libtorch and allocator overhead
+ * @param device where the run computes
+ * @param available bytes free there (-1: unknown)
+ */
+public record MemoryEstimate(
+    long weights,
+    long gradients,
+    long optimizer,
+    long reference,
+    long activations,
+    long logits,
+    long runtime,
+    String device,
+    long available) {
+
+  /** Runtime overhead on the CPU: JVM heap and code, libtorch, DJL, the tokenizer (measured). */
+  static final long CPU_RUNTIME = 420L << 20;
+
+  /**
+   * Memory the allocator holds beyond live tensors grows with the matrices (glibc arenas, MKL's
+   * packing buffers, the CUDA caching allocator's blocks): 1/20 of the weights, calibrated on the
+   * 0.5B-shaped LoRA benchmark (-20% without it).
+   */
+  static final long ALLOCATOR_SLACK_DIVISOR = 20;
+
+  /** Runtime overhead on a GPU: the CUDA context and libtorch's kernels. */
+  static final long GPU_RUNTIME = 600L << 20;
+
+  /**
+   * The largest micro-batch's shape, as the model runs it.
+   *
+   * @param tokens tokens of the forward with a graph (a packed group counts its prompt once)
+   * @param rows rows of it
+   * @param longestRow tokens of its longest row (attention scores are rows x T x T)
+   * @param headTokens positions whose log-probs are taken
+   * @param generation bytes of a rollout's sampling (KV cache and logits), 0 without rollouts
+   */
+  public record Work(long tokens, long rows, long longestRow, long headTokens, long generation) {}
+
+  public long total() {
+    return weights + gradients + optimizer + reference + activations + logits + runtime;
+  }
+
+  /** Whether the device can hold it (true when its free memory is unknown). */
+  public boolean fits() {
+    return available < 0 || total() <= available;
+  }
+
+  /** The prediction for a recipe on a model of this shape. */
+  public static MemoryEstimate of(ModelConfig c, Recipe r, Work w, boolean gpu, long available) {
+    WeightNames names = new WeightNames(c);
+    long params = 0;
+    for (var s : names.shapes().values()) {
+      params += s.size();
+    }
+    Recipe.Train t = r.train();
+    boolean bf16 = t.precision() != Precision.FP32;
+    long trainable;
+    long weights;
+    boolean lora = r.model().lora() != null;
+    if (lora) {
+      Lora.Spec spec = r.model().lora().spec();
+      long adapters = 0;
+      for (Map.Entry<String, long[]> e : loraModules(names, spec.targetModules()).entrySet()) {
+        adapters += (long) spec.rank() * (e.getValue()[0] + e.getValue()[1]);
+      }
+      trainable = adapters;
+      weights = params * (bf16 ? 2 : 4) + adapters * 4; // the frozen base in bf16 when computing so
+    } else {
+      trainable = params; // model.trainable narrows this; the estimate stays an upper bound
+      weights = params * 4;
+    }
+    boolean needsReference =
+        r.loss().needsReference() || (r.online() != null && !r.loss().trainsRewardModel());
+    long reference = 0;
+    if (needsReference && !lora && !r.model().precomputeReference()) {
+      boolean refBf16 =
+          r.model().referencePrecision() != null
+              ? r.model().referencePrecision() != Precision.FP32
+              : bf16;
+      reference = params * (refBf16 ? 2 : 4);
+    }
+    long d = c.hiddenSize();
+    long layer = perTokenLayerBytes(c);
+    long acts =
+        t.gradientCheckpointing()
+            ? w.tokens() * (c.numLayers() * d * 4 + layer)
+            : w.tokens() * c.numLayers() * layer;
+    long scores = w.rows() * c.numHeads() * w.longestRow() * w.longestRow() * 4 * 2;
+    acts += t.gradientCheckpointing() ? scores : scores * c.numLayers();
+    long chunk =
+        t.logitsChunkTokens() > 0
+            ? t.logitsChunkTokens()
+            : CausalLM.autoChunk(c.vocabSize(), w.headTokens(), !lora);
+    long headAtOnce = Math.min(w.headTokens(), chunk);
+    // logits, log-softmax and their gradient (or, with a frozen head, the softmax turned into
+    // d log p / d logits): three (c, V) arrays; two in theory when chunked, but the allocator's
+    // gaps between chunks made the measured peak match three (README, Memory)
+    long logits = headAtOnce * c.vocabSize() * 4 * 3;
+    return new MemoryEstimate(
+        weights,
+        trainable * 4,
+        trainable * 8,
+        reference,
+        Math.max(acts, w.generation()),
+        logits,
+        (gpu ? GPU_RUNTIME : CPU_RUNTIME) + weights / ALLOCATOR_SLACK_DIVISOR,
+        gpu ? "cuda" : "cpu",
+        available);
+  }
+
+  /**
+   * Bytes one decoder block keeps per token for its backward in fp32, from the tensors autograd
+   * saves: the norms' inputs and outputs and the residual stream (about 8 d), the attention's
+   * projections before and after rotary (4 (H + 2 KV) hd), the MLP's gate, up, activation and their
+   * product (5 f).
+   */
+  static long perTokenLayerBytes(ModelConfig c) {
+    long d = c.hiddenSize();
+    long hd = c.headDim();
+    long attn = (c.numHeads() + 2L * c.numKvHeads()) * hd;
+    return 4 * (8 * d + 4 * attn + 5 * c.intermediateSize());
+  }
+
+  private static Map<String, long[]> loraModules(WeightNames names, List<String> targets) {
+    Map<String, long[]> all = names.linearModules();
+    if (targets.size() == 1 && targets.get(0).equals("all-linear")) {
+      return all;
+    }
+    Map<String, long[]> out = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, long[]> e : all.entrySet()) {
+      for (String t : targets) {
+        if (e.getKey().equals(t) || e.getKey().endsWith("." + t)) {
+          out.put(e.getKey(), e.getValue());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** One line for the run's log. */
+  public String line() {
+    return String.format(
+        Locale.ROOT,
+        "memory: predicted peak %s = weights %s + gradients %s + optimizer %s + reference %s +"
+            + " activations %s + logits %s + runtime %s, on %s%s",
+        gb(total()),
+        gb(weights),
+        gb(gradients),
+        gb(optimizer),
+        gb(reference),
+        gb(activations),
+        gb(logits),
+        gb(runtime),
+        device,
+        available < 0 ? "" : " with " + gb(available) + " available");
+  }
+
+  static String gb(long bytes) {
+    return String.format(Locale.ROOT, "%.2f GB", bytes / (double) (1L << 30));
+  }
+
+  /** What would make a recipe fit: each remedy alone, with its predicted peak. */
+  static List<String> remedies(ModelConfig c, Recipe r, Work w, boolean gpu, long available) {
+    List<String> out = new ArrayList<>();
+    Recipe.Train t = r.train();
+    if (r.model().lora() == null) {
+      Recipe lora = RecipeLoader.with(r, "model.lora", "{rank: 16}");
+      out.add("model.lora: {rank: 16} (" + gb(of(c, lora, w, gpu, available).total()) + ")");
+    }
+    if (!t.gradientCheckpointing()) {
+      Recipe ckpt = RecipeLoader.with(r, "train.gradient_checkpointing", "true");
+      out.add(
+          "train.gradient_checkpointing: true ("
+              + gb(of(c, ckpt, w, gpu, available).total())
+              + ")");
+    }
+    if (t.precision() == Precision.FP32) {
+      Recipe bf = RecipeLoader.with(r, "train.precision", "bf16-mixed");
+      out.add("train.precision: bf16-mixed (" + gb(of(c, bf, w, gpu, available).total()) + ")");
+    }
+    if (t.microBatchSize() > 1) {
+      int half = t.microBatchSize() / 2;
+      Recipe micro = RecipeLoader.with(r, "train.micro_batch_size", Integer.toString(half));
+      double f = half / (double) t.microBatchSize();
+      Work less =
+          new Work(
+              (long) (w.tokens() * f),
+              Math.max(1, (long) (w.rows() * f)),
+              w.longestRow(),
+              (long) (w.headTokens() * f),
+              w.generation());
+      out.add(
+          "train.micro_batch_size: "
+              + half
+              + " ("
+              + gb(of(c, micro, less, gpu, available).total())
+              + ")");
+    }
+    return out;
+  }
+}

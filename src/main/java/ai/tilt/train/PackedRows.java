@@ -1,0 +1,141 @@
+package ai.tilt.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.tilt.data.ResponseGroup;
+import ai.tilt.model.CausalLM;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * The N responses to a prompt packed in one row after a single copy of the prompt: [prompt | r_1 |
+ * ... | r_N]. Each response attends the prompt and itself only, at the positions it would have
+ * alone, so its log-probs are those of its own prompt + response row (tested), but the prompt runs
+ * once instead of N times: for a DPO pair of a 128-token prompt and two 129-token responses, 386
+ * tokens instead of 514. The first token of every response is predicted from the prompt's last
+ * position; the rest from the response's own.
+ *
+ * @param ids (G, T) token ids, right-padded
+ * @param positions (G, T) each token's position in its own prompt + response sequence
+ * @param allowed (G, T, T) query t may attend key s
+ * @param stateIndex (G, M) the position whose hidden state predicts each target
+ * @param targets (G, M) the target ids (padding: 0)
+ * @param segments (G, M, N) 1 where target m belongs to response n
+ */
+record PackedRows(
+    long[] ids,
+    long[] positions,
+    boolean[] allowed,
+    long[] stateIndex,
+    long[] targets,
+    float[] segments,
+    int rows,
+    int width,
+    int maxTargets,
+    int responses) {
+
+  /** Packs equal-size groups; {@code window} > 0 limits attention to that many positions back. */
+  static PackedRows pack(List<ResponseGroup> groups, long pad, int window) {
+    int g = groups.size();
+    int n = groups.get(0).size();
+    int width = 0;
+    int maxTargets = 0;
+    for (ResponseGroup group : groups) {
+      int len = group.prompt().length;
+      int t = 0;
+      for (long[] r : group.responses()) {
+        len += r.length;
+        t += group.prompt().length == 0 ? Math.max(0, r.length - 1) : r.length;
+      }
+      width = Math.max(width, len);
+      maxTargets = Math.max(maxTargets, t);
+    }
+    maxTargets = Math.max(1, maxTargets);
+    long[] ids = new long[g * width];
+    long[] positions = new long[g * width];
+    boolean[] allowed = new boolean[g * width * width];
+    long[] stateIndex = new long[g * maxTargets];
+    long[] targets = new long[g * maxTargets];
+    float[] segments = new float[g * maxTargets * n];
+    java.util.Arrays.fill(ids, pad);
+    for (int a = 0; a < g; a++) {
+      ResponseGroup group = groups.get(a);
+      long[] prompt = group.prompt();
+      int p = prompt.length;
+      int[] segment = new int[width]; // -1 prompt, j response j, -2 padding
+      java.util.Arrays.fill(segment, -2);
+      for (int t = 0; t < p; t++) {
+        ids[a * width + t] = prompt[t];
+        positions[a * width + t] = t;
+        segment[t] = -1;
+      }
+      int at = p;
+      int m = 0;
+      for (int j = 0; j < n; j++) {
+        long[] r = group.responses().get(j);
+        for (int i = 0; i < r.length; i++) {
+          ids[a * width + at + i] = r[i];
+          positions[a * width + at + i] = p + i;
+          segment[at + i] = j;
+          int from = i == 0 ? p - 1 : at + i - 1; // the state that predicts r[i]
+          if (from >= 0) {
+            stateIndex[a * maxTargets + m] = from;
+            targets[a * maxTargets + m] = r[i];
+            segments[(a * maxTargets + m) * n + j] = 1;
+            m++;
+          }
+        }
+        at += r.length;
+      }
+      for (int q = 0; q < width; q++) {
+        for (int k = 0; k <= q; k++) {
+          boolean ok =
+              segment[q] != -2
+                  && segment[k] != -2
+                  && (segment[k] == -1 || segment[k] == segment[q])
+                  && (window <= 0 || positions[a * width + q] - positions[a * width + k] < window);
+          allowed[(a * width + q) * width + k] = ok;
+        }
+      }
+    }
+    return new PackedRows(
+        ids, positions, allowed, stateIndex, targets, segments, g, width, maxTargets, n);
+  }
+
+  /** Tokens the packed rows hold (prompt once per group), for tokens/s. */
+  static long tokens(List<ResponseGroup> groups) {
+    long tokens = 0;
+    for (ResponseGroup group : groups) {
+      tokens += group.prompt().length;
+      for (long[] r : group.responses()) {
+        tokens += r.length;
+      }
+    }
+    return tokens;
+  }
+
+  /**
+   * Each response's log-prob sum under {@code model} (or, for a reference, under whatever {@code
+   * run} hands it), with a graph when one is recorded.
+   *
+   * @return (G, N)
+   */
+  NDArray sequenceLogps(NDManager m, CausalLM model) {
+    NDArray idArr = m.create(ids, new Shape(rows, width));
+    NDArray posArr = m.create(positions, new Shape(rows, width));
+    NDArray allowedArr = m.create(allowed, new Shape(rows, width, width));
+    NDArray h = model.hidden(idArr, posArr, allowedArr); // (G, T, d)
+    long d = h.getShape().get(2);
+    NDArray index = m.create(stateIndex, new Shape(rows, maxTargets, 1)).repeat(2, d); // (G, M, d)
+    NDArray states = h.gather(index, 1); // (G, M, d)
+    NDArray logp = model.targetLogprobs(states, m.create(targets, new Shape(rows, maxTargets)));
+    NDArray seg = m.create(segments, new Shape(rows, maxTargets, responses)); // (G, M, N)
+    return logp.expandDims(-1).mul(seg).sum(new int[] {1}); // (G, N)
+  }
+
+  /** As {@link #sequenceLogps}, the model coming from {@code run} (a reference's apply). */
+  NDArray sequenceLogps(NDManager m, Function<Function<CausalLM, NDArray>, NDArray> run) {
+    return run.apply(model -> sequenceLogps(m, model));
+  }
+}
