@@ -1,6 +1,6 @@
 """Loads Tilt's TorchScript kernels on a CUDA device with PyTorch and checks them there: what can
-be verified on a GPU machine without a JVM (the Java side needs a libtorch 2.7.1+cu128, see
-scripts/gpu-smoke.sh). Checks that every kernel runs on CUDA, that gradients flow through the
+be verified on a GPU machine without a JVM (the Java side runs through scripts/gpu-check.sh,
+with DJL's JNI rebuilt for the machine's torch). Checks that every kernel runs on CUDA, that gradients flow through the
 bf16 casts to float32 inputs, that fused attention with an additive mask and grouped-query heads
 equals the explicit computation, and times a bf16 against an fp32 linear.
 

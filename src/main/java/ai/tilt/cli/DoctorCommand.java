@@ -51,7 +51,8 @@ public final class DoctorCommand implements Callable<Integer> {
         "flavour",
         info.flavour()
             + (info.features().isEmpty() ? "" : ", features " + String.join(" ", info.features())));
-    row(out, "libtorch", info.libtorch());
+    row(out, "libtorch", info.libtorchVersion() + " at " + info.libtorch());
+    row(out, "JNI", info.jni());
     row(out, "device", info.device());
     row(
         out,

@@ -37,6 +37,8 @@ public record RuntimeInfo(
     String engine,
     String flavour,
     String libtorch,
+    String libtorchVersion,
+    String jni,
     List<String> features,
     String device,
     List<String> gpus,
@@ -79,6 +81,8 @@ public record RuntimeInfo(
     String engineText = "not loaded";
     String flavour = "-";
     String libtorch = "-";
+    String libtorchVersion = "-";
+    String jni = "-";
     List<String> features = List.of();
     String device = System.getProperty("tilt.device", "auto");
     List<String> gpus = new ArrayList<>();
@@ -97,8 +101,9 @@ public record RuntimeInfo(
           "libtorch did not load: "
               + firstLine(e)
               + "\n  fix: the CPU build needs pytorch-native-cpu in the"
-              + " jar (mvn package puts it in target/tilt.jar); the CUDA build (mvn -Pcuda package) needs"
-              + " PYTORCH_LIBRARY_PATH=<libtorch 2.7.1+cu128>/lib, PYTORCH_VERSION=2.7.1 and PYTORCH_FLAVOR=cu128;"
+              + " jar (mvn package puts it in target/tilt.jar); another libtorch (a CUDA one, a newer"
+              + " one) needs DJL's JNI built against it: scripts/build-jni.sh --torch DIR, then source"
+              + " the env.sh it writes;"
               + " either needs a writable DJL cache (DJL_CACHE_DIR, now "
               + Utils.getCacheDir()
               + ")");
@@ -107,6 +112,13 @@ public record RuntimeInfo(
       engineText = "PyTorch " + engine.getVersion() + " (DJL " + Engine.getDjlVersion() + ")";
       libtorch = LibUtils.getLibtorchPath();
       flavour = flavourOf(libtorch);
+      NativeLibraries mapped = NativeLibraries.probe();
+      if (mapped.libtorchPath() != null) {
+        libtorch = mapped.libtorchPath();
+      }
+      libtorchVersion = mapped.libtorchVersion() == null ? "unknown" : mapped.libtorchVersion();
+      jni = mapped.jniText();
+      mapped.mismatch().ifPresent(problems::add);
       features = List.copyOf(new TreeSet<>(JniUtils.getFeatures()));
       threads = JniUtils.getNumThreads();
       interop = JniUtils.getNumInteropThreads();
@@ -191,6 +203,8 @@ public record RuntimeInfo(
         engineText,
         flavour,
         libtorch,
+        libtorchVersion,
+        jni,
         features,
         device,
         List.copyOf(gpus),

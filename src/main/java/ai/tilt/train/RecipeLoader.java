@@ -49,6 +49,7 @@ public final class RecipeLoader {
           "train.min_lr",
           "train.max_grad_norm",
           "train.max_bad_steps",
+          "online.iterations", // an on-policy run's length, as train.max_steps is a dataset run's
           "checkpoint.",
           "log.",
           "eval.");

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -54,6 +55,7 @@ class HfParityTest {
   @ParameterizedTest
   @ValueSource(
       strings = {
+        // GpuCheckTest.FAMILIES repeats this list for the device
         "hf-tiny/llama_gqa",
         "hf-tiny/qwen2",
         "hf-tiny/gpt_neox",
@@ -74,7 +76,7 @@ class HfParityTest {
   }
 
   /** Many small logit chunks give the same log-probs as one. */
-  @org.junit.jupiter.api.Test
+  @Test
   void chunkedLogprobsEqualOneChunk() throws IOException {
     Path dir = Fixtures.dir("hf-tiny/gpt2");
     List<Case> cases = cases(dir);
@@ -84,7 +86,12 @@ class HfParityTest {
     }
   }
 
-  private void check(CausalLM model, List<Case> cases, boolean left) {
+  private static void check(CausalLM model, List<Case> cases, boolean left) {
+    check(model, cases, left, 1e-4);
+  }
+
+  /** Every completion log-prob and last-prompt logit within {@code tol} of transformers'. */
+  static void check(CausalLM model, List<Case> cases, boolean left, double tol) {
     int t = 0;
     for (Case c : cases) {
       t = Math.max(t, c.prompt.length + c.completion.length);
@@ -125,7 +132,7 @@ class HfParityTest {
           worst = Math.max(worst, Math.abs(logits[v] - wantLogits.get(v).asDouble()));
         }
       }
-      assertTrue(worst < 1e-4, (left ? "left" : "right") + " padding: max |diff| " + worst);
+      assertTrue(worst < tol, (left ? "left" : "right") + " padding: max |diff| " + worst);
     }
   }
 }

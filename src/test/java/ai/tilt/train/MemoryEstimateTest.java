@@ -83,8 +83,9 @@ class MemoryEstimateTest {
     assertEquals(adapters * 4, e.gradients());
     assertEquals(adapters * 8, e.optimizer());
     assertEquals(0, e.reference(), "the reference is the base with the adapters off");
-    // each block's input (64 floats a token, 2 blocks) plus one block being recomputed
-    assertEquals(40L * (2 * 64 * 4 + 10_240) + 25_600, e.activations());
+    // each block's input (64 floats a token, 2 blocks) plus one block being recomputed, its saved
+    // tensors and their gradients
+    assertEquals(40L * (2 * 64 * 4 + 2 * 10_240) + 2 * 25_600, e.activations());
     // 8 tokens of logits at once, three (B, c, V) arrays of them
     assertEquals(8L * 512 * 4 * 3, e.logits());
     // bf16-mixed holds the frozen base in bf16
