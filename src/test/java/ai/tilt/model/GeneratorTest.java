@@ -11,23 +11,13 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class GeneratorTest {
 
   /** All 8 fixture prompts in one left-padded batch give HF's 16 greedy ids (EOS ignored). */
   @ParameterizedTest
-  @ValueSource(
-      strings = {
-        "hf-tiny/llama_gqa",
-        "hf-tiny/qwen2",
-        "hf-tiny/gpt_neox",
-        "hf-tiny/gpt2",
-        "hf-extra/mistral_window",
-        "hf-extra/qwen3",
-        "hf-extra/llama3_mqa_tied",
-        "hf-extra/neox_sequential"
-      })
+  @MethodSource("ai.tilt.model.Fixtures#families")
   void greedyMatchesTransformers(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<HfParityTest.Case> cases = HfParityTest.cases(dir);
@@ -50,17 +40,7 @@ class GeneratorTest {
 
   /** The KV cache changes nothing: same sampled ids, log-probs within 1e-5, for every family. */
   @ParameterizedTest
-  @ValueSource(
-      strings = {
-        "hf-tiny/llama_gqa",
-        "hf-tiny/qwen2",
-        "hf-tiny/gpt_neox",
-        "hf-tiny/gpt2",
-        "hf-extra/mistral_window",
-        "hf-extra/qwen3",
-        "hf-extra/llama3_mqa_tied",
-        "hf-extra/neox_sequential"
-      })
+  @MethodSource("ai.tilt.model.Fixtures#families")
   void cacheEqualsRecomputation(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<long[]> prompts = new ArrayList<>();

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -52,17 +53,7 @@ class GpuCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(
-      strings = {
-        "hf-tiny/llama_gqa",
-        "hf-tiny/qwen2",
-        "hf-tiny/gpt_neox",
-        "hf-tiny/gpt2",
-        "hf-extra/mistral_window",
-        "hf-extra/qwen3",
-        "hf-extra/llama3_mqa_tied",
-        "hf-extra/neox_sequential"
-      })
+  @MethodSource("ai.tilt.model.Fixtures#families")
   void everyFamilyMatchesTransformersOnTheDevice(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<HfParityTest.Case> cases = HfParityTest.cases(dir);

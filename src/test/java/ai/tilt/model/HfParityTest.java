@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Parity with HuggingFace transformers (fp32, eager attention) on the hf-tiny fixtures (4.46) and
@@ -53,18 +53,7 @@ class HfParityTest {
   }
 
   @ParameterizedTest
-  @ValueSource(
-      strings = {
-        // GpuCheckTest.FAMILIES repeats this list for the device
-        "hf-tiny/llama_gqa",
-        "hf-tiny/qwen2",
-        "hf-tiny/gpt_neox",
-        "hf-tiny/gpt2",
-        "hf-extra/mistral_window",
-        "hf-extra/qwen3",
-        "hf-extra/llama3_mqa_tied",
-        "hf-extra/neox_sequential"
-      })
+  @MethodSource("ai.tilt.model.Fixtures#families")
   void logprobsMatchTransformers(String variant) throws IOException {
     Path dir = Fixtures.dir(variant);
     List<Case> cases = cases(dir);
