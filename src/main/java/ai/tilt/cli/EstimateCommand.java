@@ -1,6 +1,5 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.Devices;
 import ai.tilt.train.MemoryEstimate;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
@@ -37,10 +36,7 @@ public final class EstimateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
-    Devices.use(
-        recipe.device().equals("auto")
-            ? System.getProperty("tilt.device", "auto")
-            : recipe.device());
+    TrainCommand.useDevice(recipe);
     MemoryEstimate e = TrainingRun.estimate(recipe);
     if (json) {
       System.out.println(new ObjectMapper().writeValueAsString(e));

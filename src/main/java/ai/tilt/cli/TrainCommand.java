@@ -52,13 +52,18 @@ public final class TrainCommand implements Callable<Integer> {
               + " directory, or 'auto' (resume if there is a checkpoint, start otherwise)")
   String resume;
 
-  @Override
-  public Integer call() throws Exception {
-    Recipe recipe = RecipeLoader.load(recipeFile, overrides);
+  /** The recipe's device, or --device (tilt.device) when the recipe says auto. */
+  static void useDevice(Recipe recipe) {
     Devices.use(
         recipe.device().equals("auto")
             ? System.getProperty("tilt.device", "auto")
             : recipe.device());
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Recipe recipe = RecipeLoader.load(recipeFile, overrides);
+    useDevice(recipe);
     Path dir = runDir != null ? runDir : Path.of("checkpoints", recipe.name());
     RuntimeInfo env = RuntimeInfo.probe(dir);
     LOG.info("environment: {}", env.line());
