@@ -2,11 +2,12 @@ package ai.tilt.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -100,7 +101,10 @@ public final class Generator {
       active[r] = r;
     }
     try (NDManager gen = model.manager().newSubManager();
-        KvCache cache = useCache ? new KvCache(gen, model.config().numLayers()) : null) {
+        KvCache cache =
+            useCache
+                ? new KvCache(gen, model.config().numLayers(), width + params.maxNewTokens())
+                : null) {
       long[] last = null; // token fed at this step, per active row
       for (int step = 0; step < params.maxNewTokens() && active.length > 0; step++) {
         Sampler.Draw draw;
@@ -167,8 +171,35 @@ public final class Generator {
     return false;
   }
 
-  /** Runs the left-padded prompts through the model, filling the cache; returns (B, V) logits. */
+  /**
+   * Runs the left-padded prompts through the model, filling the cache; returns (B, V) logits. A
+   * prompt that appears several times (C samples of one prompt in on-policy training) runs once;
+   * its cache rows and logits are then repeated for each copy.
+   */
   private NDArray prefill(NDManager s, List<long[]> prompts, int width, KvCache cache) {
+    List<long[]> unique = new ArrayList<>();
+    long[] source = new long[prompts.size()]; // row -> its prompt's row among the unique ones
+    Map<List<Long>, Integer> seen = new HashMap<>();
+    for (int r = 0; r < prompts.size(); r++) {
+      List<Long> key = Arrays.stream(prompts.get(r)).boxed().toList();
+      Integer at = seen.get(key);
+      if (at == null) {
+        at = unique.size();
+        seen.put(key, at);
+        unique.add(prompts.get(r));
+      }
+      source[r] = at;
+    }
+    if (unique.size() == prompts.size()) {
+      return prefillRows(s, prompts, width, cache);
+    }
+    NDArray logits = prefillRows(s, unique, width, cache); // (U, V)
+    NDArray rows = s.create(source);
+    cache.keepRows(rows);
+    return logits.get(rows);
+  }
+
+  private NDArray prefillRows(NDManager s, List<long[]> prompts, int width, KvCache cache) {
     int b = prompts.size();
     long[] ids = new long[b * width];
     long[] mask = new long[b * width];
@@ -198,10 +229,8 @@ public final class Generator {
       int r = active[i];
       pos[i] = prompts.get(r).length + tokens.get(r).size() - 1;
     }
-    NDArray idArr = s.create(last, new Shape(b, 1));
-    NDArray maskArr = s.ones(new Shape(b, 1), DataType.INT64);
-    NDArray h = model.hidden(idArr, maskArr, s.create(pos, new Shape(b, 1)), cache);
-    return model.logits(h.get(":, -1"));
+    return model.decodeLogits(
+        s.create(last, new Shape(b, 1)), s.create(pos, new Shape(b, 1)), cache);
   }
 
   /** Without a cache: the whole prompt + completion so far, left-padded, every step. */

@@ -80,10 +80,20 @@ public final class Kernels {
         if (args[i] instanceof NDArray a) {
           in[i] = IValue.from((PtNDArray) a);
           manager = manager == null ? (PtNDManager) a.getManager() : manager;
+        } else if (args[i] instanceof NDArray[] list) {
+          PtNDArray[] tensors = new PtNDArray[list.length];
+          for (int j = 0; j < list.length; j++) {
+            tensors[j] = (PtNDArray) list[j];
+          }
+          in[i] = IValue.listFrom(tensors);
         } else if (args[i] instanceof Boolean b) {
           in[i] = IValue.from(b);
-        } else {
+        } else if (args[i] instanceof Double d) {
+          in[i] = IValue.from(d);
+        } else if (args[i] instanceof Long || args[i] instanceof Integer) {
           in[i] = IValue.from(((Number) args[i]).longValue());
+        } else {
+          throw new IllegalArgumentException("kernel argument of type " + args[i].getClass());
         }
       }
       try (IValue out = TiltBridge.run(block, method, JniUtils.isGradMode(), in)) {
@@ -138,6 +148,51 @@ public final class Kernels {
 
   public NDArray matmulW16(NDArray x, NDArray w16) {
     return call("matmul_w16", x, w16);
+  }
+
+  /**
+   * One decode step of a Llama-style model in one call ({@code decode_rms} in
+   * scripts/make_kernels.py), writing the step's keys and values into the cache storage at {@code
+   * pos}.
+   *
+   * @param x (B, 1, d) embedded tokens
+   * @param layers 18 weights per layer in the kernel's order, empty arrays where the model has none
+   * @param keys per layer (B, KV, capacity, hd)
+   * @param cos (B, 1, 1, hd) rotary tables of the step's positions
+   * @param bias (B, 1, 1, pos + 1) additive attention bias
+   * @return (B, d) final hidden states, after the last norm
+   */
+  public NDArray decodeRms(
+      NDArray x,
+      NDArray[] layers,
+      NDArray[] keys,
+      NDArray[] values,
+      NDArray cos,
+      NDArray sin,
+      NDArray bias,
+      long pos,
+      int heads,
+      int kvHeads,
+      double eps,
+      NDArray finalNorm) {
+    return call(
+        "decode_rms", x, layers, keys, values, cos, sin, bias, pos, heads, kvHeads, eps, finalNorm);
+  }
+
+  /** (B, d) @ W^T for the head's (V, d) weight, computed as W @ h^T (faster for few rows). */
+  public NDArray headLogits(NDArray h, NDArray headWeight) {
+    return call("head_logits", h, headWeight);
+  }
+
+  /**
+   * The inverse-CDF draw of {@link Sampler} without top-k or top-p, in one call.
+   *
+   * @param logits (B, V) float32
+   * @param uniforms (B, 1) float64 in [0, 1)
+   * @return (B, 2) float64: the token id and its log-prob
+   */
+  public NDArray samplePlain(NDArray logits, NDArray uniforms, double temperature) {
+    return call("sample_plain", logits, uniforms, temperature);
   }
 
   public NDArray embeddingW16(NDArray ids, NDArray w16) {

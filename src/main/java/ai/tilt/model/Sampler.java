@@ -21,8 +21,18 @@ final class Sampler {
 
   private final SamplingParams params;
 
+  private final boolean useKernels;
+
   Sampler(SamplingParams params) {
+    this(params, true);
+  }
+
+  /**
+   * @param useKernels false keeps every draw on NDArray ops (tests compare the two)
+   */
+  Sampler(SamplingParams params, boolean useKernels) {
     this.params = params;
+    this.useKernels = useKernels;
   }
 
   /**
@@ -43,6 +53,14 @@ final class Sampler {
   /** Sampled tokens and their log-probs under the distribution they were drawn from. */
   record Draw(long[] tokens, float[] logprobs) {}
 
+  private static double[] uniforms(SplittableRandom[] streams, long b) {
+    double[] u = new double[(int) b];
+    for (int r = 0; r < b; r++) {
+      u[r] = streams[r].nextDouble();
+    }
+    return u;
+  }
+
   /**
    * @param logits (B, V) fp32
    * @param streams one random stream per row, advanced by one draw each
@@ -55,11 +73,26 @@ final class Sampler {
       NDArray logp = logits.logSoftmax(-1).gather(tokens.expandDims(-1), -1);
       return new Draw(tokens.toLongArray(), logp.toFloatArray());
     }
+    long v = logits.getShape().get(1);
+    boolean plain = (params.topK() <= 0 || params.topK() >= v) && params.topP() >= 1.0;
+    Kernels kernels = plain && useKernels ? Kernels.on(logits.getDevice()) : null;
+    if (kernels != null) {
+      // the same ops in one call: a dozen separate ones cost more than their arithmetic
+      NDArray u = m.create(uniforms(streams, b), new Shape(b, 1));
+      double[] out =
+          kernels.samplePlain(logits, u, (double) (float) params.temperature()).toDoubleArray();
+      long[] tokens = new long[(int) b];
+      float[] logps = new float[(int) b];
+      for (int r = 0; r < b; r++) {
+        tokens[r] = (long) out[2 * r];
+        logps[r] = (float) out[2 * r + 1];
+      }
+      return new Draw(tokens, logps);
+    }
     NDArray scaled =
         params.temperature() == 1.0 ? logits : logits.div((float) params.temperature());
     NDArray candidates = scaled; // (B, C) logits of the candidate tokens
     NDArray candidateIds = null; // (B, C) their vocabulary ids; null = identity (C = V)
-    long v = logits.getShape().get(1);
     if (params.topK() > 0 && params.topK() < v) {
       NDList top = scaled.topK(params.topK(), -1, true, true); // sorted, largest first
       candidates = top.get(0);
@@ -77,10 +110,7 @@ final class Sampler {
     }
     NDArray logp = candidates.logSoftmax(-1); // (B, C)
     NDArray cdf = logp.exp().toType(DataType.FLOAT64, false).cumSum(-1); // (B, C)
-    double[] u = new double[(int) b];
-    for (int r = 0; r < b; r++) {
-      u[r] = streams[r].nextDouble();
-    }
+    double[] u = uniforms(streams, b);
     NDArray total = cdf.get(":, -1:"); // (B, 1), ~1
     NDArray threshold = m.create(u, new Shape(b, 1)).mul(total);
     long c = candidates.getShape().get(1);

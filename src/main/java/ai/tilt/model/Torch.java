@@ -124,6 +124,28 @@ public final class Torch {
     }
   }
 
+  /**
+   * Drops libtorch to one intra-op thread for the small ops of a decode step ({@link
+   * CausalLM#decodeLogits}); returns the count for {@link #restoreThreads}. {@code
+   * -Dtilt.decode_body_threads=all} keeps every thread (for measuring the difference).
+   */
+  static int decodeBodyThreads() {
+    if ("all".equals(System.getProperty("tilt.decode_body_threads"))) {
+      return 0;
+    }
+    int n = JniUtils.getNumThreads();
+    if (n > 1) {
+      JniUtils.setNumThreads(1);
+    }
+    return n;
+  }
+
+  static void restoreThreads(int n) {
+    if (n > 1) {
+      JniUtils.setNumThreads(n);
+    }
+  }
+
   /** The OpenMP wait policy libtorch runs with: the user's, Tilt's PASSIVE, or "unset". */
   public static String ompWaitPolicy() {
     return ompWaitPolicy == null ? "unset" : ompWaitPolicy;

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -174,6 +177,110 @@ class GeneratorTest {
         stopped += cached.get(i).finishReason() == Generator.FinishReason.EOS ? 1 : 0;
       }
       assertTrue(stopped >= 2 && stopped < prompts.size(), stopped + " rows stopped at EOS");
+    }
+  }
+
+  /**
+   * The one-call decode step (Llama-style families) gives the general path's logits within 1e-5 at
+   * every step, and therefore its samples; other families take the general path.
+   */
+  @ParameterizedTest
+  @MethodSource("ai.tilt.model.Fixtures#families")
+  void fusedDecodeEqualsGeneralPath(String variant) throws IOException {
+    Path dir = Fixtures.dir(variant);
+    List<long[]> prompts = new ArrayList<>();
+    for (HfParityTest.Case c : HfParityTest.cases(dir)) {
+      prompts.add(c.prompt());
+    }
+    int width = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+    int steps = 10;
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu());
+        NDManager m = model.manager().newSubManager();
+        KvCache fused = new KvCache(m, model.config().numLayers(), width + steps);
+        KvCache general = new KvCache(m, model.config().numLayers(), width + steps)) {
+      int b = prompts.size();
+      long[] ids = new long[b * width];
+      long[] mask = new long[b * width];
+      for (int r = 0; r < b; r++) {
+        long[] p = prompts.get(r);
+        System.arraycopy(p, 0, ids, r * width + width - p.length, p.length);
+        java.util.Arrays.fill(mask, r * width + width - p.length, (r + 1) * width, 1L);
+      }
+      NDArray idArr = m.create(ids, new Shape(b, width));
+      NDArray maskArr = m.create(mask, new Shape(b, width));
+      NDArray pos = CausalLM.positionsFromMask(maskArr);
+      model.hidden(idArr, maskArr, pos, fused);
+      model.hidden(idArr, maskArr, pos, general);
+      boolean llamaStyle =
+          model.config().family() != ModelConfig.Family.GPT2
+              && model.config().family() != ModelConfig.Family.GPT_NEOX;
+      assertEquals(llamaStyle, model.fusedDecodeApplies(fused), variant);
+      NDArray next = pos.get(":, -1:").add(1); // (B, 1)
+      NDArray token = idArr.get(":, -1:"); // (B, 1)
+      for (int step = 0; step < steps; step++) {
+        try (NDManager s = m.newSubManager()) {
+          NDArray t = s.create(token.toLongArray(), new Shape(b, 1));
+          NDArray at = s.create(next.toLongArray(), new Shape(b, 1));
+          model.setFusedDecode(true);
+          float[] a = model.decodeLogits(t, at, fused).toFloatArray();
+          model.setFusedDecode(false);
+          NDArray g = model.decodeLogits(t, at, general);
+          float[] c = g.toFloatArray();
+          for (int j = 0; j < a.length; j++) {
+            assertEquals(c[j], a[j], 1e-5 * Math.max(1, Math.abs(c[j])), variant + " step " + step);
+          }
+          token = g.argMax(-1).reshape(b, 1);
+          token.attach(m);
+          next = next.add(1);
+        }
+      }
+      assertEquals(width + steps, fused.length());
+      assertEquals(width + steps, general.length());
+    }
+  }
+
+  /**
+   * A prompt repeated C times (on-policy sampling) is prefilled once: every row equals the same row
+   * generated from distinct prompts, with its own stream.
+   */
+  @Test
+  void repeatedPromptsSharePrefill() throws IOException {
+    Path dir = Fixtures.dir("hf-extra/qwen3");
+    List<HfParityTest.Case> cases = HfParityTest.cases(dir);
+    long[] p0 = cases.get(0).prompt();
+    long[] p1 = cases.get(1).prompt();
+    List<long[]> repeated = List.of(p0, p0.clone(), p1, p0, p1);
+    SamplingParams params = new SamplingParams(9, 1.0, 0, 1.0, false, true, 3);
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
+      Generator g = new Generator(model, new long[0]);
+      List<Generator.Generation> shared = g.generate(repeated, params, true, 0);
+      for (int r = 0; r < repeated.size(); r++) {
+        Generator.Generation alone = g.generate(List.of(repeated.get(r)), params, false, r).get(0);
+        assertArrayEquals(alone.completionIds(), shared.get(r).completionIds(), "row " + r);
+        for (int j = 0; j < alone.logprobs().length; j++) {
+          assertEquals(alone.logprobs()[j], shared.get(r).logprobs()[j], 1e-5);
+        }
+      }
+      assertTrue(
+          !java.util.Arrays.equals(shared.get(0).completionIds(), shared.get(1).completionIds()),
+          "two samples of one prompt should differ");
+    }
+  }
+
+  /** Writing past the capacity fails with the counts instead of corrupting memory. */
+  @Test
+  void aFullCacheSaysSo() throws IOException {
+    Path dir = Fixtures.dir("hf-tiny/llama_gqa");
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu());
+        NDManager m = model.manager().newSubManager();
+        KvCache cache = new KvCache(m, model.config().numLayers(), 4)) {
+      NDArray ids = m.create(new long[] {1, 2, 3, 4, 5}, new Shape(1, 5));
+      NDArray mask = m.ones(new Shape(1, 5), ai.djl.ndarray.types.DataType.INT64);
+      IllegalStateException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              IllegalStateException.class,
+              () -> model.hidden(ids, mask, CausalLM.positionsFromMask(mask), cache));
+      assertTrue(e.getMessage().contains("0 + 5 positions exceed its 4"), e.getMessage());
     }
   }
 }
