@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       DataCommand.class,
       InitModelCommand.class,
       GenerateCommand.class,
+      ServeCommand.class,
       LogprobsCommand.class,
       ScoreCommand.class,
       EvalCommand.class,

@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * from the batch, so finished rows cost nothing more. Runs outside any gradient collector: no graph
  * is built.
  */
-public final class Generator {
+public final class Generator implements GroupGenerator {
   private final CausalLM model;
   private final long[] eosIds;
 
@@ -66,6 +66,47 @@ public final class Generator {
    */
   public List<Generation> generate(
       List<long[]> prompts, SamplingParams params, boolean useCache, long firstRow) {
+    long[] seeds = new long[prompts.size()];
+    long[] rows = new long[prompts.size()];
+    Arrays.fill(seeds, params.seed());
+    for (int r = 0; r < rows.length; r++) {
+      rows[r] = firstRow + r;
+    }
+    return generate(prompts, params, useCache, seeds, rows);
+  }
+
+  /**
+   * C samples of each prompt, as on-policy training and a completions request with {@code n = C}
+   * want them: sample k of prompt g draws from stream (groupSeeds[g], k), so the same prompt and
+   * seed give the same samples here, batched with other prompts, and in {@code tilt serve}, one
+   * request at a time. {@code params.seed()} is not used. One prefill per prompt serves its C rows.
+   *
+   * @return B*C generations, prompt by prompt
+   */
+  @Override
+  public List<Generation> generateGroups(
+      List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] groupSeeds) {
+    int n = prompts.size() * samplesPerPrompt;
+    List<long[]> rows = new ArrayList<>(n);
+    long[] seeds = new long[n];
+    long[] choice = new long[n];
+    for (int g = 0; g < prompts.size(); g++) {
+      for (int k = 0; k < samplesPerPrompt; k++) {
+        rows.add(prompts.get(g));
+        seeds[g * samplesPerPrompt + k] = groupSeeds[g];
+        choice[g * samplesPerPrompt + k] = k;
+      }
+    }
+    return generate(rows, params, true, seeds, choice);
+  }
+
+  /** The seed of prompt g's samples in a batch drawn with {@code seed}. */
+  public static long groupSeed(long seed, long group) {
+    return Sampler.mix(seed ^ Sampler.mix(group + 0x9E3779B97F4A7C15L));
+  }
+
+  private List<Generation> generate(
+      List<long[]> prompts, SamplingParams params, boolean useCache, long[] seeds, long[] rowIds) {
     int b = prompts.size();
     int width = 0;
     for (int r = 0; r < b; r++) {
@@ -92,7 +133,7 @@ public final class Generator {
     List<List<Float>> logps = new ArrayList<>();
     FinishReason[] reasons = new FinishReason[b];
     for (int r = 0; r < b; r++) {
-      streams[r] = Sampler.stream(params.seed(), firstRow + r);
+      streams[r] = Sampler.stream(seeds[r], rowIds[r]);
       tokens.add(new ArrayList<>());
       logps.add(new ArrayList<>());
     }

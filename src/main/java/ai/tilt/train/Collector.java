@@ -9,6 +9,7 @@ import ai.tilt.data.PromptSet;
 import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Generator;
+import ai.tilt.model.GroupGenerator;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
@@ -73,6 +74,21 @@ final class Collector {
       long seed,
       Reward reward,
       CausalLM sampler) {
+    return collect(iteration, prompts, cfg, seed, reward, new Generator(sampler, eosIds));
+  }
+
+  /**
+   * Collects with any sampler: prompt g's C samples draw from the stream seeded by {@link
+   * Generator#groupSeed}(iteration seed, g), so an inference server given that seed per request
+   * samples what this process would.
+   */
+  Rollout collect(
+      long iteration,
+      List<PromptSet.Prompt> prompts,
+      Settings cfg,
+      long seed,
+      Reward reward,
+      GroupGenerator sampler) {
     long t0 = System.nanoTime();
     int c = cfg.samplesPerPrompt();
     int rows = prompts.size() * c;
@@ -82,10 +98,11 @@ final class Collector {
     double[] labels = null;
     if (cfg.source() == Online.Source.ON_POLICY) {
       List<long[]> inputs = new ArrayList<>();
-      for (PromptSet.Prompt p : prompts) {
-        for (int k = 0; k < c; k++) {
-          inputs.add(p.ids());
-        }
+      long iterSeed = iterationSeed(seed, iteration);
+      long[] groupSeeds = new long[prompts.size()];
+      for (int g = 0; g < prompts.size(); g++) {
+        inputs.add(prompts.get(g).ids());
+        groupSeeds[g] = Generator.groupSeed(iterSeed, g);
       }
       SamplingParams params =
           new SamplingParams(
@@ -95,8 +112,12 @@ final class Collector {
               cfg.topP(),
               false,
               false,
-              iterationSeed(seed, iteration));
-      List<Generator.Generation> gens = new Generator(sampler, eosIds).generate(inputs, params);
+              iterSeed);
+      List<Generator.Generation> gens = sampler.generateGroups(inputs, c, params, groupSeeds);
+      if (gens.size() != rows) {
+        throw new IllegalStateException(
+            "the sampler returned " + gens.size() + " completions for " + rows);
+      }
       samplingLogps = new float[rows][];
       for (int r = 0; r < rows; r++) {
         completions[r] = gens.get(r).completionIds();

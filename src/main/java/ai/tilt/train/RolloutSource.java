@@ -48,6 +48,8 @@ final class RolloutSource implements ExperienceSource {
   private final Collector collector;
   private final Evaluator evaluator;
   private final PrintStream console;
+  private final ServerSampling server; // null: sampling in this process
+  private TruncatedIs.Weights isWeights; // of the last collection, server sampling only
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
   private Map<String, Double> lastEval;
   private long[] order; // the prompt permutation of epoch orderEpoch
@@ -63,7 +65,9 @@ final class RolloutSource implements ExperienceSource {
       ReferenceModel reference,
       Reward reward,
       Reward gold,
-      PrintStream console) {
+      PrintStream console,
+      Path runDir,
+      Path base) {
     this.recipe = recipe;
     this.cfg = recipe.online();
     this.policy = policy;
@@ -81,6 +85,19 @@ final class RolloutSource implements ExperienceSource {
             ? tokenizer.eosIds()
             : policy.config().eosTokenIds();
     int micro = recipe.train().microBatchSize();
+    SamplerSpec spec = cfg.generator();
+    this.server =
+        spec.server()
+            ? new ServerSampling(
+                spec,
+                policy,
+                eos,
+                spec.weightsDir() != null
+                    ? Path.of(spec.weightsDir())
+                    : runDir.resolve("sampler-weights"),
+                base.toAbsolutePath().normalize().toString(),
+                recipe.checkpoint().maxShardBytes())
+            : null;
     this.collector = new Collector(policy, reference, tokenizer, eos, padId, micro);
     this.evaluator =
         new Evaluator(
@@ -122,7 +139,18 @@ final class RolloutSource implements ExperienceSource {
       Reward gold = r.online().goldReward() == null ? null : r.online().goldReward().create(ctx);
       RolloutSource s =
           new RolloutSource(
-              r, policy, valueHead, tokenizer, train, eval, reference, reward, gold, console);
+              r,
+              policy,
+              valueHead,
+              tokenizer,
+              train,
+              eval,
+              reference,
+              reward,
+              gold,
+              console,
+              runDir,
+              source.initial());
       if (resumed) {
         s.firstEval = loggedEval(runDir, 0);
       }
@@ -152,9 +180,20 @@ final class RolloutSource implements ExperienceSource {
   public Experience collect(long iteration, TrainerState state) {
     long t0 = System.nanoTime();
     List<PromptSet.Prompt> prompts = nextPrompts(iteration);
-    Rollout rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, policy);
+    Rollout rollout;
+    long staleness = 0;
+    if (server == null) {
+      rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, policy);
+    } else {
+      staleness = server.prepare(iteration);
+      rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, server);
+    }
     Map<String, Double> metrics = new LinkedHashMap<>(RolloutStats.of(rollout));
     metrics.putAll(collector.timings());
+    if (server != null) {
+      metrics.put("sampling/staleness", (double) staleness);
+      metrics.put("timing/weight_sync_s", server.lastSyncSeconds());
+    }
     if (rollout.samplingLogps() != null) {
       double diff = RolloutStats.logpDiff(rollout);
       metrics.put("sampling/logp_diff", diff);
@@ -167,7 +206,12 @@ final class RolloutSource implements ExperienceSource {
       }
     }
     OnlineState before = OnlineState.of(state, cfg);
+    isWeights = null;
     Material material = material(rollout, before);
+    if (isWeights != null) {
+      metrics.put("sampling/is_weight_mean", isWeights.mean());
+      metrics.put("sampling/is_truncated_frac", isWeights.truncatedFraction());
+    }
     OnlineState after = before.afterIteration(rollout, cfg, material.baseline());
     metrics.put("iteration", (double) iteration + 1);
     metrics.put("objective/kl_coef", after.klCoef());
@@ -233,6 +277,18 @@ final class RolloutSource implements ExperienceSource {
                             state.klCoef(),
                             state.baseline(),
                             oldValues));
+                if (server != null && cfg.generator().importanceSamplingCap() > 0) {
+                  isWeights =
+                      TruncatedIs.of(
+                          rollout.oldLogps(),
+                          rollout.samplingLogps(),
+                          cfg.generator().importanceSamplingCap());
+                  adv =
+                      new AdvantageOutput(
+                          TruncatedIs.scale(adv.advantages(), isWeights.weights()),
+                          adv.returns(),
+                          adv.baseline());
+                }
                 Objective objective =
                     new PolicyObjective(
                         policy,
@@ -305,21 +361,33 @@ final class RolloutSource implements ExperienceSource {
 
   @Override
   public String describe() {
+    SamplerSpec g = cfg.generator();
+    String sampler =
+        server == null
+            ? ""
+            : String.format(
+                "; sampling on %s (model %s, %d in flight, weights by %s%s)",
+                String.join(", ", g.url()),
+                g.model(),
+                g.maxConcurrency(),
+                g.update().name().toLowerCase(),
+                g.staleness() > 0 ? ", up to " + g.staleness() + " iterations stale" : "");
     return String.format(
-        "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
-            + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",
-        policy.config().family().modelType,
-        recipe.loss().type(),
-        cfg.iterations(),
-        cfg.promptsPerIteration(),
-        cfg.samplesPerPrompt(),
-        cfg.source() == Online.Source.OFFLINE ? "dataset responses" : "samples",
-        cfg.reuse(),
-        cfg.minibatchSize(),
-        (long) cfg.iterations() * cfg.stepsPerIteration(),
-        trainPrompts.size(),
-        evalPrompts.size(),
-        cfg.reward().getClass().getSimpleName());
+            "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
+                + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",
+            policy.config().family().modelType,
+            recipe.loss().type(),
+            cfg.iterations(),
+            cfg.promptsPerIteration(),
+            cfg.samplesPerPrompt(),
+            cfg.source() == Online.Source.OFFLINE ? "dataset responses" : "samples",
+            cfg.reuse(),
+            cfg.minibatchSize(),
+            (long) cfg.iterations() * cfg.stepsPerIteration(),
+            trainPrompts.size(),
+            evalPrompts.size(),
+            cfg.reward().getClass().getSimpleName())
+        + sampler;
   }
 
   /**
@@ -364,6 +432,9 @@ final class RolloutSource implements ExperienceSource {
 
   @Override
   public void close() {
+    if (server != null) {
+      server.close();
+    }
     DatasetSource.closeAll(
         gold == null ? List.of(reward, reference) : List.of(gold, reward, reference));
   }

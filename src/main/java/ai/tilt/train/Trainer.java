@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.SamplingServerException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -28,6 +29,9 @@ public final class Trainer {
 
   /** Exit code of a run stopped because its loss or gradients kept being NaN/Inf. */
   public static final int EXIT_DIVERGED = 3;
+
+  /** Exit code when the sampling server failed (EX_UNAVAILABLE); finished iterations are saved. */
+  public static final int EXIT_SAMPLER_FAILED = 69;
 
   private final TrainingRun run;
   private final List<Double> losses = new ArrayList<>(); // per optimizer step, for tests
@@ -77,7 +81,12 @@ public final class Trainer {
       }
       while (state.iteration() < source.iterations() && !stopRequested) {
         long t0 = System.nanoTime();
-        Experience exp = source.collect(state.iteration(), state);
+        Experience exp;
+        try {
+          exp = source.collect(state.iteration(), state);
+        } catch (SamplingServerException e) {
+          return samplerFailed(state, lastCheckpoint, e, console);
+        }
         long t1 = System.nanoTime();
         StepMeans means = new StepMeans();
         long stepBefore = state.step();
@@ -192,6 +201,29 @@ public final class Trainer {
         before == null ? ckpt : before,
         t.lr() / 10);
     return EXIT_DIVERGED;
+  }
+
+  /**
+   * The sampling server failed after its retries: every finished iteration is saved (a checkpoint
+   * of the current state unless the last one is it), so a resume repeats only the failed iteration.
+   */
+  private int samplerFailed(
+      TrainerState state, long lastCheckpoint, SamplingServerException e, PrintStream console)
+      throws IOException {
+    Path ckpt =
+        state.step() == lastCheckpoint
+            ? Checkpoints.findLatest(run.runDir(), new ArrayList<>())
+            : checkpoint(state, true);
+    console.printf(
+        "tilt train: the sampling server failed in iteration %d: %s%n"
+            + "  %s. Resume with: tilt train %s --resume%n",
+        state.iteration() + 1,
+        e.getMessage(),
+        ckpt == null
+            ? "no iteration had finished"
+            : "finished iterations (" + state.iteration() + ") are in " + ckpt,
+        run.recipeArgument());
+    return EXIT_SAMPLER_FAILED;
   }
 
   /** Whether (from, to] holds a multiple of {@code every} (0: never). */

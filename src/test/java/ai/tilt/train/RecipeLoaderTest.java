@@ -38,6 +38,37 @@ class RecipeLoaderTest {
         error(write("model: {init: {arch: llama, size: tiny}}\n")).contains("'model.init.size'"));
   }
 
+  @Test
+  void serverGeneratorKeysAreCheckedByName() throws IOException {
+    String msg =
+        error(
+            write(
+                "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model: p, max_concurency: 4}}\n"));
+    assertTrue(msg.contains("'online.generator.max_concurency'"), msg);
+    msg = error(write("online: {reward: min_length, generator: {type: server, model: p}}\n"));
+    assertTrue(msg.contains("online.generator.url is required"), msg);
+    msg =
+        error(
+            write(
+                "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model:"
+                    + " p, importance_sampling_cap: 0.5}}\n"));
+    assertTrue(msg.contains("online.generator.importance_sampling_cap"), msg);
+    Recipe r =
+        RecipeLoader.load(
+            write(
+                "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model:"
+                    + " p, update: lora_adapter}}\n"),
+            List.of());
+    assertEquals("/v1/load_lora_adapter", r.online().generator().updatePath());
+    assertEquals(2.0, r.online().generator().importanceSamplingCap());
+    assertEquals(
+        SamplerSpec.Type.IN_PROCESS,
+        RecipeLoader.load(write("online: {reward: min_length}\n"), List.of())
+            .online()
+            .generator()
+            .type());
+  }
+
   /** Keys whose meaning changed fail naming the key to use; a checkpoint's recipe is migrated. */
   @Test
   void renamedKeysAreNamedAndSavedRecipesMigrated() throws IOException {

@@ -1,0 +1,358 @@
+package ai.tilt.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Presets;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * On-policy training with {@code tilt serve} as the sampler, the server a separate process: the run
+ * equals in-process sampling iteration by iteration (same samples, same rewards, same losses), with
+ * the weights synced every iteration; a server that starts failing ends the run with every finished
+ * iteration saved, and the resumed run ends where the uninterrupted one does.
+ */
+class ServerTrainingTest {
+  @TempDir static Path tmp;
+  static Path model;
+  static Path prompts;
+  static Process server;
+  static String serverUrl;
+  static int threads;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    ModelConfig c =
+        Presets.config(ModelConfig.Family.LLAMA, "tiny", 100, null, new long[] {3}, null);
+    model = tmp.resolve("model");
+    try (CausalLM m = ModelFiles.random(c, 5, 0.1f, Device.cpu())) {
+      ModelFiles.save(m, model, "F32", Long.MAX_VALUE);
+    }
+    threads = JniUtils.getNumThreads(); // libtorch is loaded now
+    JniUtils.setNumThreads(1); // the server runs on one thread too: the same kernels
+    StringBuilder sb = new StringBuilder();
+    SplittableRandom rnd = new SplittableRandom(9);
+    for (int i = 0; i < 32; i++) {
+      sb.append("{\"prompt_ids\": [").append(rnd.nextInt(100)).append("]}\n");
+    }
+    prompts = Files.writeString(tmp.resolve("prompts.jsonl"), sb.toString());
+    server = serve(tmp.resolve("serve.log"));
+  }
+
+  @AfterAll
+  static void tearDown() throws InterruptedException {
+    JniUtils.setNumThreads(threads);
+    if (server != null) {
+      server.destroy();
+      server.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Starts {@code tilt serve} as its own JVM on a free port; returns when it listens. */
+  static Process serve(Path log) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            java,
+            "-Dai.djl.offline=true",
+            "-Dtilt.threads=1",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "ai.tilt.cli.Main",
+            "serve",
+            model.toString(),
+            "--port",
+            "0",
+            "--served-model-name",
+            "policy");
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(log.toFile());
+    Process p = pb.start();
+    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+)");
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (System.currentTimeMillis() < deadline && p.isAlive()) {
+      Matcher m = listening.matcher(Files.exists(log) ? Files.readString(log) : "");
+      if (m.find()) {
+        serverUrl = m.group(1);
+        return p;
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("tilt serve did not start: " + Files.readString(log));
+  }
+
+  static Recipe recipe(String generator, int iterations) throws IOException {
+    return recipe(generator, iterations, "");
+  }
+
+  static Recipe recipe(String generator, int iterations, String modelExtra) throws IOException {
+    String yaml =
+        String.join(
+            "\n",
+            "name: served",
+            "seed: 4",
+            "model: {path: '" + model + "'" + modelExtra + "}",
+            "data: {train: '" + prompts + "'}",
+            "train: {lr: 3.0e-2, schedule: constant, micro_batch_size: 16}",
+            "loss: rloo",
+            "online: {prompts_per_iteration: 8, samples_per_prompt: 4, iterations: "
+                + iterations
+                + ", max_new_tokens: 3, reward: {type: bump, center: 70, width: 10}, generator: "
+                + generator
+                + "}",
+            "checkpoint: {every_steps: 0, keep_last: 2}",
+            "");
+    return RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "served");
+  }
+
+  static String server(String url) {
+    return "{type: server, url: '"
+        + url
+        + "', model: policy, max_concurrency: 4, retries: 2, backoff_s: 0.05, timeout_s: 60}";
+  }
+
+  record Outcome(int exit, String console, List<JsonNode> steps) {}
+
+  static Outcome train(Recipe r, Path dir, Path resume) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream console = new PrintStream(out, true);
+    int exit;
+    try (TrainingRun run = TrainingRun.prepare(r, "served.yaml", dir, resume, console)) {
+      exit = new Trainer(run).train(console);
+    }
+    List<JsonNode> steps = new ArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    for (String line : Files.readAllLines(dir.resolve(MetricsLog.METRICS_FILE))) {
+      JsonNode n = json.readTree(line);
+      if (n.has("objective/reward")) {
+        steps.add(n);
+      }
+    }
+    return new Outcome(exit, out.toString(), steps);
+  }
+
+  static void assertSameRun(List<JsonNode> want, List<JsonNode> got) {
+    assertEquals(want.size(), got.size());
+    for (int i = 0; i < want.size(); i++) {
+      for (String k : new String[] {"objective/reward", "completions/mean_length"}) {
+        assertEquals(
+            want.get(i).get(k).asDouble(), got.get(i).get(k).asDouble(), 1e-9, k + " " + i);
+      }
+      // the server's log-probs differ from the trainer's by float noise; the truncated IS
+      // weights they give are 1 within it
+      assertEquals(
+          want.get(i).get("train/loss").asDouble(), got.get(i).get("train/loss").asDouble(), 1e-4);
+      assertEquals(
+          want.get(i).get("objective/kl").asDouble(),
+          got.get(i).get("objective/kl").asDouble(),
+          1e-4);
+    }
+  }
+
+  @Test
+  void trainingThroughTheServerEqualsInProcessSampling() throws Exception {
+    Outcome local = train(recipe("{type: in_process}", 4), tmp.resolve("local"), null);
+    assertEquals(0, local.exit(), local.console());
+    Outcome served = train(recipe(server(serverUrl), 4), tmp.resolve("served"), null);
+    assertEquals(0, served.exit(), served.console());
+    assertSameRun(local.steps(), served.steps());
+    // not a trivial equality: each iteration samples other responses with other rewards
+    java.util.Set<Double> rewards = new java.util.HashSet<>();
+    for (JsonNode s : local.steps()) {
+      rewards.add(s.get("objective/reward").asDouble());
+      assertTrue(Math.abs(s.get("train/loss").asDouble()) > 1e-6, s.toString());
+    }
+    assertEquals(4, rewards.size(), "rewards per iteration: " + rewards);
+    for (JsonNode s : served.steps()) {
+      assertEquals(0.0, s.get("sampling/staleness").asDouble(), "synced every iteration");
+      assertTrue(s.get("sampling/logp_diff").asDouble() < 1e-4, s.toString());
+      assertEquals(1.0, s.get("sampling/is_weight_mean").asDouble(), 1e-4);
+      assertTrue(s.get("timing/weight_sync_s").asDouble() > 0, "weights went to the server");
+    }
+    // the weights the server read last are the policy's after iteration 3, and only they are kept
+    Path weights = tmp.resolve("served").resolve("sampler-weights");
+    try (var dirs = Files.list(weights)) {
+      assertEquals(List.of("iter-000003"), dirs.map(p -> p.getFileName().toString()).toList());
+    }
+  }
+
+  /** Two servers split the prompts (g mod 2); the run is the same as with one. */
+  @Test
+  void promptsAreSpreadOverSeveralServers() throws Exception {
+    try (ai.tilt.model.CompletionsServer second =
+        new ai.tilt.model.CompletionsServer(
+            ModelFiles.load(model, Device.cpu()),
+            null,
+            "policy",
+            new long[] {3},
+            Device.cpu(),
+            ai.tilt.model.Precision.FP32,
+            new InetSocketAddress("127.0.0.1", 0))) {
+      second.start();
+      String urls = "['" + serverUrl + "', 'http://127.0.0.1:" + second.port() + "']";
+      String gen = server(serverUrl).replace("'" + serverUrl + "'", urls);
+      Outcome both = train(recipe(gen, 3), tmp.resolve("two-servers"), null);
+      assertEquals(0, both.exit(), both.console());
+      assertTrue(both.console().contains(", http://127.0.0.1:" + second.port()), both.console());
+      Outcome local = train(recipe("{type: in_process}", 3), tmp.resolve("one-process"), null);
+      assertSameRun(local.steps(), both.steps());
+    }
+  }
+
+  /**
+   * With staleness 1 the server gets weights every other iteration; the stale iterations show the
+   * trainer-sampler mismatch, which the importance weights then correct.
+   */
+  @Test
+  void staleWeightsAreLoggedAndReweighted() throws Exception {
+    String gen = server(serverUrl).replace("}", ", staleness: 1}");
+    Outcome served = train(recipe(gen, 4), tmp.resolve("stale"), null);
+    assertEquals(0, served.exit(), served.console());
+    double[] staleness =
+        served.steps().stream().mapToDouble(n -> n.get("sampling/staleness").asDouble()).toArray();
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new double[] {0, 1, 0, 1}, staleness);
+    for (int i = 0; i < 4; i++) {
+      JsonNode s = served.steps().get(i);
+      double diff = s.get("sampling/logp_diff").asDouble();
+      double w = s.get("sampling/is_weight_mean").asDouble();
+      if (i % 2 == 0) {
+        assertTrue(diff < 1e-4 && Math.abs(w - 1) < 1e-4, s.toString());
+        assertTrue(s.get("timing/weight_sync_s").asDouble() > 0);
+      } else {
+        assertTrue(diff > 1e-3, "one update behind: " + s);
+        assertTrue(Math.abs(w - 1) > 1e-4, "the weights correct for it: " + s);
+        assertEquals(0.0, s.get("timing/weight_sync_s").asDouble());
+      }
+    }
+  }
+
+  /** A LoRA policy reaches the server as a PEFT adapter loaded under a new name each time. */
+  @Test
+  void loraAdaptersAreSyncedByName() throws Exception {
+    String lora = ", lora: {rank: 4, dropout: 0.0}";
+    Outcome local = train(recipe("{type: in_process}", 3, lora), tmp.resolve("lora-local"), null);
+    assertEquals(0, local.exit(), local.console());
+    // adapters sit on the server's base: other tests left trained weights there
+    try (ai.tilt.model.CompletionsClient c =
+        new ai.tilt.model.CompletionsClient(
+            new ai.tilt.model.CompletionsClient.Settings(
+                URI.create(serverUrl),
+                "policy",
+                1,
+                java.time.Duration.ofSeconds(60),
+                0,
+                java.time.Duration.ZERO,
+                new long[0]))) {
+      c.updateWeightsFromDisk("/update_weights_from_disk", model.toString());
+    }
+    String gen = server(serverUrl).replace("}", ", update: lora_adapter}");
+    Outcome served = train(recipe(gen, 3, lora), tmp.resolve("lora-served"), null);
+    assertEquals(0, served.exit(), served.console());
+    assertSameRun(local.steps(), served.steps());
+    HttpResponse<String> models =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(serverUrl + "/v1/models")).build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertTrue(models.body().contains("\"policy-iter2\""), models.body());
+    assertTrue(!models.body().contains("policy-iter1"), "the previous adapter was unloaded");
+  }
+
+  /**
+   * A proxy passes the first two iterations' requests to the server and then answers 503: the run
+   * retries, gives up naming the error, keeps both finished iterations in a checkpoint, and resumed
+   * against the server ends as the uninterrupted run does.
+   */
+  @Test
+  void aFailingServerLosesNoFinishedIteration() throws Exception {
+    AtomicInteger completions = new AtomicInteger();
+    AtomicInteger refused = new AtomicInteger();
+    HttpClient http = HttpClient.newHttpClient();
+    HttpServer proxy = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+    proxy.createContext(
+        "/",
+        ex -> {
+          byte[] body = ex.getRequestBody().readAllBytes();
+          String path = ex.getRequestURI().getPath();
+          int status;
+          byte[] reply;
+          if (path.equals("/v1/completions") && completions.incrementAndGet() > 16) {
+            refused.incrementAndGet();
+            status = 503;
+            reply = "overloaded".getBytes();
+          } else {
+            try {
+              HttpResponse<byte[]> r =
+                  http.send(
+                      HttpRequest.newBuilder(URI.create(serverUrl + path))
+                          .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                          .build(),
+                      HttpResponse.BodyHandlers.ofByteArray());
+              status = r.statusCode();
+              reply = r.body();
+            } catch (InterruptedException e) {
+              throw new IOException(e);
+            }
+          }
+          ex.sendResponseHeaders(status, reply.length);
+          try (OutputStream os = ex.getResponseBody()) {
+            os.write(reply);
+          }
+        });
+    proxy.start();
+    Path dir = tmp.resolve("flaky");
+    try {
+      String url = "http://127.0.0.1:" + proxy.getAddress().getPort();
+      Outcome failed = train(recipe(server(url), 4), dir, null);
+      assertEquals(Trainer.EXIT_SAMPLER_FAILED, failed.exit(), failed.console());
+      assertTrue(failed.console().contains("failed in iteration 3"), failed.console());
+      assertTrue(failed.console().contains("HTTP 503: overloaded"), failed.console());
+      assertTrue(failed.console().contains("failed after 3 attempt(s)"), failed.console());
+      assertTrue(failed.console().contains("--resume"), failed.console());
+      assertTrue(refused.get() >= 3, "the failing request was retried");
+      assertEquals(2, failed.steps().size());
+    } finally {
+      proxy.stop(0);
+    }
+    Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
+    assertNotNull(ckpt, "the two finished iterations were saved");
+    assertEquals(2, TrainerState.read(ckpt.resolve("trainer_state.json")).iteration());
+    Recipe direct = recipe(server(serverUrl), 4);
+    Outcome resumed = train(direct, dir, ckpt);
+    assertEquals(0, resumed.exit(), resumed.console());
+    Outcome local = train(recipe("{type: in_process}", 4), tmp.resolve("reference-run"), null);
+    assertSameRun(local.steps(), resumed.steps());
+  }
+}
