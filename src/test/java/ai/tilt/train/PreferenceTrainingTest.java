@@ -121,11 +121,34 @@ class PreferenceTrainingTest {
         o.add("model.init.sft.steps=2");
       }
       ByteArrayOutputStream log = new ByteArrayOutputStream();
+      ai.tilt.model.CompletionsServer server = null;
+      if (r.online().generator().server()) { // a server of the recipe's architecture, here
+        Path served = tmp.resolve("served-" + dir.getFileName());
+        assertEquals(
+            0,
+            ai.tilt.cli.Main.commandLine()
+                .execute("init-model", "--arch", "llama", "--out", served.toString()));
+        server =
+            new ai.tilt.model.CompletionsServer(
+                ai.tilt.model.ModelFiles.load(served, ai.djl.Device.cpu()),
+                null,
+                r.online().generator().model(),
+                new long[0],
+                ai.djl.Device.cpu(),
+                ai.tilt.model.Precision.FP32,
+                new java.net.InetSocketAddress("127.0.0.1", 0));
+        server.start();
+        o.add("online.generator.url=http://127.0.0.1:" + server.port());
+      }
       Recipe quick = RecipeLoader.load(Path.of(recipe), o);
       try (TrainingRun run = TrainingRun.prepare(quick, recipe, dir, null, new PrintStream(log))) {
         Trainer t = new Trainer(run);
         assertEquals(0, t.train(new PrintStream(log)), log.toString());
         losses = t.losses();
+      } finally {
+        if (server != null) {
+          server.close();
+        }
       }
       assertEquals(2L * r.online().stepsPerIteration(), losses.size());
     } else {
