@@ -97,22 +97,9 @@ final class Collector {
     float[][] samplingLogps = null;
     double[] labels = null;
     if (cfg.source() == Online.Source.ON_POLICY) {
-      List<long[]> inputs = new ArrayList<>();
-      long iterSeed = iterationSeed(seed, iteration);
-      long[] groupSeeds = new long[prompts.size()];
-      for (int g = 0; g < prompts.size(); g++) {
-        inputs.add(prompts.get(g).ids());
-        groupSeeds[g] = Generator.groupSeed(iterSeed, g);
-      }
-      SamplingParams params =
-          new SamplingParams(
-              cfg.maxNewTokens(),
-              cfg.temperature(),
-              cfg.topK(),
-              cfg.topP(),
-              false,
-              false,
-              iterSeed);
+      List<long[]> inputs = inputs(prompts);
+      long[] groupSeeds = groupSeeds(seed, iteration, prompts.size());
+      SamplingParams params = samplingParams(cfg, seed, iteration);
       List<Generator.Generation> gens = sampler.generateGroups(inputs, c, params, groupSeeds);
       if (gens.size() != rows) {
         throw new IllegalStateException(
@@ -185,6 +172,35 @@ final class Collector {
   /** Seconds spent in each stage of the last {@link #collect}, and the generation throughput. */
   Map<String, Double> timings() {
     return timings;
+  }
+
+  static List<long[]> inputs(List<PromptSet.Prompt> prompts) {
+    List<long[]> out = new ArrayList<>();
+    for (PromptSet.Prompt p : prompts) {
+      out.add(p.ids());
+    }
+    return out;
+  }
+
+  /** Prompt g of an iteration samples from {@link Generator#groupSeed}(iteration seed, g). */
+  static long[] groupSeeds(long seed, long iteration, int prompts) {
+    long iterSeed = iterationSeed(seed, iteration);
+    long[] out = new long[prompts];
+    for (int g = 0; g < prompts; g++) {
+      out[g] = Generator.groupSeed(iterSeed, g);
+    }
+    return out;
+  }
+
+  static SamplingParams samplingParams(Settings cfg, long seed, long iteration) {
+    return new SamplingParams(
+        cfg.maxNewTokens(),
+        cfg.temperature(),
+        cfg.topK(),
+        cfg.topP(),
+        false,
+        false,
+        iterationSeed(seed, iteration));
   }
 
   static long iterationSeed(long seed, long iteration) {

@@ -84,7 +84,7 @@ public record Online(
     generator =
         generator == null
             ? new SamplerSpec(
-                null, null, null, null, null, null, null, null, null, null, null, null)
+                null, null, null, null, null, null, null, null, null, null, null, null, null)
             : generator;
     require(promptsPerIteration >= 1, "online.prompts_per_iteration must be >= 1");
     require(samplesPerPrompt >= 1, "online.samples_per_prompt must be >= 1");

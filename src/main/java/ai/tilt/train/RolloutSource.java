@@ -12,6 +12,8 @@ import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Devices;
+import ai.tilt.model.Generator;
+import ai.tilt.model.GroupGenerator;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
@@ -19,9 +21,12 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * On-policy training as the loop's experience (Tajwar et al., 2024, Algorithm 1): iteration i takes
@@ -50,6 +55,15 @@ final class RolloutSource implements ExperienceSource {
   private final PrintStream console;
   private final ServerSampling server; // null: sampling in this process
   private TruncatedIs.Weights isWeights; // of the last collection, server sampling only
+  private Prefetch pending; // online.generator.overlap: the next iteration's samples, under way
+
+  /** Samples of {@code iteration} being drawn on the weights of {@code weightsIteration}. */
+  private record Prefetch(
+      long iteration,
+      long weightsIteration,
+      List<long[]> inputs,
+      CompletableFuture<List<Generator.Generation>> generations) {}
+
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
   private Map<String, Double> lastEval;
   private long[] order; // the prompt permutation of epoch orderEpoch
@@ -182,17 +196,44 @@ final class RolloutSource implements ExperienceSource {
     List<PromptSet.Prompt> prompts = nextPrompts(iteration);
     Rollout rollout;
     long staleness = 0;
+    double syncSeconds = 0;
     if (server == null) {
       rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, policy);
+    } else if (cfg.generator().overlap()) {
+      GroupGenerator sampler = server;
+      if (pending != null && pending.iteration() == iteration) {
+        sampler = prefetched(pending);
+        staleness = iteration - pending.weightsIteration();
+      } else {
+        syncSeconds = server.syncCurrent(iteration); // a process's first iteration: no prefetch
+      }
+      pending = null;
+      rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, sampler);
+      if (iteration + 1 < cfg.iterations()) {
+        // the server samples iteration i+1 on this iteration's weights while the trainer updates
+        syncSeconds += server.syncCurrent(iteration);
+        List<long[]> next = Collector.inputs(nextPrompts(iteration + 1));
+        pending =
+            new Prefetch(
+                iteration + 1,
+                iteration,
+                next,
+                server.prefetch(
+                    next,
+                    cfg.samplesPerPrompt(),
+                    Collector.samplingParams(cfg.collection(), seed, iteration + 1),
+                    Collector.groupSeeds(seed, iteration + 1, next.size())));
+      }
     } else {
       staleness = server.prepare(iteration);
+      syncSeconds = server.lastSyncSeconds();
       rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, server);
     }
     Map<String, Double> metrics = new LinkedHashMap<>(RolloutStats.of(rollout));
     metrics.putAll(collector.timings());
     if (server != null) {
       metrics.put("sampling/staleness", (double) staleness);
-      metrics.put("timing/weight_sync_s", server.lastSyncSeconds());
+      metrics.put("timing/weight_sync_s", syncSeconds);
     }
     if (rollout.samplingLogps() != null) {
       double diff = RolloutStats.logpDiff(rollout);
@@ -334,6 +375,25 @@ final class RolloutSource implements ExperienceSource {
     return out;
   }
 
+  /** The samples a prefetch is drawing, for exactly the prompts it was started with. */
+  private static GroupGenerator prefetched(Prefetch p) {
+    return (prompts, samplesPerPrompt, params, groupSeeds) -> {
+      if (prompts.size() != p.inputs().size()) {
+        throw new IllegalStateException("the prefetched samples are of other prompts");
+      }
+      for (int g = 0; g < prompts.size(); g++) {
+        if (!Arrays.equals(prompts.get(g), p.inputs().get(g))) {
+          throw new IllegalStateException("the prefetched samples are of other prompts");
+        }
+      }
+      try {
+        return p.generations().join();
+      } catch (CompletionException e) {
+        throw e.getCause() instanceof RuntimeException re ? re : e;
+      }
+    };
+  }
+
   @Override
   public boolean hasEval() {
     return !evalPrompts.isEmpty();
@@ -371,7 +431,9 @@ final class RolloutSource implements ExperienceSource {
                 g.model(),
                 g.maxConcurrency(),
                 g.update().name().toLowerCase(),
-                g.staleness() > 0 ? ", up to " + g.staleness() + " iterations stale" : "");
+                g.overlap()
+                    ? ", sampling the next iteration during each update"
+                    : g.staleness() > 0 ? ", up to " + g.staleness() + " iterations stale" : "");
     return String.format(
             "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
                 + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",
@@ -432,6 +494,9 @@ final class RolloutSource implements ExperienceSource {
 
   @Override
   public void close() {
+    if (pending != null) {
+      pending.generations().cancel(true);
+    }
     if (server != null) {
       server.close();
     }

@@ -38,6 +38,11 @@ public record SamplerSpec(
                 + " current policy); logged as sampling/staleness")
         Integer staleness,
     @Doc(
+            "server: sample iteration i+1 while the trainer updates on iteration i (one-step"
+                + " off-policy, as verl's and AReaL's asynchronous rollouts): each iteration after a"
+                + " process's first samples with weights one update old; needs staleness >= 1")
+        Boolean overlap,
+    @Doc(
             "server: truncated importance sampling (as TRL's vllm_importance_sampling_correction):"
                 + " policy-gradient advantages are scaled per token by min(pi/pi_sampler, this); 0: off")
         Double importanceSamplingCap) {
@@ -72,6 +77,7 @@ public record SamplerSpec(
             ? updatePath
             : update == Update.LORA_ADAPTER ? "/v1/load_lora_adapter" : "/update_weights_from_disk";
     staleness = staleness == null ? 0 : staleness;
+    overlap = overlap != null && overlap;
     importanceSamplingCap = importanceSamplingCap == null ? 2.0 : importanceSamplingCap;
     url = url == null ? List.of() : List.copyOf(url);
     if (type == Type.SERVER && (url.isEmpty() || url.stream().anyMatch(String::isBlank))) {
@@ -92,6 +98,12 @@ public record SamplerSpec(
     require(retries >= 0, "online.generator.retries must be >= 0");
     require(backoffS >= 0, "online.generator.backoff_s must be >= 0");
     require(staleness >= 0, "online.generator.staleness must be >= 0");
+    require(
+        !overlap || staleness >= 1,
+        "online.generator.overlap samples with weights one update old: set staleness >= 1");
+    require(
+        !overlap || update != Update.NONE,
+        "online.generator.overlap needs weight updates: update must not be none");
     require(
         importanceSamplingCap == 0 || importanceSamplingCap >= 1,
         "online.generator.importance_sampling_cap must be 0 (off) or >= 1");

@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * On-policy sampling on an inference server, and the weight sync that keeps it on-policy: before
@@ -37,6 +39,13 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
   private Path syncedDir;
   private String adapterName; // the loaded LoRA adapter's name, or null
   private double lastSyncSeconds;
+  private final ExecutorService background =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "tilt-prefetch");
+            t.setDaemon(true);
+            return t;
+          });
 
   ServerSampling(
       SamplerSpec spec,
@@ -136,6 +145,31 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
     return iteration - syncedIteration;
   }
 
+  /**
+   * Overlapped sampling: makes the server hold the current policy (the start of iteration {@code
+   * iteration}) unless it already does; returns the seconds it took.
+   */
+  double syncCurrent(long iteration) {
+    if (syncedIteration == iteration) {
+      return 0;
+    }
+    long t0 = System.nanoTime();
+    sync(iteration);
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /** The iteration whose starting weights the server holds (-1: none sent yet). */
+  long syncedIteration() {
+    return syncedIteration;
+  }
+
+  /** Starts sampling in the background, on the weights the server holds now. */
+  CompletableFuture<List<Generator.Generation>> prefetch(
+      List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] groupSeeds) {
+    return CompletableFuture.supplyAsync(
+        () -> generateGroups(prompts, samplesPerPrompt, params, groupSeeds), background);
+  }
+
   double lastSyncSeconds() {
     return lastSyncSeconds;
   }
@@ -187,6 +221,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
 
   @Override
   public void close() {
+    background.shutdownNow();
     clients.forEach(CompletionsClient::close);
   }
 }

@@ -258,6 +258,32 @@ class ServerTrainingTest {
     }
   }
 
+  /**
+   * Overlap: iteration i+1 is sampled on iteration i's weights while the trainer updates, so after
+   * the first every iteration is one update stale; its first two iterations are then those of the
+   * sequential run with staleness 1, which also samples iteration 1 on the start's weights.
+   */
+  @Test
+  void overlappedSamplingIsOneUpdateStale() throws Exception {
+    String sequential = server(serverUrl).replace("}", ", staleness: 1}");
+    Outcome seq = train(recipe(sequential, 2), tmp.resolve("sequential"), null);
+    assertEquals(0, seq.exit(), seq.console());
+    String overlapped = server(serverUrl).replace("}", ", staleness: 1, overlap: true}");
+    Outcome over = train(recipe(overlapped, 4), tmp.resolve("overlapped"), null);
+    assertEquals(0, over.exit(), over.console());
+    double[] staleness =
+        over.steps().stream().mapToDouble(n -> n.get("sampling/staleness").asDouble()).toArray();
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new double[] {0, 1, 1, 1}, staleness);
+    for (int i = 0; i < 4; i++) {
+      double sync = over.steps().get(i).get("timing/weight_sync_s").asDouble();
+      assertTrue(i < 3 ? sync > 0 : sync == 0, "iteration " + i + " synced " + sync + " s");
+      if (i > 0) {
+        assertTrue(over.steps().get(i).get("sampling/logp_diff").asDouble() > 1e-3);
+      }
+    }
+    assertSameRun(seq.steps(), over.steps().subList(0, 2));
+  }
+
   /** A LoRA policy reaches the server as a PEFT adapter loaded under a new name each time. */
   @Test
   void loraAdaptersAreSyncedByName() throws Exception {
