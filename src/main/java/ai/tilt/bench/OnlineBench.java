@@ -28,7 +28,8 @@ import java.util.SplittableRandom;
  * On-policy iterations of the real loop (sample, score, policy and reference log-probs, update),
  * timed by stage. Defaults are the TRL anchor's RLOO benchmark: 4 prompts of 64 tokens x 4
  * completions of 64 new tokens, one optimizer step of 16 completions as 2 accumulated micro-batches
- * of 8, KL 0.05 in the reward, reward = minus the completion length.
+ * of 8, KL 0.05 in the reward, reward = minus the completion length. With a generator spec the
+ * samples come from an inference server (its weights are synced from the bench's model).
  */
 public final class OnlineBench {
   private OnlineBench() {}
@@ -42,7 +43,8 @@ public final class OnlineBench {
       int promptLen,
       int newTokens,
       int iterations,
-      double klCoef)
+      double klCoef,
+      String generator)
       throws IOException {
     Path dir = Files.createTempDirectory("tilt-bench-online");
     try {
@@ -75,6 +77,7 @@ public final class OnlineBench {
                   + newTokens
                   + ", reward: min_length, kl_coef: "
                   + klCoef
+                  + (generator == null ? "" : ", generator: " + generator)
                   + "}",
               "checkpoint: {every_steps: 0, keep_last: 1}",
               "");
@@ -82,9 +85,14 @@ public final class OnlineBench {
           RecipeLoader.bind(
               (ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "bench online");
       double peak = MatmulPeak.gflops(model.manager());
-      PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+      ByteArrayOutputStream console = new ByteArrayOutputStream();
+      PrintStream quiet = new PrintStream(console, true);
       try (TrainingRun run = TrainingRun.prepare(r, "bench", dir.resolve("run"), null, quiet)) {
-        new Trainer(run).train(quiet);
+        int exit = new Trainer(run).train(quiet);
+        if (exit != 0) {
+          throw new IllegalStateException(
+              "the benchmark's run stopped (exit " + exit + "): " + console);
+        }
       }
       List<JsonNode> its = new ArrayList<>();
       for (String line : Files.readAllLines(dir.resolve("run/metrics.jsonl"))) {
@@ -103,19 +111,24 @@ public final class OnlineBench {
       out.put("prompt_len", promptLen);
       out.put("max_new_tokens", newTokens);
       out.put("kl_coef", klCoef);
-      for (String k :
-          new String[] {
-            "timing/iteration_s",
-            "timing/generate_s",
-            "timing/reward_s",
-            "timing/policy_logps_s",
-            "timing/reference_s",
-            "timing/train_s",
-            "perf/generated_tokens_per_s",
-            "completions/mean_length"
-          }) {
+      out.put("generator", generator == null ? "in_process" : generator);
+      List<String> keys =
+          new ArrayList<>(
+              List.of(
+                  "timing/iteration_s",
+                  "timing/generate_s",
+                  "timing/reward_s",
+                  "timing/policy_logps_s",
+                  "timing/reference_s",
+                  "timing/train_s"));
+      if (generator != null) {
+        keys.addAll(List.of("timing/weight_sync_s", "sampling/staleness", "sampling/logp_diff"));
+      }
+      keys.addAll(List.of("perf/generated_tokens_per_s", "completions/mean_length"));
+      for (String k : keys) {
         out.put(k.substring(k.indexOf('/') + 1), GenerateBench.round(median(its, k)));
       }
+
       out.put(
           "completions_per_s",
           GenerateBench.round(prompts * samples / median(its, "timing/iteration_s")));

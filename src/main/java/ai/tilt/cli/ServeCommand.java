@@ -6,6 +6,7 @@ import ai.tilt.model.Devices;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,15 +69,25 @@ public final class ServeCommand implements Callable<Integer> {
         tokenizer != null && tokenizer.eosIds().length > 0
             ? tokenizer.eosIds()
             : model.config().eosTokenIds();
-    CompletionsServer server =
-        new CompletionsServer(
-            model,
-            tokenizer,
-            name,
-            eos,
-            Devices.current(),
-            precision,
-            new InetSocketAddress(host, port));
+    CompletionsServer server;
+    try {
+      server =
+          new CompletionsServer(
+              model,
+              tokenizer,
+              name,
+              eos,
+              Devices.current(),
+              precision,
+              new InetSocketAddress(host, port));
+    } catch (BindException e) {
+      model.close();
+      throw new IllegalArgumentException(
+          host
+              + ":"
+              + port
+              + " is in use (another server?): pick another --port, or 0 for a free one");
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

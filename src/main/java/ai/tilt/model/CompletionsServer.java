@@ -17,17 +17,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingDeque;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 
@@ -63,30 +61,14 @@ public final class CompletionsServer implements AutoCloseable {
   private final Precision precision;
   private final HttpServer http;
   private final ExecutorService pool;
-  private final Map<String, Lora> adapters = new LinkedHashMap<>();
+  private final Map<String, Lora> adapters = new ConcurrentHashMap<>();
   private final Object lock = new Object();
-  private final BlockingDeque<Job> queue = new LinkedBlockingDeque<>();
-  private final Thread worker;
-  private CausalLM model;
+  private static final int HANDLERS = 64;
+  private static final long MAX_WAIT_MINUTES = 30;
+  private final SamplingQueue queue = new SamplingQueue(this::runBatch);
   private final AtomicLong served = new AtomicLong();
-  private final AtomicLong batches = new AtomicLong();
-
-  /** Requests that can share a batch: same model, n, sampling settings and stop ids. */
-  private record JobKey(String model, int n, SamplingParams params, List<Long> stops) {}
-
-  /** One request's prompts and their seeds, answered through {@code result}. */
-  private record Job(
-      JobKey key,
-      List<long[]> prompts,
-      long[] seeds,
-      CompletableFuture<List<Generator.Generation>> result) {
-    int rows() {
-      return prompts.size() * key.n();
-    }
-  }
-
-  private static final int MAX_BATCH_ROWS = 256;
-  private static final long LINGER_MS = 3; // lets the rest of a burst of requests arrive
+  private volatile CausalLM model;
+  private volatile int vocabSize;
 
   public CompletionsServer(
       CausalLM model,
@@ -98,16 +80,16 @@ public final class CompletionsServer implements AutoCloseable {
       InetSocketAddress address)
       throws IOException {
     this.model = model;
+    this.vocabSize = model.config().vocabSize();
     this.tokenizer = tokenizer;
     this.servedName = servedName;
     this.eosIds = eosIds.clone();
     this.device = device;
     this.precision = precision;
     this.http = HttpServer.create(address, 64);
-    this.pool = Executors.newFixedThreadPool(8);
+    // handlers mostly wait for their batch: enough of them that a trainer's requests all queue
+    this.pool = Executors.newFixedThreadPool(HANDLERS);
     http.setExecutor(pool);
-    worker = new Thread(this::work, "tilt-serve-batcher");
-    worker.setDaemon(true);
     http.createContext("/health", ex -> handle(ex, "GET", body -> JSON.createObjectNode()));
     http.createContext("/v1/models", ex -> handle(ex, "GET", body -> models()));
     http.createContext("/v1/completions", ex -> handle(ex, "POST", this::complete));
@@ -120,50 +102,13 @@ public final class CompletionsServer implements AutoCloseable {
   }
 
   public void start() {
-    worker.start();
+    queue.start();
     http.start();
   }
 
-  /**
-   * Runs queued requests as batches: the first waiting request with every later one that shares its
-   * key, up to {@value #MAX_BATCH_ROWS} rows. Each row samples from its own (seed, choice) stream,
-   * so batching changes no request's tokens.
-   */
-  private void work() {
-    while (!Thread.currentThread().isInterrupted()) {
-      List<Job> batch = new ArrayList<>();
-      try {
-        batch.add(queue.take());
-        Thread.sleep(LINGER_MS);
-      } catch (InterruptedException e) {
-        return;
-      }
-      int rows = batch.get(0).rows();
-      for (Iterator<Job> it = queue.iterator(); it.hasNext(); ) {
-        Job j = it.next();
-        if (j.key().equals(batch.get(0).key()) && rows + j.rows() <= MAX_BATCH_ROWS) {
-          batch.add(j);
-          rows += j.rows();
-          it.remove();
-        }
-      }
-      try {
-        run(batch);
-      } catch (RuntimeException e) {
-        batch.forEach(j -> j.result().completeExceptionally(e));
-      }
-    }
-  }
-
-  private void run(List<Job> batch) {
-    JobKey key = batch.get(0).key();
-    List<long[]> prompts = new ArrayList<>();
-    List<Long> seeds = new ArrayList<>();
-    for (Job j : batch) {
-      prompts.addAll(j.prompts());
-      Arrays.stream(j.seeds()).forEach(seeds::add);
-    }
-    List<Generator.Generation> gens;
+  /** One batch on the model: the lock keeps weight and adapter changes out of it. */
+  private List<Generator.Generation> runBatch(
+      SamplingQueue.Key key, List<long[]> prompts, long[] seeds) {
     synchronized (lock) {
       Lora adapter = null;
       if (!key.model().equals(servedName)) {
@@ -177,29 +122,17 @@ public final class CompletionsServer implements AutoCloseable {
       JniUtils.setGradMode(false);
       try {
         long[] stops = key.stops().stream().mapToLong(Long::longValue).toArray();
-        gens =
-            new Generator(model, stops)
-                .generateGroups(
-                    prompts,
-                    key.n(),
-                    key.params(),
-                    seeds.stream().mapToLong(Long::longValue).toArray());
+        return new Generator(model, stops).generateGroups(prompts, key.n(), key.params(), seeds);
       } finally {
         JniUtils.setGradMode(grad);
         model.setLora(null);
       }
     }
-    batches.incrementAndGet();
-    int at = 0;
-    for (Job j : batch) {
-      j.result().complete(gens.subList(at, at + j.rows()));
-      at += j.rows();
-    }
   }
 
   /** Batches run so far (requests that arrived together share one). */
   long batches() {
-    return batches.get();
+    return queue.batches();
   }
 
   public int port() {
@@ -267,10 +200,8 @@ public final class CompletionsServer implements AutoCloseable {
     ObjectNode root = JSON.createObjectNode().put("object", "list");
     ArrayNode data = root.putArray("data");
     data.addObject().put("id", servedName).put("object", "model").put("owned_by", "tilt");
-    synchronized (lock) {
-      for (String name : adapters.keySet()) {
-        data.addObject().put("id", name).put("object", "model").put("parent", servedName);
-      }
+    for (String name : adapters.keySet()) {
+      data.addObject().put("id", name).put("object", "model").put("parent", servedName);
     }
     return root;
   }
@@ -306,17 +237,15 @@ public final class CompletionsServer implements AutoCloseable {
     }
     boolean ids = body.path("return_tokens_as_token_ids").asBoolean(false);
     boolean withLogprobs = body.hasNonNull("logprobs");
-    synchronized (lock) {
-      if (!name.equals(servedName) && !adapters.containsKey(name)) {
-        throw new BadRequest(404, "the model '" + name + "' does not exist");
-      }
-      int vocab = model.config().vocabSize();
-      for (long[] p : prompts) {
-        for (long id : p) {
-          if (id < 0 || id >= vocab) {
-            throw new BadRequest(
-                400, "token id " + id + " is outside the vocabulary (" + vocab + ")");
-          }
+    if (!name.equals(servedName) && !adapters.containsKey(name)) {
+      throw new BadRequest(404, "the model '" + name + "' does not exist");
+    }
+    int vocab = vocabSize;
+    for (long[] p : prompts) {
+      for (long id : p) {
+        if (id < 0 || id >= vocab) {
+          throw new BadRequest(
+              400, "token id " + id + " is outside the vocabulary (" + vocab + ")");
         }
       }
     }
@@ -333,16 +262,14 @@ public final class CompletionsServer implements AutoCloseable {
             params.greedy(),
             params.ignoreEos(),
             0);
-    Job job =
-        new Job(
-            new JobKey(name, n, unseeded, Arrays.stream(stops).boxed().toList()),
-            prompts,
-            seeds,
-            new CompletableFuture<>());
-    queue.add(job);
+    SamplingQueue.Key key =
+        new SamplingQueue.Key(name, n, unseeded, Arrays.stream(stops).boxed().toList());
     List<Generator.Generation> gens;
     try {
-      gens = job.result().get();
+      gens = queue.submit(key, prompts, seeds).get(MAX_WAIT_MINUTES, TimeUnit.MINUTES);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException(
+          "no batch finished this request within " + MAX_WAIT_MINUTES + " minutes");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted");
@@ -350,7 +277,7 @@ public final class CompletionsServer implements AutoCloseable {
       if (e.getCause() instanceof RuntimeException re) {
         throw re;
       }
-      throw new IllegalStateException(e.getCause());
+      throw new IllegalStateException(e.getCause().toString(), e.getCause());
     }
     long number = served.incrementAndGet();
     ObjectNode root = JSON.createObjectNode();
@@ -451,6 +378,7 @@ public final class CompletionsServer implements AutoCloseable {
       }
       CausalLM old = model;
       model = fresh;
+      vocabSize = b.vocabSize();
       adapters.values().forEach(Lora::close); // they were made for the old weights
       adapters.clear();
       old.close();
@@ -495,7 +423,7 @@ public final class CompletionsServer implements AutoCloseable {
   @Override
   public void close() {
     http.stop(0);
-    worker.interrupt();
+    queue.close(); // the running batch finishes first: the model is not closed under it
     pool.shutdownNow();
     synchronized (lock) {
       adapters.values().forEach(Lora::close);

@@ -12,8 +12,6 @@ import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Devices;
-import ai.tilt.model.Generator;
-import ai.tilt.model.GroupGenerator;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
@@ -21,12 +19,9 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * On-policy training as the loop's experience (Tajwar et al., 2024, Algorithm 1): iteration i takes
@@ -55,15 +50,6 @@ final class RolloutSource implements ExperienceSource {
   private final PrintStream console;
   private final ServerSampling server; // null: sampling in this process
   private TruncatedIs.Weights isWeights; // of the last collection, server sampling only
-  private Prefetch pending; // online.generator.overlap: the next iteration's samples, under way
-
-  /** Samples of {@code iteration} being drawn on the weights of {@code weightsIteration}. */
-  private record Prefetch(
-      long iteration,
-      long weightsIteration,
-      List<long[]> inputs,
-      CompletableFuture<List<Generator.Generation>> generations) {}
-
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
   private Map<String, Double> lastEval;
   private long[] order; // the prompt permutation of epoch orderEpoch
@@ -199,35 +185,22 @@ final class RolloutSource implements ExperienceSource {
     double syncSeconds = 0;
     if (server == null) {
       rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, policy);
-    } else if (cfg.generator().overlap()) {
-      GroupGenerator sampler = server;
-      if (pending != null && pending.iteration() == iteration) {
-        sampler = prefetched(pending);
-        staleness = iteration - pending.weightsIteration();
-      } else {
-        syncSeconds = server.syncCurrent(iteration); // a process's first iteration: no prefetch
-      }
-      pending = null;
-      rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, sampler);
-      if (iteration + 1 < cfg.iterations()) {
-        // the server samples iteration i+1 on this iteration's weights while the trainer updates
-        syncSeconds += server.syncCurrent(iteration);
-        List<long[]> next = Collector.inputs(nextPrompts(iteration + 1));
-        pending =
-            new Prefetch(
-                iteration + 1,
-                iteration,
-                next,
-                server.prefetch(
-                    next,
-                    cfg.samplesPerPrompt(),
-                    Collector.samplingParams(cfg.collection(), seed, iteration + 1),
-                    Collector.groupSeeds(seed, iteration + 1, next.size())));
-      }
     } else {
-      staleness = server.prepare(iteration);
-      syncSeconds = server.lastSyncSeconds();
-      rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, server);
+      ServerSampling.Turn turn = server.begin(iteration);
+      rollout =
+          collector.collect(iteration, prompts, cfg.collection(), seed, reward, turn.sampler());
+      ServerSampling.Next next = null;
+      if (cfg.generator().overlap() && iteration + 1 < cfg.iterations()) {
+        List<long[]> inputs = Collector.inputs(nextPrompts(iteration + 1));
+        next =
+            new ServerSampling.Next(
+                inputs,
+                cfg.samplesPerPrompt(),
+                Collector.samplingParams(cfg.collection(), seed, iteration + 1),
+                Collector.groupSeeds(seed, iteration + 1, inputs.size()));
+      }
+      staleness = turn.staleness();
+      syncSeconds = turn.syncSeconds() + server.end(iteration, next);
     }
     Map<String, Double> metrics = new LinkedHashMap<>(RolloutStats.of(rollout));
     metrics.putAll(collector.timings());
@@ -238,8 +211,7 @@ final class RolloutSource implements ExperienceSource {
     if (rollout.samplingLogps() != null) {
       double diff = RolloutStats.logpDiff(rollout);
       metrics.put("sampling/logp_diff", diff);
-      boolean plain = cfg.temperature() == 1.0 && cfg.topK() == 0 && cfg.topP() == 1.0;
-      if (iteration == 0 && plain && diff > cfg.logpDiffWarn()) {
+      if (iteration == 0 && plainSampling() && diff > cfg.logpDiffWarn()) {
         console.printf(
             "warning: the trainer's log-probs of the sampled tokens differ from the sampler's by"
                 + " %.4f on average (more than online.logp_diff_warn %.4f)%n",
@@ -318,7 +290,7 @@ final class RolloutSource implements ExperienceSource {
                             state.klCoef(),
                             state.baseline(),
                             oldValues));
-                if (server != null && cfg.generator().importanceSamplingCap() > 0) {
+                if (importanceSampling()) {
                   isWeights =
                       TruncatedIs.of(
                           rollout.oldLogps(),
@@ -355,6 +327,20 @@ final class RolloutSource implements ExperienceSource {
             });
   }
 
+  /**
+   * Truncated IS for server samples, when the sampler's log-probs and the trainer's are of the same
+   * distribution: the trainer's are at temperature 1 over the whole vocabulary, so under another
+   * temperature, top-k or top-p the ratio would weigh the sampling transform, not the engines'
+   * mismatch.
+   */
+  private boolean importanceSampling() {
+    return server != null && cfg.generator().importanceSamplingCap() > 0 && plainSampling();
+  }
+
+  private boolean plainSampling() {
+    return cfg.temperature() == 1.0 && cfg.topK() == 0 && cfg.topP() == 1.0;
+  }
+
   static IllegalArgumentException notOnPolicy(Loss loss) {
     return new IllegalArgumentException(
         "recipe: an on-policy run trains a preference or policy-gradient loss, not " + loss.type());
@@ -373,25 +359,6 @@ final class RolloutSource implements ExperienceSource {
       out.add(trainPrompts.get((int) order[(int) (k % trainPrompts.size())]));
     }
     return out;
-  }
-
-  /** The samples a prefetch is drawing, for exactly the prompts it was started with. */
-  private static GroupGenerator prefetched(Prefetch p) {
-    return (prompts, samplesPerPrompt, params, groupSeeds) -> {
-      if (prompts.size() != p.inputs().size()) {
-        throw new IllegalStateException("the prefetched samples are of other prompts");
-      }
-      for (int g = 0; g < prompts.size(); g++) {
-        if (!Arrays.equals(prompts.get(g), p.inputs().get(g))) {
-          throw new IllegalStateException("the prefetched samples are of other prompts");
-        }
-      }
-      try {
-        return p.generations().join();
-      } catch (CompletionException e) {
-        throw e.getCause() instanceof RuntimeException re ? re : e;
-      }
-    };
   }
 
   @Override
@@ -426,14 +393,18 @@ final class RolloutSource implements ExperienceSource {
         server == null
             ? ""
             : String.format(
-                "; sampling on %s (model %s, %d in flight, weights by %s%s)",
+                "; sampling on %s (model %s, %d in flight, weights by %s%s)%s",
                 String.join(", ", g.url()),
                 g.model(),
                 g.maxConcurrency(),
                 g.update().name().toLowerCase(),
                 g.overlap()
                     ? ", sampling the next iteration during each update"
-                    : g.staleness() > 0 ? ", up to " + g.staleness() + " iterations stale" : "");
+                    : g.staleness() > 0 ? ", up to " + g.staleness() + " iterations stale" : "",
+                g.importanceSamplingCap() > 0 && !plainSampling()
+                    ? "; no importance sampling: the sampler's log-probs are after temperature,"
+                        + " top-k and top-p, the trainer's are not"
+                    : "");
     return String.format(
             "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
                 + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",
@@ -494,9 +465,6 @@ final class RolloutSource implements ExperienceSource {
 
   @Override
   public void close() {
-    if (pending != null) {
-      pending.generations().cancel(true);
-    }
     if (server != null) {
       server.close();
     }

@@ -7,6 +7,7 @@ import ai.tilt.model.GroupGenerator;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.SamplingParams;
+import ai.tilt.model.SamplingServerException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -15,18 +16,22 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * On-policy sampling on an inference server, and the weight sync that keeps it on-policy: before
- * iteration i samples, the server must hold the policy of at most {@code staleness} iterations ago;
- * if not, the policy (or its LoRA adapter) is written to {@code weightsDir/iter-NNNNNN} as an HF
- * checkpoint and the server is told to load it. The first collection of a process always syncs, so
- * a resumed run never samples from whatever the server held before.
+ * On-policy sampling on inference servers, and the weight sync that keeps it on-policy. Sequential
+ * (the default): before iteration i samples, the servers must hold the policy of at most {@code
+ * staleness} iterations ago; if not, the policy (or its LoRA adapter) is written to {@code
+ * weightsDir/iter-NNNNNN} as an HF checkpoint and every server is told to load it. Overlapped:
+ * right after iteration i is collected the servers get iteration i's weights and start sampling
+ * iteration i+1, which the trainer picks up when it gets there. A process's first iteration always
+ * syncs, so a resumed run never samples from whatever the servers held before.
  */
 final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final SamplerSpec spec;
@@ -35,17 +40,27 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final String basePath; // an adapter's base_model_name_or_path
   private final long maxShardBytes;
   private final List<CompletionsClient> clients; // one per server
-  private long syncedIteration = -1; // the iteration whose starting weights the server holds
+  // adapters are named per process, so a resumed run or a retried load never meets its own name
+  private final String adapterPrefix =
+      String.format("-%06x-iter", ThreadLocalRandom.current().nextInt(1 << 24));
+  private long syncedIteration = -1; // the iteration whose starting weights the servers hold
   private Path syncedDir;
   private String adapterName; // the loaded LoRA adapter's name, or null
-  private double lastSyncSeconds;
-  private final ExecutorService background =
-      Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "tilt-prefetch");
-            t.setDaemon(true);
-            return t;
-          });
+  private Prefetch pending; // overlap: the next iteration's samples, under way
+  private final ExecutorService background; // one thread per server, plus the prefetch
+
+  /** What an iteration samples with, and what to log about it. */
+  record Turn(GroupGenerator sampler, long staleness, double syncSeconds) {}
+
+  /** The next iteration's prompts and how they sample, for an overlapped prefetch. */
+  record Next(List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] seeds) {}
+
+  /** Samples of {@code iteration} being drawn on the weights of {@code weightsIteration}. */
+  private record Prefetch(
+      long iteration,
+      long weightsIteration,
+      List<long[]> prompts,
+      CompletableFuture<List<Generator.Generation>> generations) {}
 
   ServerSampling(
       SamplerSpec spec,
@@ -84,6 +99,87 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
                   eosIds)));
     }
     this.clients = List.copyOf(made);
+    this.background =
+        Executors.newFixedThreadPool(
+            clients.size() + 1,
+            r -> {
+              Thread t = new Thread(r, "tilt-sampling");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /**
+   * What iteration {@code iteration} samples with: the overlapped prefetch of it, or the servers
+   * after a sync when their weights are too old (or this process has not sent any yet).
+   */
+  Turn begin(long iteration) {
+    Prefetch p = pending;
+    pending = null;
+    if (p != null && p.iteration() == iteration) {
+      return new Turn(prefetched(p), iteration - p.weightsIteration(), 0);
+    }
+    if (p != null) {
+      p.generations().cancel(true);
+    }
+    if (spec.update() == SamplerSpec.Update.NONE) {
+      return new Turn(this, iteration, 0); // the servers keep the weights they started with
+    }
+    double seconds = 0;
+    boolean tooOld = iteration - syncedIteration > (spec.overlap() ? 0 : spec.staleness());
+    if (syncedIteration < 0 || tooOld) {
+      long t0 = System.nanoTime();
+      sync(iteration);
+      seconds = (System.nanoTime() - t0) / 1e9;
+    }
+    return new Turn(this, iteration - syncedIteration, seconds);
+  }
+
+  /**
+   * After iteration {@code iteration} is collected. Overlapped: the servers get this iteration's
+   * weights and start sampling {@code next} (null after the last iteration). Returns the seconds
+   * the sync took.
+   */
+  double end(long iteration, Next next) {
+    if (!spec.overlap() || next == null) {
+      return 0;
+    }
+    double seconds = 0;
+    if (syncedIteration != iteration) {
+      long t0 = System.nanoTime();
+      sync(iteration);
+      seconds = (System.nanoTime() - t0) / 1e9;
+    }
+    CompletableFuture<List<Generator.Generation>> f =
+        CompletableFuture.supplyAsync(
+            () ->
+                generateGroups(
+                    next.prompts(), next.samplesPerPrompt(), next.params(), next.seeds()),
+            background);
+    pending = new Prefetch(iteration + 1, iteration, next.prompts(), f);
+    return seconds;
+  }
+
+  /** The samples a prefetch is drawing, for exactly the prompts it was started with. */
+  private static GroupGenerator prefetched(Prefetch p) {
+    return (prompts, samplesPerPrompt, params, groupSeeds) -> {
+      boolean same = prompts.size() == p.prompts().size();
+      for (int g = 0; same && g < prompts.size(); g++) {
+        same = Arrays.equals(prompts.get(g), p.prompts().get(g));
+      }
+      if (!same) {
+        throw new IllegalStateException("the prefetched samples are of other prompts");
+      }
+      return join(p.generations());
+    };
+  }
+
+  private static <T> T join(CompletableFuture<T> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : e;
+    }
   }
 
   /**
@@ -109,15 +205,11 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
       long[] seedArray = seeds.stream().mapToLong(Long::longValue).toArray();
       parts.add(
           CompletableFuture.supplyAsync(
-              () -> c.generateGroups(mine, samplesPerPrompt, params, seedArray)));
+              () -> c.generateGroups(mine, samplesPerPrompt, params, seedArray), background));
     }
     List<List<Generator.Generation>> got = new ArrayList<>();
     for (CompletableFuture<List<Generator.Generation>> f : parts) {
-      try {
-        got.add(f.join());
-      } catch (CompletionException e) {
-        throw e.getCause() instanceof RuntimeException re ? re : e;
-      }
+      got.add(join(f));
     }
     List<Generator.Generation> out = new ArrayList<>();
     for (int g = 0; g < prompts.size(); g++) {
@@ -126,52 +218,6 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
       out.addAll(part.subList(at, at + samplesPerPrompt));
     }
     return out;
-  }
-
-  /**
-   * Syncs the weights if iteration {@code iteration} may not sample from the server's; returns the
-   * staleness it samples with (iterations of updates the server's weights lack).
-   */
-  long prepare(long iteration) {
-    lastSyncSeconds = 0;
-    if (spec.update() == SamplerSpec.Update.NONE) {
-      return 0;
-    }
-    if (syncedIteration < 0 || iteration - syncedIteration > spec.staleness()) {
-      long t0 = System.nanoTime();
-      sync(iteration);
-      lastSyncSeconds = (System.nanoTime() - t0) / 1e9;
-    }
-    return iteration - syncedIteration;
-  }
-
-  /**
-   * Overlapped sampling: makes the server hold the current policy (the start of iteration {@code
-   * iteration}) unless it already does; returns the seconds it took.
-   */
-  double syncCurrent(long iteration) {
-    if (syncedIteration == iteration) {
-      return 0;
-    }
-    long t0 = System.nanoTime();
-    sync(iteration);
-    return (System.nanoTime() - t0) / 1e9;
-  }
-
-  /** The iteration whose starting weights the server holds (-1: none sent yet). */
-  long syncedIteration() {
-    return syncedIteration;
-  }
-
-  /** Starts sampling in the background, on the weights the server holds now. */
-  CompletableFuture<List<Generator.Generation>> prefetch(
-      List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] groupSeeds) {
-    return CompletableFuture.supplyAsync(
-        () -> generateGroups(prompts, samplesPerPrompt, params, groupSeeds), background);
-  }
-
-  double lastSyncSeconds() {
-    return lastSyncSeconds;
   }
 
   private void sync(long iteration) {
@@ -191,10 +237,17 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("writing the sampler's weights to " + dir, e);
     }
-    String name = spec.model() + "-iter" + iteration;
+    String name = spec.model() + adapterPrefix + iteration;
     for (CompletionsClient client : clients) {
       if (spec.update() == SamplerSpec.Update.LORA_ADAPTER) {
-        client.loadLoraAdapter(spec.updatePath(), name, dir.toString());
+        try {
+          client.loadLoraAdapter(spec.updatePath(), name, dir.toString());
+        } catch (SamplingServerException e) {
+          // a load that timed out but went through, retried: the name is this process's own
+          if (!(e.getMessage().contains("HTTP 400") && e.getMessage().contains("already"))) {
+            throw e;
+          }
+        }
         client.setModel(name);
         if (adapterName != null) {
           client.unloadLoraAdapter(
@@ -219,9 +272,23 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
     }
   }
 
+  /** Unloads this process's adapter (best effort: the servers may be gone) and stops. */
   @Override
   public void close() {
+    if (pending != null) {
+      pending.generations().cancel(true);
+    }
     background.shutdownNow();
+    if (adapterName != null) {
+      for (CompletionsClient client : clients) {
+        try {
+          client.unloadLoraAdapter(
+              spec.updatePath().replace("load_lora", "unload_lora"), adapterName);
+        } catch (SamplingServerException e) {
+          // the adapter stays loaded on a server that is down or refuses: nothing to lose here
+        }
+      }
+    }
     clients.forEach(CompletionsClient::close);
   }
 }

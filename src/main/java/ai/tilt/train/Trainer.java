@@ -215,14 +215,18 @@ public final class Trainer {
             ? Checkpoints.findLatest(run.runDir(), new ArrayList<>())
             : checkpoint(state, true);
     console.printf(
-        "tilt train: the sampling server failed in iteration %d: %s%n"
-            + "  %s. Resume with: tilt train %s --resume%n",
+        "tilt train: the sampling server failed in iteration %d: %s%n  %s%n",
         state.iteration() + 1,
         e.getMessage(),
         ckpt == null
-            ? "no iteration had finished"
-            : "finished iterations (" + state.iteration() + ") are in " + ckpt,
-        run.recipeArgument());
+            ? "No iteration had finished: once the server is up, run the same command again."
+            : "The finished iterations ("
+                + state.iteration()
+                + ") are in "
+                + ckpt
+                + ". Once the server is up, resume with: tilt train "
+                + run.recipeArgument()
+                + " --resume");
     return EXIT_SAMPLER_FAILED;
   }
 

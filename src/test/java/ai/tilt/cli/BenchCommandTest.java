@@ -113,4 +113,28 @@ class BenchCommandTest {
     close(pairs * (8 + 8 + 8), j.get("tokens_per_s").asDouble(), j, "prompt once + 2 responses");
     close(pairs * 2 * (8 + 8), j.get("row_tokens_per_s").asDouble(), j, "two rows per pair");
   }
+
+  /** In-process, server and overlapped sampling in one run; the ratios are of the printed times. */
+  @Test
+  void onlineAgainstAServer() throws Exception {
+    JsonNode j =
+        bench(
+            "online --preset tiny --vocab-size 512 --prompts 2 --samples 2 --prompt-len 4"
+                + " --new-tokens 4 --iterations 1 --serve");
+    assertEquals(2, j.get("prompts_per_iteration").asInt());
+    for (String mode : new String[] {"in_process", "server", "overlap"}) {
+      assertTrue(j.get(mode + "_iteration_s").asDouble() > 0, j.toString());
+    }
+    assertTrue(j.get("server_weight_sync_s").asDouble() > 0, "the server got the weights: " + j);
+    close(
+        j.get("server_iteration_s").asDouble() / j.get("in_process_iteration_s").asDouble(),
+        j.get("server_vs_in_process").asDouble(),
+        j,
+        "server / in-process");
+    close(
+        j.get("overlap_iteration_s").asDouble() / j.get("server_iteration_s").asDouble(),
+        j.get("overlap_vs_server").asDouble(),
+        j,
+        "overlap / server");
+  }
 }
