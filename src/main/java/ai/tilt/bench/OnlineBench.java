@@ -34,8 +34,14 @@ import java.util.SplittableRandom;
 public final class OnlineBench {
   private OnlineBench() {}
 
-  public static Map<String, Object> run(
-      CausalLM model,
+  /**
+   * What one benchmark samples and trains.
+   *
+   * @param prompts B
+   * @param samples C
+   * @param iterations timed iterations, after one warm-up
+   */
+  public record Settings(
       String label,
       String loss,
       int prompts,
@@ -43,9 +49,21 @@ public final class OnlineBench {
       int promptLen,
       int newTokens,
       int iterations,
-      double klCoef,
-      String generator)
+      double klCoef) {}
+
+  /**
+   * @param generator the recipe's online.generator (YAML), or null for in-process sampling
+   */
+  public static Map<String, Object> run(CausalLM model, Settings cfg, String generator)
       throws IOException {
+    String label = cfg.label();
+    String loss = cfg.loss();
+    int prompts = cfg.prompts();
+    int samples = cfg.samples();
+    int promptLen = cfg.promptLen();
+    int newTokens = cfg.newTokens();
+    int iterations = cfg.iterations();
+    double klCoef = cfg.klCoef();
     Path dir = Files.createTempDirectory("tilt-bench-online");
     try {
       Path modelDir = dir.resolve("model");
@@ -140,6 +158,58 @@ public final class OnlineBench {
     } finally {
       deleteTree(dir);
     }
+  }
+
+  /**
+   * The same iterations sampled in-process, on {@code tilt serve} (a child JVM on this machine),
+   * and on it overlapped with the update ({@code staleness: 1, overlap: true}), in one run: the
+   * in-process run's figures plus each mode's iteration, generation-wait and sync seconds and the
+   * ratios.
+   */
+  public static Map<String, Object> againstServer(CausalLM model, Settings cfg)
+      throws IOException, InterruptedException {
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (ServedModel server = ServedModel.start(model)) {
+      String url = "{type: server, url: '" + server.url() + "', model: bench";
+      String[][] modes = {
+        {"in_process", null},
+        {"server", url + "}"},
+        {"overlap", url + ", staleness: 1, overlap: true}"}
+      };
+      for (String[] mode : modes) {
+        Map<String, Object> r = run(model, cfg, mode[1]);
+        if (out.isEmpty()) {
+          out.putAll(r);
+          for (String k :
+              new String[] {
+                "generator",
+                "iteration_s",
+                "generate_s",
+                "reward_s",
+                "policy_logps_s",
+                "reference_s",
+                "train_s",
+                "peak_rss_mb"
+              }) {
+            out.remove(k);
+          }
+        }
+        for (String k : new String[] {"iteration_s", "generate_s", "weight_sync_s"}) {
+          if (r.containsKey(k)) {
+            out.put(mode[0] + "_" + k, r.get(k));
+          }
+        }
+        System.err.printf(
+            "tilt bench online: %s %s s per iteration%n", mode[0], r.get("iteration_s"));
+      }
+    }
+    double in = (Double) out.get("in_process_iteration_s");
+    double served = (Double) out.get("server_iteration_s");
+    out.put("server_vs_in_process", GenerateBench.round(served / in));
+    out.put(
+        "overlap_vs_server", GenerateBench.round((Double) out.get("overlap_iteration_s") / served));
+    out.put("peak_rss_mb", Rss.peakMb());
+    return out;
   }
 
   private static double median(List<JsonNode> rows, String key) {

@@ -307,80 +307,12 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
+      OnlineBench.Settings cfg =
+          new OnlineBench.Settings(
+              choice.label(), loss, prompts, samples, promptLen, newTokens, iterations, klCoef);
       try (CausalLM model = choice.load()) {
-        if (!serve) {
-          print(
-              OnlineBench.run(
-                  model,
-                  choice.label(),
-                  loss,
-                  prompts,
-                  samples,
-                  promptLen,
-                  newTokens,
-                  iterations,
-                  klCoef,
-                  generator));
-          return 0;
-        }
-        try (ServedModel server = ServedModel.start(model)) {
-          String url = "{type: server, url: '" + server.url() + "', model: bench";
-          Map<String, Object> out = new java.util.LinkedHashMap<>();
-          String[][] modes = {
-            {"in_process", null},
-            {"server", url + "}"},
-            {"overlap", url + ", staleness: 1, overlap: true}"}
-          };
-          for (String[] mode : modes) {
-            Map<String, Object> r =
-                OnlineBench.run(
-                    model,
-                    choice.label(),
-                    loss,
-                    prompts,
-                    samples,
-                    promptLen,
-                    newTokens,
-                    iterations,
-                    klCoef,
-                    mode[1]);
-            if (out.isEmpty()) {
-              out.putAll(r);
-              out.remove("generator");
-            }
-            for (String k : new String[] {"iteration_s", "generate_s", "weight_sync_s"}) {
-              if (r.containsKey(k)) {
-                out.put(mode[0] + "_" + k, r.get(k));
-              }
-            }
-            System.err.printf(
-                "tilt bench online: %s %s s per iteration%n", mode[0], r.get("iteration_s"));
-          }
-          for (String k :
-              new String[] {
-                "iteration_s",
-                "generate_s",
-                "reward_s",
-                "policy_logps_s",
-                "reference_s",
-                "train_s",
-                "weight_sync_s"
-              }) {
-            out.remove(k);
-          }
-          double in = ((Number) out.get("in_process_iteration_s")).doubleValue();
-          out.put(
-              "server_vs_in_process",
-              ai.tilt.bench.GenerateBench.round(
-                  ((Number) out.get("server_iteration_s")).doubleValue() / in));
-          out.put(
-              "overlap_vs_server",
-              ai.tilt.bench.GenerateBench.round(
-                  ((Number) out.get("overlap_iteration_s")).doubleValue()
-                      / ((Number) out.get("server_iteration_s")).doubleValue()));
-          out.put("peak_rss_mb", ai.tilt.bench.Rss.peakMb());
-          print(out);
-        }
+        print(
+            serve ? OnlineBench.againstServer(model, cfg) : OnlineBench.run(model, cfg, generator));
       }
       return 0;
     }

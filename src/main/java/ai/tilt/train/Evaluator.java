@@ -3,6 +3,8 @@ package ai.tilt.train;
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
 import ai.tilt.reward.Reward;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,5 +69,45 @@ final class Evaluator {
     }
     m.put("eval/reference_reward", ref);
     return m;
+  }
+
+  /**
+   * The evaluation a run logged at {@code step} (a resumed process reports the start's from it);
+   * null if none.
+   */
+  static Map<String, Double> loggedEval(Path runDir, long step) {
+    try {
+      for (Plots.Row row : Plots.read(runDir.resolve(MetricsLog.METRICS_FILE)).rows()) {
+        if (row.step() == step && row.values().containsKey("eval/mean_length")) {
+          return row.values();
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // no readable log: the table shows NaN for what only the first evaluation knew
+    }
+    return null;
+  }
+
+  /** The start (the reference) against the final policy on the eval prompts. */
+  static String table(Map<String, Double> first, Map<String, Double> last) {
+    StringBuilder sb = new StringBuilder("\n  eval (held-out prompts)    reference      final\n");
+    String[][] rows = {
+      {"gold reward", "eval/reward"},
+      {"KL to reference", "eval/kl"},
+      {"completion length", "eval/mean_length"},
+      {"EOS rate", "eval/eos_rate"},
+      {"win rate vs reference", "eval/win_rate"}
+    };
+    for (String[] row : rows) {
+      double ref =
+          switch (row[1]) {
+            case "eval/reward" -> last.get("eval/reference_reward");
+            case "eval/kl" -> 0.0;
+            case "eval/win_rate" -> 0.5;
+            default -> first == null ? Double.NaN : first.get(row[1]);
+          };
+      sb.append(String.format("  %-24s %10.3f %10.3f%n", row[0], ref, last.get(row[1])));
+    }
+    return sb.toString();
   }
 }

@@ -108,31 +108,41 @@ class SamplerTest {
   }
 
   /**
-   * The one-call kernel draw (no top-k/top-p) picks the same tokens with the same log-probs as the
-   * NDArray ops, on a 50k vocabulary, at temperature 1 and 0.7.
+   * The one-call kernel draw (no top-k/top-p, two-level prefix sums) picks the same tokens with the
+   * same log-probs as the NDArray ops' one cumulative sum, on a 50k vocabulary, at temperature 1
+   * and 0.7, over many draws.
    */
   @Test
   void kernelDrawEqualsNdarrayDraw() {
     org.junit.jupiter.api.Assumptions.assumeTrue(Kernels.available(), "kernels did not load");
     int rows = 16;
-    int vocab = 50_257;
-    SplittableRandom rnd = new SplittableRandom(5);
-    float[] logits = new float[rows * vocab];
-    for (int i = 0; i < logits.length; i++) {
-      logits[i] = (float) (rnd.nextGaussian() * 3);
-    }
-    for (double temperature : new double[] {1.0, 0.7}) {
-      SamplingParams params = new SamplingParams(1, temperature, 0, 1.0, false, true, 9);
-      try (NDManager m = manager.newSubManager()) {
-        NDArray x = m.create(logits, new Shape(rows, vocab));
-        Sampler.Draw fused = new Sampler(params, true).draw(x, streams(rows));
-        Sampler.Draw plain = new Sampler(params, false).draw(x, streams(rows));
-        org.junit.jupiter.api.Assertions.assertArrayEquals(plain.tokens(), fused.tokens());
-        org.junit.jupiter.api.Assertions.assertArrayEquals(
-            plain.logprobs(), fused.logprobs(), 1e-6f);
-        long distinct = java.util.Arrays.stream(fused.tokens()).distinct().count();
+    // padded to whole 256-token blocks, a whole number of blocks, and less than one block
+    for (int vocab : new int[] {50_257, 512, 100}) {
+      SplittableRandom rnd = new SplittableRandom(5);
+      float[] logits = new float[rows * vocab];
+      for (int i = 0; i < logits.length; i++) {
+        logits[i] = (float) (rnd.nextGaussian() * 3);
+      }
+      for (double temperature : new double[] {1.0, 0.7}) {
+        SamplingParams params = new SamplingParams(1, temperature, 0, 1.0, false, true, 9);
+        SplittableRandom[] a = streams(rows);
+        SplittableRandom[] b = streams(rows);
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        for (int draw = 0; draw < 20; draw++) {
+          try (NDManager m = manager.newSubManager()) {
+            NDArray x = m.create(logits, new Shape(rows, vocab));
+            Sampler.Draw fused = new Sampler(params, true).draw(x, a);
+            Sampler.Draw plain = new Sampler(params, false).draw(x, b);
+            String at = "vocab " + vocab + ", T " + temperature + ", draw " + draw;
+            org.junit.jupiter.api.Assertions.assertArrayEquals(plain.tokens(), fused.tokens(), at);
+            // the kernel's log-probs are computed in fp64, the NDArray path's log-softmax in fp32
+            org.junit.jupiter.api.Assertions.assertArrayEquals(
+                plain.logprobs(), fused.logprobs(), 2e-5f, at);
+            java.util.Arrays.stream(fused.tokens()).forEach(seen::add);
+          }
+        }
         org.junit.jupiter.api.Assertions.assertTrue(
-            distinct > rows / 2, distinct + " distinct tokens");
+            seen.size() >= 2 * rows, seen.size() + " distinct tokens: real draws, not one token");
       }
     }
   }

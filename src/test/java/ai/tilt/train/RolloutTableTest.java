@@ -26,16 +26,15 @@ class RolloutTableTest {
             "{\"step\":10,\"eval/reward\":-2.0,\"eval/kl\":5.0,\"eval/mean_length\":3.0,\"eval/eos_rate\":1.0,"
                 + "\"eval/win_rate\":0.9,\"eval/reference_reward\":-9.5}",
             ""));
-    Map<String, Double> first = RolloutSource.loggedEval(tmp, 0);
+    Map<String, Double> first = Evaluator.loggedEval(tmp, 0);
     assertEquals(10.5, first.get("eval/mean_length"));
-    assertNull(RolloutSource.loggedEval(tmp, 5));
-    assertNull(RolloutSource.loggedEval(tmp.resolve("missing"), 0));
-    Map<String, Double> last = RolloutSource.loggedEval(tmp, 10);
-    String table = RolloutSource.table(first, last);
+    assertNull(Evaluator.loggedEval(tmp, 5));
+    assertNull(Evaluator.loggedEval(tmp.resolve("missing"), 0));
+    Map<String, Double> last = Evaluator.loggedEval(tmp, 10);
+    String table = Evaluator.table(first, last);
     assertTrue(table.contains("  completion length            10.500      3.000"), table);
     assertTrue(table.contains("  EOS rate                      0.990      1.000"), table);
     assertTrue(
-        RolloutSource.table(null, last)
-            .contains("  completion length               NaN      3.000"));
+        Evaluator.table(null, last).contains("  completion length               NaN      3.000"));
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.bench.ServedModel;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
@@ -29,10 +30,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,7 +46,7 @@ class ServerTrainingTest {
   @TempDir static Path tmp;
   static Path model;
   static Path prompts;
-  static Process server;
+  static ServedModel server;
   static String serverUrl;
   static int threads;
 
@@ -68,49 +66,17 @@ class ServerTrainingTest {
       sb.append("{\"prompt_ids\": [").append(rnd.nextInt(100)).append("]}\n");
     }
     prompts = Files.writeString(tmp.resolve("prompts.jsonl"), sb.toString());
-    server = serve(tmp.resolve("serve.log"));
+    // a separate process, as a real server is; one thread, as this JVM: the same kernels
+    server = ServedModel.start(model, "policy", List.of("-Dtilt.threads=1"), tmp);
+    serverUrl = server.url();
   }
 
   @AfterAll
-  static void tearDown() throws InterruptedException {
+  static void tearDown() throws Exception {
     JniUtils.setNumThreads(threads);
     if (server != null) {
-      server.destroy();
-      server.waitFor(30, TimeUnit.SECONDS);
+      server.close();
     }
-  }
-
-  /** Starts {@code tilt serve} as its own JVM on a free port; returns when it listens. */
-  static Process serve(Path log) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            java,
-            "-Dai.djl.offline=true",
-            "-Dtilt.threads=1",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "ai.tilt.cli.Main",
-            "serve",
-            model.toString(),
-            "--port",
-            "0",
-            "--served-model-name",
-            "policy");
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(log.toFile());
-    Process p = pb.start();
-    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+)");
-    long deadline = System.currentTimeMillis() + 120_000;
-    while (System.currentTimeMillis() < deadline && p.isAlive()) {
-      Matcher m = listening.matcher(Files.exists(log) ? Files.readString(log) : "");
-      if (m.find()) {
-        serverUrl = m.group(1);
-        return p;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("tilt serve did not start: " + Files.readString(log));
   }
 
   static Recipe recipe(String generator, int iterations) throws IOException {
