@@ -17,7 +17,8 @@ public record SamplerSpec(
         List<String> url,
     @Doc("server: the model name requests use (vLLM's --served-model-name; tilt serve's)")
         String model,
-    @Doc("server: requests (one per prompt, n = C) in flight at once") Integer maxConcurrency,
+    @Doc("server: requests (one per prompt, n = C) in flight at once, per server")
+        Integer maxConcurrency,
     @Doc("server: seconds to wait for one response") Double timeoutS,
     @Doc("server: retries of a failed request (connection, timeout, 429, 5xx), backoff doubling")
         Integer retries,
