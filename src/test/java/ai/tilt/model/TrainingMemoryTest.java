@@ -147,6 +147,11 @@ class TrainingMemoryTest {
         // taken in the forward (a frozen head), change the order and shape of the products, which
         // bf16's 8-bit mantissa shows at 0.2-1.5% of the largest gradient (measured), fp32 at 1e-6
         double chunked = precision.equals("fp32") ? 1e-5 : 2.5e-2;
+        // a recomputed block repeats its fp32 arithmetic bitwise; bf16 matmuls on CPUs with AMX
+        // (oneDNN's brgemm) do not always: their accumulation order follows the buffers'
+        // alignment, so a recompute can round differently (measured on an Intel Xeon: 1 run in 6
+        // off by a few bf16 ulps, never with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16)
+        double recomputed = precision.equals("fp32") ? 1e-5 : chunked;
         // the reference: autograd through the whole logits (with LoRA the frozen head's shortcut,
         // its gradient computed in the forward, is what the other runs use)
         ChunkedLogprobs.autogradOnly = true;
@@ -158,11 +163,11 @@ class TrainingMemoryTest {
         }
         Run plain = run(m, trainable, false, 1 << 20);
         same(autograd, plain, what + " one chunk", chunked);
-        same(plain, run(m, trainable, true, 1 << 20), what + " checkpointed", 1e-5);
+        same(plain, run(m, trainable, true, 1 << 20), what + " checkpointed", recomputed);
         same(plain, run(m, trainable, false, 7), what + " chunks of 7 tokens", chunked);
         Run both = run(m, trainable, true, 4);
         same(plain, both, what + " both", chunked);
-        same(run(m, trainable, false, 4), both, what + " checkpointed chunks", 1e-5);
+        same(run(m, trainable, false, 4), both, what + " checkpointed chunks", recomputed);
       }
     }
   }
