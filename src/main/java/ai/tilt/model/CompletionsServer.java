@@ -53,6 +53,8 @@ import java.util.stream.LongStream;
  */
 public final class CompletionsServer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int HANDLERS = 64;
+  private static final long MAX_WAIT_MINUTES = 30;
 
   private final String servedName;
   private final TextTokenizer tokenizer; // may be null: token ids only
@@ -63,8 +65,6 @@ public final class CompletionsServer implements AutoCloseable {
   private final ExecutorService pool;
   private final Map<String, Lora> adapters = new ConcurrentHashMap<>();
   private final Object lock = new Object();
-  private static final int HANDLERS = 64;
-  private static final long MAX_WAIT_MINUTES = 30;
   private final SamplingQueue queue = new SamplingQueue(this::runBatch);
   private final AtomicLong served = new AtomicLong();
   private volatile CausalLM model;
@@ -219,6 +219,7 @@ public final class CompletionsServer implements AutoCloseable {
     if (n < 1) {
       throw new BadRequest(400, "n must be >= 1, got " + n);
     }
+    // unseeded: the seeds travel per prompt, so requests that differ only in them share a batch
     SamplingParams params =
         new SamplingParams(
             maxTokens,
@@ -227,7 +228,7 @@ public final class CompletionsServer implements AutoCloseable {
             body.path("top_p").asDouble(1.0),
             temperature <= 0,
             body.path("ignore_eos").asBoolean(false),
-            seed);
+            0);
     long[] stops = eosIds;
     if (body.has("stop_token_ids") && body.get("stop_token_ids").isArray()) {
       LongStream extra =
@@ -253,17 +254,8 @@ public final class CompletionsServer implements AutoCloseable {
     for (int p = 0; p < seeds.length; p++) {
       seeds[p] = p == 0 ? seed : Generator.groupSeed(seed, p);
     }
-    SamplingParams unseeded =
-        new SamplingParams(
-            params.maxNewTokens(),
-            params.temperature(),
-            params.topK(),
-            params.topP(),
-            params.greedy(),
-            params.ignoreEos(),
-            0);
     SamplingQueue.Key key =
-        new SamplingQueue.Key(name, n, unseeded, Arrays.stream(stops).boxed().toList());
+        new SamplingQueue.Key(name, n, params, Arrays.stream(stops).boxed().toList());
     List<Generator.Generation> gens;
     try {
       gens = queue.submit(key, prompts, seeds).get(MAX_WAIT_MINUTES, TimeUnit.MINUTES);

@@ -49,7 +49,6 @@ final class RolloutSource implements ExperienceSource {
   private final Evaluator evaluator;
   private final PrintStream console;
   private final ServerSampling server; // null: sampling in this process
-  private TruncatedIs.Weights isWeights; // of the last collection, server sampling only
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
   private Map<String, Double> lastEval;
   private long[] order; // the prompt permutation of epoch orderEpoch
@@ -219,11 +218,10 @@ final class RolloutSource implements ExperienceSource {
       }
     }
     OnlineState before = OnlineState.of(state, cfg);
-    isWeights = null;
     Material material = material(rollout, before);
-    if (isWeights != null) {
-      metrics.put("sampling/is_weight_mean", isWeights.mean());
-      metrics.put("sampling/is_truncated_frac", isWeights.truncatedFraction());
+    if (material.isWeights() != null) {
+      metrics.put("sampling/is_weight_mean", material.isWeights().mean());
+      metrics.put("sampling/is_truncated_frac", material.isWeights().truncatedFraction());
     }
     OnlineState after = before.afterIteration(rollout, cfg, material.baseline());
     metrics.put("iteration", (double) iteration + 1);
@@ -244,8 +242,12 @@ final class RolloutSource implements ExperienceSource {
         metrics);
   }
 
-  /** What a rollout becomes for the recipe's loss, and the reward baseline it leaves behind. */
-  private record Material(Objective objective, Advantages.Baseline baseline) {}
+  /**
+   * What a rollout becomes for the recipe's loss, the reward baseline it leaves behind, and the
+   * truncated IS weights applied to its advantages (server samples only, else null).
+   */
+  private record Material(
+      Objective objective, Advantages.Baseline baseline, TruncatedIs.Weights isWeights) {}
 
   private Material material(Rollout rollout, OnlineState state) {
     return recipe
@@ -267,7 +269,7 @@ final class RolloutSource implements ExperienceSource {
                         null,
                         "");
                 return new Material(
-                    new IterationObjective(inner, built.groupsOfPrompt()), state.baseline());
+                    new IterationObjective(inner, built.groupsOfPrompt()), state.baseline(), null);
               }
 
               @Override
@@ -290,6 +292,7 @@ final class RolloutSource implements ExperienceSource {
                             state.klCoef(),
                             state.baseline(),
                             oldValues));
+                TruncatedIs.Weights isWeights = null;
                 if (importanceSampling()) {
                   isWeights =
                       TruncatedIs.of(
@@ -312,7 +315,7 @@ final class RolloutSource implements ExperienceSource {
                         valueHead,
                         oldValues,
                         recipe.train().lossNormalization());
-                return new Material(objective, adv.baseline());
+                return new Material(objective, adv.baseline(), isWeights);
               }
 
               @Override

@@ -40,6 +40,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final String basePath; // an adapter's base_model_name_or_path
   private final long maxShardBytes;
   private final List<CompletionsClient> clients; // one per server
+  private final String unloadPath; // the LoRA unload route beside update_path's load route
   // adapters are named per process, so a resumed run or a retried load never meets its own name
   private final String adapterPrefix =
       String.format("-%06x-iter", ThreadLocalRandom.current().nextInt(1 << 24));
@@ -99,6 +100,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
                   eosIds)));
     }
     this.clients = List.copyOf(made);
+    this.unloadPath = spec.updatePath().replace("load_lora", "unload_lora");
     this.background =
         Executors.newFixedThreadPool(
             clients.size() + 1,
@@ -250,8 +252,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
         }
         client.setModel(name);
         if (adapterName != null) {
-          client.unloadLoraAdapter(
-              spec.updatePath().replace("load_lora", "unload_lora"), adapterName);
+          client.unloadLoraAdapter(unloadPath, adapterName);
         }
       } else {
         client.updateWeightsFromDisk(spec.updatePath(), dir.toString());
@@ -282,8 +283,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
     if (adapterName != null) {
       for (CompletionsClient client : clients) {
         try {
-          client.unloadLoraAdapter(
-              spec.updatePath().replace("load_lora", "unload_lora"), adapterName);
+          client.unloadLoraAdapter(unloadPath, adapterName);
         } catch (SamplingServerException e) {
           // the adapter stays loaded on a server that is down or refuses: nothing to lose here
         }
