@@ -4,7 +4,7 @@ with DJL's JNI rebuilt for the machine's torch). Checks that every kernel runs o
 bf16 casts to float32 inputs, that fused attention with an additive mask and grouped-query heads
 equals the explicit computation, and times a bf16 against an fp32 linear.
 
-    python3 scripts/gpu_kernels_check.py src/main/resources/ai/tilt/model/tilt_kernels.pt
+    python3 scripts/gpu_kernels_check.py src/main/resources/ai/tilt/runtime/tilt_kernels.pt
 """
 import json
 import sys

@@ -1,10 +1,10 @@
-"""Writes src/main/resources/ai/tilt/model/tilt_kernels.pt: the TorchScript kernels Tilt calls for
+"""Writes src/main/resources/ai/tilt/runtime/tilt_kernels.pt: the TorchScript kernels Tilt calls for
 what DJL 0.36 cannot do itself (casts to and from bfloat16 that keep autograd, bf16 matmuls, fused
 scaled-dot-product attention). Dev-time only: the archive is committed (a few KB) and the build and
 runs never need Python. It was made with torch 2.13 (TorchScript file format version 3), which the
 libtorch 2.7.1 inside DJL loads; rerun this script after changing a kernel:
 
-    $VENV/bin/python scripts/make_kernels.py src/main/resources/ai/tilt/model/tilt_kernels.pt
+    $VENV/bin/python scripts/make_kernels.py src/main/resources/ai/tilt/runtime/tilt_kernels.pt
 
 Every method is differentiable when Tilt runs it in training mode; inputs and outputs that cross
 into Java are float32, so no bfloat16 array ever reaches DJL (which aborts the JVM on one).

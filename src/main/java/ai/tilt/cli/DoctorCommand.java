@@ -1,6 +1,6 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.RuntimeInfo;
+import ai.tilt.runtime.RuntimeInfo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;

@@ -1,10 +1,10 @@
 package ai.tilt.cli;
 
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Devices;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
+import ai.tilt.runtime.Devices;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

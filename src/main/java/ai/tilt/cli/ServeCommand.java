@@ -2,10 +2,10 @@ package ai.tilt.cli;
 
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.CompletionsServer;
-import ai.tilt.model.Devices;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.TextTokenizer;
+import ai.tilt.runtime.Devices;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;

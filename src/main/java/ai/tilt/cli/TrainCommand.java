@@ -1,8 +1,8 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.Devices;
 import ai.tilt.model.Precision;
-import ai.tilt.model.RuntimeInfo;
+import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.RuntimeInfo;
 import ai.tilt.train.Checkpoints;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;

@@ -3,6 +3,7 @@ package ai.tilt.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.runtime.NativeMemory;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,8 +1,8 @@
 package ai.tilt.reward;
 
 import ai.djl.Device;
-import ai.tilt.model.Devices;
 import ai.tilt.model.TextTokenizer;
+import ai.tilt.runtime.Devices;
 import java.nio.file.Path;
 
 /**

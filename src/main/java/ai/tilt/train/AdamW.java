@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

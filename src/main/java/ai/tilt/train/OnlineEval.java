@@ -2,12 +2,12 @@ package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Devices;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.TextTokenizer;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.reward.RewardSpec;
+import ai.tilt.runtime.Devices;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

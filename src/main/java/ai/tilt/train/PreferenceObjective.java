@@ -10,7 +10,7 @@ import ai.tilt.loss.GroupLoss;
 import ai.tilt.loss.LossOutput;
 import ai.tilt.loss.Responses;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.NativeMemory;
+import ai.tilt.runtime.NativeMemory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

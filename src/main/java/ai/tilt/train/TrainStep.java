@@ -7,7 +7,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.tilt.model.DeferredBackward;
-import ai.tilt.model.NativeMemory;
+import ai.tilt.runtime.NativeMemory;
 import java.util.Map;
 
 /**

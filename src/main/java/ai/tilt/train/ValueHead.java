@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

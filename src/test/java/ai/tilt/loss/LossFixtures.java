@@ -9,7 +9,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import java.util.function.Function;
 
 /** Small builders and checks shared by the loss tests. */

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -12,6 +12,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.bench.PrecisionBench;
+import ai.tilt.runtime.Kernels;
+import ai.tilt.runtime.Torch;
 import ai.tilt.train.Checkpoints;
 import java.io.IOException;
 import java.nio.file.Files;

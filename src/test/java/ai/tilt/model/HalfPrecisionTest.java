@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.tilt.runtime.Torch;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Random;

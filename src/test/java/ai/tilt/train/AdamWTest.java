@@ -11,7 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

@@ -17,7 +17,7 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

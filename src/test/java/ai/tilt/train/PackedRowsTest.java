@@ -9,7 +9,7 @@ import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Fixtures;
 import ai.tilt.model.ModelFiles;
-import ai.tilt.model.Torch;
+import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -6,7 +6,7 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
  * Runs a method of a TorchScript module with autograd on. DJL's own {@code IValueUtils.runMethod}
  * always runs in inference mode, and the native call that takes the flag is package-private; this
  * class lives in DJL's package (on the classpath, not as a JPMS module) to reach it. Tilt's bf16
- * casts, bf16 matmuls and fused attention run through here (ai.tilt.model.Kernels);
+ * casts, bf16 matmuls and fused attention run through here (ai.tilt.runtime.Kernels);
  * shared/notes/djl.md section 9 describes the route.
  */
 public final class TiltBridge {

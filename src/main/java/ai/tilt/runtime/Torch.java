@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.runtime;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -129,7 +129,7 @@ public final class Torch {
    * CausalLM#decodeLogits}); returns the count for {@link #restoreThreads}. {@code
    * -Dtilt.decode_body_threads=all} keeps every thread (for measuring the difference).
    */
-  static int decodeBodyThreads() {
+  public static int decodeBodyThreads() {
     if ("all".equals(System.getProperty("tilt.decode_body_threads"))) {
       return 0;
     }
@@ -140,7 +140,7 @@ public final class Torch {
     return n;
   }
 
-  static void restoreThreads(int n) {
+  public static void restoreThreads(int n) {
     if (n > 1) {
       JniUtils.setNumThreads(n);
     }

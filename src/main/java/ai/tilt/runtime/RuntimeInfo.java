@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.runtime;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.runtime;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
@@ -35,7 +35,7 @@ public final class NativeMemory {
     }
   }
 
-  static void setEnabled(boolean on) {
+  public static void setEnabled(boolean on) {
     enabled = on;
   }
 

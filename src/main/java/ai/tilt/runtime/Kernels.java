@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.runtime;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -29,7 +29,7 @@ import java.util.Map;
  * falls back to plain NDArray ops.
  */
 public final class Kernels {
-  private static final String RESOURCE = "/ai/tilt/model/tilt_kernels.pt";
+  private static final String RESOURCE = "/ai/tilt/runtime/tilt_kernels.pt";
   private static final Map<Device, Kernels> LOADED = new HashMap<>();
   private static String loadError;
 
@@ -185,7 +185,7 @@ public final class Kernels {
   }
 
   /**
-   * The inverse-CDF draw of {@link Sampler} without top-k or top-p, in one call.
+   * The inverse-CDF draw of the token sampler without top-k or top-p, in one call.
    *
    * @param logits (B, V) float32
    * @param uniforms (B, 1) float64 in [0, 1)
