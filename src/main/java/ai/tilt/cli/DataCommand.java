@@ -4,7 +4,7 @@ import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceSynth;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SynthData;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;

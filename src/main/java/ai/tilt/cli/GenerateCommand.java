@@ -5,7 +5,7 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.Generator;
 import ai.tilt.model.Precision;
 import ai.tilt.model.SamplingParams;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;

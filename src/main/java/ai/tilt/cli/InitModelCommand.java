@@ -1,14 +1,14 @@
 package ai.tilt.cli;
 
 import ai.tilt.data.Jsonl;
-import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
-import ai.tilt.model.TextTokenizer;
 import ai.tilt.runtime.Devices;
+import ai.tilt.tokenizer.ByteLevelBpe;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@ package ai.tilt.cli;
 
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.HashMap;

@@ -1,7 +1,7 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.TextTokenizer;
-import ai.tilt.model.chat.ChatTemplate;
+import ai.tilt.tokenizer.TextTokenizer;
+import ai.tilt.tokenizer.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;

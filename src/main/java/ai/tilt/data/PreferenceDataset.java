@@ -2,7 +2,7 @@ package ai.tilt.data;
 
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceLines.Parsed;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;

@@ -7,8 +7,8 @@ import static ai.tilt.data.JsonFields.type;
 
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceDataset.Kind;
-import ai.tilt.model.TextTokenizer;
-import ai.tilt.model.chat.ChatTemplate;
+import ai.tilt.tokenizer.TextTokenizer;
+import ai.tilt.tokenizer.chat.ChatTemplate;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,6 +1,6 @@
 package ai.tilt.data;
 
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -6,8 +6,8 @@ import static ai.tilt.data.JsonFields.required;
 import static ai.tilt.data.JsonFields.type;
 
 import ai.tilt.data.JsonFields.Invalid;
-import ai.tilt.model.TextTokenizer;
-import ai.tilt.model.chat.ChatTemplate;
+import ai.tilt.tokenizer.TextTokenizer;
+import ai.tilt.tokenizer.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;

@@ -2,6 +2,7 @@ package ai.tilt.model;
 
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

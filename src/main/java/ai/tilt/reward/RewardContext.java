@@ -1,8 +1,8 @@
 package ai.tilt.reward;
 
 import ai.djl.Device;
-import ai.tilt.model.TextTokenizer;
 import ai.tilt.runtime.Devices;
+import ai.tilt.tokenizer.TextTokenizer;
 import java.nio.file.Path;
 
 /**

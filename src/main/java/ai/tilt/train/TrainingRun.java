@@ -1,7 +1,6 @@
 package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.model.ByteLevelBpe;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
 import ai.tilt.model.Lora;
@@ -10,9 +9,10 @@ import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.Presets;
-import ai.tilt.model.TextTokenizer;
 import ai.tilt.runtime.Devices;
 import ai.tilt.runtime.RuntimeInfo;
+import ai.tilt.tokenizer.ByteLevelBpe;
+import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

@@ -12,7 +12,7 @@ import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.ModelConfig;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

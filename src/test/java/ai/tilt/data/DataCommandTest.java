@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.cli.DataCommand;
-import ai.tilt.model.ByteLevelBpe;
+import ai.tilt.tokenizer.ByteLevelBpe;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -10,7 +10,7 @@ import ai.tilt.data.PreferenceSynth.PrefTask;
 import ai.tilt.data.PreferenceSynth.Scored;
 import ai.tilt.data.SynthData.Format;
 import ai.tilt.data.SynthData.Kind;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;

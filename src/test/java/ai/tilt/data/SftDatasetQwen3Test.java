@@ -10,8 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.tilt.model.TextTokenizer;
-import ai.tilt.model.TokenizerFixtures;
+import ai.tilt.tokenizer.TextTokenizer;
+import ai.tilt.tokenizer.TokenizerFixtures;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,7 +1,7 @@
 package ai.tilt.data;
 
-import ai.tilt.model.ByteLevelBpe;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.ByteLevelBpe;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;

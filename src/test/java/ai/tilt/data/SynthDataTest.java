@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.tilt.data.SynthData.Format;
 import ai.tilt.data.SynthData.Item;
 import ai.tilt.data.SynthData.Task;
-import ai.tilt.model.TextTokenizer;
+import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
-package ai.tilt.model;
+package ai.tilt.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import ai.tilt.model.chat.ChatTemplate;
+import ai.tilt.tokenizer.chat.ChatTemplate;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,10 +1,10 @@
-package ai.tilt.model;
+package ai.tilt.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.tilt.model.TokenizerFixtures.Case;
+import ai.tilt.tokenizer.TokenizerFixtures.Case;
 import com.fasterxml.jackson.core.type.TypeReference;
 import java.util.List;
 import java.util.Map;

@@ -1,7 +1,7 @@
-package ai.tilt.model.chat;
+package ai.tilt.tokenizer.chat;
 
-import ai.tilt.model.chat.PyObjects.Tuple;
-import ai.tilt.model.chat.PyObjects.Undefined;
+import ai.tilt.tokenizer.chat.PyObjects.Tuple;
+import ai.tilt.tokenizer.chat.PyObjects.Undefined;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package ai.tilt.model.chat;
+package ai.tilt.tokenizer.chat;
 
 import java.time.LocalDateTime;
 import java.time.format.TextStyle;

@@ -1,4 +1,4 @@
-package ai.tilt.model.chat;
+package ai.tilt.tokenizer.chat;
 
 import java.util.ArrayList;
 import java.util.List;

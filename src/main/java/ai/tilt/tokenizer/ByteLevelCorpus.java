@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.tokenizer;
 
 /**
  * Plain English text (written for Tilt) from which {@link ByteLevelBpe} learns its merges. Any

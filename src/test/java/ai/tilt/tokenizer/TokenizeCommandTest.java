@@ -1,11 +1,11 @@
-package ai.tilt.model;
+package ai.tilt.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.cli.Main;
-import ai.tilt.model.TokenizerFixtures.Case;
+import ai.tilt.tokenizer.TokenizerFixtures.Case;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;

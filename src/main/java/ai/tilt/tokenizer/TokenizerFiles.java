@@ -1,6 +1,6 @@
-package ai.tilt.model;
+package ai.tilt.tokenizer;
 
-import ai.tilt.model.chat.ChatTemplate;
+import ai.tilt.tokenizer.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package ai.tilt.model.chat;
+package ai.tilt.tokenizer.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.LocalDateTime;

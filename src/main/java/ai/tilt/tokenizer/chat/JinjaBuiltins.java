@@ -1,8 +1,8 @@
-package ai.tilt.model.chat;
+package ai.tilt.tokenizer.chat;
 
-import ai.tilt.model.chat.PyObjects.Namespace;
-import ai.tilt.model.chat.PyObjects.Tuple;
-import ai.tilt.model.chat.PyObjects.Undefined;
+import ai.tilt.tokenizer.chat.PyObjects.Namespace;
+import ai.tilt.tokenizer.chat.PyObjects.Tuple;
+import ai.tilt.tokenizer.chat.PyObjects.Undefined;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

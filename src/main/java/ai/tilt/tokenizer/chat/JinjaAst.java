@@ -1,4 +1,4 @@
-package ai.tilt.model.chat;
+package ai.tilt.tokenizer.chat;
 
 import java.util.List;
 import java.util.Map;
