@@ -3,6 +3,7 @@ package ai.tilt.bench;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.runtime.FileTrees;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
@@ -18,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -156,7 +156,7 @@ public final class OnlineBench {
       out.put("peak_rss_mb", Rss.peakMb());
       return out;
     } finally {
-      deleteTree(dir);
+      FileTrees.deleteTree(dir);
     }
   }
 
@@ -216,13 +216,5 @@ public final class OnlineBench {
     double[] v =
         rows.stream().mapToDouble(n -> n.path(key).asDouble(Double.NaN)).sorted().toArray();
     return v.length == 0 ? Double.NaN : v[v.length / 2];
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    try (var s = Files.walk(p)) {
-      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(q);
-      }
-    }
   }
 }

@@ -2,11 +2,11 @@ package ai.tilt.bench;
 
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.runtime.FileTrees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -82,11 +82,7 @@ public final class ServedModel implements AutoCloseable {
     process.destroy();
     process.waitFor(30, TimeUnit.SECONDS);
     if (ownsScratch) {
-      try (var s = Files.walk(scratch)) {
-        for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(q);
-        }
-      }
+      FileTrees.deleteTree(scratch);
     }
   }
 }

@@ -1,5 +1,6 @@
 package ai.tilt.lab;
 
+import ai.tilt.runtime.FileTrees;
 import ai.tilt.train.Checkpoints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -230,7 +231,7 @@ public final class LabRunner {
       cmd.add("--resume");
       cmd.add("auto");
     } else {
-      Checkpoints.deleteTree(job.dir());
+      FileTrees.deleteTree(job.dir());
     }
     Files.createDirectories(job.dir());
     Path log = job.dir().resolve("lab.log");
@@ -263,7 +264,7 @@ public final class LabRunner {
     }
     if (!job.step() && !keepCheckpoints) {
       for (Path d : Checkpoints.stepDirs(job.dir())) {
-        Checkpoints.deleteTree(
+        FileTrees.deleteTree(
             d); // the metrics are the result; a run's weights are 10-100x their size
       }
     }

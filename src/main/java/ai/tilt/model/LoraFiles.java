@@ -3,6 +3,7 @@ package ai.tilt.model;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import ai.tilt.runtime.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -12,11 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * LoRA adapters in PEFT's own files: {@code adapter_config.json} and {@code
@@ -267,7 +266,7 @@ public final class LoraFiles {
       model.setLora(null);
       lora.close();
       Path tmp = out.resolveSibling("." + out.getFileName() + ".tmp");
-      deleteTree(tmp);
+      FileTrees.deleteTree(tmp);
       Files.createDirectories(tmp);
       ModelFiles.save(model, tmp, "F32", maxShardBytes);
       for (String f : List.of("config.json", "generation_config.json")) {
@@ -286,19 +285,8 @@ public final class LoraFiles {
           Files.copy(from, tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
         }
       }
-      deleteTree(out);
+      FileTrees.deleteTree(out);
       Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-    }
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(q);
-      }
     }
   }
 }

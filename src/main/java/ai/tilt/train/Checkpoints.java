@@ -4,6 +4,7 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.runtime.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -83,7 +84,7 @@ public final class Checkpoints {
     Files.createDirectories(runDir);
     String name = dirName(state.step());
     Path tmp = runDir.resolve("." + name + ".tmp");
-    deleteTree(tmp);
+    FileTrees.deleteTree(tmp);
     Files.createDirectories(tmp);
     Map<String, byte[]> sideFiles = source.sideFiles();
     if (model.lora() != null) {
@@ -122,7 +123,7 @@ public final class Checkpoints {
     Files.writeString(
         tmp.resolve(MARKER), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(marker));
     Path dest = runDir.resolve(name);
-    deleteTree(dest);
+    FileTrees.deleteTree(dest);
     Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE);
     Path latestTmp = runDir.resolve(LATEST + ".tmp");
     Files.writeString(latestTmp, name + "\n");
@@ -247,21 +248,10 @@ public final class Checkpoints {
         continue;
       }
       if (++kept > keepLast && !dir.getFileName().toString().equals(latest)) {
-        deleteTree(dir);
+        FileTrees.deleteTree(dir);
         removed.add(dir);
       }
     }
     return removed;
-  }
-
-  public static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(q);
-      }
-    }
   }
 }

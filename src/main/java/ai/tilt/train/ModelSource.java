@@ -5,6 +5,7 @@ import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
 import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.FileTrees;
 import ai.tilt.tokenizer.ByteLevelBpe;
 import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -121,7 +122,7 @@ public final class ModelSource {
     Recipe.Init init = r.model().init();
     Path dir = runDir.resolve("init-model");
     Path tmp = runDir.resolve(".init-model.tmp");
-    Checkpoints.deleteTree(tmp);
+    FileTrees.deleteTree(tmp);
     Files.createDirectories(tmp);
     ModelConfig config;
     ModelConfig.Family family = ModelConfig.Family.of(init.arch());
@@ -152,7 +153,7 @@ public final class ModelSource {
     if (init.sft() != null) {
       warmUp(init.sft(), tmp, runDir.resolve("warmup-sft"), seed, console);
     }
-    Checkpoints.deleteTree(dir);
+    FileTrees.deleteTree(dir);
     Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
     return dir;
   }
@@ -178,7 +179,7 @@ public final class ModelSource {
     tree.putObject("checkpoint").put("every_steps", 0).put("keep_last", 1);
     tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
     Recipe sft = RecipeLoader.bind(tree, List.of(), "model.init.sft");
-    Checkpoints.deleteTree(warmDir);
+    FileTrees.deleteTree(warmDir);
     console.println("warm-up: SFT of the fresh model for " + w.steps() + " steps on " + w.data());
     try (TrainingRun run = TrainingRun.prepare(sft, "warm-up", warmDir, null, console)) {
       if (new Trainer(run).train(console) != 0) {

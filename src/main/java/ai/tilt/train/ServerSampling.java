@@ -8,6 +8,7 @@ import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.SamplingParams;
 import ai.tilt.model.SamplingServerException;
+import ai.tilt.runtime.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -226,8 +227,8 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
     Path dir = weightsDir.resolve(String.format("iter-%06d", iteration));
     Path tmp = weightsDir.resolve(String.format(".iter-%06d.tmp", iteration));
     try {
-      Checkpoints.deleteTree(tmp);
-      Checkpoints.deleteTree(dir);
+      FileTrees.deleteTree(tmp);
+      FileTrees.deleteTree(dir);
       Files.createDirectories(tmp);
       if (policy.lora() != null) {
         LoraFiles.save(policy, tmp, basePath);
@@ -266,7 +267,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
     syncedIteration = iteration;
     if (previous != null) {
       try {
-        Checkpoints.deleteTree(previous);
+        FileTrees.deleteTree(previous);
       } catch (IOException e) {
         // an old copy left on disk costs space, not correctness
       }

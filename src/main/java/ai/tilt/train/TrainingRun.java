@@ -10,6 +10,7 @@ import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.model.Presets;
 import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.FileTrees;
 import ai.tilt.runtime.RuntimeInfo;
 import ai.tilt.tokenizer.ByteLevelBpe;
 import ai.tilt.tokenizer.TextTokenizer;
@@ -237,7 +238,7 @@ public final class TrainingRun implements AutoCloseable {
         tok.close();
       }
       if (tmp != null) {
-        Checkpoints.deleteTree(tmp);
+        FileTrees.deleteTree(tmp);
       }
     }
   }
