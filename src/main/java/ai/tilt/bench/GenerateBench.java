@@ -2,9 +2,9 @@ package ai.tilt.bench;
 
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Generator;
 import ai.tilt.model.ModelConfig;
-import ai.tilt.model.SamplingParams;
+import ai.tilt.sampling.Generator;
+import ai.tilt.sampling.SamplingParams;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

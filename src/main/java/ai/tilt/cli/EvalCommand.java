@@ -2,8 +2,8 @@ package ai.tilt.cli;
 
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Precision;
-import ai.tilt.model.SamplingParams;
 import ai.tilt.reward.RewardSpec;
+import ai.tilt.sampling.SamplingParams;
 import ai.tilt.tokenizer.TextTokenizer;
 import ai.tilt.train.OnlineEval;
 import ai.tilt.train.RecipeLoader;

@@ -2,9 +2,9 @@ package ai.tilt.cli;
 
 import ai.tilt.data.Jsonl;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Generator;
 import ai.tilt.model.Precision;
-import ai.tilt.model.SamplingParams;
+import ai.tilt.sampling.Generator;
+import ai.tilt.sampling.SamplingParams;
 import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -1,6 +1,6 @@
 package ai.tilt.cli;
 
-import ai.tilt.model.SamplingParams;
+import ai.tilt.sampling.SamplingParams;
 import picocli.CommandLine.Option;
 
 /**

@@ -1,10 +1,10 @@
 package ai.tilt.cli;
 
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.CompletionsServer;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
+import ai.tilt.sampling.CompletionsServer;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.net.BindException;
 import java.net.InetSocketAddress;

@@ -180,7 +180,7 @@ public final class CausalLM implements AutoCloseable {
     return kernels.headLogits(h, headWeight());
   }
 
-  boolean fusedDecodeApplies(KvCache cache) {
+  public boolean fusedDecodeApplies(KvCache cache) {
     return fusedDecode
         && kernels != null
         && precision == Precision.FP32

@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.tilt.doc.Doc;
 import ai.tilt.reward.RewardSpec;
+import ai.tilt.sampling.SamplerSpec;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**

@@ -2,11 +2,11 @@ package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.SamplingParams;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.reward.RewardSpec;
 import ai.tilt.runtime.Devices;
+import ai.tilt.sampling.SamplingParams;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.nio.file.Path;

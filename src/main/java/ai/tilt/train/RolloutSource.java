@@ -14,6 +14,8 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.Devices;
+import ai.tilt.sampling.SamplerSpec;
+import ai.tilt.sampling.ServerSampling;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;

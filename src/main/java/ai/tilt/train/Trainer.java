@@ -2,7 +2,7 @@ package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.SamplingServerException;
+import ai.tilt.sampling.SamplingServerException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;

@@ -14,6 +14,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.tilt.bench.PrecisionBench;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.Torch;
+import ai.tilt.sampling.Generator;
+import ai.tilt.sampling.SamplingParams;
 import ai.tilt.train.Checkpoints;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -24,12 +24,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * 1e-4 and the last prompt position's logits within 1e-4, with all 8 inputs in one padded batch (so
  * padding, masks and position ids are exercised too).
  */
-class HfParityTest {
+public class HfParityTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
-  record Case(long[] prompt, long[] completion, JsonNode expected) {}
+  public record Case(long[] prompt, long[] completion, JsonNode expected) {}
 
-  static List<Case> cases(Path dir) throws IOException {
+  public static List<Case> cases(Path dir) throws IOException {
     List<String> in = Files.readAllLines(dir.resolve("input.jsonl"));
     List<String> ex = Files.readAllLines(dir.resolve("expected.jsonl"));
     List<Case> out = new ArrayList<>();
@@ -44,7 +44,7 @@ class HfParityTest {
     return out;
   }
 
-  static long[] longs(JsonNode n) {
+  public static long[] longs(JsonNode n) {
     long[] r = new long[n.size()];
     for (int i = 0; i < r.length; i++) {
       r[i] = n.get(i).asLong();
@@ -80,7 +80,7 @@ class HfParityTest {
   }
 
   /** Every completion log-prob and last-prompt logit within {@code tol} of transformers'. */
-  static void check(CausalLM model, List<Case> cases, boolean left, double tol) {
+  public static void check(CausalLM model, List<Case> cases, boolean left, double tol) {
     int t = 0;
     for (Case c : cases) {
       t = Math.max(t, c.prompt.length + c.completion.length);

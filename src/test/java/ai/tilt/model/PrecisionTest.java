@@ -16,6 +16,8 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.Torch;
+import ai.tilt.sampling.Generator;
+import ai.tilt.sampling.SamplingParams;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

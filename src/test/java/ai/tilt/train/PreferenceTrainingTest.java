@@ -121,7 +121,7 @@ class PreferenceTrainingTest {
         o.add("model.init.sft.steps=2");
       }
       ByteArrayOutputStream log = new ByteArrayOutputStream();
-      ai.tilt.model.CompletionsServer server = null;
+      ai.tilt.sampling.CompletionsServer server = null;
       if (r.online().generator().server()) { // a server of the recipe's architecture, here
         Path served = tmp.resolve("served-" + dir.getFileName());
         assertEquals(
@@ -129,7 +129,7 @@ class PreferenceTrainingTest {
             ai.tilt.cli.Main.commandLine()
                 .execute("init-model", "--arch", "llama", "--out", served.toString()));
         server =
-            new ai.tilt.model.CompletionsServer(
+            new ai.tilt.sampling.CompletionsServer(
                 ai.tilt.model.ModelFiles.load(served, ai.djl.Device.cpu()),
                 null,
                 r.online().generator().model(),

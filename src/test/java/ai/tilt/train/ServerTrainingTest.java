@@ -177,8 +177,8 @@ class ServerTrainingTest {
   /** Two servers split the prompts (g mod 2); the run is the same as with one. */
   @Test
   void promptsAreSpreadOverSeveralServers() throws Exception {
-    try (ai.tilt.model.CompletionsServer second =
-        new ai.tilt.model.CompletionsServer(
+    try (ai.tilt.sampling.CompletionsServer second =
+        new ai.tilt.sampling.CompletionsServer(
             ModelFiles.load(model, Device.cpu()),
             null,
             "policy",
@@ -278,9 +278,9 @@ class ServerTrainingTest {
     Outcome local = train(recipe("{type: in_process}", 3, lora), tmp.resolve("lora-local"), null);
     assertEquals(0, local.exit(), local.console());
     // adapters sit on the server's base: other tests left trained weights there
-    try (ai.tilt.model.CompletionsClient c =
-        new ai.tilt.model.CompletionsClient(
-            new ai.tilt.model.CompletionsClient.Settings(
+    try (ai.tilt.sampling.CompletionsClient c =
+        new ai.tilt.sampling.CompletionsClient(
+            new ai.tilt.sampling.CompletionsClient.Settings(
                 URI.create(serverUrl),
                 "policy",
                 1,

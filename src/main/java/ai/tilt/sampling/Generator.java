@@ -1,8 +1,10 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.KvCache;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;

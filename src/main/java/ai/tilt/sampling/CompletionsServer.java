@@ -1,7 +1,13 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Lora;
+import ai.tilt.model.LoraFiles;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
 import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;

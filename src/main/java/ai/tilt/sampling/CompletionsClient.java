@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

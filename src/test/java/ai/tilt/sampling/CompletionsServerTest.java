@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Lora;
+import ai.tilt.model.LoraFiles;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Precision;
+import ai.tilt.model.Presets;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;

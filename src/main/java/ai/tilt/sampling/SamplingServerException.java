@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 /**
  * An inference server did not give usable samples or take new weights: down, too slow, answering

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 /**
  * How to pick each next token, in HF's order: logits / temperature, then top-k, then top-p

@@ -1,13 +1,8 @@
-package ai.tilt.train;
+package ai.tilt.sampling;
 
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.CompletionsClient;
-import ai.tilt.model.Generator;
-import ai.tilt.model.GroupGenerator;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
-import ai.tilt.model.SamplingParams;
-import ai.tilt.model.SamplingServerException;
 import ai.tilt.runtime.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,7 +29,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * iteration i+1, which the trainer picks up when it gets there. A process's first iteration always
  * syncs, so a resumed run never samples from whatever the servers held before.
  */
-final class ServerSampling implements GroupGenerator, AutoCloseable {
+public final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final SamplerSpec spec;
   private final CausalLM policy;
   private final Path weightsDir;
@@ -52,10 +47,11 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final ExecutorService background; // one thread per server, plus the prefetch
 
   /** What an iteration samples with, and what to log about it. */
-  record Turn(GroupGenerator sampler, long staleness, double syncSeconds) {}
+  public record Turn(GroupGenerator sampler, long staleness, double syncSeconds) {}
 
   /** The next iteration's prompts and how they sample, for an overlapped prefetch. */
-  record Next(List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] seeds) {}
+  public record Next(
+      List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] seeds) {}
 
   /** Samples of {@code iteration} being drawn on the weights of {@code weightsIteration}. */
   private record Prefetch(
@@ -64,7 +60,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
       List<long[]> prompts,
       CompletableFuture<List<Generator.Generation>> generations) {}
 
-  ServerSampling(
+  public ServerSampling(
       SamplerSpec spec,
       CausalLM policy,
       long[] eosIds,
@@ -116,7 +112,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
    * What iteration {@code iteration} samples with: the overlapped prefetch of it, or the servers
    * after a sync when their weights are too old (or this process has not sent any yet).
    */
-  Turn begin(long iteration) {
+  public Turn begin(long iteration) {
     Prefetch p = pending;
     pending = null;
     if (p != null && p.iteration() == iteration) {
@@ -143,7 +139,7 @@ final class ServerSampling implements GroupGenerator, AutoCloseable {
    * weights and start sampling {@code next} (null after the last iteration). Returns the seconds
    * the sync took.
    */
-  double end(long iteration, Next next) {
+  public double end(long iteration, Next next) {
     if (!spec.overlap() || next == null) {
       return 0;
     }

@@ -1,4 +1,4 @@
-package ai.tilt.model;
+package ai.tilt.sampling;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +8,12 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.tilt.model.CausalLM;
+import ai.tilt.model.Fixtures;
+import ai.tilt.model.HfParityTest;
+import ai.tilt.model.KvCache;
+import ai.tilt.model.ModelConfig;
+import ai.tilt.model.ModelFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package ai.tilt.train;
+package ai.tilt.sampling;
 
 import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -117,7 +117,7 @@ public record SamplerSpec(
     }
   }
 
-  boolean server() {
+  public boolean server() {
     return type == Type.SERVER;
   }
 }
