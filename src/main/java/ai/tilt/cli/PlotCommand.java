@@ -1,7 +1,7 @@
 package ai.tilt.cli;
 
-import ai.tilt.train.MetricsLog;
-import ai.tilt.train.Plots;
+import ai.tilt.report.MetricsLog;
+import ai.tilt.report.Plots;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;

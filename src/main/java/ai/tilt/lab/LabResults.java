@@ -1,7 +1,7 @@
 package ai.tilt.lab;
 
-import ai.tilt.train.MetricsLog;
-import ai.tilt.train.Plots;
+import ai.tilt.report.MetricsLog;
+import ai.tilt.report.Plots;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -2,6 +2,8 @@ package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
+import ai.tilt.report.MetricsLog;
+import ai.tilt.report.Plots;
 import ai.tilt.reward.Reward;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.model.CausalLM;
+import ai.tilt.report.MetricsLog;
 import ai.tilt.sampling.SamplingServerException;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -17,6 +17,8 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
+import ai.tilt.report.MetricsLog;
+import ai.tilt.report.Plots;
 import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Files;

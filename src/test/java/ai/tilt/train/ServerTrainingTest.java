@@ -11,6 +11,7 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
+import ai.tilt.report.MetricsLog;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

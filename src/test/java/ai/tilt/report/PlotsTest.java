@@ -1,4 +1,4 @@
-package ai.tilt.train;
+package ai.tilt.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package ai.tilt.train;
+package ai.tilt.report;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
