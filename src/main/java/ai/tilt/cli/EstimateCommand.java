@@ -3,7 +3,6 @@ package ai.tilt.cli;
 import ai.tilt.train.MemoryEstimate;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
-import ai.tilt.train.TrainingRun;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,7 +36,7 @@ public final class EstimateCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
     TrainCommand.useDevice(recipe);
-    MemoryEstimate e = TrainingRun.estimate(recipe);
+    MemoryEstimate e = MemoryEstimate.forRecipe(recipe);
     if (json) {
       System.out.println(new ObjectMapper().writeValueAsString(e));
     } else {

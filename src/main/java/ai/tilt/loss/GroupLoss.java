@@ -27,14 +27,6 @@ public sealed interface GroupLoss extends Loss
   /** The groups this loss trains on. */
   Grouping grouping();
 
-  /**
-   * Whether {@link Responses#klPolicy()} and {@link Responses#klReference()} must be given: the
-   * log-probs of each prompt followed by another prompt's response (KTO's reference point).
-   */
-  default boolean needsKlBatch() {
-    return false;
-  }
-
   @Override
   default boolean scoresGroups() {
     return true;

@@ -55,6 +55,14 @@ public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss, PolicyGrad
     return false;
   }
 
+  /**
+   * Whether {@link Responses#klPolicy()} and {@link Responses#klReference()} must be given: the
+   * log-probs of each prompt followed by another prompt's response (KTO's reference point).
+   */
+  default boolean needsKlBatch() {
+    return false;
+  }
+
   /** Whether the model trained is a reward model (a score head instead of the LM head). */
   default boolean trainsRewardModel() {
     return false;

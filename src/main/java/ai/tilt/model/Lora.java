@@ -121,7 +121,7 @@ public final class Lora implements AutoCloseable {
   /** Fresh adapters on the spec's modules: A from a seeded kaiming-uniform draw, B zeros. */
   public static Lora create(CausalLM model, Spec spec, long seed) {
     Lora lora = new Lora(spec, model.manager().newSubManager());
-    SplittableRandom rnd = new SplittableRandom(seed ^ 0x4C6F5241L);
+    SplittableRandom rnd = new SplittableRandom(seed);
     for (Map.Entry<String, long[]> e : select(model.names(), spec.targetModules()).entrySet()) {
       int in = (int) e.getValue()[0];
       int out = (int) e.getValue()[1];

@@ -1,8 +1,5 @@
 package ai.tilt.sampling;
 
-import ai.tilt.model.CausalLM;
-import ai.tilt.model.LoraFiles;
-import ai.tilt.model.ModelFiles;
 import ai.tilt.runtime.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,11 +27,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * syncs, so a resumed run never samples from whatever the servers held before.
  */
 public final class ServerSampling implements GroupGenerator, AutoCloseable {
-  private final SamplerSpec spec;
-  private final CausalLM policy;
+  private final GeneratorSpec.Server spec;
+  private final WeightsWriter weights;
   private final Path weightsDir;
-  private final String basePath; // an adapter's base_model_name_or_path
-  private final long maxShardBytes;
   private final List<CompletionsClient> clients; // one per server
   private final String unloadPath; // the LoRA unload route beside update_path's load route
   // adapters are named per process, so a resumed run or a retried load never meets its own name
@@ -60,29 +55,21 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
       List<long[]> prompts,
       CompletableFuture<List<Generator.Generation>> generations) {}
 
+  /** Writes the policy's current weights into a directory, as a model the servers can load. */
+  public interface WeightsWriter {
+    void write(Path dir) throws IOException;
+  }
+
+  /**
+   * @param weightsDir where each iteration's weights are written for the servers to read
+   * @param weights writes the policy as the servers load it: HF weights, or a PEFT adapter when the
+   *     spec updates by {@code lora_adapter}
+   */
   public ServerSampling(
-      SamplerSpec spec,
-      CausalLM policy,
-      long[] eosIds,
-      Path weightsDir,
-      String basePath,
-      long maxShardBytes) {
-    if (spec.update() == SamplerSpec.Update.LORA_ADAPTER && policy.lora() == null) {
-      throw new IllegalArgumentException(
-          "online.generator.update lora_adapter needs model.lora: without adapters there is"
-              + " nothing to load; use weights_from_disk");
-    }
-    if (spec.update() == SamplerSpec.Update.WEIGHTS_FROM_DISK && policy.lora() != null) {
-      throw new IllegalArgumentException(
-          "online.generator.update weights_from_disk sends full weights, but model.lora trains"
-              + " adapters: use update lora_adapter (vLLM, SGLang and tilt serve load PEFT"
-              + " adapters)");
-    }
+      GeneratorSpec.Server spec, long[] eosIds, Path weightsDir, WeightsWriter weights) {
     this.spec = spec;
-    this.policy = policy;
+    this.weights = weights;
     this.weightsDir = weightsDir.toAbsolutePath().normalize();
-    this.basePath = basePath;
-    this.maxShardBytes = maxShardBytes;
     List<CompletionsClient> made = new ArrayList<>();
     for (String url : spec.url()) {
       made.add(
@@ -121,7 +108,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     if (p != null) {
       p.generations().cancel(true);
     }
-    if (spec.update() == SamplerSpec.Update.NONE) {
+    if (spec.update() == GeneratorSpec.Update.NONE) {
       return new Turn(this, iteration, 0); // the servers keep the weights they started with
     }
     double seconds = 0;
@@ -226,11 +213,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
       FileTrees.deleteTree(tmp);
       FileTrees.deleteTree(dir);
       Files.createDirectories(tmp);
-      if (policy.lora() != null) {
-        LoraFiles.save(policy, tmp, basePath);
-      } else {
-        ModelFiles.save(policy, tmp, "F32", maxShardBytes);
-      }
+      weights.write(tmp);
       // the server never sees a half-written directory
       Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
@@ -238,7 +221,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     }
     String name = spec.model() + adapterPrefix + iteration;
     for (CompletionsClient client : clients) {
-      if (spec.update() == SamplerSpec.Update.LORA_ADAPTER) {
+      if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
         try {
           client.loadLoraAdapter(spec.updatePath(), name, dir.toString());
         } catch (SamplingServerException e) {
@@ -255,7 +238,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
         client.updateWeightsFromDisk(spec.updatePath(), dir.toString());
       }
     }
-    if (spec.update() == SamplerSpec.Update.LORA_ADAPTER) {
+    if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
       adapterName = name;
     }
     Path previous = syncedDir;

@@ -2,13 +2,12 @@ package ai.tilt.train;
 
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
-import ai.tilt.model.LoraFiles;
-import ai.tilt.model.ModelFiles;
 import ai.tilt.runtime.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,13 +43,6 @@ public final class Checkpoints {
     return String.format("step-%06d", step);
   }
 
-  /**
-   * Something a method saves beside the standard files, inside the checkpoint before it is sealed.
-   */
-  public interface Extra {
-    void writeTo(Path dir) throws IOException;
-  }
-
   private static long sum(ObjectNode files) {
     long total = 0;
     for (var it = files.elements(); it.hasNext(); ) {
@@ -69,29 +61,24 @@ public final class Checkpoints {
    * @param source where the run's model came from: its side files (config.json, tokenizer and
    *     generation files, read when the run started; the source's own config.json keeps every key
    *     the model was published with) and, for adapters, the base they belong to
-   * @param extra what a method saves beside the standard files (PPO's value head), or null
    */
   public static Path write(
       Path runDir,
-      CausalLM model,
+      Policy policy,
       ModelSource source,
       AdamW optimizer,
       TrainerState state,
       Recipe recipe,
-      long maxShardBytes,
-      Extra extra)
+      long maxShardBytes)
       throws IOException {
+    CausalLM model = policy.model();
     Files.createDirectories(runDir);
     String name = dirName(state.step());
     Path tmp = runDir.resolve("." + name + ".tmp");
     FileTrees.deleteTree(tmp);
     Files.createDirectories(tmp);
     Map<String, byte[]> sideFiles = source.sideFiles();
-    if (model.lora() != null) {
-      LoraFiles.save(model, tmp, source.initial().toAbsolutePath().normalize().toString());
-    } else {
-      ModelFiles.save(model, tmp, "F32", maxShardBytes);
-    }
+    policy.saveModel(tmp, maxShardBytes);
     for (Map.Entry<String, byte[]> f : sideFiles.entrySet()) {
       Files.write(tmp.resolve(f.getKey()), f.getValue());
     }
@@ -106,9 +93,7 @@ public final class Checkpoints {
           JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
     }
     optimizer.save(tmp.resolve("optimizer.safetensors"));
-    if (extra != null) {
-      extra.writeTo(tmp);
-    }
+    policy.saveTrainingState(tmp);
     state.write(tmp.resolve("trainer_state.json"));
     Files.writeString(
         tmp.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe), StandardCharsets.UTF_8);
@@ -136,6 +121,29 @@ public final class Checkpoints {
       LOG.debug("checkpoint {} written: {} files, {} bytes", dest, files.size(), sum(files));
     }
     return dest;
+  }
+
+  /** Refuses a resume from an incomplete checkpoint or with a recipe that changes what it is. */
+  static void checkResume(Recipe recipe, Path checkpoint, PrintStream console) throws IOException {
+    String why = Checkpoints.incompleteReason(checkpoint);
+    if (why != null) {
+      throw new IllegalArgumentException("checkpoint " + checkpoint + " is incomplete: " + why);
+    }
+    Recipe saved = RecipeLoader.loadSaved(checkpoint.resolve("recipe.yaml"));
+    RecipeLoader.Diff diff = RecipeLoader.diff(saved, recipe);
+    if (!diff.refused().isEmpty()) {
+      throw new IllegalArgumentException(
+          "cannot resume "
+              + checkpoint
+              + " with a recipe that changes "
+              + String.join("; ", diff.refused())
+              + " (only "
+              + String.join(", ", RecipeLoader.MUTABLE)
+              + " may change)");
+    }
+    for (String change : diff.allowed()) {
+      console.println("tilt train: resuming with " + change);
+    }
   }
 
   /** Null when complete, else why not. */

@@ -23,7 +23,7 @@ import java.util.SplittableRandom;
 /**
  * The collection half of an iteration: responses (sampled from the current policy, or the dataset's
  * when offline), their rewards, and the per-token log-probs of the policy (no graph) and the
- * reference. Sampling draws from streams seeded by (seed, iteration, row), so a resumed run
+ * reference. Sampling and offline picks draw from the iteration's {@link Streams}, so a resumed run
  * collects exactly what the uninterrupted one would.
  */
 final class Collector {
@@ -33,6 +33,7 @@ final class Collector {
   private final long[] eosIds;
   private final long padId;
   private final int microBatch;
+  private final Streams streams;
   private final Map<String, Double> timings = new LinkedHashMap<>(); // of the last collect
 
   Collector(
@@ -41,13 +42,15 @@ final class Collector {
       TextTokenizer tokenizer,
       long[] eosIds,
       long padId,
-      int microBatch) {
+      int microBatch,
+      Streams streams) {
     this.policy = policy;
     this.reference = reference;
     this.tokenizer = tokenizer;
     this.eosIds = eosIds;
     this.padId = padId;
     this.microBatch = microBatch;
+    this.streams = streams;
   }
 
   /**
@@ -71,22 +74,20 @@ final class Collector {
       long iteration,
       List<PromptSet.Prompt> prompts,
       Settings cfg,
-      long seed,
       Reward reward,
       CausalLM sampler) {
-    return collect(iteration, prompts, cfg, seed, reward, new Generator(sampler, eosIds));
+    return collect(iteration, prompts, cfg, reward, new Generator(sampler, eosIds));
   }
 
   /**
-   * Collects with any sampler: prompt g's C samples draw from the stream seeded by {@link
-   * Generator#groupSeed}(iteration seed, g), so an inference server given that seed per request
-   * samples what this process would.
+   * Collects with any sampler: prompt g's C samples draw from the stream of {@link
+   * Streams#groupSeeds}, so an inference server given that seed per request samples what this
+   * process would.
    */
   Rollout collect(
       long iteration,
       List<PromptSet.Prompt> prompts,
       Settings cfg,
-      long seed,
       Reward reward,
       GroupGenerator sampler) {
     long t0 = System.nanoTime();
@@ -98,8 +99,8 @@ final class Collector {
     double[] labels = null;
     if (cfg.source() == Online.Source.ON_POLICY) {
       List<long[]> inputs = inputs(prompts);
-      long[] groupSeeds = groupSeeds(seed, iteration, prompts.size());
-      SamplingParams params = samplingParams(cfg, seed, iteration);
+      long[] groupSeeds = streams.groupSeeds(iteration, prompts.size());
+      SamplingParams params = samplingParams(cfg);
       List<Generator.Generation> gens = sampler.generateGroups(inputs, c, params, groupSeeds);
       if (gens.size() != rows) {
         throw new IllegalStateException(
@@ -113,7 +114,7 @@ final class Collector {
       }
     } else {
       // offline: response k of the prompt's list, cycling if it has fewer than C
-      SplittableRandom rnd = new SplittableRandom(iterationSeed(seed, iteration));
+      SplittableRandom rnd = streams.offlineResponses(iteration);
       labels = prompts.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
       for (int g = 0; g < prompts.size(); g++) {
         List<long[]> rs = prompts.get(g).responses();
@@ -182,17 +183,8 @@ final class Collector {
     return out;
   }
 
-  /** Prompt g of an iteration samples from {@link Generator#groupSeed}(iteration seed, g). */
-  static long[] groupSeeds(long seed, long iteration, int prompts) {
-    long iterSeed = iterationSeed(seed, iteration);
-    long[] out = new long[prompts];
-    for (int g = 0; g < prompts; g++) {
-      out[g] = Generator.groupSeed(iterSeed, g);
-    }
-    return out;
-  }
-
-  static SamplingParams samplingParams(Settings cfg, long seed, long iteration) {
+  /** How a collection samples (the streams are its prompts' group seeds). */
+  static SamplingParams samplingParams(Settings cfg) {
     return new SamplingParams(
         cfg.maxNewTokens(),
         cfg.temperature(),
@@ -200,11 +192,7 @@ final class Collector {
         cfg.topP(),
         false,
         false,
-        iterationSeed(seed, iteration));
-  }
-
-  static long iterationSeed(long seed, long iteration) {
-    return seed * 0x9E3779B97F4A7C15L ^ (iteration + 1) * 0xC2B2AE3D27D4EB4FL;
+        0); // rows without a group: collection samples groups, from their group seeds
   }
 
   private boolean isEos(long id) {
@@ -218,14 +206,14 @@ final class Collector {
 
   /** PPO: the value head's prediction at each completion token's position, without a graph. */
   float[][] tokenValues(
-      ValueHead head, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
+      Policy withValues, List<PromptSet.Prompt> prompts, int c, long[][] completions) {
     return perToken(
         prompts,
         c,
         completions,
         (ids, mask, from) -> {
           NDArray h = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
-          return head.values(
+          return withValues.values(
               h.get(":, {}:{}", from - 1, ids.getShape().get(1) - 1)); // (R, T - from)
         });
   }

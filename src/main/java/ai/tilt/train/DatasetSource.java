@@ -1,6 +1,5 @@
 package ai.tilt.train;
 
-import ai.tilt.data.Batches;
 import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceDataset;
 import ai.tilt.data.ResponseGroup;
@@ -29,25 +28,29 @@ import java.util.Map;
  * pure function of (seed, position), so a resumed run draws exactly what the uninterrupted one
  * would.
  */
-final class DatasetSource implements ExperienceSource {
+final class DatasetSource implements IterationSource {
   private final DatasetObjective objective;
   private final int batchSize;
   private final int microBatch;
   private final long iterations;
-  private final long seed;
+  private final Streams streams;
   private final CausalLM model;
   private final List<AutoCloseable> owned; // the reference, when the objective has one
   private final Map<Long, long[]> orders = new HashMap<>(); // epoch -> permutation
 
   private DatasetSource(
-      DatasetObjective objective, Recipe r, CausalLM model, List<AutoCloseable> owned) {
+      DatasetObjective objective,
+      Recipe r,
+      CausalLM model,
+      Streams streams,
+      List<AutoCloseable> owned) {
     this.objective = objective;
     this.model = model;
     this.owned = owned;
     Recipe.Train t = r.train();
     this.batchSize = t.batchSize();
     this.microBatch = t.microBatchSize();
-    this.seed = r.seed();
+    this.streams = streams;
     double epochs = t.epochs() == null ? 1.0 : t.epochs();
     this.iterations =
         t.maxSteps() > 0 ? t.maxSteps() : (long) Math.ceil(epochs * trainSize() / t.batchSize());
@@ -58,14 +61,16 @@ final class DatasetSource implements ExperienceSource {
       Recipe r,
       Path runDir,
       ModelSource source,
-      CausalLM model,
+      Policy policy,
       TextTokenizer tokenizer,
+      Streams streams,
       PrintStream console)
       throws IOException {
+    CausalLM model = policy.model();
     Recipe.Data d = r.data();
     DataOptions options =
         new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
-    long padId = TrainingRun.padId(tokenizer);
+    long padId = Rows.padId(tokenizer);
     List<AutoCloseable> owned = new ArrayList<>();
     try {
       DatasetObjective objective =
@@ -96,7 +101,7 @@ final class DatasetSource implements ExperienceSource {
                               ? List.of()
                               : preferences(d.eval(), tokenizer, options).groups();
                       return preferenceObjective(
-                          r, runDir, source, model, loss, padId, train, eval, owned, console);
+                          r, runDir, source, policy, loss, padId, train, eval, owned, console);
                     }
 
                     @Override
@@ -112,14 +117,11 @@ final class DatasetSource implements ExperienceSource {
 
                     @Override
                     public DatasetObjective policyGradient(PolicyGradientLoss loss) {
-                      throw new IllegalArgumentException(
-                          "recipe: loss "
-                              + loss.type()
-                              + " learns from sampled completions: add an online: section"
-                              + " (online.source: offline reads fixed responses instead)");
+                      throw new IllegalStateException(
+                          loss.type() + " without online: Recipe.validate refuses this");
                     }
                   });
-      return new DatasetSource(objective, r, model, owned);
+      return new DatasetSource(objective, r, model, streams, owned);
     } catch (UncheckedIOException e) {
       closeAll(owned);
       throw e.getCause();
@@ -151,7 +153,7 @@ final class DatasetSource implements ExperienceSource {
       Recipe r,
       Path runDir,
       ModelSource source,
-      CausalLM model,
+      Policy policy,
       GroupLoss loss,
       long padId,
       PreferenceDataset train,
@@ -163,26 +165,20 @@ final class DatasetSource implements ExperienceSource {
     float[][] evalRef = null;
     try {
       if (loss.needsReference() && r.model().precomputeReference()) {
-        if (loss.needsKlBatch()) {
-          throw new IllegalArgumentException(
-              "recipe: model.precompute_reference does not work with "
-                  + loss.type()
-                  + ", whose KL estimate pairs prompts with other prompts' responses at random");
-        }
         int micro = r.train().microBatchSize();
         ReferenceCache cache =
             ReferenceCache.open(runDir, source.initial(), micro, ReferenceModel.precision(r));
         trainRef = cache.logps("train", train.groups(), padId, console);
         evalRef = cache.logps("eval", eval, padId, console);
       } else if (loss.needsReference()) {
-        reference = ReferenceModel.forRun(r, source.initial(), model);
+        reference = policy.reference(r, source.initial());
         owned.add(reference);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return new PreferenceObjective(
-        model,
+        policy.model(),
         reference,
         loss,
         padId,
@@ -213,8 +209,8 @@ final class DatasetSource implements ExperienceSource {
   }
 
   @Override
-  public Experience collect(long iteration, TrainerState state) {
-    return new Experience(
+  public IterationPlan collect(long iteration, TrainerState state) {
+    return new IterationPlan(
         objective,
         nextBatch(state.samplesSeen(), batchSize),
         1,
@@ -235,7 +231,7 @@ final class DatasetSource implements ExperienceSource {
     int[] out = new int[n];
     for (long i = k; i < k + n; i++) {
       long epoch = i / size;
-      long[] order = orders.computeIfAbsent(epoch, e -> Batches.order(size, seed, (int) (long) e));
+      long[] order = orders.computeIfAbsent(epoch, e -> streams.epochOrder(size, e));
       orders.keySet().removeIf(e -> e < epoch); // only the current epoch's permutation is kept
       out[(int) (i - k)] = (int) order[(int) (i % size)];
     }

@@ -19,14 +19,11 @@ import java.util.Map;
  * samples of the same prompts under the same reward (ties count half).
  */
 final class Evaluator {
-  private static final long EVAL_STREAM = -7; // an iteration number no training iteration uses
-
   private final Collector collector;
   private final ReferenceModel reference;
   private final Collector.Settings cfg;
   private final List<PromptSet.Prompt> prompts;
   private final Reward gold;
-  private final long seed;
   private double[] referenceRewards; // computed once: the reference does not change
 
   Evaluator(
@@ -34,22 +31,20 @@ final class Evaluator {
       ReferenceModel reference,
       Collector.Settings cfg,
       List<PromptSet.Prompt> prompts,
-      Reward gold,
-      long seed) {
+      Reward gold) {
     this.collector = collector;
     this.reference = reference;
     this.cfg = cfg;
     this.prompts = prompts;
     this.gold = gold;
-    this.seed = seed;
   }
 
   Map<String, Double> evaluate(CausalLM policy) {
-    Rollout r = collector.collect(EVAL_STREAM, prompts, cfg, seed, gold, policy);
+    Rollout r = collector.collect(Streams.EVAL_ITERATION, prompts, cfg, gold, policy);
     if (referenceRewards == null) {
       referenceRewards =
           reference
-              .apply(m -> collector.collect(EVAL_STREAM, prompts, cfg, seed, gold, m))
+              .apply(m -> collector.collect(Streams.EVAL_ITERATION, prompts, cfg, gold, m))
               .rewards();
     }
     double wins = 0;

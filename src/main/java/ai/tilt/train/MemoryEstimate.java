@@ -4,7 +4,17 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.Lora;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.Precision;
+import ai.tilt.model.Presets;
 import ai.tilt.model.WeightNames;
+import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.FileTrees;
+import ai.tilt.runtime.RuntimeInfo;
+import ai.tilt.tokenizer.ByteLevelBpe;
+import ai.tilt.tokenizer.TextTokenizer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -195,23 +205,23 @@ public record MemoryEstimate(
     List<String> out = new ArrayList<>();
     Recipe.Train t = r.train();
     if (r.model().lora() == null) {
-      Recipe lora = RecipeLoader.with(r, "model.lora", "{rank: 16}");
+      Recipe lora = r.withModel(r.model().withLora(Recipe.Lora.defaults()));
       out.add("model.lora: {rank: 16} (" + gb(of(c, lora, w, gpu, available).total()) + ")");
     }
     if (!t.gradientCheckpointing()) {
-      Recipe ckpt = RecipeLoader.with(r, "train.gradient_checkpointing", "true");
+      Recipe ckpt = r.withTrain(t.withGradientCheckpointing(true));
       out.add(
           "train.gradient_checkpointing: true ("
               + gb(of(c, ckpt, w, gpu, available).total())
               + ")");
     }
     if (t.precision() == Precision.FP32) {
-      Recipe bf = RecipeLoader.with(r, "train.precision", "bf16-mixed");
+      Recipe bf = r.withTrain(t.withPrecision(Precision.BF16_MIXED));
       out.add("train.precision: bf16-mixed (" + gb(of(c, bf, w, gpu, available).total()) + ")");
     }
     if (t.microBatchSize() > 1) {
       int half = t.microBatchSize() / 2;
-      Recipe micro = RecipeLoader.with(r, "train.micro_batch_size", Integer.toString(half));
+      Recipe micro = r.withTrain(t.withMicroBatchSize(half));
       double f = half / (double) t.microBatchSize();
       Work less =
           new Work(
@@ -228,5 +238,94 @@ public record MemoryEstimate(
               + ")");
     }
     return out;
+  }
+
+  /**
+   * The estimate of a recipe without setting anything up ({@code tilt estimate}): the model's
+   * config.json (or the preset a fresh model would get) and the data read with its tokenizer;
+   * nothing is written.
+   */
+  public static MemoryEstimate forRecipe(Recipe recipe) throws IOException {
+    recipe.validate();
+    ModelConfig config;
+    TextTokenizer tok;
+    Path tmp = null;
+    if (recipe.model().path() != null) {
+      Path dir = Path.of(recipe.model().path());
+      config = ModelConfig.load(dir);
+      tok = TextTokenizer.loadIfPresent(dir);
+    } else {
+      Recipe.Init init = recipe.model().init();
+      ModelConfig.Family family = ModelConfig.Family.of(init.arch());
+      if (init.vocabSize() != null) {
+        config = Presets.config(family, init.preset(), init.vocabSize(), null, new long[0], null);
+        tok = null;
+      } else {
+        Path dir = init.tokenizer() != null ? Path.of(init.tokenizer()) : null;
+        if (dir == null) {
+          tmp = Files.createTempDirectory("tilt-estimate");
+          ByteLevelBpe.write(tmp);
+          dir = tmp;
+        }
+        tok = TextTokenizer.load(dir);
+        config =
+            Presets.config(
+                family, init.preset(), tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
+      }
+    }
+    try {
+      Work work = WorkShapes.of(recipe, tok, config);
+      boolean gpu = Devices.current().isGpu();
+      return of(config, recipe, work, gpu, available(gpu));
+    } finally {
+      if (tok != null) {
+        tok.close();
+      }
+      if (tmp != null) {
+        FileTrees.deleteTree(tmp);
+      }
+    }
+  }
+
+  /**
+   * Before a run loads its weights: prints the predicted peak and refuses to start when the device
+   * cannot hold it, naming what would make it fit; {@code -Dtilt.memory_check=false} starts anyway.
+   */
+  static MemoryEstimate check(Recipe recipe, ModelSource source, PrintStream console)
+      throws IOException {
+    ModelConfig config = ModelConfig.load(source.weights());
+    Work work;
+    try (TextTokenizer tok = TextTokenizer.loadIfPresent(source.tokenizerDir())) {
+      work = WorkShapes.of(recipe, tok, config);
+    }
+    boolean gpu = Devices.current().isGpu();
+    long available = available(gpu);
+    MemoryEstimate estimate = of(config, recipe, work, gpu, available);
+    console.println(estimate.line());
+    if (!estimate.fits() && !"false".equals(System.getProperty("tilt.memory_check"))) {
+      throw new IllegalStateException(
+          "the run needs about "
+              + gb(estimate.total())
+              + " but "
+              + estimate.device()
+              + " has "
+              + gb(available)
+              + " free. Each of these alone is predicted at: "
+              + String.join("; ", remedies(config, recipe, work, gpu, available))
+              + " (start anyway with TILT_JAVA_OPTS=-Dtilt.memory_check=false)");
+    }
+    return estimate;
+  }
+
+  /**
+   * The memory a run may use: {@code -Dtilt.memory_available=BYTES} (to leave room for other jobs),
+   * else the GPU's free memory or the machine's available memory (a container's limit counted).
+   */
+  static long available(boolean gpu) {
+    String set = System.getProperty("tilt.memory_available");
+    if (set != null) {
+      return Long.parseLong(set.trim());
+    }
+    return gpu ? Devices.gpuFreeBytes() : RuntimeInfo.memAvailable();
   }
 }

@@ -91,6 +91,11 @@ public final class ModelSource {
     return adapter;
   }
 
+  /** Where the tokenizer files are: the checkpoint's (also a LoRA one's), else the weights'. */
+  Path tokenizerDir() {
+    return adapter != null ? adapter : weights;
+  }
+
   /** The directory the run's weights load from. */
   public Path weights() {
     return weights;
@@ -146,7 +151,7 @@ public final class ModelSource {
                 family, init.preset(), tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
       }
     }
-    long seed = init.seed() == null ? r.seed() : init.seed();
+    long seed = new Streams(r.seed()).modelInit(init.seed());
     try (CausalLM m = ModelFiles.random(config, seed, 0.02f, Devices.current())) {
       ModelFiles.save(m, tmp, "F32", Long.MAX_VALUE);
     }

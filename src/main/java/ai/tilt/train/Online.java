@@ -2,7 +2,7 @@ package ai.tilt.train;
 
 import ai.tilt.doc.Doc;
 import ai.tilt.reward.RewardSpec;
-import ai.tilt.sampling.SamplerSpec;
+import ai.tilt.sampling.GeneratorSpec;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
@@ -45,7 +45,7 @@ public record Online(
     @Doc(
             "where samples come from: {type: in_process} (default) or {type: server, url, model, ...},"
                 + " an OpenAI-compatible server (vLLM, SGLang, tilt serve)")
-        SamplerSpec generator) {
+        GeneratorSpec generator) {
 
   /** Where an iteration's responses come from. */
   public enum Source {
@@ -82,11 +82,7 @@ public record Online(
     klHorizon = klHorizon == null ? 10_000L : klHorizon;
     evalSamples = evalSamples == null ? 1 : evalSamples;
     logpDiffWarn = logpDiffWarn == null ? 0.05 : logpDiffWarn;
-    generator =
-        generator == null
-            ? new SamplerSpec(
-                null, null, null, null, null, null, null, null, null, null, null, null, null)
-            : generator;
+    generator = generator == null ? new GeneratorSpec.InProcess() : generator;
     require(promptsPerIteration >= 1, "online.prompts_per_iteration must be >= 1");
     require(samplesPerPrompt >= 1, "online.samples_per_prompt must be >= 1");
     require(
@@ -98,9 +94,6 @@ public record Online(
     require(klCoef >= 0, "online.kl_coef must be >= 0");
     require(klTarget == null || klTarget > 0, "online.kl_target must be > 0");
     require(evalSamples >= 1, "online.eval_samples must be >= 1");
-    require(
-        !generator.server() || source == Source.ON_POLICY,
-        "online.generator: a server samples on-policy; offline runs read their responses from data");
   }
 
   private static void require(boolean ok, String message) {

@@ -41,9 +41,10 @@ public final class OnlineEval {
         tok != null && tok.eosIds().length > 0 ? tok.eosIds() : model.config().eosTokenIds();
     try (ReferenceModel reference = ReferenceModel.load(referenceDir, Devices.current());
         Reward reward = spec.create(new RewardContext(tok, Path.of("."), Devices.current()))) {
-      Collector collector = new Collector(model, reference, tok, eos, TrainingRun.padId(tok), 8);
-      return new Evaluator(collector, reference, settings, prompts, reward, sampling.seed())
-          .evaluate(model);
+      Collector collector =
+          new Collector(
+              model, reference, tok, eos, Rows.padId(tok), 8, new Streams(sampling.seed()));
+      return new Evaluator(collector, reference, settings, prompts, reward).evaluate(model);
     }
   }
 

@@ -23,13 +23,12 @@ final class PairBuilder {
 
   private PairBuilder() {}
 
-  static Built build(Rollout r, GroupLoss loss, Online cfg, long seed) {
+  static Built build(Rollout r, GroupLoss loss, Online cfg, Streams streams) {
     List<ResponseGroup> groups = new ArrayList<>();
     List<float[]> refs = new ArrayList<>();
     List<List<Integer>> ofPrompt = new ArrayList<>();
     int c = r.samplesPerPrompt();
-    SplittableRandom rnd =
-        new SplittableRandom(Collector.iterationSeed(seed, r.iteration()) ^ 0x5DEECE66DL);
+    SplittableRandom rnd = streams.pairs(r.iteration());
     for (int g = 0; g < r.prompts().size(); g++) {
       List<Integer> mine = new ArrayList<>();
       long[] prompt = r.prompts().get(g).ids();

@@ -24,23 +24,21 @@ import java.util.Map;
  * completion tokens (DAPO), per_sequence averages each row's token mean over the window's rows.
  */
 final class PolicyObjective implements Objective {
-  private final CausalLM policy;
+  private final Policy policy;
   private final PolicyGradientLoss loss;
   private final long padId;
   private final Rollout rollout;
   private final float[][] advantages; // [row][token]
-  private final ValueHead valueHead; // PPO, else null
   private final float[][] oldValues; // [row][token], PPO
   private final float[][] returns; // [row][token], PPO
   private final Normalization normalization;
 
   PolicyObjective(
-      CausalLM policy,
+      Policy policy,
       PolicyGradientLoss loss,
       long padId,
       Rollout rollout,
       AdvantageOutput advantages,
-      ValueHead valueHead,
       float[][] oldValues,
       Normalization normalization) {
     this.policy = policy;
@@ -48,7 +46,6 @@ final class PolicyObjective implements Objective {
     this.padId = padId;
     this.rollout = rollout;
     this.advantages = advantages.advantages();
-    this.valueHead = valueHead;
     this.oldValues = oldValues;
     this.returns = advantages.returns();
     this.normalization = normalization;
@@ -118,11 +115,13 @@ final class PolicyObjective implements Objective {
     Shape shape = new Shape(b.rows(), b.width());
     NDArray ids = step.create(b.ids(), shape);
     NDArray mask = step.create(b.mask(), shape);
-    NDArray hidden = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
+    CausalLM model = policy.model();
+    boolean values = policy.learnsValues(); // PPO: the value head's predictions are trained too
+    NDArray hidden = model.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
     NDArray states =
         hidden.get(
             ":, {}:{}", from - 1, b.width() - 1); // (R, W, d): each state predicts the next token
-    NDArray logps = policy.targetLogprobs(states, ids.get(":, {}:", from)); // (R, W)
+    NDArray logps = model.targetLogprobs(states, ids.get(":, {}:", from)); // (R, W)
     float[] old = new float[rows.length * width];
     float[] ref = new float[rows.length * width];
     float[] adv = new float[rows.length * width];
@@ -137,7 +136,7 @@ final class PolicyObjective implements Objective {
         old[col] = rollout.oldLogps()[r][j];
         ref[col] = rollout.refLogps()[r][j];
         adv[col] = advantages[r][j];
-        if (valueHead != null) {
+        if (values) {
           oldV[col] = oldValues[r][j];
           ret[col] = returns[r][j];
         }
@@ -146,7 +145,7 @@ final class PolicyObjective implements Objective {
     }
     Shape rw2 = new Shape(rows.length, width);
     NDArray maskArr = step.create(tokenMask, rw2);
-    NDArray values = valueHead == null ? null : valueHead.values(states); // (R, W)
+    NDArray predicted = values ? policy.values(states) : null; // (R, W)
     TokenLossOutput out =
         loss.compute(
             new PolicyInputs(
@@ -155,9 +154,9 @@ final class PolicyObjective implements Objective {
                 loss.needsReference() ? step.create(ref, rw2) : null,
                 maskArr,
                 step.create(adv, rw2),
-                values,
-                valueHead == null ? null : step.create(oldV, rw2),
-                valueHead == null ? null : step.create(ret, rw2)));
+                predicted,
+                values ? step.create(oldV, rw2) : null,
+                values ? step.create(ret, rw2) : null));
     NDArray perToken = out.perToken().mul(maskArr); // (R, W)
     NDArray total;
     if (normalization == Normalization.PER_TOKEN) {

@@ -206,7 +206,7 @@ public final class PreferenceObjective implements DatasetObjective {
    */
   static List<SftExample> mismatched(List<ResponseGroup> data, List<Integer> idx) {
     int g = idx.size();
-    SplittableRandom rnd = new SplittableRandom(idx.hashCode() * 0x9E3779B97F4A7C15L);
+    SplittableRandom rnd = Streams.ktoPartners(idx);
     int[] perm = new int[g];
     for (int i = 0; i < g; i++) {
       perm[i] = i;

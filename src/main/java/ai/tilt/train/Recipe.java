@@ -34,18 +34,31 @@ public record Recipe(
     name = name == null ? "run" : name;
     seed = seed == null ? 0L : seed;
     device = device == null ? "auto" : device;
-    model = model == null ? new Model(null, null, null, null, null, null) : model;
-    data = data == null ? new Data(null, null, null, null, null, null) : data;
-    train =
-        train == null
-            ? new Train(
-                null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null)
-            : train;
+    model = model == null ? Model.defaults() : model;
+    data = data == null ? Data.defaults() : data;
+    train = train == null ? Train.defaults() : train;
     loss = loss == null ? new Sft() : loss;
-    checkpoint = checkpoint == null ? new Checkpoint(null, null, null) : checkpoint;
-    log = log == null ? new Log(null, null) : log;
-    eval = eval == null ? new Eval(null) : eval;
+    checkpoint = checkpoint == null ? Checkpoint.defaults() : checkpoint;
+    log = log == null ? Log.defaults() : log;
+    eval = eval == null ? Eval.defaults() : eval;
+  }
+
+  /**
+   * Checks the rules that tie sections together (a section's own ranges are checked when it is
+   * bound); every message names the keys at fault. Called before a run or an estimate is set up.
+   */
+  public void validate() {
+    RecipeRules.check(this);
+  }
+
+  /** This recipe with another model section. */
+  public Recipe withModel(Model m) {
+    return new Recipe(name, seed, device, m, data, train, loss, checkpoint, log, eval, online);
+  }
+
+  /** This recipe with another train section. */
+  public Recipe withTrain(Train t) {
+    return new Recipe(name, seed, device, model, data, t, loss, checkpoint, log, eval, online);
   }
 
   /** Where the policy comes from: a HF directory, or a fresh random model. */
@@ -67,6 +80,16 @@ public record Recipe(
               "LoRA adapters on the base's linear layers (PEFT's format): the base stays frozen (in"
                   + " bf16 under train.precision bf16-mixed), the reference is the base itself")
           Lora lora) {
+    /** Every key at its default. */
+    public static Model defaults() {
+      return new Model(null, null, null, null, null, null);
+    }
+
+    /** This section with LoRA adapters (and every weight of the base frozen). */
+    public Model withLora(Lora l) {
+      return new Model(path, init, null, precomputeReference, referencePrecision, l);
+    }
+
     public Model {
       precomputeReference = precomputeReference != null && precomputeReference;
       if (lora != null && trainable != null) {
@@ -86,6 +109,11 @@ public record Recipe(
                   + " [q_proj, v_proj]")
           List<String> targetModules,
       @Doc("rsLoRA: scale by alpha / sqrt(r) (default false)") Boolean useRslora) {
+    /** Every key at its default: r 16, alpha 32, on every linear layer. */
+    public static Lora defaults() {
+      return new Lora(null, null, null, null, null);
+    }
+
     public Lora {
       rank = rank == null ? 16 : rank;
       alpha = alpha == null ? 2.0 * rank : alpha;
@@ -157,6 +185,11 @@ public record Recipe(
       @Doc("skip and count bad lines instead of stopping at the first") Boolean skipInvalid,
       @Doc("append EOS after each completion (once; never for chat-formatted data)")
           Boolean appendEos) {
+    /** Every key at its default. */
+    public static Data defaults() {
+      return new Data(null, null, null, null, null, null);
+    }
+
     public Data {
       maxLength = maxLength == null ? 512 : maxLength;
       skipInvalid = skipInvalid != null && skipInvalid;
@@ -199,6 +232,82 @@ public record Recipe(
               "tokens whose logits exist at once, forward and backward (0: automatic, about 128 MB of"
                   + " fp32 logits: 220 tokens at a vocabulary of 152k)")
           Long logitsChunkTokens) {
+    /** Every key at its default. */
+    public static Train defaults() {
+      return new Train(
+          null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+          null, null, null);
+    }
+
+    /** This section with activation checkpointing on or off. */
+    public Train withGradientCheckpointing(boolean on) {
+      return new Train(
+          maxSteps,
+          epochs,
+          batchSize,
+          microBatchSize,
+          lr,
+          schedule,
+          warmupSteps,
+          minLr,
+          weightDecay,
+          beta1,
+          beta2,
+          eps,
+          maxGradNorm,
+          lossNormalization,
+          precision,
+          maxBadSteps,
+          on,
+          logitsChunkTokens);
+    }
+
+    /** This section computing in another precision. */
+    public Train withPrecision(Precision p) {
+      return new Train(
+          maxSteps,
+          epochs,
+          batchSize,
+          microBatchSize,
+          lr,
+          schedule,
+          warmupSteps,
+          minLr,
+          weightDecay,
+          beta1,
+          beta2,
+          eps,
+          maxGradNorm,
+          lossNormalization,
+          p,
+          maxBadSteps,
+          gradientCheckpointing,
+          logitsChunkTokens);
+    }
+
+    /** This section with another micro-batch size (and the same batch size). */
+    public Train withMicroBatchSize(int micro) {
+      return new Train(
+          maxSteps,
+          epochs,
+          batchSize,
+          micro,
+          lr,
+          schedule,
+          warmupSteps,
+          minLr,
+          weightDecay,
+          beta1,
+          beta2,
+          eps,
+          maxGradNorm,
+          lossNormalization,
+          precision,
+          maxBadSteps,
+          gradientCheckpointing,
+          logitsChunkTokens);
+    }
+
     public Train {
       maxSteps = maxSteps == null ? 0L : maxSteps;
       batchSize = batchSize == null ? 16 : batchSize;
@@ -240,6 +349,11 @@ public record Recipe(
           Long everySteps,
       @Doc("keep the newest N checkpoints (0 keeps all)") Integer keepLast,
       @Doc("largest safetensors shard in bytes") Long maxShardBytes) {
+    /** Every key at its default. */
+    public static Checkpoint defaults() {
+      return new Checkpoint(null, null, null);
+    }
+
     public Checkpoint {
       everySteps = everySteps == null ? 0L : everySteps;
       keepLast = keepLast == null ? 2 : keepLast;
@@ -251,6 +365,11 @@ public record Recipe(
   public record Log(
       @Doc("console line every N steps (metrics.jsonl gets a line every iteration)") Integer every,
       @Doc("write PNG plots of every curve at the end") Boolean plots) {
+    /** Every key at its default. */
+    public static Log defaults() {
+      return new Log(null, null);
+    }
+
     public Log {
       every = every == null ? 10 : every;
       plots = plots == null || plots;
@@ -266,6 +385,11 @@ public record Recipe(
               "evaluate every N optimizer steps, at the end of the iteration that reaches a"
                   + " multiple of N (0: only at the end; on-policy runs also evaluate the start)")
           Long everySteps) {
+    /** Every key at its default. */
+    public static Eval defaults() {
+      return new Eval(null);
+    }
+
     public Eval {
       everySteps = everySteps == null ? 0L : everySteps;
       if (everySteps < 0) {

@@ -3,6 +3,7 @@ package ai.tilt.train;
 import ai.tilt.doc.Doc;
 import ai.tilt.loss.Loss;
 import ai.tilt.reward.RewardSpec;
+import ai.tilt.sampling.GeneratorSpec;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -26,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * Reads YAML recipes into {@link Recipe}: {@code --set a.b=value} overrides applied to the YAML
@@ -70,9 +72,30 @@ public final class RecipeLoader {
           "eval.every_steps, which counts optimizer steps, not iterations (an iteration makes"
               + " online.reuse x ceil(B / M) steps)");
 
-  /** Keys whose value may be a bare type name: a loss or a reward. */
+  /** Keys whose value may be a bare type name: a loss, a reward or a generator. */
   private static final List<String> SHORTHANDS =
-      List.of("loss", "reward", "online.reward", "online.gold_reward", "eval.gold_reward");
+      List.of(
+          "loss",
+          "reward",
+          "online.reward",
+          "online.gold_reward",
+          "eval.gold_reward",
+          "online.generator");
+
+  /**
+   * The recipe's sealed choices, bound by their {@code type} key: what each is called in messages,
+   * its type names, and the record of a name.
+   */
+  private record Choice(String what, List<String> names, Function<String, Class<?>> classOf) {}
+
+  private static final Map<Class<?>, Choice> CHOICES =
+      Map.of(
+          Loss.class,
+          new Choice("loss", Loss.names(), Loss::classOf),
+          RewardSpec.class,
+          new Choice("reward", RewardSpec.names(), RewardSpec::classOf),
+          GeneratorSpec.class,
+          new Choice("generator", GeneratorSpec.names(), GeneratorSpec::classOf));
 
   private static final YAMLMapper YAML = mapper();
 
@@ -116,7 +139,8 @@ public final class RecipeLoader {
   /**
    * Reads the recipe a checkpoint was written with, migrating keys an earlier version wrote (see
    * {@link #RENAMED}): {@code checkpoint.every} becomes {@code checkpoint.every_steps}; the old
-   * evaluation cadences are dropped (evaluation settings may change on resume anyway).
+   * evaluation cadences are dropped (evaluation settings may change on resume anyway); an
+   * in-process generator loses the server keys it used to be written with.
    */
   public static Recipe loadSaved(Path file) throws IOException {
     JsonNode tree = YAML.readTree(file.toFile());
@@ -131,13 +155,13 @@ public final class RecipeLoader {
         o.remove("eval_every");
       }
     }
+    // before online.generator was a choice of types, an in-process one carried the server's keys
+    if (root.get("online") instanceof ObjectNode o
+        && o.get("generator") instanceof ObjectNode g
+        && "in_process".equals(g.path("type").asText())) {
+      g.retain("type");
+    }
     return bind(root, List.of(), file.toString());
-  }
-
-  /** {@code r} with one key set to a YAML value, bound again (what a remedy would change). */
-  static Recipe with(Recipe r, String key, String yamlValue) {
-    ObjectNode tree = (ObjectNode) YAML.valueToTree(r);
-    return bind(tree, List.of(key + "=" + yamlValue), "recipe");
   }
 
   /** The node at a dotted path, or null. */
@@ -187,8 +211,11 @@ public final class RecipeLoader {
               + String.join(", ", known)
               + ")");
     } catch (InvalidTypeIdException e) {
-      boolean reward = e.getBaseType() != null && e.getBaseType().getRawClass() == RewardSpec.class;
-      String known = String.join(", ", reward ? RewardSpec.names() : Loss.names());
+      Choice c =
+          CHOICES.getOrDefault(
+              e.getBaseType() == null ? Loss.class : e.getBaseType().getRawClass(),
+              CHOICES.get(Loss.class));
+      String known = String.join(", ", c.names());
       if (e.getTypeId() == null) {
         throw new IllegalArgumentException(
             origin
@@ -202,7 +229,7 @@ public final class RecipeLoader {
       throw new IllegalArgumentException(
           origin
               + ": unknown "
-              + (reward ? "reward" : "loss")
+              + c.what()
               + " type '"
               + e.getTypeId()
               + "' at '"
@@ -367,17 +394,15 @@ public final class RecipeLoader {
       if (t.isRecord()) {
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         explain(key + ".", t, values, sb);
-      } else if (t == Loss.class || t == RewardSpec.class) {
-        boolean loss = t == Loss.class;
+      } else if (CHOICES.containsKey(t)) {
+        Choice choice = CHOICES.get(t);
         sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
         String name = values.getOrDefault(key + ".type", "null");
         sb.append(
             String.format(
                 "  %-32s %-14s # %s%n",
-                key + ".type:",
-                name,
-                "one of " + String.join(", ", loss ? Loss.names() : RewardSpec.names())));
-        Class<?> chosen = loss ? Loss.classOf(name) : RewardSpec.classOf(name);
+                key + ".type:", name, "one of " + String.join(", ", choice.names())));
+        Class<?> chosen = choice.classOf().apply(name);
         if (chosen != null) {
           explain(key + ".", chosen, values, sb); // the chosen type's own keys, with their help
         }

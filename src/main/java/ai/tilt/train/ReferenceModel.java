@@ -6,7 +6,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
-import ai.tilt.runtime.Devices;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Function;
@@ -32,18 +31,10 @@ public final class ReferenceModel implements AutoCloseable {
   }
 
   /**
-   * The reference of a run: with LoRA, the policy's own base with the adapters switched off (no
-   * second copy of the weights); otherwise its starting model, in {@code
-   * model.reference_precision}, else bf16 weights for a bf16-mixed run (half the memory) and fp32.
+   * The precision of a run's reference when it is a copy of the starting weights: {@code
+   * model.reference_precision}, else bf16 weights for a bf16-mixed run (half the memory), else
+   * fp32.
    */
-  static ReferenceModel forRun(Recipe r, Path initial, CausalLM policy) throws IOException {
-    if (policy.lora() != null) {
-      return adaptersOff(policy);
-    }
-    return load(initial, Devices.current(), precision(r));
-  }
-
-  /** The reference's precision for a recipe (see {@link #forRun}). */
   static Precision precision(Recipe r) {
     if (r.model().referencePrecision() != null) {
       return r.model().referencePrecision();

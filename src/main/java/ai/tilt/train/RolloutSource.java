@@ -1,6 +1,5 @@
 package ai.tilt.train;
 
-import ai.tilt.data.Batches;
 import ai.tilt.data.PromptSet;
 import ai.tilt.loss.AdvantageInputs;
 import ai.tilt.loss.AdvantageOutput;
@@ -10,11 +9,10 @@ import ai.tilt.loss.Loss;
 import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
-import ai.tilt.model.CausalLM;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.Devices;
-import ai.tilt.sampling.SamplerSpec;
+import ai.tilt.sampling.GeneratorSpec;
 import ai.tilt.sampling.ServerSampling;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
@@ -35,13 +33,12 @@ import java.util.Map;
  * prompts. Evaluation samples the held-out prompts and reports the gold reward, the KL to the
  * reference, length, EOS rate and the win rate over the reference's samples.
  */
-final class RolloutSource implements ExperienceSource {
+final class RolloutSource implements IterationSource {
   private final Recipe recipe;
   private final Online cfg;
-  private final CausalLM policy;
-  private final ValueHead valueHead; // PPO, else null
+  private final Policy policy;
   private final long padId;
-  private final long seed;
+  private final Streams streams;
   private final List<PromptSet.Prompt> trainPrompts;
   private final List<PromptSet.Prompt> evalPrompts;
   private final ReferenceModel reference;
@@ -58,8 +55,8 @@ final class RolloutSource implements ExperienceSource {
 
   private RolloutSource(
       Recipe recipe,
-      CausalLM policy,
-      ValueHead valueHead,
+      Policy policy,
+      Streams streams,
       TextTokenizer tokenizer,
       List<PromptSet.Prompt> trainPrompts,
       List<PromptSet.Prompt> evalPrompts,
@@ -67,14 +64,12 @@ final class RolloutSource implements ExperienceSource {
       Reward reward,
       Reward gold,
       PrintStream console,
-      Path runDir,
-      Path base) {
+      Path runDir) {
     this.recipe = recipe;
     this.cfg = recipe.online();
     this.policy = policy;
-    this.valueHead = valueHead;
-    this.padId = TrainingRun.padId(tokenizer);
-    this.seed = recipe.seed();
+    this.padId = Rows.padId(tokenizer);
+    this.streams = streams;
     this.trainPrompts = trainPrompts;
     this.evalPrompts = evalPrompts;
     this.reference = reference;
@@ -84,30 +79,24 @@ final class RolloutSource implements ExperienceSource {
     long[] eos =
         tokenizer != null && tokenizer.eosIds().length > 0
             ? tokenizer.eosIds()
-            : policy.config().eosTokenIds();
+            : policy.model().config().eosTokenIds();
     int micro = recipe.train().microBatchSize();
-    SamplerSpec spec = cfg.generator();
+    long maxShard = recipe.checkpoint().maxShardBytes();
     this.server =
-        spec.server()
+        cfg.generator() instanceof GeneratorSpec.Server spec
             ? new ServerSampling(
                 spec,
-                policy,
                 eos,
                 spec.weightsDir() != null
                     ? Path.of(spec.weightsDir())
                     : runDir.resolve("sampler-weights"),
-                base.toAbsolutePath().normalize().toString(),
-                recipe.checkpoint().maxShardBytes())
+                dir -> policy.saveModel(dir, maxShard))
             : null;
-    this.collector = new Collector(policy, reference, tokenizer, eos, padId, micro);
+    this.collector =
+        new Collector(policy.model(), reference, tokenizer, eos, padId, micro, streams);
     this.evaluator =
         new Evaluator(
-            collector,
-            reference,
-            cfg.evalCollection(),
-            evalPrompts,
-            gold != null ? gold : reward,
-            seed);
+            collector, reference, cfg.evalCollection(), evalPrompts, gold != null ? gold : reward);
   }
 
   /** Loads the prompts, the reference (the run's start) and the rewards of an on-policy recipe. */
@@ -115,14 +104,14 @@ final class RolloutSource implements ExperienceSource {
       Recipe r,
       Path runDir,
       ModelSource source,
-      CausalLM policy,
+      Policy policy,
       TextTokenizer tokenizer,
-      ValueHead valueHead,
+      Streams streams,
       boolean resumed,
       PrintStream console)
       throws IOException {
     boolean offline = r.online().source() == Online.Source.OFFLINE;
-    int vocab = policy.config().vocabSize();
+    int vocab = policy.model().config().vocabSize();
     Recipe.Data d = r.data();
     List<PromptSet.Prompt> train =
         PromptSet.load(Path.of(d.train()), tokenizer, vocab, offline, d.appendEos());
@@ -133,25 +122,14 @@ final class RolloutSource implements ExperienceSource {
     RewardContext ctx = new RewardContext(tokenizer, Path.of("."), Devices.current());
     List<AutoCloseable> opened = new ArrayList<>();
     try {
-      ReferenceModel reference = ReferenceModel.forRun(r, source.initial(), policy);
+      ReferenceModel reference = policy.reference(r, source.initial());
       opened.add(reference);
       Reward reward = r.online().reward().create(ctx);
       opened.add(reward);
       Reward gold = r.online().goldReward() == null ? null : r.online().goldReward().create(ctx);
       RolloutSource s =
           new RolloutSource(
-              r,
-              policy,
-              valueHead,
-              tokenizer,
-              train,
-              eval,
-              reference,
-              reward,
-              gold,
-              console,
-              runDir,
-              source.initial());
+              r, policy, streams, tokenizer, train, eval, reference, reward, gold, console, runDir);
       if (resumed) {
         s.firstEval = Evaluator.loggedEval(runDir, 0);
       }
@@ -178,27 +156,26 @@ final class RolloutSource implements ExperienceSource {
   }
 
   @Override
-  public Experience collect(long iteration, TrainerState state) {
+  public IterationPlan collect(long iteration, TrainerState state) {
     long t0 = System.nanoTime();
     List<PromptSet.Prompt> prompts = nextPrompts(iteration);
     Rollout rollout;
     long staleness = 0;
     double syncSeconds = 0;
     if (server == null) {
-      rollout = collector.collect(iteration, prompts, cfg.collection(), seed, reward, policy);
+      rollout = collector.collect(iteration, prompts, cfg.collection(), reward, policy.model());
     } else {
       ServerSampling.Turn turn = server.begin(iteration);
-      rollout =
-          collector.collect(iteration, prompts, cfg.collection(), seed, reward, turn.sampler());
+      rollout = collector.collect(iteration, prompts, cfg.collection(), reward, turn.sampler());
       ServerSampling.Next next = null;
-      if (cfg.generator().overlap() && iteration + 1 < cfg.iterations()) {
+      if (serverSpec().overlap() && iteration + 1 < cfg.iterations()) {
         List<long[]> inputs = Collector.inputs(nextPrompts(iteration + 1));
         next =
             new ServerSampling.Next(
                 inputs,
                 cfg.samplesPerPrompt(),
-                Collector.samplingParams(cfg.collection(), seed, iteration + 1),
-                Collector.groupSeeds(seed, iteration + 1, inputs.size()));
+                Collector.samplingParams(cfg.collection()),
+                streams.groupSeeds(iteration + 1, inputs.size()));
       }
       staleness = turn.staleness();
       syncSeconds = turn.syncSeconds() + server.end(iteration, next);
@@ -232,12 +209,12 @@ final class RolloutSource implements ExperienceSource {
     for (int i = 0; i < items.length; i++) {
       items[i] = i;
     }
-    return new Experience(
+    return new IterationPlan(
         material.objective(),
         items,
         cfg.reuse(),
         cfg.minibatchSize(),
-        Collector.iterationSeed(seed, iteration),
+        streams.passOrder(iteration),
         prompts.size(),
         after.toMap(),
         (System.nanoTime() - t0) / 1e9,
@@ -258,10 +235,10 @@ final class RolloutSource implements ExperienceSource {
             new Loss.Cases<Material>() {
               @Override
               public Material groups(GroupLoss loss) {
-                PairBuilder.Built built = PairBuilder.build(rollout, loss, cfg, seed);
+                PairBuilder.Built built = PairBuilder.build(rollout, loss, cfg, streams);
                 PreferenceObjective inner =
                     new PreferenceObjective(
-                        policy,
+                        policy.model(),
                         null,
                         loss,
                         padId,
@@ -279,7 +256,7 @@ final class RolloutSource implements ExperienceSource {
                 float[][] oldValues =
                     loss.needsValues()
                         ? collector.tokenValues(
-                            valueHead,
+                            policy,
                             rollout.prompts(),
                             rollout.samplesPerPrompt(),
                             rollout.completions())
@@ -300,7 +277,7 @@ final class RolloutSource implements ExperienceSource {
                       TruncatedIs.of(
                           rollout.oldLogps(),
                           rollout.samplingLogps(),
-                          cfg.generator().importanceSamplingCap());
+                          serverSpec().importanceSamplingCap());
                   adv =
                       new AdvantageOutput(
                           TruncatedIs.scale(adv.advantages(), isWeights.weights()),
@@ -314,7 +291,6 @@ final class RolloutSource implements ExperienceSource {
                         padId,
                         rollout,
                         adv,
-                        valueHead,
                         oldValues,
                         recipe.train().lossNormalization());
                 return new Material(objective, adv.baseline(), isWeights);
@@ -329,6 +305,11 @@ final class RolloutSource implements ExperienceSource {
               public Material rewardModel(RewardModelLoss loss) {
                 throw notOnPolicy(loss);
               }
+
+              private IllegalStateException notOnPolicy(Loss loss) {
+                return new IllegalStateException(
+                    loss.type() + " on-policy: Recipe.validate refuses this");
+              }
             });
   }
 
@@ -339,16 +320,16 @@ final class RolloutSource implements ExperienceSource {
    * mismatch.
    */
   private boolean importanceSampling() {
-    return server != null && cfg.generator().importanceSamplingCap() > 0 && plainSampling();
+    return server != null && serverSpec().importanceSamplingCap() > 0 && plainSampling();
+  }
+
+  /** The server spec of a run that samples on servers. */
+  private GeneratorSpec.Server serverSpec() {
+    return (GeneratorSpec.Server) cfg.generator();
   }
 
   private boolean plainSampling() {
     return cfg.temperature() == 1.0 && cfg.topK() == 0 && cfg.topP() == 1.0;
-  }
-
-  static IllegalArgumentException notOnPolicy(Loss loss) {
-    return new IllegalArgumentException(
-        "recipe: an on-policy run trains a preference or policy-gradient loss, not " + loss.type());
   }
 
   /** The B prompts of an iteration: the next stretch of the seeded per-epoch prompt order. */
@@ -358,7 +339,7 @@ final class RolloutSource implements ExperienceSource {
     for (long k = iteration * b; k < (iteration + 1) * b; k++) {
       long epoch = k / trainPrompts.size();
       if (order == null || orderEpoch != epoch) {
-        order = Batches.order(trainPrompts.size(), seed, (int) epoch);
+        order = streams.epochOrder(trainPrompts.size(), epoch);
         orderEpoch = epoch;
       }
       out.add(trainPrompts.get((int) order[(int) (k % trainPrompts.size())]));
@@ -378,7 +359,7 @@ final class RolloutSource implements ExperienceSource {
 
   @Override
   public Map<String, Double> evaluate() {
-    Map<String, Double> m = evaluator.evaluate(policy);
+    Map<String, Double> m = evaluator.evaluate(policy.model());
     if (firstEval == null) {
       firstEval = m;
     }
@@ -393,9 +374,9 @@ final class RolloutSource implements ExperienceSource {
 
   @Override
   public String describe() {
-    SamplerSpec g = cfg.generator();
+    GeneratorSpec.Server g = server == null ? null : serverSpec();
     String sampler =
-        server == null
+        g == null
             ? ""
             : String.format(
                 "; sampling on %s (model %s, %d in flight, weights by %s%s)%s",
@@ -413,7 +394,7 @@ final class RolloutSource implements ExperienceSource {
     return String.format(
             "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
                 + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",
-            policy.config().family().modelType,
+            policy.model().config().family().modelType,
             recipe.loss().type(),
             cfg.iterations(),
             cfg.promptsPerIteration(),

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Batches;
 import ai.tilt.data.SftExample;
+import ai.tilt.tokenizer.TextTokenizer;
 import java.util.List;
 
 /**
@@ -13,6 +14,17 @@ import java.util.List;
  */
 final class Rows {
   private Rows() {}
+
+  /** Padding id for batches: the tokenizer's, else its EOS (masked either way), else 0. */
+  static long padId(TextTokenizer tokenizer) {
+    if (tokenizer == null) {
+      return 0; // masked everywhere, so any id in the vocabulary does
+    }
+    if (tokenizer.padId() != null) {
+      return tokenizer.padId();
+    }
+    return tokenizer.eosIds().length > 0 ? tokenizer.eosIds()[0] : 0;
+  }
 
   /** Per-token log-probs of a padded batch: a policy's (with a graph) or a reference's (none). */
   interface TokenLogprobs {

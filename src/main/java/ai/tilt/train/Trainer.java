@@ -1,7 +1,5 @@
 package ai.tilt.train;
 
-import ai.djl.ndarray.NDArray;
-import ai.tilt.model.CausalLM;
 import ai.tilt.report.MetricsLog;
 import ai.tilt.sampling.SamplingServerException;
 import java.io.IOException;
@@ -14,7 +12,7 @@ import java.util.Map;
 
 /**
  * The training loop of every method: Tajwar et al. (2024), Algorithm 1, top to bottom. Each
- * iteration collects its material from the run's {@link ExperienceSource} (the next B examples of a
+ * iteration collects its material from the run's {@link IterationSource} (the next B examples of a
  * dataset file, or B prompts with C responses each, sampled from the current policy or read from a
  * fixed set, and scored), then makes T passes of minibatch updates over it; each minibatch is one
  * {@link TrainStep} of accumulated micro-batches. After the iteration the loop logs the means over
@@ -22,7 +20,8 @@ import java.util.Map;
  * {@code checkpoint.every_steps}), and stops cleanly when asked (SIGTERM/SIGINT: at the end of the
  * iteration, checkpoint, exit 75) or when too many steps in a row were NaN/Inf (checkpoint, exit 3,
  * advice). Everything needed to continue exactly is in {@link TrainerState} plus the weights and
- * optimizer moments: an iteration's data and sampling streams are functions of (seed, iteration).
+ * optimizer moments: every random draw is one of the run's {@link Streams}, a function of (seed,
+ * position).
  */
 public final class Trainer {
   /** Exit code of a run stopped by a signal after writing its checkpoint: resume it. */
@@ -35,12 +34,22 @@ public final class Trainer {
   public static final int EXIT_SAMPLER_FAILED = 69;
 
   private final TrainingRun run;
-  private final List<Double> losses = new ArrayList<>(); // per optimizer step, for tests
+  private StepListener listener = (step, result) -> {};
   private volatile boolean stopRequested;
   private long stopAtStep = Long.MAX_VALUE;
 
   public Trainer(TrainingRun run) {
     this.run = run;
+  }
+
+  /** What is told of every optimizer step as it ends (tests follow the losses this way). */
+  public interface StepListener {
+    void stepped(long step, TrainStep.Result result);
+  }
+
+  /** Tells {@code l} of every step from now on. */
+  public void onStep(StepListener l) {
+    listener = l;
   }
 
   /** Asks the loop to stop at the end of the current iteration (what the signal handler calls). */
@@ -57,11 +66,13 @@ public final class Trainer {
   public int train(PrintStream console) throws IOException {
     Recipe r = run.recipe();
     Recipe.Train t = r.train();
-    ExperienceSource source = run.source();
+    IterationSource source = run.source();
     long total = run.totalSteps();
     LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), total);
+    Policy policy = run.policy();
     TrainStep stepper =
-        new TrainStep(run.model().manager(), run.trainable(), run.optimizer(), t.maxGradNorm());
+        new TrainStep(
+            policy.model().manager(), policy.trainable(), run.optimizer(), t.maxGradNorm());
     TrainerState state = run.state();
     long lastCheckpoint = state.step();
     try (MetricsLog log =
@@ -82,9 +93,9 @@ public final class Trainer {
       }
       while (state.iteration() < source.iterations() && !stopRequested) {
         long t0 = System.nanoTime();
-        Experience exp;
+        IterationPlan plan;
         try {
-          exp = source.collect(state.iteration(), state);
+          plan = source.collect(state.iteration(), state);
         } catch (SamplingServerException e) {
           return samplerFailed(state, lastCheckpoint, e, console);
         }
@@ -93,18 +104,14 @@ public final class Trainer {
         long stepBefore = state.step();
         boolean diverged = false;
         passes:
-        for (int pass = 0; pass < exp.passes(); pass++) {
-          int[] order = exp.order(pass);
-          for (int start = 0; start < order.length; start += exp.minibatch()) {
-            Objective objective = exp.objective();
+        for (int pass = 0; pass < plan.passes(); pass++) {
+          int[] order = plan.order(pass);
+          for (int start = 0; start < order.length; start += plan.minibatch()) {
+            Objective objective = plan.objective();
             Objective.Window w =
-                objective.prepare(micros(order, start, exp.minibatch(), t.microBatchSize()));
+                objective.prepare(micros(order, start, plan.minibatch(), t.microBatchSize()));
             double lr = schedule.at(state.step());
-            if (run.model().lora() != null) { // its dropout draws: a function of (seed, step)
-              run.model()
-                  .lora()
-                  .setDropoutStream(Collector.iterationSeed(state.seed(), state.step()));
-            }
+            policy.beforeStep(state.step());
             if (w.microBatches() == 0) {
               // nothing to learn from (no pair of this minibatch passed online.pair_threshold):
               // the step is counted, so the schedule and the step count stay those of the recipe
@@ -115,7 +122,7 @@ public final class Trainer {
             TrainStep.Result res =
                 stepper.run(w.microBatches(), (m, i) -> objective.microLoss(m, w, i), lr);
             state = state.afterStep(res.applied(), lr, w.tokens());
-            losses.add(res.loss());
+            listener.stepped(state.step(), res);
             means.add(res, objective.metrics(w), w.tokens());
             if (!res.applied()) {
               log.note(
@@ -134,9 +141,9 @@ public final class Trainer {
           }
         }
         double trainSeconds = (System.nanoTime() - t1) / 1e9;
-        state = state.afterIteration(exp.samples(), source.epochSize(), exp.carried());
+        state = state.afterIteration(plan.samples(), source.epochSize(), plan.carried());
         run.setState(state);
-        log.logStep(state.step(), metrics(state, exp, means, trainSeconds, (t1 - t0) / 1e9));
+        log.logStep(state.step(), metrics(state, plan, means, trainSeconds, (t1 - t0) / 1e9));
         if (diverged) {
           return diverged(state, console);
         }
@@ -252,21 +259,21 @@ public final class Trainer {
 
   /** The iteration's row of metrics.jsonl: means over its steps, then what collection measured. */
   private Map<String, Double> metrics(
-      TrainerState s, Experience exp, StepMeans means, double trainS, double collectS) {
+      TrainerState s, IterationPlan plan, StepMeans means, double trainS, double collectS) {
     Map<String, Double> m = new LinkedHashMap<>();
     m.put("train/loss", means.loss());
     m.put("epoch", (double) s.samplesSeen() / run.source().epochSize());
     m.put("lr", s.lr());
     m.put("grad_norm", means.gradNorm());
     m.putAll(means.objectiveMetrics());
-    m.putAll(exp.metrics());
+    m.putAll(plan.metrics());
     m.put("perf/tokens_per_s", means.tokens() / trainS);
     m.put("perf/step_s", (collectS + trainS) / Math.max(1, means.steps()));
     m.put("train/skipped_steps", (double) s.badSteps());
     if (means.emptySteps() > 0) {
       m.put("train/empty_steps", (double) means.emptySteps());
     }
-    if (exp.collectSeconds() > 0) {
+    if (plan.collectSeconds() > 0) {
       m.put("timing/collect_s", collectS);
       m.put("timing/train_s", trainS);
       m.put("timing/iteration_s", collectS + trainS);
@@ -276,40 +283,18 @@ public final class Trainer {
 
   private Path checkpoint(TrainerState s, boolean prune) throws IOException {
     Recipe.Checkpoint c = run.recipe().checkpoint();
-    ValueHead vh = run.valueHead();
     Path dir =
         Checkpoints.write(
             run.runDir(),
-            run.model(),
+            run.policy(),
             run.modelSource(),
             run.optimizer(),
             s,
             run.recipe(),
-            c.maxShardBytes(),
-            vh == null ? null : vh::save);
+            c.maxShardBytes());
     if (prune) {
       Checkpoints.prune(run.runDir(), c.keepLast());
     }
     return dir;
-  }
-
-  /** The loss of every optimizer step this process ran. */
-  public List<Double> losses() {
-    return losses;
-  }
-
-  /** The weights' values (with LoRA, the adapters'), for tests comparing runs. */
-  public Map<String, float[]> weights() {
-    Map<String, float[]> out = new LinkedHashMap<>();
-    Map<String, NDArray> w =
-        run.model().lora() != null ? run.trainable() : run.model().parameters();
-    for (Map.Entry<String, NDArray> e : w.entrySet()) {
-      out.put(e.getKey(), e.getValue().toFloatArray());
-    }
-    return out;
-  }
-
-  public CausalLM model() {
-    return run.model();
   }
 }

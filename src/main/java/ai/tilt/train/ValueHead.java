@@ -25,9 +25,10 @@ final class ValueHead implements AutoCloseable {
   private final Map<String, NDArray> params =
       new LinkedHashMap<>(); // value_head.weight (1, d), value_head.bias (1)
 
+  /** A fresh head: weights N(0, 0.02) drawn from libtorch's generator seeded with {@code seed}. */
   ValueHead(int hidden, long seed, NDManager parent) {
     this.manager = parent.newSubManager();
-    JniUtils.setSeed(seed ^ 0x76616C7565L);
+    JniUtils.setSeed(seed);
     NDArray w = manager.randomNormal(0f, 0.02f, new Shape(1, hidden), DataType.FLOAT32);
     NDArray b = manager.zeros(new Shape(1), DataType.FLOAT32);
     params.put("value_head.weight", w);

@@ -68,7 +68,8 @@ public final class WorkShapes {
 
                 @Override
                 public MemoryEstimate.Work policyGradient(PolicyGradientLoss loss) {
-                  throw RolloutSource.notOnPolicy(loss);
+                  throw new IllegalStateException(
+                      loss.type() + " without online: Recipe.validate refuses this");
                 }
 
                 private List<ResponseGroup> groups() {

@@ -185,24 +185,26 @@ class BanditTest {
       List<Double> whole;
       try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("whole"), null, quiet)) {
         Trainer t = new Trainer(run);
+        whole = StepLosses.follow(t);
         assertEquals(0, t.train(quiet));
-        whole = t.losses();
       }
       Path split = tmp.resolve("split");
       List<Double> joined = new ArrayList<>();
       try (TrainingRun run = TrainingRun.prepare(r, "x", split, null, quiet)) {
         Trainer t = new Trainer(run);
+        List<Double> losses = StepLosses.follow(t);
         t.requestStopAt(12); // the end of iteration 3
         assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
-        joined.addAll(t.losses());
+        joined.addAll(losses);
       }
       Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
       assertEquals(
           "step-000012", ckpt.getFileName().toString()); // 3 iterations x T=2 x 2 minibatches
       try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
         Trainer t = new Trainer(run);
+        List<Double> losses = StepLosses.follow(t);
         assertEquals(0, t.train(quiet));
-        joined.addAll(t.losses());
+        joined.addAll(losses);
       }
       assertEquals(whole, joined);
       assertEquals(ResumeTest.steps(tmp.resolve("whole")), ResumeTest.steps(split));

@@ -54,7 +54,7 @@ class PairBuilderTest {
   @Test
   void bestVersusWorstSkipsPromptsWithoutAGap() {
     PairBuilder.Built b =
-        PairBuilder.build(rollout(), new Dpo(null, null), cfg("BEST_VS_WORST", 0), 0);
+        PairBuilder.build(rollout(), new Dpo(null, null), cfg("BEST_VS_WORST", 0), new Streams(0));
     assertEquals(1, b.groups().size()); // prompt 2: all rewards equal, no pair
     assertArrayEquals(
         new long[] {11, 21}, b.groups().get(0).responses().get(0)); // best: first of the tied 3s
@@ -66,7 +66,8 @@ class PairBuilderTest {
   @Test
   void allPairsRespectTheThreshold() {
     // gaps of prompt 1: (1,3)=2 (1,3)=2 (1,0)=1 (3,3)=0 (3,0)=3 (3,0)=3; threshold 1.5 keeps 4
-    PairBuilder.Built b = PairBuilder.build(rollout(), new Dpo(null, null), cfg("ALL", 1.5), 0);
+    PairBuilder.Built b =
+        PairBuilder.build(rollout(), new Dpo(null, null), cfg("ALL", 1.5), new Streams(0));
     assertEquals(4, b.groups().size());
     for (var g : b.groups()) {
       assertEquals(true, g.rewards()[0] > g.rewards()[1]);
@@ -87,13 +88,14 @@ class PairBuilderTest {
   @Test
   void ktoLabelsAgainstThePromptMeanAndListsKeepAllSamples() {
     PairBuilder.Built k =
-        PairBuilder.build(rollout(), new Kto(null, null, null), cfg("BEST_VS_WORST", 0), 0);
+        PairBuilder.build(
+            rollout(), new Kto(null, null, null), cfg("BEST_VS_WORST", 0), new Streams(0));
     assertEquals(8, k.groups().size());
     double[] labels = k.groups().stream().mapToDouble(g -> g.rewards()[0]).toArray();
     // prompt 1 mean 1.75: 3 and 3 are desirable; prompt 2: nothing beats the mean
     assertArrayEquals(new double[] {0, 1, 1, 0, 0, 0, 0, 0}, labels);
     PairBuilder.Built l =
-        PairBuilder.build(rollout(), new BestOfN(null), cfg("BEST_VS_WORST", 0), 0);
+        PairBuilder.build(rollout(), new BestOfN(null), cfg("BEST_VS_WORST", 0), new Streams(0));
     assertEquals(2, l.groups().size());
     assertEquals(4, l.groups().get(1).size());
   }

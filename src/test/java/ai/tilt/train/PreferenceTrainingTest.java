@@ -33,8 +33,9 @@ class PreferenceTrainingTest {
     try (TrainingRun run =
         TrainingRun.prepare(r, recipe.toString(), runDir, null, new PrintStream(log))) {
       Trainer t = new Trainer(run);
+      List<Double> losses = StepLosses.follow(t);
       assertEquals(0, t.train(new PrintStream(log)), log.toString());
-      return new ArrayList<>(t.losses());
+      return losses;
     }
   }
 
@@ -122,7 +123,8 @@ class PreferenceTrainingTest {
       }
       ByteArrayOutputStream log = new ByteArrayOutputStream();
       ai.tilt.sampling.CompletionsServer server = null;
-      if (r.online().generator().server()) { // a server of the recipe's architecture, here
+      if (r.online().generator()
+          instanceof ai.tilt.sampling.GeneratorSpec.Server spec) { // of the recipe's architecture
         Path served = tmp.resolve("served-" + dir.getFileName());
         assertEquals(
             0,
@@ -132,7 +134,7 @@ class PreferenceTrainingTest {
             new ai.tilt.sampling.CompletionsServer(
                 ai.tilt.model.ModelFiles.load(served, ai.djl.Device.cpu()),
                 null,
-                r.online().generator().model(),
+                spec.model(),
                 new long[0],
                 ai.djl.Device.cpu(),
                 ai.tilt.model.Precision.FP32,
@@ -143,8 +145,8 @@ class PreferenceTrainingTest {
       Recipe quick = RecipeLoader.load(Path.of(recipe), o);
       try (TrainingRun run = TrainingRun.prepare(quick, recipe, dir, null, new PrintStream(log))) {
         Trainer t = new Trainer(run);
+        losses = StepLosses.follow(t);
         assertEquals(0, t.train(new PrintStream(log)), log.toString());
-        losses = t.losses();
       } finally {
         if (server != null) {
           server.close();

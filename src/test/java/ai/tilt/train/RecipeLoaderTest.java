@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.loss.Sft;
-import ai.tilt.sampling.SamplerSpec;
+import ai.tilt.sampling.GeneratorSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,14 +60,12 @@ class RecipeLoaderTest {
                 "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model:"
                     + " p, update: lora_adapter}}\n"),
             List.of());
-    assertEquals("/v1/load_lora_adapter", r.online().generator().updatePath());
-    assertEquals(2.0, r.online().generator().importanceSamplingCap());
+    GeneratorSpec.Server server = (GeneratorSpec.Server) r.online().generator();
+    assertEquals("/v1/load_lora_adapter", server.updatePath());
+    assertEquals(2.0, server.importanceSamplingCap());
     assertEquals(
-        SamplerSpec.Type.IN_PROCESS,
-        RecipeLoader.load(write("online: {reward: min_length}\n"), List.of())
-            .online()
-            .generator()
-            .type());
+        new GeneratorSpec.InProcess(),
+        RecipeLoader.load(write("online: {reward: min_length}\n"), List.of()).online().generator());
   }
 
   /** Keys whose meaning changed fail naming the key to use; a checkpoint's recipe is migrated. */
@@ -99,8 +97,7 @@ class RecipeLoaderTest {
                 "model: {init: {arch: llama}}\ndata: {train: p.jsonl}\nloss: dpo\n"
                     + "train: {max_steps: 10}\nonline: {reward: min_length}\n"),
             List.of());
-    String msg =
-        assertThrows(IllegalArgumentException.class, () -> TrainingRun.validate(r)).getMessage();
+    String msg = assertThrows(IllegalArgumentException.class, r::validate).getMessage();
     assertTrue(msg.contains("train.max_steps") && msg.contains("online.iterations"), msg);
   }
 
@@ -182,7 +179,7 @@ class RecipeLoaderTest {
     assertTrue(!recipes.isEmpty());
     for (Path p : recipes) {
       Recipe r = RecipeLoader.load(p, List.of());
-      TrainingRun.validate(r);
+      r.validate();
       if (p.startsWith(Path.of("recipes", "paper"))) {
         continue; // the paper lab's recipes get their data and models from the lab's steps
         // (LabJobsTest)

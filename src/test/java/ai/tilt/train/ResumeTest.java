@@ -67,11 +67,12 @@ class ResumeTest {
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
     try (TrainingRun run = TrainingRun.prepare(r, "test", runDir, checkpoint, quiet)) {
       Trainer t = new Trainer(run);
+      List<Double> losses = StepLosses.follow(t);
       if (stopAt > 0) {
         t.requestStopAt(stopAt);
       }
       int code = t.train(quiet);
-      return new Outcome(code, new ArrayList<>(t.losses()), t.weights());
+      return new Outcome(code, losses, run.policy().weights());
     }
   }
 
@@ -134,14 +135,14 @@ class ResumeTest {
               "model.layers.1.mlp.up_proj.weight",
               "model.layers.1.mlp.down_proj.weight",
               "model.norm.weight"),
-          new ArrayList<>(run.trainable().keySet()));
+          new ArrayList<>(run.policy().trainable().keySet()));
       Trainer t = new Trainer(run);
-      before = t.weights();
+      before = run.policy().weights();
       t.train(new PrintStream(new ByteArrayOutputStream()));
-      Map<String, float[]> after = t.weights();
+      Map<String, float[]> after = run.policy().weights();
       for (String k : before.keySet()) {
         boolean changed = !java.util.Arrays.equals(before.get(k), after.get(k));
-        assertEquals(run.trainable().containsKey(k), changed, k);
+        assertEquals(run.policy().trainable().containsKey(k), changed, k);
       }
     }
     String msg =

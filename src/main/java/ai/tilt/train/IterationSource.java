@@ -9,7 +9,7 @@ import java.util.Map;
  * RolloutSource}: B prompts with C responses each, sampled from the current policy or read from a
  * fixed set, and scored). The loop ({@link Trainer}) is the same for both.
  */
-interface ExperienceSource extends AutoCloseable {
+interface IterationSource extends AutoCloseable {
   /** Iterations the run makes in all. */
   long iterations();
 
@@ -20,7 +20,7 @@ interface ExperienceSource extends AutoCloseable {
   int epochSize();
 
   /** The material of iteration {@code iteration}; a pure function of the seed and the state. */
-  Experience collect(long iteration, TrainerState state) throws IOException;
+  IterationPlan collect(long iteration, TrainerState state) throws IOException;
 
   /** Whether there is held-out data to evaluate. */
   boolean hasEval();

@@ -1,0 +1,85 @@
+package ai.tilt.train;
+
+import ai.tilt.loss.Loss;
+import ai.tilt.model.Precision;
+import ai.tilt.sampling.GeneratorSpec;
+
+/**
+ * The rules that tie a recipe's sections together, in one place ({@link Recipe#validate}). A
+ * section's own ranges are checked by its record when it is bound; what needs two sections (the
+ * loss and whether the run is on-policy, LoRA and the server's weight updates, the batch and its
+ * micro-batches) is checked here, before anything is loaded, and every message names the keys.
+ */
+final class RecipeRules {
+  private RecipeRules() {}
+
+  static void check(Recipe r) {
+    Recipe.Train t = r.train();
+    Loss loss = r.loss();
+    require(
+        (r.model().path() == null) != (r.model().init() == null),
+        "set exactly one of model.path and model.init");
+    require(
+        r.data().train() != null,
+        "data.train is required"
+            + (r.online() != null ? " (the prompts of an on-policy run)" : ""));
+    require(
+        t.batchSize() >= 1 && t.microBatchSize() >= 1 && t.batchSize() % t.microBatchSize() == 0,
+        "train.batch_size ("
+            + t.batchSize()
+            + ") must be a positive multiple of train.micro_batch_size ("
+            + t.microBatchSize()
+            + ")");
+    require(
+        t.precision() != Precision.BF16 || r.model().lora() != null,
+        "train.precision bf16 holds the weights in bf16, which cannot train; use bf16-mixed (or"
+            + " LoRA, whose frozen base may be held in bf16)");
+    require(
+        t.maxSteps() >= 0 && (t.maxSteps() > 0 || t.epochs() == null || t.epochs() > 0),
+        "train.max_steps must be > 0, or train.epochs > 0");
+    require(
+        !(loss.needsKlBatch() && loss.needsReference() && r.model().precomputeReference()),
+        "model.precompute_reference does not work with "
+            + loss.type()
+            + ", whose KL estimate pairs prompts with other prompts' responses at random");
+    if (r.online() == null) {
+      require(
+          !loss.learnsFromRollouts() || loss.scoresGroups(),
+          "loss "
+              + loss.type()
+              + " learns from sampled completions: add an online: section (online.source:"
+              + " offline reads fixed responses instead)");
+      return;
+    }
+    Online o = r.online();
+    require(o.reward() != null, "online.reward is required");
+    require(
+        loss.learnsFromRollouts(),
+        "an on-policy run trains a preference or policy-gradient loss, not " + loss.type());
+    require(
+        t.maxSteps() == 0 && t.epochs() == null,
+        "train.max_steps and train.epochs do not apply to an on-policy run, whose length is"
+            + " online.iterations (each makes online.reuse x ceil(B / M) steps)");
+    if (o.generator() instanceof GeneratorSpec.Server s) {
+      require(
+          o.source() == Online.Source.ON_POLICY,
+          "online.generator: a server samples on-policy; offline runs (online.source: offline)"
+              + " read their responses from data.train");
+      require(
+          s.update() != GeneratorSpec.Update.LORA_ADAPTER || r.model().lora() != null,
+          "online.generator.update lora_adapter needs model.lora: without adapters there is"
+              + " nothing to load; use weights_from_disk");
+      require(
+          s.update() != GeneratorSpec.Update.WEIGHTS_FROM_DISK || r.model().lora() == null,
+          "online.generator.update weights_from_disk sends full weights, but model.lora trains"
+              + " adapters: use update lora_adapter (vLLM, SGLang and tilt serve load PEFT"
+              + " adapters)");
+    }
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException("recipe: " + message);
+    }
+  }
+}
