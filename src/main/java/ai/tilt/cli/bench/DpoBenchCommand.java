@@ -1,4 +1,4 @@
-package ai.tilt.cli;
+package ai.tilt.cli.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.bench.DpoBench;
@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
             + " match the TRL anchor's DPO benchmark (8 pairs of 64-token prompts with 65-token chosen"
             + " and rejected responses). --lora-rank and --gradient-checkpointing match"
             + " bench_trl.py dpo --peft-rank R --grad-ckpt.")
-public final class BenchDpoCommand implements Callable<Integer> {
+public final class DpoBenchCommand implements Callable<Integer> {
   @Mixin BenchCommand.ModelChoice choice;
 
   @Option(

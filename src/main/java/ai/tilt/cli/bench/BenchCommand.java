@@ -1,10 +1,11 @@
-package ai.tilt.cli;
+package ai.tilt.cli.bench;
 
 import ai.tilt.bench.ForwardBench;
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.OnlineBench;
 import ai.tilt.bench.PrecisionBench;
 import ai.tilt.bench.TrainBench;
+import ai.tilt.cli.Main;
 import ai.tilt.data.DataOptions;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
@@ -37,7 +38,7 @@ import picocli.CommandLine.Option;
       BenchCommand.Generate.class,
       BenchCommand.Forward.class,
       BenchCommand.Train.class,
-      BenchDpoCommand.class,
+      DpoBenchCommand.class,
       BenchCommand.Online.class,
       BenchCommand.Memory.class,
       BenchCommand.Attention.class,
