@@ -39,7 +39,7 @@ import picocli.CommandLine.Option;
             + " and rejected responses). --lora-rank and --gradient-checkpointing match"
             + " bench_trl.py dpo --peft-rank R --grad-ckpt.")
 public final class DpoBenchCommand implements Callable<Integer> {
-  @Mixin BenchCommand.ModelChoice choice;
+  @Mixin ModelChoice choice;
 
   @Option(
       names = "--data",
@@ -149,7 +149,7 @@ public final class DpoBenchCommand implements Callable<Integer> {
         out.put(
             "estimate_error",
             Math.round(1000.0 * ((e.total() >> 20) - measured) / measured) / 1000.0);
-        BenchCommand.print(out);
+        BenchOutput.print(out);
       } finally {
         if (frozen != null) {
           frozen.close();
