@@ -2,11 +2,10 @@ package ai.tilt.cli.bench;
 
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.PrecisionBench;
-import ai.tilt.cli.Main;
 import ai.tilt.model.CausalLM;
+import ai.tilt.runtime.ChildJvm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -53,15 +52,9 @@ final class AttentionBenchCommand implements Callable<Integer> {
     out.put("seq_len", seqLen);
     for (String mode : new String[] {"unfused", "fused"}) {
       // each in a fresh JVM, so neither inherits the other's memory
-      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      List<String> cmd =
+      List<String> args =
           new ArrayList<>(
               List.of(
-                  javaBin,
-                  "-Dai.djl.offline=true",
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  Main.class.getName(),
                   "bench",
                   "attention",
                   "--child",
@@ -79,9 +72,9 @@ final class AttentionBenchCommand implements Callable<Integer> {
                   "--vocab-size",
                   Integer.toString(choice.vocab)));
       if (choice.model != null) {
-        cmd.addAll(List.of("--model", choice.model.toString()));
+        args.addAll(List.of("--model", choice.model.toString()));
       }
-      ProcessBuilder pb = new ProcessBuilder(cmd);
+      ProcessBuilder pb = ChildJvm.builder(List.of(), args);
       pb.redirectError(ProcessBuilder.Redirect.DISCARD);
       Process proc = pb.start();
       String[] lines = new String(proc.getInputStream().readAllBytes()).trim().split("\n");

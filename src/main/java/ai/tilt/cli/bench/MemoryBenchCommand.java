@@ -2,15 +2,16 @@ package ai.tilt.cli.bench;
 
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.PrecisionBench;
-import ai.tilt.cli.Main;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
+import ai.tilt.runtime.ChildJvm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,24 +56,20 @@ final class MemoryBenchCommand implements Callable<Integer> {
     out.put("bench", "memory");
     out.put("model", choice.label());
     for (String p : new String[] {"fp32", "bf16"}) {
-      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       ProcessBuilder pb =
-          new ProcessBuilder(
-              javaBin,
-              "-Dai.djl.offline=true",
-              "-cp",
-              System.getProperty("java.class.path"),
-              Main.class.getName(),
-              "bench",
-              "memory",
-              "--child",
-              p,
-              "--model",
-              modelDir.toString(),
-              "--batch-size",
-              Integer.toString(batch),
-              "--seq-len",
-              Integer.toString(seqLen));
+          ChildJvm.builder(
+              List.of(),
+              List.of(
+                  "bench",
+                  "memory",
+                  "--child",
+                  p,
+                  "--model",
+                  modelDir.toString(),
+                  "--batch-size",
+                  Integer.toString(batch),
+                  "--seq-len",
+                  Integer.toString(seqLen)));
       pb.redirectError(ProcessBuilder.Redirect.DISCARD);
       // glibc would keep freed conversion buffers in its heap; a fixed mmap threshold returns
       // them

@@ -1,9 +1,9 @@
 package ai.tilt.cli.bench;
 
 import ai.tilt.bench.TrainBench;
-import ai.tilt.cli.Main;
 import ai.tilt.model.CausalLM;
-import java.nio.file.Path;
+import ai.tilt.runtime.ChildJvm;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -31,25 +31,17 @@ final class SoakBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (!sameJvm) {
-      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       ProcessBuilder pb =
-          new ProcessBuilder(
-              javaBin,
-              "-Xms128m",
-              "-Xmx128m",
-              "-XX:+AlwaysPreTouch",
-              "-XX:TieredStopAtLevel=1",
-              "-Dai.djl.offline=true",
-              "-cp",
-              System.getProperty("java.class.path"),
-              Main.class.getName(),
-              "bench",
-              "soak",
-              "--same-jvm",
-              "--steps",
-              Integer.toString(steps),
-              "--every",
-              Integer.toString(every));
+          ChildJvm.builder(
+              List.of("-Xms128m", "-Xmx128m", "-XX:+AlwaysPreTouch", "-XX:TieredStopAtLevel=1"),
+              List.of(
+                  "bench",
+                  "soak",
+                  "--same-jvm",
+                  "--steps",
+                  Integer.toString(steps),
+                  "--every",
+                  Integer.toString(every)));
       pb.inheritIO();
       return pb.start().waitFor();
     }
