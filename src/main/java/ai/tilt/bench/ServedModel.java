@@ -2,11 +2,11 @@ package ai.tilt.bench;
 
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.runtime.ChildJvm;
 import ai.tilt.runtime.FileTrees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -51,13 +51,10 @@ public final class ServedModel implements AutoCloseable {
       Path modelDir, String name, List<String> jvmFlags, Path scratch, boolean owns)
       throws IOException, InterruptedException {
     Path log = Files.createTempFile(scratch, "serve", ".log");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Dai.djl.offline=true");
-    cmd.addAll(jvmFlags);
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "ai.tilt.cli.Main", "serve"));
-    cmd.addAll(List.of(modelDir.toString(), "--port", "0", "--served-model-name", name));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
+    ProcessBuilder pb =
+        ChildJvm.builder(
+            jvmFlags,
+            List.of("serve", modelDir.toString(), "--port", "0", "--served-model-name", name));
     pb.redirectErrorStream(true);
     pb.redirectOutput(log.toFile());
     Process p = pb.start();

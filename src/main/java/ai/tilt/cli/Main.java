@@ -1,5 +1,6 @@
 package ai.tilt.cli;
 
+import ai.tilt.cli.bench.BenchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

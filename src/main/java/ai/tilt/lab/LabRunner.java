@@ -1,5 +1,6 @@
 package ai.tilt.lab;
 
+import ai.tilt.runtime.ChildJvm;
 import ai.tilt.runtime.FileTrees;
 import ai.tilt.train.Checkpoints;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -235,10 +236,8 @@ public final class LabRunner {
     }
     Files.createDirectories(job.dir());
     Path log = job.dir().resolve("lab.log");
-    List<String> full = new ArrayList<>(javaCommand());
-    full.addAll(cmd);
     ProcessBuilder pb =
-        new ProcessBuilder(full)
+        ChildJvm.builder(jvmFlags(), cmd)
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
@@ -278,23 +277,15 @@ public final class LabRunner {
     return new JobResult(Outcome.RAN, seconds, "");
   }
 
-  /** This JVM's java with the class path it runs from, and the child's libtorch threads. */
-  private List<String> javaCommand() {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> c =
-        new ArrayList<>(
-            List.of(
-                java,
-                "-Dai.djl.offline=true",
-                "-Dtilt.threads=" + threadsPerJob,
-                "-XX:+UseSerialGC",
-                "-Xmx2g"));
+  /** A job's JVM flags (the rest is ChildJvm's): its libtorch threads, heap, and this device. */
+  private List<String> jvmFlags() {
+    List<String> f =
+        new ArrayList<>(List.of("-Dtilt.threads=" + threadsPerJob, "-XX:+UseSerialGC", "-Xmx2g"));
     String device = System.getProperty("tilt.device");
     if (device != null) {
-      c.add("-Dtilt.device=" + device);
+      f.add("-Dtilt.device=" + device);
     }
-    c.addAll(List.of("-cp", System.getProperty("java.class.path"), "ai.tilt.cli.Main"));
-    return c;
+    return f;
   }
 
   /** SIGTERM to every child (training ones checkpoint and exit 75), then wait for them. */

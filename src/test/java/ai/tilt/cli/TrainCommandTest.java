@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.tilt.runtime.ChildJvm;
 import ai.tilt.train.Checkpoints;
 import ai.tilt.train.Trainer;
 import ai.tilt.train.TrainerState;
@@ -214,24 +215,20 @@ class TrainCommandTest {
   @Test
   void sigtermWritesACheckpointAndResumeContinues() throws Exception {
     Path dir = tmp.resolve("preempted");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb =
-        new ProcessBuilder(
-            java,
-            "-Dai.djl.offline=true",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "ai.tilt.cli.Main",
-            "train",
-            "recipes/sft-tiny.yaml",
-            "--run-dir",
-            dir.toString(),
-            "--set",
-            "train.max_steps=100000",
-            "--set",
-            "checkpoint.every_steps=0",
-            "--set",
-            "data.eval=null");
+        ChildJvm.builder(
+            List.of(),
+            List.of(
+                "train",
+                "recipes/sft-tiny.yaml",
+                "--run-dir",
+                dir.toString(),
+                "--set",
+                "train.max_steps=100000",
+                "--set",
+                "checkpoint.every_steps=0",
+                "--set",
+                "data.eval=null"));
     pb.redirectErrorStream(true);
     pb.redirectOutput(tmp.resolve("log.txt").toFile());
     Process p = pb.start();
@@ -254,23 +251,20 @@ class TrainCommandTest {
     assertEquals(stoppedAt, lines(dir.resolve("metrics.jsonl")));
     // the resume runs as a process too, so what libtorch itself prints is seen
     ProcessBuilder again =
-        new ProcessBuilder(
-            java,
-            "-Dai.djl.offline=true",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "ai.tilt.cli.Main",
-            "train",
-            "recipes/sft-tiny.yaml",
-            "--run-dir",
-            dir.toString(),
-            "--resume",
-            "--set",
-            "train.max_steps=" + (stoppedAt + 2),
-            "--set",
-            "checkpoint.every_steps=0",
-            "--set",
-            "data.eval=null");
+        ChildJvm.builder(
+            List.of(),
+            List.of(
+                "train",
+                "recipes/sft-tiny.yaml",
+                "--run-dir",
+                dir.toString(),
+                "--resume",
+                "--set",
+                "train.max_steps=" + (stoppedAt + 2),
+                "--set",
+                "checkpoint.every_steps=0",
+                "--set",
+                "data.eval=null"));
     again.redirectErrorStream(true);
     again.redirectOutput(tmp.resolve("resume.txt").toFile());
     Process q = again.start();

@@ -12,6 +12,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.bench.PrecisionBench;
+import ai.tilt.runtime.ChildJvm;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.Torch;
 import ai.tilt.sampling.Generator;
@@ -192,19 +193,10 @@ class GpuCheckTest {
 
   private static Process train(
       String recipe, Path runDir, Path log, String[] common, String... more) throws IOException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Dai.djl.offline=true");
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add("ai.tilt.cli.Main");
-    cmd.add("train");
-    cmd.add(recipe);
-    cmd.add("--run-dir");
-    cmd.add(runDir.toString());
-    cmd.addAll(List.of(common));
-    cmd.addAll(List.of(more));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
+    List<String> args = new ArrayList<>(List.of("train", recipe, "--run-dir", runDir.toString()));
+    args.addAll(List.of(common));
+    args.addAll(List.of(more));
+    ProcessBuilder pb = ChildJvm.builder(List.of(), args);
     pb.redirectErrorStream(true);
     pb.redirectOutput(log.toFile());
     return pb.start();

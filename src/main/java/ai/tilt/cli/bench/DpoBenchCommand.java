@@ -1,4 +1,4 @@
-package ai.tilt.cli;
+package ai.tilt.cli.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.bench.DpoBench;
@@ -38,8 +38,8 @@ import picocli.CommandLine.Option;
             + " match the TRL anchor's DPO benchmark (8 pairs of 64-token prompts with 65-token chosen"
             + " and rejected responses). --lora-rank and --gradient-checkpointing match"
             + " bench_trl.py dpo --peft-rank R --grad-ckpt.")
-public final class BenchDpoCommand implements Callable<Integer> {
-  @Mixin BenchCommand.ModelChoice choice;
+public final class DpoBenchCommand implements Callable<Integer> {
+  @Mixin ModelChoice choice;
 
   @Option(
       names = "--data",
@@ -149,7 +149,7 @@ public final class BenchDpoCommand implements Callable<Integer> {
         out.put(
             "estimate_error",
             Math.round(1000.0 * ((e.total() >> 20) - measured) / measured) / 1000.0);
-        BenchCommand.print(out);
+        BenchOutput.print(out);
       } finally {
         if (frozen != null) {
           frozen.close();
