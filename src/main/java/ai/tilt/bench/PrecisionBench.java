@@ -13,6 +13,7 @@ import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
 import ai.tilt.runtime.Kernels;
+import ai.tilt.runtime.NoGrad;
 import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -50,13 +51,14 @@ public final class PrecisionBench {
         Thread.currentThread().interrupt();
       }
       long loaded = Rss.currentMb();
-      boolean grad = JniUtils.isGradMode();
-      JniUtils.setGradMode(false);
-      long[] ids =
-          new SplittableRandom(0).longs((long) batch * seqLen, 0, m.config().vocabSize()).toArray();
-      NDArray x = s.create(ids, new Shape(batch, seqLen));
-      m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1).sum().getFloat();
-      JniUtils.setGradMode(grad);
+      try (NoGrad off = NoGrad.enter()) {
+        long[] ids =
+            new SplittableRandom(0)
+                .longs((long) batch * seqLen, 0, m.config().vocabSize())
+                .toArray();
+        NDArray x = s.create(ids, new Shape(batch, seqLen));
+        m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1).sum().getFloat();
+      }
       long tensorBytes = 0;
       for (NDArray p : m.parameters().values()) {
         boolean held = precision == Precision.BF16 && p.getShape().dimension() >= 2;

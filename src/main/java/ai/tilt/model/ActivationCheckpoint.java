@@ -2,8 +2,8 @@ package ai.tilt.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.runtime.NativeMemory;
+import ai.tilt.runtime.NoGrad;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -27,16 +27,13 @@ final class ActivationCheckpoint {
     int layers = model.config().numLayers();
     List<NDArray> inputs = new ArrayList<>(layers); // (B, T, d) each, no graph
     NDArray x;
-    JniUtils.setGradMode(false);
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       x = model.embedInputs(ids, positions);
       for (int i = 0; i < layers; i++) {
         inputs.add(x);
         int layer = i;
         x = CausalLM.scoped(x, in -> model.block(layer, in, f)); // only the output is kept
       }
-    } finally {
-      JniUtils.setGradMode(true);
     }
     NDArray last = DeferredBackward.leaf(x); // (B, T, d)
     NDArray out = model.finalNorm(last);

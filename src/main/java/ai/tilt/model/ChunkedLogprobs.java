@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.runtime.NoGrad;
 
 /**
  * Log-probs of the targets under the LM head, over chunks of positions, so no more than one chunk
@@ -64,8 +65,7 @@ final class ChunkedLogprobs {
     long n = states.getShape().get(1);
     NDList values = new NDList();
     NDList jacobians = new NDList(); // (B, c, d) each
-    JniUtils.setGradMode(false);
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       for (long start = 0; start < n; start += chunk) {
         long end = Math.min(n, start + chunk);
         NDArray s = chunk >= n ? states : states.get(":, {}:{}", start, end);
@@ -89,8 +89,6 @@ final class ChunkedLogprobs {
         jacobians.add(model.throughHead(d)); // (B, c, d)
         d.close();
       }
-    } finally {
-      JniUtils.setGradMode(true);
     }
     NDArray out =
         DeferredBackward.leaf(values.size() == 1 ? values.get(0) : NDArrays.concat(values, 1));
@@ -109,12 +107,9 @@ final class ChunkedLogprobs {
   private static NDArray recomputed(CausalLM model, NDArray states, NDArray targets, long chunk) {
     long n = states.getShape().get(1);
     NDArray statesLeaf = DeferredBackward.leaf(states); // (B, N, d), gathers the head's gradient
-    JniUtils.setGradMode(false);
     NDArray values;
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       values = forward(model, statesLeaf, targets, chunk);
-    } finally {
-      JniUtils.setGradMode(true);
     }
     NDArray out = DeferredBackward.leaf(values); // (B, N): what the loss sees
     DeferredBackward.defer(

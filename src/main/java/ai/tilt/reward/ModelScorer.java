@@ -2,8 +2,8 @@ package ai.tilt.reward;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
+import ai.tilt.runtime.NoGrad;
 import java.util.Arrays;
 import java.util.List;
 
@@ -32,9 +32,7 @@ final class ModelScorer implements Reward {
     }
     double[] out = new double[seqs.length];
     // a reward is a constant to the policy's loss: no graph, whatever mode the trainer is in
-    boolean grad = JniUtils.isGradMode();
-    JniUtils.setGradMode(false);
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       for (int start = 0; start < seqs.length; start += batchSize) {
         int end = Math.min(seqs.length, start + batchSize);
         float[] s = forward(Arrays.copyOfRange(seqs, start, end));
@@ -45,8 +43,6 @@ final class ModelScorer implements Reward {
           out[i] = s[i - start];
         }
       }
-    } finally {
-      JniUtils.setGradMode(grad);
     }
     return out;
   }

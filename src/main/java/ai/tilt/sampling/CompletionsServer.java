@@ -1,13 +1,13 @@
 package ai.tilt.sampling;
 
 import ai.djl.Device;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Lora;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
+import ai.tilt.runtime.NoGrad;
 import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -125,13 +125,11 @@ public final class CompletionsServer implements AutoCloseable {
         }
       }
       model.setLora(adapter);
-      boolean grad = JniUtils.isGradMode(); // per thread; off: no LoRA dropout, no graph
-      JniUtils.setGradMode(false);
-      try {
+      // grad mode is per thread; off: no LoRA dropout, no graph
+      try (NoGrad off = NoGrad.enter()) {
         long[] stops = key.stops().stream().mapToLong(Long::longValue).toArray();
         return new Generator(model, stops).generateGroups(prompts, key.n(), key.params(), seeds);
       } finally {
-        JniUtils.setGradMode(grad);
         model.setLora(null);
       }
     }

@@ -3,13 +3,13 @@ package ai.tilt.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.Batches;
 import ai.tilt.data.PromptSet;
 import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardInput;
+import ai.tilt.runtime.NoGrad;
 import ai.tilt.sampling.Generator;
 import ai.tilt.sampling.GroupGenerator;
 import ai.tilt.sampling.SamplingParams;
@@ -244,9 +244,7 @@ final class Collector {
       List<PromptSet.Prompt> prompts, int c, long[][] completions, PerPosition f) {
     int rows = completions.length;
     float[][] out = new float[rows][];
-    boolean grad = JniUtils.isGradMode();
-    JniUtils.setGradMode(false);
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       int chunk = Math.max(1, microBatch * c);
       for (int start = 0; start < rows; start += chunk) {
         int end = Math.min(rows, start + chunk);
@@ -272,8 +270,6 @@ final class Collector {
           }
         }
       }
-    } finally {
-      JniUtils.setGradMode(grad);
     }
     return out;
   }

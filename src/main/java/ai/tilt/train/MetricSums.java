@@ -2,8 +2,8 @@ package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.loss.LossOutput;
+import ai.tilt.runtime.NoGrad;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,9 +62,7 @@ final class MetricSums {
       BiFunction<NDManager, List<Integer>, LossOutput> compute) {
     MetricSums sums = new MetricSums();
     double lossSum = 0;
-    boolean grad = JniUtils.isGradMode();
-    JniUtils.setGradMode(false);
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       for (int start = 0; start < n; start += microBatch) {
         List<Integer> idx = new ArrayList<>();
         for (int g = start; g < Math.min(n, start + microBatch); g++) {
@@ -76,8 +74,6 @@ final class MetricSums {
           sums.add(out.metrics());
         }
       }
-    } finally {
-      JniUtils.setGradMode(grad);
     }
     Map<String, Double> m = new LinkedHashMap<>();
     m.put("eval/loss", lossSum / n);

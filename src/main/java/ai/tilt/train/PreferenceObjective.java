@@ -3,7 +3,6 @@ package ai.tilt.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftExample;
 import ai.tilt.loss.GroupLoss;
@@ -11,6 +10,7 @@ import ai.tilt.loss.LossOutput;
 import ai.tilt.loss.Responses;
 import ai.tilt.model.CausalLM;
 import ai.tilt.runtime.NativeMemory;
+import ai.tilt.runtime.NoGrad;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -173,12 +173,8 @@ public final class PreferenceObjective implements DatasetObjective {
     NDArray klReference = null; // (G)
     if (loss.needsKlBatch()) {
       List<SftExample> mismatched = mismatched(data, idx);
-      boolean grad = JniUtils.isGradMode();
-      JniUtils.setGradMode(false);
-      try {
+      try (NoGrad off = NoGrad.enter()) {
         klPolicy = Rows.sequenceLogps(m, policy::tokenLogprobs, mismatched, padId);
-      } finally {
-        JniUtils.setGradMode(grad);
       }
       klReference =
           reference != null

@@ -2,10 +2,10 @@ package ai.tilt.train;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
+import ai.tilt.runtime.NoGrad;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Function;
@@ -87,16 +87,13 @@ public final class ReferenceModel implements AutoCloseable {
    * its adapters switched off for the duration).
    */
   public <T> T apply(Function<CausalLM, T> f) {
-    boolean grad = JniUtils.isGradMode();
     boolean adapters = view && model.lora().enabled();
-    JniUtils.setGradMode(false);
     if (adapters) {
       model.lora().setEnabled(false);
     }
-    try {
+    try (NoGrad off = NoGrad.enter()) {
       return f.apply(model);
     } finally {
-      JniUtils.setGradMode(grad);
       if (adapters) {
         model.lora().setEnabled(true);
       }
