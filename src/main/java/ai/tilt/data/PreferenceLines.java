@@ -8,7 +8,6 @@ import static ai.tilt.data.JsonFields.type;
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceDataset.Kind;
 import ai.tilt.tokenizer.TextTokenizer;
-import ai.tilt.tokenizer.chat.ChatTemplate;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,10 +28,12 @@ final class PreferenceLines {
 
   private final TextTokenizer tok;
   private final DataOptions options;
+  private final TextEncoding encoding; // null without a tokenizer (id lines only)
 
   PreferenceLines(TextTokenizer tok, DataOptions options) {
     this.tok = tok;
     this.options = options;
+    this.encoding = tok == null ? null : new TextEncoding(tok, options.appendEos());
   }
 
   /** The kind a line's fields announce; a line with fields of no kind or of several is bad. */
@@ -125,7 +126,7 @@ final class PreferenceLines {
       String cr = lastAssistant(cm, "chosen");
       String rr = lastAssistant(rm, "rejected");
       List<Map<String, Object>> shared = cm.subList(0, n - 1);
-      p = new Prompt(chat(shared, true), shared);
+      p = new Prompt(encoding.chat(shared, true), shared);
       chosen = continuation(p, cr, "chosen");
       rejected = continuation(p, rr, "rejected");
     }
@@ -163,13 +164,13 @@ final class PreferenceLines {
 
   private Prompt prompt(JsonNode p) throws Invalid {
     if (p.isTextual()) {
-      return new Prompt(tok.encodePrompt(p.asText()), null);
+      return new Prompt(encoding.prompt(p.asText()), null);
     }
     if (!p.isArray()) {
       throw new Invalid("field \"prompt\" must be a string or a list of messages, got " + type(p));
     }
     List<Map<String, Object>> msgs = messageList(p, "prompt");
-    return new Prompt(chat(msgs, true), msgs);
+    return new Prompt(encoding.chat(msgs, true), msgs);
   }
 
   /** A response to a prompt: text gets the EOS rule, a chat reply the template's tokens. */
@@ -182,10 +183,10 @@ final class PreferenceLines {
       long[] ids = tok.encode(r.asText(), false);
       // An empty text response is the EOS alone: an answer that stops at once (the Min Length
       // task's optimum) is a real response. Without EOS there would be nothing to score.
-      if (ids.length == 0 && !options.appendEos()) {
+      if (ids.length == 0 && !encoding.appendsEos()) {
         throw new Invalid("empty " + what + " (and data.append_eos is off, so it has no tokens)");
       }
-      return withEos(ids);
+      return encoding.withEos(ids);
     }
     String content = r.isTextual() ? r.asText() : assistantContent(r, what);
     return continuation(p, content, what);
@@ -202,7 +203,7 @@ final class PreferenceLines {
     }
     List<Map<String, Object>> full = new ArrayList<>(p.messages());
     full.add(Map.of("role", "assistant", "content", content));
-    long[] all = chat(full, false);
+    long[] all = encoding.chat(full, false);
     if (!SftDataset.startsWith(all, p.ids()) || all.length == p.ids().length) {
       throw new Invalid(
           "chat template is not prefix-stable for "
@@ -216,40 +217,6 @@ final class PreferenceLines {
               + " tokens)");
     }
     return Arrays.copyOfRange(all, p.ids().length, all.length);
-  }
-
-  /** The EOS rule for text responses: the first EOS once, unless any EOS id already ends it. */
-  private long[] withEos(long[] ids) {
-    if (!options.appendEos()) {
-      return ids;
-    }
-    long[] eos = tok.eosIds();
-    if (eos.length == 0) {
-      // A property of the tokenizer, not of a line: never skipped.
-      throw new DataException(
-          "the tokenizer in "
-              + tok.directory()
-              + " has no EOS token to"
-              + " append to responses; turn appendEos off or add eos_token to its config");
-    }
-    for (long e : eos) {
-      if (ids.length > 0 && ids[ids.length - 1] == e) {
-        return ids;
-      }
-    }
-    return SftDataset.concat(ids, new long[] {eos[0]});
-  }
-
-  private long[] chat(List<Map<String, Object>> msgs, boolean generationPrompt) throws Invalid {
-    if (!tok.hasChatTemplate()) {
-      throw new Invalid(
-          "chat line, but the tokenizer in " + tok.directory() + " has no chat template");
-    }
-    try {
-      return tok.encodeChat(msgs, generationPrompt, null);
-    } catch (ChatTemplate.TemplateException e) {
-      throw new Invalid("chat template: " + e.getMessage());
-    }
   }
 
   private static String lastAssistant(List<Map<String, Object>> msgs, String what) throws Invalid {

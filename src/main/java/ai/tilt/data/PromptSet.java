@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -51,6 +50,7 @@ public final class PromptSet {
       Path file, TextTokenizer tok, int vocabSize, boolean withResponses, boolean appendEos)
       throws IOException {
     List<Prompt> out = new ArrayList<>();
+    TextEncoding encoding = tok == null ? null : new TextEncoding(tok, appendEos);
     for (Jsonl.Line line : Jsonl.read(file)) {
       long[] ids;
       String text = null;
@@ -62,11 +62,13 @@ public final class PromptSet {
             line.has("messages") ? line.json().get("messages") : line.json().get("prompt");
         List<Map<String, Object>> m =
             Jsonl.mapper().convertValue(msgs, new TypeReference<List<Map<String, Object>>>() {});
-        text = need(tok, line).applyChatTemplate(m, true, Map.of());
-        ids = tok.encode(text, false);
+        need(tok, line);
+        ids = chat(encoding, m, line); // a line error when the tokenizer has no template
+        text = tok.applyChatTemplate(m, true, Map.of()); // what rewards read
       } else if (line.has("prompt")) {
         text = line.text("prompt");
-        ids = need(tok, line).encodePrompt(text);
+        need(tok, line);
+        ids = encoding.prompt(text);
       } else {
         throw line.error("needs 'prompt', 'messages' or 'prompt_ids'");
       }
@@ -102,7 +104,8 @@ public final class PromptSet {
           if (!rs.get(i).isTextual() || rs.get(i).asText().isEmpty()) {
             throw line.error("responses[" + i + "] must be a non-empty string");
           }
-          responses.add(withEos(need(tok, line).encode(rs.get(i).asText(), false), tok, appendEos));
+          need(tok, line);
+          responses.add(encoding.completion(rs.get(i).asText()));
         }
       }
       double[] rewards = null;
@@ -133,17 +136,13 @@ public final class PromptSet {
     return out;
   }
 
-  private static long[] withEos(long[] ids, TextTokenizer tok, boolean appendEos) {
-    if (!appendEos || tok.eosIds().length == 0) {
-      return ids;
+  private static long[] chat(
+      TextEncoding encoding, List<Map<String, Object>> messages, Jsonl.Line line) {
+    try {
+      return encoding.chat(messages, true);
+    } catch (JsonFields.Invalid e) {
+      throw line.error(e.getMessage());
     }
-    long last = ids.length == 0 ? -1 : ids[ids.length - 1];
-    if (Arrays.stream(tok.eosIds()).anyMatch(e -> e == last)) {
-      return ids;
-    }
-    long[] out = Arrays.copyOf(ids, ids.length + 1);
-    out[ids.length] = tok.eosIds()[0];
-    return out;
   }
 
   private static TextTokenizer need(TextTokenizer tok, Jsonl.Line line) {

@@ -7,7 +7,6 @@ import static ai.tilt.data.JsonFields.type;
 
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.tokenizer.TextTokenizer;
-import ai.tilt.tokenizer.chat.ChatTemplate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;
@@ -192,10 +191,12 @@ public final class SftDataset {
   private static final class Encoder {
     private final TextTokenizer tok;
     private final DataOptions options;
+    private final TextEncoding encoding;
 
     Encoder(TextTokenizer tok, DataOptions options) {
       this.tok = tok;
       this.options = options;
+      this.encoding = tok == null ? null : new TextEncoding(tok, options.appendEos());
     }
 
     SftExample example(byte[] raw, int line) throws Invalid {
@@ -239,7 +240,7 @@ public final class SftDataset {
       if (s.isEmpty()) {
         throw new Invalid("empty \"text\"");
       }
-      long[] ids = withEos(tok.encodePrompt(s));
+      long[] ids = encoding.withEos(encoding.prompt(s));
       return new long[][] {ids, {1, ids.length}};
     }
 
@@ -281,8 +282,8 @@ public final class SftDataset {
         if (completion.length == 0) {
           throw new Invalid("empty completion");
         }
-        long[] prompt = tok.encodePrompt(p.asText());
-        long[] ids = concat(prompt, withEos(completion));
+        long[] prompt = encoding.prompt(p.asText());
+        long[] ids = concat(prompt, encoding.withEos(completion));
         return new long[][] {ids, {prompt.length, ids.length}};
       }
       if (!p.isArray()) {
@@ -296,8 +297,8 @@ public final class SftDataset {
       }
       List<Map<String, Object>> full = new ArrayList<>(prompt);
       full.add(Map.of("role", "assistant", "content", content));
-      long[] head = chat(prompt, true);
-      long[] all = chat(full, false);
+      long[] head = encoding.chat(prompt, true);
+      long[] all = encoding.chat(full, false);
       if (!startsWith(all, head) || all.length == head.length) {
         throw new Invalid(
             "chat template does not render the prompt as a prefix of the"
@@ -320,14 +321,14 @@ public final class SftDataset {
         throw new Invalid("no assistant turn in \"messages\"");
       }
       // Turns after the last assistant reply carry no target: leave them out.
-      long[] seq = chat(msgs.subList(0, last + 1), false);
+      long[] seq = encoding.chat(msgs.subList(0, last + 1), false);
       List<Long> spans = new ArrayList<>();
       for (int i = 0; i <= last; i++) {
         if (!"assistant".equals(msgs.get(i).get("role"))) {
           continue;
         }
-        long[] before = chat(msgs.subList(0, i), true);
-        long[] after = i == last ? seq : chat(msgs.subList(0, i + 1), false);
+        long[] before = encoding.chat(msgs.subList(0, i), true);
+        long[] after = i == last ? seq : encoding.chat(msgs.subList(0, i + 1), false);
         if (!startsWith(after, before) || !startsWith(seq, after)) {
           throw new Invalid(
               "chat template is not prefix-stable at messages["
@@ -386,41 +387,6 @@ public final class SftDataset {
         cut = true;
       }
       return new SftExample(ids, targets, line, cut);
-    }
-
-    private long[] withEos(long[] ids) {
-      if (!options.appendEos()) {
-        return ids;
-      }
-      long[] eos = tok.eosIds();
-      if (eos.length == 0) {
-        // A property of the tokenizer, not of a line: never skipped.
-        throw new DataException(
-            "the tokenizer in "
-                + tok.directory()
-                + " has no EOS token to"
-                + " append to completions; turn appendEos off or add eos_token to its config");
-      }
-      if (ids.length > 0) {
-        for (long e : eos) {
-          if (ids[ids.length - 1] == e) {
-            return ids;
-          }
-        }
-      }
-      return concat(ids, new long[] {eos[0]});
-    }
-
-    private long[] chat(List<Map<String, Object>> msgs, boolean generationPrompt) throws Invalid {
-      if (!tok.hasChatTemplate()) {
-        throw new Invalid(
-            "chat line, but the tokenizer in " + tok.directory() + " has no chat template");
-      }
-      try {
-        return tok.encodeChat(msgs, generationPrompt, null);
-      } catch (ChatTemplate.TemplateException e) {
-        throw new Invalid("chat template: " + e.getMessage());
-      }
     }
 
     private static String assistantContent(JsonNode c) throws Invalid {
