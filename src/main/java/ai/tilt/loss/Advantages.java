@@ -2,23 +2,33 @@ package ai.tilt.loss;
 
 import static ai.tilt.loss.LossMath.require;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Advantages for the policy-gradient losses, as pure functions of rewards (and, for GAE, values) on
  * Java arrays: sequence-level arrays are {@code double[]} (one value per completion), token-level
- * arrays are ragged {@code float[][]} ([B][T_b], completion tokens only, never padding). The
- * trainer computes them once per collected batch, spreads them over tokens and pads them into the
- * (B, T) {@link PolicyInputs#advantages()}.
+ * arrays are ragged {@code float[][]} ([B][T_b], completion tokens only, never padding). Each
+ * loss's {@link PolicyGradientLoss#advantages} calls these once per collected batch; the trainer
+ * pads the result into the (B, T) {@link PolicyInputs#advantages()}.
  *
  * <p>Conventions: a sequence reward belongs on the completion's last token (EOS, or the last
  * generated token when cut at max length), never on padding (TRL#5338 placed it on the PAD after
  * EOS); group arrays are [G][C], G prompts with C completions each.
  */
 public final class Advantages {
-  /** scale_rewards choices of {@link #groupNormalized}. */
-  public static final List<String> SCALES = List.of("group", "batch", "none");
+  /** What divides group-centred rewards in {@link #groupNormalized} ({@code scale_rewards}). */
+  public enum Scale {
+    /** The std of the prompt's group (GRPO). */
+    @JsonProperty("group")
+    GROUP,
+    /** The std of every reward in the batch (TRL's {@code scale_rewards="batch"}). */
+    @JsonProperty("batch")
+    BATCH,
+    /** Nothing (Dr. GRPO). */
+    @JsonProperty("none")
+    NONE
+  }
 
   private Advantages() {}
 
@@ -34,9 +44,9 @@ public final class Advantages {
   }
 
   /**
-   * A baseline carried across batches, immutable; the trainer checkpoints its plain fields. Two
-   * update rules (Tajwar et al.'s REINFORCE code, {@code reinforce.py}, which updates the baseline
-   * with the current batch before subtracting it):
+   * A baseline carried across batches, immutable; the trainer keeps it between iterations and
+   * checkpoints its plain fields. Two update rules (Tajwar et al.'s REINFORCE code, {@code
+   * reinforce.py}, which updates the baseline with the current batch before subtracting it):
    *
    * <ul>
    *   <li>{@link #accumulate}: the mean of every reward seen so far ({@code baseline_type:
@@ -129,8 +139,7 @@ public final class Advantages {
    * division ({@code none}: Dr. GRPO, Liu et al., 2025, arXiv:2503.20783, which argues that the
    * per-group std up-weights prompts that are too easy or too hard). Groups of C >= 2.
    */
-  public static double[][] groupNormalized(double[][] rewards, String scale) {
-    require(SCALES.contains(scale), "scale_rewards must be one of " + SCALES + ", got " + scale);
+  public static double[][] groupNormalized(double[][] rewards, Scale scale) {
     int total = 0;
     for (int g = 0; g < rewards.length; g++) {
       require(
@@ -152,9 +161,9 @@ public final class Advantages {
       double m = mean(r);
       double denom =
           switch (scale) {
-            case "group" -> std(r) + 1e-4;
-            case "batch" -> batchStd + 1e-4;
-            default -> 1;
+            case GROUP -> std(r) + 1e-4;
+            case BATCH -> batchStd + 1e-4;
+            case NONE -> 1;
           };
       out[g] = new double[r.length];
       for (int i = 0; i < r.length; i++) {

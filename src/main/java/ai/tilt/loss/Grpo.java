@@ -23,7 +23,7 @@ import java.util.Map;
  * paper's per-sequence token mean is the trainer's per_sequence; TRL's default {@code loss_type:
  * dapo} is per_token.
  *
- * <p>Advantages come from the trainer: {@link #advantages} = {@link Advantages#groupNormalized}
+ * <p>Advantages, once per collected batch: {@link #advantages} = {@link Advantages#groupNormalized}
  * with {@code scale_rewards}, repeated on each token.
  *
  * @param epsilon lower clip range, and upper too unless epsilon_high is set (default 0.2)
@@ -41,23 +41,17 @@ public record Grpo(
             "weight of the per-token k3 KL(pi || ref) in the loss (0.04 in the paper; 0: no reference needed)")
         Double beta,
     @Doc("advantages (r - group mean) / (std + 1e-4) with std of the group, of the batch, or none")
-        String scaleRewards)
+        Advantages.Scale scaleRewards)
     implements PolicyGradientLoss {
 
   public Grpo {
     epsilon = epsilon == null ? 0.2 : epsilon;
     epsilonHigh = epsilonHigh == null ? epsilon : epsilonHigh;
     beta = beta == null ? 0.04 : beta;
-    scaleRewards = scaleRewards == null ? "group" : scaleRewards;
+    scaleRewards = scaleRewards == null ? Advantages.Scale.GROUP : scaleRewards;
     require(epsilon > 0 && epsilon < 1, "loss.epsilon must be in (0, 1), got " + epsilon);
     LossMath.positive("epsilon_high", epsilonHigh);
     LossMath.nonNegative("beta", beta);
-    require(
-        Advantages.SCALES.contains(scaleRewards),
-        "loss.scale_rewards must be one of "
-            + String.join(", ", Advantages.SCALES)
-            + ", got "
-            + scaleRewards);
   }
 
   @Override
@@ -94,10 +88,10 @@ public record Grpo(
         PolicyMath.clippedSurrogate(t.logp(), t.old(), t.adv(), epsilon, epsilonHigh);
     NDArray loss = s.loss();
     if (beta > 0) {
-      loss = loss.add(PolicyMath.kl("k3", t, true).mul(beta.floatValue()));
+      loss = loss.add(PolicyMath.kl(Kl.Estimator.K3, t, true).mul(beta.floatValue()));
     }
     Map<String, NDArray> m =
-        PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl("k3", t, false));
+        PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl(Kl.Estimator.K3, t, false));
     return new TokenLossOutput(loss.mul(t.m()), m);
   }
 }

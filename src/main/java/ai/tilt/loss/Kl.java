@@ -2,7 +2,7 @@ package ai.tilt.loss;
 
 import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.annotation.JsonIgnore;
-import java.util.List;
+import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * Per-token estimators of KL(pi_theta || pi_ref) from log-probs of tokens sampled from pi_theta,
@@ -25,8 +25,24 @@ import java.util.List;
  * <p>Also the adaptive KL coefficient of Ziegler et al. 2019 ({@link AdaptiveKlController}).
  */
 public final class Kl {
-  /** Estimator names accepted by {@code kl_estimator} keys. */
-  public static final List<String> ESTIMATORS = List.of("k1", "k2", "k3");
+  /** The estimators a {@code kl_estimator} key names. */
+  public enum Estimator {
+    @JsonProperty("k1")
+    K1,
+    @JsonProperty("k2")
+    K2,
+    @JsonProperty("k3")
+    K3;
+
+    /** This estimator of KL(pi || ref) per token, (B, T) like its inputs. */
+    public NDArray of(NDArray logp, NDArray ref) {
+      return switch (this) {
+        case K1 -> k1(logp, ref);
+        case K2 -> k2(logp, ref);
+        case K3 -> k3(logp, ref);
+      };
+    }
+  }
 
   private Kl() {}
 
@@ -45,18 +61,6 @@ public final class Kl {
   public static NDArray k3(NDArray logp, NDArray ref) {
     NDArray d = ref.sub(logp); // log(pi_ref / pi_theta)
     return d.exp().sub(d).sub(1f);
-  }
-
-  /** The estimator named {@code name} (k1, k2 or k3). */
-  public static NDArray estimate(String name, NDArray logp, NDArray ref) {
-    return switch (name) {
-      case "k1" -> k1(logp, ref);
-      case "k2" -> k2(logp, ref);
-      case "k3" -> k3(logp, ref);
-      default ->
-          throw new IllegalArgumentException(
-              "unknown KL estimator '" + name + "' (known: " + ESTIMATORS + ")");
-    };
   }
 
   /** k1 of float arrays (computed in double). */

@@ -9,10 +9,10 @@ import java.util.List;
  * A training objective, chosen in a recipe as {@code loss: sft} or {@code loss: {type: dpo, beta:
  * 0.1}} and bound to one of these records once, when the recipe is read. Each record holds its
  * hyperparameters and computes its loss as a pure function of log-probs (no model, optimizer or
- * I/O); the trainer branches on the type in one place: {@link Sft}, a {@link GroupLoss} (every
- * preference loss), the {@link RewardModelLoss} or a {@link PolicyGradientLoss} (on-policy
- * REINFORCE, RLOO, GRPO, PPO). Omitted keys take the record's defaults; out-of-range values fail
- * naming the key ({@code loss.beta must be > 0}).
+ * I/O); the trainer branches on the kind through {@link #match}, never on the type: {@link Sft}, a
+ * {@link GroupLoss} (every preference loss), the {@link RewardModelLoss} or a {@link
+ * PolicyGradientLoss} (on-policy REINFORCE, RLOO, GRPO, PPO). Omitted keys take the record's
+ * defaults; out-of-range values fail naming the key ({@code loss.beta must be > 0}).
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({

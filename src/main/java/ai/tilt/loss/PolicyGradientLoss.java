@@ -3,9 +3,11 @@ package ai.tilt.loss;
 /**
  * A loss over sampled completions weighted by advantages, token by token: the on-policy family of
  * Tajwar et al., 2024 (arXiv:2404.14367, section 3: REINFORCE, PPO) and the critic-free variants
- * the anchors default to (RLOO, GRPO). Every member is a pure function of log-probs and advantages;
- * sampling, scoring, baselines, GAE and KL-in-the-reward happen in the trainer with {@link
- * Advantages} and {@link Kl}, reading the hyperparameters held here.
+ * the anchors default to (RLOO, GRPO). Every member is two pure functions: {@link #advantages}, its
+ * own estimator (a baseline, leave-one-out, group normalisation or GAE, on the rewards with {@code
+ * online.kl_coef}'s KL penalty folded in), run once per collected batch with {@link Advantages} and
+ * {@link Kl}; and {@link #compute}, the per-token loss of log-probs and those advantages. The
+ * trainer only samples, scores, pads and carries the baseline state between iterations.
  *
  * <p>Per-token loss conventions: positive advantage lowers the loss by raising logp (d loss / d
  * logp = -A on-policy); padding cells (mask 0) are exactly 0 and carry no gradient; nothing is

@@ -138,16 +138,10 @@ final class PolicyMath {
   }
 
   /** The KL estimate for the loss (with graph) or, when only a metric, of detached log-probs. */
-  static NDArray kl(String estimator, Tokens t, boolean inLoss) {
+  static NDArray kl(Kl.Estimator estimator, Tokens t, boolean inLoss) {
     if (t.ref() == null) {
       return null;
     }
-    return Kl.estimate(estimator, inLoss ? t.logp() : t.logp().stopGradient(), t.ref());
-  }
-
-  static void estimator(String v) {
-    require(
-        Kl.ESTIMATORS.contains(v),
-        "loss.kl_estimator must be one of " + String.join(", ", Kl.ESTIMATORS) + ", got " + v);
+    return estimator.of(inLoss ? t.logp() : t.logp().stopGradient(), t.ref());
   }
 }

@@ -25,11 +25,11 @@ import java.util.Map;
  * same token means). TRL's current PPO trainer keeps values for one position past EOS; here the
  * value loss covers exactly the mask.
  *
- * <p>The trainer supplies A and R: per-token rewards with the KL penalty in the reward ({@link
- * Advantages#tokenRewardsWithKl}, coefficient fixed or {@link Kl.AdaptiveKlController}), then
- * {@link Advantages#gae} with {@code gamma} and {@code lam}, then {@link Advantages#whiten} of the
- * advantages when {@code whiten_advantages}. So the loss itself reads no reference; when one is
- * given, {@code kl} reports mean k1.
+ * <p>{@link #advantages} computes A and R once per collected batch: per-token rewards with the KL
+ * penalty in the reward ({@link Advantages#tokenRewardsWithKl}, coefficient fixed or {@link
+ * Kl.AdaptiveKlController}), then {@link Advantages#gae} with {@code gamma} and {@code lam}, then
+ * {@link Advantages#whiten} of the advantages when {@code whiten_advantages}. So the loss itself
+ * reads no reference; when one is given, {@code kl} reports mean k1.
  *
  * @param cliprange clip range of the per-token ratio (default 0.2)
  * @param cliprangeValue clip range of the value prediction around its collection-time value
@@ -111,7 +111,7 @@ public record Ppo(
     NDArray vl = NDArrays.where(useClipped, sq2, sq1).mul(0.5f); // (B, T)
     NDArray loss = s.loss().add(vl.mul(vfCoef.floatValue()));
     Map<String, NDArray> m =
-        PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl("k1", t, false));
+        PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl(Kl.Estimator.K1, t, false));
     m.put("value_loss", PolicyMath.seqMean(vl, t.m()));
     m.put("value_clip_ratio", PolicyMath.seqMean(mask(useClipped), t.m()));
     return new TokenLossOutput(loss.mul(t.m()), m);

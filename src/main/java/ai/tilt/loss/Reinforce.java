@@ -6,7 +6,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
-import java.util.List;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
 
 /**
@@ -24,9 +24,9 @@ import java.util.Map;
  * repeats the plain on-policy gradient; oldLogps only feed {@code approx_kl}. With the trainer's
  * {@code per_token} normalisation the loss is the code's token mean sum(-A logp m) / sum(m).
  *
- * <p>Advantages A = r - b (sequence-level, repeated on each token) come from the trainer, with b
- * chosen by {@code baseline} (see {@link #advantages}): {@code moving_average} the mean of every
- * reward seen so far, this batch included (the paper's scripts: {@code baseline_type
+ * <p>Advantages A = r - b (sequence-level, repeated on each token) are computed once per collected
+ * batch by {@link #advantages}, with b chosen by {@code baseline}: {@code moving_average} the mean
+ * of every reward seen so far, this batch included (the paper's scripts: {@code baseline_type
  * moving_average}); {@code ema} b &lt;- decay b + (1 - decay) mean(r) (the code's {@code
  * exponentially_moving_average}, decay 0.9); {@code batch_mean}; or {@code none} (b = 0).
  *
@@ -42,35 +42,44 @@ import java.util.Map;
 public record Reinforce(
     @Doc(
             "baseline b of A = r - b: moving_average (mean of all rewards seen, the paper's), ema, batch_mean or none")
-        String baseline,
+        BaselineType baseline,
     @Doc("ema baseline: b <- decay b + (1 - decay) mean(rewards) (default 0.9)")
         Double baselineDecay,
     @Doc("advantages are clamped to [-c, c] (default 10, the paper's code)") Double clipAdvantage,
     @Doc(
             "weight of a KL(pi || ref) term in the loss (default 0: none; then no reference is needed)")
         Double klBeta,
-    @Doc("per-token KL estimator of that term: k1, k2 (the paper's code) or k3") String klEstimator)
+    @Doc("per-token KL estimator of that term: k1, k2 (the paper's code) or k3")
+        Kl.Estimator klEstimator)
     implements PolicyGradientLoss {
 
-  /** baseline choices. */
-  public static final List<String> BASELINES =
-      List.of("moving_average", "ema", "batch_mean", "none");
+  /** The baseline b of A = r - b ({@code baseline}). */
+  public enum BaselineType {
+    /** The mean of every reward seen so far, this batch included (the paper's scripts). */
+    @JsonProperty("moving_average")
+    MOVING_AVERAGE,
+    /** b &lt;- decay b + (1 - decay) mean(r). */
+    @JsonProperty("ema")
+    EMA,
+    /** The mean reward of this batch. */
+    @JsonProperty("batch_mean")
+    BATCH_MEAN,
+    /** b = 0. */
+    @JsonProperty("none")
+    NONE
+  }
 
   public Reinforce {
-    baseline = baseline == null ? "moving_average" : baseline;
+    baseline = baseline == null ? BaselineType.MOVING_AVERAGE : baseline;
     baselineDecay = baselineDecay == null ? 0.9 : baselineDecay;
     clipAdvantage = clipAdvantage == null ? 10.0 : clipAdvantage;
     klBeta = klBeta == null ? 0.0 : klBeta;
-    klEstimator = klEstimator == null ? "k2" : klEstimator;
-    require(
-        BASELINES.contains(baseline),
-        "loss.baseline must be one of " + String.join(", ", BASELINES) + ", got " + baseline);
+    klEstimator = klEstimator == null ? Kl.Estimator.K2 : klEstimator;
     require(
         baselineDecay >= 0 && baselineDecay < 1,
         "loss.baseline_decay must be in [0, 1), got " + baselineDecay);
     LossMath.positive("clip_advantage", clipAdvantage);
     LossMath.nonNegative("kl_beta", klBeta);
-    PolicyMath.estimator(klEstimator);
   }
 
   @Override
@@ -98,16 +107,16 @@ public record Reinforce(
    */
   public Step advantages(double[] rewards, Advantages.Baseline before) {
     return switch (baseline) {
-      case "moving_average" -> {
+      case MOVING_AVERAGE -> {
         Advantages.Baseline after = before.accumulate(rewards);
         yield new Step(after.advantages(rewards), after);
       }
-      case "ema" -> {
+      case EMA -> {
         Advantages.Baseline after = before.update(rewards, baselineDecay);
         yield new Step(after.advantages(rewards), after);
       }
-      case "batch_mean" -> new Step(Advantages.batchMean(rewards), before);
-      default -> new Step(rewards.clone(), before);
+      case BATCH_MEAN -> new Step(Advantages.batchMean(rewards), before);
+      case NONE -> new Step(rewards.clone(), before);
     };
   }
 

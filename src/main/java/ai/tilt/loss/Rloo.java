@@ -29,8 +29,9 @@ import java.util.Map;
  * trainer's per_sequence normalisation gives that gradient divided by each completion's length,
  * per_token a token mean.
  *
- * <p>KL: TRL (beta 0.05) and Ahmadian et al. put the KL penalty in the reward (r - beta sum_t k1,
- * done by the trainer, not here); {@code kl_beta} adds a KL term to the loss instead (default 0).
+ * <p>KL: TRL (beta 0.05) and Ahmadian et al. put the KL penalty in the reward (r - beta sum_t k1:
+ * {@code online.kl_coef}, folded into the rewards by {@link #advantages}, not into the loss);
+ * {@code kl_beta} adds a KL term to the loss instead (default 0).
  *
  * @param epsilon clip range of the importance ratio (default 0.2, TRL's)
  * @param klBeta weight of a KL term in the loss (default 0)
@@ -43,16 +44,15 @@ public record Rloo(
     @Doc(
             "weight of a KL(pi || ref) term in the loss (default 0; TRL puts beta 0.05 KL in the reward instead)")
         Double klBeta,
-    @Doc("per-token KL estimator of that term: k1, k2 or k3 (default)") String klEstimator)
+    @Doc("per-token KL estimator of that term: k1, k2 or k3 (default)") Kl.Estimator klEstimator)
     implements PolicyGradientLoss {
 
   public Rloo {
     epsilon = epsilon == null ? 0.2 : epsilon;
     klBeta = klBeta == null ? 0.0 : klBeta;
-    klEstimator = klEstimator == null ? "k3" : klEstimator;
+    klEstimator = klEstimator == null ? Kl.Estimator.K3 : klEstimator;
     LossMath.require(epsilon > 0 && epsilon < 1, "loss.epsilon must be in (0, 1), got " + epsilon);
     LossMath.nonNegative("kl_beta", klBeta);
-    PolicyMath.estimator(klEstimator);
   }
 
   @Override

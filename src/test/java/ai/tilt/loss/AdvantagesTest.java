@@ -73,14 +73,16 @@ class AdvantagesTest {
     close(s2.advantages(), -0.4, 1.6, 3.6);
     assertEquals(5, s2.baseline().count());
     Reinforce.Step e =
-        new Reinforce("ema", 0.9, null, null, null).advantages(new double[] {4, 6}, s1.baseline());
+        new Reinforce(Reinforce.BaselineType.EMA, 0.9, null, null, null)
+            .advantages(new double[] {4, 6}, s1.baseline());
     close(e.advantages(), 1.7, 3.7); // 0.9 * 2 + 0.1 * 5 = 2.3
     Reinforce.Step bm =
-        new Reinforce("batch_mean", null, null, null, null).advantages(new double[] {4, 6}, b);
+        new Reinforce(Reinforce.BaselineType.BATCH_MEAN, null, null, null, null)
+            .advantages(new double[] {4, 6}, b);
     close(bm.advantages(), -1, 1);
     assertEquals(b, bm.baseline());
     close(
-        new Reinforce("none", null, null, null, null)
+        new Reinforce(Reinforce.BaselineType.NONE, null, null, null, null)
             .advantages(new double[] {4, 6}, b)
             .advantages(),
         4,
@@ -114,24 +116,23 @@ class AdvantagesTest {
     // 1.091018)
     // group [0, 1]: std sqrt(0.5) = 0.707107; A = +-0.5 / 0.707207 = +-0.707007
     // group [3, 3]: std 0; A = 0 / 1e-4 = 0
-    double[][] g = Advantages.groupNormalized(r, "group");
+    double[][] g = Advantages.groupNormalized(r, Advantages.Scale.GROUP);
     close(g[0], -0.872814, -0.218204, 1.091018);
     close(g[1], -0.707007, 0.707007);
     close(g[2], 0, 0);
     // batch: all 7 rewards [1, 2, 4, 0, 1, 3, 3], mean 2, squares 1 + 0 + 4 + 4 + 1 + 1 + 1 = 12,
     // unbiased var 2, std 1.414214; group 1: (-4/3, -1/3, 5/3) / 1.414314 = (-0.942742, -0.235686,
     // 1.178428)
-    double[][] b = Advantages.groupNormalized(r, "batch");
+    double[][] b = Advantages.groupNormalized(r, Advantages.Scale.BATCH);
     close(b[0], -0.942742, -0.235686, 1.178428);
     close(b[1], -0.353528, 0.353528); // +-0.5 / 1.414314
     // none (Dr. GRPO): r - mean only
-    double[][] n = Advantages.groupNormalized(r, "none");
+    double[][] n = Advantages.groupNormalized(r, Advantages.Scale.NONE);
     close(n[0], -4.0 / 3, -1.0 / 3, 5.0 / 3);
     close(n[1], -0.5, 0.5);
-    close(new Grpo(null, null, null, "none").advantages(r)[1], -0.5, 0.5);
-    fails(() -> Advantages.groupNormalized(r, "global"), "scale_rewards must be one of");
+    close(new Grpo(null, null, null, Advantages.Scale.NONE).advantages(r)[1], -0.5, 0.5);
     fails(
-        () -> Advantages.groupNormalized(new double[][] {{2}}, "none"),
+        () -> Advantages.groupNormalized(new double[][] {{2}}, Advantages.Scale.NONE),
         "grpo needs >= 2 completions");
   }
 

@@ -32,8 +32,9 @@ class KlTest {
       close(Kl.k2(logp, ref), 0.125, 0.5, 0); // (logp - ref)^2 / 2
       // k3 = exp(d) - d - 1: exp(-0.5) + 0.5 - 1 = 0.106531; e - 1 - 1 = 0.718282; 1 - 0 - 1 = 0
       close(Kl.k3(logp, ref), 0.106531, 0.718282, 0);
-      close(Kl.estimate("k3", logp, ref), 0.106531, 0.718282, 0);
-      fails(() -> Kl.estimate("k4", logp, ref), "unknown KL estimator 'k4'");
+      close(Kl.Estimator.K3.of(logp, ref), 0.106531, 0.718282, 0);
+      close(Kl.Estimator.K1.of(logp, ref), 0.5, -1, 0);
+      close(Kl.Estimator.K2.of(logp, ref), 0.125, 0.5, 0);
       // float arrays give the same
       float[] lp = {-1, -2, -0.5f};
       float[] rf = {-1.5f, -1, -0.5f};

@@ -40,20 +40,25 @@ class PolicyBindingTest {
 
   @Test
   void defaultsAndOverrides() {
-    assertEquals(new Grpo(0.2, 0.2, 0.04, "group"), loss("loss: {type: grpo, beta: 0.04}\n"));
     assertEquals(
-        new Grpo(0.2, 0.28, 0.0, "batch"),
+        new Grpo(0.2, 0.2, 0.04, Advantages.Scale.GROUP), loss("loss: {type: grpo, beta: 0.04}\n"));
+    assertEquals(
+        new Grpo(0.2, 0.28, 0.0, Advantages.Scale.BATCH),
         loss("loss: {type: grpo, epsilon_high: 0.28, beta: 0, scale_rewards: batch}\n"));
-    assertEquals(new Grpo(0.3, 0.3, 0.04, "group"), loss("loss: grpo\n", "loss.epsilon=0.3"));
-    assertEquals(new Reinforce("moving_average", 0.9, 10.0, 0.0, "k2"), loss("loss: reinforce\n"));
     assertEquals(
-        new Reinforce("ema", 0.8, 5.0, 0.1, "k3"),
+        new Grpo(0.3, 0.3, 0.04, Advantages.Scale.GROUP), loss("loss: grpo\n", "loss.epsilon=0.3"));
+    assertEquals(
+        new Reinforce(Reinforce.BaselineType.MOVING_AVERAGE, 0.9, 10.0, 0.0, Kl.Estimator.K2),
+        loss("loss: reinforce\n"));
+    assertEquals(
+        new Reinforce(Reinforce.BaselineType.EMA, 0.8, 5.0, 0.1, Kl.Estimator.K3),
         loss(
             "loss: {type: reinforce, baseline: ema,"
                 + " baseline_decay: 0.8, clip_advantage: 5, kl_beta: 0.1, kl_estimator: k3}\n"));
-    assertEquals(new Rloo(0.2, 0.0, "k3"), loss("loss: rloo\n"));
+    assertEquals(new Rloo(0.2, 0.0, Kl.Estimator.K3), loss("loss: rloo\n"));
     assertEquals(
-        new Rloo(0.1, 0.05, "k3"), loss("loss: {type: rloo, epsilon: 0.1, kl_beta: 0.05}\n"));
+        new Rloo(0.1, 0.05, Kl.Estimator.K3),
+        loss("loss: {type: rloo, epsilon: 0.1, kl_beta: 0.05}\n"));
     assertEquals(new Ppo(0.2, 0.2, 0.1, 1.0, 0.95, true), loss("loss: ppo\n"));
     assertEquals(
         new Ppo(0.2, 0.5, 0.2, 1.0, 1.0, false),
@@ -99,12 +104,15 @@ class PolicyBindingTest {
     assertTrue(error("loss: {type: grpo, beta: -1}\n").contains("loss.beta must be >= 0"));
     assertTrue(
         error("loss: {type: grpo, scale_rewards: global}\n")
-            .contains("loss.scale_rewards must be one of"));
+            .contains(
+                "key 'loss.scale_rewards': cannot read global as one of [group, batch, none]"));
     assertTrue(
         error("loss: {type: grpo, epsilon: 1.5}\n").contains("loss.epsilon must be in (0, 1)"));
     assertTrue(
         error("loss: {type: reinforce, baseline: running}\n")
-            .contains("loss.baseline must be one of moving_average, ema, batch_mean, none"));
+            .contains(
+                "key 'loss.baseline': cannot read running as one of [moving_average, ema,"
+                    + " batch_mean, none]"));
     assertTrue(
         error("loss: {type: reinforce, baseline_decay: 1}\n")
             .contains("loss.baseline_decay must be in [0, 1)"));
@@ -113,7 +121,7 @@ class PolicyBindingTest {
             .contains("loss.clip_advantage must be > 0"));
     assertTrue(
         error("loss: {type: rloo, kl_estimator: k5}\n")
-            .contains("loss.kl_estimator must be one of k1, k2, k3"));
+            .contains("key 'loss.kl_estimator': cannot read k5 as one of [k1, k2, k3]"));
     assertTrue(error("loss: {type: ppo, lam: 2}\n").contains("loss.lam must be in [0, 1]"));
     assertTrue(error("loss: {type: ppo, vf_coef: -0.1}\n").contains("loss.vf_coef must be >= 0"));
     assertTrue(error("loss: {type: ppo, gamma: fast}\n").contains("'loss.gamma'"));

@@ -311,8 +311,8 @@ class PolicyLossesTest {
 
   /** Every loss, fed every input (so each masks all of them). */
   static List<Function<Batch, TokenLossOutput>> all() {
-    Reinforce reinforce = new Reinforce(null, null, 1.5, 0.1, "k3");
-    Rloo rloo = new Rloo(null, 0.05, "k2");
+    Reinforce reinforce = new Reinforce(null, null, 1.5, 0.1, Kl.Estimator.K3);
+    Rloo rloo = new Rloo(null, 0.05, Kl.Estimator.K2);
     Grpo grpo = new Grpo(0.2, 0.28, 0.04, null);
     Ppo ppo = new Ppo(null, null, null, null, null, null);
     return List.of(
