@@ -104,7 +104,7 @@ public final class Generator implements GroupGenerator {
 
   /** The seed of prompt g's samples in a batch drawn with {@code seed}. */
   public static long groupSeed(long seed, long group) {
-    return Sampler.mix(seed ^ Sampler.mix(group + 0x9E3779B97F4A7C15L));
+    return TokenSampler.mix(seed ^ TokenSampler.mix(group + 0x9E3779B97F4A7C15L));
   }
 
   private List<Generation> generate(
@@ -129,13 +129,13 @@ public final class Generator implements GroupGenerator {
               + model.config().maxPositions()
               + " positions");
     }
-    Sampler sampler = new Sampler(params);
+    TokenSampler draws = new TokenSampler(params);
     SplittableRandom[] streams = new SplittableRandom[b];
     List<List<Long>> tokens = new ArrayList<>();
     List<List<Float>> logps = new ArrayList<>();
     FinishReason[] reasons = new FinishReason[b];
     for (int r = 0; r < b; r++) {
-      streams[r] = Sampler.stream(seeds[r], rowIds[r]);
+      streams[r] = TokenSampler.stream(seeds[r], rowIds[r]);
       tokens.add(new ArrayList<>());
       logps.add(new ArrayList<>());
     }
@@ -150,7 +150,7 @@ public final class Generator implements GroupGenerator {
                 : null) {
       long[] last = null; // token fed at this step, per active row
       for (int step = 0; step < params.maxNewTokens() && active.length > 0; step++) {
-        Sampler.Draw draw;
+        TokenSampler.Draw draw;
         try (NDManager s = gen.newSubManager()) {
           NDArray logits;
           if (!useCache) {
@@ -164,7 +164,7 @@ public final class Generator implements GroupGenerator {
           for (int i = 0; i < active.length; i++) {
             rowStreams[i] = streams[active[i]];
           }
-          draw = sampler.draw(logits, rowStreams);
+          draw = draws.draw(logits, rowStreams);
         }
         int[] still = new int[active.length];
         int n = 0;

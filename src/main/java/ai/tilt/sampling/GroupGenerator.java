@@ -3,7 +3,7 @@ package ai.tilt.sampling;
 import java.util.List;
 
 /**
- * What on-policy collection needs from a sampler: C samples of each prompt, sample k of prompt g
+ * What on-policy collection needs from a generator: C samples of each prompt, sample k of prompt g
  * drawn from the stream (groupSeeds[g], k). {@link Generator} samples in this process; {@link
  * CompletionsClient} asks an OpenAI-compatible server (vLLM, SGLang, {@code tilt serve}).
  */

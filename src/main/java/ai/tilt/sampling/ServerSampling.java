@@ -42,7 +42,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final ExecutorService background; // one thread per server, plus the prefetch
 
   /** What an iteration samples with, and what to log about it. */
-  public record Turn(GroupGenerator sampler, long staleness, double syncSeconds) {}
+  public record Turn(GroupGenerator generator, long staleness, double syncSeconds) {}
 
   /** The next iteration's prompts and how they sample, for an overlapped prefetch. */
   public record Next(

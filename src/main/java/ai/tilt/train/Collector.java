@@ -71,25 +71,21 @@ final class Collector {
 
   /** Samples C completions for each prompt (or takes the offline ones) and scores them. */
   Rollout collect(
-      long iteration,
-      List<PromptSet.Prompt> prompts,
-      Settings cfg,
-      Reward reward,
-      CausalLM sampler) {
-    return collect(iteration, prompts, cfg, reward, new Generator(sampler, eosIds));
+      long iteration, List<PromptSet.Prompt> prompts, Settings cfg, Reward reward, CausalLM model) {
+    return collect(iteration, prompts, cfg, reward, new Generator(model, eosIds));
   }
 
   /**
-   * Collects with any sampler: prompt g's C samples draw from the stream of {@link
-   * Streams#groupSeeds}, so an inference server given that seed per request samples what this
-   * process would.
+   * Collects with any generator (this process, or inference servers): prompt g's C samples draw
+   * from the stream of {@link Streams#groupSeeds}, so an inference server given that seed per
+   * request samples what this process would.
    */
   Rollout collect(
       long iteration,
       List<PromptSet.Prompt> prompts,
       Settings cfg,
       Reward reward,
-      GroupGenerator sampler) {
+      GroupGenerator generator) {
     long t0 = System.nanoTime();
     int c = cfg.samplesPerPrompt();
     int rows = prompts.size() * c;
@@ -101,10 +97,10 @@ final class Collector {
       List<long[]> inputs = inputs(prompts);
       long[] groupSeeds = streams.groupSeeds(iteration, prompts.size());
       SamplingParams params = samplingParams(cfg);
-      List<Generator.Generation> gens = sampler.generateGroups(inputs, c, params, groupSeeds);
+      List<Generator.Generation> gens = generator.generateGroups(inputs, c, params, groupSeeds);
       if (gens.size() != rows) {
         throw new IllegalStateException(
-            "the sampler returned " + gens.size() + " completions for " + rows);
+            "the generator returned " + gens.size() + " completions for " + rows);
       }
       samplingLogps = new float[rows][];
       for (int r = 0; r < rows; r++) {

@@ -166,7 +166,7 @@ final class RolloutSource implements IterationSource {
       rollout = collector.collect(iteration, prompts, cfg.collection(), reward, policy.model());
     } else {
       ServerSampling.Turn turn = server.begin(iteration);
-      rollout = collector.collect(iteration, prompts, cfg.collection(), reward, turn.sampler());
+      rollout = collector.collect(iteration, prompts, cfg.collection(), reward, turn.generator());
       ServerSampling.Next next = null;
       if (serverSpec().overlap() && iteration + 1 < cfg.iterations()) {
         List<long[]> inputs = Collector.inputs(nextPrompts(iteration + 1));

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * probabilities exactly at temperature 1; 20,000 rows each draw once, so every frequency has a
  * standard error below 0.0035 and a 0.015 tolerance is over 4 sigma.
  */
-class SamplerTest {
+class TokenSamplerTest {
   static final double[] P = {0.1, 0.4, 0.2, 0.25, 0.05};
   static final int ROWS = 20_000;
   static NDManager manager;
@@ -42,11 +42,11 @@ class SamplerTest {
     }
     SplittableRandom[] streams = new SplittableRandom[ROWS];
     for (int r = 0; r < ROWS; r++) {
-      streams[r] = Sampler.stream(params.seed(), r);
+      streams[r] = TokenSampler.stream(params.seed(), r);
     }
     try (NDManager m = manager.newSubManager()) {
       NDArray x = m.create(logits, new Shape(ROWS, P.length));
-      Sampler.Draw d = new Sampler(params).draw(x, streams);
+      TokenSampler.Draw d = new TokenSampler(params).draw(x, streams);
       double[] f = new double[P.length];
       for (int r = 0; r < ROWS; r++) {
         int t = (int) d.tokens()[r];
@@ -133,8 +133,8 @@ class SamplerTest {
         for (int draw = 0; draw < 20; draw++) {
           try (NDManager m = manager.newSubManager()) {
             NDArray x = m.create(logits, new Shape(rows, vocab));
-            Sampler.Draw fused = new Sampler(params, true).draw(x, a);
-            Sampler.Draw plain = new Sampler(params, false).draw(x, b);
+            TokenSampler.Draw fused = new TokenSampler(params, true).draw(x, a);
+            TokenSampler.Draw plain = new TokenSampler(params, false).draw(x, b);
             String at = "vocab " + vocab + ", T " + temperature + ", draw " + draw;
             org.junit.jupiter.api.Assertions.assertArrayEquals(plain.tokens(), fused.tokens(), at);
             // the kernel's log-probs are computed in fp64, the NDArray path's log-softmax in fp32
@@ -152,7 +152,7 @@ class SamplerTest {
   private static SplittableRandom[] streams(int rows) {
     SplittableRandom[] s = new SplittableRandom[rows];
     for (int r = 0; r < rows; r++) {
-      s[r] = Sampler.stream(9, r);
+      s[r] = TokenSampler.stream(9, r);
     }
     return s;
   }

@@ -17,21 +17,21 @@ import java.util.SplittableRandom;
  * keeps its mass. Java-side streams also make sampling resumable, which libtorch's generator (whose
  * state DJL cannot save) is not.
  */
-final class Sampler {
+final class TokenSampler {
   private static final float REMOVED = -1e30f; // finite: removed tokens get probability 0, no NaN
 
   private final SamplingParams params;
 
   private final boolean useKernels;
 
-  Sampler(SamplingParams params) {
+  TokenSampler(SamplingParams params) {
     this(params, true);
   }
 
   /**
    * @param useKernels false keeps every draw on NDArray ops (tests compare the two)
    */
-  Sampler(SamplingParams params, boolean useKernels) {
+  TokenSampler(SamplingParams params, boolean useKernels) {
     this.params = params;
     this.useKernels = useKernels;
   }
