@@ -2,6 +2,7 @@ package ai.tilt;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.loss.Loss;
@@ -13,12 +14,92 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchCondition;
 import com.tngtech.archunit.lang.ConditionEvents;
 import com.tngtech.archunit.lang.SimpleConditionEvent;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Rules of the code's shape, checked on the compiled classes. */
+/**
+ * Rules of the code's shape, checked on the compiled classes (and, for file sizes, on the sources).
+ * The rooms and what each may use, top to bottom:
+ *
+ * <pre>
+ * cli                      the verbs: anything below
+ * bench, lab               train and below (never each other, never cli)
+ * train                    the loop and its setup: data, reward, sampling, report, model, loss, tokenizer
+ * data, reward, sampling   tokenizer, model (not data), runtime
+ * report                   nothing of Tilt's (metrics.jsonl, plots)
+ * model, loss, tokenizer   model uses runtime; loss and tokenizer nothing
+ * runtime, doc             nothing of Tilt's (DJL and the JDK only)
+ * </pre>
+ */
 class ArchitectureTest {
   private static JavaClasses main;
+
+  /** What each room may use besides itself (doc, the recipe-help annotation, is open to all). */
+  private static final Map<String, Set<String>> ALLOWED =
+      Map.ofEntries(
+          Map.entry(
+              "cli",
+              Set.of(
+                  "bench",
+                  "lab",
+                  "train",
+                  "data",
+                  "reward",
+                  "sampling",
+                  "report",
+                  "model",
+                  "loss",
+                  "tokenizer",
+                  "runtime")),
+          Map.entry(
+              "bench",
+              Set.of(
+                  "train",
+                  "data",
+                  "reward",
+                  "sampling",
+                  "report",
+                  "model",
+                  "loss",
+                  "tokenizer",
+                  "runtime")),
+          Map.entry(
+              "lab",
+              Set.of(
+                  "train",
+                  "data",
+                  "reward",
+                  "sampling",
+                  "report",
+                  "model",
+                  "loss",
+                  "tokenizer",
+                  "runtime")),
+          Map.entry(
+              "train",
+              Set.of(
+                  "data", "reward", "sampling", "report", "model", "loss", "tokenizer", "runtime")),
+          Map.entry("data", Set.of("tokenizer", "runtime")),
+          Map.entry("reward", Set.of("model", "tokenizer", "runtime")),
+          Map.entry("sampling", Set.of("model", "tokenizer", "runtime")),
+          Map.entry("report", Set.of()),
+          Map.entry("model", Set.of("runtime")),
+          Map.entry("loss", Set.of()),
+          Map.entry("tokenizer", Set.of()),
+          Map.entry("runtime", Set.of()),
+          Map.entry("doc", Set.of()));
+
+  /** A main source file longer than this says why in its header. */
+  static final int FILE_BUDGET = 400;
 
   @BeforeAll
   static void load() {
@@ -27,6 +108,79 @@ class ArchitectureTest {
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("ai.tilt");
     assertTrue(main.size() > 100, "the main classes were found: " + main.size());
+  }
+
+  @Test
+  void everyRoomIsKnown() {
+    Set<String> rooms = new TreeSet<>();
+    for (JavaClass c : main) {
+      String room = room(c.getPackageName());
+      if (room != null) {
+        rooms.add(room);
+      }
+    }
+    assertEquals(new TreeSet<>(ALLOWED.keySet()), rooms, "a new room needs its rule here");
+  }
+
+  /** Each room uses only the rooms below it, as {@link #ALLOWED} lists them. */
+  @Test
+  void roomsUseOnlyTheRoomsBelowThem() {
+    for (Map.Entry<String, Set<String>> e : ALLOWED.entrySet()) {
+      List<String> forbidden = new ArrayList<>();
+      for (String other : ALLOWED.keySet()) {
+        if (!other.equals(e.getKey()) && !other.equals("doc") && !e.getValue().contains(other)) {
+          forbidden.add("ai.tilt." + other + "..");
+        }
+      }
+      noClasses()
+          .that()
+          .resideInAPackage("ai.tilt." + e.getKey() + "..")
+          .should()
+          .dependOnClassesThat()
+          .resideInAnyPackage(forbidden.toArray(new String[0]))
+          .because(e.getKey() + " may use only " + e.getValue())
+          .check(main);
+    }
+  }
+
+  /**
+   * Files stay under {@value #FILE_BUDGET} lines, or their header (the text before the type
+   * declaration) says why, in a sentence with "lines because".
+   */
+  @Test
+  void longFilesSayWhy() throws IOException {
+    List<String> unexplained = new ArrayList<>();
+    try (Stream<Path> files = Files.walk(Path.of("src/main/java"))) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+        List<String> lines = Files.readAllLines(f);
+        if (lines.size() <= FILE_BUDGET) {
+          continue;
+        }
+        StringBuilder header = new StringBuilder();
+        for (String line : lines) {
+          if (line.matches("^(public |final |abstract |sealed )*(class|interface|record|enum) .*")
+              || line.matches(
+                  "^public (final |abstract |sealed )*(class|interface|record|enum) .*")) {
+            break;
+          }
+          header.append(line.replaceFirst("^\\s*\\*", "")).append(' ');
+        }
+        if (!header.toString().replaceAll("\\s+", " ").contains("lines because")) {
+          unexplained.add(f + " (" + lines.size() + " lines)");
+        }
+      }
+    }
+    assertTrue(
+        unexplained.isEmpty(), "over " + FILE_BUDGET + " lines with no reason: " + unexplained);
+  }
+
+  private static String room(String pkg) {
+    if (!pkg.startsWith("ai.tilt.")) {
+      return null;
+    }
+    String rest = pkg.substring("ai.tilt.".length());
+    int dot = rest.indexOf('.');
+    return dot < 0 ? rest : rest.substring(0, dot);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package ai.tilt.cli;
 
 import ai.tilt.train.Recipe;
+import ai.tilt.train.RecipeHelp;
 import ai.tilt.train.RecipeLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,7 +41,7 @@ public final class RecipeCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       Recipe r = RecipeLoader.load(file, overrides);
-      System.out.print(yaml ? RecipeLoader.toYaml(r) : RecipeLoader.explain(r));
+      System.out.print(yaml ? RecipeLoader.toYaml(r) : RecipeHelp.explain(r));
       return 0;
     }
   }

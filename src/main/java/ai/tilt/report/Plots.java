@@ -35,6 +35,9 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * as do {@code X/chosen} and {@code X/rejected} (the likelihood analysis of chosen vs rejected), so
  * the file names of a run do not depend on whether it evaluated. Non-finite and non-numeric points
  * are left out of charts and statistics.
+ *
+ * <p>Over 400 lines because the summary, the chart grouping rules and the chart styling are one
+ * reading of the same rows; PlotsTest checks them together.
  */
 public final class Plots {
   static {

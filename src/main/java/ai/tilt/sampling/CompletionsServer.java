@@ -22,7 +22,6 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -30,11 +29,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.LongStream;
 
 /**
  * Tilt's OpenAI-compatible inference server ({@code tilt serve}): the routes on-policy training
@@ -212,37 +209,15 @@ public final class CompletionsServer implements AutoCloseable {
   }
 
   private JsonNode complete(JsonNode body) {
-    String name = body.path("model").asText(servedName);
-    List<long[]> prompts = prompts(body.get("prompt"));
-    int n = body.path("n").asInt(1);
-    int maxTokens = body.path("max_tokens").asInt(16);
-    double temperature = body.path("temperature").asDouble(1.0);
-    long seed =
-        body.hasNonNull("seed")
-            ? body.get("seed").asLong()
-            : ThreadLocalRandom.current().nextLong();
-    if (n < 1) {
-      throw new BadRequest(400, "n must be >= 1, got " + n);
-    }
-    // unseeded: the seeds travel per prompt, so requests that differ only in them share a batch
-    SamplingParams params =
-        new SamplingParams(
-            maxTokens,
-            temperature <= 0 ? 1.0 : temperature,
-            Math.max(0, body.path("top_k").asInt(0)),
-            body.path("top_p").asDouble(1.0),
-            temperature <= 0,
-            body.path("ignore_eos").asBoolean(false),
-            0);
-    long[] stops = eosIds;
-    if (body.has("stop_token_ids") && body.get("stop_token_ids").isArray()) {
-      LongStream extra =
-          LongStream.range(0, body.get("stop_token_ids").size())
-              .map(i -> body.get("stop_token_ids").get((int) i).asLong());
-      stops = LongStream.concat(Arrays.stream(eosIds), extra).distinct().toArray();
-    }
-    boolean ids = body.path("return_tokens_as_token_ids").asBoolean(false);
-    boolean withLogprobs = body.hasNonNull("logprobs");
+    CompletionRequest req = CompletionRequest.parse(body, servedName, tokenizer, eosIds);
+    String name = req.model();
+    List<long[]> prompts = req.prompts();
+    int n = req.n();
+    SamplingParams params = req.params();
+    long seed = req.seed();
+    long[] stops = req.stops();
+    boolean ids = req.tokensAsIds();
+    boolean withLogprobs = req.logprobs();
     if (!name.equals(servedName) && !adapters.containsKey(name)) {
       throw new BadRequest(404, "the model '" + name + "' does not exist");
     }
@@ -310,45 +285,6 @@ public final class CompletionsServer implements AutoCloseable {
         .put("completion_tokens", completionTokens)
         .put("total_tokens", promptTokens + completionTokens);
     return root;
-  }
-
-  /** A prompt as OpenAI's completions API takes it: ids, a list of id lists, or text. */
-  private List<long[]> prompts(JsonNode p) {
-    if (p == null || p.isNull()) {
-      throw new BadRequest(400, "\"prompt\" is required");
-    }
-    List<long[]> out = new ArrayList<>();
-    if (p.isTextual()) {
-      if (tokenizer == null) {
-        throw new BadRequest(400, "this model has no tokenizer: send \"prompt\" as token ids");
-      }
-      out.add(tokenizer.encode(p.asText(), true));
-    } else if (p.isArray() && p.size() > 0 && p.get(0).isArray()) {
-      for (JsonNode one : p) {
-        out.add(ids(one));
-      }
-    } else if (p.isArray()) {
-      out.add(ids(p));
-    } else {
-      throw new BadRequest(400, "\"prompt\" must be token ids or text, got " + p.getNodeType());
-    }
-    for (long[] ids : out) {
-      if (ids.length == 0) {
-        throw new BadRequest(400, "\"prompt\" is empty");
-      }
-    }
-    return out;
-  }
-
-  private static long[] ids(JsonNode list) {
-    long[] ids = new long[list.size()];
-    for (int i = 0; i < ids.length; i++) {
-      if (!list.get(i).canConvertToLong()) {
-        throw new BadRequest(400, "prompt[" + i + "] is " + list.get(i) + ", not a token id");
-      }
-      ids[i] = list.get(i).asLong();
-    }
-    return ids;
   }
 
   private JsonNode updateWeights(JsonNode body) {

@@ -1,6 +1,5 @@
 package ai.tilt.train;
 
-import ai.tilt.doc.Doc;
 import ai.tilt.loss.Loss;
 import ai.tilt.reward.RewardSpec;
 import ai.tilt.sampling.GeneratorSpec;
@@ -18,7 +17,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
-import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,7 +31,8 @@ import java.util.function.Function;
  * Reads YAML recipes into {@link Recipe}: {@code --set a.b=value} overrides applied to the YAML
  * tree first, then one strict binding in which an unknown key, a wrong type or an unknown loss or
  * reward type fails with the key's dotted path named. Also writes the resolved recipe back (every
- * default filled in), explains it, and says which keys differ between two recipes.
+ * default filled in) and says which keys differ between two recipes ({@link RecipeHelp} explains
+ * them).
  */
 public final class RecipeLoader {
   /**
@@ -86,7 +85,12 @@ public final class RecipeLoader {
    * The recipe's sealed choices, bound by their {@code type} key: what each is called in messages,
    * its type names, and the record of a name.
    */
-  private record Choice(String what, List<String> names, Function<String, Class<?>> classOf) {}
+  record Choice(String what, List<String> names, Function<String, Class<?>> classOf) {}
+
+  /** The choice a record component of this type is, or null for a plain value or section. */
+  static Choice choiceOf(Class<?> type) {
+    return CHOICES.get(type);
+  }
 
   private static final Map<Class<?>, Choice> CHOICES =
       Map.of(
@@ -374,53 +378,5 @@ public final class RecipeLoader {
       }
     }
     return new Diff(allowed, refused);
-  }
-
-  /** Every key with its resolved value and help text, for {@code tilt recipe explain}. */
-  public static String explain(Record recipe) {
-    StringBuilder sb = new StringBuilder();
-    Map<String, String> values = flatten(recipe);
-    explain("", recipe.getClass(), values, sb);
-    return sb.toString();
-  }
-
-  private static void explain(
-      String prefix, Class<?> type, Map<String, String> values, StringBuilder sb) {
-    for (RecordComponent c : type.getRecordComponents()) {
-      String key =
-          prefix + PropertyNamingStrategies.SnakeCaseStrategy.INSTANCE.translate(c.getName());
-      Doc doc = c.getAnnotation(Doc.class);
-      Class<?> t = c.getType();
-      if (t.isRecord()) {
-        sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
-        explain(key + ".", t, values, sb);
-      } else if (CHOICES.containsKey(t)) {
-        Choice choice = CHOICES.get(t);
-        sb.append(key).append(":  # ").append(doc == null ? "" : doc.value()).append('\n');
-        String name = values.getOrDefault(key + ".type", "null");
-        sb.append(
-            String.format(
-                "  %-32s %-14s # %s%n",
-                key + ".type:", name, "one of " + String.join(", ", choice.names())));
-        Class<?> chosen = choice.classOf().apply(name);
-        if (chosen != null) {
-          explain(key + ".", chosen, values, sb); // the chosen type's own keys, with their help
-        }
-      } else {
-        String v = values.getOrDefault(key, "null");
-        if (Map.class.isAssignableFrom(t)) { // flattened as key.entry: gather the entries back
-          Map<String, String> entries = new LinkedHashMap<>();
-          values.forEach(
-              (k, x) -> {
-                if (k.startsWith(key + ".")) {
-                  entries.put(k.substring(key.length() + 1), x);
-                }
-              });
-          v = entries.isEmpty() ? "{}" : entries.toString();
-        }
-        sb.append(
-            String.format("  %-32s %-14s # %s%n", key + ":", v, doc == null ? "" : doc.value()));
-      }
-    }
   }
 }

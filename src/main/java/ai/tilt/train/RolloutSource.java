@@ -1,14 +1,6 @@
 package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
-import ai.tilt.loss.AdvantageInputs;
-import ai.tilt.loss.AdvantageOutput;
-import ai.tilt.loss.Advantages;
-import ai.tilt.loss.GroupLoss;
-import ai.tilt.loss.Loss;
-import ai.tilt.loss.PolicyGradientLoss;
-import ai.tilt.loss.RewardModelLoss;
-import ai.tilt.loss.Sft;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.Devices;
@@ -46,6 +38,7 @@ final class RolloutSource implements IterationSource {
   private final Reward gold; // null: the training reward
   private final Collector collector;
   private final Evaluator evaluator;
+  private final RolloutMaterial materials;
   private final PrintStream console;
   private final ServerSampling server; // null: sampling in this process
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
@@ -94,6 +87,14 @@ final class RolloutSource implements IterationSource {
             : null;
     this.collector =
         new Collector(policy.model(), reference, tokenizer, eos, padId, micro, streams);
+    this.materials =
+        new RolloutMaterial(
+            recipe,
+            policy,
+            collector,
+            padId,
+            streams,
+            importanceSampling() ? serverSpec().importanceSamplingCap() : 0);
     this.evaluator =
         new Evaluator(
             collector, reference, cfg.evalCollection(), evalPrompts, gold != null ? gold : reward);
@@ -197,7 +198,7 @@ final class RolloutSource implements IterationSource {
       }
     }
     OnlineState before = OnlineState.of(state, cfg);
-    Material material = material(rollout, before);
+    RolloutMaterial.Material material = materials.of(rollout, before);
     if (material.isWeights() != null) {
       metrics.put("sampling/is_weight_mean", material.isWeights().mean());
       metrics.put("sampling/is_truncated_frac", material.isWeights().truncatedFraction());
@@ -219,98 +220,6 @@ final class RolloutSource implements IterationSource {
         after.toMap(),
         (System.nanoTime() - t0) / 1e9,
         metrics);
-  }
-
-  /**
-   * What a rollout becomes for the recipe's loss, the reward baseline it leaves behind, and the
-   * truncated IS weights applied to its advantages (server samples only, else null).
-   */
-  private record Material(
-      Objective objective, Advantages.Baseline baseline, TruncatedIs.Weights isWeights) {}
-
-  private Material material(Rollout rollout, OnlineState state) {
-    return recipe
-        .loss()
-        .match(
-            new Loss.Cases<Material>() {
-              @Override
-              public Material groups(GroupLoss loss) {
-                PairBuilder.Built built = PairBuilder.build(rollout, loss, cfg, streams);
-                PreferenceObjective inner =
-                    new PreferenceObjective(
-                        policy.model(),
-                        null,
-                        loss,
-                        padId,
-                        built.groups(),
-                        List.of(),
-                        built.referenceSums(),
-                        null,
-                        "");
-                return new Material(
-                    new IterationObjective(inner, built.groupsOfPrompt()), state.baseline(), null);
-              }
-
-              @Override
-              public Material policyGradient(PolicyGradientLoss loss) {
-                float[][] oldValues =
-                    loss.needsValues()
-                        ? collector.tokenValues(
-                            policy,
-                            rollout.prompts(),
-                            rollout.samplesPerPrompt(),
-                            rollout.completions())
-                        : null;
-                AdvantageOutput adv =
-                    loss.advantages(
-                        new AdvantageInputs(
-                            rollout.rewards(),
-                            rollout.samplesPerPrompt(),
-                            rollout.oldLogps(),
-                            rollout.refLogps(),
-                            state.klCoef(),
-                            state.baseline(),
-                            oldValues));
-                TruncatedIs.Weights isWeights = null;
-                if (importanceSampling()) {
-                  isWeights =
-                      TruncatedIs.of(
-                          rollout.oldLogps(),
-                          rollout.samplingLogps(),
-                          serverSpec().importanceSamplingCap());
-                  adv =
-                      new AdvantageOutput(
-                          TruncatedIs.scale(adv.advantages(), isWeights.weights()),
-                          adv.returns(),
-                          adv.baseline());
-                }
-                Objective objective =
-                    new PolicyObjective(
-                        policy,
-                        loss,
-                        padId,
-                        rollout,
-                        adv,
-                        oldValues,
-                        recipe.train().lossNormalization());
-                return new Material(objective, adv.baseline(), isWeights);
-              }
-
-              @Override
-              public Material sft(Sft loss) {
-                throw notOnPolicy(loss);
-              }
-
-              @Override
-              public Material rewardModel(RewardModelLoss loss) {
-                throw notOnPolicy(loss);
-              }
-
-              private IllegalStateException notOnPolicy(Loss loss) {
-                return new IllegalStateException(
-                    loss.type() + " on-policy: Recipe.validate refuses this");
-              }
-            });
   }
 
   /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.train.Recipe;
+import ai.tilt.train.RecipeHelp;
 import ai.tilt.train.RecipeLoader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -58,9 +59,9 @@ class LossBindingTest {
       String yaml = RecipeLoader.toYaml(r);
       Recipe again = RecipeLoader.bind((ObjectNode) readTree(yaml), List.of(), "round trip");
       assertEquals(r.loss(), again.loss(), yaml);
-      assertTrue(RecipeLoader.explain(r).contains("loss.type:"), name);
+      assertTrue(RecipeHelp.explain(r).contains("loss.type:"), name);
     }
-    String explained = RecipeLoader.explain(bind("loss: {type: kto, beta: 0.2}\n"));
+    String explained = RecipeHelp.explain(bind("loss: {type: kto, beta: 0.2}\n"));
     assertTrue(
         explained.contains("loss.desirable_weight:") && explained.contains("w_D"), explained);
   }

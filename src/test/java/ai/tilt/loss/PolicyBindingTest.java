@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.runtime.Torch;
 import ai.tilt.train.Recipe;
+import ai.tilt.train.RecipeHelp;
 import ai.tilt.train.RecipeLoader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -76,7 +77,7 @@ class PolicyBindingTest {
       assertEquals(r.loss(), RecipeLoader.bind(obj(yaml), List.of(), "round trip").loss(), yaml);
     }
     String explained =
-        RecipeLoader.explain(RecipeLoader.bind(obj("loss: grpo\n"), List.of(), "test"));
+        RecipeHelp.explain(RecipeLoader.bind(obj("loss: grpo\n"), List.of(), "test"));
     assertTrue(
         explained.contains("loss.epsilon_high:") && explained.contains("loss.scale_rewards:"),
         explained);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.tilt.train.RecipeHelp;
 import ai.tilt.train.RecipeLoader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -116,7 +117,7 @@ class RewardBindingTest {
   @Test
   void explainListsTheChosenRewardsKeysWithHelp() {
     String text =
-        RecipeLoader.explain(
+        RecipeHelp.explain(
             bind(
                 "reward: {type: bump, center: 20}\n"
                     + "online: {reward: {type: http, url: 'http://h/r', headers: {X-Key: v}}}\n"));

@@ -135,7 +135,7 @@ class RecipeLoaderTest {
     Recipe again = RecipeLoader.load(resolved, List.of());
     assertEquals(RecipeLoader.flatten(r), RecipeLoader.flatten(again));
     assertTrue(RecipeLoader.toYaml(r).contains("loss_normalization: per_token"));
-    assertTrue(RecipeLoader.explain(r).contains("train.micro_batch_size:"));
+    assertTrue(RecipeHelp.explain(r).contains("train.micro_batch_size:"));
   }
 
   @Test

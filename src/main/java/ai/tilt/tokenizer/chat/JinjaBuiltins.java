@@ -12,6 +12,9 @@ import java.util.Set;
 /**
  * Operators, attribute/item access, tests and Python methods with Jinja2 semantics (as in
  * ImmutableSandboxedEnvironment: no mutating list/dict methods). Filters: {@link JinjaFilters}.
+ *
+ * <p>Over 400 lines because Python's str, list and dict methods that chat templates call are one
+ * dispatch table by receiver type; split, a method name would be looked up in several places.
  */
 final class JinjaBuiltins {
   private JinjaBuiltins() {}
