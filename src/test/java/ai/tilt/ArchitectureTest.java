@@ -174,6 +174,33 @@ class ArchitectureTest {
         unexplained.isEmpty(), "over " + FILE_BUDGET + " lines with no reason: " + unexplained);
   }
 
+  /**
+   * The loop reads top to bottom with no adapter, value-head or seed code in it: those live in the
+   * Policy (LoRA, the value head, what a step needs) and Streams (every draw).
+   */
+  @Test
+  void theLoopHoldsNoAdapterValueHeadOrSeedCode() {
+    noClasses()
+        .that()
+        .haveFullyQualifiedName("ai.tilt.train.Trainer")
+        .should()
+        .dependOnClassesThat()
+        .haveFullyQualifiedName("ai.tilt.model.Lora")
+        .orShould()
+        .dependOnClassesThat()
+        .haveFullyQualifiedName("ai.tilt.model.LoraFiles")
+        .orShould()
+        .dependOnClassesThat()
+        .haveFullyQualifiedName("ai.tilt.train.ValueHead")
+        .orShould()
+        .dependOnClassesThat()
+        .haveFullyQualifiedName("ai.tilt.train.Streams")
+        .orShould()
+        .dependOnClassesThat()
+        .haveFullyQualifiedName("ai.tilt.model.CausalLM")
+        .check(main);
+  }
+
   private static String room(String pkg) {
     if (!pkg.startsWith("ai.tilt.")) {
       return null;

@@ -10,13 +10,10 @@ import java.util.List;
  * Where on-policy samples come from ({@code online.generator}), bound once when the recipe is read:
  * {@link InProcess} (the policy samples in this process, the default) or a {@link Server}, an
  * OpenAI-compatible inference server that gets the policy's weights after each update through a
- * directory both sides see. A server's keys exist only under {@code type: server}.
+ * directory both sides see. A server's keys exist only under {@code type: server}; an absent {@code
+ * online.generator} is in-process.
  */
-@JsonTypeInfo(
-    use = JsonTypeInfo.Id.NAME,
-    include = JsonTypeInfo.As.PROPERTY,
-    property = "type",
-    defaultImpl = GeneratorSpec.InProcess.class)
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({
   @JsonSubTypes.Type(value = GeneratorSpec.InProcess.class, name = "in_process"),
   @JsonSubTypes.Type(value = GeneratorSpec.Server.class, name = "server")

@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
 import ai.tilt.model.Lora;
@@ -128,6 +129,11 @@ public final class Policy implements AutoCloseable {
   /** The causal LM (with its adapters, when it has them). */
   public CausalLM model() {
     return model;
+  }
+
+  /** Where a training step's arrays live (the model's manager). */
+  NDManager manager() {
+    return model.manager();
   }
 
   /** The weights the optimizer updates, by name (HF names; the value head's are value_head.*). */

@@ -71,8 +71,7 @@ public final class Trainer {
     LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), total);
     Policy policy = run.policy();
     TrainStep stepper =
-        new TrainStep(
-            policy.model().manager(), policy.trainable(), run.optimizer(), t.maxGradNorm());
+        new TrainStep(policy.manager(), policy.trainable(), run.optimizer(), t.maxGradNorm());
     TrainerState state = run.state();
     long lastCheckpoint = state.step();
     try (MetricsLog log =

@@ -1,0 +1,123 @@
+package ai.tilt.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.tilt.sampling.GeneratorSpec;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every rule that ties sections together is decided by {@link Recipe#validate}, before anything
+ * loads, with the keys named; and online.generator binds to its sealed type.
+ */
+class RecipeRulesTest {
+  private static final String BASE = "model: {init: {arch: llama}}\ndata: {train: p.jsonl}\n";
+
+  @TempDir Path tmp;
+
+  private static Recipe recipe(String yaml, String... overrides) throws IOException {
+    return RecipeLoader.bind(
+        (ObjectNode) new YAMLMapper().readTree(BASE + yaml), List.of(overrides), "test");
+  }
+
+  private static String refused(String yaml, String... overrides) throws IOException {
+    Recipe r = recipe(yaml, overrides);
+    return assertThrows(IllegalArgumentException.class, r::validate).getMessage();
+  }
+
+  @Test
+  void crossSectionRulesNameTheirKeys() throws IOException {
+    String online = "online: {reward: min_length}\n";
+    String server =
+        "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model: p}}\n";
+    assertTrue(refused("loss: grpo\n").contains("add an online: section"));
+    assertTrue(refused("loss: sft\n" + online).contains("not sft"));
+    assertTrue(refused("loss: reward_model\n" + online).contains("not reward_model"));
+    assertTrue(
+        refused("loss: dpo\n" + server, "online.source=offline")
+            .contains("online.generator: a server samples on-policy"));
+    assertTrue(
+        refused("loss: dpo\n" + server, "online.generator.update=lora_adapter")
+            .contains("online.generator.update lora_adapter needs model.lora"));
+    assertTrue(
+        refused("loss: dpo\n" + server, "model.lora={rank: 4}")
+            .contains("weights_from_disk sends full weights, but model.lora"));
+    assertTrue(
+        refused("loss: kto\n", "model.precompute_reference=true")
+            .contains("model.precompute_reference does not work with kto"));
+    assertTrue(
+        refused("loss: dpo\ntrain: {batch_size: 6, micro_batch_size: 4}\n")
+            .contains("train.batch_size (6) must be a positive multiple"));
+    assertTrue(refused("train: {precision: bf16}\n").contains("train.precision bf16"));
+    assertTrue(refused("loss: dpo\n" + online, "online.reward=null").contains("online.reward"));
+    String both = refused("", "model.path=m");
+    assertTrue(both.contains("exactly one of model.path and model.init"), both);
+    // and what the rules allow passes
+    recipe("loss: dpo\n" + server).validate();
+    recipe("loss: dpo\n" + server, "online.generator.update=lora_adapter", "model.lora={rank: 4}")
+        .validate();
+    recipe("loss: grpo\n" + online).validate();
+  }
+
+  @Test
+  void theGeneratorIsASealedChoice() throws IOException {
+    assertEquals(
+        new GeneratorSpec.InProcess(),
+        recipe("online: {reward: min_length}\n").online().generator());
+    assertEquals(
+        new GeneratorSpec.InProcess(),
+        recipe("online: {reward: min_length, generator: in_process}\n").online().generator());
+    String unknown =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> recipe("online: {reward: min_length, generator: {type: vllm}}\n"))
+            .getMessage();
+    assertTrue(
+        unknown.contains("unknown generator type 'vllm'") && unknown.contains("in_process, server"),
+        unknown);
+    String untyped =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> recipe("online: {reward: min_length, generator: {staleness: 1}}\n"))
+            .getMessage();
+    assertTrue(untyped.contains("'online.generator' needs a type"), untyped);
+    String serverKey =
+        assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                    recipe(
+                        "online: {reward: min_length, generator: {type: in_process, staleness:"
+                            + " 1}}\n"))
+            .getMessage();
+    assertTrue(serverKey.contains("'online.generator.staleness'"), serverKey);
+  }
+
+  /** A checkpoint of the release before the generator was a choice carries the server keys. */
+  @Test
+  void aSavedRecipeOfTheEarlierGeneratorShapeStillLoads() throws IOException {
+    Path saved =
+        Files.writeString(
+            tmp.resolve("recipe.yaml"),
+            BASE
+                + "loss: {type: dpo}\nonline:\n  reward: {type: min_length}\n  generator:\n"
+                + "    type: in_process\n    url: []\n    model: null\n    max_concurrency: 8\n"
+                + "    timeout_s: 600.0\n    retries: 3\n    backoff_s: 1.0\n"
+                + "    update: weights_from_disk\n    update_path: /update_weights_from_disk\n"
+                + "    weights_dir: null\n    staleness: 0\n    overlap: false\n"
+                + "    importance_sampling_cap: 2.0\n");
+    Recipe r = RecipeLoader.loadSaved(saved);
+    assertEquals(new GeneratorSpec.InProcess(), r.online().generator());
+    assertTrue(
+        RecipeLoader.diff(r, recipe("loss: dpo\nonline: {reward: min_length}\n"))
+            .refused()
+            .isEmpty());
+  }
+}
