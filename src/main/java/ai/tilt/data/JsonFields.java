@@ -1,7 +1,11 @@
 package ai.tilt.data;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -64,5 +68,23 @@ final class JsonFields {
       out.add(Jsonl.mapper().convertValue(m, OBJECT));
     }
     return out;
+  }
+
+  /** One JSONL line as a JSON object: its own UTF-8 bytes decoded, parsed, checked. */
+  static JsonNode object(byte[] raw) throws Invalid {
+    JsonNode o;
+    try {
+      // Decoded line by line: a Reader decodes ahead in blocks and would blame the wrong line.
+      String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(raw)).toString();
+      o = Jsonl.mapper().readTree(text);
+    } catch (CharacterCodingException e) {
+      throw new Invalid("not valid UTF-8");
+    } catch (JsonProcessingException e) {
+      throw new Invalid("invalid JSON: " + e.getOriginalMessage());
+    }
+    if (o == null || !o.isObject()) {
+      throw new Invalid("expected a JSON object");
+    }
+    return o;
   }
 }

@@ -3,15 +3,11 @@ package ai.tilt.data;
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceLines.Parsed;
 import ai.tilt.tokenizer.TextTokenizer;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -177,7 +173,7 @@ public final class PreferenceDataset {
         }
         lines++;
         try {
-          JsonNode o = object(raw);
+          JsonNode o = JsonFields.object(raw);
           Kind k = PreferenceLines.kindOf(o);
           if (kind == null) {
             kind = k;
@@ -307,22 +303,5 @@ public final class PreferenceDataset {
     boolean truncated = promptCut || cut > 0;
     return new Fit(
         new ResponseGroup(prompt, responses, p.rewards(), line, truncated), promptCut, cut);
-  }
-
-  private static JsonNode object(byte[] raw) throws Invalid {
-    JsonNode o;
-    try {
-      // Decoded line by line: a Reader decodes ahead in blocks and would blame the wrong line.
-      String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(raw)).toString();
-      o = Jsonl.mapper().readTree(text);
-    } catch (CharacterCodingException e) {
-      throw new Invalid("not valid UTF-8");
-    } catch (JsonProcessingException e) {
-      throw new Invalid("invalid JSON: " + e.getOriginalMessage());
-    }
-    if (o == null || !o.isObject()) {
-      throw new Invalid("expected a JSON object");
-    }
-    return o;
   }
 }

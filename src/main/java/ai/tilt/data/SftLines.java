@@ -7,11 +7,7 @@ import static ai.tilt.data.JsonFields.type;
 
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.tokenizer.TextTokenizer;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -33,19 +29,7 @@ final class SftLines {
   }
 
   SftExample example(byte[] raw, int line) throws Invalid {
-    JsonNode o;
-    try {
-      // Decoded line by line: a Reader decodes ahead in blocks and would blame the wrong line.
-      String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(raw)).toString();
-      o = Jsonl.mapper().readTree(text);
-    } catch (CharacterCodingException e) {
-      throw new Invalid("not valid UTF-8");
-    } catch (JsonProcessingException e) {
-      throw new Invalid("invalid JSON: " + e.getOriginalMessage());
-    }
-    if (o == null || !o.isObject()) {
-      throw new Invalid("expected a JSON object");
-    }
+    JsonNode o = JsonFields.object(raw);
     boolean lm = present(o, "text");
     boolean chat = present(o, "messages");
     boolean pc = present(o, "prompt") || present(o, "completion");

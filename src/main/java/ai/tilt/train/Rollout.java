@@ -4,9 +4,9 @@ import ai.tilt.data.PromptSet;
 import java.util.List;
 
 /**
- * One iteration's experience, the record that passes from collection to scoring to the update
- * (OpenRLHF's "experience"). Row {@code g * C + k} is response k of prompt g; per-token arrays are
- * ragged, one entry per completion token, aligned with {@code completions}.
+ * One iteration's rollout, the typed record that passes from collection to scoring to the update
+ * (what OpenRLHF calls an "experience"). Row {@code g * C + k} is response k of prompt g; per-token
+ * arrays are ragged, one entry per completion token, aligned with {@code completions}.
  *
  * @param iteration the iteration that collected it
  * @param prompts the B prompts

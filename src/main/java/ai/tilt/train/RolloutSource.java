@@ -16,14 +16,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * On-policy training as the loop's experience (Tajwar et al., 2024, Algorithm 1): iteration i takes
- * the next B prompts of the seeded prompt stream, collects C responses per prompt (sampled from the
- * current policy, or the prompts' own when {@code online.source} is offline), scores them, and
- * turns them into what the loss trains on: pairs, labelled responses or scored lists for a
- * preference loss ({@link PairBuilder}), per-token advantages from the loss's own estimator for a
- * policy-gradient loss. The loop then makes T = {@code online.reuse} passes over minibatches of M
- * prompts. Evaluation samples the held-out prompts and reports the gold reward, the KL to the
- * reference, length, EOS rate and the win rate over the reference's samples.
+ * On-policy training as the loop's source of iterations (Tajwar et al., 2024, Algorithm 1):
+ * iteration i takes the next B prompts of the seeded prompt stream, collects C responses per prompt
+ * (sampled from the current policy, or the prompts' own when {@code online.source} is offline),
+ * scores them, and turns them into what the loss trains on: pairs, labelled responses or scored
+ * lists for a preference loss ({@link PairBuilder}), per-token advantages from the loss's own
+ * estimator for a policy-gradient loss. The loop then makes T = {@code online.reuse} passes over
+ * minibatches of M prompts. Evaluation samples the held-out prompts and reports the gold reward,
+ * the KL to the reference, length, EOS rate and the win rate over the reference's samples.
  */
 final class RolloutSource implements IterationSource {
   private final Recipe recipe;

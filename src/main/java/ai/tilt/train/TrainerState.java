@@ -15,9 +15,9 @@ import java.util.Map;
  * named after the event that changes it.
  *
  * <p>No random-generator state is saved because none is needed: DJL cannot save libtorch's, so
- * every random draw in Tilt is a pure function of (seed, iteration or epoch, stream): the data
- * order of epoch e is a permutation seeded by (seed, e), and the cursor below says where in it the
- * run stands.
+ * every random draw in Tilt is one of the streams {@link Streams} names, each a pure function of
+ * (seed, position): the data order of epoch e is {@link Streams#epochOrder}, and the cursor below
+ * says where in it the run stands.
  *
  * @param step optimizer steps done (skipped non-finite steps and empty minibatches included)
  * @param iteration iterations of Algorithm 1 done (for training on a dataset file, one per step);
