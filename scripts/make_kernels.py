@@ -128,7 +128,7 @@ class TiltKernels(torch.nn.Module):
 
     @torch.jit.export
     def sample_plain(self, logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
-        """Sampler.draw's inverse-CDF draw without top-k/top-p, in one call and in two levels: the
+        """TokenSampler.draw's inverse-CDF draw without top-k/top-p, in one call and in two levels: the
         fp64 prefix sums of 256-token blocks pick the block, the block's own prefix sums pick the
         token. The same token as one cumulative sum over the vocabulary (up to fp64 rounding at a
         boundary), with two passes over the (B, V) probabilities instead of six (measured 25-45%

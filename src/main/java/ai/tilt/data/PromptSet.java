@@ -63,8 +63,8 @@ public final class PromptSet {
         List<Map<String, Object>> m =
             Jsonl.mapper().convertValue(msgs, new TypeReference<List<Map<String, Object>>>() {});
         need(tok, line);
-        ids = chat(encoding, m, line); // a line error when the tokenizer has no template
-        text = tok.applyChatTemplate(m, true, Map.of()); // what rewards read
+        text = render(encoding, m, line); // what rewards read
+        ids = encoding.prompt(text);
       } else if (line.has("prompt")) {
         text = line.text("prompt");
         need(tok, line);
@@ -136,10 +136,10 @@ public final class PromptSet {
     return out;
   }
 
-  private static long[] chat(
+  private static String render(
       TextEncoding encoding, List<Map<String, Object>> messages, Jsonl.Line line) {
     try {
-      return encoding.chat(messages, true);
+      return encoding.render(messages, true);
     } catch (JsonFields.Invalid e) {
       throw line.error(e.getMessage());
     }

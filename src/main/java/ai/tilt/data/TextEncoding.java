@@ -65,12 +65,17 @@ final class TextEncoding {
 
   /** A conversation rendered by the chat template and encoded with BOS at most once. */
   long[] chat(List<Map<String, Object>> messages, boolean generationPrompt) throws Invalid {
+    return prompt(render(messages, generationPrompt));
+  }
+
+  /** A conversation as the chat template renders it (what a reward reads as the prompt's text). */
+  String render(List<Map<String, Object>> messages, boolean generationPrompt) throws Invalid {
     if (!tok.hasChatTemplate()) {
       throw new Invalid(
           "chat line, but the tokenizer in " + tok.directory() + " has no chat template");
     }
     try {
-      return tok.encodeChat(messages, generationPrompt, null);
+      return tok.applyChatTemplate(messages, generationPrompt, null);
     } catch (ChatTemplate.TemplateException e) {
       throw new Invalid("chat template: " + e.getMessage());
     }

@@ -58,9 +58,10 @@ public final class Checkpoints {
    * the run's base) and {@code adapter_model.safetensors}, beside the tokenizer files, and no copy
    * of the base's weights.
    *
+   * @param policy the weights (or adapters, naming the run's base) and the value head, if any
    * @param source where the run's model came from: its side files (config.json, tokenizer and
    *     generation files, read when the run started; the source's own config.json keeps every key
-   *     the model was published with) and, for adapters, the base they belong to
+   *     the model was published with)
    */
   public static Path write(
       Path runDir,

@@ -248,32 +248,32 @@ public record MemoryEstimate(
   public static MemoryEstimate forRecipe(Recipe recipe) throws IOException {
     recipe.validate();
     ModelConfig config;
-    TextTokenizer tok;
+    TextTokenizer tok = null;
     Path tmp = null;
-    if (recipe.model().path() != null) {
-      Path dir = Path.of(recipe.model().path());
-      config = ModelConfig.load(dir);
-      tok = TextTokenizer.loadIfPresent(dir);
-    } else {
-      Recipe.Init init = recipe.model().init();
-      ModelConfig.Family family = ModelConfig.Family.of(init.arch());
-      if (init.vocabSize() != null) {
-        config = Presets.config(family, init.preset(), init.vocabSize(), null, new long[0], null);
-        tok = null;
-      } else {
-        Path dir = init.tokenizer() != null ? Path.of(init.tokenizer()) : null;
-        if (dir == null) {
-          tmp = Files.createTempDirectory("tilt-estimate");
-          ByteLevelBpe.write(tmp);
-          dir = tmp;
-        }
-        tok = TextTokenizer.load(dir);
-        config =
-            Presets.config(
-                family, init.preset(), tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
-      }
-    }
     try {
+      if (recipe.model().path() != null) {
+        Path dir = Path.of(recipe.model().path());
+        config = ModelConfig.load(dir);
+        tok = TextTokenizer.loadIfPresent(dir);
+      } else {
+        Recipe.Init init = recipe.model().init();
+        ModelConfig.Family family = ModelConfig.Family.of(init.arch());
+        if (init.vocabSize() != null) {
+          config = Presets.config(family, init.preset(), init.vocabSize(), null, new long[0], null);
+          tok = null;
+        } else {
+          Path dir = init.tokenizer() != null ? Path.of(init.tokenizer()) : null;
+          if (dir == null) {
+            tmp = Files.createTempDirectory("tilt-estimate");
+            ByteLevelBpe.write(tmp);
+            dir = tmp;
+          }
+          tok = TextTokenizer.load(dir);
+          config =
+              Presets.config(
+                  family, init.preset(), tok.vocabSize(), tok.bosId(), tok.eosIds(), tok.padId());
+        }
+      }
       Work work = WorkShapes.of(recipe, tok, config);
       boolean gpu = Devices.current().isGpu();
       return of(config, recipe, work, gpu, available(gpu));

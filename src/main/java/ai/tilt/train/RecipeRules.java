@@ -38,7 +38,8 @@ final class RecipeRules {
         t.maxSteps() >= 0 && (t.maxSteps() > 0 || t.epochs() == null || t.epochs() > 0),
         "train.max_steps must be > 0, or train.epochs > 0");
     require(
-        !(loss.needsKlBatch() && loss.needsReference() && r.model().precomputeReference()),
+        r.online() != null // on-policy runs never precompute: their responses are new each time
+            || !(loss.needsKlBatch() && loss.needsReference() && r.model().precomputeReference()),
         "model.precompute_reference does not work with "
             + loss.type()
             + ", whose KL estimate pairs prompts with other prompts' responses at random");

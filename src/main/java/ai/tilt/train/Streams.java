@@ -91,7 +91,7 @@ public record Streams(long seed) {
   }
 
   /** Fresh LoRA adapters' A matrices. */
-  long loraInit() {
+  public long loraInit() {
     return seed ^ 0x4C6F5241L;
   }
 

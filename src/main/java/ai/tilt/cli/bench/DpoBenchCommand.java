@@ -14,6 +14,7 @@ import ai.tilt.train.MemoryEstimate;
 import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.ReferenceModel;
+import ai.tilt.train.Streams;
 import ai.tilt.train.WorkShapes;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -110,7 +111,7 @@ public final class DpoBenchCommand implements Callable<Integer> {
             Lora.create(
                 policy,
                 new Lora.Spec(loraRank, 2.0 * loraRank, 0, List.of("all-linear"), false),
-                0);
+                new Streams(0).loraInit()); // the adapters a recipe of seed 0 starts from
         policy.setLora(lora);
         policy.setPrecision(p == Precision.FP32 ? Precision.FP32 : Precision.BF16);
         trainable = lora.parameters();
