@@ -68,8 +68,7 @@ public final class DpoBench {
     long gpuPeak = -1;
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
         PreferenceObjective objective =
-            new PreferenceObjective(
-                policy, reference, new Dpo(0.1, 0.0), 0, data, List.of(), null, null, "")) {
+            PreferenceObjective.against(policy, reference, new Dpo(0.1, 0.0), 0, data)) {
       TrainStep stepper = new TrainStep(policy.manager(), params, opt, 1.0);
       for (int i = -warmup; i < steps; i++) {
         Objective.Window w = objective.prepare(micros);

@@ -39,6 +39,37 @@ public final class PreferenceObjective implements DatasetObjective {
   private final float[][] evalReference;
   private final String summary;
 
+  /**
+   * A rollout's groups, whose reference log-prob sums were taken at collection: no reference model,
+   * no held-out data.
+   */
+  static PreferenceObjective onRollout(
+      CausalLM policy,
+      GroupLoss loss,
+      long padId,
+      List<ResponseGroup> groups,
+      float[][] referenceSums) {
+    return new PreferenceObjective(
+        policy, null, loss, padId, groups, List.of(), referenceSums, null, "");
+  }
+
+  /** Groups trained against a reference model, with no held-out data (benchmarks). */
+  public static PreferenceObjective against(
+      CausalLM policy,
+      ReferenceModel reference,
+      GroupLoss loss,
+      long padId,
+      List<ResponseGroup> groups) {
+    return new PreferenceObjective(
+        policy, reference, loss, padId, groups, List.of(), null, null, "");
+  }
+
+  /**
+   * @param reference the frozen reference, or null when its log-probs are given or not needed
+   * @param trainReference each training group's reference log-prob sums, known beforehand, or null
+   * @param evalReference the same for the held-out groups
+   * @param summary what the data loader said of the data, for the run's first log line
+   */
   public PreferenceObjective(
       CausalLM policy,
       ReferenceModel reference,

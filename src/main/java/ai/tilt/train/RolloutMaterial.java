@@ -8,7 +8,6 @@ import ai.tilt.loss.Loss;
 import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
-import java.util.List;
 
 /**
  * What a scored rollout becomes for the recipe's loss (Tajwar et al., 2024, Algorithm 1, the step
@@ -62,16 +61,8 @@ final class RolloutMaterial {
                 PairBuilder.Built built =
                     PairBuilder.build(rollout, loss, recipe.online(), streams);
                 PreferenceObjective inner =
-                    new PreferenceObjective(
-                        policy.model(),
-                        null,
-                        loss,
-                        padId,
-                        built.groups(),
-                        List.of(),
-                        built.referenceSums(),
-                        null,
-                        "");
+                    PreferenceObjective.onRollout(
+                        policy.model(), loss, padId, built.groups(), built.referenceSums());
                 return new Material(
                     new IterationObjective(inner, built.groupsOfPrompt()), state.baseline(), null);
               }
