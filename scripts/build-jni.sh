@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds DJL 0.36.0's PyTorch JNI (libdjl_torch.so) against a libtorch of your choice, places it where
-# DJL's LibUtils looks for it, and writes the environment that makes DJL use it.
+# DJL's LibUtils looks for it, and writes the environment that makes DJL use it. Beside it, Tilt's
+# own libtilt_dist.so (src/main/native/dist: c10d collectives on DJL's arrays, Gloo, and NCCL for a
+# CUDA libtorch), which data-parallel training loads (README, "Many devices").
 #
 # DJL's prebuilt JNI (inside pytorch-jni 2.7.1-0.36.0) is linked against libtorch 2.7.1 and loads no
 # other; a machine whose CUDA/PyTorch is newer (the GPU machines here carry only a torch 2.11 wheel)
@@ -14,10 +16,11 @@
 #                     api/src/main/native (default: ../shared/cuda-kit/src beside this checkout, if present)
 #     --out DIR       where the JNI and env.sh go (default: target/jni/<version>-<flavor>)
 #     --jobs N        parallel compiles (default: the processors available)
+#     --dist-only     rebuild only libtilt_dist.so, beside a JNI built before into the same --out
 # Then:  source <out>/env.sh && ./tilt doctor      (doctor names the libtorch and the JNI build it runs)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-torch="" flavor="" djl="" out="" jobs="$(nproc)"
+torch="" flavor="" djl="" out="" jobs="$(nproc)" dist_only=0
 while (($#)); do
   case "$1" in
     --torch) torch="$2"; shift 2 ;;
@@ -25,7 +28,8 @@ while (($#)); do
     --djl-src) djl="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --dist-only) dist_only=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-jni: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -78,25 +82,32 @@ utils="$djl/api/src/main/native"
 
 out="${out:-$here/target/jni/$version-$djl_flavor}"
 work="$out/build"
-rm -rf "$work"; mkdir -p "$work/include"
-# the sources are copied: the CUDA patch must not touch a read-only or shared checkout
-cp -r "$native/src/main/native" "$work/src"
-if [[ "$flavor" == cuda ]]; then
-  (cd "$work/src" && patch -s -p7 < "$here/scripts/jni/cuda-context.patch") ||
-    fail "scripts/jni/cuda-context.patch does not apply to $native"
-fi
+# libtorch 2.14's headers refuse C++17 ("C++20 or later compatible compiler is required")
+std=c++17
+grep -q 'C++20 or later' "$torch/include/ATen/ATen.h" 2>/dev/null && std=c++20
+cache="$out/engine-cache"
+dest="$cache/pytorch/$version-$djl_flavor-linux-x86_64"
+if ((dist_only == 0)); then
+  rm -rf "$work"; mkdir -p "$work/include"
+  # the sources are copied: the CUDA patch must not touch a read-only or shared checkout
+  cp -r "$native/src/main/native" "$work/src"
+  if [[ "$flavor" == cuda ]]; then
+    (cd "$work/src" && patch -s -p7 < "$here/scripts/jni/cuda-context.patch") ||
+      fail "scripts/jni/cuda-context.patch does not apply to $native"
+  fi
 
-# the JNI header: pre-generated in the kit; from a DJL checkout, javac -h makes it
-header="ai_djl_pytorch_jni_PyTorchLibrary.h"
-if [[ -f "$native/build/include/$header" ]]; then
-  cp "$native/build/include/$header" "$work/include/"
-else
-  command -v javac > /dev/null || fail "$native/build/include/$header is missing and there is no javac to generate it"
-  lib="$djl/engines/pytorch/pytorch-engine/src/main/java/ai/djl/pytorch/jni/PyTorchLibrary.java"
-  [[ -f "$lib" ]] || fail "neither $native/build/include/$header nor $lib exists"
-  engine_jar="$(ls ~/.m2/repository/ai/djl/pytorch/pytorch-engine/0.36.0/pytorch-engine-0.36.0.jar 2>/dev/null || true)"
-  api_jar="$(ls ~/.m2/repository/ai/djl/api/0.36.0/api-0.36.0.jar 2>/dev/null || true)"
-  javac -h "$work/include" -d "$work/classes" -cp "$engine_jar:$api_jar" "$lib"
+  # the JNI header: pre-generated in the kit; from a DJL checkout, javac -h makes it
+  header="ai_djl_pytorch_jni_PyTorchLibrary.h"
+  if [[ -f "$native/build/include/$header" ]]; then
+    cp "$native/build/include/$header" "$work/include/"
+  else
+    command -v javac > /dev/null || fail "$native/build/include/$header is missing and there is no javac to generate it"
+    lib="$djl/engines/pytorch/pytorch-engine/src/main/java/ai/djl/pytorch/jni/PyTorchLibrary.java"
+    [[ -f "$lib" ]] || fail "neither $native/build/include/$header nor $lib exists"
+    engine_jar="$(ls ~/.m2/repository/ai/djl/pytorch/pytorch-engine/0.36.0/pytorch-engine-0.36.0.jar 2>/dev/null || true)"
+    api_jar="$(ls ~/.m2/repository/ai/djl/api/0.36.0/api-0.36.0.jar 2>/dev/null || true)"
+    javac -h "$work/include" -d "$work/classes" -cp "$engine_jar:$api_jar" "$lib"
+  fi
 fi
 # jni.h: a JDK's, or the kit's copy where the machine has no JDK
 jni=""
@@ -124,20 +135,19 @@ inc=(-I"$work/include" -I"$jni" -I"$jni/linux" -I"$utils" -isystem "$torch/inclu
 cxx="${CXX:-g++}"
 command -v "$cxx" > /dev/null || fail "no C++ compiler ($cxx); apt-get install g++"
 start=$(date +%s)
+mkdir -p "$dest"
+if ((dist_only == 0)); then
 echo "build-jni: DJL 0.36.0 JNI for libtorch $full ($djl_flavor) at $torch, $jobs jobs" >&2
 objs=()
 for f in "$work"/src/*.cc; do
   o="$work/$(basename "$f" .cc).o"; objs+=("$o")
   while (($(jobs -rp | wc -l) >= jobs)); do wait -n || fail "compiling failed (log above)"; done
-  "$cxx" -std=c++17 -O2 -fPIC -w "${defs[@]}" "${inc[@]}" -c "$f" -o "$o" &
+  "$cxx" -std=$std -O2 -fPIC -w "${defs[@]}" "${inc[@]}" -c "$f" -o "$o" &
 done
 while (($(jobs -rp | wc -l) > 0)); do wait -n || fail "compiling failed (log above)"; done
 for o in "${objs[@]}"; do [[ -f "$o" ]] || fail "missing $o"; done
 
 # DJL looks for <ENGINE_CACHE_DIR>/pytorch/<PYTORCH_VERSION>-<PYTORCH_FLAVOR>-linux-x86_64/0.36.0-libdjl_torch.so
-cache="$out/engine-cache"
-dest="$cache/pytorch/$version-$djl_flavor-linux-x86_64"
-mkdir -p "$dest"
 "$cxx" -shared -o "$dest/0.36.0-libdjl_torch.so" "${objs[@]}" -L"$torch/lib" "${libs[@]}" \
   -Wl,-rpath,"$torch/lib"
 # what tilt doctor reads to name the build and a mismatch with the libtorch a run loads
@@ -145,6 +155,26 @@ cat > "$dest/0.36.0-libdjl_torch.so.build.json" << EOF
 {"djl": "0.36.0", "libtorch_version": "$version", "libtorch_full_version": "$full", "flavor": "$djl_flavor", "libtorch": "$torch", "built": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "compiler": "$("$cxx" -dumpfullversion)"}
 EOF
 rm -rf "$work"
+fi
+[[ -f "$dest/0.36.0-libdjl_torch.so" ]] || fail "--dist-only, but no JNI was built into $out before"
+
+# Tilt's c10d library: Gloo always, NCCL with a CUDA libtorch (headers from the pip nvidia-nccl wheel
+# or the toolkit). It binds to the libtorch DJL loads, so it is built against the same one.
+dist_src="$here/src/main/native/dist"
+dist_defs=("${defs[@]}" -DUSE_C10D_GLOO -isystem "$dist_src/gloo-include")
+dist_libs=(-Wl,--no-as-needed -ltorch_cpu -lc10)
+if [[ "$flavor" == cuda ]]; then
+  dist_defs+=(-DUSE_C10D_NCCL)
+  for d in "$torch"/../nvidia/nccl/include "${NCCL_HOME:-/nonexistent}/include"; do
+    [[ -d "$d" ]] && dist_defs+=(-isystem "$d")
+  done
+  dist_libs+=(-ltorch_cuda -lc10_cuda)
+fi
+echo "build-jni: libtilt_dist.so ($([[ "$flavor" == cuda ]] && echo "gloo + nccl" || echo gloo), $std)" >&2
+"$cxx" -std=$std -O2 -fPIC -w -shared "${dist_defs[@]}" -I"$jni" -I"$jni/linux" \
+  -isystem "$torch/include" -isystem "$torch/include/torch/csrc/api/include" \
+  "$dist_src/tilt_dist.cc" -o "$dest/libtilt_dist.so" -L"$torch/lib" "${dist_libs[@]}" \
+  -Wl,-rpath,"$torch/lib" || fail "building libtilt_dist.so failed (log above)"
 
 # DJL's GPU count comes from JNA loading cudart, not from libtorch: the wheel's own cudart
 cudart=""
@@ -160,7 +190,9 @@ export PYTORCH_FLAVOR="$djl_flavor"
 # test libraries some wheels ship, which DJL would otherwise try to load
 export PYTORCH_LIBRARY_EXCLUSION="libjitbackend_test.so,libtorchbind_test.so,libaoti_custom_ops.so,libbackend_with_compiler.so,libtorch_python.so"
 export TILT_JAVA_OPTS="\${TILT_JAVA_OPTS:-}${cudart:+ -Djna.library.path=$cudart}"
+# Tilt's c10d collectives, for data-parallel runs (tilt train --nproc N, torchrun, SLURM)
+export TILT_DIST_LIBRARY="$dest/libtilt_dist.so"
 EOF
-echo "build-jni: built $dest/0.36.0-libdjl_torch.so in $(($(date +%s) - start)) s" >&2
+echo "build-jni: built $dest/0.36.0-libdjl_torch.so and libtilt_dist.so in $(($(date +%s) - start)) s" >&2
 echo "build-jni: to use it:  source $out/env.sh   (then ./tilt doctor names it)" >&2
 cat "$out/env.sh"

@@ -33,7 +33,8 @@ import org.junit.jupiter.api.Test;
  * <pre>
  * cli                      the verbs: anything below
  * bench, lab               train and below (never each other, never cli)
- * train                    the loop and its setup: data, reward, sampling, report, model, loss, tokenizer
+ * train                    the loop and its setup: dist, data, reward, sampling, report, model, ...
+ * dist                     workers and their collectives (c10d): runtime
  * data, reward, sampling   tokenizer, model (not data), runtime
  * report                   nothing of Tilt's (metrics.jsonl, plots)
  * model, loss, tokenizer   model uses runtime; loss and tokenizer nothing
@@ -50,6 +51,7 @@ class ArchitectureTest {
               "cli",
               Set.of(
                   "bench",
+                  "dist",
                   "lab",
                   "train",
                   "data",
@@ -87,7 +89,16 @@ class ArchitectureTest {
           Map.entry(
               "train",
               Set.of(
-                  "data", "reward", "sampling", "report", "model", "loss", "tokenizer", "runtime")),
+                  "dist",
+                  "data",
+                  "reward",
+                  "sampling",
+                  "report",
+                  "model",
+                  "loss",
+                  "tokenizer",
+                  "runtime")),
+          Map.entry("dist", Set.of("runtime")),
           Map.entry("data", Set.of("tokenizer", "runtime")),
           Map.entry("reward", Set.of("model", "tokenizer", "runtime")),
           Map.entry("sampling", Set.of("model", "tokenizer", "runtime")),

@@ -1,5 +1,8 @@
 package ai.tilt.cli;
 
+import ai.tilt.dist.Group;
+import ai.tilt.dist.Launcher;
+import ai.tilt.dist.World;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
 import ai.tilt.runtime.RuntimeInfo;
@@ -8,6 +11,9 @@ import ai.tilt.train.Recipe;
 import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
 import ai.tilt.train.TrainingRun;
+import ai.tilt.train.Workers;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,6 +25,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /** {@code tilt train}: runs a recipe, or resumes it. */
 @Command(
@@ -52,6 +59,29 @@ public final class TrainCommand implements Callable<Integer> {
               + " directory, or 'auto' (resume if there is a checkpoint, start otherwise)")
   String resume;
 
+  @Option(
+      names = "--nproc",
+      description =
+          "train data-parallel on N workers on this machine (as torchrun --nproc-per-node N):"
+              + " needs libtilt_dist.so (scripts/build-jni.sh); torchrun, SLURM and PyTorchJob"
+              + " workers are recognised without it")
+  Integer nproc;
+
+  /** What the workers run: this command as given, less --nproc. */
+  private List<String> workerArgs() {
+    List<String> a = new ArrayList<>(List.of("train", recipeFile.toString()));
+    if (runDir != null) {
+      a.addAll(List.of("--run-dir", runDir.toString()));
+    }
+    for (String o : overrides) {
+      a.addAll(List.of("--set", o));
+    }
+    if (resume != null) {
+      a.add("--resume=" + resume);
+    }
+    return a;
+  }
+
   /** The recipe's device, or --device (tilt.device) when the recipe says auto. */
   static void useDevice(Recipe recipe) {
     Devices.use(
@@ -63,14 +93,33 @@ public final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
+    if (nproc != null) {
+      return Launcher.run(nproc, workerArgs(), System.err);
+    }
     useDevice(recipe);
+    World world = World.fromEnvironment();
+    try (Group group = Workers.join(world, recipe)) {
+      // the other workers print errors only: rank 0 speaks for the job
+      PrintStream console =
+          group.isMain() ? System.err : new PrintStream(OutputStream.nullOutputStream());
+      return train(recipe, world, group, console);
+    }
+  }
+
+  private int train(Recipe recipe, World world, Group group, PrintStream console) throws Exception {
     Path dir = runDir != null ? runDir : Path.of("checkpoints", recipe.name());
     RuntimeInfo env = RuntimeInfo.probe(dir);
-    LOG.info("environment: {}", env.line());
-    for (String w : env.warnings()) {
-      LOG.warn(w.replace("\n  ", "; "));
+    if (group.isMain()) {
+      LOG.info("environment: {}", env.line());
+      if (world.distributed()) {
+        LOG.info("data-parallel: {} workers, {}", group.size(), world.describe());
+      }
+      for (String w : env.warnings()) {
+        LOG.warn(w.replace("\n  ", "; "));
+      }
     }
-    if (recipe.train().precision() != Precision.FP32
+    if (group.isMain()
+        && recipe.train().precision() != Precision.FP32
         && RuntimeInfo.EMULATED_BF16.equals(env.bf16())
         && !Devices.parse(recipe.device()).isGpu()) {
       LOG.warn(
@@ -89,7 +138,7 @@ public final class TrainCommand implements Callable<Integer> {
     } else if (resume != null) {
       checkpoint = Checkpoints.findLatest(dir, skipped);
       for (String s : skipped) {
-        System.err.println("tilt train: skipping incomplete checkpoint " + s);
+        console.println("tilt train: skipping incomplete checkpoint " + s);
       }
       if (checkpoint == null && resume.equals("latest")) {
         throw new IllegalArgumentException("nothing to resume: no complete checkpoint in " + dir);
@@ -101,17 +150,20 @@ public final class TrainCommand implements Callable<Integer> {
               + " or start afresh with another --run-dir");
     }
     if (checkpoint != null) {
-      System.err.println("tilt train: resuming from " + checkpoint);
-      if (checkpoint.toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
+      console.println("tilt train: resuming from " + checkpoint);
+      if (group.isMain() && checkpoint.toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
         for (Path moved : Checkpoints.setAsideNewerThan(dir, checkpoint)) {
-          System.err.println(
+          console.println(
               "tilt train: set aside the later checkpoint of the abandoned branch as " + moved);
         }
       }
     }
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe));
-    System.err.print(
+    if (group.isMain()) {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe));
+    }
+    group.barrier(); // every worker sees the directory as rank 0 left it
+    console.print(
         "tilt train: resolved recipe (also in "
             + dir.resolve("recipe.yaml")
             + "):\n"
@@ -120,10 +172,11 @@ public final class TrainCommand implements Callable<Integer> {
         recipeFile
             + (runDir != null ? " --run-dir " + runDir : "")
             + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
-    try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, System.err)) {
+    try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, console, group)) {
       Trainer trainer = new Trainer(run);
-      onSignals(trainer::requestStop);
-      return trainer.train(System.err);
+      // under tilt --nproc the launcher turns Ctrl-C into one SIGTERM per worker
+      onSignals(trainer::requestStop, !"tilt --nproc".equals(world.launcher()));
+      return trainer.train(console);
     }
   }
 
@@ -131,9 +184,12 @@ public final class TrainCommand implements Callable<Integer> {
    * First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either): exit at
    * once.
    */
-  private static void onSignals(Runnable requestStop) {
+  private static void onSignals(Runnable requestStop, boolean interrupt) {
     boolean[] seen = {false};
-    for (String name : new String[] {"TERM", "INT"}) {
+    if (!interrupt) {
+      Signal.handle(new Signal("INT"), SignalHandler.SIG_IGN);
+    }
+    for (String name : interrupt ? new String[] {"TERM", "INT"} : new String[] {"TERM"}) {
       try {
         Signal.handle(
             new Signal(name),

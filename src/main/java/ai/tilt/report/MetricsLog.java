@@ -40,7 +40,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  *
  * <p>Not for concurrent training loops sharing one file: one run directory, one writer.
  */
-public final class MetricsLog implements AutoCloseable {
+public final class MetricsLog implements RunLog {
   public static final String METRICS_FILE = "metrics.jsonl";
   public static final String SUMMARY_FILE = "summary.json";
 
@@ -210,6 +210,7 @@ public final class MetricsLog implements AutoCloseable {
   }
 
   /** Appends one training step's metrics; prints a console line every {@code logEvery} steps. */
+  @Override
   public synchronized void logStep(long step, Map<String, Double> metrics) {
     append(step, metrics);
     updateEta(step, metrics.get("perf/step_s"));
@@ -224,6 +225,7 @@ public final class MetricsLog implements AutoCloseable {
   }
 
   /** Appends evaluation metrics (keys already prefixed, e.g. {@code eval/loss}) and prints them. */
+  @Override
   public synchronized void logEval(long step, Map<String, Double> metrics) {
     append(step, metrics);
     StringBuilder line = new StringBuilder("eval @ step ").append(step);
@@ -235,6 +237,7 @@ public final class MetricsLog implements AutoCloseable {
   }
 
   /** A console line for an event (a skipped step, a checkpoint); not written to metrics.jsonl. */
+  @Override
   public synchronized void note(String message) {
     println(message);
   }

@@ -46,11 +46,13 @@ public final class Torch {
   }
 
   /**
-   * Intra-op threads: {@code -Dtilt.threads}, else env {@code TILT_THREADS}, else the processors
-   * this JVM may use. libtorch's own default counts the host's cores, which oversubscribes a
-   * container limited to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit.
-   * Together with {@link #passiveOpenMp()} this is a default that does not collapse when other
-   * processes share the cores.
+   * Intra-op threads: {@code -Dtilt.threads}, else env {@code TILT_THREADS}, else for one of
+   * several data-parallel workers on a machine ({@code LOCAL_WORLD_SIZE} > 1) {@code
+   * OMP_NUM_THREADS} (torchrun sets it) or its share of the processors, else the processors this
+   * JVM may use. libtorch's own default counts the host's cores, which oversubscribes a container
+   * limited to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit. Together
+   * with {@link #passiveOpenMp()} this is a default that does not collapse when other processes
+   * share the cores.
    */
   static int threads() {
     String source = threadsSource();
@@ -58,6 +60,18 @@ public final class Torch {
         source.equals("tilt.threads")
             ? System.getProperty("tilt.threads")
             : source.equals("TILT_THREADS") ? System.getenv("TILT_THREADS") : null;
+    if (source.equals("worker")) {
+      // torchrun sets OMP_NUM_THREADS for its workers; else the machine's cores are shared out
+      String omp = System.getenv("OMP_NUM_THREADS");
+      value =
+          omp != null && !omp.isBlank()
+              ? omp
+              : Integer.toString(
+                  Math.max(
+                      1,
+                      Runtime.getRuntime().availableProcessors()
+                          / Integer.parseInt(System.getenv("LOCAL_WORLD_SIZE").trim())));
+    }
     if (value == null) {
       return Runtime.getRuntime().availableProcessors();
     }
@@ -93,7 +107,11 @@ public final class Torch {
       return "tilt.threads";
     }
     String env = System.getenv("TILT_THREADS");
-    return env != null && !env.isBlank() ? "TILT_THREADS" : "machine";
+    if (env != null && !env.isBlank()) {
+      return "TILT_THREADS";
+    }
+    String local = System.getenv("LOCAL_WORLD_SIZE");
+    return local != null && !local.isBlank() && !local.trim().equals("1") ? "worker" : "machine";
   }
 
   /**

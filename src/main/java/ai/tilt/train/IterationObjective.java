@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A preference objective over one rollout, addressed by prompt: the loop makes minibatches of
@@ -42,9 +41,9 @@ final class IterationObjective implements Objective {
   }
 
   @Override
-  public Map<String, Double> metrics(Window w) {
-    Map<String, Double> m = inner.metrics(w);
-    m.put("pairs/groups", (double) ((GroupWindow) w).groups);
+  public MetricSums metrics(Window w) {
+    MetricSums m = inner.metrics(w);
+    m.total("pairs/groups", ((GroupWindow) w).groups);
     return m;
   }
 }

@@ -59,6 +59,20 @@ public final class ModelSource {
    */
   static ModelSource resolve(Recipe r, Path runDir, Path checkpoint, PrintStream console)
       throws IOException {
+    return of(r, runDir, checkpoint, console, true);
+  }
+
+  /**
+   * The source another worker of a data-parallel run resolved: the same, with the init-model rank 0
+   * wrote read, not written again.
+   */
+  static ModelSource read(Recipe r, Path runDir, Path checkpoint) throws IOException {
+    return of(r, runDir, checkpoint, null, false);
+  }
+
+  private static ModelSource of(
+      Recipe r, Path runDir, Path checkpoint, PrintStream console, boolean write)
+      throws IOException {
     Path initial = initialDir(r, runDir);
     boolean lora = r.model().lora() != null;
     Path weights;
@@ -67,8 +81,14 @@ public final class ModelSource {
       weights = lora ? initial : checkpoint;
     } else if (r.model().path() != null) {
       weights = initial;
-    } else {
+    } else if (write) {
       weights = writeInitModel(r, runDir, console);
+    } else {
+      weights = initial;
+      if (!Files.isRegularFile(weights.resolve("config.json"))) {
+        throw new IOException(
+            "rank 0 did not write " + weights + " (its error, in its log, says why)");
+      }
     }
     // a checkpoint written before checkpoints were self-contained may lack some: the start has them
     Map<String, byte[]> files = new LinkedHashMap<>();

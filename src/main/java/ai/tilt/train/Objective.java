@@ -3,7 +3,6 @@ package ai.tilt.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A training method as the loop sees it: how a window of items (the examples of a minibatch, split
@@ -13,12 +12,25 @@ import java.util.Map;
  * implement it once.
  */
 public interface Objective extends AutoCloseable {
-  /** A prepared accumulation window. */
+  /**
+   * A prepared accumulation window: the micro-batches of this worker's share of one optimizer step.
+   */
   interface Window {
     int microBatches();
 
     /** Real tokens processed in the window (for tokens/s). */
     long tokens();
+
+    /**
+     * What the window's loss is a mean over, on this worker: target tokens, sequences or groups.
+     */
+    double denominator();
+
+    /**
+     * Divides the micro-batch losses by {@code global} instead: the denominator summed over every
+     * worker of a data-parallel step, so that their summed gradients are the one-process gradient.
+     */
+    void useDenominator(double global);
   }
 
   /** Builds the window of these micro-batches of item indices. */
@@ -27,8 +39,11 @@ public interface Objective extends AutoCloseable {
   /** Micro-batch {@code i}'s share of the window loss, with a graph (a collector is open). */
   NDArray microLoss(NDManager step, Window w, int i);
 
-  /** The window's own metrics once its micro-batches ran (means over the window). */
-  Map<String, Double> metrics(Window w);
+  /**
+   * The window's own metrics once its micro-batches ran, as sums and counts: the workers' sums of a
+   * data-parallel step add up to the step's.
+   */
+  MetricSums metrics(Window w);
 
   @Override
   default void close() {}

@@ -13,7 +13,6 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.train.Recipe.Normalization;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The policy-gradient losses over one rollout: each row (a prompt and one sampled completion) with
@@ -54,14 +53,24 @@ final class PolicyObjective implements Objective {
   /** A window: micro-batches of rows, and metric sums filled in as they run. */
   static final class RowWindow implements Objective.Window {
     final List<int[]> micros; // rows of each micro-batch
-    final double denominator;
     final long tokens;
     final MetricSums sums = new MetricSums();
+    private double denominator;
 
     RowWindow(List<int[]> micros, double denominator, long tokens) {
       this.micros = micros;
       this.denominator = denominator;
       this.tokens = tokens;
+    }
+
+    @Override
+    public double denominator() {
+      return denominator;
+    }
+
+    @Override
+    public void useDenominator(double global) {
+      denominator = global;
     }
 
     @Override
@@ -165,11 +174,11 @@ final class PolicyObjective implements Objective {
       total = perToken.sum(new int[] {1}).div(maskArr.sum(new int[] {1}).maximum(1f)).sum();
     }
     rw.sums.add(out.metrics());
-    return total.div((float) rw.denominator);
+    return total.div((float) rw.denominator());
   }
 
   @Override
-  public Map<String, Double> metrics(Window w) {
-    return ((RowWindow) w).sums.means("");
+  public MetricSums metrics(Window w) {
+    return ((RowWindow) w).sums;
   }
 }

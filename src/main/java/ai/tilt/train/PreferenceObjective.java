@@ -127,12 +127,12 @@ public final class PreferenceObjective implements DatasetObjective {
     GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, trainReference, pw.micros.get(i));
     pw.sums.add(out.metrics());
-    return out.perGroup().sum().div((float) pw.groups);
+    return out.perGroup().sum().div((float) pw.denominator());
   }
 
   @Override
-  public Map<String, Double> metrics(Window w) {
-    return ((GroupWindow) w).sums.means("");
+  public MetricSums metrics(Window w) {
+    return ((GroupWindow) w).sums;
   }
 
   @Override

@@ -11,6 +11,9 @@ import java.util.List;
  * A training run, as read from a YAML recipe. Every key, its default and its help text live here,
  * once; {@link RecipeLoader} binds YAML to these records (unknown keys fail naming the key), and
  * {@code tilt recipe explain} prints them. Keys are snake_case in YAML ({@code max_steps}).
+ *
+ * <p>Over 400 lines because the schema is in one place on purpose: every section's keys, defaults,
+ * ranges and help side by side, as a user reads them in {@code tilt recipe explain}.
  */
 public record Recipe(
     @Doc("run name; the run directory defaults to checkpoints/<name>") String name,
@@ -28,7 +31,8 @@ public record Recipe(
     @Doc("held-out evaluation (data.eval)") Eval eval,
     @Doc(
             "on-policy training (Tajwar et al., 2024, Algorithm 1); absent for training on a fixed dataset")
-        Online online) {
+        Online online,
+    @Doc("data parallelism across workers (tilt train --nproc N, torchrun, SLURM)") Dist dist) {
 
   public Recipe {
     name = name == null ? "run" : name;
@@ -41,6 +45,7 @@ public record Recipe(
     checkpoint = checkpoint == null ? Checkpoint.defaults() : checkpoint;
     log = log == null ? Log.defaults() : log;
     eval = eval == null ? Eval.defaults() : eval;
+    dist = dist == null ? Dist.defaults() : dist;
   }
 
   /**
@@ -53,12 +58,14 @@ public record Recipe(
 
   /** This recipe with another model section. */
   public Recipe withModel(Model m) {
-    return new Recipe(name, seed, device, m, data, train, loss, checkpoint, log, eval, online);
+    return new Recipe(
+        name, seed, device, m, data, train, loss, checkpoint, log, eval, online, dist);
   }
 
   /** This recipe with another train section. */
   public Recipe withTrain(Train t) {
-    return new Recipe(name, seed, device, model, data, t, loss, checkpoint, log, eval, online);
+    return new Recipe(
+        name, seed, device, model, data, t, loss, checkpoint, log, eval, online, dist);
   }
 
   /** Where the policy comes from: a HF directory, or a fresh random model. */

@@ -54,7 +54,8 @@ public final class RecipeLoader {
           "online.generator.", // who samples: a resumed run may use another server, or none
           "checkpoint.",
           "log.",
-          "eval.");
+          "eval.",
+          "dist."); // how workers wait and talk, not what they compute
 
   /**
    * Keys of earlier versions that were renamed because their meaning changed, with what to use

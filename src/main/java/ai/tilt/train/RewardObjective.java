@@ -68,12 +68,12 @@ public final class RewardObjective implements DatasetObjective {
     GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, pw.micros.get(i));
     pw.sums.add(out.metrics());
-    return out.perGroup().sum().div((float) pw.groups);
+    return out.perGroup().sum().div((float) pw.denominator());
   }
 
   @Override
-  public Map<String, Double> metrics(Window w) {
-    return ((GroupWindow) w).sums.means("");
+  public MetricSums metrics(Window w) {
+    return ((GroupWindow) w).sums;
   }
 
   @Override

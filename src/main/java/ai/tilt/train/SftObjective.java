@@ -70,9 +70,9 @@ public final class SftObjective implements DatasetObjective {
   }
 
   @Override
-  public Map<String, Double> metrics(Objective.Window w) {
-    Map<String, Double> m = new LinkedHashMap<>();
-    m.put("train/target_tokens", (double) ((SftWindow) w).targetTokens());
+  public MetricSums metrics(Objective.Window w) {
+    MetricSums m = new MetricSums();
+    m.total("train/target_tokens", ((SftWindow) w).targetTokens());
     return m;
   }
 
@@ -93,20 +93,52 @@ public final class SftObjective implements DatasetObjective {
     return summary + (eval.isEmpty() ? "" : "; " + eval.size() + " eval examples");
   }
 
-  /**
-   * A window ready to run.
-   *
-   * @param batches padded micro-batches
-   * @param denominator target tokens (per_token) or sequences (per_sequence) of the whole window
-   * @param tokens real tokens in the window (prompt + completion)
-   * @param targetTokens tokens trained on
-   */
-  public record SftWindow(
-      List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens)
-      implements Objective.Window {
+  /** A window ready to run: padded micro-batches, and what their loss is a mean over. */
+  public static final class SftWindow implements Objective.Window {
+    private final List<Batches.PaddedBatch> batches;
+    private final long tokens;
+    private final long targetTokens;
+    private double denominator;
+
+    /**
+     * @param denominator target tokens (per_token) or sequences (per_sequence) of the window
+     * @param tokens real tokens in the window (prompt + completion)
+     * @param targetTokens tokens trained on
+     */
+    SftWindow(
+        List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens) {
+      this.batches = batches;
+      this.denominator = denominator;
+      this.tokens = tokens;
+      this.targetTokens = targetTokens;
+    }
+
+    public List<Batches.PaddedBatch> batches() {
+      return batches;
+    }
+
     @Override
     public int microBatches() {
       return batches.size();
+    }
+
+    @Override
+    public long tokens() {
+      return tokens;
+    }
+
+    public long targetTokens() {
+      return targetTokens;
+    }
+
+    @Override
+    public double denominator() {
+      return denominator;
+    }
+
+    @Override
+    public void useDenominator(double global) {
+      denominator = global;
     }
   }
 

@@ -6,14 +6,19 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
+import ai.tilt.dist.Group;
+import ai.tilt.dist.Solo;
 import ai.tilt.model.DeferredBackward;
 import ai.tilt.runtime.NativeMemory;
 import java.util.Map;
 
 /**
  * One optimizer step: forward and backward over every micro-batch of the accumulation window
- * (gradients add up across backward calls, as in PyTorch), the global gradient norm, the non-finite
- * guard, clipping, the AdamW update and zeroing.
+ * (gradients add up across backward calls, as in PyTorch), then, data-parallel, one bucketed
+ * all-reduce that sums every worker's gradients (each worker's losses were already divided by the
+ * whole step's denominator, so the sum is the one-process gradient), the global gradient norm, the
+ * non-finite guard, clipping, the AdamW update and zeroing. Every worker then holds the same
+ * gradients and makes the same decisions and the same update.
  *
  * <p>Everything the step creates lives in one sub-manager closed at its end; parameters and
  * optimizer state are temporarily attached to it so that gradient wrappers and in-place update
@@ -34,7 +39,7 @@ public final class TrainStep {
   /**
    * What a step did.
    *
-   * @param loss sum of the micro-batch losses (the window's loss)
+   * @param loss sum of the micro-batch losses (the step's loss, summed over workers)
    * @param gradNorm global L2 norm of the gradients before clipping
    * @param applied false when the loss or the norm was NaN/Inf and the update was skipped
    */
@@ -44,13 +49,26 @@ public final class TrainStep {
   private final Map<String, NDArray> trainable;
   private final AdamW optimizer;
   private final double maxGradNorm;
+  private final Group group;
 
+  /** A step of one process. */
   public TrainStep(
       NDManager parent, Map<String, NDArray> trainable, AdamW optimizer, double maxGradNorm) {
+    this(parent, trainable, optimizer, maxGradNorm, Solo.INSTANCE);
+  }
+
+  /** A step of every worker of {@code group}. */
+  public TrainStep(
+      NDManager parent,
+      Map<String, NDArray> trainable,
+      AdamW optimizer,
+      double maxGradNorm,
+      Group group) {
     this.parent = parent;
     this.trainable = trainable;
     this.optimizer = optimizer;
     this.maxGradNorm = maxGradNorm;
+    this.group = group;
   }
 
   public Result run(int microBatches, MicroLoss microLoss, double lr) {
@@ -78,6 +96,8 @@ public final class TrainStep {
           }
         }
       }
+      group.allReduceGradients(trainable.values());
+      loss = group.sum(loss)[0];
       double norm = globalNorm();
       boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
       if (finite) {

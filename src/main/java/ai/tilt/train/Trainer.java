@@ -1,6 +1,8 @@
 package ai.tilt.train;
 
+import ai.tilt.dist.Group;
 import ai.tilt.report.MetricsLog;
+import ai.tilt.report.RunLog;
 import ai.tilt.sampling.SamplingServerException;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -70,14 +72,23 @@ public final class Trainer {
     long total = run.totalSteps();
     LrSchedule schedule = new LrSchedule(t.schedule(), t.lr(), t.minLr(), t.warmupSteps(), total);
     Policy policy = run.policy();
+    Group group = run.group();
     TrainStep stepper =
-        new TrainStep(policy.manager(), policy.trainable(), run.optimizer(), t.maxGradNorm());
+        new TrainStep(
+            policy.manager(), policy.trainable(), run.optimizer(), t.maxGradNorm(), group);
     TrainerState state = run.state();
     long lastCheckpoint = state.step();
-    try (MetricsLog log =
-        new MetricsLog(
-                run.runDir(), total, r.log().every(), run.resumed() ? state.step() : -1, console)
-            .plots(r.log().plots())) {
+    boolean stop = false; // agreed by every worker at the end of each iteration
+    try (RunLog log =
+        group.isMain()
+            ? new MetricsLog(
+                    run.runDir(),
+                    total,
+                    r.log().every(),
+                    run.resumed() ? state.step() : -1,
+                    console)
+                .plots(r.log().plots())
+            : RunLog.discard()) {
       log.note(run.describe());
       double resumedLr = schedule.at(state.step());
       if (run.resumed() && state.step() > 0 && Math.abs(resumedLr - state.lr()) > 1e-12 * t.lr()) {
@@ -90,7 +101,7 @@ public final class Trainer {
       if (!run.resumed() && source.evaluatesStart() && source.hasEval()) {
         log.logEval(0, source.evaluate());
       }
-      while (state.iteration() < source.iterations() && !stopRequested) {
+      while (state.iteration() < source.iterations() && !stop) {
         long t0 = System.nanoTime();
         IterationPlan plan;
         try {
@@ -107,22 +118,27 @@ public final class Trainer {
           int[] order = plan.order(pass);
           for (int start = 0; start < order.length; start += plan.minibatch()) {
             Objective objective = plan.objective();
+            // this worker's share of the minibatch; the step's denominator is every worker's
+            int[] share = share(order, start, plan.minibatch(), group.rank(), group.size());
             Objective.Window w =
-                objective.prepare(micros(order, start, plan.minibatch(), t.microBatchSize()));
+                objective.prepare(micros(share, 0, share.length, t.microBatchSize()));
+            double[] step = group.sum(w.denominator(), w.microBatches(), w.tokens());
             double lr = schedule.at(state.step());
             policy.beforeStep(state.step());
-            if (w.microBatches() == 0) {
+            if (step[1] == 0) {
               // nothing to learn from (no pair of this minibatch passed online.pair_threshold):
               // the step is counted, so the schedule and the step count stay those of the recipe
               state = state.afterStep(true, lr, 0);
               means.empty();
               continue;
             }
+            w.useDenominator(step[0]);
             TrainStep.Result res =
                 stepper.run(w.microBatches(), (m, i) -> objective.microLoss(m, w, i), lr);
-            state = state.afterStep(res.applied(), lr, w.tokens());
+            long tokens = (long) step[2];
+            state = state.afterStep(res.applied(), lr, tokens);
             listener.stepped(state.step(), res);
-            means.add(res, objective.metrics(w), w.tokens());
+            means.add(res, merged(group, objective.metrics(w)).means(""), tokens);
             if (!res.applied()) {
               log.note(
                   String.format(
@@ -146,9 +162,8 @@ public final class Trainer {
         if (diverged) {
           return diverged(state, console);
         }
-        if (state.step() >= stopAtStep) {
-          stopRequested = true;
-        }
+        // one worker's signal stops them all, at the same step
+        stop = group.any(stopRequested || state.step() >= stopAtStep);
         boolean last = state.iteration() == source.iterations();
         if (source.hasEval()
             && (last || crossed(stepBefore, state.step(), r.eval().everySteps()))) {
@@ -157,16 +172,14 @@ public final class Trainer {
           state = state.withEval(m.getOrDefault("eval/loss", Double.NaN));
           run.setState(state);
         }
-        if (last
-            || stopRequested
-            || crossed(stepBefore, state.step(), r.checkpoint().everySteps())) {
+        if (last || stop || crossed(stepBefore, state.step(), r.checkpoint().everySteps())) {
           log.note("checkpoint " + checkpoint(state, true));
           lastCheckpoint = state.step();
         }
       }
       if (state.iteration() == source.iterations()) {
         console.print(source.finalReport());
-      } else if (stopRequested) {
+      } else if (stop) {
         Path ckpt =
             state.step() == lastCheckpoint
                 ? Checkpoints.findLatest(run.runDir(), new ArrayList<>())
@@ -242,6 +255,31 @@ public final class Trainer {
     return every > 0 && to / every > from / every;
   }
 
+  /**
+   * Worker {@code rank}'s share of the minibatch of {@code minibatch} items starting at {@code
+   * start}: every {@code size}-th item from its rank on (all of them for one worker).
+   */
+  static int[] share(int[] order, int start, int minibatch, int rank, int size) {
+    int end = Math.min(order.length, start + minibatch);
+    int[] out = new int[Math.max(0, (end - start - rank + size - 1) / size)];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = order[start + rank + i * size];
+    }
+    return out;
+  }
+
+  /** Every worker's metric sums of a step, merged in rank order (the worker's own when alone). */
+  static MetricSums merged(Group group, MetricSums mine) {
+    if (group.size() == 1) {
+      return mine;
+    }
+    MetricSums all = new MetricSums();
+    for (byte[] b : group.allGather(mine.encode())) {
+      all.merge(MetricSums.decode(b));
+    }
+    return all;
+  }
+
   /** The micro-batches (of {@code micro} items) of the minibatch starting at {@code start}. */
   static List<List<Integer>> micros(int[] order, int start, int minibatch, int micro) {
     int end = Math.min(order.length, start + minibatch);
@@ -280,20 +318,30 @@ public final class Trainer {
     return m;
   }
 
+  /**
+   * Writes a checkpoint (rank 0 of a data-parallel job; the others wait before and after, so none
+   * reads or prunes early) and returns its directory on every worker.
+   */
   private Path checkpoint(TrainerState s, boolean prune) throws IOException {
     Recipe.Checkpoint c = run.recipe().checkpoint();
-    Path dir =
-        Checkpoints.write(
-            run.runDir(),
-            run.policy(),
-            run.modelSource(),
-            run.optimizer(),
-            s,
-            run.recipe(),
-            c.maxShardBytes());
-    if (prune) {
-      Checkpoints.prune(run.runDir(), c.keepLast());
+    Group group = run.group();
+    group.barrier();
+    Path dir = run.runDir().resolve(Checkpoints.dirName(s.step()));
+    if (group.isMain()) {
+      dir =
+          Checkpoints.write(
+              run.runDir(),
+              run.policy(),
+              run.modelSource(),
+              run.optimizer(),
+              s,
+              run.recipe(),
+              c.maxShardBytes());
+      if (prune) {
+        Checkpoints.prune(run.runDir(), c.keepLast());
+      }
     }
+    group.barrier();
     return dir;
   }
 }

@@ -1,6 +1,8 @@
 package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.tilt.dist.Group;
+import ai.tilt.dist.Solo;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -28,6 +30,7 @@ public final class TrainingRun implements AutoCloseable {
   private final AdamW optimizer;
   private final boolean resumed;
   private final List<AutoCloseable> owned; // closed in reverse order, before the policy
+  private final Group group;
   private TrainerState state;
 
   private TrainingRun(
@@ -41,7 +44,8 @@ public final class TrainingRun implements AutoCloseable {
       AdamW optimizer,
       TrainerState state,
       boolean resumed,
-      List<AutoCloseable> owned) {
+      List<AutoCloseable> owned,
+      Group group) {
     this.recipe = recipe;
     this.recipeArgument = recipeArgument;
     this.runDir = runDir;
@@ -53,6 +57,7 @@ public final class TrainingRun implements AutoCloseable {
     this.state = state.withIterationFromSteps(source.stepsPerIteration());
     this.resumed = resumed;
     this.owned = owned;
+    this.group = group;
   }
 
   /**
@@ -64,6 +69,21 @@ public final class TrainingRun implements AutoCloseable {
   public static TrainingRun prepare(
       Recipe recipe, String recipeArgument, Path runDir, Path checkpoint, PrintStream console)
       throws IOException {
+    return prepare(recipe, recipeArgument, runDir, checkpoint, console, Solo.INSTANCE);
+  }
+
+  /**
+   * Sets up one worker of a data-parallel run: rank 0 writes what is written (a fresh init-model),
+   * the others read it, and every worker starts from rank 0's trainable weights.
+   */
+  public static TrainingRun prepare(
+      Recipe recipe,
+      String recipeArgument,
+      Path runDir,
+      Path checkpoint,
+      PrintStream console,
+      Group group)
+      throws IOException {
     recipe.validate();
     TrainerState state = TrainerState.fresh(recipe.seed());
     if (checkpoint != null) {
@@ -71,7 +91,14 @@ public final class TrainingRun implements AutoCloseable {
       state = TrainerState.read(checkpoint.resolve("trainer_state.json"));
     }
     Streams streams = new Streams(recipe.seed());
-    ModelSource source = ModelSource.resolve(recipe, runDir, checkpoint, console);
+    ModelSource source;
+    if (group.isMain()) {
+      source = ModelSource.resolve(recipe, runDir, checkpoint, console);
+      group.barrier();
+    } else {
+      group.barrier(); // rank 0 has written RUN/init-model, when the recipe makes a fresh model
+      source = ModelSource.read(recipe, runDir, checkpoint);
+    }
     MemoryEstimate.check(recipe, source, console);
     Policy policy = Policy.build(recipe, source, checkpoint, streams);
     List<AutoCloseable> owned = new ArrayList<>();
@@ -95,6 +122,8 @@ public final class TrainingRun implements AutoCloseable {
       if (checkpoint != null) {
         optimizer.load(checkpoint.resolve("optimizer.safetensors"));
       }
+      // the same start on every worker, whatever each one's libtorch drew or read
+      group.broadcast(new ArrayList<>(policy.trainable().values()), 0);
       return new TrainingRun(
           recipe,
           recipeArgument,
@@ -106,7 +135,8 @@ public final class TrainingRun implements AutoCloseable {
           optimizer,
           state,
           checkpoint != null,
-          owned);
+          owned,
+          group);
     } catch (RuntimeException | IOException e) {
       DatasetSource.closeAll(owned);
       policy.close();
@@ -169,6 +199,11 @@ public final class TrainingRun implements AutoCloseable {
 
   IterationSource source() {
     return source;
+  }
+
+  /** The workers this run trains on (one process: {@link Solo}). */
+  public Group group() {
+    return group;
   }
 
   public AdamW optimizer() {

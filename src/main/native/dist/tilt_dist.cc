@@ -1,0 +1,224 @@
+// libtilt_dist.so: PyTorch c10d collectives on DJL's arrays, for Tilt's data parallelism
+// (ai.tilt.dist.C10dGroup). A DJL array handle is a heap torch::Tensor* (DJL's
+// pytorch-native/src/main/native/ai_djl_pytorch_jni_PyTorchLibrary_tensor.cc), so a copy of
+// *handle shares the TensorImpl and its storage: collectives on it change DJL's arrays in place.
+//
+// Built by scripts/build-jni.sh beside DJL's JNI, against the headers of the libtorch that runs (the
+// c10d C++ API changes between minor versions), and loaded after DJL's engine so that it binds to
+// the libtorch_cpu.so DJL loaded. Gloo's headers, which no torch wheel ships, are vendored in
+// gloo-include/ (BSD-3, LICENSE-gloo). Errors reach Java as ai.tilt.dist.DistException.
+#include <jni.h>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Group = c10::intrusive_ptr<c10d::Backend>;
+
+Group& G(jlong h) { return *reinterpret_cast<Group*>(h); }
+
+at::Tensor T(jlong h) { return *reinterpret_cast<at::Tensor*>(h); }
+
+std::vector<at::Tensor> Ts(JNIEnv* e, jlongArray a) {
+  std::vector<jlong> h(e->GetArrayLength(a));
+  e->GetLongArrayRegion(a, 0, static_cast<jsize>(h.size()), h.data());
+  std::vector<at::Tensor> v;
+  v.reserve(h.size());
+  for (jlong p : h) v.push_back(T(p));
+  return v;
+}
+
+std::string S(JNIEnv* e, jstring s) {
+  const char* c = e->GetStringUTFChars(s, nullptr);
+  std::string r(c);
+  e->ReleaseStringUTFChars(s, c);
+  return r;
+}
+
+void Throw(JNIEnv* e, const std::string& m) {
+  jclass c = e->FindClass("ai/tilt/dist/DistException");
+  if (c != nullptr) e->ThrowNew(c, m.c_str());
+}
+
+c10d::ReduceOp Op(jint op) {
+  switch (op) {
+    case 1: return c10d::ReduceOp::MAX;
+    case 2: return c10d::ReduceOp::MIN;
+    default: return c10d::ReduceOp::SUM;
+  }
+}
+
+}  // namespace
+
+#define JNI(ret, name, ...) \
+  extern "C" JNIEXPORT ret JNICALL Java_ai_tilt_dist_NativeDist_##name(JNIEnv* env, jclass, __VA_ARGS__)
+#define TRY \
+  try {     \
+    at::NoGradGuard no_grad;
+#define CATCH(r)                               \
+  }                                            \
+  catch (const c10::Error& x) {                \
+    Throw(env, x.what_without_backtrace());    \
+    return r;                                  \
+  }                                            \
+  catch (const std::exception& x) {            \
+    Throw(env, x.what());                      \
+    return r;                                  \
+  }
+
+// The rendezvous and the group. storeServer: this process serves the TCPStore (rank 0 when Tilt
+// launches the workers); false under torchrun's agent store, which every rank joins as a client
+// under the prefix torch uses ("/worker/attempt_N").
+JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend, jlong timeoutMs,
+    jboolean storeServer, jstring prefix) {
+  TRY
+  std::chrono::milliseconds timeout(timeoutMs);
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<uint16_t>(port);
+  so.isServer = storeServer;
+  so.numWorkers = world;
+  so.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(S(env, host), so);
+  std::string p = S(env, prefix);
+  if (!p.empty()) store = c10::make_intrusive<c10d::PrefixStore>(p, store);
+  Group g;
+  if (S(env, backend) == "nccl") {
+#ifdef USE_C10D_NCCL
+    auto o = c10d::ProcessGroupNCCL::Options::create();
+    o->timeout = timeout;
+    g = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, o);
+#else
+    throw std::runtime_error(
+        "this libtilt_dist.so was built without NCCL: rebuild it against a CUDA libtorch "
+        "(scripts/build-jni.sh --flavor cuda)");
+#endif
+  } else {
+    auto o = c10d::ProcessGroupGloo::Options::create(timeout);
+    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");  // as torch.distributed reads it
+    std::string h = S(env, host);
+    if (ifname != nullptr) {
+      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    } else if (h == "127.0.0.1" || h == "localhost") {
+      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    g = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, o);
+  }
+  return reinterpret_cast<jlong>(new Group(g));
+  CATCH(0)
+}
+
+// Sums every parameter's gradient across ranks, in flat buckets of at most bucketBytes of one
+// dtype, all in flight at once, then copied back. A parameter without a gradient gets zeros first,
+// so every rank sends the same layout (a rank whose share of the step was empty joins with zeros).
+JNI(void, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes) {
+  TRY
+  std::vector<std::vector<at::Tensor>> members(1);
+  int64_t bytes = 0;
+  for (auto& p : Ts(env, params)) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    at::Tensor grad = p.grad();
+    auto& cur = members.back();
+    if (!cur.empty() &&
+        (bytes + static_cast<int64_t>(grad.nbytes()) > bucketBytes ||
+         cur[0].scalar_type() != grad.scalar_type())) {
+      members.emplace_back();
+      bytes = 0;
+    }
+    members.back().push_back(grad);
+    bytes += static_cast<int64_t>(grad.nbytes());
+  }
+  std::vector<at::Tensor> flats;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (auto& m : members) {
+    if (m.empty()) continue;
+    std::vector<at::Tensor> views;
+    for (auto& t : m) views.push_back(t.reshape(-1));
+    std::vector<at::Tensor> one{at::cat(views)};
+    works.push_back(G(g)->allreduce(one));
+    flats.push_back(one[0]);
+  }
+  for (size_t b = 0; b < works.size(); b++) {
+    works[b]->wait();
+    int64_t off = 0;
+    for (auto& t : members[b]) {
+      t.copy_(flats[b].narrow(0, off, t.numel()).view_as(t));
+      off += t.numel();
+    }
+  }
+  CATCH()
+}
+
+// In place, one call per tensor (c10d reads a vector as one tensor per local device): op 0 SUM,
+// 1 MAX, 2 MIN.
+JNI(void, allreduce, jlong g, jlongArray tensors, jint op) {
+  TRY
+  c10d::AllreduceOptions o;
+  o.reduceOp = Op(op);
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (auto& t : Ts(env, tensors)) {
+    std::vector<at::Tensor> one{t};
+    works.push_back(G(g)->allreduce(one, o));
+  }
+  for (auto& w : works) w->wait();
+  CATCH()
+}
+
+JNI(void, broadcast, jlong g, jlongArray tensors, jint root) {
+  TRY
+  c10d::BroadcastOptions o;
+  o.rootRank = root;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (auto& t : Ts(env, tensors)) {
+    std::vector<at::Tensor> one{t};
+    works.push_back(G(g)->broadcast(one, o));
+  }
+  for (auto& w : works) w->wait();
+  CATCH()
+}
+
+// out (world * n) gets every rank's in (n), rank by rank.
+JNI(void, allgather, jlong g, jlong out, jlong in) {
+  TRY
+  at::Tensor o = T(out);
+  at::Tensor i = T(in);
+  G(g)->_allgather_base(o, i)->wait();
+  CATCH()
+}
+
+// out (n) gets the sum over ranks of this rank's n-slice of in (world * n).
+JNI(void, reduceScatter, jlong g, jlong out, jlong in) {
+  TRY
+  at::Tensor o = T(out);
+  at::Tensor i = T(in);
+  c10d::ReduceScatterOptions opts;
+  opts.reduceOp = c10d::ReduceOp::SUM;
+  G(g)->_reduce_scatter_base(o, i, opts)->wait();
+  CATCH()
+}
+
+JNI(void, barrier, jlong g) {
+  TRY
+  G(g)->barrier()->wait();
+  CATCH()
+}
+
+JNI(void, destroy, jlong g) {
+  TRY
+  Group* group = reinterpret_cast<Group*>(g);
+  (*group)->shutdown();
+  delete group;
+  CATCH()
+}
