@@ -32,9 +32,9 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final Path weightsDir;
   private final List<CompletionsClient> clients; // one per server
   private final String unloadPath; // the LoRA unload route beside update_path's load route
-  // adapters are named per process, so a resumed run or a retried load never meets its own name
-  private final String adapterPrefix =
-      String.format("-%06x-iter", ThreadLocalRandom.current().nextInt(1 << 24));
+  // adapters are named per job, so a resumed run or a retried load never meets its own name
+  private final String adapterPrefix;
+  private final boolean syncs; // false: another worker of a data-parallel job updates the servers
   private long syncedIteration = -1; // the iteration whose starting weights the servers hold
   private Path syncedDir;
   private String adapterName; // the loaded LoRA adapter's name, or null
@@ -67,6 +67,30 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
    */
   public ServerSampling(
       GeneratorSpec.Server spec, long[] eosIds, Path weightsDir, WeightsWriter weights) {
+    this(spec, eosIds, weightsDir, weights, true, newAdapterPrefix());
+  }
+
+  /**
+   * One worker's sampling of a data-parallel job: every worker samples its own prompts, only one
+   * ({@code syncs}) sends the servers their weights, and all name the adapters alike.
+   *
+   * @param adapterPrefix what adapter names carry between the model's name and the iteration: the
+   *     same for every worker of the job ({@link #newAdapterPrefix})
+   */
+  public ServerSampling(
+      GeneratorSpec.Server spec,
+      long[] eosIds,
+      Path weightsDir,
+      WeightsWriter weights,
+      boolean syncs,
+      String adapterPrefix) {
+    if (!syncs && spec.overlap()) {
+      throw new IllegalArgumentException(
+          "online.generator.overlap is not supported with several workers yet: set overlap:"
+              + " false (staleness still applies)");
+    }
+    this.syncs = syncs;
+    this.adapterPrefix = adapterPrefix;
     this.spec = spec;
     this.weights = weights;
     this.weightsDir = weightsDir.toAbsolutePath().normalize();
@@ -206,7 +230,21 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     return out;
   }
 
+  /** A fresh adapter-name infix, for a job's first process. */
+  public static String newAdapterPrefix() {
+    return String.format("-%06x-iter", ThreadLocalRandom.current().nextInt(1 << 24));
+  }
+
   private void sync(long iteration) {
+    if (!syncs) { // the worker that syncs does the same now; this one only follows the names
+      String name = spec.model() + adapterPrefix + iteration;
+      if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
+        clients.forEach(c -> c.setModel(name));
+        adapterName = name;
+      }
+      syncedIteration = iteration;
+      return;
+    }
     Path dir = weightsDir.resolve(String.format("iter-%06d", iteration));
     Path tmp = weightsDir.resolve(String.format(".iter-%06d.tmp", iteration));
     try {
@@ -260,7 +298,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
       pending.generations().cancel(true);
     }
     background.shutdownNow();
-    if (adapterName != null) {
+    if (adapterName != null && syncs) {
       for (CompletionsClient client : clients) {
         try {
           client.unloadLoraAdapter(unloadPath, adapterName);

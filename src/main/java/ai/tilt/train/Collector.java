@@ -86,7 +86,30 @@ final class Collector {
       Settings cfg,
       Reward reward,
       GroupGenerator generator) {
+    int[] all = new int[prompts.size()];
+    for (int g = 0; g < all.length; g++) {
+      all[g] = g;
+    }
+    return collect(iteration, prompts, all, cfg, reward, generator);
+  }
+
+  /**
+   * Collects the prompts {@code mine} (indices into the iteration's {@code prompts}) of a
+   * data-parallel worker: each draws from its own prompt's stream, so the workers together collect
+   * what one process would. The rollout holds those prompts only, in that order.
+   */
+  Rollout collect(
+      long iteration,
+      List<PromptSet.Prompt> all,
+      int[] mine,
+      Settings cfg,
+      Reward reward,
+      GroupGenerator generator) {
     long t0 = System.nanoTime();
+    List<PromptSet.Prompt> prompts = new ArrayList<>(mine.length);
+    for (int g : mine) {
+      prompts.add(all.get(g));
+    }
     int c = cfg.samplesPerPrompt();
     int rows = prompts.size() * c;
     long[][] completions = new long[rows][];
@@ -95,7 +118,11 @@ final class Collector {
     double[] labels = null;
     if (cfg.source() == Online.Source.ON_POLICY) {
       List<long[]> inputs = inputs(prompts);
-      long[] groupSeeds = streams.groupSeeds(iteration, prompts.size());
+      long[] everySeed = streams.groupSeeds(iteration, all.size());
+      long[] groupSeeds = new long[mine.length];
+      for (int i = 0; i < mine.length; i++) {
+        groupSeeds[i] = everySeed[mine[i]];
+      }
       SamplingParams params = samplingParams(cfg);
       List<Generator.Generation> gens = generator.generateGroups(inputs, c, params, groupSeeds);
       if (gens.size() != rows) {
@@ -109,12 +136,17 @@ final class Collector {
         samplingLogps[r] = gens.get(r).logprobs();
       }
     } else {
-      // offline: response k of the prompt's list, cycling if it has fewer than C
+      // offline: response k of the prompt's list, cycling if it has fewer than C; the offsets
+      // are drawn for every prompt of the iteration in order, whichever this worker collects
       SplittableRandom rnd = streams.offlineResponses(iteration);
+      int[] offsets = new int[all.size()];
+      for (int g = 0; g < offsets.length; g++) {
+        offsets[g] = rnd.nextInt(all.get(g).responses().size());
+      }
       labels = prompts.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
       for (int g = 0; g < prompts.size(); g++) {
         List<long[]> rs = prompts.get(g).responses();
-        int offset = rnd.nextInt(rs.size());
+        int offset = offsets[mine[g]];
         for (int k = 0; k < c; k++) {
           int at = (offset + k) % rs.size();
           long[] resp = rs.get(at);
@@ -164,6 +196,11 @@ final class Collector {
     timings.put("perf/generated_tokens_per_s", generated / Math.max(1e-9, (t1 - t0) / 1e9));
     return new Rollout(
         iteration, prompts, c, completions, finished, samplingLogps, old, ref, rewards, texts);
+  }
+
+  /** The ids that end a completion. */
+  long[] eosIds() {
+    return eosIds;
   }
 
   /** Seconds spent in each stage of the last {@link #collect}, and the generation throughput. */

@@ -1,19 +1,24 @@
 package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
+import ai.tilt.dist.Group;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.Devices;
+import ai.tilt.sampling.Generator;
 import ai.tilt.sampling.GeneratorSpec;
+import ai.tilt.sampling.SamplingServerException;
 import ai.tilt.sampling.ServerSampling;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * On-policy training as the loop's source of iterations (Tajwar et al., 2024, Algorithm 1):
@@ -31,6 +36,7 @@ final class RolloutSource implements IterationSource {
   private final Policy policy;
   private final long padId;
   private final Streams streams;
+  private final Group group;
   private final List<PromptSet.Prompt> trainPrompts;
   private final List<PromptSet.Prompt> evalPrompts;
   private final ReferenceModel reference;
@@ -50,6 +56,7 @@ final class RolloutSource implements IterationSource {
       Recipe recipe,
       Policy policy,
       Streams streams,
+      Group group,
       TextTokenizer tokenizer,
       List<PromptSet.Prompt> trainPrompts,
       List<PromptSet.Prompt> evalPrompts,
@@ -63,6 +70,7 @@ final class RolloutSource implements IterationSource {
     this.policy = policy;
     this.padId = Rows.padId(tokenizer);
     this.streams = streams;
+    this.group = group;
     this.trainPrompts = trainPrompts;
     this.evalPrompts = evalPrompts;
     this.reference = reference;
@@ -75,6 +83,7 @@ final class RolloutSource implements IterationSource {
             : policy.model().config().eosTokenIds();
     int micro = recipe.train().microBatchSize();
     long maxShard = recipe.checkpoint().maxShardBytes();
+    // data-parallel: every worker samples its prompts, rank 0 alone sends the servers the weights
     this.server =
         cfg.generator() instanceof GeneratorSpec.Server spec
             ? new ServerSampling(
@@ -83,7 +92,14 @@ final class RolloutSource implements IterationSource {
                 spec.weightsDir() != null
                     ? Path.of(spec.weightsDir())
                     : runDir.resolve("sampler-weights"),
-                dir -> policy.saveModel(dir, maxShard))
+                dir -> policy.saveModel(dir, maxShard),
+                group.isMain(),
+                new String(
+                    group
+                        .allGather(
+                            ServerSampling.newAdapterPrefix().getBytes(StandardCharsets.UTF_8))
+                        .get(0),
+                    StandardCharsets.UTF_8))
             : null;
     this.collector =
         new Collector(policy.model(), reference, tokenizer, eos, padId, micro, streams);
@@ -108,6 +124,7 @@ final class RolloutSource implements IterationSource {
       Policy policy,
       TextTokenizer tokenizer,
       Streams streams,
+      Group group,
       boolean resumed,
       PrintStream console)
       throws IOException {
@@ -130,7 +147,8 @@ final class RolloutSource implements IterationSource {
       Reward gold = r.online().goldReward() == null ? null : r.online().goldReward().create(ctx);
       RolloutSource s =
           new RolloutSource(
-              r, policy, streams, tokenizer, train, eval, reference, reward, gold, console, runDir);
+              r, policy, streams, group, tokenizer, train, eval, reference, reward, gold, console,
+              runDir);
       if (resumed) {
         s.firstEval = Evaluator.loggedEval(runDir, 0);
       }
@@ -163,11 +181,27 @@ final class RolloutSource implements IterationSource {
     Rollout rollout;
     long staleness = 0;
     double syncSeconds = 0;
+    // each worker collects its share of the prompts, then every worker has all of them
+    int[] mine = RolloutShards.mine(prompts.size(), group.rank(), group.size());
     if (server == null) {
-      rollout = collector.collect(iteration, prompts, cfg.collection(), reward, policy.model());
+      Rollout own =
+          collector.collect(
+              iteration,
+              prompts,
+              mine,
+              cfg.collection(),
+              reward,
+              new Generator(policy.model(), collector.eosIds()));
+      rollout = RolloutShards.gather(group, own, prompts);
     } else {
-      ServerSampling.Turn turn = server.begin(iteration);
-      rollout = collector.collect(iteration, prompts, cfg.collection(), reward, turn.generator());
+      ServerSampling.Turn turn = agreed(() -> server.begin(iteration));
+      // (agreed: no worker samples before rank 0 has sent the servers the iteration's weights)
+      Rollout own =
+          agreed(
+              () ->
+                  collector.collect(
+                      iteration, prompts, mine, cfg.collection(), reward, turn.generator()));
+      rollout = RolloutShards.gather(group, own, prompts);
       ServerSampling.Next next = null;
       if (serverSpec().overlap() && iteration + 1 < cfg.iterations()) {
         List<long[]> inputs = Collector.inputs(nextPrompts(iteration + 1));
@@ -230,6 +264,27 @@ final class RolloutSource implements IterationSource {
    */
   private boolean importanceSampling() {
     return server != null && serverSpec().importanceSamplingCap() > 0 && plainSampling();
+  }
+
+  /**
+   * Runs a sampling stage on every worker; when a server failed any one of them, every worker
+   * throws, so that all of them save the finished iterations and stop together.
+   */
+  private <T> T agreed(Supplier<T> stage) {
+    T out = null;
+    SamplingServerException failure = null;
+    try {
+      out = stage.get();
+    } catch (SamplingServerException e) {
+      failure = e;
+    }
+    if (group.any(failure != null)) {
+      throw failure != null
+          ? failure
+          : new SamplingServerException(
+              "the sampling server failed on another worker (its log names the server)");
+    }
+    return out;
   }
 
   /** The server spec of a run that samples on servers. */

@@ -113,7 +113,15 @@ public final class TrainingRun implements AutoCloseable {
       IterationSource material =
           recipe.online() != null
               ? RolloutSource.open(
-                  recipe, runDir, source, policy, tokenizer, streams, checkpoint != null, console)
+                  recipe,
+                  runDir,
+                  source,
+                  policy,
+                  tokenizer,
+                  streams,
+                  group,
+                  checkpoint != null,
+                  console)
               : DatasetSource.open(recipe, runDir, source, policy, tokenizer, streams, console);
       owned.add(material);
       AdamW optimizer =
