@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.tilt.dist.Group;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
 import ai.tilt.runtime.Torch;
@@ -21,7 +22,7 @@ import java.util.Map;
  * (1-&beta;1<sup>t</sup>)) / (sqrt(v / (1-&beta;2<sup>t</sup>)) + eps). Weight decay applies to
  * matrices and embeddings only, not to biases and norm scales (1-D tensors), as in HF's Trainer.
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW implements Optimizer {
   private final Map<String, NDArray> params; // the trainable parameters, HF names
   private final NDManager manager; // owns m and v
   private final Map<String, NDArray> m = new LinkedHashMap<>(); // first moments, fp32
@@ -49,12 +50,35 @@ public final class AdamW implements AutoCloseable {
     }
   }
 
+  /**
+   * All-reduces the gradients (buckets of {@code dist.bucket_mb}; nothing with one worker) and
+   * returns their global norm.
+   */
+  @Override
+  public double reduceGradients(Group group) {
+    group.allReduceGradients(params.values());
+    NDArray total = null;
+    for (NDArray p : params.values()) {
+      NDArray s = p.getGradient().square().sum();
+      total = total == null ? s : total.add(s);
+    }
+    return Math.sqrt(total.getFloat());
+  }
+
+  @Override
+  public void clip(float scale) {
+    for (NDArray p : params.values()) {
+      p.getGradient().muli(scale);
+    }
+  }
+
   /** Updates done so far (t in the bias corrections). */
+  @Override
   public long step() {
     return step;
   }
 
-  /** Every state array, for the per-step tempAttach (djl.md section 3, rule 2). */
+  @Override
   public List<NDArray> stateArrays() {
     List<NDArray> all = new ArrayList<>(m.values());
     all.addAll(v.values());
@@ -65,6 +89,7 @@ public final class AdamW implements AutoCloseable {
    * One update from the parameters' current gradients. Must run after the gradient collector has
    * closed: in-place updates of leaf parameters fail inside it.
    */
+  @Override
   public void update(double lr) {
     step++;
     double bc1 = 1 - Math.pow(beta1, step);
@@ -85,6 +110,7 @@ public final class AdamW implements AutoCloseable {
   }
 
   /** Writes m and v as {@code exp_avg.NAME} / {@code exp_avg_sq.NAME} (torch's state names). */
+  @Override
   public void save(Path file) throws IOException {
     Map<String, NDArray> all = new LinkedHashMap<>();
     for (String name : m.keySet()) {
@@ -97,6 +123,7 @@ public final class AdamW implements AutoCloseable {
   /**
    * Restores m, v and the step count written by {@link #save}; every trainable name must be there.
    */
+  @Override
   public void load(Path file) throws IOException {
     try (SafetensorsReader r = Safetensors.open(file)) {
       for (String name : m.keySet()) {

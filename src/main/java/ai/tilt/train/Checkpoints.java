@@ -67,7 +67,7 @@ public final class Checkpoints {
       Path runDir,
       Policy policy,
       ModelSource source,
-      AdamW optimizer,
+      Optimizer optimizer,
       TrainerState state,
       Recipe recipe,
       long maxShardBytes)

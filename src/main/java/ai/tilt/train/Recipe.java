@@ -238,12 +238,16 @@ public record Recipe(
       @Doc(
               "tokens whose logits exist at once, forward and backward (0: automatic, about 128 MB of"
                   + " fp32 logits: 220 tokens at a vocabulary of 152k)")
-          Long logitsChunkTokens) {
+          Long logitsChunkTokens,
+      @Doc(
+              "ZeRO stage: 0 keeps AdamW's moments on every worker; 1 shards them across the workers"
+                  + " of a data-parallel run (8/W bytes per weight instead of 8; full fine-tuning)")
+          Integer zero) {
     /** Every key at its default. */
     public static Train defaults() {
       return new Train(
           null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-          null, null, null);
+          null, null, null, null);
     }
 
     /** This section with activation checkpointing on or off. */
@@ -266,7 +270,8 @@ public record Recipe(
           precision,
           maxBadSteps,
           on,
-          logitsChunkTokens);
+          logitsChunkTokens,
+          zero);
     }
 
     /** This section computing in another precision. */
@@ -289,7 +294,8 @@ public record Recipe(
           p,
           maxBadSteps,
           gradientCheckpointing,
-          logitsChunkTokens);
+          logitsChunkTokens,
+          zero);
     }
 
     /** This section with another micro-batch size (and the same batch size). */
@@ -312,7 +318,8 @@ public record Recipe(
           precision,
           maxBadSteps,
           gradientCheckpointing,
-          logitsChunkTokens);
+          logitsChunkTokens,
+          zero);
     }
 
     public Train {
@@ -333,6 +340,10 @@ public record Recipe(
       maxBadSteps = maxBadSteps == null ? 5 : maxBadSteps;
       gradientCheckpointing = gradientCheckpointing != null && gradientCheckpointing;
       logitsChunkTokens = logitsChunkTokens == null ? 0L : logitsChunkTokens;
+      zero = zero == null ? 0 : zero;
+      if (zero != 0 && zero != 1) {
+        throw new IllegalArgumentException("train.zero must be 0 or 1, got " + zero);
+      }
       if (logitsChunkTokens < 0) {
         throw new IllegalArgumentException(
             "train.logits_chunk_tokens must be >= 0 (0: automatic), got " + logitsChunkTokens);

@@ -35,6 +35,10 @@ final class RecipeRules {
         "train.precision bf16 holds the weights in bf16, which cannot train; use bf16-mixed (or"
             + " LoRA, whose frozen base may be held in bf16)");
     require(
+        t.zero() == 0 || (r.model().lora() == null && t.precision() != Precision.BF16),
+        "train.zero: 1 shards the moments of full fine-tuning; LoRA's adapters are small enough"
+            + " to keep plain data parallelism (set train.zero: 0)");
+    require(
         t.maxSteps() >= 0 && (t.maxSteps() > 0 || t.epochs() == null || t.epochs() > 0),
         "train.max_steps must be > 0, or train.epochs > 0");
     require(

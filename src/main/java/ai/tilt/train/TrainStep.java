@@ -47,13 +47,13 @@ public final class TrainStep {
 
   private final NDManager parent;
   private final Map<String, NDArray> trainable;
-  private final AdamW optimizer;
+  private final Optimizer optimizer;
   private final double maxGradNorm;
   private final Group group;
 
   /** A step of one process. */
   public TrainStep(
-      NDManager parent, Map<String, NDArray> trainable, AdamW optimizer, double maxGradNorm) {
+      NDManager parent, Map<String, NDArray> trainable, Optimizer optimizer, double maxGradNorm) {
     this(parent, trainable, optimizer, maxGradNorm, Solo.INSTANCE);
   }
 
@@ -61,7 +61,7 @@ public final class TrainStep {
   public TrainStep(
       NDManager parent,
       Map<String, NDArray> trainable,
-      AdamW optimizer,
+      Optimizer optimizer,
       double maxGradNorm,
       Group group) {
     this.parent = parent;
@@ -96,16 +96,12 @@ public final class TrainStep {
           }
         }
       }
-      group.allReduceGradients(trainable.values());
       loss = group.sum(loss)[0];
-      double norm = globalNorm();
+      double norm = optimizer.reduceGradients(group);
       boolean finite = Double.isFinite(loss) && Double.isFinite(norm);
       if (finite) {
         if (maxGradNorm > 0 && norm > maxGradNorm) {
-          float scale = (float) (maxGradNorm / (norm + 1e-6));
-          for (NDArray p : trainable.values()) {
-            p.getGradient().muli(scale);
-          }
+          optimizer.clip((float) (maxGradNorm / (norm + 1e-6)));
         }
         optimizer.update(lr);
       }
@@ -115,14 +111,5 @@ public final class TrainStep {
       }
       return new Result(loss, norm, finite);
     }
-  }
-
-  private double globalNorm() {
-    NDArray total = null;
-    for (NDArray p : trainable.values()) {
-      NDArray s = p.getGradient().square().sum();
-      total = total == null ? s : total.add(s);
-    }
-    return Math.sqrt(total.getFloat());
   }
 }

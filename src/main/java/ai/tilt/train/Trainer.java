@@ -138,6 +138,10 @@ public final class Trainer {
             long tokens = (long) step[2];
             state = state.afterStep(res.applied(), lr, tokens);
             listener.stepped(state.step(), res);
+            WeightGuard.perturbIfAsked(group, policy.trainable(), state.step());
+            if (crossed(state.step() - 1, state.step(), r.dist().checkEvery())) {
+              WeightGuard.check(group, policy.trainable(), "after step " + state.step());
+            }
             means.add(res, merged(group, objective.metrics(w)).means(""), tokens);
             if (!res.applied()) {
               log.note(
@@ -326,6 +330,7 @@ public final class Trainer {
     Recipe.Checkpoint c = run.recipe().checkpoint();
     Group group = run.group();
     group.barrier();
+    run.optimizer().gather();
     Path dir = run.runDir().resolve(Checkpoints.dirName(s.step()));
     if (group.isMain()) {
       dir =

@@ -27,7 +27,7 @@ public final class TrainingRun implements AutoCloseable {
   private final Policy policy;
   private final TextTokenizer tokenizer; // null for id-only models
   private final IterationSource source;
-  private final AdamW optimizer;
+  private final Optimizer optimizer;
   private final boolean resumed;
   private final List<AutoCloseable> owned; // closed in reverse order, before the policy
   private final Group group;
@@ -41,7 +41,7 @@ public final class TrainingRun implements AutoCloseable {
       Policy policy,
       TextTokenizer tokenizer,
       IterationSource source,
-      AdamW optimizer,
+      Optimizer optimizer,
       TrainerState state,
       boolean resumed,
       List<AutoCloseable> owned,
@@ -124,11 +124,17 @@ public final class TrainingRun implements AutoCloseable {
                   console)
               : DatasetSource.open(recipe, runDir, source, policy, tokenizer, streams, console);
       owned.add(material);
-      AdamW optimizer =
-          new AdamW(policy.trainable(), t.beta1(), t.beta2(), t.eps(), t.weightDecay());
+      Optimizer optimizer =
+          t.zero() == 1
+              ? new ShardedAdamW(
+                  policy.trainable(), group, t.beta1(), t.beta2(), t.eps(), t.weightDecay())
+              : new AdamW(policy.trainable(), t.beta1(), t.beta2(), t.eps(), t.weightDecay());
       owned.add(optimizer);
       if (checkpoint != null) {
         optimizer.load(checkpoint.resolve("optimizer.safetensors"));
+      }
+      if (checkpoint != null) {
+        WeightGuard.check(group, policy.trainable(), "after loading " + checkpoint);
       }
       // the same start on every worker, whatever each one's libtorch drew or read
       group.broadcast(new ArrayList<>(policy.trainable().values()), 0);
@@ -214,7 +220,7 @@ public final class TrainingRun implements AutoCloseable {
     return group;
   }
 
-  public AdamW optimizer() {
+  public Optimizer optimizer() {
     return optimizer;
   }
 
