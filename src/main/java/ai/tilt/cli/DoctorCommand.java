@@ -1,9 +1,13 @@
 package ai.tilt.cli;
 
+import ai.tilt.dist.C10dGroup;
+import ai.tilt.dist.DistException;
+import ai.tilt.dist.World;
 import ai.tilt.runtime.RuntimeInfo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -39,6 +43,7 @@ public final class DoctorCommand implements Callable<Integer> {
       // paths as plain strings, not Jackson's file: URIs
       node.put("cacheDir", info.cacheDir().toString());
       node.put("diskPath", info.diskPath().toString());
+      node.put("dist", dist(info));
       out.println(mapper.writeValueAsString(node));
       return info.problems().isEmpty() ? 0 : 1;
     }
@@ -69,6 +74,7 @@ public final class DoctorCommand implements Callable<Integer> {
             + " inter-op, OMP_WAIT_POLICY "
             + info.ompWaitPolicy());
     row(out, "bf16", info.bf16());
+    row(out, "dist", dist(info));
     row(out, "DJL cache", info.cacheDir() + " (" + RuntimeInfo.bytes(info.cacheBytes()) + ")");
     row(out, "disk", RuntimeInfo.bytes(info.diskFreeBytes()) + " free under " + info.diskPath());
     row(out, "memory", RuntimeInfo.bytes(info.memAvailableBytes()) + " available");
@@ -83,6 +89,33 @@ public final class DoctorCommand implements Callable<Integer> {
             ? "ok: everything a run needs is here"
             : "not ready: " + info.problems().size() + " problem(s) above");
     return info.problems().isEmpty() ? 0 : 1;
+  }
+
+  /**
+   * The data-parallel side: which libtilt_dist.so a worker would load (it must come from the same
+   * build-jni.sh run as the JNI, against the libtorch that runs), the backend, and this process's
+   * place in a job.
+   */
+  static String dist(RuntimeInfo info) {
+    String lib = C10dGroup.libraryPath();
+    String library;
+    if (lib == null || lib.isBlank()) {
+      library =
+          "no libtilt_dist.so (data-parallel runs need it: scripts/build-jni.sh builds it beside"
+              + " the JNI, then source its env.sh)";
+    } else if (!Files.isRegularFile(Path.of(lib))) {
+      library = "TILT_DIST_LIBRARY names " + lib + ", which does not exist";
+    } else {
+      library = "libtilt_dist.so at " + lib;
+    }
+    String backend = info.device().startsWith("cuda") ? "nccl" : "gloo";
+    World world;
+    try {
+      world = World.fromEnvironment();
+    } catch (DistException e) {
+      return library + "; " + backend + "; launch variables are inconsistent: " + e.getMessage();
+    }
+    return library + "; " + backend + " on " + info.device() + "; " + world.describe();
   }
 
   private static void row(PrintStream out, String name, String value) {

@@ -71,7 +71,9 @@ public final class Launcher {
                 if (!stopping[0]) {
                   stopping[0] = true;
                   out.println("tilt: SIG" + name + ": stopping every worker at its next step");
-                  workers.forEach(Process::destroy); // SIGTERM: checkpoint, exit 75
+                  // SIGTERM: checkpoint, exit 75 (the handle's destroy, not the Process's: that
+                  // closes the output the workers still write)
+                  workers.forEach(w -> w.toHandle().destroy());
                 }
               }
             });
@@ -93,7 +95,7 @@ public final class Launcher {
               out.printf(
                   "tilt: worker %d (rank %d of %d) exited with %d; stopping the others%n",
                   rank, rank, nproc, exit);
-              running.forEach(Process::destroy);
+              running.forEach(w -> w.toHandle().destroy());
             }
           }
         }

@@ -50,6 +50,7 @@ public final class RecipeLoader {
           "train.min_lr",
           "train.max_grad_norm",
           "train.max_bad_steps",
+          "train.zero", // the optimizer file is whole whatever the sharding
           "online.iterations", // an on-policy run's length, as train.max_steps is a dataset run's
           "online.generator.", // who samples: a resumed run may use another server, or none
           "checkpoint.",

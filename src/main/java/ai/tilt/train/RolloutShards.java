@@ -12,9 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * The rollout of a data-parallel iteration: worker r collects prompts r, r + W, r + 2W, ... of the
- * iteration's B (whole groups: a prompt's C responses stay on one worker), then every worker
- * gathers every part, so each holds the one-process rollout and computes the same material
+ * The rollout of a data-parallel iteration: worker r collects its contiguous block of the
+ * iteration's B prompts (whole groups: a prompt's C responses stay on one worker), then every
+ * worker gathers every part, so each holds the one-process rollout and computes the same material
  * (advantages, pairs, batch statistics) from it.
  */
 final class RolloutShards {
@@ -22,11 +22,20 @@ final class RolloutShards {
 
   /** The prompts worker {@code rank} of {@code size} collects, of {@code prompts}. */
   static int[] mine(int prompts, int rank, int size) {
-    int[] out = new int[Math.max(0, (prompts - rank + size - 1) / size)];
+    int[] b = block(prompts, rank, size);
+    int[] out = new int[b[1] - b[0]];
     for (int i = 0; i < out.length; i++) {
-      out[i] = rank + i * size;
+      out[i] = b[0] + i;
     }
     return out;
+  }
+
+  /**
+   * [from, to) of worker {@code rank}'s block of {@code n} items: ceil(n / W) each, the last less.
+   */
+  static int[] block(int n, int rank, int size) {
+    int each = (n + size - 1) / size;
+    return new int[] {Math.min(n, rank * each), Math.min(n, (rank + 1) * each)};
   }
 
   /** Every worker's part, assembled in the iteration's prompt order. */

@@ -261,15 +261,14 @@ public final class Trainer {
 
   /**
    * Worker {@code rank}'s share of the minibatch of {@code minibatch} items starting at {@code
-   * start}: every {@code size}-th item from its rank on (all of them for one worker).
+   * start}: its contiguous block of ceil(M / W) items (all of them for one worker). When a block is
+   * a whole number of micro-batches, the workers' micro-batches are exactly one process's, so only
+   * the order in which their gradients are summed differs.
    */
   static int[] share(int[] order, int start, int minibatch, int rank, int size) {
     int end = Math.min(order.length, start + minibatch);
-    int[] out = new int[Math.max(0, (end - start - rank + size - 1) / size)];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = order[start + rank + i * size];
-    }
-    return out;
+    int[] block = RolloutShards.block(end - start, rank, size);
+    return java.util.Arrays.copyOfRange(order, start + block[0], start + block[1]);
   }
 
   /** Every worker's metric sums of a step, merged in rank order (the worker's own when alone). */

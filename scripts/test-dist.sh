@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The data-parallel tests (DataParallelTest, JUnit tag "dist": real multi-worker jobs on Gloo) on
+# the machine's own torch: builds DJL's JNI and libtilt_dist.so against it with build-jni.sh, cached
+# under ~/.cache/tilt/jni by torch version and the hash of what the build reads, then runs the
+# tests through that JNI. .ci/run calls it after the README's test command.
+#   scripts/test-dist.sh [TORCH_DIR]   (default: python3's torch, else the wheel in pip's
+#                                       find-links folder, unpacked once into ~/.cache/tilt)
+# Arguments that start with - go to mvn (e.g. -Dtest=DataParallelTest#aDivergedWorkerIsCaught).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+cache="${TILT_CACHE:-$HOME/.cache/tilt}"
+torch=""
+if [[ $# -gt 0 && "$1" != -* ]]; then torch="$1"; shift; fi
+if [[ -z "$torch" ]]; then
+  torch="$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))' 2> /dev/null || true)"
+fi
+if [[ -z "$torch" ]]; then
+  links="$(pip config get global.find-links 2> /dev/null || true)"
+  wheel="$(ls "${links:-/nonexistent}"/torch-*-linux_x86_64.whl "${links:-/nonexistent}"/torch-*manylinux*x86_64.whl 2> /dev/null | head -1 || true)"
+  if [[ -z "$wheel" ]]; then
+    echo "test-dist: no torch here (none importable, no wheel in pip's find-links):" \
+      "the data-parallel tests did NOT run" >&2
+    exit 0
+  fi
+  unpacked="$cache/$(basename "$wheel" .whl)"
+  if [[ ! -f "$unpacked/torch/lib/libtorch_cpu.so" ]]; then
+    mkdir -p "$unpacked"
+    unzip -q -o "$wheel" 'torch/lib/*' 'torch/include/*' 'torch/share/*' 'torch/version.py' -d "$unpacked"
+  fi
+  torch="$unpacked/torch"
+fi
+version="$(sed -n "s/^__version__ = '\([0-9.]*\).*/\1/p" "$torch/version.py" 2> /dev/null || head -1 "$torch/build-version")"
+flavor=cpu; [[ -f "$torch/lib/libtorch_cuda.so" ]] && flavor=cuda
+hash="$(cat scripts/build-jni.sh src/main/native/dist/tilt_dist.cc scripts/jni/* 2> /dev/null | sha1sum | cut -c1-12)"
+out="$cache/jni/$version-$flavor-$hash"
+if [[ ! -f "$out/env.sh" ]]; then
+  echo "test-dist: building the JNI and libtilt_dist.so for libtorch $version ($flavor) into $out" >&2
+  scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" > /dev/null
+fi
+# shellcheck disable=SC1090
+source "$out/env.sh"
+echo "test-dist: the data-parallel tests on libtorch $version ($PYTORCH_FLAVOR), $TILT_DIST_LIBRARY" >&2
+mvn -B -o test -Dspotless.check.skip=true -Dtilt.test.groups=dist -Dtilt.test.excluded= "$@"

@@ -1,0 +1,340 @@
+package ai.tilt.dist;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import ai.tilt.model.SafetensorsReader;
+import ai.tilt.runtime.ChildJvm;
+import ai.tilt.train.Checkpoints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Data-parallel training end to end: real {@code tilt train --nproc N} jobs of the tiny preset,
+ * Gloo on loopback, one intra-op thread per worker, fp32. Needs libtilt_dist.so ({@code
+ * scripts/test-dist.sh} builds it against the machine's torch wheel and runs these; {@code .ci/run}
+ * calls that script), so it is tagged {@code dist} and left out of the plain {@code mvn test}.
+ */
+@Tag("dist")
+class DataParallelTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void needsTheLibrary() {
+    String lib = C10dGroup.libraryPath();
+    if (lib == null || !Files.isRegularFile(Path.of(lib))) {
+      fail(
+          "the dist tests need libtilt_dist.so (TILT_DIST_LIBRARY): run scripts/test-dist.sh,"
+              + " which builds it against the machine's torch wheel");
+    }
+  }
+
+  /** A finished job: its exit code and what its workers printed. */
+  record Job(int exit, String log) {}
+
+  private Job tilt(List<String> args, String... jvmFlags) throws Exception {
+    Path log = Files.createTempFile(tmp, "job", ".log");
+    ProcessBuilder pb = ChildJvm.builder(List.of(jvmFlags), args);
+    pb.environment().put("TILT_THREADS", "1");
+    pb.redirectErrorStream(true).redirectOutput(log.toFile());
+    Process p = pb.start();
+    if (!p.waitFor(8, TimeUnit.MINUTES)) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      fail("the job did not end within 8 minutes: " + Files.readString(log));
+    }
+    return new Job(p.exitValue(), Files.readString(log));
+  }
+
+  private static List<String> train(String recipe, Path runDir, int nproc, String... sets) {
+    List<String> a = new ArrayList<>(List.of("train", recipe, "--run-dir", runDir.toString()));
+    if (nproc > 0) {
+      a.addAll(List.of("--nproc", Integer.toString(nproc)));
+    }
+    for (String s : sets) {
+      a.addAll(List.of("--set", s));
+    }
+    return a;
+  }
+
+  private Job ok(List<String> args, String... jvmFlags) throws Exception {
+    Job j = tilt(args, jvmFlags);
+    assertEquals(0, j.exit(), j.log());
+    return j;
+  }
+
+  /** train/loss by step, from a run's metrics.jsonl. */
+  private static Map<Long, Double> losses(Path runDir) throws IOException {
+    Map<Long, Double> out = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(runDir.resolve("metrics.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("train/loss")) {
+        out.put(n.get("step").asLong(), n.get("train/loss").asDouble());
+      }
+    }
+    return out;
+  }
+
+  /** Every weight of a checkpoint. */
+  private static Map<String, float[]> weights(Path checkpoint) throws IOException {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    try (SafetensorsReader r = SafetensorsReader.open(checkpoint)) {
+      for (String name : r.tensors().keySet()) {
+        out.put(name, r.loadFloats(name));
+      }
+    }
+    return out;
+  }
+
+  private static void closeLosses(Map<Long, Double> want, Map<Long, Double> got, double rel) {
+    assertEquals(want.keySet(), got.keySet());
+    for (Map.Entry<Long, Double> e : want.entrySet()) {
+      double w = e.getValue();
+      double g = got.get(e.getKey());
+      assertTrue(
+          Math.abs(w - g) <= rel * Math.max(1e-12, Math.abs(w)),
+          "step " + e.getKey() + ": " + w + " vs " + g);
+    }
+  }
+
+  private static double maxDiff(Map<String, float[]> a, Map<String, float[]> b) {
+    assertEquals(a.keySet(), b.keySet());
+    double max = 0;
+    for (String k : a.keySet()) {
+      float[] x = a.get(k);
+      float[] y = b.get(k);
+      assertEquals(x.length, y.length, k);
+      for (int i = 0; i < x.length; i++) {
+        max = Math.max(max, Math.abs(x[i] - y[i]));
+      }
+    }
+    return max;
+  }
+
+  private static final String[] SFT = {"train.max_steps=5", "data.eval=null"};
+
+  /** (a) One worker through c10d is the plain run, bit for bit. */
+  @Test
+  void oneWorkerThroughTheDistributedPathIsThePlainRun() throws Exception {
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("plain"), 0, SFT));
+    Job one = ok(train("recipes/sft-tiny.yaml", tmp.resolve("one"), 1, SFT));
+    assertTrue(one.log().contains("data-parallel: 1 workers"), one.log());
+    assertEquals(losses(tmp.resolve("plain")), losses(tmp.resolve("one")));
+    Map<String, float[]> a = weights(tmp.resolve("plain/step-000005"));
+    Map<String, float[]> b = weights(tmp.resolve("one/step-000005"));
+    for (String k : a.keySet()) {
+      assertArrayEquals(a.get(k), b.get(k), k);
+    }
+  }
+
+  /**
+   * (b) Two workers with the same global batch are one worker, bit for bit, for SFT, DPO, GRPO and
+   * PPO: every step's loss and the weights after 5 steps. Each worker's block of a step is one of
+   * the one-process run's micro-batches (the recipes' sizes make it so), so the same forwards run
+   * and only the two gradients' sum is taken by the all-reduce instead of by autograd, which is the
+   * same sum for two terms. (The issue asked for 1e-6 and 1e-5; equality is what holds.)
+   */
+  @Test
+  void twoWorkersTrainAsOne() throws Exception {
+    Map<String, String[]> cases = new LinkedHashMap<>();
+    cases.put("recipes/sft-tiny.yaml", SFT);
+    cases.put("recipes/dpo-offline.yaml", new String[] {"train.max_steps=5", "data.eval=null"});
+    // 8 prompts: micro-batches of 4, so each worker's block is one of one process's micro-batches
+    String[] online = {
+      "online.iterations=5",
+      "data.eval=null",
+      "model.init.sft.steps=20",
+      "eval.every_steps=0",
+      "train.micro_batch_size=4"
+    };
+    cases.put("recipes/online-grpo.yaml", online);
+    cases.put("recipes/online-ppo.yaml", online);
+    for (Map.Entry<String, String[]> c : cases.entrySet()) {
+      String name = Path.of(c.getKey()).getFileName().toString().replace(".yaml", "");
+      Path one = tmp.resolve(name + "-1");
+      Path two = tmp.resolve(name + "-2");
+      ok(train(c.getKey(), one, 1, c.getValue()));
+      ok(train(c.getKey(), two, 2, c.getValue()));
+      assertEquals(losses(one), losses(two), name);
+      Path last1 = Checkpoints.findLatest(one, new ArrayList<>());
+      Path last2 = Checkpoints.findLatest(two, new ArrayList<>());
+      assertEquals(last1.getFileName(), last2.getFileName());
+      assertEquals(0.0, maxDiff(weights(last1), weights(last2)), name);
+    }
+  }
+
+  /** (c) ZeRO-1 on two workers trains as plain data parallelism and saves the same moments. */
+  @Test
+  void zeroOneEqualsPlainDataParallelism() throws Exception {
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("ddp"), 2, SFT));
+    String[] zero = {"train.max_steps=5", "data.eval=null", "train.zero=1"};
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("zero"), 2, zero));
+    closeLosses(losses(tmp.resolve("ddp")), losses(tmp.resolve("zero")), 1e-6);
+    assertTrue(
+        maxDiff(weights(tmp.resolve("ddp/step-000005")), weights(tmp.resolve("zero/step-000005")))
+            <= 1e-5);
+    Map<String, float[]> m1 = optimizer(tmp.resolve("ddp/step-000005"));
+    Map<String, float[]> m2 = optimizer(tmp.resolve("zero/step-000005"));
+    assertTrue(maxDiff(m1, m2) <= 1e-6, "the gathered moments are the replicated ones");
+  }
+
+  private static Map<String, float[]> optimizer(Path checkpoint) throws IOException {
+    return weights(checkpoint.resolve("optimizer.safetensors"));
+  }
+
+  /**
+   * (d) A checkpoint does not depend on the number of workers: 3 steps at W=2 then 3 at W=1 equal 6
+   * at W=1, and 3 at W=1 (ZeRO-1 there) then 3 at W=2 equal 6 at W=2.
+   */
+  @Test
+  void aRunResumesWithAnotherNumberOfWorkers() throws Exception {
+    String[] six = {"train.max_steps=6", "data.eval=null", "checkpoint.every_steps=3"};
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("w1"), 1, six));
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("w2"), 2, six));
+    // 2 -> 1: resume W=2's step 3 at W=1
+    List<String> resume = train("recipes/sft-tiny.yaml", tmp.resolve("w2"), 1, six);
+    resume.add("--resume=" + tmp.resolve("w2/step-000003"));
+    ok(resume);
+    assertEquals(losses(tmp.resolve("w1")), losses(tmp.resolve("w2"))); // aligned blocks: exact
+    assertEquals(
+        0.0,
+        maxDiff(weights(tmp.resolve("w1/step-000006")), weights(tmp.resolve("w2/step-000006"))));
+    // 1 -> 2, the first part with sharded moments
+    String[] sixZero = {
+      "train.max_steps=6", "data.eval=null", "checkpoint.every_steps=3", "train.zero=1"
+    };
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("z1"), 1, sixZero));
+    List<String> resume2 = train("recipes/sft-tiny.yaml", tmp.resolve("z1"), 2, six);
+    resume2.add("--resume=" + tmp.resolve("z1/step-000003"));
+    Job j = ok(resume2);
+    assertTrue(j.log().contains("resuming with train.zero: 1 -> 0"), j.log());
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("w2b"), 2, six));
+    closeLosses(losses(tmp.resolve("w2b")), losses(tmp.resolve("z1")), 1e-6);
+    assertTrue(
+        maxDiff(weights(tmp.resolve("w2b/step-000006")), weights(tmp.resolve("z1/step-000006")))
+            <= 1e-5);
+  }
+
+  /**
+   * (e) A worker killed with -9 ends the job quickly, naming it, with every checkpoint on disk
+   * complete; --resume auto then finishes the run as if nothing had happened.
+   */
+  @Test
+  void aKilledWorkerEndsTheJobAndAResumeFinishesIt() throws Exception {
+    String[] sets = {
+      "train.max_steps=40",
+      "data.eval=null",
+      "checkpoint.every_steps=2",
+      "dist.timeout_s=60",
+      "checkpoint.keep_last=0"
+    };
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("whole"), 2, sets));
+    Path dir = tmp.resolve("killed");
+    Path log = tmp.resolve("killed.log");
+    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
+    pb.environment().put("TILT_THREADS", "1");
+    Process launcher = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    waitForSteps(dir, 5, launcher, log);
+    List<ProcessHandle> workers = launcher.toHandle().children().toList();
+    assertEquals(2, workers.size(), "two workers: " + workers);
+    long t0 = System.nanoTime();
+    new ProcessBuilder("kill", "-9", Long.toString(workers.get(1).pid())).start().waitFor();
+    assertTrue(launcher.waitFor(90, TimeUnit.SECONDS), "the job ended after the kill");
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    String out = Files.readString(log);
+    assertNotEquals(0, launcher.exitValue(), out);
+    assertTrue(out.matches("(?s).*worker \\d \\(rank \\d of 2\\) exited with 137.*"), out);
+    assertTrue(seconds < 60, "ended " + seconds + " s after the kill");
+    List<Path> steps = Checkpoints.stepDirs(dir);
+    assertTrue(!steps.isEmpty(), out);
+    for (Path s : steps) {
+      assertNull(Checkpoints.incompleteReason(s), s.toString());
+    }
+    List<String> resume = train("recipes/sft-tiny.yaml", dir, 2, sets);
+    resume.add("--resume=auto");
+    ok(resume);
+    assertEquals(losses(tmp.resolve("whole")), losses(dir));
+    assertEquals(
+        0.0,
+        maxDiff(weights(tmp.resolve("whole/step-000040")), weights(dir.resolve("step-000040"))));
+  }
+
+  private static void waitForSteps(Path dir, int steps, Process launcher, Path log)
+      throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+    while (System.nanoTime() < deadline) {
+      Path m = dir.resolve("metrics.jsonl");
+      if (Files.exists(m) && Files.readAllLines(m).size() >= steps) {
+        return;
+      }
+      if (!launcher.isAlive()) {
+        fail("the job ended early: " + Files.readString(log));
+      }
+      Thread.sleep(100);
+    }
+    fail("no " + steps + " steps within 4 minutes: " + Files.readString(log));
+  }
+
+  /** (f) SIGTERM to the launcher: one checkpoint, every worker exits 75, a resume finishes. */
+  @Test
+  void sigtermStopsEveryWorkerWithOneCheckpoint() throws Exception {
+    String[] sets = {"train.max_steps=30", "data.eval=null", "checkpoint.every_steps=0"};
+    ok(train("recipes/sft-tiny.yaml", tmp.resolve("whole"), 2, sets));
+    Path dir = tmp.resolve("stopped");
+    Path log = tmp.resolve("stopped.log");
+    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
+    pb.environment().put("TILT_THREADS", "1");
+    Process launcher = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    waitForSteps(dir, 4, launcher, log);
+    launcher.destroy(); // SIGTERM
+    assertTrue(launcher.waitFor(120, TimeUnit.SECONDS));
+    String out = Files.readString(log);
+    assertEquals(75, launcher.exitValue(), out);
+    assertEquals(2, out.split("finishing this step and writing a checkpoint", -1).length - 1, out);
+    assertEquals(1, Checkpoints.stepDirs(dir).size(), "one checkpoint: " + out);
+    List<String> resume = train("recipes/sft-tiny.yaml", dir, 2, sets);
+    resume.add("--resume");
+    ok(resume);
+    assertEquals(losses(tmp.resolve("whole")), losses(dir));
+    assertEquals(
+        0.0,
+        maxDiff(weights(tmp.resolve("whole/step-000030")), weights(dir.resolve("step-000030"))));
+  }
+
+  /** (g) A worker whose weights drifted is caught by the guard, which names it and the step. */
+  @Test
+  void aDivergedWorkerIsCaught() throws Exception {
+    Job j =
+        tilt(
+            train(
+                "recipes/sft-tiny.yaml",
+                tmp.resolve("drift"),
+                2,
+                "train.max_steps=8",
+                "data.eval=null",
+                "dist.check_every=2"),
+            "-Dtilt.dist.perturb=1@3");
+    assertNotEquals(0, j.exit(), j.log());
+    assertTrue(
+        j.log().contains("weights differ after step 4") && j.log().contains("rank 1 (sum"),
+        j.log());
+  }
+}
