@@ -48,6 +48,9 @@ cp -r "$kit/src" "$kit/jni-include" "$stage/kit/"
 mkdir -p "$stage/scripts/jni"
 cp scripts/build-jni.sh scripts/gpu-check.sh "$stage/scripts/"
 cp scripts/jni/cuda-context.patch "$stage/scripts/jni/"
+# libtilt_dist.so's sources: build-jni.sh builds it beside the JNI (data parallelism, NCCL on CUDA)
+mkdir -p "$stage/src/main/native"
+cp -r src/main/native/dist "$stage/src/main/native/"
 cp -r recipes "$stage/recipes"
 # the parity fixtures as files: the tests load them as model directories
 mkdir -p "$stage/src/test/resources"

@@ -49,6 +49,12 @@ timeout 240 "${java[@]}" -cp "$cp_tests" ai.tilt.GpuSuite "$out/gpu-tests.json" 
 tests_rc=$?
 grep -E '^(PASSED|FAILED|SKIPPED|gpu tests)' "$out/gpu-tests.log"
 
+step "a data-parallel run through NCCL: one worker on cuda:0"
+timeout 180 "${java[@]}" -jar tilt.jar train recipes/sft-tiny.yaml --nproc 1 \
+  --run-dir "$b/runs/nccl-1" --set train.max_steps=5 --set data.eval=null > "$out/nccl-1.log" 2>&1
+echo "nccl one worker: exit $?" | tee -a "$out/nccl-1.log"
+grep -E 'data-parallel|step 5/5|problem|Exception' "$out/nccl-1.log" | head -5
+
 step "benchmarks"
 models="$b/models"
 mkdir -p "$models"

@@ -120,45 +120,70 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
   CATCH(0)
 }
 
-// Sums every parameter's gradient across ranks, in flat buckets of at most bucketBytes of one
-// dtype, all in flight at once, then copied back. A parameter without a gradient gets zeros first,
-// so every rank sends the same layout (a rank whose share of the step was empty joins with zeros).
-JNI(void, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes) {
+// Sums every parameter's gradient across ranks, all collectives in flight at once: a gradient of at
+// least bigBytes is all-reduced alone, in place (no copy); smaller ones share flat buckets of at most
+// bucketBytes of one dtype, copied back after. A parameter without a gradient gets zeros first, so
+// every rank sends the same layout (a rank whose share of the step was empty joins with zeros).
+// Returns the sum over parameters, in their order, of each summed gradient's squares, computed as
+// Tilt's AdamW does (per parameter square().sum(), added one by one in the gradients' dtype) while
+// later collectives are still under way.
+JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong bigBytes) {
   TRY
-  std::vector<std::vector<at::Tensor>> members(1);
-  int64_t bytes = 0;
+  std::vector<at::Tensor> grads;
   for (auto& p : Ts(env, params)) {
     if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-    at::Tensor grad = p.grad();
-    auto& cur = members.back();
-    if (!cur.empty() &&
-        (bytes + static_cast<int64_t>(grad.nbytes()) > bucketBytes ||
-         cur[0].scalar_type() != grad.scalar_type())) {
-      members.emplace_back();
-      bytes = 0;
-    }
-    members.back().push_back(grad);
-    bytes += static_cast<int64_t>(grad.nbytes());
+    grads.push_back(p.grad());
   }
+  // work w covers members[w] (indices into grads); flat[w] is its bucket, or undefined in place
+  std::vector<std::vector<size_t>> members;
   std::vector<at::Tensor> flats;
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
-  for (auto& m : members) {
-    if (m.empty()) continue;
+  std::vector<size_t> open;
+  int64_t bytes = 0;
+  auto flush = [&]() {
+    if (open.empty()) return;
     std::vector<at::Tensor> views;
-    for (auto& t : m) views.push_back(t.reshape(-1));
+    for (size_t i : open) views.push_back(grads[i].reshape(-1));
     std::vector<at::Tensor> one{at::cat(views)};
     works.push_back(G(g)->allreduce(one));
     flats.push_back(one[0]);
+    members.push_back(open);
+    open.clear();
+    bytes = 0;
+  };
+  for (size_t i = 0; i < grads.size(); i++) {
+    int64_t n = static_cast<int64_t>(grads[i].nbytes());
+    if (n >= bigBytes && grads[i].is_contiguous()) {
+      std::vector<at::Tensor> one{grads[i]};
+      works.push_back(G(g)->allreduce(one));
+      flats.push_back(at::Tensor());
+      members.push_back({i});
+      continue;
+    }
+    if (!open.empty() &&
+        (bytes + n > bucketBytes || grads[open[0]].scalar_type() != grads[i].scalar_type())) {
+      flush();
+    }
+    open.push_back(i);
+    bytes += n;
   }
-  for (size_t b = 0; b < works.size(); b++) {
-    works[b]->wait();
+  flush();
+  std::vector<at::Tensor> squares(grads.size());
+  for (size_t w = 0; w < works.size(); w++) {
+    works[w]->wait();
     int64_t off = 0;
-    for (auto& t : members[b]) {
-      t.copy_(flats[b].narrow(0, off, t.numel()).view_as(t));
-      off += t.numel();
+    for (size_t i : members[w]) {
+      if (flats[w].defined()) {
+        grads[i].copy_(flats[w].narrow(0, off, grads[i].numel()).view_as(grads[i]));
+        off += grads[i].numel();
+      }
+      squares[i] = grads[i].square().sum();
     }
   }
-  CATCH()
+  at::Tensor total;
+  for (auto& s : squares) total = total.defined() ? total.add(s) : s;
+  return total.defined() ? total.item<float>() : 0.0f;
+  CATCH(0)
 }
 
 // In place, one call per tensor (c10d reads a vector as one tensor per local device): op 0 SUM,

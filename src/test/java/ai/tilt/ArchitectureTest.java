@@ -66,6 +66,7 @@ class ArchitectureTest {
               "bench",
               Set.of(
                   "train",
+                  "dist",
                   "data",
                   "reward",
                   "sampling",

@@ -3,14 +3,18 @@ package ai.tilt.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.ResponseGroup;
+import ai.tilt.dist.Group;
+import ai.tilt.dist.Solo;
 import ai.tilt.loss.Dpo;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.runtime.Devices;
 import ai.tilt.train.AdamW;
 import ai.tilt.train.Objective;
+import ai.tilt.train.Optimizer;
 import ai.tilt.train.PreferenceObjective;
 import ai.tilt.train.ReferenceModel;
+import ai.tilt.train.ShardedAdamW;
 import ai.tilt.train.TrainStep;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -50,36 +54,70 @@ public final class DpoBench {
       int micro,
       int warmup,
       int steps) {
+    return run(policy, params, reference, label, data, micro, warmup, steps, Solo.INSTANCE, false);
+  }
+
+  /**
+   * The same steps on every worker of {@code group}: each takes its contiguous block of the batch
+   * (the pairs are the global batch of one optimizer step), as data-parallel training does.
+   */
+  public static Map<String, Object> run(
+      CausalLM policy,
+      Map<String, NDArray> params,
+      ReferenceModel reference,
+      String label,
+      List<ResponseGroup> data,
+      int micro,
+      int warmup,
+      int steps,
+      Group group,
+      boolean zero) {
     ModelConfig c = policy.config();
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
     }
     int batch = data.size();
+    int each = (batch + group.size() - 1) / group.size();
+    int from = Math.min(batch, group.rank() * each);
+    int to = Math.min(batch, from + each);
     List<List<Integer>> micros = new ArrayList<>();
-    for (int i = 0; i < batch; i += micro) {
+    for (int i = from; i < to; i += micro) {
       List<Integer> m = new ArrayList<>();
-      for (int j = i; j < Math.min(batch, i + micro); j++) {
+      for (int j = i; j < Math.min(to, i + micro); j++) {
         m.add(j);
       }
       micros.add(m);
     }
     double peak = MatmulPeak.gflops(policy.manager());
     double[] secs = new double[steps];
+    double[] reduceSecs = new double[steps];
     long gpuPeak = -1;
-    try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
+    long elements = 0;
+    for (NDArray p : params.values()) {
+      elements += p.getShape().size();
+    }
+    group.broadcast(new ArrayList<>(params.values()), 0);
+    try (Optimizer adam =
+            zero
+                ? new ShardedAdamW(params, group, 0.9, 0.999, 1e-8, 0.0)
+                : new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
         PreferenceObjective objective =
             PreferenceObjective.against(policy, reference, new Dpo(0.1, 0.0), 0, data)) {
-      TrainStep stepper = new TrainStep(policy.manager(), params, opt, 1.0);
+      TimedReduce opt = new TimedReduce(adam);
+      TrainStep stepper = new TrainStep(policy.manager(), params, opt, 1.0, group);
       for (int i = -warmup; i < steps; i++) {
         Objective.Window w = objective.prepare(micros);
+        w.useDenominator(group.sum(w.denominator())[0]);
         long t0 = System.nanoTime();
         stepper.run(w.microBatches(), (m, k) -> objective.microLoss(m, w, k), 1e-6);
         if (i >= 0) {
           secs[i] = (System.nanoTime() - t0) / 1e9;
+          reduceSecs[i] = opt.seconds;
         }
         gpuPeak = Math.max(gpuPeak, Devices.gpuUsedMb().orElse(-1));
       }
     }
+    Arrays.sort(reduceSecs);
     double peak2 = MatmulPeak.gflops(policy.manager());
     Arrays.sort(secs);
     double s = secs[steps / 2];
@@ -104,6 +142,16 @@ public final class DpoBench {
     out.put("mfu_6n", GenerateBench.round(6.0 * c.matmulParams() * tokens / s / 1e9 / best));
     out.put("matmul_peak_gflops", GenerateBench.round(best));
     out.put("steps", steps);
+    out.put("workers", group.size());
+    out.put("zero", zero ? 1 : 0);
+    if (group.size() > 1) {
+      // a ring all-reduce sends and receives 2 (W - 1) / W of the gradient bytes per worker
+      out.put("gradient_reduce_s", GenerateBench.round(reduceSecs[steps / 2])); // + the norm
+      out.put("allreduce_mb", GenerateBench.round(elements * 4.0 / (1 << 20)));
+      out.put(
+          "allreduce_traffic_mb",
+          GenerateBench.round(elements * 4.0 * 2 * (group.size() - 1) / group.size() / (1 << 20)));
+    }
     out.put("threads", JniUtils.getNumThreads());
     out.put("peak_rss_mb", Rss.peakMb());
     if (gpuPeak >= 0) {

@@ -115,14 +115,21 @@ public final class C10dGroup implements Group {
     return world.size();
   }
 
+  /** Gradients of at least this size are all-reduced alone, in place: no copy in or out. */
+  private static final long IN_PLACE_BYTES = 1L << 20;
+
   @Override
-  public void allReduceGradients(Collection<NDArray> parameters) {
+  public double allReduceGradients(Collection<NDArray> parameters) {
     long[] handles = new long[parameters.size()];
     int i = 0;
     for (NDArray p : parameters) {
       handles[i++] = handle(p);
     }
-    call(() -> NativeDist.allreduceGrads(handle, handles, bucketBytes), "the gradient all-reduce");
+    float[] squares = new float[1];
+    call(
+        () -> squares[0] = NativeDist.allreduceGrads(handle, handles, bucketBytes, IN_PLACE_BYTES),
+        "the gradient all-reduce");
+    return squares[0];
   }
 
   @Override

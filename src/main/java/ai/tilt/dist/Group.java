@@ -23,10 +23,12 @@ public interface Group extends AutoCloseable {
   }
 
   /**
-   * Sums every parameter's gradient across workers, in place, in buckets (a parameter without one
-   * joins with zeros). After it, every worker holds the same gradients.
+   * Sums every parameter's gradient across workers, in place (a parameter without one joins with
+   * zeros). After it, every worker holds the same gradients. Returns the sum, over the parameters
+   * in their order, of each gradient's {@code square().sum()}, added one by one in the gradients'
+   * dtype: the squared global norm, computed the same way by every implementation.
    */
-  void allReduceGradients(Collection<NDArray> parameters);
+  double allReduceGradients(Collection<NDArray> parameters);
 
   /** Element-wise sums over workers. */
   double[] sum(double... values);

@@ -18,7 +18,7 @@ final class NativeDist {
       boolean storeServer,
       String storePrefix);
 
-  static native void allreduceGrads(long group, long[] params, long bucketBytes);
+  static native float allreduceGrads(long group, long[] params, long bucketBytes, long bigBytes);
 
   static native void allreduce(long group, long[] tensors, int op);
 

@@ -22,7 +22,14 @@ public final class Solo implements Group {
   }
 
   @Override
-  public void allReduceGradients(Collection<NDArray> parameters) {}
+  public double allReduceGradients(Collection<NDArray> parameters) {
+    NDArray total = null;
+    for (NDArray p : parameters) {
+      NDArray s = p.getGradient().square().sum();
+      total = total == null ? s : total.add(s);
+    }
+    return total.getFloat();
+  }
 
   @Override
   public double[] sum(double... values) {

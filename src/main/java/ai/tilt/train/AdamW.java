@@ -56,13 +56,7 @@ public final class AdamW implements Optimizer {
    */
   @Override
   public double reduceGradients(Group group) {
-    group.allReduceGradients(params.values());
-    NDArray total = null;
-    for (NDArray p : params.values()) {
-      NDArray s = p.getGradient().square().sum();
-      total = total == null ? s : total.add(s);
-    }
-    return Math.sqrt(total.getFloat());
+    return Math.sqrt(group.allReduceGradients(params.values()));
   }
 
   @Override

@@ -19,6 +19,15 @@ public final class Workers {
 
   /** Joins the job this process's environment describes, with the recipe's dist settings. */
   public static Group join(World world, Recipe recipe) {
+    Dist d = recipe.dist();
+    return join(
+        world,
+        Duration.ofMillis((long) (d.timeoutS() * 1000)),
+        (long) (d.bucketMb() * 1024 * 1024));
+  }
+
+  /** Joins with these settings (benchmarks, which have no recipe). */
+  public static Group join(World world, Duration timeout, long bucketBytes) {
     if (!world.distributed()) {
       return Solo.INSTANCE;
     }
@@ -27,11 +36,6 @@ public final class Workers {
       Devices.use("cuda:" + world.localRank()); // one GPU per worker, as torchrun's LOCAL_RANK
       device = Devices.current();
     }
-    Dist d = recipe.dist();
-    return C10dGroup.join(
-        world,
-        device,
-        Duration.ofMillis((long) (d.timeoutS() * 1000)),
-        (long) (d.bucketMb() * 1024 * 1024));
+    return C10dGroup.join(world, device, timeout, bucketBytes);
   }
 }

@@ -1,10 +1,13 @@
 package ai.tilt.cli.bench;
 
 import ai.djl.ndarray.NDArray;
+import ai.tilt.bench.DataParallelBench;
 import ai.tilt.bench.DpoBench;
 import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceDataset;
 import ai.tilt.data.ResponseGroup;
+import ai.tilt.dist.Group;
+import ai.tilt.dist.World;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Lora;
 import ai.tilt.model.Precision;
@@ -16,15 +19,20 @@ import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.ReferenceModel;
 import ai.tilt.train.Streams;
 import ai.tilt.train.WorkShapes;
+import ai.tilt.train.Workers;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tilt bench dpo}: offline DPO optimizer steps, full fine-tuning with a frozen reference
@@ -98,8 +106,55 @@ public final class DpoBenchCommand implements Callable<Integer> {
       description = "fp32 or bf16-mixed (default: ${DEFAULT-VALUE})")
   String precision;
 
+  @Option(
+      names = "--nproc",
+      description =
+          "data-parallel on N workers of this machine, each taking its share of the batch, against"
+              + " one worker with one thread in alternating rounds (needs libtilt_dist.so)")
+  Integer nproc;
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "3",
+      description = "with --nproc: alternating rounds (default: ${DEFAULT-VALUE})")
+  int rounds;
+
+  @Option(
+      names = "--zero",
+      defaultValue = "0",
+      description = "1: AdamW's moments sharded across the workers (train.zero: 1)")
+  int zero;
+
+  @Spec CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    World world = World.fromEnvironment();
+    if (nproc != null && !world.distributed()) {
+      BenchOutput.print(DataParallelBench.compare(nproc, rounds, argsWithoutNproc()));
+      return 0;
+    }
+    try (Group group = Workers.join(world, Duration.ofMinutes(10), 25L << 20)) {
+      return run(group);
+    }
+  }
+
+  /** This command's arguments as given, less --nproc and --rounds (what each side runs). */
+  private List<String> argsWithoutNproc() {
+    List<String> out = new ArrayList<>(List.of("bench", "dpo"));
+    List<String> given = spec.commandLine().getParseResult().originalArgs();
+    for (int i = given.indexOf("dpo") + 1; i < given.size(); i++) {
+      String a = given.get(i);
+      if (a.equals("--nproc") || a.equals("--rounds")) {
+        i++;
+      } else if (!a.startsWith("--nproc=") && !a.startsWith("--rounds=")) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
+  private int run(Group group) throws Exception {
     Precision p = Precision.of(precision);
     try (CausalLM policy = choice.load()) {
       List<ResponseGroup> pairs = pairs(policy);
@@ -135,7 +190,9 @@ public final class DpoBenchCommand implements Callable<Integer> {
                 pairs,
                 micro == null ? batch : micro,
                 warmup,
-                steps);
+                steps,
+                group,
+                zero == 1);
         out.put("warmup", warmup);
         out.put("lora_rank", loraRank == null ? 0 : loraRank);
         out.put("gradient_checkpointing", checkpointing);
@@ -150,7 +207,9 @@ public final class DpoBenchCommand implements Callable<Integer> {
         out.put(
             "estimate_error",
             Math.round(1000.0 * ((e.total() >> 20) - measured) / measured) / 1000.0);
-        BenchOutput.print(out);
+        if (group.isMain()) {
+          BenchOutput.print(out);
+        }
       } finally {
         if (frozen != null) {
           frozen.close();
