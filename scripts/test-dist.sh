@@ -32,11 +32,18 @@ if [[ -z "$torch" ]]; then
 fi
 version="$(sed -n "s/^__version__ = '\([0-9.]*\).*/\1/p" "$torch/version.py" 2> /dev/null || head -1 "$torch/build-version")"
 flavor=cpu; [[ -f "$torch/lib/libtorch_cuda.so" ]] && flavor=cuda
-hash="$(cat scripts/build-jni.sh src/main/native/dist/tilt_dist.cc scripts/jni/* 2> /dev/null | sha1sum | cut -c1-12)"
-out="$cache/jni/$version-$flavor-$hash"
+# DJL's JNI (minutes) is keyed by what builds it; libtilt_dist.so (seconds) by its own source
+jni_hash="$(cat scripts/build-jni.sh scripts/jni/* 2> /dev/null | sha1sum | cut -c1-12)"
+dist_hash="$(cat src/main/native/dist/tilt_dist.cc | sha1sum | cut -c1-12)"
+out="$cache/jni/$version-$flavor-$jni_hash"
 if [[ ! -f "$out/env.sh" ]]; then
   echo "test-dist: building the JNI and libtilt_dist.so for libtorch $version ($flavor) into $out" >&2
   scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" > /dev/null
+  echo "$dist_hash" > "$out/dist.hash"
+elif [[ "$(cat "$out/dist.hash" 2> /dev/null)" != "$dist_hash" ]]; then
+  echo "test-dist: rebuilding libtilt_dist.so (its source changed)" >&2
+  scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" --dist-only > /dev/null
+  echo "$dist_hash" > "$out/dist.hash"
 fi
 # shellcheck disable=SC1090
 source "$out/env.sh"

@@ -32,11 +32,19 @@ public final class EstimateCommand implements Callable<Integer> {
   @Option(names = "--json", description = "one JSON object instead of the line")
   boolean json;
 
+  @Option(
+      names = "--nproc",
+      defaultValue = "1",
+      description =
+          "per worker of a data-parallel run of N workers (train.zero: 1 shards the optimizer's"
+              + " moments across them)")
+  int nproc;
+
   @Override
   public Integer call() throws Exception {
     Recipe recipe = RecipeLoader.load(recipeFile, overrides);
     TrainCommand.useDevice(recipe);
-    MemoryEstimate e = MemoryEstimate.forRecipe(recipe);
+    MemoryEstimate e = MemoryEstimate.forRecipe(recipe, nproc);
     if (json) {
       System.out.println(new ObjectMapper().writeValueAsString(e));
     } else {

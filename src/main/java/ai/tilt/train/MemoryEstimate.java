@@ -83,8 +83,17 @@ public record MemoryEstimate(
     return available < 0 || total() <= available;
   }
 
-  /** The prediction for a recipe on a model of this shape. */
+  /** The prediction for a recipe on a model of this shape, for one process. */
   public static MemoryEstimate of(ModelConfig c, Recipe r, Work w, boolean gpu, long available) {
+    return of(c, r, w, gpu, available, 1);
+  }
+
+  /**
+   * The prediction per worker of a data-parallel run of {@code workers}: the same, but with {@code
+   * train.zero: 1} each worker keeps 1/W of AdamW's moments.
+   */
+  public static MemoryEstimate of(
+      ModelConfig c, Recipe r, Work w, boolean gpu, long available, int workers) {
     WeightNames names = new WeightNames(c);
     long params = 0;
     for (var s : names.shapes().values()) {
@@ -140,7 +149,7 @@ public record MemoryEstimate(
     return new MemoryEstimate(
         weights,
         trainable * 4,
-        trainable * 8,
+        t.zero() == 1 ? (trainable * 8 + workers - 1) / workers : trainable * 8,
         reference,
         Math.max(acts, w.generation()),
         logits,
@@ -202,22 +211,37 @@ public record MemoryEstimate(
 
   /** What would make a recipe fit: each remedy alone, with its predicted peak. */
   static List<String> remedies(ModelConfig c, Recipe r, Work w, boolean gpu, long available) {
+    return remedies(c, r, w, gpu, available, 1);
+  }
+
+  /** {@link #remedies} per worker of {@code workers}. */
+  static List<String> remedies(
+      ModelConfig c, Recipe r, Work w, boolean gpu, long available, int workers) {
     List<String> out = new ArrayList<>();
     Recipe.Train t = r.train();
     if (r.model().lora() == null) {
       Recipe lora = r.withModel(r.model().withLora(Recipe.Lora.defaults()));
-      out.add("model.lora: {rank: 16} (" + gb(of(c, lora, w, gpu, available).total()) + ")");
+      out.add(
+          "model.lora: {rank: 16} (" + gb(of(c, lora, w, gpu, available, workers).total()) + ")");
     }
     if (!t.gradientCheckpointing()) {
       Recipe ckpt = r.withTrain(t.withGradientCheckpointing(true));
       out.add(
           "train.gradient_checkpointing: true ("
-              + gb(of(c, ckpt, w, gpu, available).total())
+              + gb(of(c, ckpt, w, gpu, available, workers).total())
               + ")");
+    }
+    if (workers > 1 && t.zero() == 0 && r.model().lora() == null) {
+      Recipe zero = r.withTrain(t.withZero(1));
+      out.add(
+          "train.zero: 1 (" + gb(of(c, zero, w, gpu, available, workers).total()) + " per worker)");
     }
     if (t.precision() == Precision.FP32) {
       Recipe bf = r.withTrain(t.withPrecision(Precision.BF16_MIXED));
-      out.add("train.precision: bf16-mixed (" + gb(of(c, bf, w, gpu, available).total()) + ")");
+      out.add(
+          "train.precision: bf16-mixed ("
+              + gb(of(c, bf, w, gpu, available, workers).total())
+              + ")");
     }
     if (t.microBatchSize() > 1) {
       int half = t.microBatchSize() / 2;
@@ -234,7 +258,7 @@ public record MemoryEstimate(
           "train.micro_batch_size: "
               + half
               + " ("
-              + gb(of(c, micro, less, gpu, available).total())
+              + gb(of(c, micro, less, gpu, available, workers).total())
               + ")");
     }
     return out;
@@ -246,6 +270,11 @@ public record MemoryEstimate(
    * nothing is written.
    */
   public static MemoryEstimate forRecipe(Recipe recipe) throws IOException {
+    return forRecipe(recipe, 1);
+  }
+
+  /** {@link #forRecipe(Recipe)} per worker of a data-parallel run of {@code workers}. */
+  public static MemoryEstimate forRecipe(Recipe recipe, int workers) throws IOException {
     recipe.validate();
     ModelConfig config;
     TextTokenizer tok = null;
@@ -276,7 +305,7 @@ public record MemoryEstimate(
       }
       Work work = WorkShapes.of(recipe, tok, config);
       boolean gpu = Devices.current().isGpu();
-      return of(config, recipe, work, gpu, available(gpu));
+      return of(config, recipe, work, gpu, available(gpu), workers);
     } finally {
       if (tok != null) {
         tok.close();
@@ -291,7 +320,7 @@ public record MemoryEstimate(
    * Before a run loads its weights: prints the predicted peak and refuses to start when the device
    * cannot hold it, naming what would make it fit; {@code -Dtilt.memory_check=false} starts anyway.
    */
-  static MemoryEstimate check(Recipe recipe, ModelSource source, PrintStream console)
+  static MemoryEstimate check(Recipe recipe, ModelSource source, PrintStream console, int workers)
       throws IOException {
     ModelConfig config = ModelConfig.load(source.weights());
     Work work;
@@ -300,7 +329,7 @@ public record MemoryEstimate(
     }
     boolean gpu = Devices.current().isGpu();
     long available = available(gpu);
-    MemoryEstimate estimate = of(config, recipe, work, gpu, available);
+    MemoryEstimate estimate = of(config, recipe, work, gpu, available, workers);
     console.println(estimate.line());
     if (!estimate.fits() && !"false".equals(System.getProperty("tilt.memory_check"))) {
       throw new IllegalStateException(
@@ -311,7 +340,7 @@ public record MemoryEstimate(
               + " has "
               + gb(available)
               + " free. Each of these alone is predicted at: "
-              + String.join("; ", remedies(config, recipe, work, gpu, available))
+              + String.join("; ", remedies(config, recipe, work, gpu, available, workers))
               + " (start anyway with TILT_JAVA_OPTS=-Dtilt.memory_check=false)");
     }
     return estimate;

@@ -298,6 +298,30 @@ public record Recipe(
           zero);
     }
 
+    /** This section with another ZeRO stage. */
+    public Train withZero(int stage) {
+      return new Train(
+          maxSteps,
+          epochs,
+          batchSize,
+          microBatchSize,
+          lr,
+          schedule,
+          warmupSteps,
+          minLr,
+          weightDecay,
+          beta1,
+          beta2,
+          eps,
+          maxGradNorm,
+          lossNormalization,
+          precision,
+          maxBadSteps,
+          gradientCheckpointing,
+          logitsChunkTokens,
+          stage);
+    }
+
     /** This section with another micro-batch size (and the same batch size). */
     public Train withMicroBatchSize(int micro) {
       return new Train(

@@ -99,7 +99,7 @@ public final class TrainingRun implements AutoCloseable {
       group.barrier(); // rank 0 has written RUN/init-model, when the recipe makes a fresh model
       source = ModelSource.read(recipe, runDir, checkpoint);
     }
-    MemoryEstimate.check(recipe, source, console);
+    MemoryEstimate.check(recipe, source, console, group.size());
     Policy policy = Policy.build(recipe, source, checkpoint, streams);
     List<AutoCloseable> owned = new ArrayList<>();
     try {

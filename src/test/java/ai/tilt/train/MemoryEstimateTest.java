@@ -35,6 +35,23 @@ class MemoryEstimateTest {
         List.of(overrides).isEmpty() ? List.of("train.micro_batch_size=2") : List.of(overrides));
   }
 
+  /** ZeRO-1 keeps 1/W of the moments on each worker; plain data parallelism all of them. */
+  @Test
+  void zeroOneShardsTheMomentsPerWorker() throws IOException {
+    Recipe zero = recipe("train.micro_batch_size=2", "train.zero=1");
+    assertEquals(164_160L * 8 / 4, MemoryEstimate.of(TINY, zero, WORK, false, -1, 4).optimizer());
+    assertEquals(
+        164_160L * 8,
+        MemoryEstimate.of(TINY, recipe("train.micro_batch_size=2"), WORK, false, -1, 4)
+            .optimizer());
+    List<String> remedies =
+        MemoryEstimate.remedies(TINY, recipe("train.micro_batch_size=2"), WORK, false, 1, 4);
+    assertTrue(
+        remedies.stream()
+            .anyMatch(s -> s.startsWith("train.zero: 1 (") && s.endsWith("per worker)")),
+        remedies.toString());
+  }
+
   @Test
   void fullFineTuningWithAFrozenCopy() throws IOException {
     MemoryEstimate e = MemoryEstimate.of(TINY, recipe("train.micro_batch_size=2"), WORK, false, -1);
