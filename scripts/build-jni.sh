@@ -92,8 +92,11 @@ if ((dist_only == 0)); then
   # the sources are copied: the CUDA patch must not touch a read-only or shared checkout
   cp -r "$native/src/main/native" "$work/src"
   if [[ "$flavor" == cuda ]]; then
-    (cd "$work/src" && patch -s -p7 < "$here/scripts/jni/cuda-context.patch") ||
-      fail "scripts/jni/cuda-context.patch does not apply to $native"
+    # a kit whose sources already carry the change (../shared/cuda-kit does) needs no patch
+    if ! (cd "$work/src" && patch -s -p7 -R --dry-run -f < "$here/scripts/jni/cuda-context.patch") > /dev/null 2>&1; then
+      (cd "$work/src" && patch -s -p7 -f < "$here/scripts/jni/cuda-context.patch") ||
+        fail "scripts/jni/cuda-context.patch does not apply to $native"
+    fi
   fi
 
   # the JNI header: pre-generated in the kit; from a DJL checkout, javac -h makes it

@@ -61,10 +61,7 @@ public final class C10dGroup implements Group {
               world.storePrefix());
     } catch (DistException e) {
       throw new DistException(
-          "rank "
-              + world.rank()
-              + " of "
-              + world.size()
+          who(world)
               + " could not join the job at "
               + world.masterAddr()
               + ":"
@@ -211,16 +208,17 @@ public final class C10dGroup implements Group {
       collective.run();
     } catch (DistException e) {
       throw new DistException(
-          "rank "
-              + world.rank()
-              + " of "
-              + world.size()
+          who(world)
               + ": "
               + what
               + " failed (a worker died, hung past the timeout, or left): "
               + firstLine(e.getMessage()),
           e);
     }
+  }
+
+  private static String who(World world) {
+    return "rank " + world.rank() + " of " + world.size();
   }
 
   private static long handle(NDArray a) {

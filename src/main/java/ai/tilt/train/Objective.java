@@ -33,6 +33,25 @@ public interface Objective extends AutoCloseable {
     void useDenominator(double global);
   }
 
+  /** A window that keeps its denominator, local until {@link #useDenominator} says otherwise. */
+  abstract class Normalised implements Window {
+    private double denominator;
+
+    protected Normalised(double local) {
+      this.denominator = local;
+    }
+
+    @Override
+    public double denominator() {
+      return denominator;
+    }
+
+    @Override
+    public void useDenominator(double global) {
+      denominator = global;
+    }
+  }
+
   /** Builds the window of these micro-batches of item indices. */
   Window prepare(List<List<Integer>> micros);
 

@@ -51,26 +51,15 @@ final class PolicyObjective implements Objective {
   }
 
   /** A window: micro-batches of rows, and metric sums filled in as they run. */
-  static final class RowWindow implements Objective.Window {
+  static final class RowWindow extends Objective.Normalised {
     final List<int[]> micros; // rows of each micro-batch
     final long tokens;
     final MetricSums sums = new MetricSums();
-    private double denominator;
 
     RowWindow(List<int[]> micros, double denominator, long tokens) {
+      super(denominator);
       this.micros = micros;
-      this.denominator = denominator;
       this.tokens = tokens;
-    }
-
-    @Override
-    public double denominator() {
-      return denominator;
-    }
-
-    @Override
-    public void useDenominator(double global) {
-      denominator = global;
     }
 
     @Override

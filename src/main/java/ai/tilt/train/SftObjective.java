@@ -94,11 +94,10 @@ public final class SftObjective implements DatasetObjective {
   }
 
   /** A window ready to run: padded micro-batches, and what their loss is a mean over. */
-  public static final class SftWindow implements Objective.Window {
+  public static final class SftWindow extends Objective.Normalised {
     private final List<Batches.PaddedBatch> batches;
     private final long tokens;
     private final long targetTokens;
-    private double denominator;
 
     /**
      * @param denominator target tokens (per_token) or sequences (per_sequence) of the window
@@ -107,8 +106,8 @@ public final class SftObjective implements DatasetObjective {
      */
     SftWindow(
         List<Batches.PaddedBatch> batches, double denominator, long tokens, long targetTokens) {
+      super(denominator);
       this.batches = batches;
-      this.denominator = denominator;
       this.tokens = tokens;
       this.targetTokens = targetTokens;
     }
@@ -129,16 +128,6 @@ public final class SftObjective implements DatasetObjective {
 
     public long targetTokens() {
       return targetTokens;
-    }
-
-    @Override
-    public double denominator() {
-      return denominator;
-    }
-
-    @Override
-    public void useDenominator(double global) {
-      denominator = global;
     }
   }
 
