@@ -35,9 +35,10 @@ public final class DataParallelBench {
     for (int r = 0; r < rounds; r++) {
       one.add(single(args));
       many.add(parallel(nproc, args));
+      String unit = one.get(r).has("pairs_per_s") ? "pairs_per_s" : "tokens_per_s";
       System.err.printf(
-          "round %d: 1 worker x 1 thread %s, %d workers %s pairs/s%n",
-          r + 1, one.get(r).path("pairs_per_s"), nproc, many.get(r).path("pairs_per_s"));
+          "round %d: 1 worker x 1 thread %s, %d workers %s %s%n",
+          r + 1, one.get(r).path(unit), nproc, many.get(r).path(unit), unit.replace('_', ' '));
     }
     double[] ratio = new double[rounds];
     for (int r = 0; r < rounds; r++) {

@@ -3,6 +3,8 @@ package ai.tilt.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.SftExample;
+import ai.tilt.dist.Group;
+import ai.tilt.dist.Solo;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.train.AdamW;
@@ -28,7 +30,9 @@ import java.util.SplittableRandom;
 public final class TrainBench {
   private TrainBench() {}
 
-  static List<SftExample> examples(int n, int promptLen, int completionLen, int vocab, long seed) {
+  /** Random-token SFT rows: a prompt and a completion that is all targets. */
+  public static List<SftExample> examples(
+      int n, int promptLen, int completionLen, int vocab, long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     List<SftExample> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -60,22 +64,36 @@ public final class TrainBench {
   /** Throughput of optimizer steps on given examples (one batch, reused every step). */
   public static Map<String, Object> run(
       CausalLM model, String label, List<SftExample> data, int micro, int steps) {
+    return run(model, label, data, micro, steps, Solo.INSTANCE);
+  }
+
+  /**
+   * The same on every worker of {@code group}, each taking its contiguous block of the batch (the
+   * examples are the global batch of one optimizer step), as data-parallel training does.
+   */
+  public static Map<String, Object> run(
+      CausalLM model, String label, List<SftExample> data, int micro, int steps, Group group) {
     ModelConfig c = model.config();
     int batch = data.size();
     Map<String, NDArray> params = model.parameters();
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
     }
+    int each = (batch + group.size() - 1) / group.size();
+    int from = Math.min(batch, group.rank() * each);
+    int to = Math.min(batch, from + each);
     List<List<SftExample>> micros = new ArrayList<>();
-    for (int i = 0; i < batch; i += micro) {
-      micros.add(data.subList(i, Math.min(batch, i + micro)));
+    for (int i = from; i < to; i += micro) {
+      micros.add(data.subList(i, Math.min(to, i + micro)));
     }
     double peak = MatmulPeak.gflops(model.manager());
     double[] secs = new double[steps];
+    group.broadcast(new ArrayList<>(params.values()), 0);
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0)) {
       SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);
-      TrainStep stepper = new TrainStep(model.manager(), params, opt, 1.0);
+      TrainStep stepper = new TrainStep(model.manager(), params, opt, 1.0, group);
       SftObjective.SftWindow w = objective.window(micros);
+      w.useDenominator(group.sum(w.denominator())[0]);
       for (int i = -2; i < steps; i++) { // two warm-up steps
         long t0 = System.nanoTime();
         stepper.run(micros.size(), (m, k) -> objective.microLoss(m, w, k), 1e-5);
@@ -114,6 +132,7 @@ public final class TrainBench {
     out.put("mfu_model", GenerateBench.round(3 * fwd / s / 1e9 / best));
     out.put("matmul_peak_gflops", GenerateBench.round(best));
     out.put("steps", steps);
+    out.put("workers", group.size());
     out.put("threads", JniUtils.getNumThreads());
     out.put("peak_rss_mb", Rss.peakMb());
     return out;

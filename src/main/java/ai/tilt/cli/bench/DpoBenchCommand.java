@@ -24,7 +24,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -131,27 +130,13 @@ public final class DpoBenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     World world = World.fromEnvironment();
     if (nproc != null && !world.distributed()) {
-      BenchOutput.print(DataParallelBench.compare(nproc, rounds, argsWithoutNproc()));
+      BenchOutput.print(
+          DataParallelBench.compare(nproc, rounds, BenchOutput.withoutWorkers(spec, "dpo")));
       return 0;
     }
     try (Group group = Workers.join(world, Duration.ofMinutes(10), 25L << 20)) {
       return run(group);
     }
-  }
-
-  /** This command's arguments as given, less --nproc and --rounds (what each side runs). */
-  private List<String> argsWithoutNproc() {
-    List<String> out = new ArrayList<>(List.of("bench", "dpo"));
-    List<String> given = spec.commandLine().getParseResult().originalArgs();
-    for (int i = given.indexOf("dpo") + 1; i < given.size(); i++) {
-      String a = given.get(i);
-      if (a.equals("--nproc") || a.equals("--rounds")) {
-        i++;
-      } else if (!a.startsWith("--nproc=") && !a.startsWith("--rounds=")) {
-        out.add(a);
-      }
-    }
-    return out;
   }
 
   private int run(Group group) throws Exception {

@@ -1,20 +1,27 @@
 package ai.tilt.cli.bench;
 
+import ai.tilt.bench.DataParallelBench;
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.TrainBench;
 import ai.tilt.data.DataOptions;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
+import ai.tilt.dist.Group;
+import ai.tilt.dist.World;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Precision;
 import ai.tilt.tokenizer.TextTokenizer;
+import ai.tilt.train.Workers;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code tilt bench train}: optimizer steps/s of the SFT loss, and MFU against a matmul peak. */
 @Command(
@@ -70,8 +77,47 @@ final class TrainBenchCommand implements Callable<Integer> {
       description = "truncation length for --data (default: ${DEFAULT-VALUE})")
   int maxLength;
 
+  @Option(
+      names = "--nproc",
+      description =
+          "data-parallel on N workers of this machine, each taking its share of the batch, against"
+              + " one worker with one thread in alternating rounds (needs libtilt_dist.so)")
+  Integer nproc;
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "3",
+      description = "with --nproc: alternating rounds (default: ${DEFAULT-VALUE})")
+  int rounds;
+
+  @Spec CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    World world = World.fromEnvironment();
+    if (nproc != null && !world.distributed()) {
+      BenchOutput.print(
+          DataParallelBench.compare(nproc, rounds, BenchOutput.withoutWorkers(spec, "train")));
+      return 0;
+    }
+    if (world.distributed()) {
+      try (Group group = Workers.join(world, Duration.ofMinutes(10), 25L << 20);
+          CausalLM model = choice.load()) {
+        model.setPrecision(Precision.of(precision));
+        List<SftExample> examples =
+            data == null
+                ? TrainBench.examples(
+                    batch, promptLen, completionLen, model.config().vocabSize(), 0)
+                : fromFile();
+        Map<String, Object> out =
+            TrainBench.run(model, choice.label(), examples, micro, steps, group);
+        out.put("precision", precision);
+        if (group.isMain()) {
+          BenchOutput.print(out);
+        }
+      }
+      return 0;
+    }
     try (CausalLM model = choice.load()) {
       if (data == null && compare) {
         Map<String, Object> fp32 =
@@ -98,20 +144,24 @@ final class TrainBenchCommand implements Callable<Integer> {
         BenchOutput.print(out);
         return 0;
       }
-      if (choice.model == null) {
-        throw new IllegalArgumentException("--data needs --model DIR (a model with a tokenizer)");
-      }
-      try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
-        List<SftExample> all = SftDataset.load(data, tok, DataOptions.of(maxLength)).examples();
-        if (all.size() < batch) {
-          throw new IllegalArgumentException(
-              data + " has " + all.size() + " usable examples, fewer than --batch-size " + batch);
-        }
-        BenchOutput.print(
-            TrainBench.run(
-                model, choice.label() + " on " + data, all.subList(0, batch), micro, steps));
-      }
+      BenchOutput.print(
+          TrainBench.run(model, choice.label() + " on " + data, fromFile(), micro, steps));
     }
     return 0;
+  }
+
+  /** The first batch-size examples of --data. */
+  private List<SftExample> fromFile() throws Exception {
+    if (choice.model == null) {
+      throw new IllegalArgumentException("--data needs --model DIR (a model with a tokenizer)");
+    }
+    try (TextTokenizer tok = TextTokenizer.load(choice.model)) {
+      List<SftExample> all = SftDataset.load(data, tok, DataOptions.of(maxLength)).examples();
+      if (all.size() < batch) {
+        throw new IllegalArgumentException(
+            data + " has " + all.size() + " usable examples, fewer than --batch-size " + batch);
+      }
+      return all.subList(0, batch);
+    }
   }
 }
