@@ -33,6 +33,7 @@ for pkg in nvidia-nccl-cu13 nvidia-cuda-runtime nvidia-cuda-cccl nvidia-cublas n
 done
 [[ -f "$site/torch/lib/libtorch_cuda.so" ]] || { echo "check-cuda-build: $torch_whl is no CUDA build" >&2; exit 1; }
 start=$(date +%s)
+rm -rf "$work/jni" # an earlier build's folders would make the glob below ambiguous
 "$here/scripts/build-jni.sh" --torch "$site/torch" --flavor cuda --out "$work/jni" > "$work/build.log" 2>&1 ||
   { tail -30 "$work/build.log"; echo "check-cuda-build: the build FAILED" >&2; exit 1; }
 dest="$(ls -d "$work"/jni/engine-cache/pytorch/*)"

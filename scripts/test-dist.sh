@@ -30,19 +30,32 @@ if [[ -z "$torch" ]]; then
   fi
   torch="$unpacked/torch"
 fi
-version="$(sed -n "s/^__version__ = '\([0-9.]*\).*/\1/p" "$torch/version.py" 2> /dev/null || head -1 "$torch/build-version")"
+# DJL's JNI sources: the kit beside this checkout, or a DJL checkout in DJL_SRC
+kit="${DJL_SRC:-$here/../shared/cuda-kit/src}"
+if [[ ! -d "$kit/engines/pytorch/pytorch-native" ]] || ! command -v "${CXX:-g++}" > /dev/null; then
+  echo "test-dist: no DJL sources at $kit (set DJL_SRC to a DJL v0.36.0 checkout), or no C++ compiler:" \
+    "the data-parallel tests did NOT run" >&2
+  exit 0
+fi
+if [[ -f "$torch/version.py" ]]; then
+  full="$(sed -n "s/^__version__ = '\(.*\)'/\1/p" "$torch/version.py" | head -1)"
+else
+  full="$(head -1 "$torch/build-version")"
+fi
+version="${full%%+*}"
 flavor=cpu; [[ -f "$torch/lib/libtorch_cuda.so" ]] && flavor=cuda
-# DJL's JNI (minutes) is keyed by what builds it; libtilt_dist.so (seconds) by its own source
-jni_hash="$(cat scripts/build-jni.sh scripts/jni/* 2> /dev/null | sha1sum | cut -c1-12)"
-dist_hash="$(cat src/main/native/dist/tilt_dist.cc | sha1sum | cut -c1-12)"
+# DJL's JNI (minutes) is keyed by what builds it and which libtorch it binds to; libtilt_dist.so
+# (seconds) by its own source and the gloo headers it compiles with
+jni_hash="$( (cat scripts/build-jni.sh scripts/jni/* 2> /dev/null; echo "$full $(cd "$torch" && pwd)") | sha1sum | cut -c1-12)"
+dist_hash="$(find src/main/native/dist -type f | sort | xargs cat | sha1sum | cut -c1-12)"
 out="$cache/jni/$version-$flavor-$jni_hash"
 if [[ ! -f "$out/env.sh" ]]; then
   echo "test-dist: building the JNI and libtilt_dist.so for libtorch $version ($flavor) into $out" >&2
-  scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" > /dev/null
+  scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" --djl-src "$kit" > /dev/null
   echo "$dist_hash" > "$out/dist.hash"
 elif [[ "$(cat "$out/dist.hash" 2> /dev/null)" != "$dist_hash" ]]; then
   echo "test-dist: rebuilding libtilt_dist.so (its source changed)" >&2
-  scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" --dist-only > /dev/null
+  scripts/build-jni.sh --torch "$torch" --flavor "$flavor" --out "$out" --djl-src "$kit" --dist-only > /dev/null
   echo "$dist_hash" > "$out/dist.hash"
 fi
 # shellcheck disable=SC1090

@@ -107,8 +107,17 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
     auto o = c10d::ProcessGroupGloo::Options::create(timeout);
     const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");  // as torch.distributed reads it
     std::string h = S(env, host);
-    if (ifname != nullptr) {
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    if (ifname != nullptr) {  // one interface, or a comma-separated list of them
+      std::string names(ifname);
+      for (size_t at = 0; at <= names.size();) {
+        size_t end = names.find(',', at);
+        if (end == std::string::npos) end = names.size();
+        if (end > at) {
+          o->devices.push_back(
+              c10d::ProcessGroupGloo::createDeviceForInterface(names.substr(at, end - at)));
+        }
+        at = end + 1;
+      }
     } else if (h == "127.0.0.1" || h == "localhost") {
       o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     } else {

@@ -45,6 +45,11 @@ final class TimedReduce implements Optimizer {
   }
 
   @Override
+  public void gather() {
+    inner.gather();
+  }
+
+  @Override
   public void save(Path file) throws IOException {
     inner.save(file);
   }

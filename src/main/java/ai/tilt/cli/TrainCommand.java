@@ -12,8 +12,10 @@ import ai.tilt.train.RecipeLoader;
 import ai.tilt.train.Trainer;
 import ai.tilt.train.TrainingRun;
 import ai.tilt.train.Workers;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -131,6 +133,75 @@ public final class TrainCommand implements Callable<Integer> {
       throw new IllegalStateException(
           "not ready (tilt doctor explains): " + env.problems().get(0).replace("\n  ", "; "));
     }
+    Path checkpoint = agreedCheckpoint(dir, group, console);
+    if (group.isMain()) {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe));
+    }
+    group.barrier(); // every worker sees the directory as rank 0 left it
+    console.print(
+        "tilt train: resolved recipe (also in "
+            + dir.resolve("recipe.yaml")
+            + "):\n"
+            + RecipeLoader.toYaml(recipe).replaceAll("(?m)^", "  "));
+    String argument =
+        recipeFile
+            + (runDir != null ? " --run-dir " + runDir : "")
+            + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
+    try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, console, group)) {
+      Trainer trainer = new Trainer(run);
+      // under tilt --nproc the launcher turns Ctrl-C into one SIGTERM per worker
+      boolean launched = Launcher.NAME.equals(world.launcher());
+      onSignals(trainer::requestStop, !launched);
+      if (launched) {
+        // a launcher killed outright (kill -9, OOM) leaves no one to stop the workers: they stop
+        // themselves at their next step, with a checkpoint, rather than train on headless
+        ProcessHandle.current()
+            .parent()
+            .ifPresent(
+                launcher ->
+                    launcher
+                        .onExit()
+                        .thenRun(
+                            () -> {
+                              System.err.println(
+                                  "tilt train: the launcher is gone; stopping at the next step");
+                              trainer.requestStop();
+                            }));
+      }
+      return trainer.train(console);
+    }
+  }
+
+  /**
+   * Which checkpoint the run starts from, decided by rank 0 alone (it also sets aside the later
+   * checkpoints of an abandoned branch) and sent to the others, so no worker reads the directory
+   * while rank 0 changes it; a refusal is every worker's.
+   */
+  private Path agreedCheckpoint(Path dir, Group group, PrintStream console) throws IOException {
+    String decision = ""; // a path, "" to start afresh, or "!" and why not
+    if (group.isMain()) {
+      try {
+        Path c = checkpoint(dir, console);
+        decision = c == null ? "" : c.toString();
+      } catch (IllegalArgumentException e) {
+        decision = "!" + e.getMessage();
+      }
+    }
+    if (group.size() > 1) {
+      decision =
+          new String(
+              group.allGather(decision.getBytes(StandardCharsets.UTF_8)).get(0),
+              StandardCharsets.UTF_8);
+    }
+    if (decision.startsWith("!")) {
+      throw new IllegalArgumentException(decision.substring(1));
+    }
+    return decision.isEmpty() ? null : Path.of(decision);
+  }
+
+  /** Rank 0's choice: --resume's checkpoint, the latest complete one, or none. */
+  private Path checkpoint(Path dir, PrintStream console) throws IOException {
     Path checkpoint = null;
     List<String> skipped = new ArrayList<>();
     if (resume != null && !resume.equals("latest") && !resume.equals("auto")) {
@@ -151,41 +222,23 @@ public final class TrainCommand implements Callable<Integer> {
     }
     if (checkpoint != null) {
       console.println("tilt train: resuming from " + checkpoint);
-      if (group.isMain() && checkpoint.toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
+      if (checkpoint.toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
         for (Path moved : Checkpoints.setAsideNewerThan(dir, checkpoint)) {
           console.println(
               "tilt train: set aside the later checkpoint of the abandoned branch as " + moved);
         }
       }
     }
-    if (group.isMain()) {
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe));
-    }
-    group.barrier(); // every worker sees the directory as rank 0 left it
-    console.print(
-        "tilt train: resolved recipe (also in "
-            + dir.resolve("recipe.yaml")
-            + "):\n"
-            + RecipeLoader.toYaml(recipe).replaceAll("(?m)^", "  "));
-    String argument =
-        recipeFile
-            + (runDir != null ? " --run-dir " + runDir : "")
-            + (overrides.isEmpty() ? "" : " --set " + String.join(" --set ", overrides));
-    try (TrainingRun run = TrainingRun.prepare(recipe, argument, dir, checkpoint, console, group)) {
-      Trainer trainer = new Trainer(run);
-      // under tilt --nproc the launcher turns Ctrl-C into one SIGTERM per worker
-      onSignals(trainer::requestStop, !"tilt --nproc".equals(world.launcher()));
-      return trainer.train(console);
-    }
+    return checkpoint;
   }
 
   /**
-   * First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either): exit at
-   * once.
+   * First SIGTERM/SIGINT: finish the step, checkpoint, exit 75. A second one (of either) at least
+   * two seconds later: exit at once. One within two seconds is the same request twice: under
+   * torchrun a Ctrl-C reaches a worker both from the terminal and from the agent's SIGTERM.
    */
   private static void onSignals(Runnable requestStop, boolean interrupt) {
-    boolean[] seen = {false};
+    long[] first = {0}; // nanoTime of the first signal, 0 before it
     if (!interrupt) {
       Signal.handle(new Signal("INT"), SignalHandler.SIG_IGN);
     }
@@ -194,12 +247,16 @@ public final class TrainCommand implements Callable<Integer> {
         Signal.handle(
             new Signal(name),
             sig -> {
-              if (seen[0]) {
+              long now = System.nanoTime();
+              if (first[0] != 0) {
+                if (now - first[0] < 2_000_000_000L) {
+                  return;
+                }
                 System.err.println(
                     "tilt train: second SIG" + name + ", exiting without a checkpoint");
                 Runtime.getRuntime().halt(130);
               }
-              seen[0] = true;
+              first[0] = now;
               System.err.println(
                   "tilt train: SIG"
                       + name

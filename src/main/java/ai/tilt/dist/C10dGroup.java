@@ -77,6 +77,11 @@ public final class C10dGroup implements Group {
     return new C10dGroup(h, world, NDManager.newBaseManager(device), bucketBytes);
   }
 
+  @Override
+  public int localSize() {
+    return world.localSize();
+  }
+
   /** Loads libtilt_dist.so after DJL's engine, so that it binds to the libtorch DJL loaded. */
   static synchronized void load() {
     if (loaded) {

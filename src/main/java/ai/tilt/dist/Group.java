@@ -17,6 +17,11 @@ public interface Group extends AutoCloseable {
   /** Workers in the job. */
   int size();
 
+  /** Workers of the job on this machine: they share its CPU memory and cores. */
+  default int localSize() {
+    return 1;
+  }
+
   /** Rank 0: the worker that logs, prints and writes checkpoints. */
   default boolean isMain() {
     return rank() == 0;

@@ -14,10 +14,11 @@ import java.util.Map;
  *       TORCHELASTIC_USE_AGENT_STORE=True}) the agent serves the store and every rank is its client
  *       under the prefix {@code /worker/attempt_N}, as torch's own {@code _create_c10d_store};
  *       otherwise rank 0 serves it.
- *   <li>SLURM's, for a step of more than one task: {@code SLURM_PROCID}, {@code SLURM_NTASKS},
- *       {@code SLURM_LOCALID}, {@code SLURM_NTASKS_PER_NODE}; {@code MASTER_ADDR} must be exported
- *       by the batch script (the first node's name), the port defaults to one derived from {@code
- *       SLURM_JOB_ID}.
+ *   <li>SLURM's, inside an {@code srun} step of more than one task: {@code SLURM_PROCID}, {@code
+ *       SLURM_STEP_NUM_TASKS}, {@code SLURM_LOCALID}, {@code SLURM_STEP_TASKS_PER_NODE} at {@code
+ *       SLURM_NODEID} (the batch script itself, outside any step, is one process whatever its
+ *       {@code SLURM_NTASKS}); {@code MASTER_ADDR} must be exported by the batch script (the first
+ *       node's name), the port defaults to one derived from {@code SLURM_JOB_ID}.
  *   <li>Otherwise one process alone.
  * </ul>
  *
@@ -85,13 +86,15 @@ public record World(
       return new World(
           rank, size, localRank, localSize, addr, port, !agent && rank == 0, prefix, launcher);
     }
-    if (env.containsKey("SLURM_PROCID") && integerOr(env, "SLURM_NTASKS", 1) > 1) {
+    // an srun step of several tasks; the batch script itself (SLURM_NTASKS set, no step) is one
+    if (env.containsKey("SLURM_PROCID") && integerOr(env, "SLURM_STEP_NUM_TASKS", 1) > 1) {
       int rank = integer(env, "SLURM_PROCID");
-      int size = integer(env, "SLURM_NTASKS");
+      int size = integer(env, "SLURM_STEP_NUM_TASKS");
       int localRank = integerOr(env, "SLURM_LOCALID", 0);
-      // "8" or "8(x2)": tasks on each node
-      String perNode = env.getOrDefault("SLURM_NTASKS_PER_NODE", "1").replaceAll("\\(.*", "");
-      int localSize = Integer.parseInt(perNode.split(",")[0].trim());
+      String perNode =
+          env.getOrDefault(
+              "SLURM_STEP_TASKS_PER_NODE", env.getOrDefault("SLURM_NTASKS_PER_NODE", "1"));
+      int localSize = tasksOnNode(perNode, integerOr(env, "SLURM_NODEID", 0));
       String addr =
           required(
               env,
@@ -107,6 +110,37 @@ public record World(
       return new World(rank, size, localRank, localSize, addr, port, rank == 0, "", "slurm");
     }
     return single();
+  }
+
+  /**
+   * The tasks on node {@code node} of SLURM's compressed list: {@code "8(x2),4"} is 8, 8, 4 (a node
+   * past its end takes the last count).
+   */
+  static int tasksOnNode(String list, int node) {
+    int seen = 0;
+    int last = 1;
+    for (String part : list.split(",")) {
+      String p = part.trim();
+      int times = 1;
+      int paren = p.indexOf('(');
+      try {
+        if (paren >= 0) {
+          if (!p.startsWith("(x", paren) || !p.endsWith(")")) {
+            throw new NumberFormatException(p);
+          }
+          times = Integer.parseInt(p.substring(paren + 2, p.indexOf(')')).trim());
+          p = p.substring(0, paren);
+        }
+        last = Integer.parseInt(p.trim());
+      } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+        throw new DistException("SLURM's tasks per node '" + list + "' is not SLURM's form");
+      }
+      seen += times;
+      if (node < seen) {
+        return last;
+      }
+    }
+    return last;
   }
 
   private static String required(Map<String, String> env, String key, String because) {

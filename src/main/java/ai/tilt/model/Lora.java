@@ -185,12 +185,13 @@ public final class Lora implements AutoCloseable {
   }
 
   /**
-   * Seeds the dropout draws of the forwards that follow (the trainer calls it per micro-batch with
-   * a function of the seed and the step, so a resumed run draws the same masks).
+   * Seeds the dropout draws of the forwards that follow (the trainer calls it per step with a
+   * function of the seed and the step, so a resumed run draws the same masks), numbering them from
+   * {@code firstForward}.
    */
-  public void setDropoutStream(long seed) {
+  public void setDropoutStream(long seed, long firstForward) {
     dropoutStream = seed;
-    forwards = 0;
+    forwards = firstForward;
   }
 
   /** A key for one forward's dropout masks; a checkpointed block recomputes with the same key. */

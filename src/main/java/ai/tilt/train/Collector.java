@@ -143,7 +143,8 @@ final class Collector {
       for (int g = 0; g < offsets.length; g++) {
         offsets[g] = rnd.nextInt(all.get(g).responses().size());
       }
-      labels = prompts.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
+      // labels or scores for the whole iteration, as one process decides: not per worker's block
+      labels = all.stream().allMatch(p -> p.rewards() != null) ? new double[rows] : null;
       for (int g = 0; g < prompts.size(); g++) {
         List<long[]> rs = prompts.get(g).responses();
         int offset = offsets[mine[g]];

@@ -5,12 +5,14 @@ import ai.tilt.data.PreferenceDataset;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SftExample;
+import ai.tilt.dist.Group;
 import ai.tilt.loss.GroupLoss;
 import ai.tilt.loss.Loss;
 import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.Precision;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -64,6 +66,7 @@ final class DatasetSource implements IterationSource {
       Policy policy,
       TextTokenizer tokenizer,
       Streams streams,
+      Group group,
       PrintStream console)
       throws IOException {
     CausalLM model = policy.model();
@@ -101,7 +104,8 @@ final class DatasetSource implements IterationSource {
                               ? List.of()
                               : preferences(d.eval(), tokenizer, options).groups();
                       return preferenceObjective(
-                          r, runDir, source, policy, loss, padId, train, eval, owned, console);
+                          r, runDir, source, policy, loss, padId, train, eval, owned, group,
+                          console);
                     }
 
                     @Override
@@ -159,6 +163,7 @@ final class DatasetSource implements IterationSource {
       PreferenceDataset train,
       List<ResponseGroup> eval,
       List<AutoCloseable> owned,
+      Group group,
       PrintStream console) {
     ReferenceModel reference = null;
     float[][] trainRef = null;
@@ -166,10 +171,20 @@ final class DatasetSource implements IterationSource {
     try {
       if (loss.needsReference() && r.model().precomputeReference()) {
         int micro = r.train().microBatchSize();
-        ReferenceCache cache =
-            ReferenceCache.open(runDir, source.initial(), micro, ReferenceModel.precision(r));
-        trainRef = cache.logps("train", train.groups(), padId, console);
-        evalRef = cache.logps("eval", eval, padId, console);
+        Precision precision = ReferenceModel.precision(r);
+        // rank 0 computes and writes RUN/reference_logps.json; the others read it after
+        ReferenceCache cache;
+        if (group.isMain()) {
+          cache = ReferenceCache.open(runDir, source.initial(), micro, precision);
+          trainRef = cache.logps("train", train.groups(), padId, console);
+          evalRef = cache.logps("eval", eval, padId, console);
+          group.barrier();
+        } else {
+          group.barrier();
+          cache = ReferenceCache.readOnly(runDir, source.initial(), micro, precision);
+          trainRef = cache.logps("train", train.groups(), padId, console);
+          evalRef = cache.logps("eval", eval, padId, console);
+        }
       } else if (loss.needsReference()) {
         reference = policy.reference(r, source.initial());
         owned.add(reference);

@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.dist.Group;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Lora;
 import ai.tilt.model.ModelConfig;
@@ -319,8 +320,11 @@ public record MemoryEstimate(
   /**
    * Before a run loads its weights: prints the predicted peak and refuses to start when the device
    * cannot hold it, naming what would make it fit; {@code -Dtilt.memory_check=false} starts anyway.
+   * The workers of a data-parallel run on one machine share its memory, so each may count only its
+   * share of what is available; and they decide together, so that none waits for a worker that
+   * refused.
    */
-  static MemoryEstimate check(Recipe recipe, ModelSource source, PrintStream console, int workers)
+  static MemoryEstimate check(Recipe recipe, ModelSource source, PrintStream console, Group group)
       throws IOException {
     ModelConfig config = ModelConfig.load(source.weights());
     Work work;
@@ -328,18 +332,35 @@ public record MemoryEstimate(
       work = WorkShapes.of(recipe, tok, config);
     }
     boolean gpu = Devices.current().isGpu();
-    long available = available(gpu);
+    // every local worker holds its own copy on the CPU; on GPUs each has its own device
+    long available = gpu ? available(true) : available(false) / group.localSize();
+    int workers = group.size();
     MemoryEstimate estimate = of(config, recipe, work, gpu, available, workers);
-    console.println(estimate.line());
-    if (!estimate.fits() && !"false".equals(System.getProperty("tilt.memory_check"))) {
+    if (group.isMain()) {
+      console.println(estimate.line());
+    }
+    boolean enforced = !"false".equals(System.getProperty("tilt.memory_check"));
+    boolean refuse = enforced && !estimate.fits();
+    if (group.any(refuse) && !refuse) {
       throw new IllegalStateException(
-          "the run needs about "
+          "rank "
+              + group.rank()
+              + ": another worker's memory check refused the run (its log names what would fit)");
+    }
+    if (refuse) {
+      throw new IllegalStateException(
+          (group.size() > 1 ? "rank " + group.rank() + ": " : "")
+              + "the run needs about "
               + gb(estimate.total())
               + " but "
               + estimate.device()
               + " has "
               + gb(available)
-              + " free. Each of these alone is predicted at: "
+              + " free"
+              + (!gpu && group.localSize() > 1
+                  ? " (this worker's share of " + group.localSize() + " on the machine)"
+                  : "")
+              + ". Each of these alone is predicted at: "
               + String.join("; ", remedies(config, recipe, work, gpu, available, workers))
               + " (start anyway with TILT_JAVA_OPTS=-Dtilt.memory_check=false)");
     }

@@ -22,7 +22,8 @@ public interface Objective extends AutoCloseable {
     long tokens();
 
     /**
-     * What the window's loss is a mean over, on this worker: target tokens, sequences or groups.
+     * What the window's loss is a mean over, on this worker: target tokens, sequences or groups;
+     * possibly 0 (a worker whose share has no completion tokens), so it can be summed over workers.
      */
     double denominator();
 
@@ -33,22 +34,32 @@ public interface Objective extends AutoCloseable {
     void useDenominator(double global);
   }
 
-  /** A window that keeps its denominator, local until {@link #useDenominator} says otherwise. */
+  /**
+   * A window that keeps its denominator: it divides by the local one, until {@link #useDenominator}
+   * gives the global one; by at least 1 either way (an empty mean is 0, not NaN).
+   */
   abstract class Normalised implements Window {
-    private double denominator;
+    private final double local;
+    private double divisor;
 
     protected Normalised(double local) {
-      this.denominator = local;
+      this.local = local;
+      this.divisor = Math.max(1, local);
     }
 
     @Override
     public double denominator() {
-      return denominator;
+      return local;
     }
 
     @Override
     public void useDenominator(double global) {
-      denominator = global;
+      divisor = Math.max(1, global);
+    }
+
+    /** What the micro-batch losses are divided by. */
+    protected double divisor() {
+      return divisor;
     }
   }
 

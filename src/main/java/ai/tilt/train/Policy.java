@@ -159,10 +159,15 @@ public final class Policy implements AutoCloseable {
     return valueHead.values(states);
   }
 
-  /** Before optimizer step {@code step}: LoRA dropout draws its masks from the step's stream. */
-  void beforeStep(long step) {
+  /**
+   * Before each optimizer step: seeds LoRA's dropout with the step, and numbers this worker's
+   * forwards from {@code firstForward} (the micro-batches the lower ranks hold), so that the
+   * workers of a data-parallel step draw the masks one process would draw for the same
+   * micro-batches, not all the same ones.
+   */
+  void beforeStep(long step, long firstForward) {
     if (model.lora() != null) {
-      model.lora().setDropoutStream(streams.loraDropout(step));
+      model.lora().setDropoutStream(streams.loraDropout(step), firstForward);
     }
   }
 

@@ -94,8 +94,7 @@ final class PolicyObjective implements Objective {
       }
       rows.add(r);
     }
-    double denominator =
-        normalization == Normalization.PER_TOKEN ? Math.max(1, completionTokens) : sequences;
+    double denominator = normalization == Normalization.PER_TOKEN ? completionTokens : sequences;
     return new RowWindow(rows, denominator, tokens);
   }
 
@@ -163,7 +162,7 @@ final class PolicyObjective implements Objective {
       total = perToken.sum(new int[] {1}).div(maskArr.sum(new int[] {1}).maximum(1f)).sum();
     }
     rw.sums.add(out.metrics());
-    return total.div((float) rw.denominator());
+    return total.div((float) rw.divisor());
   }
 
   @Override

@@ -127,7 +127,7 @@ public final class PreferenceObjective implements DatasetObjective {
     GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, trainReference, pw.micros.get(i));
     pw.sums.add(out.metrics());
-    return out.perGroup().sum().div((float) pw.denominator());
+    return out.perGroup().sum().div((float) pw.divisor());
   }
 
   @Override

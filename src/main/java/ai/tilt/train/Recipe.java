@@ -56,6 +56,12 @@ public record Recipe(
     RecipeRules.check(this);
   }
 
+  /** {@link #validate()}, and the rules of a data-parallel run of {@code workers}. */
+  public void validate(int workers) {
+    RecipeRules.check(this);
+    RecipeRules.checkWorkers(this, workers);
+  }
+
   /** This recipe with another model section. */
   public Recipe withModel(Model m) {
     return new Recipe(

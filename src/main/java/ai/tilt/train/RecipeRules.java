@@ -82,6 +82,25 @@ final class RecipeRules {
     }
   }
 
+  /**
+   * The rules of a data-parallel run of {@code workers}: checked by every worker from the same
+   * recipe before it joins a collective, so every worker refuses alike and none waits for the
+   * others.
+   */
+  static void checkWorkers(Recipe r, int workers) {
+    if (workers > 1
+        && r.online() != null
+        && r.online().generator() instanceof GeneratorSpec.Server s) {
+      require(
+          !s.overlap(),
+          "online.generator.overlap: true samples the next iteration during the update from one"
+              + " process; with "
+              + workers
+              + " workers each samples its own share after rank 0 sent the weights, so set"
+              + " overlap: false (staleness: k still lets the servers lag)");
+    }
+  }
+
   private static void require(boolean ok, String message) {
     if (!ok) {
       throw new IllegalArgumentException("recipe: " + message);

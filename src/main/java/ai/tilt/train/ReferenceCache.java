@@ -27,7 +27,9 @@ import java.util.stream.Stream;
  * Reference log-probs computed once per dataset split ({@code model.precompute_reference: true})
  * and kept in {@code RUN/reference_logps.json}, so a resumed run reuses them. Each split is stored
  * with a fingerprint of the reference weights and of the tokenised data (every prompt and response
- * id): if either changed, the values are recomputed instead of silently reused.
+ * id): if either changed, the values are recomputed instead of silently reused. In a data-parallel
+ * run only rank 0 computes and writes the file; the other workers read it after a barrier ({@link
+ * #readOnly}), so no two processes race on it.
  */
 final class ReferenceCache {
   static final String FILE = "reference_logps.json";
@@ -39,6 +41,7 @@ final class ReferenceCache {
   private final String weightsHash;
   private final Precision precision;
   private final ObjectNode stored;
+  private final boolean readOnly;
 
   private ReferenceCache(
       Path file,
@@ -46,8 +49,10 @@ final class ReferenceCache {
       int microBatch,
       Precision precision,
       String weightsHash,
-      ObjectNode stored) {
+      ObjectNode stored,
+      boolean readOnly) {
     this.file = file;
+    this.readOnly = readOnly;
     this.referenceDir = referenceDir;
     this.microBatch = microBatch;
     this.precision = precision;
@@ -56,6 +61,21 @@ final class ReferenceCache {
   }
 
   static ReferenceCache open(Path runDir, Path referenceDir, int microBatch, Precision precision)
+      throws IOException {
+    return open(runDir, referenceDir, microBatch, precision, false);
+  }
+
+  /**
+   * The cache of a worker that only reads: a split the file lacks, or holds for other weights or
+   * data, is an error rather than a second writer.
+   */
+  static ReferenceCache readOnly(
+      Path runDir, Path referenceDir, int microBatch, Precision precision) throws IOException {
+    return open(runDir, referenceDir, microBatch, precision, true);
+  }
+
+  private static ReferenceCache open(
+      Path runDir, Path referenceDir, int microBatch, Precision precision, boolean readOnly)
       throws IOException {
     Path file = runDir.resolve(FILE);
     ObjectNode stored = JSON.createObjectNode();
@@ -67,7 +87,7 @@ final class ReferenceCache {
       }
     }
     return new ReferenceCache(
-        file, referenceDir, microBatch, precision, hashWeights(referenceDir), stored);
+        file, referenceDir, microBatch, precision, hashWeights(referenceDir), stored, readOnly);
   }
 
   /** The reference log-prob sums of every response of a split, from the cache or computed now. */
@@ -89,6 +109,14 @@ final class ReferenceCache {
       }
       console.println("reference log-probs of " + split + " reused from " + file);
       return out;
+    }
+    if (readOnly) {
+      throw new IllegalStateException(
+          file
+              + " holds no reference log-probs of the "
+              + split
+              + " split for these weights and data; rank 0 writes it before the other workers read"
+              + " it, so rank 0 and this worker disagree on the data or the reference");
     }
     long t0 = System.nanoTime();
     float[][] out;

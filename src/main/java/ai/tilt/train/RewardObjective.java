@@ -68,7 +68,7 @@ public final class RewardObjective implements DatasetObjective {
     GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, pw.micros.get(i));
     pw.sums.add(out.metrics());
-    return out.perGroup().sum().div((float) pw.denominator());
+    return out.perGroup().sum().div((float) pw.divisor());
   }
 
   @Override

@@ -146,8 +146,7 @@ public final class SftObjective implements DatasetObjective {
         sequences++;
       }
     }
-    double denominator =
-        normalization == Normalization.PER_TOKEN ? Math.max(1, targets) : sequences;
+    double denominator = normalization == Normalization.PER_TOKEN ? targets : sequences;
     return new SftWindow(batches, denominator, tokens, targets);
   }
 
@@ -164,7 +163,7 @@ public final class SftObjective implements DatasetObjective {
         normalization == Normalization.PER_TOKEN
             ? Sft.tokenSum(logp, targets)
             : Sft.sequenceSum(logp, targets);
-    return sum.div((float) w.denominator());
+    return sum.div((float) w.divisor());
   }
 
   /** Mean per-token negative log-likelihood of the targets, without a graph. */

@@ -171,15 +171,24 @@ public final class ShardedAdamW implements Optimizer {
     return List.of(m, v, decays);
   }
 
-  /** Every worker's m and v, brought together before rank 0 saves them (a collective). */
+  /**
+   * Every worker's m and v, brought together before rank 0 saves them (a collective). The others
+   * free theirs at once: only rank 0 writes, and holding two full copies of the moments until the
+   * next checkpoint would undo ZeRO's saving on every worker.
+   */
   @Override
   public void gather() {
     NDArray allM = manager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
     NDArray allV = manager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
     group.allGather(allM, m);
     group.allGather(allV, v);
-    gatheredM = allM;
-    gatheredV = allV;
+    if (group.isMain()) {
+      gatheredM = allM;
+      gatheredV = allV;
+    } else {
+      allM.close();
+      allV.close();
+    }
   }
 
   /** Writes what {@link #gather} brought, per tensor, as {@link AdamW} does. */

@@ -78,7 +78,7 @@ public final class Trainer {
             policy.manager(), policy.trainable(), run.optimizer(), t.maxGradNorm(), group);
     TrainerState state = run.state();
     long lastCheckpoint = state.step();
-    boolean stop = false; // agreed by every worker at the end of each iteration
+    boolean stop = false; // agreed by every worker before and after each iteration
     try (RunLog log =
         group.isMain()
             ? new MetricsLog(
@@ -101,7 +101,12 @@ public final class Trainer {
       if (!run.resumed() && source.evaluatesStart() && source.hasEval()) {
         log.logEval(0, source.evaluate());
       }
-      while (state.iteration() < source.iterations() && !stop) {
+      while (state.iteration() < source.iterations()) {
+        // a signal during the last eval or checkpoint: stop before collecting another iteration
+        stop = stop || group.any(stopRequested);
+        if (stop) {
+          break;
+        }
         long t0 = System.nanoTime();
         IterationPlan plan;
         try {
@@ -122,9 +127,19 @@ public final class Trainer {
             int[] share = share(order, start, plan.minibatch(), group.rank(), group.size());
             Objective.Window w =
                 objective.prepare(micros(share, 0, share.length, t.microBatchSize()));
-            double[] step = group.sum(w.denominator(), w.microBatches(), w.tokens());
+            // summed: the denominator, micro-batches and tokens; then each rank's micro-batches
+            double[] counts = new double[3 + group.size()];
+            counts[0] = w.denominator();
+            counts[1] = w.microBatches();
+            counts[2] = w.tokens();
+            counts[3 + group.rank()] = w.microBatches();
+            double[] step = group.sum(counts);
+            long before = 0; // micro-batches of the lower ranks: where this worker's forwards start
+            for (int lower = 0; lower < group.rank(); lower++) {
+              before += (long) step[3 + lower];
+            }
             double lr = schedule.at(state.step());
-            policy.beforeStep(state.step());
+            policy.beforeStep(state.step(), before);
             if (step[1] == 0) {
               // nothing to learn from (no pair of this minibatch passed online.pair_threshold):
               // the step is counted, so the schedule and the step count stay those of the recipe

@@ -84,7 +84,7 @@ public final class TrainingRun implements AutoCloseable {
       PrintStream console,
       Group group)
       throws IOException {
-    recipe.validate();
+    recipe.validate(group.size());
     TrainerState state = TrainerState.fresh(recipe.seed());
     if (checkpoint != null) {
       Checkpoints.checkResume(recipe, checkpoint, console);
@@ -99,7 +99,7 @@ public final class TrainingRun implements AutoCloseable {
       group.barrier(); // rank 0 has written RUN/init-model, when the recipe makes a fresh model
       source = ModelSource.read(recipe, runDir, checkpoint);
     }
-    MemoryEstimate.check(recipe, source, console, group.size());
+    MemoryEstimate.check(recipe, source, console, group);
     Policy policy = Policy.build(recipe, source, checkpoint, streams);
     List<AutoCloseable> owned = new ArrayList<>();
     try {
@@ -122,7 +122,8 @@ public final class TrainingRun implements AutoCloseable {
                   group,
                   checkpoint != null,
                   console)
-              : DatasetSource.open(recipe, runDir, source, policy, tokenizer, streams, console);
+              : DatasetSource.open(
+                  recipe, runDir, source, policy, tokenizer, streams, group, console);
       owned.add(material);
       Optimizer optimizer =
           t.zero() == 1

@@ -6,6 +6,7 @@ import ai.tilt.dist.Group;
 import ai.tilt.dist.Solo;
 import ai.tilt.dist.World;
 import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.Torch;
 import java.time.Duration;
 
 /**
@@ -33,9 +34,36 @@ public final class Workers {
     }
     Device device = Devices.current();
     if (device.isGpu()) {
-      Devices.use("cuda:" + world.localRank()); // one GPU per worker, as torchrun's LOCAL_RANK
+      Devices.use("cuda:" + gpuIndex(world, Torch.init().getGpuCount()));
       device = Devices.current();
     }
     return C10dGroup.join(world, device, timeout, bucketBytes);
+  }
+
+  /**
+   * The GPU a worker takes: its local rank's, as torchrun's LOCAL_RANK; or the only one it sees,
+   * when the scheduler gave each worker its own ({@code CUDA_VISIBLE_DEVICES} of one GPU, as
+   * SLURM's {@code --gpus-per-task=1}). More workers than GPUs is refused: NCCL runs one rank per
+   * GPU.
+   */
+  static int gpuIndex(World world, int gpus) {
+    if (world.localRank() < gpus) {
+      return world.localRank();
+    }
+    if (gpus == 1) {
+      return 0;
+    }
+    throw new IllegalStateException(
+        "rank "
+            + world.rank()
+            + " is local worker "
+            + world.localRank()
+            + " of "
+            + world.localSize()
+            + " on this machine, which has "
+            + gpus
+            + " GPU(s) visible: NCCL needs one GPU per worker (start --nproc "
+            + gpus
+            + " or fewer, or set CUDA_VISIBLE_DEVICES)");
   }
 }

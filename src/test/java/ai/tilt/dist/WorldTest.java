@@ -17,6 +17,10 @@ class WorldTest {
     assertEquals(1, w.size());
     // a SLURM allocation running one task is no data-parallel job
     assertFalse(World.of(Map.of("SLURM_PROCID", "0", "SLURM_NTASKS", "1")).distributed());
+    // nor is the batch script of a 16-task allocation, outside any srun step
+    assertFalse(
+        World.of(Map.of("SLURM_PROCID", "0", "SLURM_NTASKS", "16", "SLURM_JOB_ID", "7"))
+            .distributed());
   }
 
   @Test
@@ -101,11 +105,15 @@ class WorldTest {
                 "SLURM_PROCID",
                 "5",
                 "SLURM_NTASKS",
+                "32",
+                "SLURM_STEP_NUM_TASKS",
                 "16",
                 "SLURM_LOCALID",
                 "1",
-                "SLURM_NTASKS_PER_NODE",
-                "8(x2)",
+                "SLURM_NODEID",
+                "2",
+                "SLURM_STEP_TASKS_PER_NODE",
+                "4(x2),8,4",
                 "SLURM_JOB_ID",
                 "123456",
                 "MASTER_ADDR",
@@ -119,9 +127,20 @@ class WorldTest {
     String missing =
         assertThrows(
                 DistException.class,
-                () -> World.of(Map.of("SLURM_PROCID", "0", "SLURM_NTASKS", "2")))
+                () -> World.of(Map.of("SLURM_PROCID", "0", "SLURM_STEP_NUM_TASKS", "2")))
             .getMessage();
     assertTrue(missing.contains("MASTER_ADDR") && missing.contains("scontrol"), missing);
+  }
+
+  @Test
+  void slurmsTasksPerNodeListIsExpanded() {
+    assertEquals(8, World.tasksOnNode("8(x2)", 1));
+    assertEquals(4, World.tasksOnNode("2,4(x3),1", 3));
+    assertEquals(1, World.tasksOnNode("2,4(x3),1", 4));
+    assertEquals(1, World.tasksOnNode("2,4(x3),1", 9)); // past the end: the last count
+    String bad =
+        assertThrows(DistException.class, () -> World.tasksOnNode("4(y2)", 0)).getMessage();
+    assertTrue(bad.contains("4(y2)"), bad);
   }
 
   @Test

@@ -68,6 +68,18 @@ class RecipeRulesTest {
   }
 
   @Test
+  void severalWorkersRefuseOverlappedSampling() throws IOException {
+    String overlap =
+        "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model: p,"
+            + " staleness: 1, overlap: true}}\n";
+    Recipe r = recipe("loss: grpo\n" + overlap);
+    r.validate(1); // one process may overlap
+    String why = assertThrows(IllegalArgumentException.class, () -> r.validate(2)).getMessage();
+    assertTrue(why.contains("online.generator.overlap") && why.contains("2 workers"), why);
+    recipe("loss: grpo\n" + overlap, "online.generator.overlap=false").validate(2);
+  }
+
+  @Test
   void theGeneratorIsASealedChoice() throws IOException {
     assertEquals(
         new GeneratorSpec.InProcess(),
