@@ -9,7 +9,9 @@
 #   4. `tilt doctor` in a container with no network at all;
 #   5. the quickstart with a checkpoints directory mounted, stopped with `docker stop` after its
 #      first checkpoint, then started again: it must exit 75 with a complete checkpoint, then resume
-#      from it (--resume auto) and finish with exit 0 and every iteration in metrics.jsonl.
+#      from it (--resume auto) and finish with exit 0 and every iteration in metrics.jsonl;
+#   6. where this machine has a torch wheel and DJL's native sources (then the image is built with
+#      data-parallel workers, step 3): the same with `tilt train --nproc 2` in one container.
 # Needs root (dockerd, debootstrap) and: apt-get install docker.io debootstrap. Not part of `mvn test`.
 # Takes about 2.5-4 minutes on 2 cores, most of it debootstrap and Maven downloading dependencies.
 # KEEP=1 keeps the temporary directory (images, logs) for a look afterwards.
@@ -69,7 +71,22 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   rm -rf "$W/rootfs"
 fi
 
-# 3. build (the legacy builder: it needs no buildx plugin)
+# 3. build (the legacy builder: it needs no buildx plugin), with data-parallel workers when this
+#    machine has a torch wheel (pip's find-links) and DJL's native sources (the kit beside the checkout)
+LINKS="$(pip config get global.find-links 2>/dev/null || true)"
+WHEEL="$(ls "${LINKS:-/nonexistent}"/torch-*-linux_x86_64.whl "${LINKS:-/nonexistent}"/torch-*manylinux*x86_64.whl 2>/dev/null | head -1 || true)"
+KIT="${DJL_SRC:-$ROOT/../shared/cuda-kit/src}"
+DIST=""
+find "$ROOT/docker/dist" -mindepth 1 ! -name README.md -delete 2>/dev/null || true
+if [[ -n "$WHEEL" && -d "$KIT/engines/pytorch/pytorch-native" ]]; then
+  DIST=1
+  cp "$WHEEL" "$ROOT/docker/dist/" && cp -r "$KIT" "$ROOT/docker/dist/djl-src"
+  TORCH_VERSION="$(basename "$WHEEL" | sed 's/^torch-\([0-9.]*\).*/\1/')"
+  log "data-parallel workers: building DJL's JNI and libtilt_dist.so on $(basename "$WHEEL") in the image"
+else
+  TORCH_VERSION=2.7.1
+  log "no torch wheel in pip's find-links or no DJL sources at $KIT: the image trains in one process, and the 2-worker run (step 6) will NOT run"
+fi
 log "building $IMAGE (FLAVOUR=cpu on $BASE_IMAGE)"
 t0=$(date +%s)
 docker build --network host -f "$ROOT/docker/Dockerfile" --build-arg FLAVOUR=cpu \
@@ -107,7 +124,7 @@ docker logs "$NAME" >"$W/run1.log" 2>&1
 latest=$(cat "$RUN/latest")
 [[ -f "$RUN/$latest/complete.json" ]] || fail "latest checkpoint $latest is incomplete"
 log "docker stop after $(( $(date +%s) - t0 )) s: exit 75, complete checkpoint $latest"
-grep -q "environment: PyTorch 2.7.1" "$W/run1.log" || fail "no environment line at the start of the run"
+grep -q "environment: PyTorch $TORCH_VERSION" "$W/run1.log" || fail "no environment line (PyTorch $TORCH_VERSION) at the start of the run"
 
 docker start -a "$NAME" >"$W/run2.log" 2>&1 || true
 code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
@@ -118,4 +135,44 @@ last=$(tail -1 "$RUN/metrics.jsonl")
 [[ "$last" == *"\"step\":$ITERATIONS,"* ]] || fail "metrics.jsonl does not end at iteration $ITERATIONS: $last"
 log "restart resumed from $latest and finished (exit 0) $(( $(date +%s) - t0 )) s after the first start"
 grep -A6 "eval (held-out prompts)" "$W/run2.log" | sed 's/^/    /'
+
+# 6. two data-parallel workers in one container (tilt train --nproc 2, Gloo on loopback): docker
+#    stop reaches the launcher (PID 1), which stops both workers at one step with one checkpoint
+#    (exit 75); docker start resumes it to the end
+if [[ -n "$DIST" ]]; then
+  grep -q "dist *libtilt_dist.so at" "$W/doctor.log" || fail "doctor (step 4) does not name the dist library"
+  DP="$CK/dp"
+  STEPS=300
+  docker rm -f "$NAME" >/dev/null 2>&1
+  docker create --name "$NAME" --network none -v "$CK:/checkpoints" "$IMAGE" \
+    train recipes/sft-tiny.yaml --run-dir /checkpoints/dp --resume auto --nproc 2 \
+    --set train.max_steps=$STEPS --set checkpoint.every_steps=20 --set data.eval=null >/dev/null
+  t0=$(date +%s)
+  docker start "$NAME" >/dev/null
+  for _ in $(seq 1 3000); do
+    [[ -f "$DP/step-000020/complete.json" ]] && break
+    [[ "$(docker inspect -f '{{.State.Running}}' "$NAME")" == true ]] || { docker logs "$NAME" 2>&1 | tail -20; fail "the 2-worker run ended early"; }
+    sleep 0.2
+  done
+  [[ -f "$DP/step-000020/complete.json" ]] || fail "the 2-worker run wrote no checkpoint in 10 minutes"
+  docker stop -t 120 "$NAME" >/dev/null
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
+  docker logs "$NAME" >"$W/dp1.log" 2>&1
+  [[ "$code" == 75 ]] || { tail -20 "$W/dp1.log"; fail "docker stop of 2 workers: exit code $code, expected 75"; }
+  grep -q "data-parallel: 2 workers" "$W/dp1.log" || fail "the run was not data-parallel: $(head -5 "$W/dp1.log")"
+  [[ $(grep -c "exiting\|stopped at step" "$W/dp1.log") -ge 1 ]] || fail "no stop message: $(tail -5 "$W/dp1.log")"
+  latest=$(cat "$DP/latest")
+  [[ -f "$DP/$latest/complete.json" ]] || fail "the 2-worker checkpoint $latest is incomplete"
+  log "2 workers: docker stop after $(( $(date +%s) - t0 )) s: exit 75, complete checkpoint $latest"
+  docker start -a "$NAME" >"$W/dp2.log" 2>&1 || true
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
+  [[ "$code" == 0 ]] || { tail -20 "$W/dp2.log"; fail "2-worker restart: exit code $code"; }
+  grep -q "resuming from /checkpoints/dp/$latest" "$W/dp2.log" || { head -20 "$W/dp2.log"; fail "the 2-worker restart did not resume from $latest"; }
+  last=$(grep '"train/loss"' "$DP/metrics.jsonl" | tail -1)
+  [[ "$last" == *"\"step\":$STEPS,"* ]] || fail "the 2-worker metrics.jsonl does not end at step $STEPS: $last"
+  log "2 workers: resumed from $latest and finished (exit 0) $(( $(date +%s) - t0 )) s after the first start"
+else
+  log "step 6 (2 workers) did NOT run: no torch wheel or DJL sources for the data-parallel build"
+fi
+find "$ROOT/docker/dist" -mindepth 1 ! -name README.md -delete 2>/dev/null || true
 log "PASSED"

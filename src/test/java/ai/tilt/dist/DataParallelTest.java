@@ -347,6 +347,36 @@ class DataParallelTest {
         maxDiff(weights(tmp.resolve("whole/step-000030")), weights(dir.resolve("step-000030"))));
   }
 
+  /**
+   * A launcher killed outright (kill -9, the OOM killer) leaves no worker training headless: they
+   * notice, stop together at a step and rank 0 writes that step's checkpoint.
+   */
+  @Test
+  void workersStopWhenTheirLauncherIsKilled() throws Exception {
+    // far more steps than the minute below allows: only a stop ends it early
+    String[] sets = {"train.max_steps=100000", "data.eval=null", "checkpoint.every_steps=0"};
+    Path dir = tmp.resolve("orphans");
+    Path log = tmp.resolve("orphans.log");
+    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
+    pb.environment().put("TILT_THREADS", "1");
+    Process launcher = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    waitForSteps(dir, 3, launcher, log);
+    List<ProcessHandle> workers = launcher.toHandle().children().toList();
+    assertEquals(2, workers.size(), "two workers: " + workers);
+    new ProcessBuilder("kill", "-9", Long.toString(launcher.pid())).start().waitFor();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (workers.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    boolean orphans = workers.stream().anyMatch(ProcessHandle::isAlive);
+    workers.forEach(ProcessHandle::destroyForcibly);
+    assertTrue(!orphans, "workers still running 60 s after their launcher died");
+    List<Path> steps = Checkpoints.stepDirs(dir);
+    assertEquals(1, steps.size(), "the stop's checkpoint: " + steps);
+    assertNull(Checkpoints.incompleteReason(steps.get(0)));
+    assertNotEquals(dir.resolve(Checkpoints.dirName(100000)), steps.get(0), "a stop, not the end");
+  }
+
   /** (g) A worker whose weights drifted is caught by the guard, which names it and the step. */
   @Test
   void aDivergedWorkerIsCaught() throws Exception {
