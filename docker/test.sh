@@ -24,6 +24,15 @@ STARTED_DOCKERD=""
 NAME="tilt-test-$$"
 log() { printf '[docker/test.sh %s] %s\n' "$(date +%T)" "$*"; }
 fail() { log "FAILED: $*"; exit 1; }
+# waits (10 minutes at most) until the container $NAME has sealed checkpoint $1 of run $2
+wait_for_checkpoint() {
+  for _ in $(seq 1 3000); do
+    [[ -f "$1/complete.json" ]] && return 0
+    [[ "$(docker inspect -f '{{.State.Running}}' "$NAME")" == true ]] || { docker logs "$NAME" 2>&1 | tail -20; fail "$2 ended early"; }
+    sleep 0.2
+  done
+  fail "$2 wrote no checkpoint $(basename "$1") in 10 minutes"
+}
 
 cleanup() {
   set +e
@@ -111,12 +120,7 @@ docker create --name "$NAME" --network none -v "$CK:/checkpoints" "$IMAGE" \
 t0=$(date +%s)
 docker start "$NAME" >/dev/null
 log "quickstart started; waiting for its first checkpoint"
-for _ in $(seq 1 3000); do
-  [[ -f "$RUN/step-000010/complete.json" ]] && break
-  [[ "$(docker inspect -f '{{.State.Running}}' "$NAME")" == true ]] || { docker logs "$NAME" 2>&1 | tail -20; fail "quickstart ended early"; }
-  sleep 0.2
-done
-[[ -f "$RUN/step-000010/complete.json" ]] || fail "no checkpoint after 10 minutes"
+wait_for_checkpoint "$RUN/step-000010" "quickstart"
 docker stop -t 120 "$NAME" >/dev/null
 code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
 docker logs "$NAME" >"$W/run1.log" 2>&1
@@ -149,12 +153,7 @@ if [[ -n "$DIST" ]]; then
     --set train.max_steps=$STEPS --set checkpoint.every_steps=20 --set data.eval=null >/dev/null
   t0=$(date +%s)
   docker start "$NAME" >/dev/null
-  for _ in $(seq 1 3000); do
-    [[ -f "$DP/step-000020/complete.json" ]] && break
-    [[ "$(docker inspect -f '{{.State.Running}}' "$NAME")" == true ]] || { docker logs "$NAME" 2>&1 | tail -20; fail "the 2-worker run ended early"; }
-    sleep 0.2
-  done
-  [[ -f "$DP/step-000020/complete.json" ]] || fail "the 2-worker run wrote no checkpoint in 10 minutes"
+  wait_for_checkpoint "$DP/step-000020" "the 2-worker run"
   docker stop -t 120 "$NAME" >/dev/null
   code=$(docker inspect -f '{{.State.ExitCode}}' "$NAME")
   docker logs "$NAME" >"$W/dp1.log" 2>&1

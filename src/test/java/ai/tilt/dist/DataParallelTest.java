@@ -277,9 +277,7 @@ class DataParallelTest {
     ok(train("recipes/sft-tiny.yaml", tmp.resolve("whole"), 2, sets));
     Path dir = tmp.resolve("killed");
     Path log = tmp.resolve("killed.log");
-    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
-    pb.environment().put("TILT_THREADS", "1");
-    Process launcher = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process launcher = startSft(dir, log, sets);
     waitForSteps(dir, 5, launcher, log);
     List<ProcessHandle> workers = launcher.toHandle().children().toList();
     assertEquals(2, workers.size(), "two workers: " + workers);
@@ -305,6 +303,13 @@ class DataParallelTest {
         maxDiff(weights(tmp.resolve("whole/step-000040")), weights(dir.resolve("step-000040"))));
   }
 
+  /** A 2-worker SFT job left running, its output in {@code log}. */
+  private static Process startSft(Path dir, Path log, String[] sets) throws IOException {
+    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
+    pb.environment().put("TILT_THREADS", "1");
+    return pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+  }
+
   private static void waitForSteps(Path dir, int steps, Process launcher, Path log)
       throws Exception {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
@@ -328,9 +333,7 @@ class DataParallelTest {
     ok(train("recipes/sft-tiny.yaml", tmp.resolve("whole"), 2, sets));
     Path dir = tmp.resolve("stopped");
     Path log = tmp.resolve("stopped.log");
-    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
-    pb.environment().put("TILT_THREADS", "1");
-    Process launcher = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process launcher = startSft(dir, log, sets);
     waitForSteps(dir, 4, launcher, log);
     launcher.destroy(); // SIGTERM
     assertTrue(launcher.waitFor(120, TimeUnit.SECONDS));
@@ -357,9 +360,7 @@ class DataParallelTest {
     String[] sets = {"train.max_steps=100000", "data.eval=null", "checkpoint.every_steps=0"};
     Path dir = tmp.resolve("orphans");
     Path log = tmp.resolve("orphans.log");
-    ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
-    pb.environment().put("TILT_THREADS", "1");
-    Process launcher = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process launcher = startSft(dir, log, sets);
     waitForSteps(dir, 3, launcher, log);
     List<ProcessHandle> workers = launcher.toHandle().children().toList();
     assertEquals(2, workers.size(), "two workers: " + workers);
