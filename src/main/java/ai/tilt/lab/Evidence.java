@@ -1,7 +1,9 @@
 package ai.tilt.lab;
 
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The numbers a claim is checked on, for one seed or for the mean over seeds: a run cell's final
@@ -12,6 +14,7 @@ public final class Evidence {
   private final LabResults results;
   private final int seed; // 0: the mean over every seed of seeds
   private final List<Integer> seeds;
+  private final Set<String> touched = new LinkedHashSet<>(); // ids of the runs read
 
   Evidence(LabResults results, int seed, List<Integer> seeds) {
     this.results = results;
@@ -23,6 +26,7 @@ public final class Evidence {
   private List<LabResults.Curve> curves(
       String exp, String group, String setting, String method, String key) {
     if (seed > 0) {
+      touched.add(LabResults.id(exp, group, setting, method, seed));
       LabResults.Curve c = results.curve(exp, group, setting, method, seed, key, 1);
       return c == null ? List.of() : List.of(c);
     }
@@ -74,6 +78,34 @@ public final class Evidence {
       v[i] = Double.isNaN(steps.get(i)) ? s[s.length - 1] + 1 : steps.get(i);
     }
     return mean(v);
+  }
+
+  /**
+   * How fast a run got there, on its whole curve: the mean of eval/reward over the training, the
+   * area under the curve (trapezoids between evaluations) over the steps it spans. Two runs that
+   * end equal differ here by how early they rose.
+   */
+  public double area(String exp, String group, String setting, String method) {
+    List<LabResults.Curve> cs = curves(exp, group, setting, method, "eval/reward");
+    return mean(cs.stream().mapToDouble(Evidence::area).toArray());
+  }
+
+  static double area(LabResults.Curve c) {
+    double[] x = c.steps();
+    double[] y = c.values();
+    if (x.length < 2) {
+      return y[0];
+    }
+    double sum = 0;
+    for (int i = 1; i < x.length; i++) {
+      sum += (x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2;
+    }
+    return sum / (x[x.length - 1] - x[0]);
+  }
+
+  /** The runs this evidence has read so far (one seed's), by id. */
+  Set<String> touched() {
+    return touched;
   }
 
   static double mean(double[] v) {

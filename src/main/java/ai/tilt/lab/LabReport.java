@@ -38,6 +38,26 @@ public final class LabReport {
     this.results = new LabResults(jobs);
   }
 
+  /** How the claims are judged, as the report states it ({@link Judging} is the rule). */
+  static final String JUDGING =
+      "Each comparison is decided on the median over seeds of its per-seed difference, in the"
+          + " direction the paper claims: beyond a tie band of max(the comparison's tolerance, 2"
+          + " standard errors of that difference) it holds or fails; within it, it is a tie, whatever"
+          + " the direction (tolerances: "
+          + Claims.REWARD
+          + " reward, "
+          + Claims.WORDS
+          + " words, "
+          + Claims.NATS
+          + " nats). A claim is reproduced when every comparison holds; partly when more hold than"
+          + " fail; inconclusive when none is decided or most have no data; contradicted when every"
+          + " comparison with data fails; not reproduced otherwise. \"Faster\" is judged on the area"
+          + " under the whole eval curve. A run whose final KL to the reference exceeds "
+          + (int) Judging.DIVERGED_KL
+          + " nats is diverged: it stays in the medians and is named next to each comparison it"
+          + " enters. Seed by seed: how many seeds alone agree with every comparison they have data"
+          + " for.";
+
   /** Method names: each loss on-policy, then offline. */
   public static List<String> methods(List<String> losses) {
     List<String> out = new ArrayList<>(losses);
@@ -75,7 +95,15 @@ public final class LabReport {
             + " mean gradient steps to cover 90% of the way from the start to the best final value of any method in"
             + " that setting (a seed that never did counts as its run length + 1).\n\n");
     List<Claims.Verdict> verdicts = Claims.judge(Claims.all(toyJson()), results, seeds);
-    md.append("## The claims\n\n| claim | verdict | seeds agreeing |\n|---|---|---|\n");
+    long reproduced = verdicts.stream().filter(v -> v.status().equals("reproduced")).count();
+    md.append("## The claims\n\n")
+        .append(reproduced)
+        .append(" of ")
+        .append(verdicts.size())
+        .append(" claims reproduced.\n\n")
+        .append(JUDGING)
+        .append(
+            "\n\n| claim | verdict | seeds agreeing | diverged runs read |\n|---|---|---|---|\n");
     for (Claims.Verdict v : verdicts) {
       md.append("| ")
           .append(v.claim().id())
@@ -85,10 +113,12 @@ public final class LabReport {
           .append(v.status())
           .append("** | ")
           .append(v.seedsWithData() == 0 ? "-" : v.seedsAgreeing() + "/" + v.seedsWithData())
+          .append(" | ")
+          .append(v.diverged().size())
           .append(" |\n");
     }
     md.append(
-        "\nThe comparisons behind each verdict, on the mean over seeds and seed by seed, are at the end.\n\n");
+        "\nThe comparisons behind each verdict, their medians over seeds and each seed alone, are at the end.\n\n");
     for (Map.Entry<String, LabPlan.Experiment> e : plan.experiments().entrySet()) {
       if (!options.only().isEmpty() && !options.only().contains(e.getKey())) {
         continue;

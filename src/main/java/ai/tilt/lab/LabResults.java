@@ -77,6 +77,13 @@ public final class LabResults {
     return new Curve(s, v);
   }
 
+  /** Whether the finished run {@code id} diverged ({@link Judging#diverged} on its final KL). */
+  public boolean diverged(String id) {
+    String[] p = id.split("/");
+    Curve kl = curve(p[0], p[1], p[2], p[3], Integer.parseInt(p[4].substring(5)), "eval/kl", 1);
+    return kl != null && Judging.diverged(kl.last());
+  }
+
   /** The curves of every finished seed of {@code seeds} (missing seeds left out). */
   public List<Curve> curves(
       String exp,
