@@ -84,6 +84,14 @@ public final class PairsCommand implements Callable<Integer> {
   Double truncateWords;
 
   @Option(
+      names = "--truncate-keep",
+      defaultValue = "first",
+      description =
+          "which words --truncate-words keeps: first (a prefix, which the reference may write"
+              + " itself) or last (a suffix, off the reference's support); default: ${DEFAULT-VALUE}")
+  String truncateKeep;
+
+  @Option(
       names = "--batch-size",
       defaultValue = "64",
       description = "sequences sampled together (default: ${DEFAULT-VALUE})")
@@ -93,6 +101,10 @@ public final class PairsCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (samples < 2) {
       throw new IllegalArgumentException("--samples must be at least 2");
+    }
+    if (!truncateKeep.equals("first") && !truncateKeep.equals("last")) {
+      throw new IllegalArgumentException(
+          "--truncate-keep is first or last, not '" + truncateKeep + "'");
     }
     SamplingParams params = sampling.params(false, false); // flags checked before any loading
     RewardSpec spec = EvalCommand.rewardOption(reward, "--reward");
@@ -136,7 +148,9 @@ public final class PairsCommand implements Callable<Integer> {
             texts[k] = tok.decode(one.completionIds(), true);
             ids[k] = one.completionIds();
             if (truncateWords != null) {
-              String cutText = SampledPairs.truncateWords(texts[k], truncateWords, cut);
+              String cutText =
+                  SampledPairs.truncateWords(
+                      texts[k], truncateWords, cut, truncateKeep.equals("last"));
               if (!cutText.equals(texts[k])) {
                 texts[k] = cutText;
                 finished = true; // a truncated answer ends where it was cut

@@ -1,5 +1,7 @@
 package ai.tilt.data;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -32,16 +34,19 @@ public final class SampledPairs {
   }
 
   /**
-   * The Skew Length truncation: the completion cut after its first {@code 1 + floor(E)}
-   * whitespace-separated words, E ~ Exponential(mean), or left whole when it is no longer. The
-   * paper's Skew Length data is Min Length data whose completions were truncated toward short
-   * lengths, so that it covers the reference policy's lengths poorly (its condition C2); the exact
-   * truncation rule is not published, so this one is ours. The text up to the end of the kept word
-   * is returned as it was (leading space and inner spacing kept).
+   * The Skew Length truncation: the completion cut to {@code 1 + floor(E)} whitespace-separated
+   * words, E ~ Exponential(mean), or left whole when it is no longer; the first words kept, or with
+   * {@code keepLast} the last ones. The paper's Skew Length data is Min Length data whose
+   * completions were truncated toward short lengths, so that it covers the reference policy's
+   * outputs poorly (its condition C2); the exact rule is not published. Keeping the first words of
+   * a count gives a short count the reference itself writes (" 1 2 3"), so on-support; keeping the
+   * last gives one it never starts (" 5 6 7"), off its support as the paper's cut text is. The kept
+   * text keeps its spacing (one leading space when cut from the front).
    */
-  public static String truncateWords(String completion, double mean, SplittableRandom random) {
+  public static String truncateWords(
+      String completion, double mean, SplittableRandom random, boolean keepLast) {
     int keep = 1 + (int) Math.floor(-mean * Math.log(1 - random.nextDouble()));
-    int words = 0;
+    List<int[]> words = new ArrayList<>(); // [start, end) of each word
     int i = 0;
     int n = completion.length();
     while (i < n) {
@@ -51,14 +56,19 @@ public final class SampledPairs {
       if (i == n) {
         break;
       }
+      int start = i;
       while (i < n && !Character.isWhitespace(completion.charAt(i))) {
         i++;
       }
-      words++;
-      if (words == keep) {
-        return completion.substring(0, i);
-      }
+      words.add(new int[] {start, i});
     }
-    return completion;
+    if (words.size() <= keep) {
+      return completion;
+    }
+    if (!keepLast) {
+      return completion.substring(0, words.get(keep - 1)[1]);
+    }
+    int start = words.get(words.size() - keep)[0];
+    return " " + completion.substring(start, words.get(words.size() - 1)[1]);
   }
 }

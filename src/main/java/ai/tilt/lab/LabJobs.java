@@ -2,15 +2,19 @@ package ai.tilt.lab;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
- * A {@link LabPlan} expanded into jobs: each experiment's steps in order, then every run of its
- * groups (setting x method x seed), each run depending on all of the experiment's steps.
- * Experiments do not depend on each other, so their jobs interleave when several workers run.
+ * A {@link LabPlan} expanded into jobs: each experiment's steps in order, once per seed (or once
+ * for a seedless step), then every run of its groups (setting x method x seed), each run depending
+ * on its own seed's steps and the seedless ones: a seed's data, reference and reward models are its
+ * own, so seeds are independent repetitions of the whole experiment. Experiments do not depend on
+ * each other, so their jobs interleave when several workers run.
  */
 public final class LabJobs {
   private static final Pattern PLACEHOLDER = Pattern.compile("\\{([a-z][a-z0-9_-]*)\\}");
@@ -21,7 +25,7 @@ public final class LabJobs {
    * One command of the lab.
    *
    * @param id unique path-like name, also the job's directory under the output
-   * @param seed the run's seed (0 for steps)
+   * @param seed the run's seed (0 for a seedless step)
    * @param argv the tilt command line, placeholders unresolved
    * @param deps ids of the jobs that must finish first
    * @param step whether this is an experiment step (kept whole) rather than a training run
@@ -51,28 +55,42 @@ public final class LabJobs {
         continue;
       }
       LabPlan.Experiment e = ee.getValue();
-      List<String> steps = new ArrayList<>();
+      List<String> seedless = new ArrayList<>();
+      Map<Integer, List<String>> steps = new LinkedHashMap<>(); // seed -> its steps, in order
+      for (int seed : o.seeds()) {
+        steps.put(seed, new ArrayList<>());
+      }
       for (Map.Entry<String, LabPlan.Step> se : e.steps().entrySet()) {
         LabPlan.Step s = se.getValue();
         List<String> argv = new ArrayList<>(s.run());
         if (o.quick()) {
           argv.addAll(s.quick());
         }
-        String id = exp + "/steps/" + se.getKey();
-        jobs.add(
-            new Job(
-                id,
-                exp,
-                null,
-                null,
-                se.getKey(),
-                0,
-                o.out().resolve(id),
-                argv,
-                List.copyOf(steps),
-                true,
-                s.trains()));
-        steps.add(id);
+        for (int seed : s.seedless() ? List.of(0) : o.seeds()) {
+          String id = exp + "/steps/" + se.getKey() + (seed == 0 ? "" : "/seed-" + seed);
+          List<String> deps = new ArrayList<>(seedless);
+          if (seed != 0) {
+            deps.addAll(steps.get(seed));
+          }
+          jobs.add(
+              new Job(
+                  id,
+                  exp,
+                  null,
+                  null,
+                  se.getKey(),
+                  seed,
+                  o.out().resolve(id),
+                  argv,
+                  List.copyOf(deps),
+                  true,
+                  s.trains()));
+          if (seed == 0) {
+            seedless.add(id);
+          } else {
+            steps.get(seed).add(id);
+          }
+        }
       }
       for (Map.Entry<String, LabPlan.Group> ge : e.groups().entrySet()) {
         LabPlan.Group g = ge.getValue();
@@ -120,7 +138,7 @@ public final class LabJobs {
                       seed,
                       dir,
                       argv,
-                      List.copyOf(steps),
+                      Stream.concat(seedless.stream(), steps.get(seed).stream()).toList(),
                       false,
                       true));
             }
@@ -132,8 +150,29 @@ public final class LabJobs {
   }
 
   /**
+   * The results of the steps {@code job} depends on, by step name (what its {STEP} placeholders
+   * name), from the finished steps' results by job id.
+   */
+  public static Map<String, Path> stepResults(Job job, Map<String, Path> byId) {
+    Map<String, Path> out = new LinkedHashMap<>();
+    for (String d : job.deps()) {
+      if (byId.containsKey(d)) {
+        out.put(stepName(d), byId.get(d));
+      }
+    }
+    return out;
+  }
+
+  /** A step's name from its job id: "exp/steps/NAME" or "exp/steps/NAME/seed-S". */
+  public static String stepName(String stepId) {
+    String rest = stepId.substring(stepId.indexOf("/steps/") + "/steps/".length());
+    int slash = rest.indexOf('/');
+    return slash < 0 ? rest : rest.substring(0, slash);
+  }
+
+  /**
    * The job's command line with placeholders filled: {out}, {recipes}, {seed} and the results of
-   * the experiment's steps ({@code results}: step name -> path); {setting}, the run's setting, is
+   * the steps it depends on ({@code results}: step name -> path); {setting}, the run's setting, is
    * replaced first, so {pairs-{setting}} names the step of the run's setting.
    */
   public static List<String> resolve(Job job, Path planDir, Map<String, Path> results) {

@@ -55,16 +55,33 @@ public record LabPlan(
     }
   }
 
-  /** A command run once per experiment. */
+  /**
+   * A command run once per seed before that seed's runs (data, a reference, a reward model: each
+   * seed draws its own, so seeds are independent experiments), or once in all when {@code seedless}
+   * (a deterministic computation).
+   */
   public record Step(
       @Doc("the tilt command line, e.g. [train, '{recipes}/ref.yaml', --run-dir, '{out}']")
           List<String> run,
-      @Doc("arguments appended in a --quick run") List<String> quick) {
+      @Doc("arguments appended in a --quick run") List<String> quick,
+      @Doc(
+              "true for a step with no randomness: it runs once, not once per seed (a step run per"
+                  + " seed must use {seed})")
+          Boolean seedless) {
     public Step {
       if (run == null || run.isEmpty()) {
         throw new IllegalArgumentException("a step needs 'run': the tilt command line");
       }
       quick = quick == null ? List.of() : quick;
+      seedless = seedless != null && seedless;
+      if (!seedless && run.stream().noneMatch(a -> a.contains("{seed}"))) {
+        throw new IllegalArgumentException(
+            "step "
+                + run
+                + " runs once per seed but never uses {seed}, so every seed would get the same"
+                + " result: pass it (--seed '{seed}', --set 'seed={seed}') or mark the step"
+                + " seedless: true");
+      }
     }
 
     /** Whether the step trains (its result is then its latest checkpoint). */

@@ -484,19 +484,16 @@ public final class LabReport {
         new StringBuilder(
             "#!/usr/bin/env bash\n# Every job of this lab run, in dependency order,"
                 + " with the placeholders of recipes/paper/lab.yaml filled in.\nset -euo pipefail\n");
-    Map<String, Map<String, Path>> steps =
-        new LinkedHashMap<>(); // experiment -> step name -> result
+    Map<String, Path> steps = new LinkedHashMap<>(); // step id -> its result
     for (LabJobs.Job j : jobs) {
       if (j.step()) {
-        steps
-            .computeIfAbsent(j.experiment(), k -> new LinkedHashMap<>())
-            .put(j.method(), LabRunner.result(j));
+        steps.put(j.id(), LabRunner.result(j));
       }
     }
     for (LabJobs.Job j : jobs) {
       List<String> argv;
       try {
-        argv = LabJobs.resolve(j, options.planDir(), steps.getOrDefault(j.experiment(), Map.of()));
+        argv = LabJobs.resolve(j, options.planDir(), LabJobs.stepResults(j, steps));
       } catch (IllegalArgumentException e) {
         argv = j.argv();
       }

@@ -117,13 +117,7 @@ public final class LabRunner {
             continue;
           }
           it.remove();
-          Map<String, Path> stepResults = new HashMap<>();
-          results.forEach(
-              (id, p) -> {
-                if (id.startsWith(job.experiment() + "/steps/")) {
-                  stepResults.put(id.substring(id.lastIndexOf('/') + 1), p);
-                }
-              });
+          Map<String, Path> stepResults = LabJobs.stepResults(job, results);
           done.submit(() -> new Object[] {job, execute(job, stepResults)});
           running++;
         }

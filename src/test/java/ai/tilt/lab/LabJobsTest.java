@@ -21,9 +21,10 @@ class LabJobsTest {
           "experiments:",
           "  ex:",
           "    steps:",
-          "      data: {run: [lab, bandit-data, --out, '{out}'], quick: [--sft-lines, '10']}",
-          "      ref: {run: [train, '{recipes}/r.yaml', --run-dir, '{out}', --set, 'data.train={data}/sft.jsonl']}",
-          "      pairs-a: {run: [data, pairs, --out, '{out}/p.jsonl']}",
+          "      data: {run: [lab, bandit-data, --out, '{out}', --seed, '{seed}'], quick: [--sft-lines, '10']}",
+          "      ref: {run: [train, '{recipes}/r.yaml', --run-dir, '{out}', --set, 'data.train={data}/sft.jsonl', --set, 'seed={seed}']}",
+          "      toy: {run: [lab, toy, --out, '{out}'], seedless: true}",
+          "      pairs-a: {run: [data, pairs, --out, '{out}/p.jsonl', --seed, '{seed}']}",
           "    groups:",
           "      main:",
           "        recipe: b.yaml",
@@ -39,18 +40,38 @@ class LabJobsTest {
   }
 
   @Test
-  void expandsStepsThenSettingsMethodsSeeds() throws Exception {
+  void expandsStepsPerSeedThenSettingsMethodsSeeds() throws Exception {
     LabPlan p = plan();
     List<LabJobs.Job> full =
         LabJobs.expand(
             p, new LabJobs.Options(tmp.resolve("out"), tmp, false, List.of(1, 2), List.of()));
-    assertEquals(3 + 2 * 2 * 2, full.size());
-    assertEquals("ex/steps/data", full.get(0).id());
-    assertEquals(List.of("ex/steps/data"), full.get(1).deps());
-    assertTrue(full.get(1).trains() && !full.get(0).trains());
-    LabJobs.Job run = full.get(3);
+    assertEquals(3 * 2 + 1 + 2 * 2 * 2, full.size());
+    // each seed draws its own data, reference and pairs; the toy runs once
+    assertEquals(
+        List.of(
+            "ex/steps/data/seed-1",
+            "ex/steps/data/seed-2",
+            "ex/steps/ref/seed-1",
+            "ex/steps/ref/seed-2",
+            "ex/steps/toy",
+            "ex/steps/pairs-a/seed-1",
+            "ex/steps/pairs-a/seed-2"),
+        full.subList(0, 7).stream().map(LabJobs.Job::id).toList());
+    assertEquals(List.of("ex/steps/data/seed-2"), full.get(3).deps());
+    assertEquals(2, full.get(3).seed());
+    assertEquals(0, full.get(4).seed());
+    assertEquals(
+        List.of("ex/steps/toy", "ex/steps/data/seed-2", "ex/steps/ref/seed-2"), full.get(6).deps());
+    assertTrue(full.get(2).trains() && !full.get(0).trains());
+    LabJobs.Job run = full.get(7);
     assertEquals("ex/main/a/m1/seed-1", run.id());
-    assertEquals(List.of("ex/steps/data", "ex/steps/ref", "ex/steps/pairs-a"), run.deps());
+    assertEquals(
+        List.of(
+            "ex/steps/toy",
+            "ex/steps/data/seed-1",
+            "ex/steps/ref/seed-1",
+            "ex/steps/pairs-a/seed-1"),
+        run.deps());
     assertEquals(
         List.of(
             "train",
@@ -68,13 +89,43 @@ class LabJobsTest {
             "--set",
             "seed=1"),
         run.argv());
+    // a run reads its own seed's step results
+    assertEquals(
+        Map.of(
+            "toy",
+            Path.of("/t"),
+            "data",
+            Path.of("/d1"),
+            "ref",
+            Path.of("/r1"),
+            "pairs-a",
+            Path.of("/p1")),
+        LabJobs.stepResults(
+            run,
+            Map.of(
+                "ex/steps/toy", Path.of("/t"),
+                "ex/steps/data/seed-1", Path.of("/d1"),
+                "ex/steps/data/seed-2", Path.of("/d2"),
+                "ex/steps/ref/seed-1", Path.of("/r1"),
+                "ex/steps/ref/seed-2", Path.of("/r2"),
+                "ex/steps/pairs-a/seed-1", Path.of("/p1"))));
+    assertEquals(
+        List.of(
+            "lab",
+            "bandit-data",
+            "--out",
+            tmp.resolve("out/ex/steps/data/seed-2").toString(),
+            "--seed",
+            "2"),
+        LabJobs.resolve(full.get(1), tmp, Map.of()));
     List<LabJobs.Job> quick =
         LabJobs.expand(
             p, new LabJobs.Options(tmp.resolve("out"), tmp, true, List.of(1), List.of()));
-    assertEquals(3 + 2, quick.size()); // setting a only, one seed
+    assertEquals(4 + 2, quick.size()); // setting a only, one seed
     assertEquals(
-        List.of("lab", "bandit-data", "--out", "{out}", "--sft-lines", "10"), quick.get(0).argv());
-    assertTrue(quick.get(3).argv().contains("online.iterations=3"));
+        List.of("lab", "bandit-data", "--out", "{out}", "--seed", "{seed}", "--sft-lines", "10"),
+        quick.get(0).argv());
+    assertTrue(quick.get(4).argv().contains("online.iterations=3"));
     assertEquals(
         0,
         LabJobs.expand(p, new LabJobs.Options(tmp, tmp, false, List.of(1), List.of("other")))
@@ -87,7 +138,7 @@ class LabJobsTest {
     List<LabJobs.Job> jobs =
         LabJobs.expand(
             p, new LabJobs.Options(tmp.resolve("out"), tmp, false, List.of(1), List.of()));
-    LabJobs.Job run = jobs.get(3);
+    LabJobs.Job run = jobs.get(4);
     List<String> argv =
         LabJobs.resolve(
             run,
@@ -106,7 +157,7 @@ class LabJobsTest {
     // YAML flow values are not placeholders
     assertEquals(
         "loss={type: ipo, beta: 0.1}",
-        LabJobs.resolve(jobs.get(4), tmp, Map.of("ref", tmp, "pairs-a", tmp)).get(9));
+        LabJobs.resolve(jobs.get(5), tmp, Map.of("ref", tmp, "pairs-a", tmp)).get(9));
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class, () -> LabJobs.resolve(run, tmp, Map.of("ref", tmp)));
@@ -133,28 +184,50 @@ class LabJobsTest {
         Files.writeString(
             tmp.resolve("bad3.yaml"),
             PLAN.replace(
-                "      data: {run: [lab, bandit-data, --out, '{out}'], quick: [--sft-lines, '10']}",
+                "      data: {run: [lab, bandit-data, --out, '{out}', --seed, '{seed}'], quick: [--sft-lines, '10']}",
                 "      data: {quick: [--sft-lines, '10']}"));
     e = assertThrows(IllegalArgumentException.class, () -> LabPlan.load(h));
     assertTrue(e.getMessage().contains("a step needs 'run'"), e.getMessage());
+    // a step run per seed that ignores the seed would repeat one draw under every seed
+    Path i =
+        Files.writeString(
+            tmp.resolve("bad4.yaml"),
+            PLAN.replace("'{out}/p.jsonl', --seed, '{seed}'", "'{out}/p.jsonl'"));
+    e = assertThrows(IllegalArgumentException.class, () -> LabPlan.load(i));
+    assertTrue(e.getMessage().contains("never uses {seed}"), e.getMessage());
   }
 
   @Test
-  void theShippedPlanLoadsAndItsQuickSubsetIsSmaller() throws Exception {
+  void theShippedQuickPlanRunsEveryCellAClaimReads() throws Exception {
     LabPlan p = LabPlan.load(Path.of("recipes/paper/lab.yaml"));
     assertEquals(
         List.of("bandit", "bandit-tokens", "length", "toy"), List.copyOf(p.experiments().keySet()));
-    int full =
+    List<LabJobs.Job> full =
         LabJobs.expand(
-                p,
-                new LabJobs.Options(
-                    tmp, Path.of("recipes/paper"), false, List.of(1, 2, 3), List.of()))
-            .size();
-    int quick =
+            p,
+            new LabJobs.Options(tmp, Path.of("recipes/paper"), false, List.of(1, 2, 3), List.of()));
+    List<LabJobs.Job> quick =
         LabJobs.expand(
-                p, new LabJobs.Options(tmp, Path.of("recipes/paper"), true, List.of(1), List.of()))
-            .size();
-    assertTrue(quick * 4 < full, quick + " vs " + full);
+            p, new LabJobs.Options(tmp, Path.of("recipes/paper"), true, List.of(1), List.of()));
+    assertTrue(quick.size() * 3 <= full.size(), quick.size() + " vs " + full.size());
+    // every run any comparison of C1-C7 reads is in the quick subset, so the quick lab decides
+    // every claim (at reduced size), rather than judging the few comparisons it happens to have
+    Evidence reads = new Evidence(new LabResults(List.of()), 1, List.of(1));
+    for (Claims.Claim c : Claims.all(null)) {
+      for (Claims.Comparison k : c.comparisons()) {
+        k.lhs().applyAsDouble(reads);
+        k.rhs().applyAsDouble(reads);
+      }
+    }
+    java.util.Set<String> quickIds =
+        quick.stream().map(LabJobs.Job::id).collect(java.util.stream.Collectors.toSet());
+    java.util.Set<String> fullIds =
+        full.stream().map(LabJobs.Job::id).collect(java.util.stream.Collectors.toSet());
+    assertTrue(reads.touched().size() > 80, reads.touched().toString());
+    for (String id : reads.touched()) {
+      assertTrue(fullIds.contains(id), "a claim reads " + id + ", which the plan never runs");
+      assertTrue(quickIds.contains(id), "a claim reads " + id + ", which --quick leaves out");
+    }
     for (LabPlan.Experiment e : p.experiments().values()) {
       for (LabPlan.Group g : e.groups().values()) {
         assertTrue(Files.isRegularFile(Path.of("recipes/paper").resolve(g.recipe())), g.recipe());

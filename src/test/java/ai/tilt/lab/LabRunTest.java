@@ -27,9 +27,9 @@ class LabRunTest {
           "  bandit:",
           "    title: smoke",
           "    steps:",
-          "      data: {run: [lab, bandit-data, --out, '{out}', --sft-lines, '500', --offline-prompts, '10']}",
+          "      data: {run: [lab, bandit-data, --out, '{out}', --seed, '{seed}', --sft-lines, '500', --offline-prompts, '10']}",
           "      reference: {run: [train, '{recipes}/bandit-reference.yaml', --run-dir, '{out}', --set, 'data.train={data}/sft.jsonl',"
-              + " --set, train.max_steps=40]}",
+              + " --set, train.max_steps=40, --set, 'seed={seed}']}",
           "    groups:",
           "      main:",
           "        recipe: bandit.yaml",
@@ -41,7 +41,7 @@ class LabRunTest {
           "          offline-dpo: ['loss={type: dpo, beta: 0.1}', online.source=offline, 'data.train={data}/offline-p10.jsonl']",
           "  broken:",
           "    steps:",
-          "      reference: {run: [train, '{recipes}/no-such-recipe.yaml', --run-dir, '{out}']}",
+          "      reference: {run: [train, '{recipes}/no-such-recipe.yaml', --run-dir, '{out}'], seedless: true}",
           "    groups:",
           "      main: {recipe: bandit.yaml, methods: {dpo: []}}",
           "");
@@ -80,7 +80,7 @@ class LabRunTest {
 
     Map<String, LabRunner.Outcome> again =
         new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
-    assertEquals(LabRunner.Outcome.CACHED, again.get("bandit/steps/reference"));
+    assertEquals(LabRunner.Outcome.CACHED, again.get("bandit/steps/reference/seed-1"));
     assertEquals(LabRunner.Outcome.CACHED, again.get("bandit/main/far/dpo/seed-1"));
     // a changed command reruns its job (and only it)
     LabPlan changed =
@@ -91,7 +91,7 @@ class LabRunTest {
     List<LabJobs.Job> jobs2 = LabJobs.expand(changed, o);
     Map<String, LabRunner.Outcome> third =
         new LabRunner(jobs2, planDir, 2, 1, false, new PrintStream(log)).run();
-    assertEquals(LabRunner.Outcome.CACHED, third.get("bandit/steps/reference"));
+    assertEquals(LabRunner.Outcome.CACHED, third.get("bandit/steps/reference/seed-1"));
     assertEquals(LabRunner.Outcome.RAN, third.get("bandit/main/far/dpo/seed-1"));
     long evals =
         Files.readAllLines(run.resolve("metrics.jsonl")).stream()
