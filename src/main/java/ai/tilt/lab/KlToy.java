@@ -140,6 +140,51 @@ public final class KlToy {
     return best;
   }
 
+  /**
+   * A joint fit of both panels of the paper's figure: {@code steps} gradient steps of size {@code
+   * lr}, the same for both divergences, and the larger of the two panels' largest per-category
+   * gaps.
+   */
+  public record JointFit(int steps, double lr, double maxDiff) {}
+
+  /**
+   * The number of steps (1 to 10) and the one step size (0.01 to 5, in 0.01) at which forward and
+   * reverse KL together come closest to the paper's two panels: as labelled (forward KL drawing the
+   * forward panel), or with the labels exchanged. A single step cannot draw both panels (the panels
+   * need different step sizes), so this asks whether any one schedule draws the figure.
+   */
+  public static JointFit jointFit(boolean exchanged) {
+    return jointFit(
+        exchanged ? PAPER_REVERSE : PAPER_FORWARD, exchanged ? PAPER_FORWARD : PAPER_REVERSE);
+  }
+
+  /**
+   * The joint fit of a forward-KL panel and a reverse-KL panel (see {@link #jointFit(boolean)}).
+   */
+  public static JointFit jointFit(double[] forwardPanel, double[] reversePanel) {
+    JointFit best = new JointFit(0, Double.NaN, Double.POSITIVE_INFINITY);
+    for (int i = 1; i <= 500; i++) {
+      double lr = i / 100.0;
+      List<double[]> f = descend(Divergence.FORWARD, P0, Q, lr, 10);
+      List<double[]> r = descend(Divergence.REVERSE, P0, Q, lr, 10);
+      for (int n = 1; n <= 10; n++) {
+        double diff = Math.max(maxDiff(f.get(n), forwardPanel), maxDiff(r.get(n), reversePanel));
+        if (diff < best.maxDiff()) {
+          best = new JointFit(n, lr, diff);
+        }
+      }
+    }
+    return best;
+  }
+
+  private static double maxDiff(double[] a, double[] b) {
+    double d = 0;
+    for (int k = 0; k < a.length; k++) {
+      d = Math.max(d, Math.abs(a[k] - b[k]));
+    }
+    return d;
+  }
+
   /** The index of the largest entry: q's mode. */
   public static int argmax(double[] v) {
     int best = 0;

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -91,9 +92,12 @@ public final class LabReport {
     md.append(
         "Follows the paper's equations, not its code's departures: sequence-level DPO/IPO (sums of"
             + " token log-probs), next-token log-likelihoods over the response only, the current policy's samples"
-            + " for on-policy methods. Tables give the final value (mean ± std over seeds) and, in brackets, the"
-            + " mean gradient steps to cover 90% of the way from the start to the best final value of any method in"
-            + " that setting (a seed that never did counts as its run length + 1).\n\n");
+            + " for on-policy methods. Tables give the final value (median over seeds, and its range) and, in"
+            + " brackets, the mean gradient steps to cover 90% of the way from the start to the best final value of"
+            + " any method in that setting (a seed that never did counts as its run length + 1); a run whose final"
+            + " KL to the reference exceeds "
+            + (int) Judging.DIVERGED_KL
+            + " nats is counted as diverged in its cell.\n\n");
     List<Claims.Verdict> verdicts = Claims.judge(Claims.all(toyJson()), results, seeds);
     long reproduced = verdicts.stream().filter(v -> v.status().equals("reproduced")).count();
     md.append("## The claims\n\n")
@@ -281,17 +285,23 @@ public final class LabReport {
           continue;
         }
         double[] fin = cs.stream().mapToDouble(c -> sign * c.last()).toArray();
-        double[] ms = LabResults.meanStd(fin);
+        double lo = Arrays.stream(fin).min().orElse(Double.NaN);
+        double hi = Arrays.stream(fin).max().orElse(Double.NaN);
         Evidence ev = new Evidence(results, 0, seeds);
         double steps =
             key.equals("eval/reward") ? ev.steps90(exp, name, s, m, methods) : Double.NaN;
+        long diverged =
+            seeds.stream()
+                .filter(seed -> results.diverged(LabResults.id(exp, name, s, m, seed)))
+                .count();
         md.append(
             String.format(
                 Locale.ROOT,
-                " %s ± %s%s%s |",
-                Claims.num(ms[0]),
-                Claims.num(ms[1]),
+                " %s%s%s%s%s |",
+                Claims.num(Judging.median(fin)),
+                fin.length > 1 ? " (" + Claims.num(lo) + " to " + Claims.num(hi) + ")" : "",
                 Double.isNaN(steps) ? "" : " [" + Math.round(steps) + "]",
+                diverged == 0 ? "" : " **" + diverged + " diverged**",
                 cs.size() < seeds.size() ? " (" + cs.size() + "/" + seeds.size() + " seeds)" : ""));
         LabResults.Curve mean = LabResults.mean(cs);
         double[] y = mean.values().clone();
@@ -467,6 +477,29 @@ public final class LabReport {
       }
       md.append(
           "\nA gap under 0.01 means that step draws the panel to the figure's precision.\n\n");
+    }
+    JsonNode joint = root.get("joint_fit");
+    if (joint != null) {
+      md.append(
+          "Both panels at once: the number of steps (1-10) and the one step size (0.01-5) at which"
+              + " forward and reverse KL together come closest to the figure, as labelled and with"
+              + " the labels exchanged (largest gap over both panels):\n\n"
+              + "| labels | steps | lr | largest gap |\n|---|---|---|---|\n");
+      for (String k : List.of("as_labelled", "labels_exchanged")) {
+        JsonNode f = joint.get(k);
+        md.append("| ")
+            .append(k.replace('_', ' '))
+            .append(" | ")
+            .append(f.get("steps").asInt())
+            .append(" | ")
+            .append(f.get("lr").asDouble())
+            .append(" | ")
+            .append(String.format(Locale.ROOT, "%.3f", f.get("max_diff").asDouble()))
+            .append(" |\n");
+      }
+      md.append(
+          "\nIf the exchanged labels fit and the printed ones do not, the figure's panels are most"
+              + " likely swapped: C8's direction here is then the paper's own toy, read correctly.\n\n");
     }
     md.append("![toy](figures/toy.png)\n\n");
   }

@@ -80,6 +80,14 @@ public final class ToyReport {
         f.put("max_diff", fit.maxDiff());
       }
     }
+    ObjectNode joint = root.putObject("joint_fit");
+    for (boolean exchanged : new boolean[] {false, true}) {
+      KlToy.JointFit fit = KlToy.jointFit(exchanged);
+      ObjectNode f = joint.putObject(exchanged ? "labels_exchanged" : "as_labelled");
+      f.put("steps", fit.steps());
+      f.put("lr", fit.lr());
+      f.put("max_diff", fit.maxDiff());
+    }
     json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("toy.json").toFile(), root);
     LabFigures.save(chart, dir.resolve("toy.png"));
   }

@@ -2,6 +2,7 @@ package ai.tilt.lab;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -87,5 +88,21 @@ class KlToyTest {
         true, KlToy.closestStep(KlToy.Divergence.FORWARD, KlToy.PAPER_FORWARD).maxDiff() > 0.03);
     assertEquals(
         true, KlToy.closestStep(KlToy.Divergence.REVERSE, KlToy.PAPER_FORWARD).maxDiff() > 0.03);
+  }
+
+  @Test
+  void theJointFitRecoversASchedule() {
+    // panels drawn by 3 steps at lr 1.7 are found again, both divergences at once
+    double[] f = KlToy.descend(KlToy.Divergence.FORWARD, KlToy.P0, KlToy.Q, 1.7, 3).get(3);
+    double[] r = KlToy.descend(KlToy.Divergence.REVERSE, KlToy.P0, KlToy.Q, 1.7, 3).get(3);
+    KlToy.JointFit fit = KlToy.jointFit(f, r);
+    assertEquals(3, fit.steps());
+    assertEquals(1.7, fit.lr(), 1e-9);
+    assertEquals(0, fit.maxDiff(), 1e-12);
+    // the paper's figure: the exchanged labels fit far better than the printed ones
+    KlToy.JointFit labelled = KlToy.jointFit(false);
+    KlToy.JointFit exchanged = KlToy.jointFit(true);
+    assertTrue(exchanged.maxDiff() < 0.01, exchanged.toString());
+    assertTrue(labelled.maxDiff() > 0.015, labelled.toString());
   }
 }
