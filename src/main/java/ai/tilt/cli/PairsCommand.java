@@ -92,6 +92,12 @@ public final class PairsCommand implements Callable<Integer> {
   String truncateKeep;
 
   @Option(
+      names = "--limit",
+      paramLabel = "N",
+      description = "use only the first N prompts of the file (default: all)")
+  Integer limit;
+
+  @Option(
       names = "--batch-size",
       defaultValue = "64",
       description = "sequences sampled together (default: ${DEFAULT-VALUE})")
@@ -101,6 +107,9 @@ public final class PairsCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (samples < 2) {
       throw new IllegalArgumentException("--samples must be at least 2");
+    }
+    if (limit != null && limit < 1) {
+      throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
     }
     if (!truncateKeep.equals("first") && !truncateKeep.equals("last")) {
       throw new IllegalArgumentException(
@@ -116,6 +125,9 @@ public final class PairsCommand implements Callable<Integer> {
           PromptSet.load(prompts, tok, lm.config().vocabSize(), false, true);
       if (tok == null) {
         throw new IllegalArgumentException("--model " + model.model + " has no tokenizer files");
+      }
+      if (limit != null && limit < ps.size()) {
+        ps = ps.subList(0, limit);
       }
       long[] eos = tok.eosIds().length > 0 ? tok.eosIds() : lm.config().eosTokenIds();
       Generator gen = new Generator(lm, eos);

@@ -102,6 +102,60 @@ class PairsCommandTest {
   }
 
   @Test
+  void limitTakesTheFirstPromptsAndKeepLastCutsToTheLastWords() throws Exception {
+    Path out = tmp.resolve("limited.jsonl");
+    CliTest.Run r =
+        CliTest.run(
+            "data",
+            "pairs",
+            "--model",
+            model.toString(),
+            "--prompts",
+            prompts.toString(),
+            "--limit",
+            "5",
+            "--reward",
+            "{type: min_length, unit: chars}",
+            "--max-new-tokens",
+            "12",
+            "--truncate-words",
+            "0",
+            "--truncate-keep",
+            "last",
+            "--min-gap",
+            "-1",
+            "--out",
+            out.toString());
+    assertEquals(0, r.code(), r.err());
+    List<String> lines = Files.readAllLines(out);
+    assertEquals(5, lines.size(), lines.toString()); // --min-gap -1 keeps ties
+    for (String l : lines) {
+      JsonNode n = JSON.readTree(l);
+      int i = Integer.parseInt(n.get("prompt").asText().replaceAll("\\D", ""));
+      assertTrue(i < 5, "only the first 5 prompts: " + n.get("prompt"));
+      for (String k : new String[] {"chosen", "rejected"}) {
+        assertTrue(words(n.get(k).asText()) <= 1, n.toString());
+      }
+    }
+    CliTest.Run bad =
+        CliTest.run(
+            "data",
+            "pairs",
+            "--model",
+            model.toString(),
+            "--prompts",
+            prompts.toString(),
+            "--reward",
+            "{type: min_length, unit: chars}",
+            "--truncate-keep",
+            "middle",
+            "--out",
+            out.toString());
+    assertTrue(bad.code() != 0);
+    assertTrue(bad.err().contains("--truncate-keep is first or last, not 'middle'"), bad.err());
+  }
+
+  @Test
   void skewTruncationCutsBeforeScoringAndEndsWithEos() throws Exception {
     Path out = tmp.resolve("skew.jsonl");
     CliTest.Run r =

@@ -201,7 +201,8 @@ class LabJobsTest {
   void theShippedQuickPlanRunsEveryCellAClaimReads() throws Exception {
     LabPlan p = LabPlan.load(Path.of("recipes/paper/lab.yaml"));
     assertEquals(
-        List.of("bandit", "bandit-tokens", "length", "toy"), List.copyOf(p.experiments().keySet()));
+        List.of("bandit", "bandit-tokens", "length", "alpaca", "toy"),
+        List.copyOf(p.experiments().keySet()));
     List<LabJobs.Job> full =
         LabJobs.expand(
             p,
