@@ -180,7 +180,7 @@ public final class PairsCommand implements Callable<Integer> {
             in.add(new RewardInput(p.record(), p.text(), p.ids(), texts[k], ids[k], finished));
           }
           double[] r = scorer.score(in);
-          int[] pair = SampledPairs.bestVsWorst(r, minGap);
+          int[] pair = SampledPairs.bestVsWorst(texts, r, minGap);
           if (pair == null) {
             ties++;
             continue;

@@ -34,6 +34,16 @@ public final class SampledPairs {
   }
 
   /**
+   * {@link #bestVsWorst(double[], double)}, and also null when the best and the worst are the same
+   * text: a tie whatever its scores (a reward model's batched scores of one text can differ in the
+   * last bits, and a pair of equal answers teaches nothing).
+   */
+  public static int[] bestVsWorst(String[] texts, double[] rewards, double minGap) {
+    int[] pair = bestVsWorst(rewards, minGap);
+    return pair == null || texts[pair[0]].equals(texts[pair[1]]) ? null : pair;
+  }
+
+  /**
    * The Skew Length truncation: the completion cut to {@code 1 + floor(E)} whitespace-separated
    * words, E ~ Exponential(mean), or left whole when it is no longer; the first words kept, or with
    * {@code keepLast} the last ones. The paper's Skew Length data is Min Length data whose

@@ -50,7 +50,9 @@ public final class LabReport {
           + Claims.WORDS
           + " words, "
           + Claims.NATS
-          + " nats). A claim is reproduced when every comparison holds; partly when more hold than"
+          + " nats, "
+          + Claims.GOLD
+          + " gold reward-model score). A claim is reproduced when every comparison holds; partly when more hold than"
           + " fail; inconclusive when none is decided or most have no data; contradicted when every"
           + " comparison with data fails; not reproduced otherwise. \"Faster\" is judged on the area"
           + " under the whole eval curve. A run whose final KL to the reference exceeds "

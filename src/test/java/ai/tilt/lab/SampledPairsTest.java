@@ -16,6 +16,12 @@ class SampledPairsTest {
     assertArrayEquals(new int[] {0, 1}, SampledPairs.bestVsWorst(new double[] {2, 1}, 0));
     assertNull(SampledPairs.bestVsWorst(new double[] {-4, -4}, 0));
     assertNull(SampledPairs.bestVsWorst(new double[] {1.0, 1.4}, 0.5)); // gap 0.4 is not over 0.5
+    // one text scored twice a few bits apart is a tie
+    assertNull(
+        SampledPairs.bestVsWorst(new String[] {" 1 2", " 1 2"}, new double[] {5.53, 5.5300001}, 0));
+    assertArrayEquals(
+        new int[] {1, 0},
+        SampledPairs.bestVsWorst(new String[] {" 1 2", " 1 3"}, new double[] {5.53, 5.5300001}, 0));
   }
 
   @Test
