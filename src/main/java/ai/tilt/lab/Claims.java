@@ -173,8 +173,8 @@ public final class Claims {
   }
 
   private static double alpacaMargin(Evidence e, String method) {
-    return e.change("alpaca", "offline", "default", method, "logps/chosen")
-        - e.change("alpaca", "offline", "default", method, "logps/rejected");
+    return e.fittedChange("alpaca", "offline", "default", method, "logps/chosen")
+        - e.fittedChange("alpaca", "offline", "default", method, "logps/rejected");
   }
 
   private static ToDoubleFunction<Evidence> chosen(String setting, String method) {
@@ -481,7 +481,7 @@ public final class Claims {
         nats(
             "AlpacaFarm miniature (3,000 prompts): offline DPO's change of log pi(y_w) (falls)",
             fig16,
-            e -> e.change("alpaca", "offline", "default", "offline-dpo", "logps/chosen"),
+            e -> e.fittedChange("alpaca", "offline", "default", "offline-dpo", "logps/chosen"),
             "<",
             constant(0)));
     return new Claim(

@@ -53,6 +53,39 @@ public final class Evidence {
   }
 
   /**
+   * The change of {@code key} over training as the rise of its least-squares line from the first
+   * logged step to the last: for a curve of per-batch values where each step's batch holds other
+   * pairs (offline minibatches of a large set), whose first and last points differ mostly by which
+   * pairs they hold.
+   */
+  public double fittedChange(String exp, String group, String setting, String method, String key) {
+    List<LabResults.Curve> cs = curves(exp, group, setting, method, key);
+    return mean(cs.stream().mapToDouble(Evidence::fittedChange).toArray());
+  }
+
+  static double fittedChange(LabResults.Curve c) {
+    double[] x = c.steps();
+    double[] y = c.values();
+    int n = x.length;
+    if (n < 2) {
+      return 0;
+    }
+    double mx = 0;
+    double my = 0;
+    for (int i = 0; i < n; i++) {
+      mx += x[i] / n;
+      my += y[i] / n;
+    }
+    double sxy = 0;
+    double sxx = 0;
+    for (int i = 0; i < n; i++) {
+      sxy += (x[i] - mx) * (y[i] - my);
+      sxx += (x[i] - mx) * (x[i] - mx);
+    }
+    return sxx == 0 ? 0 : sxy / sxx * (x[n - 1] - x[0]);
+  }
+
+  /**
    * The first gradient step at which eval/reward covered 90% of the way from its start to the best
    * mean final eval/reward of any of {@code rivals} in the setting; NaN if it never did.
    */

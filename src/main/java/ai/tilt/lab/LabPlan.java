@@ -118,6 +118,11 @@ public record LabPlan(
       @Doc("a sweep's x axis label") String xLabel,
       @Doc("a sweep's x value of each setting (default: the setting's position)")
           Map<String, Double> x,
+      @Doc(
+              "a likelihood report's change over training: last_minus_first (full-batch, the same"
+                  + " pairs every step), or fitted (the least-squares line's rise, when each step's"
+                  + " batch holds other pairs)")
+          String change,
       @Doc("what a --quick run keeps and changes") Quick quick) {
     public Group {
       set = set == null ? List.of() : set;
@@ -133,6 +138,11 @@ public record LabPlan(
       metricLabel = metricLabel == null ? metric : metricLabel;
       x = x == null ? Map.of() : x;
       quick = quick == null ? new Quick(null, null, null, null) : quick;
+      change = change == null ? "last_minus_first" : change;
+      if (!change.equals("last_minus_first") && !change.equals("fitted")) {
+        throw new IllegalArgumentException(
+            "a group's change is last_minus_first or fitted, not '" + change + "'");
+      }
     }
 
     /** The metric's key in metrics.jsonl, without a leading '-'. */

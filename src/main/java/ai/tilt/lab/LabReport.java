@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The lab's {@code REPORT.md}: per experiment and group a table (method x setting: final metric,
@@ -246,7 +247,7 @@ public final class LabReport {
     List<Integer> seeds = options.seeds();
     md.append("### ").append(g.title() == null ? name : g.title()).append("\n\n");
     if (g.report() == LabPlan.Report.LIKELIHOOD) {
-      likelihood(md, exp, name, settings, methods, figures);
+      likelihood(md, exp, name, settings, methods, figures, g.change().equals("fitted"));
       return;
     }
     double sign = g.metricSign();
@@ -365,12 +366,18 @@ public final class LabReport {
       String name,
       List<String> settings,
       List<String> methods,
-      Path figures)
+      Path figures,
+      boolean fitted)
       throws IOException {
     List<Integer> seeds = options.seeds();
     md.append(
         "Change over training of the sequence log-likelihoods of the chosen (y_w) and rejected (y_l) responses"
-            + " of the training pairs, and of their margin; mean ± std over seeds; then the final true reward.\n\n"
+            + " of the training pairs, and of their margin; mean ± std over seeds; then the final reward."
+            + (fitted
+                ? " Each step's batch holds other pairs, so a change is the rise of the least-squares"
+                    + " line through the per-step values."
+                : "")
+            + "\n\n"
             + "| method | setting | Δ log π(y_w) | Δ log π(y_l) | Δ margin | final reward |\n|---|---|---|---|---|---|\n");
     List<String> images = new ArrayList<>();
     for (String s : settings) {
@@ -383,8 +390,10 @@ public final class LabReport {
           md.append("| ").append(m).append(" | ").append(s).append(" | missing | | | |\n");
           continue;
         }
-        double[] dw = w.stream().mapToDouble(c -> c.last() - c.first()).toArray();
-        double[] dl = l.stream().mapToDouble(c -> c.last() - c.first()).toArray();
+        ToDoubleFunction<LabResults.Curve> change =
+            fitted ? Evidence::fittedChange : c -> c.last() - c.first();
+        double[] dw = w.stream().mapToDouble(change).toArray();
+        double[] dl = l.stream().mapToDouble(change).toArray();
         double[] dm = new double[Math.min(dw.length, dl.length)];
         for (int i = 0; i < dm.length; i++) {
           dm[i] = dw[i] - dl[i];

@@ -89,7 +89,8 @@ class ClaimsTest {
 
   @Test
   void aClaimIsJudgedOnMediansWithTiesAndDivergedRunsNamed() throws IOException {
-    // three seeds of C4's bandit runs; the 9-token bandit has no data
+    // three seeds of C4's bandit runs; the 9-token bandit and the AlpacaFarm miniature have no
+    // data, 6 of 11 comparisons: inconclusive whatever the rest says
     Map<String, double[]> finals =
         Map.of(
             "offline-dpo", new double[] {0.5, 0.3, 0.45},
@@ -111,7 +112,7 @@ class ClaimsTest {
     // IPO vs RWR: median -0.05 inside 2 SE = 0.353: a tie, not a failure.
     // Best-of-N-neg vs Best-of-N: -0.1, -0.05, -0.08: median -0.08 beyond 2 SE = 0.029: fails.
     assertEquals(
-        "partly reproduced (2 hold, 2 ties, 1 fails, 5 without data)",
+        "inconclusive (2 hold, 2 ties, 1 fails, 6 without data: most comparisons had no data)",
         v.status(),
         v.lines().toString());
     assertTrue(
@@ -151,7 +152,8 @@ class ClaimsTest {
     Claims.Claim c4 =
         Claims.all(null).stream().filter(c -> c.id().equals("C4")).findFirst().orElseThrow();
     Claims.Verdict v = Claims.judge(List.of(c4), new LabResults(jobs), List.of(1, 2, 3)).get(0);
-    assertEquals("inconclusive (1 hold, 9 without data: most comparisons had no data)", v.status());
+    assertEquals(
+        "inconclusive (1 hold, 10 without data: most comparisons had no data)", v.status());
     assertEquals(3, v.seedsAgreeing());
   }
 
@@ -172,6 +174,22 @@ class ClaimsTest {
     assertTrue(v.lines().get(0).startsWith("fails | "), v.lines().get(0));
     assertTrue(v.lines().get(0).contains("7.000 < 6.000 (1 run"), v.lines().get(0));
     assertTrue(Files.size(dir.resolve("toy.png")) > 1000);
+  }
+
+  @Test
+  void aFittedChangeIsTheLeastSquaresRise() {
+    // a straight line rises by its endpoints' difference
+    assertEquals(
+        3,
+        Evidence.fittedChange(
+            new LabResults.Curve(new double[] {0, 10, 20, 30}, new double[] {0, 1, 2, 3})),
+        1e-12);
+    // batch-to-batch noise: endpoints differ by 2, the line (slope 2 / 5 per step) rises 1.2
+    assertEquals(
+        1.2,
+        Evidence.fittedChange(
+            new LabResults.Curve(new double[] {0, 1, 2, 3}, new double[] {0, 2, 0, 2})),
+        1e-12);
   }
 
   @Test
