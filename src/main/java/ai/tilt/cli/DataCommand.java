@@ -24,7 +24,12 @@ import picocli.CommandLine.Spec;
     description =
         "Training-data tools: synthetic SFT and preference data, preference pairs sampled from a"
             + " model and labelled by a reward, checks of SFT files.",
-    subcommands = {DataCommand.Synth.class, DataCommand.Check.class, PairsCommand.class})
+    subcommands = {
+      DataCommand.Synth.class,
+      DataCommand.Check.class,
+      PairsCommand.class,
+      DataCommand.FromPaper.class
+    })
 public final class DataCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -213,6 +218,29 @@ public final class DataCommand implements Runnable {
           spec.commandLine().getOut().println("skipped " + reason);
         }
       }
+      return 0;
+    }
+  }
+
+  /** {@code tilt data from-paper}: see {@link ai.tilt.data.PaperPreferences}. */
+  @Command(
+      name = "from-paper",
+      mixinStandardHelpOptions = true,
+      description =
+          "Converts a preference set released with Tajwar et al. (2024), exported to JSON Lines"
+              + " (columns prompt, y_w, y_l, y_w_score, y_l_score), to Tilt's pairs, the prompt in"
+              + " the paper's template <|prompter|>{instruction}[\\n{input}]<|endoftext|><|assistant|>.")
+  static final class FromPaper implements Callable<Integer> {
+    @Option(names = "--in", required = true, paramLabel = "FILE.jsonl")
+    Path in;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE.jsonl")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+      int n = ai.tilt.data.PaperPreferences.convert(in, out);
+      System.err.printf("wrote %d pairs to %s%n", n, out);
       return 0;
     }
   }
