@@ -3,12 +3,13 @@ package ai.tilt.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
 
 /**
  * The preference sets Tajwar et al. (2024) released (for example {@code
@@ -65,31 +66,19 @@ public final class PaperPreferences {
   /** Converts a JSON Lines export; returns the number of pairs written. */
   public static int convert(Path in, Path out) throws IOException {
     ObjectMapper json = new ObjectMapper();
-    int n = 0;
     Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
-    try (BufferedReader r = Files.newBufferedReader(in, StandardCharsets.UTF_8);
-        BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-      String line;
-      int lineNo = 0;
-      while ((line = r.readLine()) != null) {
-        lineNo++;
-        if (line.isBlank()) {
-          continue;
-        }
-        String where = in + ":" + lineNo;
-        JsonNode row;
-        try {
-          row = json.readTree(line);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-          throw new IllegalArgumentException(where + ": not JSON: " + e.getOriginalMessage());
-        }
-        w.write(json.writeValueAsString(pair(row, where, json)));
+    List<Jsonl.Line> rows = Jsonl.read(in); // file:line errors for bad JSON
+    try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+      for (Jsonl.Line row : rows) {
+        w.write(json.writeValueAsString(pair(row.json(), in + ":" + row.number(), json)));
         w.write('\n');
-        n++;
       }
+    } catch (RuntimeException e) {
+      Files.deleteIfExists(tmp);
+      throw e;
     }
-    Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    return n;
+    Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING);
+    return rows.size();
   }
 
   private static String required(JsonNode row, String field, String where) {

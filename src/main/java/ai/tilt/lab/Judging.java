@@ -136,18 +136,6 @@ public final class Judging {
 
   /** The standard error of the mean, sample sd / sqrt(n); 0 for fewer than two values. */
   public static double standardError(double[] v) {
-    if (v.length < 2) {
-      return 0;
-    }
-    double m = 0;
-    for (double x : v) {
-      m += x;
-    }
-    m /= v.length;
-    double ss = 0;
-    for (double x : v) {
-      ss += (x - m) * (x - m);
-    }
-    return Math.sqrt(ss / (v.length - 1)) / Math.sqrt(v.length);
+    return v.length < 2 ? 0 : LabResults.meanStd(v)[1] / Math.sqrt(v.length);
   }
 }
