@@ -34,7 +34,7 @@ class LabCommandTest {
     assertTrue(
         bad.err()
             .contains(
-                "--only bandits: no such experiment in recipes/paper/lab.yaml ([bandit, bandit-tokens, length, toy])"),
+                "--only bandits: no such experiment in recipes/paper/lab.yaml ([bandit, bandit-tokens, length, alpaca, toy])"),
         bad.err());
   }
 
