@@ -35,11 +35,12 @@ import java.util.concurrent.TimeUnit;
  * cores / workers libtorch threads) without sharing a heap.
  *
  * <p>Resumable at two levels. A job that finished left {@code .lab-done.json} holding its resolved
- * command line: it is skipped while the command is unchanged, and rerun from scratch when the plan
- * changed it. A training job that was interrupted (the lab was stopped: children get SIGTERM and
- * write a checkpoint) continues from its latest complete checkpoint with {@code --resume auto}; any
- * other unfinished job starts over. A failed job is reported with the tail of its log, the jobs
- * that need it are skipped, and every other job still runs.
+ * command line and the hashes of the files it names: it is skipped while the command, those files
+ * (an edited recipe) and the steps it depends on (none finished after it) are unchanged, and rerun
+ * from scratch otherwise. A training job that was interrupted (the lab was stopped: children get
+ * SIGTERM and write a checkpoint) continues from its latest complete checkpoint with {@code
+ * --resume auto}; any other unfinished job starts over. A failed job is reported with the tail of
+ * its log, the jobs that need it are skipped, and every other job still runs.
  */
 public final class LabRunner {
   public static final String DONE = ".lab-done.json";
@@ -52,6 +53,7 @@ public final class LabRunner {
   private final boolean keepCheckpoints;
   private final PrintStream console;
   private final Set<Process> live = ConcurrentHashMap.newKeySet();
+  private final Map<String, LabJobs.Job> byId = new HashMap<>();
   private volatile boolean stopping;
 
   /** How a job ended. */
@@ -75,6 +77,9 @@ public final class LabRunner {
     this.threadsPerJob = Math.max(1, threadsPerJob);
     this.keepCheckpoints = keepCheckpoints;
     this.console = console;
+    for (LabJobs.Job j : jobs) {
+      byId.put(j.id(), j);
+    }
   }
 
   /** Runs every job; returns each job's outcome, in the jobs' order. */
@@ -212,9 +217,12 @@ public final class LabRunner {
       return new JobResult(Outcome.FAILED, 0, "  " + e.getMessage());
     }
     Path marker = job.dir().resolve(DONE);
+    ObjectNode files = fileHashes(argv);
     if (Files.exists(marker)) {
       JsonNode m = JSON.readTree(marker.toFile());
-      if (JSON.valueToTree(argv).equals(m.get("argv"))) {
+      if (JSON.valueToTree(argv).equals(m.get("argv"))
+          && !depsFinishedAfter(job, m.path("finished_at").asText())
+          && (!m.has("files") || files.equals(m.get("files")))) {
         return new JobResult(Outcome.CACHED, m.path("seconds").asDouble(), "");
       }
     }
@@ -265,10 +273,64 @@ public final class LabRunner {
     m.set("argv", JSON.valueToTree(argv));
     m.put("seconds", seconds);
     m.put("finished_at", Instant.now().toString());
+    m.set("files", files);
     Path tmp = job.dir().resolve(DONE + ".tmp");
     Files.writeString(tmp, JSON.writeValueAsString(m));
     Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     return new JobResult(Outcome.RAN, seconds, "");
+  }
+
+  /**
+   * Whether a job this one depends on finished after it did: a step that reran (its plan or its
+   * inputs changed) makes every job that read its result stale, though their command lines, which
+   * name the step's directory, are the same.
+   */
+  private boolean depsFinishedAfter(LabJobs.Job job, String finishedAt) throws IOException {
+    if (finishedAt.isEmpty()) {
+      return true;
+    }
+    Instant own = Instant.parse(finishedAt);
+    for (String d : job.deps()) {
+      LabJobs.Job dep = byId.get(d);
+      Path depMarker = dep == null ? null : dep.dir().resolve(DONE);
+      if (depMarker != null && Files.exists(depMarker)) {
+        String t = JSON.readTree(depMarker.toFile()).path("finished_at").asText();
+        if (!t.isEmpty() && Instant.parse(t).isAfter(own)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * SHA-256 of every regular file the command line names, alone or as a --set value (the base
+   * recipe, data files): an edited recipe reruns the jobs that use it. Files over 256 MiB are left
+   * out (weights are steps' results, covered by {@link #depsFinishedAfter}).
+   */
+  static ObjectNode fileHashes(List<String> argv) throws IOException {
+    ObjectNode out = JSON.createObjectNode();
+    for (String a : argv) {
+      String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : a;
+      if (v.isEmpty() || v.startsWith("{") || v.startsWith("-")) {
+        continue;
+      }
+      Path f;
+      try {
+        f = Path.of(v);
+      } catch (java.nio.file.InvalidPathException e) {
+        continue;
+      }
+      if (Files.isRegularFile(f) && Files.size(f) <= (256L << 20)) {
+        try {
+          java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+          out.put(v, java.util.HexFormat.of().formatHex(md.digest(Files.readAllBytes(f))));
+        } catch (java.security.NoSuchAlgorithmException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
+    return out;
   }
 
   /** A job's JVM flags (the rest is ChildJvm's): its libtorch threads, heap, and this device. */

@@ -98,6 +98,33 @@ class LabRunTest {
             .filter(l -> l.contains("eval/reward"))
             .count();
     assertEquals(3, evals); // iterations 0, 2, 4: the rerun started afresh
+
+    // a step that finished after a run (it reran: its inputs changed) makes the run stale, though
+    // the run's command line, which names the step's directory, is the same
+    Path refMarker = tmp.resolve("out/bandit/steps/reference/seed-1").resolve(LabRunner.DONE);
+    String m = Files.readString(refMarker);
+    Files.writeString(
+        refMarker,
+        m.replaceAll(
+            "\"finished_at\":\"[^\"]*\"",
+            "\"finished_at\":\"" + java.time.Instant.now().plusSeconds(3600) + "\""));
+    Map<String, LabRunner.Outcome> fourth =
+        new LabRunner(jobs2, planDir, 2, 1, false, new PrintStream(log)).run();
+    assertEquals(LabRunner.Outcome.CACHED, fourth.get("bandit/steps/reference/seed-1"));
+    assertEquals(LabRunner.Outcome.RAN, fourth.get("bandit/main/far/dpo/seed-1"));
+  }
+
+  @Test
+  void aRunsFingerprintHashesTheFilesItNames(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path recipe = Files.writeString(dir.resolve("r.yaml"), "name: a\n");
+    Path data = Files.writeString(dir.resolve("d.jsonl"), "{}\n");
+    List<String> argv =
+        List.of("train", recipe.toString(), "--set", "data.train=" + data, "--set", "x={a: 1}");
+    var before = LabRunner.fileHashes(argv);
+    assertEquals(2, before.size(), before.toString()); // a file alone and one as a --set value
+    Files.writeString(recipe, "name: b\n");
+    assertTrue(!before.equals(LabRunner.fileHashes(argv)), "an edited recipe changes the hash");
   }
 
   private static List<Path> Checkpoints(Path run) throws java.io.IOException {
