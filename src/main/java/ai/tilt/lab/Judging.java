@@ -13,9 +13,10 @@ import java.util.Arrays;
  *       inconclusive whatever the operator (a reward tie at the ceiling and a step tie are judged
  *       alike). Beyond the band it holds, or fails (the numbers say the opposite).
  *   <li>A claim is <b>reproduced</b> when every comparison holds; <b>inconclusive</b> when most of
- *       its comparisons have no data, or none is decided; <b>partly</b> when more hold than fail;
- *       <b>contradicted</b> when every comparison with data fails; <b>not reproduced</b> otherwise.
- *       A claim run only in part is never "reproduced".
+ *       its comparisons have no data, or none is decided, or more hold than fail but fewer than
+ *       half are decided (ties and missing data are most of it); <b>partly</b> when more hold than
+ *       fail and at least half are decided; <b>contradicted</b> when every comparison with data
+ *       fails; <b>not reproduced</b> otherwise. A claim run only in part is never "reproduced".
  *   <li>A run is <b>diverged</b> when its final KL to the reference exceeds {@link #DIVERGED_KL}
  *       nats (no run that learns its task here goes past 30): it stays in the medians, which it
  *       cannot drag far, and is counted and named next to each comparison it enters.
@@ -95,13 +96,19 @@ public final class Judging {
     if (2 * noData > n) {
       return "inconclusive (" + counts + ": most comparisons had no data)";
     }
-    if (fails == 0) {
-      return holds > 0 ? "partly reproduced (" + counts + ")" : "inconclusive (" + counts + ")";
+    if (holds == 0 && fails == 0) {
+      return "inconclusive (" + counts + ")";
     }
     if (holds == 0 && ties == 0) {
       return "contradicted (" + counts + ")";
     }
-    return holds > fails ? "partly reproduced (" + counts + ")" : "not reproduced (" + counts + ")";
+    if (holds <= fails) {
+      return "not reproduced (" + counts + ")";
+    }
+    // more hold than fail: "partly" only when most comparisons were decided at all
+    return 2 * (holds + fails) >= n
+        ? "partly reproduced (" + counts + ")"
+        : "inconclusive (" + counts + ": most comparisons undecided)";
   }
 
   static String counts(int holds, int ties, int fails, int noData) {

@@ -54,7 +54,8 @@ public final class LabReport {
           + " nats, "
           + Claims.GOLD
           + " gold reward-model score). A claim is reproduced when every comparison holds; partly when more hold than"
-          + " fail; inconclusive when none is decided or most have no data; contradicted when every"
+          + " fail and at least half are decided; inconclusive when none is decided, most have no data, or"
+          + " ties are most of it; contradicted when every"
           + " comparison with data fails; not reproduced otherwise. \"Faster\" is judged on the area"
           + " under the whole eval curve. A run whose final KL to the reference exceeds "
           + (int) Judging.DIVERGED_KL

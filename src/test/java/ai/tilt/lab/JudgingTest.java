@@ -80,6 +80,10 @@ class JudgingTest {
     assertEquals("not reproduced (0 hold, 1 tie, 2 fail)", Judging.claim(0, 1, 2, 0));
     assertEquals("contradicted (0 hold, 3 fail)", Judging.claim(0, 0, 3, 0));
     assertEquals("inconclusive (0 hold, 2 ties)", Judging.claim(0, 2, 0, 0));
+    // more hold than fail, but ties are most of it: not "partly"
+    assertEquals(
+        "inconclusive (2 hold, 8 ties: most comparisons undecided)", Judging.claim(2, 8, 0, 0));
+    assertEquals("partly reproduced (2 hold, 2 ties)", Judging.claim(2, 2, 0, 0));
     // the quick lab's old "reproduced where run (1/5 comparisons had data)"
     assertEquals(
         "inconclusive (1 hold, 4 without data: most comparisons had no data)",
