@@ -37,6 +37,16 @@ class BanditDataTest {
 
   /** SFT responses are pi_data draws: their mean reward matches E_pi_data[bump at 20] = 0.377. */
   @Test
+  void twoSeedsDrawDifferentDataReferencesAndOfflineSets() {
+    // the lab passes each seed to its own data step: the offline runs of two seeds train on
+    // different offline sets, from references fit to different SFT samples
+    assertNotEquals(BanditData.offline(10, 10, 1, 1), BanditData.offline(10, 10, 1, 2));
+    assertNotEquals(BanditData.sft(100, 1, 1), BanditData.sft(100, 1, 2));
+    assertNotEquals(BanditData.offline(10, 10, 9, 1), BanditData.offline(10, 10, 9, 2));
+    assertEquals(BanditData.offline(10, 10, 1, 2), BanditData.offline(10, 10, 1, 2));
+  }
+
+  @Test
   void responsesAreDrawnFromPiData() throws Exception {
     double s = 0;
     int n = 0;

@@ -234,5 +234,37 @@ class LabJobsTest {
         assertTrue(Files.isRegularFile(Path.of("recipes/paper").resolve(g.recipe())), g.recipe());
       }
     }
+    // two seeds' offline runs read different offline sets and references: their own seed's steps
+    java.util.Map<String, Path> results = new java.util.HashMap<>();
+    for (LabJobs.Job j : full) {
+      if (j.step()) {
+        results.put(j.id(), j.dir());
+      }
+    }
+    List<List<String>> offline = new java.util.ArrayList<>();
+    for (int seed : List.of(1, 2)) {
+      LabJobs.Job run =
+          full.stream()
+              .filter(j -> j.id().equals("bandit/main/far/offline-dpo/seed-" + seed))
+              .findFirst()
+              .orElseThrow();
+      offline.add(
+          LabJobs.resolve(run, Path.of("recipes/paper"), LabJobs.stepResults(run, results)));
+    }
+    assertTrue(
+        offline
+            .get(0)
+            .contains(
+                "data.train=" + tmp.resolve("bandit/steps/data/seed-1") + "/offline-p10.jsonl"),
+        offline.get(0).toString());
+    assertTrue(
+        offline
+            .get(1)
+            .contains(
+                "data.train=" + tmp.resolve("bandit/steps/data/seed-2") + "/offline-p10.jsonl"),
+        offline.get(1).toString());
+    assertTrue(
+        offline.get(1).contains("model.path=" + tmp.resolve("bandit/steps/reference/seed-2")),
+        offline.get(1).toString());
   }
 }
