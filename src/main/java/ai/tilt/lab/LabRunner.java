@@ -217,7 +217,7 @@ public final class LabRunner {
       return new JobResult(Outcome.FAILED, 0, "  " + e.getMessage());
     }
     Path marker = job.dir().resolve(DONE);
-    ObjectNode files = fileHashes(argv);
+    ObjectNode files = fileHashes(argv, job.dir());
     if (Files.exists(marker)) {
       JsonNode m = JSON.readTree(marker.toFile());
       if (JSON.valueToTree(argv).equals(m.get("argv"))
@@ -305,10 +305,11 @@ public final class LabRunner {
 
   /**
    * SHA-256 of every regular file the command line names, alone or as a --set value (the base
-   * recipe, data files): an edited recipe reruns the jobs that use it. Files over 256 MiB are left
-   * out (weights are steps' results, covered by {@link #depsFinishedAfter}).
+   * recipe, data files): an edited recipe reruns the jobs that use it. The job's own outputs (under
+   * its directory) and files over 256 MiB are left out (weights are steps' results, covered by
+   * {@link #depsFinishedAfter}).
    */
-  static ObjectNode fileHashes(List<String> argv) throws IOException {
+  static ObjectNode fileHashes(List<String> argv, Path ownDir) throws IOException {
     ObjectNode out = JSON.createObjectNode();
     for (String a : argv) {
       String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : a;
@@ -320,6 +321,9 @@ public final class LabRunner {
         f = Path.of(v);
       } catch (java.nio.file.InvalidPathException e) {
         continue;
+      }
+      if (f.toAbsolutePath().normalize().startsWith(ownDir.toAbsolutePath().normalize())) {
+        continue; // the job's own output ({out}/...), which exists only once it has run
       }
       if (Files.isRegularFile(f) && Files.size(f) <= (256L << 20)) {
         try {
