@@ -1,9 +1,18 @@
 package ai.tilt.lab;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.file.Files;
+import static ai.tilt.lab.ClaimValues.alpacaMargin;
+import static ai.tilt.lab.ClaimValues.best;
+import static ai.tilt.lab.ClaimValues.chosen;
+import static ai.tilt.lab.ClaimValues.constant;
+import static ai.tilt.lab.ClaimValues.cost;
+import static ai.tilt.lab.ClaimValues.drop;
+import static ai.tilt.lab.ClaimValues.last;
+import static ai.tilt.lab.ClaimValues.lowestCost;
+import static ai.tilt.lab.ClaimValues.margin;
+import static ai.tilt.lab.ClaimValues.meanBestSmallT;
+import static ai.tilt.lab.ClaimValues.meanOver;
+import static ai.tilt.lab.ClaimValues.onMinusOff;
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +26,8 @@ import java.util.function.ToDoubleFunction;
  * smallest difference that counts. {@link Judging} decides them; none is left out because it fails.
  *
  * <p>Over 400 lines because the claims are data: eight claims and their comparisons, one table a
- * reader checks against the paper line by line.
+ * reader checks against the paper line by line. The quantities they compare are in {@link
+ * ClaimValues}, C8's toy comparisons in {@link ToyReport#comparisons}.
  */
 public final class Claims {
   /** Reward differences below this are ties (rewards in [0, 1]). */
@@ -113,95 +123,6 @@ public final class Claims {
     return new Comparison(text, paper, l, op, r, NATS, false);
   }
 
-  private static ToDoubleFunction<Evidence> constant(double v) {
-    return e -> v;
-  }
-
-  /** Final eval/reward of a bandit cell. */
-  private static ToDoubleFunction<Evidence> last(String exp, String group, String set, String m) {
-    return e -> e.last(exp, group, set, m);
-  }
-
-  /** Gold cost (words) of a length-task cell: minus its final gold reward. */
-  private static ToDoubleFunction<Evidence> cost(String group, String setting, String method) {
-    return e -> -e.last("length", group, setting, method);
-  }
-
-  private static ToDoubleFunction<Evidence> cost(String setting, String method) {
-    return cost("main", setting, method);
-  }
-
-  /** Median over the paper's losses of (on-policy minus offline) final reward in a bandit. */
-  private static double onMinusOff(Evidence e, String exp, String setting) {
-    double[] d =
-        PAPER_LOSSES.stream()
-            .mapToDouble(
-                l -> e.last(exp, "main", setting, l) - e.last(exp, "main", setting, "offline-" + l))
-            .filter(x -> !Double.isNaN(x))
-            .toArray();
-    return d.length == 0 ? Double.NaN : Evidence.mean(d);
-  }
-
-  /**
-   * How much a method loses going from its best of T = 1, 2, 4 to T = 8, in the group's metric
-   * (higher better): negative when T = 8 is better still.
-   */
-  private static double drop(Evidence e, String exp, String method) {
-    return bestSmallT(e, exp, method) - e.last(exp, "reuse", "T8", method);
-  }
-
-  private static double bestSmallT(Evidence e, String exp, String method) {
-    double best = Double.NEGATIVE_INFINITY;
-    for (String t : List.of("T1", "T2", "T4")) {
-      best = Math.max(best, e.last(exp, "reuse", t, method)); // NaN propagates
-    }
-    return best;
-  }
-
-  private static double meanOver(Evidence e, String exp, List<String> methods, String setting) {
-    return Evidence.mean(
-        methods.stream().mapToDouble(m -> e.last(exp, "reuse", setting, m)).toArray());
-  }
-
-  private static double meanBestSmallT(Evidence e, String exp, List<String> methods) {
-    return Evidence.mean(methods.stream().mapToDouble(m -> bestSmallT(e, exp, m)).toArray());
-  }
-
-  private static double margin(Evidence e, String setting, String method) {
-    return e.change("bandit", "prompts", setting, method, "logps/chosen")
-        - e.change("bandit", "prompts", setting, method, "logps/rejected");
-  }
-
-  private static double alpacaMargin(Evidence e, String method) {
-    return e.fittedChange("alpaca", "offline", "default", method, "logps/chosen")
-        - e.fittedChange("alpaca", "offline", "default", method, "logps/rejected");
-  }
-
-  private static ToDoubleFunction<Evidence> chosen(String setting, String method) {
-    return e -> e.change("bandit", "prompts", setting, method, "logps/chosen");
-  }
-
-  /** The best of {@code methods} by {@code value} (higher is better). */
-  private static ToDoubleFunction<Evidence> best(
-      List<String> methods, java.util.function.Function<String, ToDoubleFunction<Evidence>> value) {
-    return e ->
-        methods.stream()
-            .mapToDouble(m -> value.apply(m).applyAsDouble(e))
-            .filter(x -> !Double.isNaN(x))
-            .max()
-            .orElse(Double.NaN);
-  }
-
-  /** The lowest gold cost of {@code methods} in a length setting. */
-  private static ToDoubleFunction<Evidence> lowestCost(List<String> methods, String setting) {
-    return e ->
-        methods.stream()
-            .mapToDouble(m -> cost(setting, m).applyAsDouble(e))
-            .filter(x -> !Double.isNaN(x))
-            .min()
-            .orElse(Double.NaN);
-  }
-
   /** The claims, with the comparisons that decide them. */
   public static List<Claim> all(Path toyJson) {
     List<Claim> out = new ArrayList<>();
@@ -216,7 +137,7 @@ public final class Claims {
         new Claim(
             "C8",
             "Reverse KL (on-policy, mode-seeking) moves mass onto the target's mode faster than forward KL (maximum likelihood).",
-            toyComparisons(toyJson)));
+            ToyReport.comparisons(toyJson)));
     return out;
   }
 
@@ -562,57 +483,6 @@ public final class Claims {
                 cost("skew", "offline-dpo"),
                 ">",
                 cost("min", "offline-dpo"))));
-  }
-
-  /**
-   * C8's comparisons, read from the toy step's toy.json: no randomness, so judged once (a
-   * difference of one gradient step counts).
-   */
-  private static List<Comparison> toyComparisons(Path toyJson) {
-    String p = "§6: reverse KL moves mass onto q's dominant category faster than forward KL";
-    List<Comparison> out = new ArrayList<>();
-    JsonNode root = null;
-    try {
-      root =
-          toyJson != null && Files.exists(toyJson)
-              ? new ObjectMapper().readTree(toyJson.toFile())
-              : null;
-    } catch (IOException e) {
-      root = null;
-    }
-    if (root == null) {
-      out.add(
-          new Comparison(
-              "the toy's steps to half the mass on q's mode (toy.json missing)",
-              p,
-              e -> Double.NaN,
-              "<",
-              e -> Double.NaN,
-              0.5,
-              true));
-      return out;
-    }
-    for (JsonNode run : root.get("runs")) {
-      double rev = steps(run.get("reverse"));
-      double fwd = steps(run.get("forward"));
-      out.add(
-          new Comparison(
-              "lr "
-                  + run.get("lr").asDouble()
-                  + ": reverse vs forward KL, gradient steps until p(mode) >= 0.5",
-              p,
-              e -> rev,
-              "<",
-              e -> fwd,
-              0.5,
-              true));
-    }
-    return out;
-  }
-
-  private static double steps(JsonNode n) {
-    int s = n.get("steps_to_half").asInt();
-    return s < 0 ? Double.NaN : s;
   }
 
   /** Judges every claim: each comparison on the seeds' medians (see {@link Judging}). */

@@ -1,10 +1,13 @@
 package ai.tilt.lab;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -15,7 +18,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * trajectories from {@link KlToy#P0} toward {@link KlToy#Q}, the first step at which q's mode holds
  * half the mass, the distribution after one step, and the categories one step raised although q
  * wants them lower than p0 (the paper's "forward KL can even raise mass on categories that should
- * shrink"). Writes {@code toy.json} for the report and {@code toy.png}.
+ * shrink"). Writes {@code toy.json} for the report and {@code toy.png}, and reads {@code toy.json}
+ * back as claim C8's comparisons ({@link #comparisons}).
  */
 public final class ToyReport {
   /** Mass on q's mode that counts as "moved onto the mode". */
@@ -90,5 +94,56 @@ public final class ToyReport {
     }
     json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("toy.json").toFile(), root);
     LabFigures.save(chart, dir.resolve("toy.png"));
+  }
+
+  /**
+   * C8's comparisons, read from the toy step's toy.json: no randomness, so judged once (a
+   * difference of one gradient step counts).
+   */
+  static List<Claims.Comparison> comparisons(Path toyJson) {
+    String p = "§6: reverse KL moves mass onto q's dominant category faster than forward KL";
+    List<Claims.Comparison> out = new ArrayList<>();
+    JsonNode root = null;
+    try {
+      root =
+          toyJson != null && Files.exists(toyJson)
+              ? new ObjectMapper().readTree(toyJson.toFile())
+              : null;
+    } catch (IOException e) {
+      root = null;
+    }
+    if (root == null) {
+      out.add(
+          new Claims.Comparison(
+              "the toy's steps to half the mass on q's mode (toy.json missing)",
+              p,
+              e -> Double.NaN,
+              "<",
+              e -> Double.NaN,
+              0.5,
+              true));
+      return out;
+    }
+    for (JsonNode run : root.get("runs")) {
+      double rev = steps(run.get("reverse"));
+      double fwd = steps(run.get("forward"));
+      out.add(
+          new Claims.Comparison(
+              "lr "
+                  + run.get("lr").asDouble()
+                  + ": reverse vs forward KL, gradient steps until p(mode) >= 0.5",
+              p,
+              e -> rev,
+              "<",
+              e -> fwd,
+              0.5,
+              true));
+    }
+    return out;
+  }
+
+  private static double steps(JsonNode n) {
+    int s = n.get("steps_to_half").asInt();
+    return s < 0 ? Double.NaN : s;
   }
 }
