@@ -1,7 +1,6 @@
 package ai.tilt.cli.bench;
 
 import ai.djl.ndarray.NDArray;
-import ai.tilt.bench.DataParallelBench;
 import ai.tilt.bench.DpoBench;
 import ai.tilt.data.DataOptions;
 import ai.tilt.data.PreferenceDataset;
@@ -105,18 +104,7 @@ public final class DpoBenchCommand implements Callable<Integer> {
       description = "fp32 or bf16-mixed (default: ${DEFAULT-VALUE})")
   String precision;
 
-  @Option(
-      names = "--nproc",
-      description =
-          "data-parallel on N workers of this machine, each taking its share of the batch, against"
-              + " one worker with one thread in alternating rounds (needs libtilt_dist.so)")
-  Integer nproc;
-
-  @Option(
-      names = "--rounds",
-      defaultValue = "3",
-      description = "with --nproc: alternating rounds (default: ${DEFAULT-VALUE})")
-  int rounds;
+  @Mixin WorkerRounds workers;
 
   @Option(
       names = "--zero",
@@ -129,9 +117,7 @@ public final class DpoBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     World world = World.fromEnvironment();
-    if (nproc != null && !world.distributed()) {
-      BenchOutput.print(
-          DataParallelBench.compare(nproc, rounds, BenchOutput.withoutWorkers(spec, "dpo")));
+    if (workers.compareIfAsked(world, spec, "dpo")) {
       return 0;
     }
     try (Group group = Workers.join(world, Duration.ofMinutes(10), 25L << 20)) {

@@ -1,6 +1,5 @@
 package ai.tilt.cli.bench;
 
-import ai.tilt.bench.DataParallelBench;
 import ai.tilt.bench.GenerateBench;
 import ai.tilt.bench.TrainBench;
 import ai.tilt.data.DataOptions;
@@ -77,27 +76,14 @@ final class TrainBenchCommand implements Callable<Integer> {
       description = "truncation length for --data (default: ${DEFAULT-VALUE})")
   int maxLength;
 
-  @Option(
-      names = "--nproc",
-      description =
-          "data-parallel on N workers of this machine, each taking its share of the batch, against"
-              + " one worker with one thread in alternating rounds (needs libtilt_dist.so)")
-  Integer nproc;
-
-  @Option(
-      names = "--rounds",
-      defaultValue = "3",
-      description = "with --nproc: alternating rounds (default: ${DEFAULT-VALUE})")
-  int rounds;
+  @Mixin WorkerRounds workers;
 
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
     World world = World.fromEnvironment();
-    if (nproc != null && !world.distributed()) {
-      BenchOutput.print(
-          DataParallelBench.compare(nproc, rounds, BenchOutput.withoutWorkers(spec, "train")));
+    if (workers.compareIfAsked(world, spec, "train")) {
       return 0;
     }
     if (world.distributed()) {
