@@ -103,6 +103,16 @@ public record LabPlan(
     LIKELIHOOD
   }
 
+  /** How a likelihood report measures a change over training. */
+  public enum Change {
+    /** the last logged value minus the first: full-batch runs, the same pairs every step */
+    @JsonProperty("last_minus_first")
+    LAST_MINUS_FIRST,
+    /** the rise of the least-squares line: each step's batch holds other pairs */
+    @JsonProperty("fitted")
+    FITTED
+  }
+
   /** Runs: the recipe crossed with settings x methods x seeds. */
   public record Group(
       @Doc("heading in the report") String title,
@@ -122,7 +132,7 @@ public record LabPlan(
               "a likelihood report's change over training: last_minus_first (full-batch, the same"
                   + " pairs every step), or fitted (the least-squares line's rise, when each step's"
                   + " batch holds other pairs)")
-          String change,
+          Change change,
       @Doc("what a --quick run keeps and changes") Quick quick) {
     public Group {
       set = set == null ? List.of() : set;
@@ -138,11 +148,7 @@ public record LabPlan(
       metricLabel = metricLabel == null ? metric : metricLabel;
       x = x == null ? Map.of() : x;
       quick = quick == null ? new Quick(null, null, null, null) : quick;
-      change = change == null ? "last_minus_first" : change;
-      if (!change.equals("last_minus_first") && !change.equals("fitted")) {
-        throw new IllegalArgumentException(
-            "a group's change is last_minus_first or fitted, not '" + change + "'");
-      }
+      change = change == null ? Change.LAST_MINUS_FIRST : change;
     }
 
     /** The metric's key in metrics.jsonl, without a leading '-'. */

@@ -248,7 +248,7 @@ public final class LabReport {
     List<Integer> seeds = options.seeds();
     md.append("### ").append(g.title() == null ? name : g.title()).append("\n\n");
     if (g.report() == LabPlan.Report.LIKELIHOOD) {
-      likelihood(md, exp, name, settings, methods, figures, g.change().equals("fitted"));
+      likelihood(md, exp, name, settings, methods, figures, g.change() == LabPlan.Change.FITTED);
       return;
     }
     double sign = g.metricSign();
