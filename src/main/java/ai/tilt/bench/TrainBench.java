@@ -5,10 +5,10 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.data.SftExample;
 import ai.tilt.dist.Group;
 import ai.tilt.dist.Solo;
+import ai.tilt.loss.Aggregation;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.train.AdamW;
-import ai.tilt.train.Recipe.Normalization;
 import ai.tilt.train.SftObjective;
 import ai.tilt.train.TrainStep;
 import java.io.PrintStream;
@@ -90,7 +90,7 @@ public final class TrainBench {
     double[] secs = new double[steps];
     group.broadcast(new ArrayList<>(params.values()), 0);
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.0)) {
-      SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);
+      SftObjective objective = new SftObjective(model, 0, Aggregation.PER_TOKEN);
       TrainStep stepper = new TrainStep(model.manager(), params, opt, 1.0, group);
       SftObjective.SftWindow w = objective.window(micros);
       w.useDenominator(group.sum(w.denominator())[0]);
@@ -152,7 +152,7 @@ public final class TrainBench {
     MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
     long t0 = System.nanoTime();
     try (AdamW opt = new AdamW(params, 0.9, 0.999, 1e-8, 0.01)) {
-      SftObjective objective = new SftObjective(model, 0, Normalization.PER_TOKEN);
+      SftObjective objective = new SftObjective(model, 0, Aggregation.PER_TOKEN);
       TrainStep stepper = new TrainStep(model.manager(), params, opt, 1.0);
       for (int i = 1; i <= steps; i++) {
         int start = (i * 8) % 64;

@@ -96,29 +96,64 @@ final class PolicyMath {
 
   /**
    * The clipped surrogate of PPO (Schulman et al. 2017, eq. 7) per token, negated as a loss: -min(r
-   * A, clip(r, 1 - low, 1 + high) A) with r = exp(logp - old). The clip is active where (r > 1 +
-   * high and A > 0) or (r < 1 - low and A < 0); there the minimum is the constant bound times A and
-   * the token has no gradient; elsewhere it is r A with d/d logp = r A.
+   * A, clip(r, 1 - low, 1 + high) A) with r = exp(logRatio). The clip is active where (r > 1 + high
+   * and A > 0) or (r < 1 - low and A < 0); there the minimum is the constant bound times A and the
+   * token has no gradient; elsewhere it is r A with d/d logRatio = r A.
+   *
+   * <p>Dual clip (Ye et al., 2020, "Mastering Complex Control in MOBA Games with Deep Reinforcement
+   * Learning", arXiv:1912.09729, eq. 5; verl's clip_ratio_c): with {@code dual} = c > 1 the
+   * objective of a negative advantage is also bounded below, max(min(r A, clip(r) A), c A), so a
+   * token whose ratio has grown past c (A < 0) adds the constant -c A and no gradient, instead of a
+   * loss that grows without bound with r.
    *
    * @param loss (B, T) with graph
-   * @param clipped (B, T) float 0/1, no graph
+   * @param clipped (B, T) float 0/1 where the ordinary clip is active, no graph
+   * @param dualClipped (B, T) float 0/1 where the dual clip is active (all 0 without one)
    */
-  record Surrogate(NDArray loss, NDArray clipped) {}
+  record Surrogate(NDArray loss, NDArray clipped, NDArray dualClipped) {}
 
+  /**
+   * @param logRatio (B, T) log pi - log pi_old with graph: per token, or a sequence's mean repeated
+   *     on its tokens ({@link #sequenceLogRatio})
+   * @param dual the dual clip's c (> 1), or 0 for none
+   */
   static Surrogate clippedSurrogate(
-      NDArray logp, NDArray old, NDArray adv, double low, double high) {
-    NDArray logRatio = logp.sub(old); // (B, T) with graph
-    NDArray r = logRatio.stopGradient().exp();
+      NDArray logRatio, NDArray adv, double low, double high, double dual) {
+    NDArray r = logRatio.stopGradient().exp(); // (B, T)
     NDArray clippedOn =
         r.gt((float) (1 + high))
             .logicalAnd(adv.gt(0f))
             .logicalOr(r.lt((float) (1 - low)).logicalAnd(adv.lt(0f)));
-    // clipped cells see exp(0): the unused branch stays finite there, so its zero gradient is not 0
-    // * inf
-    NDArray ratio = NDArrays.where(clippedOn, logRatio.zerosLike(), logRatio).exp();
-    NDArray bound = r.clip((float) (1 - low), (float) (1 + high));
-    NDArray objective = NDArrays.where(clippedOn, bound.mul(adv), ratio.mul(adv));
-    return new Surrogate(objective.neg(), mask(clippedOn));
+    float c = dual > 0 ? (float) dual : Float.POSITIVE_INFINITY; // no ratio is above +inf
+    NDArray dualOn = r.gt(c).logicalAnd(adv.lt(0f));
+    NDArray constant = clippedOn.logicalOr(dualOn); // disjoint: dual needs r > c > 1 > 1 - low
+    // constant cells see exp(0): the unused branch stays finite there, so its zero gradient is not
+    // 0 * inf
+    NDArray ratio = NDArrays.where(constant, logRatio.zerosLike(), logRatio).exp();
+    NDArray bound =
+        NDArrays.where(
+            dualOn,
+            r.zerosLike().add(dual > 0 ? c : 0f),
+            r.clip((float) (1 - low), (float) (1 + high)));
+    NDArray objective = NDArrays.where(constant, bound.mul(adv), ratio.mul(adv));
+    return new Surrogate(objective.neg(), mask(clippedOn), mask(dualOn));
+  }
+
+  /** The per-token log-ratio logp - old (with graph). */
+  static NDArray tokenLogRatio(Tokens t) {
+    return t.logp().sub(t.old());
+  }
+
+  /**
+   * GSPO's sequence log-ratio (Zheng et al., 2025, "Group Sequence Policy Optimization",
+   * arXiv:2507.18071, eq. 7): log s_i = (1 / |y_i|) sum_t (logp - old), the log of the geometric
+   * mean of the token ratios, repeated on each of the row's tokens (0 on padding), with graph: d
+   * log s_i / d logp_t = 1 / |y_i|.
+   */
+  static NDArray sequenceLogRatio(Tokens t) {
+    NDArray count = t.m().sum(new int[] {1}, true).maximum(1f); // (B, 1)
+    NDArray mean = t.logp().sub(t.old()).sum(new int[] {1}, true).div(count); // (B, 1)
+    return keep(t.on(), mean.add(t.logp().zerosLike())); // (B, T)
   }
 
   /** The metrics every policy-gradient loss reports (see {@link PolicyGradientLoss}). */

@@ -38,6 +38,8 @@ import java.util.Map;
  * @param gamma GAE discount (default 1.0)
  * @param lam GAE lambda (default 0.95)
  * @param whitenAdvantages whiten GAE advantages over the batch (default true, as TRL)
+ * @param dualClip the dual clip's c > 1 (Ye et al., 2020; see {@link PolicyMath#clippedSurrogate}),
+ *     or null for none
  */
 public record Ppo(
     @Doc("clip range of the per-token importance ratio (TRL default 0.2)") Double cliprange,
@@ -47,7 +49,11 @@ public record Ppo(
     @Doc("GAE discount gamma (default 1.0)") Double gamma,
     @Doc("GAE lambda (default 0.95)") Double lam,
     @Doc("whiten the GAE advantages over the batch (mean 0, std 1), as TRL (default true)")
-        Boolean whitenAdvantages)
+        Boolean whitenAdvantages,
+    @Doc(
+            "c > 1: a negative advantage's objective is bounded below by c A (dual clip, Ye et al.,"
+                + " 2020; verl's clip_ratio_c: 3); null: none")
+        Double dualClip)
     implements PolicyGradientLoss {
 
   public Ppo {
@@ -62,6 +68,9 @@ public record Ppo(
     LossMath.nonNegative("vf_coef", vfCoef);
     require(gamma >= 0 && gamma <= 1, "loss.gamma must be in [0, 1], got " + gamma);
     require(lam >= 0 && lam <= 1, "loss.lam must be in [0, 1], got " + lam);
+    require(
+        dualClip == null || (dualClip > 1 && Double.isFinite(dualClip)),
+        "loss.dual_clip must be > 1 (verl uses 3), got " + dualClip);
   }
 
   @Override
@@ -98,7 +107,12 @@ public record Ppo(
   public TokenLossOutput compute(PolicyInputs in) {
     PolicyMath.Tokens t = PolicyMath.prepare(type(), in, false, true);
     PolicyMath.Surrogate s =
-        PolicyMath.clippedSurrogate(t.logp(), t.old(), t.adv(), cliprange, cliprange);
+        PolicyMath.clippedSurrogate(
+            PolicyMath.tokenLogRatio(t),
+            t.adv(),
+            cliprange,
+            cliprange,
+            dualClip == null ? 0 : dualClip);
     float cv = cliprangeValue.floatValue();
     NDArray v = t.values(); // (B, T) with graph
     NDArray vClipped = v.sub(t.oldValues()).clip(-cv, cv).add(t.oldValues());
@@ -112,6 +126,9 @@ public record Ppo(
     NDArray loss = s.loss().add(vl.mul(vfCoef.floatValue()));
     Map<String, NDArray> m =
         PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl(Kl.Estimator.K1, t, false));
+    if (dualClip != null) {
+      m.put("dual_clip_ratio", PolicyMath.seqMean(s.dualClipped(), t.m()));
+    }
     m.put("value_loss", PolicyMath.seqMean(vl, t.m()));
     m.put("value_clip_ratio", PolicyMath.seqMean(mask(useClipped), t.m()));
     return new TokenLossOutput(loss.mul(t.m()), m);

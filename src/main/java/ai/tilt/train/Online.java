@@ -45,7 +45,11 @@ public record Online(
     @Doc(
             "where samples come from: {type: in_process} (default) or {type: server, url, model, ...},"
                 + " an OpenAI-compatible server (vLLM, SGLang, tilt serve)")
-        GeneratorSpec generator) {
+        GeneratorSpec generator,
+    @Doc(
+            "policy-gradient losses: a completion cut at max_new_tokens trains nothing (DAPO's overlong"
+                + " filtering; TRL's mask_truncated_completions; default false)")
+        Boolean maskTruncatedCompletions) {
 
   /** Where an iteration's responses come from. */
   public enum Source {
@@ -83,6 +87,7 @@ public record Online(
     evalSamples = evalSamples == null ? 1 : evalSamples;
     logpDiffWarn = logpDiffWarn == null ? 0.05 : logpDiffWarn;
     generator = generator == null ? new GeneratorSpec.InProcess() : generator;
+    maskTruncatedCompletions = maskTruncatedCompletions != null && maskTruncatedCompletions;
     require(promptsPerIteration >= 1, "online.prompts_per_iteration must be >= 1");
     require(samplesPerPrompt >= 1, "online.samples_per_prompt must be >= 1");
     require(

@@ -6,11 +6,11 @@ import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Batches;
 import ai.tilt.data.SftExample;
 import ai.tilt.loss.AdvantageOutput;
+import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.PolicyInputs;
 import ai.tilt.loss.TokenLossOutput;
 import ai.tilt.model.CausalLM;
-import ai.tilt.train.Recipe.Normalization;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,8 +19,10 @@ import java.util.List;
  * its per-token advantages, old log-probs and reference log-probs laid out in the same padded (R,
  * W) grid as the policy's log-probs, W being the positions from the first completion token on.
  * Minibatches are addressed by prompt (all C responses of a prompt train together). The per-token
- * losses are normalised over the accumulation window: per_token divides their sum by the window's
- * completion tokens (DAPO), per_sequence averages each row's token mean over the window's rows.
+ * losses are aggregated over the accumulation window by {@link Aggregation}. With {@code
+ * online.mask_truncated_completions}, a completion cut at max_new_tokens has no loss tokens at all
+ * (DAPO's overlong filtering, Yu et al., 2025, section 3.4; TRL's mask_truncated_completions): it
+ * still counts as a sequence of per_sequence and seq_mean_token_sum_norm, as in TRL.
  */
 final class PolicyObjective implements Objective {
   private final Policy policy;
@@ -30,7 +32,9 @@ final class PolicyObjective implements Objective {
   private final float[][] advantages; // [row][token]
   private final float[][] oldValues; // [row][token], PPO
   private final float[][] returns; // [row][token], PPO
-  private final Normalization normalization;
+  private final Aggregation aggregation;
+  private final int maxNewTokens; // seq_mean_token_sum_norm's constant
+  private final boolean maskTruncated;
 
   PolicyObjective(
       Policy policy,
@@ -39,7 +43,9 @@ final class PolicyObjective implements Objective {
       Rollout rollout,
       AdvantageOutput advantages,
       float[][] oldValues,
-      Normalization normalization) {
+      Aggregation aggregation,
+      int maxNewTokens,
+      boolean maskTruncated) {
     this.policy = policy;
     this.loss = loss;
     this.padId = padId;
@@ -47,7 +53,14 @@ final class PolicyObjective implements Objective {
     this.advantages = advantages.advantages();
     this.oldValues = oldValues;
     this.returns = advantages.returns();
-    this.normalization = normalization;
+    this.aggregation = aggregation;
+    this.maxNewTokens = maxNewTokens;
+    this.maskTruncated = maskTruncated;
+  }
+
+  /** Whether row r's tokens enter the loss. */
+  private boolean trains(int row) {
+    return !maskTruncated || rollout.finished()[row];
   }
 
   /** A window: micro-batches of rows, and metric sums filled in as they run. */
@@ -87,14 +100,14 @@ final class PolicyObjective implements Objective {
         for (int j = 0; j < c; j++) {
           int row = g * c + j;
           r[k++] = row;
-          completionTokens += rollout.completions()[row].length;
+          completionTokens += trains(row) ? rollout.completions()[row].length : 0;
           tokens += rollout.completions()[row].length + rollout.prompts().get(g).ids().length;
           sequences++;
         }
       }
       rows.add(r);
     }
-    double denominator = normalization == Normalization.PER_TOKEN ? completionTokens : sequences;
+    double denominator = aggregation.denominator(completionTokens, sequences, maxNewTokens);
     return new RowWindow(rows, denominator, tokens);
   }
 
@@ -137,7 +150,7 @@ final class PolicyObjective implements Objective {
           oldV[col] = oldValues[r][j];
           ret[col] = returns[r][j];
         }
-        tokenMask[col] = 1;
+        tokenMask[col] = trains(r) ? 1 : 0;
       }
     }
     Shape rw2 = new Shape(rows.length, width);
@@ -154,13 +167,7 @@ final class PolicyObjective implements Objective {
                 predicted,
                 values ? step.create(oldV, rw2) : null,
                 values ? step.create(ret, rw2) : null));
-    NDArray perToken = out.perToken().mul(maskArr); // (R, W)
-    NDArray total;
-    if (normalization == Normalization.PER_TOKEN) {
-      total = perToken.sum();
-    } else {
-      total = perToken.sum(new int[] {1}).div(maskArr.sum(new int[] {1}).maximum(1f)).sum();
-    }
+    NDArray total = aggregation.numerator(out.perToken(), maskArr);
     rw.sums.add(out.metrics());
     return total.div((float) rw.divisor());
   }

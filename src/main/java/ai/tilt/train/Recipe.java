@@ -1,10 +1,10 @@
 package ai.tilt.train;
 
 import ai.tilt.doc.Doc;
+import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Loss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.Precision;
-import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 
 /**
@@ -228,9 +228,11 @@ public record Recipe(
       @Doc("AdamW epsilon") Double eps,
       @Doc("global gradient-norm clip; 0 disables") Double maxGradNorm,
       @Doc(
-              "per_token: every target token of the accumulation window weighs the same (TRL's SFT);"
-                  + " per_sequence: every sequence weighs the same")
-          Normalization lossNormalization,
+              "per_token (token_mean; TRL's dapo): every loss token of the step weighs the same;"
+                  + " per_sequence (seq_mean_token_mean; TRL's grpo): every sequence weighs the same;"
+                  + " seq_mean_token_sum_norm (TRL's dr_grpo, policy-gradient losses): token sums over"
+                  + " sequences x online.max_new_tokens")
+          Aggregation lossNormalization,
       @Doc(
               "fp32, or bf16-mixed: fp32 master weights and optimizer state, matmuls and attention in bf16,"
                   + " norms, softmax and losses in fp32")
@@ -365,7 +367,7 @@ public record Recipe(
       beta2 = beta2 == null ? 0.999 : beta2;
       eps = eps == null ? 1e-8 : eps;
       maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
-      lossNormalization = lossNormalization == null ? Normalization.PER_TOKEN : lossNormalization;
+      lossNormalization = lossNormalization == null ? Aggregation.PER_TOKEN : lossNormalization;
       precision = precision == null ? Precision.FP32 : precision;
       maxBadSteps = maxBadSteps == null ? 5 : maxBadSteps;
       gradientCheckpointing = gradientCheckpointing != null && gradientCheckpointing;
@@ -379,14 +381,6 @@ public record Recipe(
             "train.logits_chunk_tokens must be >= 0 (0: automatic), got " + logitsChunkTokens);
       }
     }
-  }
-
-  /** How a loss summed over an accumulation window is divided. */
-  public enum Normalization {
-    @JsonProperty("per_token")
-    PER_TOKEN,
-    @JsonProperty("per_sequence")
-    PER_SEQUENCE
   }
 
   /** When checkpoints are written and how many are kept. */

@@ -1,6 +1,8 @@
 package ai.tilt.train;
 
+import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Loss;
+import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.model.Precision;
 import ai.tilt.sampling.GeneratorSpec;
 
@@ -47,6 +49,12 @@ final class RecipeRules {
         "model.precompute_reference does not work with "
             + loss.type()
             + ", whose KL estimate pairs prompts with other prompts' responses at random");
+    require(
+        t.lossNormalization() != Aggregation.SEQ_MEAN_TOKEN_SUM_NORM
+            || (r.online() != null && loss instanceof PolicyGradientLoss),
+        "train.loss_normalization: seq_mean_token_sum_norm divides by online.max_new_tokens, so it"
+            + " is for the policy-gradient losses of an online: run, not "
+            + loss.type());
     if (r.online() == null) {
       require(
           !loss.learnsFromRollouts() || loss.scoresGroups(),
@@ -58,6 +66,11 @@ final class RecipeRules {
     }
     Online o = r.online();
     require(o.reward() != null, "online.reward is required");
+    require(
+        !o.maskTruncatedCompletions() || loss instanceof PolicyGradientLoss,
+        "online.mask_truncated_completions masks tokens of a policy-gradient loss; "
+            + loss.type()
+            + " trains on whole responses (use online.missing_eos_penalty instead)");
     require(
         loss.learnsFromRollouts(),
         "an on-policy run trains a preference or policy-gradient loss, not " + loss.type());

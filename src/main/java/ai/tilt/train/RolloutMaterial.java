@@ -106,7 +106,9 @@ final class RolloutMaterial {
                         rollout,
                         adv,
                         oldValues,
-                        recipe.train().lossNormalization());
+                        recipe.train().lossNormalization(),
+                        recipe.online().maxNewTokens(),
+                        recipe.online().maskTruncatedCompletions());
                 return new Material(objective, adv.baseline(), isWeights);
               }
 

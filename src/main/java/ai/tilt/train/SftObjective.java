@@ -5,9 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Batches;
 import ai.tilt.data.SftExample;
+import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.CausalLM;
-import ai.tilt.train.Recipe.Normalization;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,25 +21,31 @@ import java.util.Map;
 public final class SftObjective implements DatasetObjective {
   private final CausalLM model;
   private final long padId;
-  private final Normalization normalization;
+  private final Aggregation normalization;
   private final List<SftExample> train;
   private final List<SftExample> eval;
   private final String summary;
 
   /** Without data: for benchmarks and tests that build windows from examples directly. */
-  public SftObjective(CausalLM model, long padId, Normalization normalization) {
+  public SftObjective(CausalLM model, long padId, Aggregation normalization) {
     this(model, padId, normalization, List.of(), List.of(), "");
   }
 
   public SftObjective(
       CausalLM model,
       long padId,
-      Normalization normalization,
+      Aggregation normalization,
       List<SftExample> train,
       List<SftExample> eval,
       String summary) {
     this.model = model;
     this.padId = padId;
+    if (normalization == Aggregation.SEQ_MEAN_TOKEN_SUM_NORM) {
+      // its constant is the longest completion, which only sampled completions have
+      throw new IllegalArgumentException(
+          "train.loss_normalization: seq_mean_token_sum_norm is for policy-gradient losses; SFT"
+              + " takes per_token or per_sequence");
+    }
     this.normalization = normalization;
     this.train = train;
     this.eval = eval;
@@ -146,7 +152,7 @@ public final class SftObjective implements DatasetObjective {
         sequences++;
       }
     }
-    double denominator = normalization == Normalization.PER_TOKEN ? targets : sequences;
+    double denominator = normalization == Aggregation.PER_TOKEN ? targets : sequences;
     return new SftWindow(batches, denominator, tokens, targets);
   }
 
@@ -160,7 +166,7 @@ public final class SftObjective implements DatasetObjective {
     NDArray logp = model.tokenLogprobs(ids, mask, from); // (B, T - from)
     NDArray targets = step.create(b.targets(), shape).get(":, {}:", from); // (B, T - from)
     NDArray sum =
-        normalization == Normalization.PER_TOKEN
+        normalization == Aggregation.PER_TOKEN
             ? Sft.tokenSum(logp, targets)
             : Sft.sequenceSum(logp, targets);
     return sum.div((float) w.divisor());

@@ -130,7 +130,8 @@ class AdvantagesTest {
     double[][] n = Advantages.groupNormalized(r, Advantages.Scale.NONE);
     close(n[0], -4.0 / 3, -1.0 / 3, 5.0 / 3);
     close(n[1], -0.5, 0.5);
-    close(new Grpo(null, null, null, Advantages.Scale.NONE).advantages(r)[1], -0.5, 0.5);
+    close(
+        new Grpo(null, null, null, Advantages.Scale.NONE, null, null).advantages(r)[1], -0.5, 0.5);
     fails(
         () -> Advantages.groupNormalized(new double[][] {{2}}, Advantages.Scale.NONE),
         "grpo needs >= 2 completions");

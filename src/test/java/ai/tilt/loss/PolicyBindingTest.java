@@ -42,12 +42,14 @@ class PolicyBindingTest {
   @Test
   void defaultsAndOverrides() {
     assertEquals(
-        new Grpo(0.2, 0.2, 0.04, Advantages.Scale.GROUP), loss("loss: {type: grpo, beta: 0.04}\n"));
+        new Grpo(0.2, 0.2, 0.04, Advantages.Scale.GROUP, null, null),
+        loss("loss: {type: grpo, beta: 0.04}\n"));
     assertEquals(
-        new Grpo(0.2, 0.28, 0.0, Advantages.Scale.BATCH),
+        new Grpo(0.2, 0.28, 0.0, Advantages.Scale.BATCH, null, null),
         loss("loss: {type: grpo, epsilon_high: 0.28, beta: 0, scale_rewards: batch}\n"));
     assertEquals(
-        new Grpo(0.3, 0.3, 0.04, Advantages.Scale.GROUP), loss("loss: grpo\n", "loss.epsilon=0.3"));
+        new Grpo(0.3, 0.3, 0.04, Advantages.Scale.GROUP, null, null),
+        loss("loss: grpo\n", "loss.epsilon=0.3"));
     assertEquals(
         new Reinforce(Reinforce.BaselineType.MOVING_AVERAGE, 0.9, 10.0, 0.0, Kl.Estimator.K2),
         loss("loss: reinforce\n"));
@@ -60,9 +62,9 @@ class PolicyBindingTest {
     assertEquals(
         new Rloo(0.1, 0.05, Kl.Estimator.K3),
         loss("loss: {type: rloo, epsilon: 0.1, kl_beta: 0.05}\n"));
-    assertEquals(new Ppo(0.2, 0.2, 0.1, 1.0, 0.95, true), loss("loss: ppo\n"));
+    assertEquals(new Ppo(0.2, 0.2, 0.1, 1.0, 0.95, true, null), loss("loss: ppo\n"));
     assertEquals(
-        new Ppo(0.2, 0.5, 0.2, 1.0, 1.0, false),
+        new Ppo(0.2, 0.5, 0.2, 1.0, 1.0, false, null),
         loss(
             "loss: {type: ppo, cliprange_value: 0.5, vf_coef: 0.2, lam: 1, whiten_advantages: false}\n"));
     assertTrue(loss("loss: grpo\n") instanceof PolicyGradientLoss);

@@ -213,7 +213,7 @@ class PolicyLossesTest {
   @Test
   void grpoSurrogateAndKlByHand() {
     try (NDManager m = LossFixtures.manager()) {
-      Grpo noKl = new Grpo(null, null, 0.0, null);
+      Grpo noKl = new Grpo(null, null, 0.0, null, null, null);
       assertFalse(noKl.needsReference());
       Batch b = Batch.of(m, 0);
       // on-policy r = 1: -(r A) = -A; d/d logp = -r A = -A
@@ -222,7 +222,7 @@ class PolicyLossesTest {
       closeArray(logpGradient(m, x -> noKl.compute(x.onPolicy(null))), -2, -2, -2, 1, 1, 0);
       // beta 0.04 (the default): + 0.04 k3 = (0.004261, 0.028731, 0); gradient -A + 0.04 (1 -
       // exp(ref - logp))
-      Grpo grpo = new Grpo(null, null, null, null);
+      Grpo grpo = new Grpo(null, null, null, null, null, null);
       assertTrue(grpo.needsReference());
       TokenLossOutput kl = grpo.compute(b.onPolicy(b.ref()));
       close(kl.perToken(), -1.995739, -1.971269, -2, 1, 1, 0);
@@ -243,7 +243,7 @@ class PolicyLossesTest {
   @Test
   void grpoClipActiveAndInactive() {
     try (NDManager m = LossFixtures.manager()) {
-      Grpo grpo = new Grpo(0.2, null, 0.0, null);
+      Grpo grpo = new Grpo(0.2, null, 0.0, null, null, null);
       Function<Batch, TokenLossOutput> f =
           x -> grpo.compute(PolicyInputs.of(x.logp(), x.old(), null, x.mask(), x.adv()));
       // row 0, A = 2: r = 1.349859 > 1.2: clipped, -(1.2 * 2) = -2.4, no gradient;
@@ -257,7 +257,7 @@ class PolicyLossesTest {
       metric(out, "policy_loss", -2.069892, 0.9); // (-2.4 - 1.809675 - 2) / 3, (0.8 + 1) / 2
       metric(out, "approx_kl", 0.016667, 0.015625); // 0.5 (0.09 + 0.01 + 0) / 3, 0.5 * 0.0625 / 2
       // epsilon_high 0.4: 1.349859 < 1.4 is no longer clipped: -2.699718 with gradient -r A
-      Grpo high = new Grpo(0.2, 0.4, 0.0, null);
+      Grpo high = new Grpo(0.2, 0.4, 0.0, null, null, null);
       Function<Batch, TokenLossOutput> h =
           x -> high.compute(PolicyInputs.of(x.logp(), x.old(), null, x.mask(), x.adv()));
       TokenLossOutput wide = h.apply(Batch.of(m, 0));
@@ -270,7 +270,7 @@ class PolicyLossesTest {
   @Test
   void ppoPolicyAndValueLossByHand() {
     try (NDManager m = LossFixtures.manager()) {
-      Ppo ppo = new Ppo(null, null, null, null, null, null); // 0.2, 0.2, vf 0.1
+      Ppo ppo = new Ppo(null, null, null, null, null, null, null); // 0.2, 0.2, vf 0.1
       assertTrue(ppo.needsValues());
       assertFalse(ppo.needsReference());
       // policy part as GRPO with epsilon 0.2: (-2.4, -1.809675, -2), (0.8, 1)
@@ -313,8 +313,8 @@ class PolicyLossesTest {
   static List<Function<Batch, TokenLossOutput>> all() {
     Reinforce reinforce = new Reinforce(null, null, 1.5, 0.1, Kl.Estimator.K3);
     Rloo rloo = new Rloo(null, 0.05, Kl.Estimator.K2);
-    Grpo grpo = new Grpo(0.2, 0.28, 0.04, null);
-    Ppo ppo = new Ppo(null, null, null, null, null, null);
+    Grpo grpo = new Grpo(0.2, 0.28, 0.04, null, null, null);
+    Ppo ppo = new Ppo(null, null, null, null, null, null, null);
     return List.of(
         b -> reinforce.compute(b.all()),
         b -> rloo.compute(b.all()),
@@ -363,7 +363,7 @@ class PolicyLossesTest {
   void emptySequencesAndBadShapes() {
     try (NDManager m = LossFixtures.manager()) {
       Batch b = Batch.of(m, 0);
-      Grpo grpo = new Grpo(null, null, 0.0, null);
+      Grpo grpo = new Grpo(null, null, 0.0, null, null, null);
       // a row without completion tokens: loss 0, metrics 0 (no division by zero)
       NDArray mask = arr(m, 2, 3, 1, 1, 1, 0, 0, 0);
       TokenLossOutput out = grpo.compute(PolicyInputs.of(b.logp(), null, null, mask, b.adv()));
@@ -386,7 +386,7 @@ class PolicyLossesTest {
       fails(
           () -> grpo.compute(PolicyInputs.of(b.logp(), null, null, b.mask(), null)),
           "grpo: advantages are missing");
-      Ppo ppo = new Ppo(null, null, null, null, null, null);
+      Ppo ppo = new Ppo(null, null, null, null, null, null, null);
       fails(
           () ->
               ppo.compute(

@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.tilt.data.SftExample;
+import ai.tilt.loss.Aggregation;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
-import ai.tilt.train.Recipe.Normalization;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -61,7 +61,7 @@ class BanditTest {
       }
       // "SFT toward pi_data": maximum likelihood of pi_data's actions after a random 1-token prompt
       try (AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0)) {
-        SftObjective sft = new SftObjective(m, 0, Normalization.PER_TOKEN);
+        SftObjective sft = new SftObjective(m, 0, Aggregation.PER_TOKEN);
         TrainStep step = new TrainStep(m.manager(), m.parameters(), opt, 1.0);
         for (int s = 0; s < 150; s++) {
           List<SftExample> batch = new ArrayList<>();

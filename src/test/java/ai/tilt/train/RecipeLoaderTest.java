@@ -129,7 +129,7 @@ class RecipeLoaderTest {
   void defaultsFillInAndTheResolvedRecipeRoundTrips() throws IOException {
     Recipe r = RecipeLoader.load(write("train: {batch_size: 12}\n"), List.of());
     assertEquals(12, r.train().microBatchSize()); // defaults to batch_size: no accumulation
-    assertEquals(Recipe.Normalization.PER_TOKEN, r.train().lossNormalization());
+    assertEquals(ai.tilt.loss.Aggregation.PER_TOKEN, r.train().lossNormalization());
     assertEquals(LrSchedule.Kind.COSINE, r.train().schedule());
     Path resolved = Files.writeString(tmp.resolve("resolved.yaml"), RecipeLoader.toYaml(r));
     Recipe again = RecipeLoader.load(resolved, List.of());

@@ -67,6 +67,42 @@ class RecipeRulesTest {
     recipe("loss: grpo\n" + online).validate();
   }
 
+  /** The aggregation names users know bind to the three modes; the constant one needs rollouts. */
+  @Test
+  void lossAggregationNamesAndWhereTheyApply() throws IOException {
+    String online = "online: {reward: min_length, max_new_tokens: 7}\n";
+    String[][] names = {
+      {"per_token", "PER_TOKEN"},
+      {"token_mean", "PER_TOKEN"},
+      {"token-mean", "PER_TOKEN"},
+      {"per_sequence", "PER_SEQUENCE"},
+      {"seq_mean_token_mean", "PER_SEQUENCE"},
+      {"seq_mean_token_sum_norm", "SEQ_MEAN_TOKEN_SUM_NORM"},
+      {"seq-mean-token-sum-norm", "SEQ_MEAN_TOKEN_SUM_NORM"},
+      {"dr_grpo", "SEQ_MEAN_TOKEN_SUM_NORM"}
+    };
+    for (String[] n : names) {
+      Recipe r = recipe("loss: grpo\n" + online, "train.loss_normalization=" + n[0]);
+      assertEquals(n[1], r.train().lossNormalization().name(), n[0]);
+      r.validate();
+    }
+    assertTrue(
+        refused("loss: sft\n", "train.loss_normalization=dr_grpo")
+            .contains("seq_mean_token_sum_norm divides by online.max_new_tokens"));
+    assertTrue(
+        refused("loss: dpo\n" + online, "train.loss_normalization=dr_grpo").contains("not dpo"));
+    assertTrue(
+        refused("loss: dpo\n" + online, "online.mask_truncated_completions=true")
+            .contains("online.mask_truncated_completions masks tokens of a policy-gradient loss"));
+    recipe("loss: grpo\n" + online, "online.mask_truncated_completions=true").validate();
+    String bad =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> recipe("loss: grpo\n" + online, "train.loss_normalization=bnpo"))
+            .getMessage();
+    assertTrue(bad.contains("train.loss_normalization"), bad);
+  }
+
   @Test
   void severalWorkersRefuseOverlappedSampling() throws IOException {
     String overlap =

@@ -14,11 +14,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.tilt.data.SftExample;
+import ai.tilt.loss.Aggregation;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
-import ai.tilt.train.Recipe.Normalization;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -60,7 +60,7 @@ class TrainStepTest {
   }
 
   static Map<String, float[]> step(
-      List<List<SftExample>> micros, Normalization norm, double[] lossOut) {
+      List<List<SftExample>> micros, Aggregation norm, double[] lossOut) {
     try (CausalLM m = model()) {
       try (AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
         SftObjective obj = new SftObjective(m, 0, norm);
@@ -88,8 +88,10 @@ class TrainStepTest {
    * normalisations.
    */
   @ParameterizedTest
-  @EnumSource(Normalization.class)
-  void accumulationEqualsOneLargeBatch(Normalization norm) {
+  @EnumSource(
+      value = Aggregation.class,
+      names = {"PER_TOKEN", "PER_SEQUENCE"})
+  void accumulationEqualsOneLargeBatch(Aggregation norm) {
     List<SftExample> all = data(12);
     double[] big = new double[2];
     double[] small = new double[2];
@@ -148,8 +150,8 @@ class TrainStepTest {
     assertTrue(nll[0].length != nll[1].length, "sequences of different lengths");
     double[] tok = new double[2];
     double[] seq = new double[2];
-    step(List.of(d.subList(0, 2), d.subList(2, 3)), Normalization.PER_TOKEN, tok);
-    step(List.of(d.subList(0, 2), d.subList(2, 3)), Normalization.PER_SEQUENCE, seq);
+    step(List.of(d.subList(0, 2), d.subList(2, 3)), Aggregation.PER_TOKEN, tok);
+    step(List.of(d.subList(0, 2), d.subList(2, 3)), Aggregation.PER_SEQUENCE, seq);
     assertEquals(sum / tokens, tok[0], 1e-5, "per_token: every target token weighs the same");
     assertEquals(meanOfMeans, seq[0], 1e-5, "per_sequence: every sequence weighs the same");
     assertTrue(Math.abs(sum / tokens - meanOfMeans) > 1e-3, "the data tells the two apart");
@@ -161,7 +163,7 @@ class TrainStepTest {
         AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
       Map<String, float[]> before = new LinkedHashMap<>();
       m.parameters().forEach((k, v) -> before.put(k, v.toFloatArray()));
-      SftObjective obj = new SftObjective(m, 0, Normalization.PER_TOKEN);
+      SftObjective obj = new SftObjective(m, 0, Aggregation.PER_TOKEN);
       SftObjective.SftWindow w = obj.window(List.of(data(4)));
       TrainStep stepper = new TrainStep(m.manager(), m.parameters(), opt, 1.0);
       TrainStep.Result bad = stepper.run(1, (s, i) -> obj.microLoss(s, w, i).mul(Float.NaN), 1e-2);
@@ -179,7 +181,7 @@ class TrainStepTest {
   void clippingScalesTheGradientToTheLimit() {
     try (CausalLM m = model();
         AdamW opt = new AdamW(m.parameters(), 0.9, 0.999, 1e-8, 0.0)) {
-      SftObjective obj = new SftObjective(m, 0, Normalization.PER_TOKEN);
+      SftObjective obj = new SftObjective(m, 0, Aggregation.PER_TOKEN);
       SftObjective.SftWindow w = obj.window(List.of(data(4)));
       // the loss times 1000 has a gradient norm far above the clip; grad_norm is reported before
       // clipping
