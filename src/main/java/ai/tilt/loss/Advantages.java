@@ -277,6 +277,19 @@ public final class Advantages {
    */
   public static float[][] tokenRewardsWithKl(
       double[] sequenceRewards, float[][] logps, float[][] refLogps, double klCoef) {
+    return tokenRewardsWithKl(sequenceRewards, logps, refLogps, klCoef, Kl.Estimator.K1);
+  }
+
+  /**
+   * {@link #tokenRewardsWithKl} with another per-token KL estimate in the penalty: k1 = d, k2 = d^2
+   * / 2, k3 = exp(-d) + d - 1, with d = logp - ref (see {@link Kl}).
+   */
+  public static float[][] tokenRewardsWithKl(
+      double[] sequenceRewards,
+      float[][] logps,
+      float[][] refLogps,
+      double klCoef,
+      Kl.Estimator estimator) {
     require(klCoef >= 0 && Double.isFinite(klCoef), "kl coefficient must be >= 0, got " + klCoef);
     require(
         sequenceRewards.length == logps.length && logps.length == refLogps.length,
@@ -304,8 +317,32 @@ public final class Advantages {
               + " reference logps");
       out[b] = new float[n];
       for (int t = 0; t < n; t++) {
-        double r = -klCoef * ((double) logps[b][t] - refLogps[b][t]);
+        double d = (double) logps[b][t] - refLogps[b][t];
+        double kl =
+            switch (estimator) {
+              case K1 -> d;
+              case K2 -> 0.5 * d * d;
+              case K3 -> Math.exp(-d) + d - 1;
+            };
+        double r = -klCoef * kl;
         out[b][t] = (float) (t == n - 1 ? r + sequenceRewards[b] : r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Discounted returns of per-token rewards, G_t = r_t + gamma G_{t+1} within each row (REINFORCE's
+   * return-to-go; OpenRLHF's {@code get_cumulative_returns}).
+   */
+  public static float[][] cumulativeReturns(float[][] tokenRewards, double gamma) {
+    float[][] out = new float[tokenRewards.length][];
+    for (int b = 0; b < tokenRewards.length; b++) {
+      out[b] = new float[tokenRewards[b].length];
+      double g = 0;
+      for (int t = tokenRewards[b].length - 1; t >= 0; t--) {
+        g = tokenRewards[b][t] + gamma * g;
+        out[b][t] = (float) g;
       }
     }
     return out;

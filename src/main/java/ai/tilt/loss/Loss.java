@@ -11,8 +11,8 @@ import java.util.List;
  * hyperparameters and computes its loss as a pure function of log-probs (no model, optimizer or
  * I/O); the trainer branches on the kind through {@link #match}, never on the type: {@link Sft}, a
  * {@link GroupLoss} (every preference loss), the {@link RewardModelLoss} or a {@link
- * PolicyGradientLoss} (on-policy REINFORCE, RLOO, GRPO, PPO). Omitted keys take the record's
- * defaults; out-of-range values fail naming the key ({@code loss.beta must be > 0}).
+ * PolicyGradientLoss} (on-policy REINFORCE, RLOO, GRPO, PPO, REINFORCE++). Omitted keys take the
+ * record's defaults; out-of-range values fail naming the key ({@code loss.beta must be > 0}).
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({
@@ -31,7 +31,8 @@ import java.util.List;
   @JsonSubTypes.Type(value = Reinforce.class, name = "reinforce"),
   @JsonSubTypes.Type(value = Rloo.class, name = "rloo"),
   @JsonSubTypes.Type(value = Grpo.class, name = "grpo"),
-  @JsonSubTypes.Type(value = Ppo.class, name = "ppo")
+  @JsonSubTypes.Type(value = Ppo.class, name = "ppo"),
+  @JsonSubTypes.Type(value = ReinforcePlusPlus.class, name = "reinforce_plus_plus")
 })
 public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss, PolicyGradientLoss {
   /** The name used in recipes. */

@@ -20,7 +20,8 @@ package ai.tilt.loss;
  * {@code kl} (mean KL estimate against the reference, when one is given), and for PPO {@code
  * value_loss} and {@code value_clip_ratio}.
  */
-public sealed interface PolicyGradientLoss extends Loss permits Reinforce, Rloo, Grpo, Ppo {
+public sealed interface PolicyGradientLoss extends Loss
+    permits Reinforce, Rloo, Grpo, Ppo, ReinforcePlusPlus {
   /**
    * The per-token loss and metrics of a micro-batch.
    *

@@ -133,7 +133,15 @@ class BanditTest {
 
   @ParameterizedTest
   @ValueSource(
-      strings = {"{type: dpo, beta: 0.1}", "reinforce", "rloo", "{type: grpo, beta: 0.0}", "ppo"})
+      strings = {
+        "{type: dpo, beta: 0.1}",
+        "reinforce",
+        "rloo",
+        "{type: grpo, beta: 0.0}",
+        "ppo",
+        "reinforce_plus_plus",
+        "{type: grpo, beta: 0.0, importance_sampling_level: sequence}"
+      })
   void onPolicyMethodsFindThePeakTheReferenceRarelyVisits(String loss) throws IOException {
     JsonNode eval = run("bandit-" + loss.replaceAll("[^a-z]", ""), loss, 1e-2, 25);
     double ref = eval.get("eval/reference_reward").asDouble();
