@@ -47,7 +47,9 @@ public final class DataCommand implements Runnable {
             + " byte-identical file.",
         "SFT tasks: count (\"Count from 7:\" -> \" 8 9 10 11 12\"), reverse, copy, arith"
             + " (\"Add 23+45=\" -> \" 68\"), mixed (a task per line), length (\"Count the cats:\" ->"
-            + " \" 1 2 3 4 5 6\", 1 to 11 numbers, mode 6: the paper lab's length task).",
+            + " \" 1 2 3 4 5 6\", 1 to 11 numbers, mode 6: the paper lab's length task), reason"
+            + " (\"Ann has 13 pens, gets 4 and gives away 9. How many pens?\" ->"
+            + " \" 13+4=17. 17-9=8. #### 8\", with \"answer\": \"8\").",
         "Preference tasks (--kind pairs, unpaired or lists): count, reverse, sort, mixed; the"
             + " rejected response is the right one with two items swapped, a number skipped or"
             + " repeated."
@@ -71,8 +73,8 @@ public final class DataCommand implements Runnable {
         required = true,
         paramLabel = "NAME",
         description =
-            "sft: count, reverse, copy, arith, mixed or length; preference kinds: count,"
-                + " reverse, sort or mixed")
+            "sft: count, reverse, copy, arith, mixed, length or reason; preference kinds:"
+                + " count, reverse, sort or mixed")
     String task;
 
     @Option(
@@ -116,6 +118,13 @@ public final class DataCommand implements Runnable {
         description = "eval lines with --eval-out (default: ${DEFAULT-VALUE})")
     int evalN;
 
+    @Option(
+        names = "--prompts-only",
+        description =
+            "sft: write {\"prompt\", \"answer\"} (or a user message and \"answer\") for"
+                + " on-policy training, the prompts those of the SFT lines with the same seed")
+    boolean promptsOnly;
+
     @Override
     public Integer call() {
       SynthData.Kind k;
@@ -136,6 +145,10 @@ public final class DataCommand implements Runnable {
       if (n < 1) {
         throw new CommandLine.ParameterException(spec.commandLine(), "--n must be at least 1");
       }
+      if (promptsOnly && k != SynthData.Kind.SFT) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--prompts-only needs --kind sft");
+      }
       if (evalOut != null && evalN < 1) {
         throw new CommandLine.ParameterException(spec.commandLine(), "--eval-n must be at least 1");
       }
@@ -144,9 +157,9 @@ public final class DataCommand implements Runnable {
       List<String> eval = null;
       try {
         if (k == SynthData.Kind.SFT) {
-          train = SynthData.lines(sftTask, f, n, seed);
+          train = SynthData.lines(sftTask, f, n, seed, promptsOnly);
           if (evalOut != null) {
-            eval = SynthData.lines(sftTask, f, evalN, SynthData.evalSeed(seed));
+            eval = SynthData.lines(sftTask, f, evalN, SynthData.evalSeed(seed), promptsOnly);
           }
         } else {
           train = PreferenceSynth.preferenceLines(k, prefTask, f, n, seed);

@@ -26,8 +26,17 @@ import java.util.stream.Collectors;
  * arith} ("Add 23+45=" -> " 68") and {@code mixed} (each line a task drawn uniformly, length
  * excepted). {@code length} is count with answers of varied length, 1 + Binomial(10, 1/2) numbers
  * (1 to 11, mode 6, p(1) = 1/1024): the paper lab's synthetic length task (Tajwar et al., 2024,
- * section 5), whose Min Length optimum lies where the model trained on it rarely goes. Completions
- * start with a space so that a text prompt and its completion tokenise as they read.
+ * section 5), whose Min Length optimum lies where the model trained on it rarely goes. {@code
+ * reason} is two- and three-step word problems with a worked solution ending "#### 8" ({@link
+ * WordProblems}). Completions start with a space so that a text prompt and its completion tokenise
+ * as they read.
+ *
+ * <p>Every item has an answer a reward can check ({@link Item#answer}): the completion without its
+ * leading space, or for reason the final number alone. Reason's SFT lines carry it as a string
+ * field {@code answer}, as GSM8K does; prompt-only lines ({@link #lines(Task, Format, int, long,
+ * boolean)}) carry it for every task, for on-policy runs with an exact-match or math reward. The
+ * other tasks' SFT lines leave it out, so the files written before it existed are written again
+ * byte for byte.
  *
  * <p>Line {@code i} of a file depends only on (task, format, seed) and the lines before it, drawn
  * from one {@link SplittableRandom}, so the same arguments give a byte-identical file on any JVM.
@@ -58,7 +67,8 @@ public final class SynthData {
     COPY,
     ARITH,
     MIXED,
-    LENGTH;
+    LENGTH,
+    REASON;
 
     /** The task of a command-line name, case-insensitive. */
     public static Task parse(String name) {
@@ -91,8 +101,18 @@ public final class SynthData {
     }
   }
 
-  /** One task instance; the completion starts with a space. */
-  public record Item(String prompt, String completion) {}
+  /**
+   * One task instance; the completion starts with a space.
+   *
+   * @param answer what a correct completion must say: the completion without its leading space, or
+   *     less where the completion also shows its working
+   */
+  public record Item(String prompt, String completion, String answer) {
+    /** An item whose answer is the whole completion. */
+    public Item(String prompt, String completion) {
+      this(prompt, completion, completion.substring(1));
+    }
+  }
 
   /** Draws one item of a task. */
   public static Item item(Task task, SplittableRandom random) {
@@ -130,8 +150,7 @@ public final class SynthData {
       case LENGTH:
         {
           // Counting from 1, the last number is the length: a small reward model can read it off
-          // the
-          // last token, as the paper's 1.4B ones could measure the length of free text.
+          // the last token, as the paper's 1.4B ones could measure the length of free text.
           String what = WORDS[random.nextInt(WORDS.length)];
           int n = 1;
           for (int t = 0; t < LENGTH_TRIALS; t++) {
@@ -143,6 +162,8 @@ public final class SynthData {
           }
           return new Item("Count the " + what + "s:", c.toString());
         }
+      case REASON:
+        return WordProblems.item(random);
       case MIXED:
         {
           Task[] plain = {Task.COUNT, Task.REVERSE, Task.COPY, Task.ARITH};
@@ -166,27 +187,45 @@ public final class SynthData {
 
   /** The JSON lines (without line breaks) of {@code n} items drawn from {@code seed}. */
   public static List<String> lines(Task task, Format format, int n, long seed) {
+    return lines(task, format, n, seed, false);
+  }
+
+  /**
+   * The JSON lines of {@code n} items drawn from {@code seed}; with {@code promptsOnly} each holds
+   * the prompt and its {@code answer} but no completion, for on-policy training. Line {@code i}'s
+   * prompt is the same either way.
+   */
+  public static List<String> lines(
+      Task task, Format format, int n, long seed, boolean promptsOnly) {
     if (n < 1) {
       throw new IllegalArgumentException("n must be at least 1, got " + n);
     }
     SplittableRandom random = new SplittableRandom(seed);
     List<String> out = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      out.add(json(item(task, random), format));
+      Item item = item(task, random);
+      out.add(json(item, format, promptsOnly, promptsOnly || task == Task.REASON));
     }
     return out;
   }
 
-  private static String json(Item item, Format format) {
+  private static String json(Item item, Format format, boolean promptOnly, boolean withAnswer) {
     ObjectNode o = Jsonl.mapper().createObjectNode();
     if (format == Format.PROMPT_COMPLETION) {
       o.put("prompt", item.prompt());
-      o.put("completion", item.completion());
+      if (!promptOnly) {
+        o.put("completion", item.completion());
+      }
     } else {
       // The template separates the turns, so the answer drops its leading space.
       var msgs = o.putArray("messages");
       msgs.addObject().put("role", "user").put("content", item.prompt());
-      msgs.addObject().put("role", "assistant").put("content", item.completion().substring(1));
+      if (!promptOnly) {
+        msgs.addObject().put("role", "assistant").put("content", item.completion().substring(1));
+      }
+    }
+    if (withAnswer) {
+      o.put("answer", item.answer());
     }
     return json(o);
   }

@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.cli.DataCommand;
 import ai.tilt.tokenizer.ByteLevelBpe;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -81,6 +83,79 @@ class DataCommandTest {
     for (String line : Files.readAllLines(a)) {
       assertTrue(line.startsWith("{\"messages\":[{\"role\":\"user\",\"content\":\"Add "), line);
     }
+  }
+
+  @Test
+  void synthReasonWritesAnswersAndPromptsOnlyWritesNoCompletions() throws IOException {
+    Path sft = tmp.resolve("reason.jsonl");
+    Path prompts = tmp.resolve("reason-prompts.jsonl");
+    Path evalPrompts = tmp.resolve("reason-eval-prompts.jsonl");
+    assertEquals(
+        0,
+        run("synth", "--task", "reason", "--n", "20", "--seed", "4", "--out", sft.toString())
+            .code());
+    Run r =
+        run(
+            "synth",
+            "--task",
+            "reason",
+            "--n",
+            "20",
+            "--seed",
+            "4",
+            "--prompts-only",
+            "--out",
+            prompts.toString(),
+            "--eval-out",
+            evalPrompts.toString(),
+            "--eval-n",
+            "5");
+    assertEquals(0, r.code(), r.err());
+    List<String> s = Files.readAllLines(sft);
+    List<String> p = Files.readAllLines(prompts);
+    assertEquals(20, p.size());
+    for (int i = 0; i < s.size(); i++) {
+      JsonNode a = Jsonl.mapper().readTree(s.get(i));
+      JsonNode b = Jsonl.mapper().readTree(p.get(i));
+      assertEquals(List.of("prompt", "completion", "answer"), names(a));
+      assertEquals(List.of("prompt", "answer"), names(b));
+      assertEquals(a.get("prompt"), b.get("prompt"));
+      assertEquals(a.get("answer"), b.get("answer"));
+      String answer = a.get("answer").asText();
+      assertTrue(a.get("completion").asText().endsWith(" #### " + answer), s.get(i));
+    }
+    assertEquals(
+        String.join(
+                "\n",
+                SynthData.lines(
+                    SynthData.Task.REASON,
+                    SynthData.Format.PROMPT_COMPLETION,
+                    5,
+                    SynthData.evalSeed(4),
+                    true))
+            + "\n",
+        Files.readString(evalPrompts));
+    Run pairs =
+        run(
+            "synth",
+            "--kind",
+            "pairs",
+            "--task",
+            "count",
+            "--n",
+            "3",
+            "--prompts-only",
+            "--out",
+            tmp.resolve("y").toString());
+    assertEquals(2, pairs.code());
+    assertTrue(pairs.err().contains("--prompts-only needs --kind sft"), pairs.err());
+    assertFalse(Files.exists(tmp.resolve("y")));
+  }
+
+  private static List<String> names(JsonNode o) {
+    List<String> out = new ArrayList<>();
+    o.fieldNames().forEachRemaining(out::add);
+    return out;
   }
 
   @Test

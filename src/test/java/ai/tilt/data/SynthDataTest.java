@@ -177,10 +177,12 @@ class SynthDataTest {
   @Test
   void namesAreParsedWithHelpfulErrors() {
     assertEquals(Task.ARITH, Task.parse("arith"));
+    assertEquals(Task.REASON, Task.parse("Reason"));
     assertEquals(Format.MESSAGES, Format.parse("messages"));
     assertEquals(Format.PROMPT_COMPLETION, Format.parse("prompt-completion"));
     assertEquals(
-        "unknown task 'sort' (expected one of count, reverse, copy, arith, mixed, length)",
+        "unknown task 'sort' (expected one of count, reverse, copy, arith, mixed, length,"
+            + " reason)",
         assertThrows(IllegalArgumentException.class, () -> Task.parse("sort")).getMessage());
     assertThrows(
         IllegalArgumentException.class, () -> SynthData.lines(Task.COUNT, Format.MESSAGES, 0, 1));
