@@ -25,8 +25,11 @@ import java.util.List;
   @JsonSubTypes.Type(value = RegexMatch.class, name = "regex"),
   @JsonSubTypes.Type(value = Contains.class, name = "contains"),
   @JsonSubTypes.Type(value = ExactMatch.class, name = "exact_match"),
+  @JsonSubTypes.Type(value = MathReward.class, name = "math"),
   @JsonSubTypes.Type(value = ModelReward.class, name = "model"),
-  @JsonSubTypes.Type(value = HttpReward.class, name = "http")
+  @JsonSubTypes.Type(value = HttpReward.class, name = "http"),
+  @JsonSubTypes.Type(value = Overlong.class, name = "overlong"),
+  @JsonSubTypes.Type(value = RewardSum.class, name = "sum")
 })
 public sealed interface RewardSpec
     permits MinLength,
@@ -36,8 +39,11 @@ public sealed interface RewardSpec
         RegexMatch,
         Contains,
         ExactMatch,
+        MathReward,
         ModelReward,
-        HttpReward {
+        HttpReward,
+        Overlong,
+        RewardSum {
   /** The name used in recipes. */
   String type();
 
