@@ -1,6 +1,7 @@
 package ai.tilt.reward;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * Scores sampled completions: the reward of on-policy training (the paper's Algorithm 1, step 3)
@@ -23,6 +24,20 @@ public interface Reward extends AutoCloseable {
    * @throws RewardException when an item cannot be scored (its index and the reason are named)
    */
   double[] score(List<RewardInput> batch);
+
+  /**
+   * The rewards and, for a reward made of several ({@link RewardSum}), each part's own unweighted
+   * scores by its logged name; a single reward has no parts.
+   *
+   * @param total {@code batch.size()} rewards, as {@link #score} gives
+   * @param parts each part's scores, in order; empty for a single reward
+   */
+  record Scores(double[] total, Map<String, double[]> parts) {}
+
+  /** {@link #score} with each part's own scores (see {@link Scores}). */
+  default Scores scoreParts(List<RewardInput> batch) {
+    return new Scores(score(batch), Map.of());
+  }
 
   /** Frees what the reward holds; a no-op unless overridden. */
   @Override

@@ -105,6 +105,21 @@ final class Collector {
       Settings cfg,
       Reward reward,
       GroupGenerator generator) {
+    return collect(iteration, 0, all, mine, cfg, reward, generator);
+  }
+
+  /**
+   * {@link #collect} of dynamic sampling's extra round {@code round} (0: the iteration's own
+   * prompts), whose samples draw from the round's own streams.
+   */
+  Rollout collect(
+      long iteration,
+      int round,
+      List<PromptSet.Prompt> all,
+      int[] mine,
+      Settings cfg,
+      Reward reward,
+      GroupGenerator generator) {
     long t0 = System.nanoTime();
     List<PromptSet.Prompt> prompts = new ArrayList<>(mine.length);
     for (int g : mine) {
@@ -118,7 +133,10 @@ final class Collector {
     double[] labels = null;
     if (cfg.source() == Online.Source.ON_POLICY) {
       List<long[]> inputs = inputs(prompts);
-      long[] everySeed = streams.groupSeeds(iteration, all.size());
+      long[] everySeed =
+          round == 0
+              ? streams.groupSeeds(iteration, all.size())
+              : streams.extraRoundSeeds(iteration, round, all.size());
       long[] groupSeeds = new long[mine.length];
       for (int i = 0; i < mine.length; i++) {
         groupSeeds[i] = everySeed[mine[i]];
@@ -168,7 +186,9 @@ final class Collector {
       in.add(new RewardInput(p.record(), p.text(), p.ids(), texts[r], completions[r], finished[r]));
     }
     // labelled offline data keeps its labels (D_pref's, in the paper); everything else is scored
-    double[] rewards = labels != null ? labels : reward.score(in);
+    Reward.Scores scores =
+        labels != null ? new Reward.Scores(labels, Map.of()) : reward.scoreParts(in);
+    double[] rewards = scores.total();
     if (rewards.length != rows) {
       throw new IllegalStateException(
           "the reward returned " + rewards.length + " scores for " + rows + " completions");
@@ -196,7 +216,17 @@ final class Collector {
     timings.put("timing/reference_s", (t4 - t3) / 1e9);
     timings.put("perf/generated_tokens_per_s", generated / Math.max(1e-9, (t1 - t0) / 1e9));
     return new Rollout(
-        iteration, prompts, c, completions, finished, samplingLogps, old, ref, rewards, texts);
+        iteration,
+        prompts,
+        c,
+        completions,
+        finished,
+        samplingLogps,
+        old,
+        ref,
+        rewards,
+        scores.parts(),
+        texts);
   }
 
   /** The ids that end a completion. */

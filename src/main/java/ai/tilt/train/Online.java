@@ -49,7 +49,28 @@ public record Online(
     @Doc(
             "policy-gradient losses: a completion cut at max_new_tokens trains nothing (DAPO's overlong"
                 + " filtering; TRL's mask_truncated_completions; default false)")
-        Boolean maskTruncatedCompletions) {
+        Boolean maskTruncatedCompletions,
+    @Doc(
+            "drop prompts whose C rewards all agree and sample more rounds of B prompts until B"
+                + " informative ones are found (DAPO; verl's filter_groups): {max_extra_rounds: 4};"
+                + " null: off")
+        DynamicRounds dynamicSampling) {
+
+  /**
+   * The settings of DAPO's dynamic sampling ({@link DynamicSampling}).
+   *
+   * @param maxExtraRounds the most rounds of B more prompts an iteration samples (default 4)
+   */
+  public record DynamicRounds(
+      @Doc("the most rounds of B more prompts an iteration samples (default 4)")
+          Integer maxExtraRounds) {
+    public DynamicRounds {
+      maxExtraRounds = maxExtraRounds == null ? 4 : maxExtraRounds;
+      require(
+          maxExtraRounds >= 0,
+          "online.dynamic_sampling.max_extra_rounds must be >= 0, got " + maxExtraRounds);
+    }
+  }
 
   /** Where an iteration's responses come from. */
   public enum Source {

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.InvalidTypeIdException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -289,8 +290,39 @@ public final class RecipeLoader {
       JsonNode value = node == null ? null : node.get(keys[keys.length - 1]);
       if (node instanceof ObjectNode parent && value != null && value.isTextual()) {
         parent.putObject(keys[keys.length - 1]).put("type", value.asText());
+      } else if (node instanceof ObjectNode parent
+          && value != null
+          && value.isArray()
+          && dotted.endsWith("reward")) {
+        parent.set(keys[keys.length - 1], rewardList(value));
       }
     }
+  }
+
+  /**
+   * A reward list, {@code [{type: math, weight: 2}, overlong]}, as the {@code sum} reward it means:
+   * each item's {@code weight} and {@code name} go to its term, the rest is its reward.
+   */
+  private static ObjectNode rewardList(JsonNode items) {
+    ObjectNode sum = YAML.createObjectNode().put("type", "sum");
+    ArrayNode terms = sum.putArray("terms");
+    for (JsonNode item : items) {
+      ObjectNode term = terms.addObject();
+      if (item.isTextual()) {
+        term.putObject("reward").put("type", item.asText());
+      } else if (item instanceof ObjectNode o) {
+        ObjectNode reward = o.deepCopy();
+        for (String k : List.of("name", "weight")) {
+          if (reward.has(k)) {
+            term.set(k, reward.remove(k));
+          }
+        }
+        term.set("reward", reward);
+      } else {
+        term.set("reward", item); // binding names what is wrong with it
+      }
+    }
+    return sum;
   }
 
   private static void applyOverride(ObjectNode tree, String override) {

@@ -78,6 +78,16 @@ final class RecipeRules {
         t.maxSteps() == 0 && t.epochs() == null,
         "train.max_steps and train.epochs do not apply to an on-policy run, whose length is"
             + " online.iterations (each makes online.reuse x ceil(B / M) steps)");
+    if (o.dynamicSampling() != null) {
+      require(
+          o.source() == Online.Source.ON_POLICY && o.samplesPerPrompt() >= 2,
+          "online.dynamic_sampling samples more prompts when a group's rewards all agree: it needs"
+              + " online.source on_policy and samples_per_prompt >= 2");
+      require(
+          !(o.generator() instanceof GeneratorSpec.Server s && s.overlap()),
+          "online.dynamic_sampling does not work with online.generator.overlap: true, which"
+              + " samples the next iteration before this one knows how many rounds it needs");
+    }
     if (o.generator() instanceof GeneratorSpec.Server s) {
       require(
           o.source() == Online.Source.ON_POLICY,

@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One iteration's rollout, the typed record that passes from collection to scoring to the update
@@ -19,6 +20,8 @@ import java.util.List;
  *     pass without a graph (the denominators of importance ratios)
  * @param refLogps [B*C][L_r] log-probs under the frozen reference
  * @param rewards [B*C] the reward of each row, the missing-EOS penalty included, before any KL term
+ * @param rewardParts [B*C] each part's own scores of a reward list, by its logged name (empty for
+ *     one reward)
  * @param texts [B*C] decoded completions (null without a tokenizer)
  */
 public record Rollout(
@@ -31,6 +34,7 @@ public record Rollout(
     float[][] oldLogps,
     float[][] refLogps,
     double[] rewards,
+    Map<String, double[]> rewardParts,
     String[] texts) {
 
   public int rows() {

@@ -9,7 +9,9 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The rollout of a data-parallel iteration: worker r collects its contiguous block of the
@@ -52,6 +54,10 @@ final class RolloutShards {
     float[][] old = new float[rows][];
     float[][] ref = new float[rows][];
     double[] rewards = new double[rows];
+    Map<String, double[]> rewardParts = new LinkedHashMap<>();
+    for (String name : mine.rewardParts().keySet()) {
+      rewardParts.put(name, new double[rows]);
+    }
     String[] texts = new String[rows];
     for (int r = 0; r < parts.size(); r++) {
       int[] own = mine(prompts.size(), r, group.size());
@@ -71,6 +77,9 @@ final class RolloutShards {
             old[row] = floats(in);
             ref[row] = floats(in);
             rewards[row] = in.readDouble();
+            for (double[] part : rewardParts.values()) {
+              part[row] = in.readDouble();
+            }
             texts[row] = in.readBoolean() ? new String(bytes(in), StandardCharsets.UTF_8) : null;
           }
         }
@@ -79,7 +88,17 @@ final class RolloutShards {
       }
     }
     return new Rollout(
-        mine.iteration(), prompts, c, completions, finished, sampling, old, ref, rewards, texts);
+        mine.iteration(),
+        prompts,
+        c,
+        completions,
+        finished,
+        sampling,
+        old,
+        ref,
+        rewards,
+        rewardParts,
+        texts);
   }
 
   private static byte[] encode(Rollout r) {
@@ -98,6 +117,9 @@ final class RolloutShards {
         writeFloats(out, r.oldLogps()[row]);
         writeFloats(out, r.refLogps()[row]);
         out.writeDouble(r.rewards()[row]);
+        for (double[] part : r.rewardParts().values()) {
+          out.writeDouble(part[row]);
+        }
         String text = r.texts() == null ? null : r.texts()[row];
         out.writeBoolean(text != null);
         if (text != null) {

@@ -178,30 +178,27 @@ final class RolloutSource implements IterationSource {
   public IterationPlan collect(long iteration, TrainerState state) {
     long t0 = System.nanoTime();
     List<PromptSet.Prompt> prompts = nextPrompts(iteration);
-    Rollout rollout;
     long staleness = 0;
     double syncSeconds = 0;
-    // each worker collects its share of the prompts, then every worker has all of them
-    int[] mine = RolloutShards.mine(prompts.size(), group.rank(), group.size());
-    if (server == null) {
-      Rollout own =
-          collector.collect(
-              iteration,
-              prompts,
-              mine,
-              cfg.collection(),
-              reward,
-              new Generator(policy.model(), collector.eosIds()));
-      rollout = RolloutShards.gather(group, own, prompts);
-    } else {
-      ServerSampling.Turn turn = agreed(() -> server.begin(iteration));
-      // (agreed: no worker samples before rank 0 has sent the servers the iteration's weights)
-      Rollout own =
-          agreed(
-              () ->
-                  collector.collect(
-                      iteration, prompts, mine, cfg.collection(), reward, turn.generator()));
-      rollout = RolloutShards.gather(group, own, prompts);
+    ServerSampling.Turn turn = server == null ? null : agreed(() -> server.begin(iteration));
+    // (agreed: no worker samples before rank 0 has sent the servers the iteration's weights)
+    Map<String, Double> timings = new LinkedHashMap<>();
+    List<Rollout> rounds = new ArrayList<>();
+    rounds.add(round(iteration, 0, prompts, turn, timings));
+    Rollout rollout = rounds.get(0);
+    Map<String, Double> dynamic = Map.of();
+    if (cfg.dynamicSampling() != null) {
+      int b = cfg.promptsPerIteration();
+      for (int k = 1;
+          k <= cfg.dynamicSampling().maxExtraRounds() && !DynamicSampling.enough(rounds, b);
+          k++) {
+        rounds.add(round(iteration, k, extraPrompts(iteration, k), turn, timings));
+      }
+      DynamicSampling.Selected selected = DynamicSampling.select(rounds, b);
+      rollout = selected.rollout();
+      dynamic = selected.metrics();
+    }
+    if (server != null) {
       ServerSampling.Next next = null;
       if (serverSpec().overlap() && iteration + 1 < cfg.iterations()) {
         List<long[]> inputs = Collector.inputs(nextPrompts(iteration + 1));
@@ -216,7 +213,8 @@ final class RolloutSource implements IterationSource {
       syncSeconds = turn.syncSeconds() + server.end(iteration, next);
     }
     Map<String, Double> metrics = new LinkedHashMap<>(RolloutStats.of(rollout));
-    metrics.putAll(collector.timings());
+    metrics.putAll(timings);
+    metrics.putAll(dynamic);
     if (server != null) {
       metrics.put("sampling/staleness", (double) staleness);
       metrics.put("timing/weight_sync_s", syncSeconds);
@@ -254,6 +252,55 @@ final class RolloutSource implements IterationSource {
         after.toMap(),
         (System.nanoTime() - t0) / 1e9,
         metrics);
+  }
+
+  /**
+   * One round of collection: each worker collects its block of {@code prompts} (round 0: the
+   * iteration's own; dynamic sampling's extra rounds: their own prompts and streams), then every
+   * worker gathers all of them. Stage times add up over the rounds.
+   */
+  private Rollout round(
+      long iteration,
+      int round,
+      List<PromptSet.Prompt> prompts,
+      ServerSampling.Turn turn,
+      Map<String, Double> timings) {
+    int[] mine = RolloutShards.mine(prompts.size(), group.rank(), group.size());
+    Rollout own =
+        turn == null
+            ? collector.collect(
+                iteration,
+                round,
+                prompts,
+                mine,
+                cfg.collection(),
+                reward,
+                new Generator(policy.model(), collector.eosIds()))
+            : agreed(
+                () ->
+                    collector.collect(
+                        iteration,
+                        round,
+                        prompts,
+                        mine,
+                        cfg.collection(),
+                        reward,
+                        turn.generator()));
+    for (Map.Entry<String, Double> t : collector.timings().entrySet()) {
+      timings.merge(
+          t.getKey(), t.getValue(), t.getKey().startsWith("timing/") ? Double::sum : (a, b) -> b);
+    }
+    return RolloutShards.gather(group, own, prompts);
+  }
+
+  /** Dynamic sampling's extra round k: B training prompts from the round's own permutation. */
+  List<PromptSet.Prompt> extraPrompts(long iteration, int round) {
+    long[] order = streams.extraRoundPrompts(iteration, round, trainPrompts.size());
+    List<PromptSet.Prompt> out = new ArrayList<>();
+    for (int i = 0; i < cfg.promptsPerIteration(); i++) {
+      out.add(trainPrompts.get((int) order[i % order.length]));
+    }
+    return out;
   }
 
   /**

@@ -32,6 +32,18 @@ final class RolloutStats {
     m.put("objective/entropy", nll / Math.max(1, tokens));
     m.put("completions/mean_length", tokens / rows);
     m.put("completions/eos_rate", finished / rows);
+    for (Map.Entry<String, double[]> part : r.rewardParts().entrySet()) {
+      double mean = 0;
+      for (double v : part.getValue()) {
+        mean += v / rows;
+      }
+      double sq = 0;
+      for (double v : part.getValue()) {
+        sq += (v - mean) * (v - mean) / rows;
+      }
+      m.put("rewards/" + part.getKey() + "/mean", mean);
+      m.put("rewards/" + part.getKey() + "/std", Math.sqrt(sq));
+    }
     return m;
   }
 

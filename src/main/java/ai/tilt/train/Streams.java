@@ -55,6 +55,30 @@ public record Streams(long seed) {
     return out;
   }
 
+  /**
+   * Dynamic sampling's extra round {@code round} (>= 1) of an iteration: its own root, so its
+   * prompts and samples are a pure function of (seed, iteration, round) and a resumed run draws
+   * them again alike.
+   */
+  long extraRound(long iteration, int round) {
+    return iteration(iteration) ^ round * 0xD1B54A32D192ED03L;
+  }
+
+  /** The group seeds of an extra round's prompts (see {@link #groupSeeds}). */
+  long[] extraRoundSeeds(long iteration, int round, int prompts) {
+    long root = extraRound(iteration, round);
+    long[] out = new long[prompts];
+    for (int g = 0; g < prompts; g++) {
+      out[g] = Generator.groupSeed(root, g);
+    }
+    return out;
+  }
+
+  /** Which training prompts an extra round draws: a permutation of the {@code n} prompts. */
+  long[] extraRoundPrompts(long iteration, int round, int n) {
+    return Batches.order(n, extraRound(iteration, round) ^ 0x64796E616D6963L, 0);
+  }
+
   /** Pass {@code pass} over an iteration's items visits them in this order. */
   public PassOrder passOrder(long iteration) {
     return new PassOrder(iteration(iteration));

@@ -92,6 +92,8 @@ class RewardBindingTest {
     minimal.put("contains", ", text: Paris");
     minimal.put("model", ", path: rm");
     minimal.put("http", ", url: 'https://example.org/r', headers: {X-Key: v}");
+    minimal.put("overlong", ", max_length: 8, buffer: 2");
+    minimal.put("sum", ", terms: [{weight: 2, reward: {type: min_length}}]");
     for (String name : RewardSpec.names()) {
       Holder h = bind("reward: {type: " + name + minimal.getOrDefault(name, "") + "}\n");
       assertEquals(name, h.reward().type());
@@ -103,7 +105,7 @@ class RewardBindingTest {
       assertEquals(h.reward(), again.reward(), yaml);
       assertEquals(RecipeLoader.flatten(h), RecipeLoader.flatten(again));
     }
-    assertEquals(9, RewardSpec.names().size());
+    assertEquals(12, RewardSpec.names().size());
   }
 
   static com.fasterxml.jackson.databind.JsonNode readTree(String yaml) {

@@ -222,6 +222,80 @@ class BanditTest {
   }
 
   /**
+   * Dynamic sampling on the bandit with a narrow bump (width 0.5: every action more than 13 from 70
+   * scores exactly 0, so most groups of 2 agree): the uninformative groups are dropped and more
+   * rounds sampled, what it did is logged each iteration, and a run stopped after iteration 2 and
+   * resumed equals the uninterrupted one (the extra rounds draw from their own streams).
+   */
+  @Test
+  void dynamicSamplingDropsAgreeingGroupsAndResumesExactly() throws IOException {
+    int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    ai.djl.pytorch.jni.JniUtils.setNumThreads(1); // bitwise-reproducible kernels
+    try {
+      String yaml =
+          String.join(
+              "\n",
+              "name: dynamic",
+              "model: {path: '" + reference + "'}",
+              "data: {train: '" + prompts + "'}",
+              "train: {lr: 1.0e-2, micro_batch_size: 8}",
+              "loss: {type: grpo, beta: 0}",
+              "online: {prompts_per_iteration: 8, samples_per_prompt: 2, minibatch_size: 4,"
+                  + " iterations: 4, max_new_tokens: 1, reward: {type: bump, center: 70, width:"
+                  + " 0.5}, dynamic_sampling: {max_extra_rounds: 2}}",
+              "checkpoint: {every_steps: 0, keep_last: 0}",
+              "");
+      Recipe r =
+          RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "dynamic");
+      PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+      List<Double> whole;
+      try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("dyn-whole"), null, quiet)) {
+        Trainer t = new Trainer(run);
+        whole = StepLosses.follow(t);
+        assertEquals(0, t.train(quiet));
+      }
+      double extraRounds = 0;
+      int iterations = 0;
+      for (String line : Files.readAllLines(tmp.resolve("dyn-whole").resolve("metrics.jsonl"))) {
+        JsonNode n = new ObjectMapper().readTree(line);
+        if (!n.has("sampling/extra_rounds")) {
+          continue;
+        }
+        iterations++;
+        double rounds = n.get("sampling/extra_rounds").asDouble();
+        double short_ = n.get("sampling/uninformative_kept").asDouble();
+        assertTrue(n.get("sampling/dropped_groups_frac").asDouble() > 0, line);
+        assertEquals(rounds * 8 * 2, n.get("sampling/extra_samples").asDouble(), 0.0, line);
+        // a batch still short of informative groups means every allowed round ran
+        assertTrue(short_ == 0 || rounds == 2, line);
+        extraRounds += rounds;
+      }
+      assertEquals(4, iterations);
+      assertTrue(extraRounds > 0, "some iteration needed more rounds");
+      Path split = tmp.resolve("dyn-split");
+      List<Double> joined = new ArrayList<>();
+      try (TrainingRun run = TrainingRun.prepare(r, "x", split, null, quiet)) {
+        Trainer t = new Trainer(run);
+        List<Double> losses = StepLosses.follow(t);
+        t.requestStopAt(4); // the end of iteration 2
+        assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
+        joined.addAll(losses);
+      }
+      Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
+      try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
+        Trainer t = new Trainer(run);
+        List<Double> losses = StepLosses.follow(t);
+        assertEquals(0, t.train(quiet));
+        joined.addAll(losses);
+      }
+      assertEquals(whole, joined);
+      assertEquals(ResumeTest.steps(tmp.resolve("dyn-whole")), ResumeTest.steps(split));
+    } finally {
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+    }
+  }
+
+  /**
    * A NaN/Inf streak in an on-policy run ends as in dataset training: the weights of the last
    * applied update in a complete checkpoint, exit 3, and the resume command in the message.
    */

@@ -41,6 +41,7 @@ class PairBuilderTest {
         lp,
         ref,
         new double[] {1, 3, 3, 0, 2, 2, 2, 2},
+        java.util.Map.of(),
         new String[8]);
   }
 

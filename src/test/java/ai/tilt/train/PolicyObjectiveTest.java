@@ -43,7 +43,17 @@ class PolicyObjectiveTest {
       java.util.Arrays.fill(old[r], -6f); // ratios e^(logp + 6): some clipped, some not
     }
     return new Rollout(
-        0, List.of(a, b), 2, completions, finished, null, old, ref, new double[4], new String[4]);
+        0,
+        List.of(a, b),
+        2,
+        completions,
+        finished,
+        null,
+        old,
+        ref,
+        new double[4],
+        java.util.Map.of(),
+        new String[4]);
   }
 
   private static AdvantageOutput advantages(Rollout r) {

@@ -104,6 +104,35 @@ class RecipeRulesTest {
   }
 
   @Test
+  void dynamicSamplingNeedsGroupsOfSamples() throws IOException {
+    String online = "online: {reward: min_length, dynamic_sampling: {max_extra_rounds: 3}}\n";
+    Recipe r = recipe("loss: grpo\n" + online);
+    r.validate();
+    assertEquals(3, r.online().dynamicSampling().maxExtraRounds());
+    assertEquals(
+        4,
+        recipe("loss: grpo\n" + online, "online.dynamic_sampling={}")
+            .online()
+            .dynamicSampling()
+            .maxExtraRounds());
+    assertTrue(
+        refused("loss: grpo\n" + online, "online.samples_per_prompt=1")
+            .contains("samples_per_prompt >= 2"));
+    assertTrue(refused("loss: grpo\n" + online, "online.source=offline").contains("on_policy"));
+    String server =
+        "online: {reward: min_length, dynamic_sampling: {}, generator: {type: server, url:"
+            + " 'http://h:1', model: p, staleness: 1, overlap: true}}\n";
+    assertTrue(refused("loss: grpo\n" + server).contains("overlap"));
+    String bad =
+        assertThrows(
+                IllegalArgumentException.class,
+                () ->
+                    recipe("loss: grpo\n" + online, "online.dynamic_sampling.max_extra_rounds=-1"))
+            .getMessage();
+    assertTrue(bad.contains("online.dynamic_sampling.max_extra_rounds must be >= 0"), bad);
+  }
+
+  @Test
   void severalWorkersRefuseOverlappedSampling() throws IOException {
     String overlap =
         "online: {reward: min_length, generator: {type: server, url: 'http://h:1', model: p,"
