@@ -51,6 +51,14 @@ public sealed interface Loss permits Sft, GroupLoss, RewardModelLoss, PolicyGrad
     return false;
   }
 
+  /**
+   * Whether the loss weighs sampled tokens by advantages (the policy-gradient losses), so that
+   * token-level knobs apply to it: masking truncated completions, seq_mean_token_sum_norm.
+   */
+  default boolean weighsTokens() {
+    return false;
+  }
+
   /** Whether the loss trains on groups of scored responses (the preference losses). */
   default boolean scoresGroups() {
     return false;

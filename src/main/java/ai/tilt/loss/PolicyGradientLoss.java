@@ -42,6 +42,11 @@ public sealed interface PolicyGradientLoss extends Loss
     return true;
   }
 
+  @Override
+  default boolean weighsTokens() {
+    return true;
+  }
+
   /**
    * The per-token advantages of a collected batch (each loss's own estimator: a baseline, leave one
    * out, group normalisation or GAE), computed once per batch before its updates.

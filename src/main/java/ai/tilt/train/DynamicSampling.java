@@ -119,6 +119,27 @@ final class DynamicSampling {
         texts);
   }
 
+  /** Collects round k of an iteration (0: its own B prompts). */
+  interface Rounds {
+    Rollout collect(int round);
+  }
+
+  /**
+   * The iteration's rollout: round 0, and with dynamic sampling on ({@code cfg} not null) more
+   * rounds until B groups are informative or the rounds allowed have run, then the selection.
+   */
+  static Selected run(Online.DynamicRounds cfg, int b, Rounds rounds) {
+    List<Rollout> got = new ArrayList<>();
+    got.add(rounds.collect(0));
+    if (cfg == null) {
+      return new Selected(got.get(0), Map.of());
+    }
+    for (int k = 1; k <= cfg.maxExtraRounds() && !enough(got, b); k++) {
+      got.add(rounds.collect(k));
+    }
+    return select(got, b);
+  }
+
   /** Whether the rounds so far hold B informative groups. */
   static boolean enough(List<Rollout> rounds, int b) {
     int n = 0;

@@ -12,7 +12,6 @@ import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.InvalidTypeIdException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -73,16 +72,6 @@ public final class RecipeLoader {
           "online.eval_every",
           "eval.every_steps, which counts optimizer steps, not iterations (an iteration makes"
               + " online.reuse x ceil(B / M) steps)");
-
-  /** Keys whose value may be a bare type name: a loss, a reward or a generator. */
-  private static final List<String> SHORTHANDS =
-      List.of(
-          "loss",
-          "reward",
-          "online.reward",
-          "online.gold_reward",
-          "eval.gold_reward",
-          "online.generator");
 
   /**
    * The recipe's sealed choices, bound by their {@code type} key: what each is called in messages,
@@ -190,10 +179,10 @@ public final class RecipeLoader {
    * keys and the same key-naming errors (for sections bound on their own, and their tests).
    */
   public static <T> T bind(ObjectNode tree, List<String> overrides, String origin, Class<T> type) {
-    normaliseShorthands(tree);
+    RecipeShorthands.expand(tree);
     for (String o : overrides) {
       applyOverride(tree, o);
-      normaliseShorthands(tree); // so "loss=dpo" then "loss.beta=0.3" keeps the type
+      RecipeShorthands.expand(tree); // so "loss=dpo" then "loss.beta=0.3" keeps the type
     }
     if (type == Recipe.class) {
       for (Map.Entry<String, String> e : RENAMED.entrySet()) {
@@ -274,55 +263,6 @@ public final class RecipeLoader {
       return "one of " + names;
     }
     return Number.class.isAssignableFrom(type) ? "a number" : type.getSimpleName();
-  }
-
-  /**
-   * {@code loss: sft} is shorthand for {@code loss: {type: sft}}, and likewise {@code reward:
-   * min_length} at each of {@link #SHORTHANDS}.
-   */
-  private static void normaliseShorthands(ObjectNode tree) {
-    for (String dotted : SHORTHANDS) {
-      String[] keys = dotted.split("\\.");
-      JsonNode node = tree;
-      for (int i = 0; i < keys.length - 1 && node != null; i++) {
-        node = node.get(keys[i]);
-      }
-      JsonNode value = node == null ? null : node.get(keys[keys.length - 1]);
-      if (node instanceof ObjectNode parent && value != null && value.isTextual()) {
-        parent.putObject(keys[keys.length - 1]).put("type", value.asText());
-      } else if (node instanceof ObjectNode parent
-          && value != null
-          && value.isArray()
-          && dotted.endsWith("reward")) {
-        parent.set(keys[keys.length - 1], rewardList(value));
-      }
-    }
-  }
-
-  /**
-   * A reward list, {@code [{type: math, weight: 2}, overlong]}, as the {@code sum} reward it means:
-   * each item's {@code weight} and {@code name} go to its term, the rest is its reward.
-   */
-  private static ObjectNode rewardList(JsonNode items) {
-    ObjectNode sum = YAML.createObjectNode().put("type", "sum");
-    ArrayNode terms = sum.putArray("terms");
-    for (JsonNode item : items) {
-      ObjectNode term = terms.addObject();
-      if (item.isTextual()) {
-        term.putObject("reward").put("type", item.asText());
-      } else if (item instanceof ObjectNode o) {
-        ObjectNode reward = o.deepCopy();
-        for (String k : List.of("name", "weight")) {
-          if (reward.has(k)) {
-            term.set(k, reward.remove(k));
-          }
-        }
-        term.set("reward", reward);
-      } else {
-        term.set("reward", item); // binding names what is wrong with it
-      }
-    }
-    return sum;
   }
 
   private static void applyOverride(ObjectNode tree, String override) {

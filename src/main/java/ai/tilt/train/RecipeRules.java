@@ -2,7 +2,6 @@ package ai.tilt.train;
 
 import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Loss;
-import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.model.Precision;
 import ai.tilt.sampling.GeneratorSpec;
 
@@ -51,7 +50,7 @@ final class RecipeRules {
             + ", whose KL estimate pairs prompts with other prompts' responses at random");
     require(
         t.lossNormalization() != Aggregation.SEQ_MEAN_TOKEN_SUM_NORM
-            || (r.online() != null && loss instanceof PolicyGradientLoss),
+            || (r.online() != null && loss.weighsTokens()),
         "train.loss_normalization: seq_mean_token_sum_norm divides by online.max_new_tokens, so it"
             + " is for the policy-gradient losses of an online: run, not "
             + loss.type());
@@ -67,7 +66,7 @@ final class RecipeRules {
     Online o = r.online();
     require(o.reward() != null, "online.reward is required");
     require(
-        !o.maskTruncatedCompletions() || loss instanceof PolicyGradientLoss,
+        !o.maskTruncatedCompletions() || loss.weighsTokens(),
         "online.mask_truncated_completions masks tokens of a policy-gradient loss; "
             + loss.type()
             + " trains on whole responses (use online.missing_eos_penalty instead)");

@@ -7,6 +7,7 @@ import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.Devices;
 import ai.tilt.sampling.Generator;
 import ai.tilt.sampling.GeneratorSpec;
+import ai.tilt.sampling.GroupGenerator;
 import ai.tilt.sampling.SamplingServerException;
 import ai.tilt.sampling.ServerSampling;
 import ai.tilt.tokenizer.TextTokenizer;
@@ -37,7 +38,6 @@ final class RolloutSource implements IterationSource {
   private final long padId;
   private final Streams streams;
   private final Group group;
-  private final List<PromptSet.Prompt> trainPrompts;
   private final List<PromptSet.Prompt> evalPrompts;
   private final ReferenceModel reference;
   private final Reward reward;
@@ -49,8 +49,7 @@ final class RolloutSource implements IterationSource {
   private final ServerSampling server; // null: sampling in this process
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
   private Map<String, Double> lastEval;
-  private long[] order; // the prompt permutation of epoch orderEpoch
-  private long orderEpoch = -1;
+  private final PromptStream promptStream;
 
   private RolloutSource(
       Recipe recipe,
@@ -71,7 +70,7 @@ final class RolloutSource implements IterationSource {
     this.padId = Rows.padId(tokenizer);
     this.streams = streams;
     this.group = group;
-    this.trainPrompts = trainPrompts;
+    this.promptStream = new PromptStream(trainPrompts, streams, cfg.promptsPerIteration());
     this.evalPrompts = evalPrompts;
     this.reference = reference;
     this.reward = reward;
@@ -171,37 +170,34 @@ final class RolloutSource implements IterationSource {
 
   @Override
   public int epochSize() {
-    return trainPrompts.size();
+    return promptStream.size();
   }
 
   @Override
   public IterationPlan collect(long iteration, TrainerState state) {
     long t0 = System.nanoTime();
-    List<PromptSet.Prompt> prompts = nextPrompts(iteration);
+    List<PromptSet.Prompt> prompts = promptStream.next(iteration);
     long staleness = 0;
     double syncSeconds = 0;
     ServerSampling.Turn turn = server == null ? null : agreed(() -> server.begin(iteration));
     // (agreed: no worker samples before rank 0 has sent the servers the iteration's weights)
     Map<String, Double> timings = new LinkedHashMap<>();
-    List<Rollout> rounds = new ArrayList<>();
-    rounds.add(round(iteration, 0, prompts, turn, timings));
-    Rollout rollout = rounds.get(0);
-    Map<String, Double> dynamic = Map.of();
-    if (cfg.dynamicSampling() != null) {
-      int b = cfg.promptsPerIteration();
-      for (int k = 1;
-          k <= cfg.dynamicSampling().maxExtraRounds() && !DynamicSampling.enough(rounds, b);
-          k++) {
-        rounds.add(round(iteration, k, extraPrompts(iteration, k), turn, timings));
-      }
-      DynamicSampling.Selected selected = DynamicSampling.select(rounds, b);
-      rollout = selected.rollout();
-      dynamic = selected.metrics();
-    }
+    DynamicSampling.Selected selected =
+        DynamicSampling.run(
+            cfg.dynamicSampling(),
+            cfg.promptsPerIteration(),
+            k ->
+                round(
+                    iteration,
+                    k,
+                    k == 0 ? prompts : promptStream.extra(iteration, k),
+                    turn,
+                    timings));
+    Rollout rollout = selected.rollout();
     if (server != null) {
       ServerSampling.Next next = null;
       if (serverSpec().overlap() && iteration + 1 < cfg.iterations()) {
-        List<long[]> inputs = Collector.inputs(nextPrompts(iteration + 1));
+        List<long[]> inputs = Collector.inputs(promptStream.next(iteration + 1));
         next =
             new ServerSampling.Next(
                 inputs,
@@ -214,7 +210,7 @@ final class RolloutSource implements IterationSource {
     }
     Map<String, Double> metrics = new LinkedHashMap<>(RolloutStats.of(rollout));
     metrics.putAll(timings);
-    metrics.putAll(dynamic);
+    metrics.putAll(selected.metrics());
     if (server != null) {
       metrics.put("sampling/staleness", (double) staleness);
       metrics.put("timing/weight_sync_s", syncSeconds);
@@ -266,41 +262,17 @@ final class RolloutSource implements IterationSource {
       ServerSampling.Turn turn,
       Map<String, Double> timings) {
     int[] mine = RolloutShards.mine(prompts.size(), group.rank(), group.size());
-    Rollout own =
-        turn == null
-            ? collector.collect(
-                iteration,
-                round,
-                prompts,
-                mine,
-                cfg.collection(),
-                reward,
-                new Generator(policy.model(), collector.eosIds()))
-            : agreed(
-                () ->
-                    collector.collect(
-                        iteration,
-                        round,
-                        prompts,
-                        mine,
-                        cfg.collection(),
-                        reward,
-                        turn.generator()));
+    GroupGenerator generator =
+        turn == null ? new Generator(policy.model(), collector.eosIds()) : turn.generator();
+    Supplier<Rollout> collect =
+        () ->
+            collector.collect(iteration, round, prompts, mine, cfg.collection(), reward, generator);
+    Rollout own = turn == null ? collect.get() : agreed(collect);
     for (Map.Entry<String, Double> t : collector.timings().entrySet()) {
       timings.merge(
           t.getKey(), t.getValue(), t.getKey().startsWith("timing/") ? Double::sum : (a, b) -> b);
     }
     return RolloutShards.gather(group, own, prompts);
-  }
-
-  /** Dynamic sampling's extra round k: B training prompts from the round's own permutation. */
-  List<PromptSet.Prompt> extraPrompts(long iteration, int round) {
-    long[] order = streams.extraRoundPrompts(iteration, round, trainPrompts.size());
-    List<PromptSet.Prompt> out = new ArrayList<>();
-    for (int i = 0; i < cfg.promptsPerIteration(); i++) {
-      out.add(trainPrompts.get((int) order[i % order.length]));
-    }
-    return out;
   }
 
   /**
@@ -341,21 +313,6 @@ final class RolloutSource implements IterationSource {
 
   private boolean plainSampling() {
     return cfg.temperature() == 1.0 && cfg.topK() == 0 && cfg.topP() == 1.0;
-  }
-
-  /** The B prompts of an iteration: the next stretch of the seeded per-epoch prompt order. */
-  List<PromptSet.Prompt> nextPrompts(long iteration) {
-    List<PromptSet.Prompt> out = new ArrayList<>();
-    int b = cfg.promptsPerIteration();
-    for (long k = iteration * b; k < (iteration + 1) * b; k++) {
-      long epoch = k / trainPrompts.size();
-      if (order == null || orderEpoch != epoch) {
-        order = streams.epochOrder(trainPrompts.size(), epoch);
-        orderEpoch = epoch;
-      }
-      out.add(trainPrompts.get((int) order[(int) (k % trainPrompts.size())]));
-    }
-    return out;
   }
 
   @Override
@@ -414,7 +371,7 @@ final class RolloutSource implements IterationSource {
             cfg.reuse(),
             cfg.minibatchSize(),
             (long) cfg.iterations() * cfg.stepsPerIteration(),
-            trainPrompts.size(),
+            promptStream.size(),
             evalPrompts.size(),
             cfg.reward().getClass().getSimpleName())
         + sampler;
