@@ -64,6 +64,8 @@ final class DynamicSampling {
         "sampling/extra_samples",
         (double) (sampled - rounds.get(0).prompts().size()) * rounds.get(0).samplesPerPrompt());
     m.put("sampling/uninformative_kept", (double) Math.max(0, b - informativeFound));
+    // the kept groups' reward is biased toward the middle: this is the policy's on fresh prompts
+    m.put("sampling/reward_before_filter", rounds.get(0).meanReward());
     return new Selected(assemble(rounds, chosen), m);
   }
 

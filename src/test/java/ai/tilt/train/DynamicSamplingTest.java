@@ -79,6 +79,7 @@ class DynamicSamplingTest {
     assertEquals(1.0, both.metrics().get("sampling/extra_rounds"));
     assertEquals(6.0, both.metrics().get("sampling/extra_samples"));
     assertEquals(0.0, both.metrics().get("sampling/uninformative_kept"));
+    assertEquals(0.5, both.metrics().get("sampling/reward_before_filter")); // round 0: 3 / 6
 
     DynamicSampling.Selected alone = DynamicSampling.select(List.of(r0), 3);
     assertArrayEquals(new long[] {2, 1, 3}, promptIds(alone.rollout()));
