@@ -185,7 +185,9 @@ public final class ModelSource {
 
   /**
    * Trains {@code modelDir} in place with a short SFT run (its own run directory, kept for
-   * inspection).
+   * inspection). The warm-up checkpoints as it goes, and a run killed during it continues from its
+   * last complete checkpoint when started again, provided the checkpoint was made from the same
+   * settings and the same fresh model ({@link #resumableWarmUp}); otherwise it starts over.
    */
   private static void warmUp(
       Recipe.WarmUp w, Path modelDir, Path warmDir, long seed, PrintStream console)
@@ -201,12 +203,19 @@ public final class ModelSource {
         .put("min_lr", w.lr() / 10)
         .put("warmup_steps", Math.min(20, w.steps() / 10));
     tree.put("loss", "sft");
-    tree.putObject("checkpoint").put("every_steps", 0).put("keep_last", 1);
+    tree.putObject("checkpoint")
+        .put("every_steps", Math.max(1, w.steps() / 10))
+        .put("keep_last", 2);
     tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
     Recipe sft = RecipeLoader.bind(tree, List.of(), "model.init.sft");
-    FileTrees.deleteTree(warmDir);
-    console.println("warm-up: SFT of the fresh model for " + w.steps() + " steps on " + w.data());
-    try (TrainingRun run = TrainingRun.prepare(sft, "warm-up", warmDir, null, console)) {
+    Path resume = resumableWarmUp(sft, modelDir, warmDir, console);
+    if (resume == null) {
+      FileTrees.deleteTree(warmDir);
+      console.println("warm-up: SFT of the fresh model for " + w.steps() + " steps on " + w.data());
+    } else {
+      console.println("warm-up: continuing from " + resume + " (a run stopped during its warm-up)");
+    }
+    try (TrainingRun run = TrainingRun.prepare(sft, "warm-up", warmDir, resume, console)) {
       if (new Trainer(run).train(console) != 0) {
         throw new IllegalStateException("the warm-up SFT did not finish; see " + warmDir);
       }
@@ -216,5 +225,40 @@ public final class ModelSource {
         done.resolve("model.safetensors"),
         modelDir.resolve("model.safetensors"),
         StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /**
+   * The warm-up checkpoint to continue from: the latest complete one in {@code warmDir}, when it
+   * was written by this warm-up recipe (no key differs but those a resume may change) from a fresh
+   * model of this config; else null, saying why when there was one.
+   */
+  static Path resumableWarmUp(Recipe sft, Path modelDir, Path warmDir, PrintStream console)
+      throws IOException {
+    Path latest = Checkpoints.findLatest(warmDir, new ArrayList<>());
+    if (latest == null) {
+      return null;
+    }
+    String why = null;
+    try {
+      RecipeLoader.Diff diff =
+          RecipeLoader.diff(RecipeLoader.loadSaved(latest.resolve("recipe.yaml")), sft);
+      if (!diff.refused().isEmpty() || !diff.allowed().isEmpty()) {
+        why =
+            "its settings differ: "
+                + String.join("; ", diff.refused())
+                + String.join("; ", diff.allowed());
+      } else if (!java.util.Arrays.equals(
+          Files.readAllBytes(latest.resolve("config.json")),
+          Files.readAllBytes(modelDir.resolve("config.json")))) {
+        why = "it was made from another model config";
+      }
+    } catch (IOException | IllegalArgumentException e) {
+      why = "it cannot be read: " + e.getMessage();
+    }
+    if (why != null) {
+      console.println("warm-up: not continuing " + latest + ": " + why);
+      return null;
+    }
+    return latest;
   }
 }

@@ -36,7 +36,8 @@ public record Online(
     @Doc("steps over which the adaptive KL controller moves") Long klHorizon,
     @Doc(
             "the training reward: {type: bump | min_length | mode_length | skew_length | regex | contains"
-                + " | exact_match | model | http, ...}")
+                + " | exact_match | math | overlong | model | http, ...}, or a list of them summed with"
+                + " their weight keys")
         RewardSpec reward,
     @Doc("the gold reward evaluation reports (default: the training reward)") RewardSpec goldReward,
     @Doc("responses per eval prompt") Integer evalSamples,
