@@ -240,19 +240,41 @@ public final class CompletionsClient implements GroupGenerator, AutoCloseable {
   }
 
   /** Tells the server to load the full weights now in {@code dir} (SGLang's and Tilt's route). */
-  public void updateWeightsFromDisk(String path, String dir) {
+  public JsonNode updateWeightsFromDisk(String path, String dir) {
     ObjectNode body = JSON.createObjectNode().put("model_path", dir);
     JsonNode r = post(path, body, "POST " + endpoint(path) + " (" + dir + ")");
     if (r.has("success") && !r.get("success").asBoolean()) {
       throw new SamplingServerException(
           "POST " + endpoint(path) + ": the server refused the weights in " + dir + ": " + r);
     }
+    return r;
   }
 
   /** Loads a PEFT adapter under {@code name} (vLLM's and SGLang's LoRA route). */
-  public void loadLoraAdapter(String path, String name, String dir) {
+  public JsonNode loadLoraAdapter(String path, String name, String dir) {
     ObjectNode body = JSON.createObjectNode().put("lora_name", name).put("lora_path", dir);
-    post(path, body, "POST " + endpoint(path) + " (" + name + " from " + dir + ")");
+    return post(path, body, "POST " + endpoint(path) + " (" + name + " from " + dir + ")");
+  }
+
+  /**
+   * Fails naming this server when its answer to a weight update carries a checksum (tilt serve's
+   * {@code weights_checksum}) other than the one the trainer wrote; an answer without one is not
+   * checked.
+   */
+  public void checkLoaded(JsonNode answer, String expected, String dir) {
+    if (answer != null && answer.hasNonNull("weights_checksum")) {
+      String got = answer.get("weights_checksum").asText();
+      if (!got.equals(expected)) {
+        throw new SamplingServerException(
+            settings.url()
+                + " loaded weights with checksum "
+                + got
+                + ", but the trainer wrote "
+                + expected
+                + " in "
+                + dir);
+      }
+    }
   }
 
   public void unloadLoraAdapter(String path, String name) {

@@ -45,7 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       return_tokens_as_token_ids}. Choice k of a request with seed s draws from stream (s, k), as
  *       on-policy collection in the trainer does, so both sample the same tokens.
  *   <li>{@code POST /update_weights_from_disk} {@code {"model_path": DIR}} (SGLang's): reloads the
- *       weights; answers {@code {"success": true|false, "message": ...}}.
+ *       weights; answers {@code {"success": true|false, "message": ...}}, and {@code
+ *       weights_checksum} when the directory has a {@link WeightsManifest}, whose files it checks
+ *       first (a torn or stale copy is refused).
  *   <li>{@code POST /v1/load_lora_adapter}, {@code /v1/unload_lora_adapter} (vLLM's; also without
  *       {@code /v1}, SGLang's): {@code {"lora_name", "lora_path"}}; requests then name the adapter
  *       as their {@code model}.
@@ -293,6 +295,12 @@ public final class CompletionsServer implements AutoCloseable {
     if (dir == null || !Files.isRegularFile(Path.of(dir, "config.json"))) {
       return out.put("success", false).put("message", "model_path " + dir + " has no config.json");
     }
+    String checksum;
+    try {
+      checksum = WeightsManifest.verify(Path.of(dir));
+    } catch (IOException e) {
+      return out.put("success", false).put("message", "refusing " + dir + ": " + e.getMessage());
+    }
     CausalLM fresh;
     try {
       fresh = ModelFiles.load(Path.of(dir), device, precision);
@@ -316,7 +324,8 @@ public final class CompletionsServer implements AutoCloseable {
       adapters.clear();
       old.close();
     }
-    return out.put("success", true).put("message", "loaded " + dir);
+    out.put("success", true).put("message", "loaded " + dir);
+    return checksum == null ? out : out.put("weights_checksum", checksum);
   }
 
   private JsonNode loadLora(JsonNode body) throws IOException {
@@ -328,6 +337,12 @@ public final class CompletionsServer implements AutoCloseable {
     if (!LoraFiles.isAdapter(Path.of(dir))) {
       throw new BadRequest(400, "lora_path " + dir + " has no " + LoraFiles.CONFIG);
     }
+    String checksum;
+    try {
+      checksum = WeightsManifest.verify(Path.of(dir));
+    } catch (IOException e) {
+      throw new BadRequest(400, "refusing " + dir + ": " + e.getMessage());
+    }
     synchronized (lock) {
       if (name.equals(servedName) || adapters.containsKey(name)) {
         throw new BadRequest(400, "the adapter '" + name + "' is already loaded");
@@ -338,7 +353,8 @@ public final class CompletionsServer implements AutoCloseable {
         model.setLora(null);
       }
     }
-    return JSON.createObjectNode().put("success", true).put("message", "loaded " + name);
+    ObjectNode done = JSON.createObjectNode().put("success", true).put("message", "loaded " + name);
+    return checksum == null ? done : done.put("weights_checksum", checksum);
   }
 
   private JsonNode unloadLora(JsonNode body) {

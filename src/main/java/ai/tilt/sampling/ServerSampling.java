@@ -247,11 +247,13 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     }
     Path dir = weightsDir.resolve(String.format("iter-%06d", iteration));
     Path tmp = weightsDir.resolve(String.format(".iter-%06d.tmp", iteration));
+    String checksum;
     try {
       FileTrees.deleteTree(tmp);
       FileTrees.deleteTree(dir);
       Files.createDirectories(tmp);
       weights.write(tmp);
+      checksum = WeightsManifest.write(tmp);
       // the server never sees a half-written directory
       Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
@@ -261,7 +263,10 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     for (CompletionsClient client : clients) {
       if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
         try {
-          client.loadLoraAdapter(spec.updatePath(), name, dir.toString());
+          client.checkLoaded(
+              client.loadLoraAdapter(spec.updatePath(), name, dir.toString()),
+              checksum,
+              dir.toString());
         } catch (SamplingServerException e) {
           // a load that timed out but went through, retried: the name is this process's own
           if (!(e.getMessage().contains("HTTP 400") && e.getMessage().contains("already"))) {
@@ -273,7 +278,10 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
           client.unloadLoraAdapter(unloadPath, adapterName);
         }
       } else {
-        client.updateWeightsFromDisk(spec.updatePath(), dir.toString());
+        client.checkLoaded(
+            client.updateWeightsFromDisk(spec.updatePath(), dir.toString()),
+            checksum,
+            dir.toString());
       }
     }
     if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
