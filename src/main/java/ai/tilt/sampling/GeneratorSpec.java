@@ -136,5 +136,25 @@ public sealed interface GeneratorSpec permits GeneratorSpec.InProcess, Generator
         throw new IllegalArgumentException(message);
       }
     }
+
+    /**
+     * How a run's first log line describes these servers; {@code plainSampling}: temperature 1
+     * without top-k or top-p, where importance sampling applies.
+     */
+    public String describe(boolean plainSampling) {
+      return String.format(
+          "; sampling on %s (model %s, %d in flight, weights by %s%s)%s",
+          String.join(", ", url),
+          model,
+          maxConcurrency,
+          update.name().toLowerCase(),
+          overlap
+              ? ", sampling the next iteration during each update"
+              : staleness > 0 ? ", up to " + staleness + " iterations stale" : "",
+          importanceSamplingCap > 0 && !plainSampling
+              ? "; no importance sampling: the sampler's log-probs are after temperature,"
+                  + " top-k and top-p, the trainer's are not"
+              : "");
+    }
   }
 }

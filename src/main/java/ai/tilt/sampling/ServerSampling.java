@@ -37,6 +37,8 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
   private final boolean syncs; // false: another worker of a data-parallel job updates the servers
   private long syncedIteration = -1; // the iteration whose starting weights the servers hold
   private Path syncedDir;
+  private String syncedChecksum; // the WeightsManifest checksum of syncedDir
+  private Path pinnedDir; // named by the newest checkpoint: kept on disk for a resume
   private String adapterName; // the loaded LoRA adapter's name, or null
   private Prefetch pending; // overlap: the next iteration's samples, under way
   private final ExecutorService background; // one thread per server, plus the prefetch
@@ -199,35 +201,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
   @Override
   public List<Generator.Generation> generateGroups(
       List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] groupSeeds) {
-    int servers = clients.size();
-    if (servers == 1) {
-      return clients.get(0).generateGroups(prompts, samplesPerPrompt, params, groupSeeds);
-    }
-    List<CompletableFuture<List<Generator.Generation>>> parts = new ArrayList<>();
-    for (int s = 0; s < servers; s++) {
-      List<long[]> mine = new ArrayList<>();
-      List<Long> seeds = new ArrayList<>();
-      for (int g = s; g < prompts.size(); g += servers) {
-        mine.add(prompts.get(g));
-        seeds.add(groupSeeds[g]);
-      }
-      CompletionsClient c = clients.get(s);
-      long[] seedArray = seeds.stream().mapToLong(Long::longValue).toArray();
-      parts.add(
-          CompletableFuture.supplyAsync(
-              () -> c.generateGroups(mine, samplesPerPrompt, params, seedArray), background));
-    }
-    List<List<Generator.Generation>> got = new ArrayList<>();
-    for (CompletableFuture<List<Generator.Generation>> f : parts) {
-      got.add(join(f));
-    }
-    List<Generator.Generation> out = new ArrayList<>();
-    for (int g = 0; g < prompts.size(); g++) {
-      List<Generator.Generation> part = got.get(g % servers);
-      int at = (g / servers) * samplesPerPrompt;
-      out.addAll(part.subList(at, at + samplesPerPrompt));
-    }
-    return out;
+    return Fanout.across(clients, background, prompts, samplesPerPrompt, params, groupSeeds);
   }
 
   /** A fresh adapter-name infix, for a job's first process. */
@@ -259,6 +233,11 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("writing the sampler's weights to " + dir, e);
     }
+    load(dir, checksum, iteration);
+  }
+
+  /** Tells every server to load the weights in {@code dir} (written for {@code iteration}). */
+  private void load(Path dir, String checksum, long iteration) {
     String name = spec.model() + adapterPrefix + iteration;
     for (CompletionsClient client : clients) {
       if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
@@ -289,14 +268,95 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     }
     Path previous = syncedDir;
     syncedDir = dir;
+    syncedChecksum = checksum;
     syncedIteration = iteration;
-    if (previous != null) {
+    if (previous != null && !previous.equals(dir) && !previous.equals(pinnedDir)) {
+      deleteQuietly(previous);
+    }
+  }
+
+  private static void deleteQuietly(Path dir) {
+    try {
+      FileTrees.deleteTree(dir);
+    } catch (IOException e) {
+      // an old copy left on disk costs space, not correctness
+    }
+  }
+
+  /**
+   * What a checkpoint written now must hold for a resume to sample as this run will (see {@link
+   * SamplerState}): an overlapped prefetch is waited for, and the loaded weights stay on disk until
+   * a newer checkpoint names others.
+   */
+  public SamplerState state() {
+    SamplerState.Prefetched prefetched = null;
+    if (pending != null) {
       try {
-        FileTrees.deleteTree(previous);
-      } catch (IOException e) {
-        // an old copy left on disk costs space, not correctness
+        prefetched =
+            new SamplerState.Prefetched(
+                pending.iteration(),
+                pending.weightsIteration(),
+                pending.prompts(),
+                join(pending.generations()));
+      } catch (RuntimeException e) {
+        // the prefetch failed: the resumed run samples that iteration afresh, as this one will
       }
     }
+    if (pinnedDir != null && !pinnedDir.equals(syncedDir)) {
+      deleteQuietly(pinnedDir);
+    }
+    pinnedDir = syncedDir;
+    return new SamplerState(
+        syncedDir == null ? -1 : syncedIteration,
+        syncedDir == null ? null : syncedDir.getFileName().toString(),
+        syncedChecksum,
+        prefetched);
+  }
+
+  /**
+   * Continues from a checkpoint's {@link SamplerState}: the servers load the weights it names again
+   * (when their directory is still there with the same checksum) and an overlapped run gets its
+   * saved prefetch back. Returns what could not be restored, or null when all was: the resumed run
+   * then samples fresh weights there and continues correctly, though not bitwise.
+   */
+  public String restore(SamplerState saved) {
+    if (saved.prefetch() != null) {
+      SamplerState.Prefetched p = saved.prefetch();
+      pending =
+          new Prefetch(
+              p.iteration(),
+              p.weightsIteration(),
+              p.prompts(),
+              CompletableFuture.completedFuture(p.generations()));
+    }
+    if (saved.syncedDir() == null || spec.update() == GeneratorSpec.Update.NONE) {
+      return null;
+    }
+    if (!syncs) { // the syncing worker loads them; this one follows the name
+      syncedIteration = saved.syncedIteration();
+      if (spec.update() == GeneratorSpec.Update.LORA_ADAPTER) {
+        adapterName = spec.model() + adapterPrefix + saved.syncedIteration();
+        clients.forEach(c -> c.setModel(adapterName));
+      }
+      return null;
+    }
+    Path dir = weightsDir.resolve(saved.syncedDir());
+    String why;
+    try {
+      String sum = WeightsManifest.verify(dir);
+      why =
+          sum == null
+              ? dir + (Files.isDirectory(dir) ? " has no " + WeightsManifest.FILE : " is gone")
+              : sum.equals(saved.syncedChecksum()) ? null : dir + " holds other weights now";
+    } catch (IOException e) {
+      why = dir + " is damaged: " + e.getMessage();
+    }
+    if (why != null) {
+      return why;
+    }
+    load(dir, saved.syncedChecksum(), saved.syncedIteration());
+    pinnedDir = dir;
+    return null;
   }
 
   /** Unloads this process's adapter (best effort: the servers may be gone) and stops. */

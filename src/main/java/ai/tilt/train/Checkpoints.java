@@ -63,6 +63,12 @@ public final class Checkpoints {
    *     generation files, read when the run started; the source's own config.json keeps every key
    *     the model was published with)
    */
+  /** What else the run's state needs in a checkpoint (the sampling servers' state). */
+  @FunctionalInterface
+  public interface Extra {
+    void write(Path dir) throws IOException;
+  }
+
   public static Path write(
       Path runDir,
       Policy policy,
@@ -70,7 +76,8 @@ public final class Checkpoints {
       Optimizer optimizer,
       TrainerState state,
       Recipe recipe,
-      long maxShardBytes)
+      long maxShardBytes,
+      Extra extra)
       throws IOException {
     CausalLM model = policy.model();
     Files.createDirectories(runDir);
@@ -98,6 +105,7 @@ public final class Checkpoints {
     state.write(tmp.resolve("trainer_state.json"));
     Files.writeString(
         tmp.resolve("recipe.yaml"), RecipeLoader.toYaml(recipe), StandardCharsets.UTF_8);
+    extra.write(tmp); // inside the complete marker: a checkpoint has all of it or is incomplete
     ObjectNode marker = JSON.createObjectNode();
     marker.put("step", state.step());
     ObjectNode files = marker.putObject("files");

@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -33,6 +34,12 @@ interface IterationSource extends AutoCloseable {
 
   /** What to print when the run has finished; empty for nothing. */
   String finalReport();
+
+  /**
+   * Writes what a resume needs besides the trainer's state into a checkpoint being written (the
+   * sampling servers' weights and in-flight samples); nothing by default.
+   */
+  default void saveState(Path checkpoint) throws IOException {}
 
   /** One line for the run's first log line. */
   String describe();

@@ -8,6 +8,7 @@ import ai.tilt.runtime.Devices;
 import ai.tilt.sampling.Generator;
 import ai.tilt.sampling.GeneratorSpec;
 import ai.tilt.sampling.GroupGenerator;
+import ai.tilt.sampling.SamplerState;
 import ai.tilt.sampling.SamplingServerException;
 import ai.tilt.sampling.ServerSampling;
 import ai.tilt.tokenizer.TextTokenizer;
@@ -124,7 +125,7 @@ final class RolloutSource implements IterationSource {
       TextTokenizer tokenizer,
       Streams streams,
       Group group,
-      boolean resumed,
+      Path checkpoint,
       PrintStream console)
       throws IOException {
     boolean offline = r.online().source() == Online.Source.OFFLINE;
@@ -148,8 +149,9 @@ final class RolloutSource implements IterationSource {
           new RolloutSource(
               r, policy, streams, group, tokenizer, train, eval, reference, reward, gold, console,
               runDir);
-      if (resumed) {
+      if (checkpoint != null) {
         s.firstEval = Evaluator.loggedEval(runDir, 0);
+        s.restoreSampler(checkpoint);
       }
       return s;
     } catch (IOException | RuntimeException e) {
@@ -315,6 +317,26 @@ final class RolloutSource implements IterationSource {
     return cfg.temperature() == 1.0 && cfg.topK() == 0 && cfg.topP() == 1.0;
   }
 
+  /** A resumed run's servers as the checkpoint left them (see {@link SamplerState}). */
+  private void restoreSampler(Path checkpoint) throws IOException {
+    SamplerState saved = server == null ? null : SamplerState.read(checkpoint);
+    String missing = saved == null ? null : server.restore(saved);
+    if (missing != null) {
+      console.println(
+          "note: the servers start from fresh weights, not the checkpoint's ("
+              + missing
+              + "):"
+              + " the resumed run continues correctly, though not bitwise");
+    }
+  }
+
+  @Override
+  public void saveState(Path checkpoint) throws IOException {
+    if (server != null) {
+      server.state().write(checkpoint);
+    }
+  }
+
   @Override
   public boolean hasEval() {
     return !evalPrompts.isEmpty();
@@ -342,23 +364,7 @@ final class RolloutSource implements IterationSource {
 
   @Override
   public String describe() {
-    GeneratorSpec.Server g = server == null ? null : serverSpec();
-    String sampler =
-        g == null
-            ? ""
-            : String.format(
-                "; sampling on %s (model %s, %d in flight, weights by %s%s)%s",
-                String.join(", ", g.url()),
-                g.model(),
-                g.maxConcurrency(),
-                g.update().name().toLowerCase(),
-                g.overlap()
-                    ? ", sampling the next iteration during each update"
-                    : g.staleness() > 0 ? ", up to " + g.staleness() + " iterations stale" : "",
-                g.importanceSamplingCap() > 0 && !plainSampling()
-                    ? "; no importance sampling: the sampler's log-probs are after temperature,"
-                        + " top-k and top-p, the trainer's are not"
-                    : "");
+    String sampler = server == null ? "" : serverSpec().describe(plainSampling());
     return String.format(
             "on-policy %s with %s: %d iterations of B=%d prompts x C=%d %s, T=%d passes of M=%d"
                 + " prompts (%d optimizer steps); %d training prompts, %d eval prompts; reward %s",

@@ -355,7 +355,8 @@ public final class Trainer {
               run.optimizer(),
               s,
               run.recipe(),
-              c.maxShardBytes());
+              c.maxShardBytes(),
+              run.source()::saveState);
       if (prune) {
         Checkpoints.prune(run.runDir(), c.keepLast());
       }

@@ -113,15 +113,7 @@ public final class TrainingRun implements AutoCloseable {
       IterationSource material =
           recipe.online() != null
               ? RolloutSource.open(
-                  recipe,
-                  runDir,
-                  source,
-                  policy,
-                  tokenizer,
-                  streams,
-                  group,
-                  checkpoint != null,
-                  console)
+                  recipe, runDir, source, policy, tokenizer, streams, group, checkpoint, console)
               : DatasetSource.open(
                   recipe, runDir, source, policy, tokenizer, streams, group, console);
       owned.add(material);

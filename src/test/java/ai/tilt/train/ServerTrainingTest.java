@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -128,6 +129,61 @@ class ServerTrainingTest {
       }
     }
     return new Outcome(exit, out.toString(), steps);
+  }
+
+  /** Trains until {@code stopAt} steps (as on SIGTERM: the iteration finishes, a checkpoint). */
+  static Outcome trainUntil(Recipe r, Path dir, long stopAt) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream console = new PrintStream(out, true);
+    try (TrainingRun run = TrainingRun.prepare(r, "served.yaml", dir, null, console)) {
+      Trainer t = new Trainer(run);
+      t.requestStopAt(stopAt);
+      assertEquals(Trainer.EXIT_STOPPED, t.train(console), out.toString());
+    }
+    return new Outcome(Trainer.EXIT_STOPPED, out.toString(), List.of());
+  }
+
+  /**
+   * An overlapped run and a stale one (staleness 1), stopped after iteration 3 and resumed, equal
+   * the uninterrupted runs iteration for iteration: the overlapped checkpoint holds iteration 4's
+   * samples, drawn on iteration 3's starting weights before the update, and the stale one names the
+   * weights the server held (iteration 3's), which it loads again. With those weights gone the
+   * resume says so and still finishes.
+   */
+  @Test
+  void asyncRunsResumeEqualToUninterruptedOnes() throws Exception {
+    for (String extra : new String[] {", staleness: 1, overlap: true}", ", staleness: 1}"}) {
+      String gen = server(serverUrl).replace("}", extra);
+      String name = extra.contains("overlap") ? "overlap" : "stale";
+      Outcome whole = train(recipe(gen, 5), tmp.resolve(name + "-whole"), null);
+      assertEquals(0, whole.exit(), whole.console());
+      Path split = tmp.resolve(name + "-split");
+      trainUntil(recipe(gen, 5), split, 3); // one step per iteration: stops after iteration 3
+      Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
+      assertTrue(Files.isRegularFile(ckpt.resolve("sampler-state.json")), name);
+      Outcome rest = train(recipe(gen, 5), split, ckpt);
+      assertEquals(0, rest.exit(), rest.console());
+      assertFalse(rest.console().contains("not bitwise"), rest.console());
+      List<JsonNode> all = rest.steps(); // metrics.jsonl holds the first part's iterations too
+      assertSameRun(whole.steps(), all);
+      for (int i = 0; i < 5; i++) {
+        assertEquals(
+            whole.steps().get(i).get("sampling/staleness").asDouble(),
+            all.get(i).get("sampling/staleness").asDouble(),
+            name + " iteration " + i);
+      }
+    }
+    // the stale run's weights deleted: a note, then a correct finish
+    Path split = tmp.resolve("stale-gone");
+    String gen = server(serverUrl).replace("}", ", staleness: 1}");
+    trainUntil(recipe(gen, 5), split, 3);
+    Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
+    ai.tilt.runtime.FileTrees.deleteTree(split.resolve("sampler-weights"));
+    Outcome rest = train(recipe(gen, 5), split, ckpt);
+    assertEquals(0, rest.exit(), rest.console());
+    assertTrue(
+        rest.console().contains("not bitwise") && rest.console().contains("is gone"),
+        rest.console());
   }
 
   static void assertSameRun(List<JsonNode> want, List<JsonNode> got) {
