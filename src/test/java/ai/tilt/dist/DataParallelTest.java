@@ -182,6 +182,18 @@ class DataParallelTest {
     };
     cases.put("grpo", with("recipes/online-grpo.yaml", online));
     cases.put("ppo", with("recipes/online-ppo.yaml", online));
+    // DAPO's and Dr. GRPO's knobs: a reward list's parts and dynamic sampling's extra rounds are
+    // gathered from both workers, and the step's denominator is the global one
+    List<String> dapo = new ArrayList<>(List.of(online));
+    dapo.addAll(
+        List.of(
+            "online.reward=[{type: min_length, weight: 0.5}, {type: overlong, max_length: 24,"
+                + " buffer: 8}]",
+            "online.dynamic_sampling={max_extra_rounds: 2}",
+            "online.mask_truncated_completions=true",
+            "loss.importance_sampling_level=sequence",
+            "train.loss_normalization=seq_mean_token_sum_norm"));
+    cases.put("grpo-dapo", with("recipes/online-grpo.yaml", dapo.toArray(new String[0])));
     for (Map.Entry<String, String[]> c : cases.entrySet()) {
       String name = c.getKey();
       String recipe = c.getValue()[0];
