@@ -2,7 +2,6 @@ package ai.tilt.reward;
 
 import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonIgnore;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Locale;
 import java.util.regex.Pattern;
 
@@ -51,34 +50,14 @@ public record ExactMatch(
     return Rules.perItem(
         type(),
         in -> {
-          JsonNode answer = in.record().get(field);
-          if (answer == null || answer.isNull()) {
-            throw new RewardException(
-                "the record has no field '" + field + "' (reward.field) to compare with");
-          }
           String got = norm(Rules.text(in, ctx));
-          if (answer.isArray()) {
-            for (JsonNode a : answer) {
-              if (got.equals(norm(answerText(a)))) {
-                return match;
-              }
+          for (String a : Rules.answers(in, field, true)) {
+            if (got.equals(norm(a))) {
+              return match;
             }
-            return miss;
           }
-          return got.equals(norm(answerText(answer))) ? match : miss;
+          return miss;
         });
-  }
-
-  private String answerText(JsonNode a) {
-    if (!a.isValueNode() || a.isNull()) {
-      throw new RewardException(
-          "record field '"
-              + field
-              + "' holds "
-              + a.getNodeType().name().toLowerCase(Locale.ROOT)
-              + ", not a string, number or boolean");
-    }
-    return a.asText();
   }
 
   private String norm(String s) {

@@ -3,10 +3,8 @@ package ai.tilt.reward;
 import ai.tilt.doc.Doc;
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonIgnore;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * A verifiable math reward: {@code correct} when the completion's final answer equals the reference
@@ -86,37 +84,17 @@ public record MathReward(
     return Rules.perItem(
         type(),
         in -> {
-          JsonNode reference = in.record().get(field);
-          if (reference == null || reference.isNull()) {
-            throw new RewardException(
-                "the record has no field '" + field + "' (reward.field) to compare with");
-          }
+          List<String> references = Rules.answers(in, field, false);
           String answer = MathAnswers.extract(Rules.text(in, ctx), order);
           if (answer == null) {
             return unparsed;
           }
-          if (reference.isArray()) {
-            for (JsonNode r : reference) {
-              if (MathAnswers.equivalent(answer, referenceText(r))) {
-                return correct;
-              }
+          for (String r : references) {
+            if (MathAnswers.equivalent(answer, r)) {
+              return correct;
             }
-            return wrong;
           }
-          return MathAnswers.equivalent(answer, referenceText(reference)) ? correct : wrong;
+          return wrong;
         });
-  }
-
-  private String referenceText(JsonNode r) {
-    if (!r.isTextual() && !r.isNumber()) {
-      throw new RewardException(
-          "record field '"
-              + field
-              + "' holds "
-              + r.getNodeType().name().toLowerCase(Locale.ROOT)
-              + ", not a string or number");
-    }
-    // a JSON double reads as Double.toString (1.0E20), which MathAnswers reads exactly
-    return r.asText();
   }
 }

@@ -1,5 +1,10 @@
 package ai.tilt.reward;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
 /**
  * Shared pieces of the rule rewards: key validation, per-item scoring with item-naming errors,
  * text.
@@ -58,6 +63,34 @@ final class Rules {
             + (in.completionIds() == null
                 ? " and no completion ids"
                 : ", and no tokenizer to decode the completion ids"));
+  }
+
+  /**
+   * The reference answers in the record's {@code field}: its value, or each value of a list of
+   * them. A record without the field is an error naming it, not a miss (a silent 0 would train the
+   * policy on a broken data file), as is an answer that is not a string or number (or boolean, when
+   * {@code booleans}).
+   */
+  static List<String> answers(RewardInput in, String field, boolean booleans) {
+    JsonNode answer = in.record().get(field);
+    if (answer == null || answer.isNull()) {
+      throw new RewardException(
+          "the record has no field '" + field + "' (reward.field) to compare with");
+    }
+    List<String> out = new ArrayList<>();
+    for (JsonNode a : answer.isArray() ? answer : List.of(answer)) {
+      if (!(a.isTextual() || a.isNumber() || (booleans && a.isBoolean()))) {
+        throw new RewardException(
+            "record field '"
+                + field
+                + "' holds "
+                + a.getNodeType().name().toLowerCase(Locale.ROOT)
+                + (booleans ? ", not a string, number or boolean" : ", not a string or number"));
+      }
+      // a JSON double reads as Double.toString (1.0E20), which MathAnswers reads exactly
+      out.add(a.asText());
+    }
+    return out;
   }
 
   /** The completion's token ids without its stop token. */
