@@ -1,6 +1,5 @@
 package ai.tilt.train;
 
-import ai.tilt.data.PromptSet;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,59 +65,7 @@ final class DynamicSampling {
     m.put("sampling/uninformative_kept", (double) Math.max(0, b - informativeFound));
     // the kept groups' reward is biased toward the middle: this is the policy's on fresh prompts
     m.put("sampling/reward_before_filter", rounds.get(0).meanReward());
-    return new Selected(assemble(rounds, chosen), m);
-  }
-
-  /** The rollout of the chosen (round, group) pairs, in that order. */
-  private static Rollout assemble(List<Rollout> rounds, List<int[]> chosen) {
-    Rollout first = rounds.get(0);
-    int c = first.samplesPerPrompt();
-    int rows = chosen.size() * c;
-    List<PromptSet.Prompt> prompts = new ArrayList<>();
-    long[][] completions = new long[rows][];
-    boolean[] finished = new boolean[rows];
-    float[][] sampling = first.samplingLogps() == null ? null : new float[rows][];
-    float[][] old = new float[rows][];
-    float[][] ref = new float[rows][];
-    double[] rewards = new double[rows];
-    Map<String, double[]> parts = new LinkedHashMap<>();
-    for (String name : first.rewardParts().keySet()) {
-      parts.put(name, new double[rows]);
-    }
-    String[] texts = new String[rows];
-    for (int j = 0; j < chosen.size(); j++) {
-      Rollout r = rounds.get(chosen.get(j)[0]);
-      int g = chosen.get(j)[1];
-      prompts.add(r.prompts().get(g));
-      for (int k = 0; k < c; k++) {
-        int from = g * c + k;
-        int to = j * c + k;
-        completions[to] = r.completions()[from];
-        finished[to] = r.finished()[from];
-        if (sampling != null) {
-          sampling[to] = r.samplingLogps()[from];
-        }
-        old[to] = r.oldLogps()[from];
-        ref[to] = r.refLogps()[from];
-        rewards[to] = r.rewards()[from];
-        for (Map.Entry<String, double[]> p : parts.entrySet()) {
-          p.getValue()[to] = r.rewardParts().get(p.getKey())[from];
-        }
-        texts[to] = r.texts() == null ? null : r.texts()[from];
-      }
-    }
-    return new Rollout(
-        first.iteration(),
-        prompts,
-        c,
-        completions,
-        finished,
-        sampling,
-        old,
-        ref,
-        rewards,
-        parts,
-        texts);
+    return new Selected(Rollout.ofGroups(rounds.get(0).iteration(), rounds, chosen), m);
   }
 
   /** Collects round k of an iteration (0: its own B prompts). */

@@ -1,6 +1,8 @@
 package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -53,6 +55,52 @@ public record Rollout(
       kl += oldLogps[row][t] - refLogps[row][t];
     }
     return kl;
+  }
+
+  /**
+   * The rollout of chosen groups of other rollouts (of one iteration, alike in C and reward parts):
+   * pick {i, g} is group g of {@code sources.get(i)}, in pick order. Dynamic sampling keeps its
+   * informative groups this way; a data-parallel iteration joins its workers' parts.
+   */
+  static Rollout ofGroups(long iteration, List<Rollout> sources, List<int[]> picks) {
+    int c = sources.get(0).samplesPerPrompt();
+    int rows = picks.size() * c;
+    List<PromptSet.Prompt> prompts = new ArrayList<>();
+    long[][] completions = new long[rows][];
+    boolean[] finished = new boolean[rows];
+    boolean sampled = sources.stream().anyMatch(r -> r.samplingLogps() != null);
+    float[][] sampling = sampled ? new float[rows][] : null;
+    float[][] old = new float[rows][];
+    float[][] ref = new float[rows][];
+    double[] rewards = new double[rows];
+    Map<String, double[]> parts = new LinkedHashMap<>();
+    for (String name : sources.get(0).rewardParts().keySet()) {
+      parts.put(name, new double[rows]);
+    }
+    String[] texts = new String[rows];
+    for (int j = 0; j < picks.size(); j++) {
+      Rollout r = sources.get(picks.get(j)[0]);
+      int g = picks.get(j)[1];
+      prompts.add(r.prompts().get(g));
+      for (int k = 0; k < c; k++) {
+        int from = g * c + k;
+        int to = j * c + k;
+        completions[to] = r.completions()[from];
+        finished[to] = r.finished()[from];
+        if (sampled) {
+          sampling[to] = r.samplingLogps()[from];
+        }
+        old[to] = r.oldLogps()[from];
+        ref[to] = r.refLogps()[from];
+        rewards[to] = r.rewards()[from];
+        for (Map.Entry<String, double[]> p : parts.entrySet()) {
+          p.getValue()[to] = r.rewardParts().get(p.getKey())[from];
+        }
+        texts[to] = r.texts() == null ? null : r.texts()[from];
+      }
+    }
+    return new Rollout(
+        iteration, prompts, c, completions, finished, sampling, old, ref, rewards, parts, texts);
   }
 
   public double meanReward() {

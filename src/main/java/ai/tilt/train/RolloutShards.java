@@ -9,6 +9,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,59 +47,68 @@ final class RolloutShards {
       return mine;
     }
     List<byte[]> parts = group.allGather(encode(mine));
-    int c = mine.samplesPerPrompt();
-    int rows = prompts.size() * c;
-    long[][] completions = new long[rows][];
-    boolean[] finished = new boolean[rows];
-    float[][] sampling = null;
-    float[][] old = new float[rows][];
-    float[][] ref = new float[rows][];
-    double[] rewards = new double[rows];
-    Map<String, double[]> rewardParts = new LinkedHashMap<>();
-    for (String name : mine.rewardParts().keySet()) {
-      rewardParts.put(name, new double[rows]);
-    }
-    String[] texts = new String[rows];
+    List<Rollout> ranks = new ArrayList<>();
+    List<int[]> picks = new ArrayList<>();
     for (int r = 0; r < parts.size(); r++) {
       int[] own = mine(prompts.size(), r, group.size());
-      try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(parts.get(r)))) {
-        boolean hasSampling = in.readBoolean();
-        if (hasSampling && sampling == null) {
-          sampling = new float[rows][];
-        }
-        for (int g : own) {
-          for (int k = 0; k < c; k++) {
-            int row = g * c + k;
-            completions[row] = longs(in);
-            finished[row] = in.readBoolean();
-            if (hasSampling) {
-              sampling[row] = floats(in);
-            }
-            old[row] = floats(in);
-            ref[row] = floats(in);
-            rewards[row] = in.readDouble();
-            for (double[] part : rewardParts.values()) {
-              part[row] = in.readDouble();
-            }
-            texts[row] = in.readBoolean() ? new String(bytes(in), StandardCharsets.UTF_8) : null;
-          }
-        }
+      List<PromptSet.Prompt> theirs = new ArrayList<>();
+      for (int g : own) {
+        theirs.add(prompts.get(g));
+        picks.add(new int[] {r, theirs.size() - 1});
+      }
+      try {
+        ranks.add(decode(parts.get(r), theirs, mine));
       } catch (IOException e) {
         throw new UncheckedIOException("the rollout part of rank " + r + " is malformed", e);
       }
     }
-    return new Rollout(
-        mine.iteration(),
-        prompts,
-        c,
-        completions,
-        finished,
-        sampling,
-        old,
-        ref,
-        rewards,
-        rewardParts,
-        texts);
+    return Rollout.ofGroups(mine.iteration(), ranks, picks);
+  }
+
+  /** A worker's part: its prompts' rows, with the reward parts {@code like} has. */
+  private static Rollout decode(byte[] part, List<PromptSet.Prompt> prompts, Rollout like)
+      throws IOException {
+    int c = like.samplesPerPrompt();
+    int rows = prompts.size() * c;
+    long[][] completions = new long[rows][];
+    boolean[] finished = new boolean[rows];
+    float[][] old = new float[rows][];
+    float[][] ref = new float[rows][];
+    double[] rewards = new double[rows];
+    Map<String, double[]> rewardParts = new LinkedHashMap<>();
+    for (String name : like.rewardParts().keySet()) {
+      rewardParts.put(name, new double[rows]);
+    }
+    String[] texts = new String[rows];
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(part))) {
+      float[][] sampling = in.readBoolean() ? new float[rows][] : null;
+      for (int row = 0; row < rows; row++) {
+        completions[row] = longs(in);
+        finished[row] = in.readBoolean();
+        if (sampling != null) {
+          sampling[row] = floats(in);
+        }
+        old[row] = floats(in);
+        ref[row] = floats(in);
+        rewards[row] = in.readDouble();
+        for (double[] p : rewardParts.values()) {
+          p[row] = in.readDouble();
+        }
+        texts[row] = in.readBoolean() ? new String(bytes(in), StandardCharsets.UTF_8) : null;
+      }
+      return new Rollout(
+          like.iteration(),
+          prompts,
+          c,
+          completions,
+          finished,
+          sampling,
+          old,
+          ref,
+          rewards,
+          rewardParts,
+          texts);
+    }
   }
 
   private static byte[] encode(Rollout r) {

@@ -189,31 +189,10 @@ class BanditTest {
               "");
       Recipe r =
           RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "resume");
-      PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-      List<Double> whole;
-      try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("whole"), null, quiet)) {
-        Trainer t = new Trainer(run);
-        whole = StepLosses.follow(t);
-        assertEquals(0, t.train(quiet));
-      }
+      List<Double> whole = wholeRun(r, tmp.resolve("whole"));
       Path split = tmp.resolve("split");
-      List<Double> joined = new ArrayList<>();
-      try (TrainingRun run = TrainingRun.prepare(r, "x", split, null, quiet)) {
-        Trainer t = new Trainer(run);
-        List<Double> losses = StepLosses.follow(t);
-        t.requestStopAt(12); // the end of iteration 3
-        assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
-        joined.addAll(losses);
-      }
-      Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
-      assertEquals(
-          "step-000012", ckpt.getFileName().toString()); // 3 iterations x T=2 x 2 minibatches
-      try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
-        Trainer t = new Trainer(run);
-        List<Double> losses = StepLosses.follow(t);
-        assertEquals(0, t.train(quiet));
-        joined.addAll(losses);
-      }
+      // the end of iteration 3: 3 iterations x T=2 x 2 minibatches
+      List<Double> joined = stopAndResume(r, split, 12);
       assertEquals(whole, joined);
       assertEquals(ResumeTest.steps(tmp.resolve("whole")), ResumeTest.steps(split));
     } finally {
@@ -247,13 +226,7 @@ class BanditTest {
               "");
       Recipe r =
           RecipeLoader.bind((ObjectNode) new YAMLMapper().readTree(yaml), List.of(), "dynamic");
-      PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-      List<Double> whole;
-      try (TrainingRun run = TrainingRun.prepare(r, "x", tmp.resolve("dyn-whole"), null, quiet)) {
-        Trainer t = new Trainer(run);
-        whole = StepLosses.follow(t);
-        assertEquals(0, t.train(quiet));
-      }
+      List<Double> whole = wholeRun(r, tmp.resolve("dyn-whole"));
       double extraRounds = 0;
       int iterations = 0;
       for (String line : Files.readAllLines(tmp.resolve("dyn-whole").resolve("metrics.jsonl"))) {
@@ -273,26 +246,45 @@ class BanditTest {
       assertEquals(4, iterations);
       assertTrue(extraRounds > 0, "some iteration needed more rounds");
       Path split = tmp.resolve("dyn-split");
-      List<Double> joined = new ArrayList<>();
-      try (TrainingRun run = TrainingRun.prepare(r, "x", split, null, quiet)) {
-        Trainer t = new Trainer(run);
-        List<Double> losses = StepLosses.follow(t);
-        t.requestStopAt(4); // the end of iteration 2
-        assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
-        joined.addAll(losses);
-      }
-      Path ckpt = Checkpoints.findLatest(split, new ArrayList<>());
-      try (TrainingRun run = TrainingRun.prepare(r, "x", split, ckpt, quiet)) {
-        Trainer t = new Trainer(run);
-        List<Double> losses = StepLosses.follow(t);
-        assertEquals(0, t.train(quiet));
-        joined.addAll(losses);
-      }
+      List<Double> joined = stopAndResume(r, split, 4); // the end of iteration 2
       assertEquals(whole, joined);
       assertEquals(ResumeTest.steps(tmp.resolve("dyn-whole")), ResumeTest.steps(split));
     } finally {
       ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
     }
+  }
+
+  /** An uninterrupted run's per-step losses. */
+  private static List<Double> wholeRun(Recipe r, Path dir) throws IOException {
+    PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+    try (TrainingRun run = TrainingRun.prepare(r, "x", dir, null, quiet)) {
+      Trainer t = new Trainer(run);
+      List<Double> losses = StepLosses.follow(t);
+      assertEquals(0, t.train(quiet));
+      return losses;
+    }
+  }
+
+  /** The per-step losses of a run stopped after {@code stopAt} steps and resumed to the end. */
+  private static List<Double> stopAndResume(Recipe r, Path dir, long stopAt) throws IOException {
+    PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+    List<Double> joined = new ArrayList<>();
+    try (TrainingRun run = TrainingRun.prepare(r, "x", dir, null, quiet)) {
+      Trainer t = new Trainer(run);
+      List<Double> losses = StepLosses.follow(t);
+      t.requestStopAt(stopAt);
+      assertEquals(Trainer.EXIT_STOPPED, t.train(quiet));
+      joined.addAll(losses);
+    }
+    Path ckpt = Checkpoints.findLatest(dir, new ArrayList<>());
+    assertEquals(Checkpoints.dirName(stopAt), ckpt.getFileName().toString());
+    try (TrainingRun run = TrainingRun.prepare(r, "x", dir, ckpt, quiet)) {
+      Trainer t = new Trainer(run);
+      List<Double> losses = StepLosses.follow(t);
+      assertEquals(0, t.train(quiet));
+      joined.addAll(losses);
+    }
+    return joined;
   }
 
   /**
