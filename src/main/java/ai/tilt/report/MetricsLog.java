@@ -293,13 +293,19 @@ public final class MetricsLog implements RunLog {
   String stepLine(long step, Map<String, Double> m) {
     StringBuilder s = new StringBuilder("step ").append(step).append('/').append(totalSteps);
     Double v;
-    if ((v = m.get("train/loss")) != null) {
+    // an iteration whose steps all had nothing to learn from has no loss: say why, not "NaN"
+    boolean nothing =
+        m.getOrDefault("train/empty_steps", 0.0) > 0
+            && !Double.isFinite(m.getOrDefault("train/loss", 0.0));
+    if (nothing) {
+      s.append(" | no update: no pair passed online.pair_threshold");
+    } else if ((v = m.get("train/loss")) != null) {
       s.append(" | loss ").append(fixed(v, 4));
     }
     if ((v = m.get("lr")) != null) {
       s.append(" | lr ").append(String.format(Locale.ROOT, "%.2e", v));
     }
-    if ((v = m.get("grad_norm")) != null) {
+    if (!nothing && (v = m.get("grad_norm")) != null) {
       s.append(" | grad_norm ").append(fixed(v, 3));
     }
     if ((v = m.get("perf/tokens_per_s")) != null) {

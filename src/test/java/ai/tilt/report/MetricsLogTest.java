@@ -247,6 +247,23 @@ class MetricsLogTest {
     assertEquals(7, lines.size(), text);
   }
 
+  /** A step with nothing to learn from (every pair tied) says so instead of "loss NaN". */
+  @Test
+  void anEmptyStepSaysWhyItHasNoLoss() throws IOException {
+    try (MetricsLog log = open(tmp.resolve("empty"), 2, 1, -1)) {
+      log.logStep(
+          1, m("train/loss", Double.NaN, "grad_norm", Double.NaN, "train/empty_steps", 1.0));
+      log.logStep(2, m("train/loss", Double.NaN, "grad_norm", Double.NaN));
+    }
+    List<String> lines = consoleText().lines().toList();
+    assertTrue(
+        lines.get(0).startsWith("step 1/2 | no update: no pair passed online.pair_threshold"),
+        lines.get(0));
+    assertFalse(lines.get(0).contains("NaN"), lines.get(0));
+    // a NaN loss of a step that ran stays visible
+    assertTrue(lines.get(1).startsWith("step 2/2 | loss NaN | grad_norm NaN"), lines.get(1));
+  }
+
   @Test
   void formatsClockAndNumbers() {
     assertEquals("0:42", MetricsLog.clock(42.4));
