@@ -84,7 +84,8 @@ public final class OnlineBench {
               "model: {path: '" + modelDir + "'}",
               "data: {train: '" + promptFile + "'}",
               "train: {lr: 1.0e-6, micro_batch_size: " + Math.max(1, prompts / 2) + "}",
-              "loss: " + loss,
+              // GRPO keeps its KL in the loss (TRL's beta); the others in the reward
+              "loss: " + (loss.equals("grpo") ? "{type: grpo, beta: " + klCoef + "}" : loss),
               "online: {prompts_per_iteration: "
                   + prompts
                   + ", samples_per_prompt: "
@@ -94,7 +95,7 @@ public final class OnlineBench {
                   + ", max_new_tokens: "
                   + newTokens
                   + ", reward: min_length, kl_coef: "
-                  + klCoef
+                  + (loss.equals("grpo") ? 0.0 : klCoef)
                   + (generator == null ? "" : ", generator: " + generator)
                   + "}",
               "checkpoint: {every_steps: 0, keep_last: 1}",

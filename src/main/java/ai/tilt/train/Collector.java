@@ -59,6 +59,11 @@ final class Collector {
    * @param source sampled from the model, or the prompts' own (offline) responses
    * @param samplesPerPrompt C
    * @param missingEosPenalty added to the reward of a response that ends without EOS; null: none
+   * @param samplerIsPolicy the generator is the policy itself, in this process, at temperature 1
+   *     over the whole vocabulary and in fp32, and the batch trains one step: its log-probs of the
+   *     sampled tokens are the policy's (within 1e-6), so they serve as the old log-probs (for
+   *     metrics and a KL in the reward; the loss takes its ratio as exactly 1) and the policy's
+   *     forward over the completions is skipped, as TRL skips it when a batch is used once
    */
   record Settings(
       Online.Source source,
@@ -67,7 +72,8 @@ final class Collector {
       double temperature,
       double topP,
       int topK,
-      Double missingEosPenalty) {}
+      Double missingEosPenalty,
+      boolean samplerIsPolicy) {}
 
   /** Samples C completions for each prompt (or takes the offline ones) and scores them. */
   Rollout collect(
@@ -201,7 +207,10 @@ final class Collector {
       }
     }
     long t2 = System.nanoTime();
-    float[][] old = tokenLogps(policy, null, prompts, c, completions);
+    float[][] old =
+        cfg.samplerIsPolicy() && samplingLogps != null
+            ? samplingLogps
+            : tokenLogps(policy, null, prompts, c, completions);
     long t3 = System.nanoTime();
     float[][] ref = tokenLogps(null, reference, prompts, c, completions);
     long t4 = System.nanoTime();

@@ -134,15 +134,36 @@ public record Online(
     return reuse * ((promptsPerIteration + minibatchSize - 1) / minibatchSize);
   }
 
-  /** How an iteration collects its C responses per prompt. */
-  Collector.Settings collection() {
+  /**
+   * How an iteration collects its C responses per prompt; {@code fp32}: the policy computes in
+   * fp32, so an in-process sampler at temperature 1 over the whole vocabulary gives the policy's
+   * own log-probs (see {@link Collector.Settings#samplerIsPolicy}).
+   */
+  Collector.Settings collection(boolean fp32) {
+    boolean samplerIsPolicy =
+        fp32
+            && reuse == 1
+            && stepsPerIteration() == 1
+            && klCoef == 0
+            && source == Source.ON_POLICY
+            && generator instanceof GeneratorSpec.InProcess
+            && temperature == 1.0
+            && topK == 0
+            && topP == 1.0;
     return new Collector.Settings(
-        source, samplesPerPrompt, maxNewTokens, temperature, topP, topK, missingEosPenalty);
+        source,
+        samplesPerPrompt,
+        maxNewTokens,
+        temperature,
+        topP,
+        topK,
+        missingEosPenalty,
+        samplerIsPolicy);
   }
 
   /** How evaluation samples: evalSamples per prompt, from the model, no EOS penalty. */
   Collector.Settings evalCollection() {
     return new Collector.Settings(
-        Source.ON_POLICY, evalSamples, maxNewTokens, temperature, topP, topK, null);
+        Source.ON_POLICY, evalSamples, maxNewTokens, temperature, topP, topK, null, false);
   }
 }

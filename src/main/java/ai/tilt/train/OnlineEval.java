@@ -36,7 +36,8 @@ public final class OnlineEval {
             sampling.temperature(),
             sampling.topP(),
             sampling.topK(),
-            null);
+            null,
+            false);
     long[] eos =
         tok != null && tok.eosIds().length > 0 ? tok.eosIds() : model.config().eosTokenIds();
     try (ReferenceModel reference = ReferenceModel.load(referenceDir, Devices.current());

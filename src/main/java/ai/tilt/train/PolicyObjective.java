@@ -35,6 +35,7 @@ final class PolicyObjective implements Objective {
   private final Aggregation aggregation;
   private final int maxNewTokens; // seq_mean_token_sum_norm's constant
   private final boolean maskTruncated;
+  private final boolean ratioIsOne; // no old log-probs: on-policy, the ratio is exactly 1
 
   PolicyObjective(
       Policy policy,
@@ -45,7 +46,8 @@ final class PolicyObjective implements Objective {
       float[][] oldValues,
       Aggregation aggregation,
       int maxNewTokens,
-      boolean maskTruncated) {
+      boolean maskTruncated,
+      boolean ratioIsOne) {
     this.policy = policy;
     this.loss = loss;
     this.padId = padId;
@@ -56,6 +58,7 @@ final class PolicyObjective implements Objective {
     this.aggregation = aggregation;
     this.maxNewTokens = maxNewTokens;
     this.maskTruncated = maskTruncated;
+    this.ratioIsOne = ratioIsOne;
   }
 
   /** Whether row r's tokens enter the loss. */
@@ -160,7 +163,7 @@ final class PolicyObjective implements Objective {
         loss.compute(
             new PolicyInputs(
                 logps,
-                step.create(old, rw2),
+                ratioIsOne ? null : step.create(old, rw2),
                 loss.needsReference() ? step.create(ref, rw2) : null,
                 maskArr,
                 step.create(adv, rw2),

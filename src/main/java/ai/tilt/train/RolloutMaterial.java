@@ -23,10 +23,13 @@ final class RolloutMaterial {
   private final long padId;
   private final Streams streams;
   private final double importanceSamplingCap; // 0: no importance weights
+  private final boolean ratioIsOne; // the batch trains one step on the policy that sampled it
 
   /**
    * @param importanceSamplingCap the cap of truncated importance sampling of server samples, or 0
    *     when the run samples in process (or under temperature, top-k or top-p)
+   * @param ratioIsOne the policy that sampled is the one that trains, for one step: the losses take
+   *     their importance ratio as exactly 1 (no old log-probs)
    */
   RolloutMaterial(
       Recipe recipe,
@@ -34,13 +37,15 @@ final class RolloutMaterial {
       Collector collector,
       long padId,
       Streams streams,
-      double importanceSamplingCap) {
+      double importanceSamplingCap,
+      boolean ratioIsOne) {
     this.recipe = recipe;
     this.policy = policy;
     this.collector = collector;
     this.padId = padId;
     this.streams = streams;
     this.importanceSamplingCap = importanceSamplingCap;
+    this.ratioIsOne = ratioIsOne;
   }
 
   /**
@@ -108,7 +113,8 @@ final class RolloutMaterial {
                         oldValues,
                         recipe.train().lossNormalization(),
                         recipe.online().maxNewTokens(),
-                        recipe.online().maskTruncatedCompletions());
+                        recipe.online().maskTruncatedCompletions(),
+                        ratioIsOne);
                 return new Material(objective, adv.baseline(), isWeights);
               }
 

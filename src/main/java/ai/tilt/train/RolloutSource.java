@@ -2,6 +2,7 @@ package ai.tilt.train;
 
 import ai.tilt.data.PromptSet;
 import ai.tilt.dist.Group;
+import ai.tilt.model.Precision;
 import ai.tilt.reward.Reward;
 import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.Devices;
@@ -51,6 +52,7 @@ final class RolloutSource implements IterationSource {
   private Map<String, Double> firstEval; // the start's evaluation: the final table's reference row
   private Map<String, Double> lastEval;
   private final PromptStream promptStream;
+  private final Collector.Settings collection; // how iterations collect
 
   private RolloutSource(
       Recipe recipe,
@@ -72,6 +74,7 @@ final class RolloutSource implements IterationSource {
     this.streams = streams;
     this.group = group;
     this.promptStream = new PromptStream(trainPrompts, streams, cfg.promptsPerIteration());
+    this.collection = cfg.collection(recipe.train().precision() == Precision.FP32);
     this.evalPrompts = evalPrompts;
     this.reference = reference;
     this.reward = reward;
@@ -110,7 +113,8 @@ final class RolloutSource implements IterationSource {
             collector,
             padId,
             streams,
-            importanceSampling() ? serverSpec().importanceSamplingCap() : 0);
+            importanceSampling() ? serverSpec().importanceSamplingCap() : 0,
+            collection.samplerIsPolicy());
     this.evaluator =
         new Evaluator(
             collector, reference, cfg.evalCollection(), evalPrompts, gold != null ? gold : reward);
@@ -204,7 +208,7 @@ final class RolloutSource implements IterationSource {
             new ServerSampling.Next(
                 inputs,
                 cfg.samplesPerPrompt(),
-                Collector.samplingParams(cfg.collection()),
+                Collector.samplingParams(collection),
                 streams.groupSeeds(iteration + 1, inputs.size()));
       }
       staleness = turn.staleness();
@@ -217,7 +221,7 @@ final class RolloutSource implements IterationSource {
       metrics.put("sampling/staleness", (double) staleness);
       metrics.put("timing/weight_sync_s", syncSeconds);
     }
-    if (rollout.samplingLogps() != null) {
+    if (rollout.samplingLogps() != null && !collection.samplerIsPolicy()) {
       double diff = RolloutStats.logpDiff(rollout);
       metrics.put("sampling/logp_diff", diff);
       if (iteration == 0 && plainSampling() && diff > cfg.logpDiffWarn()) {
@@ -267,8 +271,7 @@ final class RolloutSource implements IterationSource {
     GroupGenerator generator =
         turn == null ? new Generator(policy.model(), collector.eosIds()) : turn.generator();
     Supplier<Rollout> collect =
-        () ->
-            collector.collect(iteration, round, prompts, mine, cfg.collection(), reward, generator);
+        () -> collector.collect(iteration, round, prompts, mine, collection, reward, generator);
     Rollout own = turn == null ? collect.get() : agreed(collect);
     for (Map.Entry<String, Double> t : collector.timings().entrySet()) {
       timings.merge(

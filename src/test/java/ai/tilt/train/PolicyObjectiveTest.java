@@ -79,7 +79,8 @@ class PolicyObjectiveTest {
             null,
             agg,
             MAX_NEW,
-            mask);
+            mask,
+            false);
     Objective.Window w = o.prepare(micros);
     double sum = 0;
     try (NDManager step = p.model().manager().newSubManager()) {

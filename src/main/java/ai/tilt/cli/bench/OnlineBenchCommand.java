@@ -38,7 +38,12 @@ final class OnlineBenchCommand implements Callable<Integer> {
       description = "timed iterations after 1 warm-up")
   int iterations;
 
-  @Option(names = "--kl-coef", defaultValue = "0.05")
+  @Option(
+      names = "--kl-coef",
+      defaultValue = "0.05",
+      description =
+          "KL weight: in the reward (online.kl_coef), or for grpo in the loss (loss.beta, as TRL's"
+              + " GRPO beta) (default: ${DEFAULT-VALUE})")
   double klCoef;
 
   @Option(
