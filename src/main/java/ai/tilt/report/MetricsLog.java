@@ -216,7 +216,7 @@ public final class MetricsLog implements RunLog {
     updateEta(step, metrics.get("perf/step_s"));
     if (bar != null) {
       Double loss = metrics.get("train/loss");
-      bar.setExtraMessage(loss == null ? "" : "loss " + fixed(loss, 4));
+      bar.setExtraMessage(loss == null ? "" : "loss " + ConsoleNumbers.fixed(loss, 4));
       bar.stepTo(step);
     }
     if (step % logEvery == 0 || step == totalSteps) {
@@ -231,7 +231,7 @@ public final class MetricsLog implements RunLog {
     StringBuilder line = new StringBuilder("eval @ step ").append(step);
     for (Map.Entry<String, Double> e : metrics.entrySet()) {
       String key = e.getKey().startsWith("eval/") ? e.getKey().substring(5) : e.getKey();
-      line.append(" | ").append(key).append(' ').append(compact(e.getValue()));
+      line.append(" | ").append(key).append(' ').append(ConsoleNumbers.compact(e.getValue()));
     }
     println(line.toString());
   }
@@ -300,20 +300,20 @@ public final class MetricsLog implements RunLog {
     if (nothing) {
       s.append(" | no update: no pair passed online.pair_threshold");
     } else if ((v = m.get("train/loss")) != null) {
-      s.append(" | loss ").append(fixed(v, 4));
+      s.append(" | loss ").append(ConsoleNumbers.fixed(v, 4));
     }
     if ((v = m.get("lr")) != null) {
       s.append(" | lr ").append(String.format(Locale.ROOT, "%.2e", v));
     }
     if (!nothing && (v = m.get("grad_norm")) != null) {
-      s.append(" | grad_norm ").append(fixed(v, 3));
+      s.append(" | grad_norm ").append(ConsoleNumbers.fixed(v, 3));
     }
     if ((v = m.get("perf/tokens_per_s")) != null) {
       s.append(" | ").append(String.format(Locale.US, "%,.0f", v)).append(" tok/s");
     }
     double eta = meanStepSeconds * Math.max(0, totalSteps - step);
     if (Double.isFinite(eta)) {
-      s.append(" | eta ").append(clock(eta));
+      s.append(" | eta ").append(ConsoleNumbers.clock(eta));
     }
     return s.toString();
   }
@@ -328,48 +328,16 @@ public final class MetricsLog implements RunLog {
     }
   }
 
-  /** {@code digits} decimals; scientific where that would print only zeros or a huge number. */
-  static String fixed(double v, int digits) {
-    if (!Double.isFinite(v)) {
-      return Double.toString(v);
-    }
-    double a = Math.abs(v);
-    if (a != 0 && (a < 1e-3 || a >= 1e6)) {
-      return String.format(Locale.ROOT, "%.3e", v);
-    }
-    return String.format(Locale.ROOT, "%." + digits + "f", v);
-  }
-
-  /** Up to four decimals without trailing zeros: {@code 2.1}, {@code 0.625}, {@code 3}. */
-  static String compact(Double v) {
-    if (v == null) {
-      return "null";
-    }
-    String s = fixed(v, 4);
-    if (s.contains(".") && !s.contains("e")) {
-      s = s.replaceAll("0+$", "").replaceAll("\\.$", "");
-    }
-    return s;
-  }
-
-  /** {@code m:ss}, or {@code h:mm:ss} from an hour on. */
-  static String clock(double seconds) {
-    long s = Math.round(seconds);
-    return s >= 3600
-        ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
-        : String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
-  }
-
-  /**
-   * Closes the file and the bar, then writes {@code summary.json} and the plots. Neither of those
-   * can fail the run: a problem is reported as a warning line.
-   */
   /** Whether {@link #close} draws the PNG plots (the recipe's log.plots). */
   public MetricsLog plots(boolean draw) {
     this.plots = draw;
     return this;
   }
 
+  /**
+   * Closes the file and the bar, then writes {@code summary.json} and the plots. Neither of those
+   * can fail the run: a problem is reported as a warning line.
+   */
   @Override
   public synchronized void close() throws IOException {
     if (closed) {

@@ -266,11 +266,11 @@ class MetricsLogTest {
 
   @Test
   void formatsClockAndNumbers() {
-    assertEquals("0:42", MetricsLog.clock(42.4));
-    assertEquals("1:02:03", MetricsLog.clock(3723));
-    assertEquals("1.000e-05", MetricsLog.fixed(1e-5, 4));
-    assertEquals("-Infinity", MetricsLog.fixed(Double.NEGATIVE_INFINITY, 4));
-    assertEquals("3", MetricsLog.compact(3.0));
+    assertEquals("0:42", ConsoleNumbers.clock(42.4));
+    assertEquals("1:02:03", ConsoleNumbers.clock(3723));
+    assertEquals("1.000e-05", ConsoleNumbers.fixed(1e-5, 4));
+    assertEquals("-Infinity", ConsoleNumbers.fixed(Double.NEGATIVE_INFINITY, 4));
+    assertEquals("3", ConsoleNumbers.compact(3.0));
   }
 
   @Test
