@@ -228,10 +228,11 @@ public record Recipe(
       @Doc("AdamW epsilon") Double eps,
       @Doc("global gradient-norm clip; 0 disables") Double maxGradNorm,
       @Doc(
-              "per_token (token_mean; TRL's dapo): every loss token of the step weighs the same;"
-                  + " per_sequence (seq_mean_token_mean; TRL's grpo): every sequence weighs the same;"
-                  + " seq_mean_token_sum_norm (TRL's dr_grpo, policy-gradient losses): token sums over"
-                  + " sequences x online.max_new_tokens")
+              "per_token (token_mean; TRL's dapo; Yu et al., 2025): every loss token of the step"
+                  + " weighs the same; per_sequence (seq_mean_token_mean; TRL's grpo; Shao et al.,"
+                  + " 2024): every sequence weighs the same; seq_mean_token_sum_norm (TRL's dr_grpo;"
+                  + " Liu et al., 2025; policy-gradient losses): token sums over sequences x"
+                  + " online.max_new_tokens")
           Aggregation lossNormalization,
       @Doc(
               "fp32, or bf16-mixed: fp32 master weights and optimizer state, matmuls and attention in bf16,"
