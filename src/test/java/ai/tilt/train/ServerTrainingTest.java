@@ -186,6 +186,68 @@ class ServerTrainingTest {
         rest.console());
   }
 
+  /**
+   * kill -9 at an unplanned moment: an overlapped run as a child process, checkpointing after every
+   * iteration, is killed once its third iteration is logged (mid-iteration, or mid-checkpoint),
+   * resumed with --resume auto from the newest complete checkpoint, and ends equal to the
+   * uninterrupted run iteration for iteration.
+   */
+  @Test
+  void anOverlappedRunKilledWithSigkillResumesExactly() throws Exception {
+    String gen = server(serverUrl).replace("}", ", staleness: 1, overlap: true}");
+    Recipe r = recipe(gen, 6);
+    Outcome whole = train(r, tmp.resolve("kill-whole"), null);
+    assertEquals(0, whole.exit(), whole.console());
+    Path dir = tmp.resolve("kill-split");
+    Path file =
+        Files.writeString(
+            tmp.resolve("kill.yaml"),
+            RecipeLoader.toYaml(r).replace("every_steps: 0", "every_steps: 1"));
+    List<String> flags = List.of("-Dtilt.threads=1");
+    Process p =
+        ai.tilt.runtime.ChildJvm.builder(
+                flags, List.of("train", file.toString(), "--run-dir", dir.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("kill-first.log").toFile())
+            .start();
+    Path metrics = dir.resolve(MetricsLog.METRICS_FILE);
+    long deadline = System.currentTimeMillis() + 240_000;
+    while (p.isAlive() && System.currentTimeMillis() < deadline) {
+      if (Files.exists(metrics)
+          && Files.readAllLines(metrics).stream()
+                  .filter(l -> l.contains("objective/reward"))
+                  .count()
+              >= 3) {
+        break;
+      }
+      Thread.sleep(20);
+    }
+    assertTrue(
+        p.isAlive(),
+        "the run ended before the kill: " + Files.readString(tmp.resolve("kill-first.log")));
+    p.destroyForcibly(); // SIGKILL
+    p.waitFor();
+    Process resumed =
+        ai.tilt.runtime.ChildJvm.builder(
+                flags,
+                List.of("train", file.toString(), "--run-dir", dir.toString(), "--resume", "auto"))
+            .redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("kill-resume.log").toFile())
+            .start();
+    assertTrue(resumed.waitFor(240, java.util.concurrent.TimeUnit.SECONDS));
+    String log = Files.readString(tmp.resolve("kill-resume.log"));
+    assertEquals(0, resumed.exitValue(), log);
+    assertFalse(log.contains("not bitwise"), log);
+    List<JsonNode> steps = new ArrayList<>();
+    for (String line : Files.readAllLines(metrics)) {
+      JsonNode n = new ObjectMapper().readTree(line);
+      if (n.has("objective/reward")) {
+        steps.add(n);
+      }
+    }
+    assertSameRun(whole.steps(), steps);
+  }
+
   static void assertSameRun(List<JsonNode> want, List<JsonNode> got) {
     assertEquals(want.size(), got.size());
     for (int i = 0; i < want.size(); i++) {
