@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -63,6 +64,52 @@ class WarmUpResumeTest {
 
   private static byte[] warmedWeights(Path dir) throws IOException {
     return Files.readAllBytes(dir.resolve("init-model").resolve("model.safetensors"));
+  }
+
+  /**
+   * The warm-up of a run in a child process, killed with SIGKILL once it has a checkpoint past its
+   * first and before it ends, continues when the run is started again and ends with the
+   * uninterrupted warm-up's weights.
+   */
+  @Test
+  void aWarmUpKilledWithSigkillContinues() throws Exception {
+    Recipe r = recipe("model.init.sft.steps=200");
+    Path whole = tmp.resolve("sig-whole");
+    prepare(r, whole);
+    byte[] expected = warmedWeights(whole);
+    Path file = Files.writeString(tmp.resolve("warm.yaml"), RecipeLoader.toYaml(r));
+    Path dir = tmp.resolve("sig");
+    List<String> flags = List.of("-Dtilt.threads=1");
+    Process p =
+        ai.tilt.runtime.ChildJvm.builder(
+                flags, List.of("train", file.toString(), "--run-dir", dir.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("sig-first.log").toFile())
+            .start();
+    Path warm = dir.resolve("warmup-sft");
+    long deadline = System.currentTimeMillis() + 240_000;
+    while (p.isAlive()
+        && System.currentTimeMillis() < deadline
+        && !Files.isDirectory(warm.resolve("step-000060"))) {
+      Thread.sleep(10);
+    }
+    assertTrue(
+        p.isAlive(),
+        "the warm-up ended before the kill: " + Files.readString(tmp.resolve("sig-first.log")));
+    p.destroyForcibly(); // SIGKILL, in the middle of the warm-up
+    p.waitFor();
+    assertFalse(Files.exists(dir.resolve("init-model")), "killed before the warm-up ended");
+    Process again =
+        ai.tilt.runtime.ChildJvm.builder(
+                flags, List.of("train", file.toString(), "--run-dir", dir.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("sig-again.log").toFile())
+            .start();
+    assertTrue(again.waitFor(240, java.util.concurrent.TimeUnit.SECONDS));
+    String log = Files.readString(tmp.resolve("sig-again.log"));
+    assertEquals(0, again.exitValue(), log);
+    assertTrue(log.contains("warm-up: continuing from"), log);
+    assertArrayEquals(expected, warmedWeights(dir), "the warm-up ends where the whole one did");
   }
 
   @Test
