@@ -108,7 +108,7 @@ final class PolicyMath {
    *
    * @param loss (B, T) with graph
    * @param clipped (B, T) float 0/1 where the ordinary clip is active, no graph
-   * @param dualClipped (B, T) float 0/1 where the dual clip is active (all 0 without one)
+   * @param dualClipped (B, T) float 0/1 where the dual clip is active; null without one
    */
   record Surrogate(NDArray loss, NDArray clipped, NDArray dualClipped) {}
 
@@ -124,19 +124,19 @@ final class PolicyMath {
         r.gt((float) (1 + high))
             .logicalAnd(adv.gt(0f))
             .logicalOr(r.lt((float) (1 - low)).logicalAnd(adv.lt(0f)));
-    float c = dual > 0 ? (float) dual : Float.POSITIVE_INFINITY; // no ratio is above +inf
-    NDArray dualOn = r.gt(c).logicalAnd(adv.lt(0f));
-    NDArray constant = clippedOn.logicalOr(dualOn); // disjoint: dual needs r > c > 1 > 1 - low
+    NDArray bound = r.clip((float) (1 - low), (float) (1 + high));
+    NDArray constant = clippedOn;
+    NDArray dualOn = null;
+    if (dual > 0) {
+      dualOn = r.gt((float) dual).logicalAnd(adv.lt(0f));
+      constant = clippedOn.logicalOr(dualOn); // disjoint: dual needs r > c > 1 > 1 - low
+      bound = NDArrays.where(dualOn, r.zerosLike().add((float) dual), bound);
+    }
     // constant cells see exp(0): the unused branch stays finite there, so its zero gradient is not
     // 0 * inf
     NDArray ratio = NDArrays.where(constant, logRatio.zerosLike(), logRatio).exp();
-    NDArray bound =
-        NDArrays.where(
-            dualOn,
-            r.zerosLike().add(dual > 0 ? c : 0f),
-            r.clip((float) (1 - low), (float) (1 + high)));
     NDArray objective = NDArrays.where(constant, bound.mul(adv), ratio.mul(adv));
-    return new Surrogate(objective.neg(), mask(clippedOn), mask(dualOn));
+    return new Surrogate(objective.neg(), mask(clippedOn), dualOn == null ? null : mask(dualOn));
   }
 
   /** The per-token log-ratio logp - old (with graph). */

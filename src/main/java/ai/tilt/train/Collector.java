@@ -96,27 +96,14 @@ final class Collector {
     for (int g = 0; g < all.length; g++) {
       all[g] = g;
     }
-    return collect(iteration, prompts, all, cfg, reward, generator);
+    return collect(iteration, 0, prompts, all, cfg, reward, generator);
   }
 
   /**
-   * Collects the prompts {@code mine} (indices into the iteration's {@code prompts}) of a
-   * data-parallel worker: each draws from its own prompt's stream, so the workers together collect
-   * what one process would. The rollout holds those prompts only, in that order.
-   */
-  Rollout collect(
-      long iteration,
-      List<PromptSet.Prompt> all,
-      int[] mine,
-      Settings cfg,
-      Reward reward,
-      GroupGenerator generator) {
-    return collect(iteration, 0, all, mine, cfg, reward, generator);
-  }
-
-  /**
-   * {@link #collect} of dynamic sampling's extra round {@code round} (0: the iteration's own
-   * prompts), whose samples draw from the round's own streams.
+   * Collects the prompts {@code mine} (indices into the iteration's {@code all}) of a data-parallel
+   * worker, in round {@code round} of dynamic sampling (0: the iteration's own prompts; each extra
+   * round draws from its own streams): each prompt draws from its own stream, so the workers
+   * together collect what one process would. The rollout holds those prompts only, in that order.
    */
   Rollout collect(
       long iteration,

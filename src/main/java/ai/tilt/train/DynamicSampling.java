@@ -33,7 +33,7 @@ final class DynamicSampling {
     return false;
   }
 
-  /** A round's groups, which of them are kept. */
+  /** The iteration's rollout of B groups, and what the selection did ({@code sampling/*}). */
   record Selected(Rollout rollout, Map<String, Double> metrics) {}
 
   /**
