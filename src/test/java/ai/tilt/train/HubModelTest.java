@@ -2,11 +2,14 @@ package ai.tilt.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.tilt.cli.Main;
 import ai.tilt.model.JsonFiles;
 import ai.tilt.model.LoraFiles;
+import ai.tilt.reward.ModelReward;
+import ai.tilt.reward.RewardContext;
 import ai.tilt.runtime.FileTrees;
 import ai.tilt.runtime.HubCache;
 import java.io.ByteArrayOutputStream;
@@ -117,6 +120,12 @@ class HubModelTest {
           runErr("tokenize", "--model", "tilt-test/absent", "--input", "in.jsonl", "--output", "o");
       assertTrue(miss.contains(cache.resolve("models--tilt-test--absent").toString()), miss);
       assertTrue(miss.contains("hf download tilt-test/absent --revision main"), miss);
+      // a reward model by name: found, and judged by its config (this one is a causal LM)
+      IllegalArgumentException notReward =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> new ModelReward("tilt-test/tiny", null).create(RewardContext.empty()));
+      assertTrue(notReward.getMessage().contains(MAIN + " is a causal LM"), notReward.getMessage());
     } finally {
       System.clearProperty(HubCache.CACHE_PROPERTY);
       FileTrees.deleteTree(cache);
