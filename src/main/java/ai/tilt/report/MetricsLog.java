@@ -36,7 +36,8 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * "-Infinity"}), flushed at once so a killed run keeps its lines. Every {@code logEvery} steps and
  * at the last step the console gets one line such as {@code step 40/200 | loss 2.3456 | lr 1.00e-03
  * | grad_norm 0.832 | 1,234 tok/s | eta 0:42}; on an interactive terminal a progress bar sits below
- * the lines. {@link #close} writes {@code summary.json} and {@code plots/*.png}.
+ * the lines. {@link #close} writes {@code summary.json} and {@code plots/*.png}. With {@link
+ * #tensorboard} the same points also go to TensorBoard event files ({@link TensorBoardLog}).
  *
  * <p>Not for concurrent training loops sharing one file: one run directory, one writer.
  */
@@ -71,7 +72,9 @@ public final class MetricsLog implements RunLog {
   private final long startNanos = System.nanoTime();
   private final double priorWallSeconds;
   private final ArrayDeque<Double> stepSeconds = new ArrayDeque<>();
+  private final long resumeFromStep;
   private boolean plots = true;
+  private TensorBoardLog tensorboard;
   // Read by the bar's refresh thread; a lock there could deadlock against bar.refresh().
   private volatile double meanStepSeconds = Double.NaN;
   private long lastStep;
@@ -114,6 +117,7 @@ public final class MetricsLog implements RunLog {
     this.totalSteps = totalSteps;
     this.logEvery = logEvery;
     this.console = console;
+    this.resumeFromStep = resumeFromStep;
     Files.createDirectories(runDir);
     Path file = runDir.resolve(METRICS_FILE);
     Path summary = runDir.resolve(SUMMARY_FILE);
@@ -266,6 +270,9 @@ public final class MetricsLog implements RunLog {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + runDir.resolve(METRICS_FILE), e);
     }
+    if (tensorboard != null) {
+      tensorboard.scalars(step, metrics);
+    }
   }
 
   private void updateEta(long step, Double stepS) {
@@ -335,6 +342,21 @@ public final class MetricsLog implements RunLog {
   }
 
   /**
+   * Also writes every step's metrics to TensorBoard event files in {@code runDir/tensorboard}, cut
+   * to the resumed step as metrics.jsonl is, and {@code recipe} (the resolved recipe) as a text
+   * summary under {@value TensorBoardLog#HPARAMS_TAG} at the session's first step.
+   */
+  public MetricsLog tensorboard(String recipe) throws IOException {
+    if (tensorboard == null) {
+      tensorboard = TensorBoardLog.open(runDir, resumeFromStep, console);
+      // four backticks: a recipe's strings may hold three, which would end a ``` block early
+      tensorboard.text(
+          Math.max(resumeFromStep, 0), TensorBoardLog.HPARAMS_TAG, "````\n" + recipe + "\n````");
+    }
+    return this;
+  }
+
+  /**
    * Closes the file and the bar, then writes {@code summary.json} and the plots. Neither of those
    * can fail the run: a problem is reported as a warning line.
    */
@@ -344,7 +366,7 @@ public final class MetricsLog implements RunLog {
       return;
     }
     closed = true;
-    try {
+    try (TensorBoardLog tb = tensorboard) {
       out.close();
     } finally {
       if (bar != null) {

@@ -6,8 +6,10 @@ import ai.tilt.loss.Loss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.HubCache;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 
 /**
@@ -424,10 +426,14 @@ public record Recipe(
   /** What is logged, and how often. */
   public record Log(
       @Doc("console line every N steps (metrics.jsonl gets a line every iteration)") Integer every,
-      @Doc("write PNG plots of every curve at the end") Boolean plots) {
+      @Doc("write PNG plots of every curve at the end") Boolean plots,
+      @Doc(
+              "where metrics go: jsonl (metrics.jsonl, always) and tensorboard (event files in"
+                  + " RUN/tensorboard); a list, or one name as TRL's report_to")
+          List<ReportTo> reportTo) {
     /** Every key at its default. */
     public static Log defaults() {
-      return new Log(null, null);
+      return new Log(null, null, null);
     }
 
     public Log {
@@ -436,7 +442,26 @@ public record Recipe(
       if (every < 1) {
         throw new IllegalArgumentException("log.every must be >= 1, got " + every);
       }
+      // metrics.jsonl is what resume, plots and the lab read: it is written whatever the list
+      // says, and the resolved recipe says so
+      EnumSet<ReportTo> set = EnumSet.of(ReportTo.JSONL);
+      for (ReportTo r : reportTo == null ? List.<ReportTo>of() : reportTo) {
+        if (r == null) {
+          throw new IllegalArgumentException(
+              "log.report_to has an empty entry (known: jsonl, tensorboard)");
+        }
+        set.add(r);
+      }
+      reportTo = List.copyOf(set);
     }
+  }
+
+  /** A destination of metrics ({@code log.report_to}); TRL's word for them. */
+  public enum ReportTo {
+    @JsonProperty("jsonl")
+    JSONL,
+    @JsonProperty("tensorboard")
+    TENSORBOARD
   }
 
   /** Held-out evaluation on data.eval. */

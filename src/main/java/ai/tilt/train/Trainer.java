@@ -64,6 +64,24 @@ public final class Trainer {
     stopAtStep = step;
   }
 
+  /** The reporting worker's log: metrics.jsonl, and event files when log.report_to says so. */
+  private MetricsLog metricsLog(Recipe r, long total, TrainerState state, PrintStream console)
+      throws IOException {
+    MetricsLog log =
+        new MetricsLog(
+                run.runDir(), total, r.log().every(), run.resumed() ? state.step() : -1, console)
+            .plots(r.log().plots());
+    if (r.log().reportTo().contains(Recipe.ReportTo.TENSORBOARD)) {
+      try {
+        log.tensorboard(RecipeLoader.toYaml(r));
+      } catch (IOException | RuntimeException e) {
+        log.close();
+        throw e;
+      }
+    }
+    return log;
+  }
+
   /** Runs every iteration (or until stopped); returns the process exit code. */
   public int train(PrintStream console) throws IOException {
     Recipe r = run.recipe();
@@ -79,16 +97,7 @@ public final class Trainer {
     TrainerState state = run.state();
     long lastCheckpoint = state.step();
     boolean stop = false; // agreed by every worker before and after each iteration
-    try (RunLog log =
-        group.isMain()
-            ? new MetricsLog(
-                    run.runDir(),
-                    total,
-                    r.log().every(),
-                    run.resumed() ? state.step() : -1,
-                    console)
-                .plots(r.log().plots())
-            : RunLog.discard()) {
+    try (RunLog log = group.isMain() ? metricsLog(r, total, state, console) : RunLog.discard()) {
       log.note(run.describe());
       double resumedLr = schedule.at(state.step());
       if (run.resumed() && state.step() > 0 && Math.abs(resumedLr - state.lr()) > 1e-12 * t.lr()) {
