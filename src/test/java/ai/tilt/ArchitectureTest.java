@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
  * train                    the loop and its setup: dist, data, reward, sampling, report, model, ...
  * dist                     workers and their collectives (c10d): runtime
  * data, reward, sampling   tokenizer, model (not data), runtime
- * report                   nothing of Tilt's (metrics.jsonl, plots)
+ * report                   nothing of Tilt's (metrics.jsonl, TensorBoard, plots)
  * model, loss, tokenizer   model uses runtime; loss and tokenizer nothing
  * runtime, doc             nothing of Tilt's (DJL and the JDK only)
  * </pre>
