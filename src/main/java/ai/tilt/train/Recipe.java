@@ -429,7 +429,7 @@ public record Recipe(
       @Doc("write PNG plots of every curve at the end") Boolean plots,
       @Doc(
               "where metrics go: jsonl (metrics.jsonl, always) and tensorboard (event files in"
-                  + " RUN/tensorboard); a list, or one name as TRL's report_to")
+                  + " RUN/tensorboard); a list, or one name as TRL's report_to (also none, all)")
           List<ReportTo> reportTo) {
     /** Every key at its default. */
     public static Log defaults() {
@@ -450,7 +450,11 @@ public record Recipe(
           throw new IllegalArgumentException(
               "log.report_to has an empty entry (known: jsonl, tensorboard)");
         }
-        set.add(r);
+        switch (r) {
+          case NONE -> {} // TRL's "none": Tilt's own metrics.jsonl only
+          case ALL -> set.add(ReportTo.TENSORBOARD); // TRL's "all": every destination there is
+          default -> set.add(r);
+        }
       }
       reportTo = List.copyOf(set);
     }
@@ -461,7 +465,13 @@ public record Recipe(
     @JsonProperty("jsonl")
     JSONL,
     @JsonProperty("tensorboard")
-    TENSORBOARD
+    TENSORBOARD,
+    /** TRL's word for no integration: metrics.jsonl only. */
+    @JsonProperty("none")
+    NONE,
+    /** TRL's word for every integration installed: here jsonl and tensorboard. */
+    @JsonProperty("all")
+    ALL
   }
 
   /** Held-out evaluation on data.eval. */

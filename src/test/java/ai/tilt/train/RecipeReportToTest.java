@@ -39,6 +39,10 @@ class RecipeReportToTest {
     assertEquals(
         List.of(ReportTo.JSONL, ReportTo.TENSORBOARD),
         reportTo("name: r\n", "log.report_to=[jsonl, tensorboard]"));
+    // TRL's words: none (Tilt's own metrics.jsonl is still written) and all
+    assertEquals(List.of(ReportTo.JSONL), reportTo("log: {report_to: none}\n"));
+    assertEquals(
+        List.of(ReportTo.JSONL, ReportTo.TENSORBOARD), reportTo("log: {report_to: all}\n"));
   }
 
   @Test
@@ -63,7 +67,7 @@ class RecipeReportToTest {
           msg.contains("r.yaml")
               && msg.contains("log.report_to")
               && msg.contains("wandb")
-              && msg.contains("[jsonl, tensorboard]"),
+              && msg.contains("[jsonl, tensorboard, none, all]"),
           msg);
     }
   }
