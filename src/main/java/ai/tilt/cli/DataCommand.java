@@ -192,6 +192,7 @@ public final class DataCommand implements Runnable {
 
     @Option(
         names = "--model",
+        converter = HubModelPath.class,
         required = true,
         paramLabel = "DIR",
         description = "directory with the tokenizer files")

@@ -4,6 +4,7 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.LoraFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.HubCache;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,9 +21,25 @@ final class ModelOptions {
       names = "--model",
       required = true,
       description =
-          "HF model directory, or a PEFT adapter directory (its base_model_name_or_path is loaded"
-              + " under it)")
-  Path model;
+          "HF model directory, a hub name in the HuggingFace cache (Qwen/Qwen2.5-0.5B), or a PEFT"
+              + " adapter directory (its base_model_name_or_path is loaded under it)")
+  String model;
+
+  @Option(
+      names = "--revision",
+      paramLabel = "REV",
+      description = "with a hub name: the branch, tag or commit of its snapshot (default main)")
+  String revision;
+
+  private Path dir;
+
+  /** The directory --model names: itself, or its snapshot in the hub cache. */
+  Path dir() throws IOException {
+    if (dir == null) {
+      dir = HubCache.resolve(HubCache.RepoType.MODEL, model, revision);
+    }
+    return dir;
+  }
 
   @Option(
       names = "--adapter",
@@ -32,11 +49,12 @@ final class ModelOptions {
 
   /** The model, with its adapter when there is one, computing in {@code precision}. */
   CausalLM load(Precision precision) throws IOException {
-    return LoraFiles.loadWithBase(model, adapter, Devices.current(), precision);
+    return LoraFiles.loadWithBase(dir(), adapter, Devices.current(), precision);
   }
 
   /** The directory of the base weights: --model, or the base an adapter directory names. */
   Path base() throws IOException {
+    Path model = dir();
     if (adapter == null
         && LoraFiles.isAdapter(model)
         && !Files.exists(model.resolve("config.json"))) {
@@ -47,9 +65,9 @@ final class ModelOptions {
 
   /** The tokenizer of the adapter's directory, else the model's, else the base's; null if none. */
   TextTokenizer tokenizer() throws IOException {
-    for (Path dir : new Path[] {adapter, model, base()}) {
-      if (dir != null && Files.exists(dir.resolve("tokenizer.json"))) {
-        return TextTokenizer.load(dir);
+    for (Path d : new Path[] {adapter, dir(), base()}) {
+      if (d != null && Files.exists(d.resolve("tokenizer.json"))) {
+        return TextTokenizer.load(d);
       }
     }
     return null;

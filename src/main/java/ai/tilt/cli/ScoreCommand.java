@@ -42,7 +42,11 @@ public final class ScoreCommand implements Callable<Integer> {
           "fp32, bf16-mixed (bf16 matmuls) or bf16 (weights held in bf16: half the memory) (default: ${DEFAULT-VALUE})")
   String dtype;
 
-  @Option(names = "--model", required = true, description = "reward model directory")
+  @Option(
+      names = "--model",
+      required = true,
+      converter = HubModelPath.class,
+      description = "reward model directory, or a hub name in the HuggingFace cache")
   Path model;
 
   @Option(names = "--input", required = true)

@@ -51,6 +51,7 @@ public final class TokenizeCommand implements Callable<Integer> {
 
   @Option(
       names = "--model",
+      converter = HubModelPath.class,
       required = true,
       paramLabel = "DIR",
       description = "Directory with tokenizer.json (and tokenizer_config.json etc.).")

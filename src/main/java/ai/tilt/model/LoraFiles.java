@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.runtime.FileTrees;
+import ai.tilt.runtime.HubCache;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -206,7 +207,8 @@ public final class LoraFiles {
 
   /**
    * The base an adapter names ({@code base_model_name_or_path}): as written when it exists from
-   * here, else relative to the adapter's own directory.
+   * here, else relative to the adapter's own directory, else a hub name in the HuggingFace cache
+   * (at the config's {@code revision}).
    */
   public static Path baseOf(Path dir) throws IOException {
     String base = JsonFiles.read(dir.resolve(CONFIG)).path("base_model_name_or_path").asText("");
@@ -220,6 +222,15 @@ public final class LoraFiles {
     Path near = dir.resolve(base).normalize();
     if (Files.isDirectory(near)) {
       return near;
+    }
+    if (HubCache.isRepoId(base)) { // PEFT writes the hub name the base was loaded by
+      String revision = JsonFiles.read(dir.resolve(CONFIG)).path("revision").asText(null);
+      try {
+        return HubCache.snapshot(HubCache.RepoType.MODEL, base, revision);
+      } catch (IOException e) {
+        throw new IOException(
+            dir.resolve(CONFIG) + ": its base " + base + ": " + e.getMessage(), e);
+      }
     }
     throw new IOException(
         dir.resolve(CONFIG) + ": its base " + base + " is not a directory here; pass the base");

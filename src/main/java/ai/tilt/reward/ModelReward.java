@@ -4,6 +4,7 @@ import ai.tilt.doc.Doc;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Head;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.runtime.HubCache;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,7 +26,9 @@ import java.nio.file.Path;
  * @param batchSize sequences per forward pass (default 16)
  */
 public record ModelReward(
-    @Doc("reward-model directory: a *ForSequenceClassification with one label (required)")
+    @Doc(
+            "reward-model directory, or a hub name in the HuggingFace cache: a"
+                + " *ForSequenceClassification with one label (required)")
         String path,
     @Doc("sequences per forward pass (default 16)") Integer batchSize)
     implements RewardSpec {
@@ -45,6 +48,14 @@ public record ModelReward(
   @Override
   public Reward create(RewardContext ctx) {
     Path dir = ctx.resolve(path);
+    if (!Files.exists(dir) && HubCache.isRepoId(path)) {
+      try {
+        dir = HubCache.snapshot(HubCache.RepoType.MODEL, path, null);
+      } catch (IOException e) {
+        throw new IllegalArgumentException(
+            "reward.path: no such directory " + dir + ", and " + e.getMessage());
+      }
+    }
     if (!Files.isRegularFile(dir.resolve("config.json"))) {
       throw new IllegalArgumentException(
           "reward.path: " + dir + " is not a model directory (no config.json)");

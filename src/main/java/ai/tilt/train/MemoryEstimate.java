@@ -282,7 +282,7 @@ public record MemoryEstimate(
     Path tmp = null;
     try {
       if (recipe.model().path() != null) {
-        Path dir = Path.of(recipe.model().path());
+        Path dir = recipe.model().directory();
         config = ModelConfig.load(dir);
         tok = TextTokenizer.loadIfPresent(dir);
       } else {

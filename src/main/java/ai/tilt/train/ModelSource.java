@@ -74,6 +74,9 @@ public final class ModelSource {
       Recipe r, Path runDir, Path checkpoint, PrintStream console, boolean write)
       throws IOException {
     Path initial = initialDir(r, runDir);
+    if (console != null && r.model().path() != null && !initial.equals(Path.of(r.model().path()))) {
+      console.println("model " + r.model().path() + " from the hub cache: " + initial);
+    }
     boolean lora = r.model().lora() != null;
     Path weights;
     if (checkpoint != null) {
@@ -133,8 +136,8 @@ public final class ModelSource {
     return sideFiles;
   }
 
-  static Path initialDir(Recipe r, Path runDir) {
-    return r.model().path() != null ? Path.of(r.model().path()) : runDir.resolve("init-model");
+  static Path initialDir(Recipe r, Path runDir) throws IOException {
+    return r.model().path() != null ? r.model().directory() : runDir.resolve("init-model");
   }
 
   /**

@@ -10,6 +10,7 @@ import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -74,7 +75,12 @@ public final class Policy implements AutoCloseable {
         trainable = new LinkedHashMap<>(lora.parameters());
         // the frozen base is held in bf16 when the run computes in bf16: half its memory
         model.setPrecision(t.precision() == Precision.FP32 ? Precision.FP32 : Precision.BF16);
-        adapterBase = source.initial().toAbsolutePath().normalize().toString();
+        // a hub name, as PEFT writes it, when the base came from the cache: the adapters travel
+        String named = recipe.model().path();
+        adapterBase =
+            named != null && !Files.exists(Path.of(named))
+                ? named
+                : source.initial().toAbsolutePath().normalize().toString();
       } else {
         model.setPrecision(t.precision());
         trainable = new LinkedHashMap<>(select(model, recipe.model().trainable()));

@@ -5,6 +5,9 @@ import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Loss;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.Precision;
+import ai.tilt.runtime.HubCache;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -76,7 +79,13 @@ public record Recipe(
 
   /** Where the policy comes from: a HF directory, or a fresh random model. */
   public record Model(
-      @Doc("HF model directory (config.json, safetensors, tokenizer files)") String path,
+      @Doc(
+              "HF model directory (config.json, safetensors, tokenizer files), or a hub name such as"
+                  + " Qwen/Qwen2.5-0.5B found offline in the HuggingFace cache (HF_HUB_CACHE, HF_HOME,"
+                  + " ~/.cache/huggingface/hub); a local directory wins")
+          String path,
+      @Doc("with a hub name in path: the branch, tag or commit of its snapshot (default main)")
+          String revision,
       @Doc("or: a randomly initialised model, e.g. {arch: llama, preset: tiny}") Init init,
       @Doc(
               "regular expressions over HF weight names; matching weights train, others stay frozen (default: all)")
@@ -95,15 +104,23 @@ public record Recipe(
           Lora lora) {
     /** Every key at its default. */
     public static Model defaults() {
-      return new Model(null, null, null, null, null, null);
+      return new Model(null, null, null, null, null, null, null);
     }
 
     /** This section with LoRA adapters (and every weight of the base frozen). */
     public Model withLora(Lora l) {
-      return new Model(path, init, null, precomputeReference, referencePrecision, l);
+      return new Model(path, revision, init, null, precomputeReference, referencePrecision, l);
+    }
+
+    /** The model directory {@link #path} names: itself if it exists, else its hub snapshot. */
+    public Path directory() throws IOException {
+      return HubCache.resolve(HubCache.RepoType.MODEL, path, revision);
     }
 
     public Model {
+      if (revision != null && path == null) {
+        throw new IllegalArgumentException("model.revision needs model.path (a hub name)");
+      }
       precomputeReference = precomputeReference != null && precomputeReference;
       if (lora != null && trainable != null) {
         throw new IllegalArgumentException(

@@ -1,5 +1,6 @@
 package ai.tilt.cli.bench;
 
+import ai.tilt.cli.HubModelPath;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.model.ModelFiles;
@@ -10,7 +11,10 @@ import picocli.CommandLine.Option;
 
 /** Which model a benchmark runs: a preset made on the fly, or a HF directory. */
 final class ModelChoice {
-  @Option(names = "--model", description = "HF model directory (default: a random preset model)")
+  @Option(
+      names = "--model",
+      converter = HubModelPath.class,
+      description = "HF model directory or hub name (default: a random preset model)")
   Path model;
 
   @Option(
