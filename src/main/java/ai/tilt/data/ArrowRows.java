@@ -5,10 +5,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigDecimal;
-import java.nio.channels.FileChannel;
+import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,17 +17,21 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.flatbuf.MessageHeader;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.ValueVector;
+import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.LargeListVector;
 import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.complex.StructVector;
-import org.apache.arrow.vector.ipc.ArrowFileReader;
-import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.arrow.vector.ipc.ReadChannel;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.MessageMetadataResult;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.util.Text;
 
@@ -42,7 +47,9 @@ final class ArrowRows implements RowSource {
 
   private final Path file;
   private final BufferAllocator allocator;
-  private final ArrowReader reader;
+  private final InputStream stream;
+  private ReadChannel in;
+  private VectorLoader loader;
   private final Row.Columns columns;
   private VectorSchemaRoot batch;
   private int index; // in the current batch
@@ -52,17 +59,23 @@ final class ArrowRows implements RowSource {
   ArrowRows(Path file, Map<String, String> renames) throws IOException {
     this.file = file;
     allocator = new RootAllocator();
-    byte[] head = new byte[FILE_MAGIC.length];
-    try (InputStream in = Files.newInputStream(file)) {
-      head = in.readNBytes(head.length);
-    }
-    reader =
-        Arrays.equals(head, FILE_MAGIC)
-            ? new ArrowFileReader(FileChannel.open(file), allocator)
-            : new ArrowStreamReader(Files.newInputStream(file), allocator);
+    stream = new BufferedInputStream(Files.newInputStream(file));
     List<String> names = new ArrayList<>();
     try {
-      batch = reader.getVectorSchemaRoot();
+      // The file format is the stream format between its magic and its footer.
+      stream.mark(FILE_MAGIC.length + 2);
+      if (!Arrays.equals(stream.readNBytes(FILE_MAGIC.length), FILE_MAGIC)) {
+        stream.reset();
+      } else {
+        stream.skipNBytes(2); // padding to 8 bytes
+      }
+      in = new ReadChannel(Channels.newChannel(stream));
+      MessageMetadataResult first = MessageSerializer.readMessage(in);
+      if (first == null || first.headerType() != MessageHeader.Schema) {
+        throw new IOException("its first message is not a schema");
+      }
+      batch = VectorSchemaRoot.create(MessageSerializer.deserializeSchema(first), allocator);
+      loader = new VectorLoader(batch);
       for (Field f : batch.getSchema().getFields()) {
         names.add(f.getName());
       }
@@ -84,20 +97,17 @@ final class ArrowRows implements RowSource {
                 + columns.note());
       }
     }
-    index = 0;
   }
 
   @Override
   public Row next(int first) throws IOException {
     while (batches == 0 || index >= batch.getRowCount()) {
-      boolean more;
       try {
-        more = reader.loadNextBatch();
+        if (!loadNextBatch()) {
+          return null;
+        }
       } catch (IOException | RuntimeException e) {
         throw new DataException(file + ": record batch " + batches + ": " + e.getMessage());
-      }
-      if (!more) {
-        return null;
       }
       batches++;
       index = 0;
@@ -115,6 +125,47 @@ final class ArrowRows implements RowSource {
     }
     index++;
     return Row.ofObject(where, first, o, columns);
+  }
+
+  /**
+   * Reads the next record batch's body through a heap array into Arrow memory: Arrow Java's own
+   * readers wrap its memory in a direct ByteBuffer, which on Java 17 needs {@code
+   * --add-opens=java.base/java.nio=ALL-UNNAMED} on every command line that runs Tilt; copying in
+   * with Unsafe does not.
+   */
+  private boolean loadNextBatch() throws IOException {
+    MessageMetadataResult m;
+    while ((m = MessageSerializer.readMessage(in)) != null) {
+      if (m.headerType() == MessageHeader.DictionaryBatch) {
+        throw new IOException("dictionary-encoded columns are not supported");
+      }
+      long length = m.getMessageBodyLength();
+      if (length > Integer.MAX_VALUE - 8) {
+        throw new IOException("a record batch of " + length + " bytes (at most 2 GB are read)");
+      }
+      byte[] body = stream.readNBytes((int) length);
+      if (body.length != length) {
+        throw new IOException("the file ends inside a record batch");
+      }
+      if (m.headerType() != MessageHeader.RecordBatch) {
+        continue;
+      }
+      ArrowBuf buf = allocator.buffer(Math.max(length, 1));
+      ArrowRecordBatch b;
+      try {
+        buf.setBytes(0, body);
+      } catch (RuntimeException e) {
+        buf.close();
+        throw e;
+      }
+      // deserializeRecordBatch releases the body: the batch's slices hold it from here on.
+      b = MessageSerializer.deserializeRecordBatch(m, buf);
+      try (b) {
+        loader.load(b);
+      }
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -198,7 +249,10 @@ final class ArrowRows implements RowSource {
   @Override
   public void close() throws IOException {
     try {
-      reader.close();
+      stream.close();
+      if (batch != null) {
+        batch.close();
+      }
     } finally {
       allocator.close();
     }

@@ -91,7 +91,12 @@ final class ParquetRows implements RowSource {
       }
       group++;
       left = pages.getRowCount();
-      records = io.getRecordReader(pages, json);
+      try {
+        records = io.getRecordReader(pages, json); // reads each column's first page
+      } catch (RuntimeException e) {
+        throw new DataException(
+            file + ": row group " + group + ": " + damaged() + " (" + rootMessage(e) + ")");
+      }
     }
     row++;
     left--;
@@ -168,7 +173,9 @@ final class ParquetRows implements RowSource {
 
   private static final class IgnoreValue extends PrimitiveConverter {
     @Override
-    public void addBinary(Binary v) {}
+    public void addBinary(Binary v) {
+      v.toStringUsingUTF8(); // what ParquetJson does, so that a bad length fails here too
+    }
 
     @Override
     public void addBoolean(boolean v) {}
