@@ -52,7 +52,10 @@ class HubDatasetsTest {
     System.clearProperty(HubCache.CACHE_PROPERTY);
   }
 
-  /** A snapshot of {@code org/name} at main holding the given files (name, then fixture). */
+  /**
+   * A snapshot of {@code org/name} at main holding the given files (name, then fixture or README
+   * text).
+   */
   Path snapshot(String repo, String... files) throws IOException {
     Path dir = cache.resolve("datasets--" + repo.replace("/", "--"));
     Files.createDirectories(dir.resolve("refs"));
@@ -61,11 +64,15 @@ class HubDatasetsTest {
     for (int i = 0; i < files.length; i += 2) {
       Path f = snap.resolve(files[i]);
       Files.createDirectories(f.getParent());
+      // as huggingface_hub stores them: the snapshot's files are links to blobs/<hash>
+      Path blob = dir.resolve("blobs").resolve("blob" + i);
+      Files.createDirectories(blob.getParent());
       if (files[i + 1].startsWith("---")) {
-        Files.writeString(f, files[i + 1]);
+        Files.writeString(blob, files[i + 1]);
       } else {
-        Files.copy(DATA.resolve(files[i + 1]), f);
+        Files.copy(DATA.resolve(files[i + 1]), blob);
       }
+      Files.createSymbolicLink(f, f.getParent().relativize(blob));
     }
     return snap;
   }
