@@ -17,6 +17,7 @@ final class Row {
   private final byte[] line; // a JSONL line, parsed in object() so that a bad one is skippable
   private final ObjectNode json;
   private final Columns columns;
+  private JsonNode renamed; // object(), once: renaming moves fields
 
   /**
    * @param number the row's 1-based position in the data set (its line number in a JSONL file)
@@ -39,12 +40,10 @@ final class Row {
 
   /** The row under TRL's column names ({@code data.columns} applied). */
   JsonNode object() throws Invalid {
-    ObjectNode o = json;
-    if (o == null) {
-      JsonNode parsed = JsonFields.object(line);
-      o = (ObjectNode) parsed;
+    if (renamed == null) {
+      renamed = columns.rename(json != null ? json : (ObjectNode) JsonFields.object(line));
     }
-    return columns.rename(o);
+    return renamed;
   }
 
   String where() {
