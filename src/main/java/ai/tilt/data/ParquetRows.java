@@ -51,8 +51,10 @@ final class ParquetRows implements RowSource {
     try {
       reader = new ParquetFileReader(new LocalInputFile(file), options);
     } catch (IOException | RuntimeException e) {
+      // parquet-java names the file by its InputFile's toString, an object id: left out
+      String why = String.valueOf(e.getMessage()).replaceAll("\\S*InputFile@\\S+ ", "the file ");
       throw new DataException(
-          file + ": not a Parquet file, or its footer is damaged (" + e.getMessage() + ")");
+          file + ": not a Parquet file, or its footer is damaged (" + why + ")");
     }
     schema = reader.getFooter().getFileMetaData().getSchema();
     List<String> names = new ArrayList<>();

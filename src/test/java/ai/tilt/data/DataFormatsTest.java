@@ -234,6 +234,8 @@ class DataFormatsTest {
     assertTrue(
         e.getMessage().startsWith(f + ": not a Parquet file, or its footer is damaged ("),
         e.getMessage());
+    assertTrue(e.getMessage().contains("Expected magic number at tail"), e.getMessage());
+    assertTrue(!e.getMessage().contains("InputFile@"), e.getMessage());
   }
 
   static void assertGroupsEqual(PreferenceDataset expected, PreferenceDataset actual) {
