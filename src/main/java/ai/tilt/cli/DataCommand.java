@@ -1,6 +1,7 @@
 package ai.tilt.cli;
 
 import ai.tilt.data.DataOptions;
+import ai.tilt.data.DataSpec;
 import ai.tilt.data.PreferenceSynth;
 import ai.tilt.data.SftDataset;
 import ai.tilt.data.SynthData;
@@ -198,8 +199,15 @@ public final class DataCommand implements Runnable {
         description = "directory with the tokenizer files")
     Path model;
 
-    @Option(names = "--input", required = true, paramLabel = "FILE.jsonl")
+    @Option(
+        names = "--input",
+        required = true,
+        paramLabel = "DATA",
+        description = "a .jsonl or .parquet file, a shard or save_to_disk folder, or a hub name")
     Path input;
+
+    @Option(names = "--split", paramLabel = "NAME", description = "(default: train)")
+    String split;
 
     @Option(
         names = "--max-length",
@@ -226,7 +234,8 @@ public final class DataCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       try (TextTokenizer tok = TextTokenizer.load(model)) {
-        SftDataset data = SftDataset.load(input, tok, options);
+        SftDataset data =
+            SftDataset.load(new DataSpec(input.toString(), split, null, null, null), tok, options);
         spec.commandLine().getOut().println(input + ": " + data.stats().summary());
         for (String reason : data.stats().skipReasons()) {
           spec.commandLine().getOut().println("skipped " + reason);

@@ -42,7 +42,9 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(
       names = "--prompts",
       required = true,
-      description = "JSONL prompts (prompt, messages or prompt_ids)")
+      description =
+          "prompts (prompt, messages or prompt_ids): JSONL, Parquet, a shard or save_to_disk"
+              + " folder, or a hub dataset name")
   Path prompts;
 
   @Option(

@@ -16,10 +16,25 @@ final class JsonFields {
 
   private JsonFields() {}
 
-  /** A bad line; the loader prefixes the reason with {@code file:line}. */
+  /** A bad row; the loader prefixes the reason with the row's place ({@code file:line}). */
   static final class Invalid extends Exception {
+    private final boolean aboutColumns;
+
     Invalid(String reason) {
+      this(reason, false);
+    }
+
+    /**
+     * @param aboutColumns a missing field or fields of no known kind: the message of a columnar
+     *     file then lists the file's columns
+     */
+    Invalid(String reason, boolean aboutColumns) {
       super(reason);
+      this.aboutColumns = aboutColumns;
+    }
+
+    boolean aboutColumns() {
+      return aboutColumns;
     }
   }
 
@@ -29,7 +44,7 @@ final class JsonFields {
 
   static JsonNode required(JsonNode o, String field) throws Invalid {
     if (!present(o, field)) {
-      throw new Invalid("missing field \"" + field + "\"");
+      throw new Invalid("missing field \"" + field + "\"", true);
     }
     return o.get(field);
   }

@@ -20,11 +20,18 @@ public final class Jsonl {
 
   private Jsonl() {}
 
-  /** One parsed line: its 1-based number and its object. */
-  public record Line(Path file, int number, JsonNode json) {
-    /** An error about this line: "file:line: message". */
+  /**
+   * One parsed line (or row of another format): its 1-based number, its object, and its place in
+   * messages ({@code file:line}, or a Parquet or Arrow row's).
+   */
+  public record Line(Path file, int number, JsonNode json, String where) {
+    public Line(Path file, int number, JsonNode json) {
+      this(file, number, json, file + ":" + number);
+    }
+
+    /** An error about this line: "where: message". */
     public DataException error(String message) {
-      return new DataException(file + ":" + number + ": " + message);
+      return new DataException(where + ": " + message);
     }
 
     /** A required text field. */

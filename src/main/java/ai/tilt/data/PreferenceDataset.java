@@ -4,10 +4,7 @@ import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.data.PreferenceLines.Parsed;
 import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,54 +148,59 @@ public final class PreferenceDataset {
     if (!Files.isRegularFile(file)) {
       throw new DataException("no such file: " + file);
     }
+    return load(DataSpec.of(file), tok, options);
+  }
+
+  /**
+   * Reads and tokenises a data set in any of {@link DataFiles}' forms, its rows checked as JSONL
+   * lines are.
+   *
+   * @throws DataException naming the row's place ({@code file:line}, {@code file: row R (row group
+   *     G)}) for a bad row (unless skipped) or a row of another kind than the first's, or naming
+   *     the data set when it cannot be found or has no usable group
+   * @throws IOException when a file cannot be read
+   */
+  public static PreferenceDataset load(DataSpec data, TextTokenizer tok, DataOptions options)
+      throws IOException {
     if (tok == null) {
       throw new DataException(
-          file + ": preference data is text, and the model has no tokenizer files");
+          data.name() + ": preference data is text, and the model has no tokenizer files");
     }
     PreferenceLines parser = new PreferenceLines(tok, options);
     List<ResponseGroup> out = new ArrayList<>();
     List<String> reasons = new ArrayList<>();
     Kind kind = null;
-    int kindLine = 0;
+    String kindRow = null;
     int lines = 0;
     int skipped = 0;
     int cutPrompts = 0;
     int cutResponses = 0;
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
-      ByteArrayOutputStream buf = new ByteArrayOutputStream();
-      byte[] raw;
-      for (int number = 1; (raw = Jsonl.readRawLine(in, buf)) != null; number++) {
-        if (Jsonl.isBlankLine(raw)) {
-          continue;
-        }
+    try (DataRows rows = DataRows.open(data)) {
+      Row row;
+      while ((row = rows.next()) != null) {
         lines++;
         try {
-          JsonNode o = JsonFields.object(raw);
+          JsonNode o = row.object();
           Kind k = PreferenceLines.kindOf(o);
           if (kind == null) {
             kind = k;
-            kindLine = number;
+            kindRow = row.where();
           } else if (k != kind) {
-            throw new DataException(
-                file
-                    + ":"
-                    + number
-                    + ": line "
-                    + number
-                    + " is "
+            throw row.error(
+                "this row is "
                     + k.describe()
-                    + " but line "
-                    + kindLine
+                    + " but "
+                    + kindRow
                     + " was "
                     + kind.describe()
-                    + " (one kind per file)");
+                    + " (one kind per data set)");
           }
-          Fit fit = fit(parser.parse(o, k), k, number, tok, options);
+          Fit fit = fit(parser.parse(o, k), k, row.number(), tok, options);
           out.add(fit.group());
           cutPrompts += fit.promptCut() ? 1 : 0;
           cutResponses += fit.responsesCut();
         } catch (Invalid e) {
-          String message = file + ":" + number + ": " + e.getMessage();
+          String message = row.message(e);
           if (!options.skipInvalid()) {
             throw new DataException(message);
           }
@@ -228,7 +230,8 @@ public final class PreferenceDataset {
             responseTokens,
             Collections.unmodifiableList(reasons));
     if (out.isEmpty()) {
-      throw new DataException(file + ": no usable preference groups (" + stats.summary() + ")");
+      throw new DataException(
+          data.name() + ": no usable preference groups (" + stats.summary() + ")");
     }
     return new PreferenceDataset(kind, Collections.unmodifiableList(out), stats);
   }

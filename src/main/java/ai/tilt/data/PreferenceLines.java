@@ -52,7 +52,8 @@ final class PreferenceLines {
       throw new Invalid(
           (kinds.isEmpty() ? "not a preference line" : "fields of several kinds")
               + ": expected \"chosen\" + \"rejected\" (pairs), \"completion\" + \"label\" (unpaired)"
-              + " or \"responses\" + \"rewards\" (scored lists), each with \"prompt\"");
+              + " or \"responses\" + \"rewards\" (scored lists), each with \"prompt\"",
+          true);
     }
     return kinds.get(0);
   }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,9 +50,19 @@ public final class PromptSet {
   public static List<Prompt> load(
       Path file, TextTokenizer tok, int vocabSize, boolean withResponses, boolean appendEos)
       throws IOException {
+    if (!Files.exists(file)) {
+      throw new IOException("no such file: " + file);
+    }
+    return load(DataSpec.of(file), tok, vocabSize, withResponses, appendEos);
+  }
+
+  /** Reads prompts from a data set in any of {@link DataFiles}' forms. */
+  public static List<Prompt> load(
+      DataSpec data, TextTokenizer tok, int vocabSize, boolean withResponses, boolean appendEos)
+      throws IOException {
     List<Prompt> out = new ArrayList<>();
     TextEncoding encoding = tok == null ? null : new TextEncoding(tok, appendEos);
-    for (Jsonl.Line line : Jsonl.read(file)) {
+    for (Jsonl.Line line : lines(data)) {
       long[] ids;
       String text = null;
       if (line.has("prompt_ids")) {
@@ -89,7 +100,7 @@ public final class PromptSet {
         for (int i = 0; i < rs.size(); i++) {
           ObjectNode one = Jsonl.mapper().createObjectNode();
           one.set("ids", rs.get(i));
-          long[] r = new Jsonl.Line(line.file(), line.number(), one).ids("ids");
+          long[] r = new Jsonl.Line(line.file(), line.number(), one, line.where()).ids("ids");
           if (r.length == 0) {
             throw line.error("response_ids[" + i + "] is empty");
           }
@@ -131,7 +142,23 @@ public final class PromptSet {
       out.add(new Prompt(ids, text, line.json(), responses, rewards, line.number()));
     }
     if (out.isEmpty()) {
-      throw new DataException(file + ": no prompts");
+      throw new DataException(data.name() + ": no prompts");
+    }
+    return out;
+  }
+
+  /** Every row, parsed; a row that is not a JSON object stops the load naming it. */
+  private static List<Jsonl.Line> lines(DataSpec data) throws IOException {
+    List<Jsonl.Line> out = new ArrayList<>();
+    try (DataRows rows = DataRows.open(data)) {
+      Row row;
+      while ((row = rows.next()) != null) {
+        try {
+          out.add(new Jsonl.Line(null, row.number(), row.object(), row.where()));
+        } catch (JsonFields.Invalid e) {
+          throw new DataException(row.message(e));
+        }
+      }
     }
     return out;
   }

@@ -2,10 +2,7 @@ package ai.tilt.data;
 
 import ai.tilt.data.JsonFields.Invalid;
 import ai.tilt.tokenizer.TextTokenizer;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -125,23 +122,32 @@ public final class SftDataset {
     if (!Files.isRegularFile(file)) {
       throw new DataException("no such file: " + file);
     }
+    return load(DataSpec.of(file), tokenizer, options);
+  }
+
+  /**
+   * Reads and tokenises a data set in any of {@link DataFiles}' forms, its rows checked as JSONL
+   * lines are.
+   *
+   * @throws DataException naming the row's place for a bad row (unless skipped), or the data set
+   *     when it cannot be found or has no usable example
+   * @throws IOException when a file cannot be read
+   */
+  public static SftDataset load(DataSpec data, TextTokenizer tokenizer, DataOptions options)
+      throws IOException {
     SftLines enc = new SftLines(tokenizer, options);
     List<SftExample> out = new ArrayList<>();
     List<String> reasons = new ArrayList<>();
     int lines = 0;
     int skipped = 0;
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
-      ByteArrayOutputStream buf = new ByteArrayOutputStream();
-      byte[] raw;
-      for (int number = 1; (raw = Jsonl.readRawLine(in, buf)) != null; number++) {
-        if (Jsonl.isBlankLine(raw)) {
-          continue;
-        }
+    try (DataRows rows = DataRows.open(data)) {
+      Row row;
+      while ((row = rows.next()) != null) {
         lines++;
         try {
-          out.add(enc.example(raw, number));
+          out.add(enc.example(row.object(), row.number()));
         } catch (Invalid e) {
-          String message = file + ":" + number + ": " + e.getMessage();
+          String message = row.message(e);
           if (!options.skipInvalid()) {
             throw new DataException(message);
           }
@@ -162,7 +168,7 @@ public final class SftDataset {
             out.stream().mapToLong(SftExample::targetCount).sum(),
             Collections.unmodifiableList(reasons));
     if (out.isEmpty()) {
-      throw new DataException(file + ": no usable examples (" + stats.summary() + ")");
+      throw new DataException(data.name() + ": no usable examples (" + stats.summary() + ")");
     }
     return new SftDataset(Collections.unmodifiableList(out), stats);
   }

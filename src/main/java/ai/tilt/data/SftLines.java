@@ -28,8 +28,7 @@ final class SftLines {
     this.encoding = tok == null ? null : new TextEncoding(tok, options.appendEos());
   }
 
-  SftExample example(byte[] raw, int line) throws Invalid {
-    JsonNode o = JsonFields.object(raw);
+  SftExample example(JsonNode o, int line) throws Invalid {
     boolean lm = present(o, "text");
     boolean chat = present(o, "messages");
     boolean pc = present(o, "prompt") || present(o, "completion");
@@ -38,7 +37,8 @@ final class SftLines {
       throw new Invalid(
           "a line needs exactly one of \"text\", \"prompt\" + \"completion\","
               + " \"messages\" or \"prompt_ids\" + \"completion_ids\""
-              + (lm || chat || pc || pre ? " (found several)" : ""));
+              + (lm || chat || pc || pre ? " (found several)" : ""),
+          true);
     }
     if (!pre && tok == null) {
       // a property of the model, not of a line: never skipped

@@ -1,6 +1,7 @@
 package ai.tilt.train;
 
 import ai.tilt.data.DataOptions;
+import ai.tilt.data.DataSpec;
 import ai.tilt.data.PreferenceDataset;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftDataset;
@@ -82,11 +83,11 @@ final class DatasetSource implements IterationSource {
                   new Loss.Cases<DatasetObjective>() {
                     @Override
                     public DatasetObjective sft(Sft loss) {
-                      SftDataset train = sftData(d.train(), tokenizer, options);
+                      SftDataset train = sftData(d.trainSet(), tokenizer, options);
                       List<SftExample> eval =
                           d.eval() == null
                               ? List.of()
-                              : sftData(d.eval(), tokenizer, options).examples();
+                              : sftData(d.evalSet(), tokenizer, options).examples();
                       return new SftObjective(
                           model,
                           padId,
@@ -98,11 +99,11 @@ final class DatasetSource implements IterationSource {
 
                     @Override
                     public DatasetObjective groups(GroupLoss loss) {
-                      PreferenceDataset train = preferences(d.train(), tokenizer, options);
+                      PreferenceDataset train = preferences(d.trainSet(), tokenizer, options);
                       List<ResponseGroup> eval =
                           d.eval() == null
                               ? List.of()
-                              : preferences(d.eval(), tokenizer, options).groups();
+                              : preferences(d.evalSet(), tokenizer, options).groups();
                       return preferenceObjective(
                           r, runDir, source, policy, loss, padId, train, eval, owned, group,
                           console);
@@ -110,11 +111,11 @@ final class DatasetSource implements IterationSource {
 
                     @Override
                     public DatasetObjective rewardModel(RewardModelLoss loss) {
-                      PreferenceDataset train = preferences(d.train(), tokenizer, options);
+                      PreferenceDataset train = preferences(d.trainSet(), tokenizer, options);
                       List<ResponseGroup> eval =
                           d.eval() == null
                               ? List.of()
-                              : preferences(d.eval(), tokenizer, options).groups();
+                              : preferences(d.evalSet(), tokenizer, options).groups();
                       return new RewardObjective(
                           model, loss, padId, train.groups(), eval, train.stats().summary());
                     }
@@ -135,18 +136,18 @@ final class DatasetSource implements IterationSource {
     }
   }
 
-  private static SftDataset sftData(String file, TextTokenizer tokenizer, DataOptions options) {
+  private static SftDataset sftData(DataSpec data, TextTokenizer tokenizer, DataOptions options) {
     try {
-      return SftDataset.load(Path.of(file), tokenizer, options);
+      return SftDataset.load(data, tokenizer, options);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
   private static PreferenceDataset preferences(
-      String file, TextTokenizer tokenizer, DataOptions options) {
+      DataSpec data, TextTokenizer tokenizer, DataOptions options) {
     try {
-      return PreferenceDataset.load(Path.of(file), tokenizer, options);
+      return PreferenceDataset.load(data, tokenizer, options);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

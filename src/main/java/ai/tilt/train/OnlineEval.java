@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.data.DataSpec;
 import ai.tilt.data.PromptSet;
 import ai.tilt.model.CausalLM;
 import ai.tilt.reward.Reward;
@@ -27,7 +28,7 @@ public final class OnlineEval {
       SamplingParams sampling)
       throws IOException {
     List<PromptSet.Prompt> prompts =
-        PromptSet.load(promptFile, tok, model.config().vocabSize(), false, true);
+        PromptSet.load(DataSpec.of(promptFile), tok, model.config().vocabSize(), false, true);
     Collector.Settings settings =
         new Collector.Settings(
             Online.Source.ON_POLICY,

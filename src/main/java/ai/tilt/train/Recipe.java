@@ -1,5 +1,6 @@
 package ai.tilt.train;
 
+import ai.tilt.data.DataSpec;
 import ai.tilt.doc.Doc;
 import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Loss;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A training run, as read from a YAML recipe. Every key, its default and its help text live here,
@@ -206,10 +208,27 @@ public record Recipe(
     }
   }
 
-  /** Data files and tokenisation limits. */
+  /** Data sets and tokenisation limits. */
   public record Data(
-      @Doc("training JSONL: prompt/completion, messages, or text lines") String train,
-      @Doc("evaluation JSONL (optional)") String eval,
+      @Doc(
+              "training data: a .jsonl or .parquet file, a folder of Parquet shards, a save_to_disk"
+                  + " folder, or a hub dataset name (org/name) found in the local hub cache")
+          String train,
+      @Doc("evaluation data, in any of data.train's forms (optional)") String eval,
+      @Doc(
+              "the split of data.train where it has several (a DatasetDict folder, a hub dataset;"
+                  + " default train)")
+          String split,
+      @Doc("the split of data.eval where it has several (default test)") String evalSplit,
+      @Doc(
+              "the dataset's config (subset) name, as load_dataset's second argument (default: its own)")
+          String config,
+      @Doc("the hub revision of a dataset named by name: branch, tag or commit (default main)")
+          String revision,
+      @Doc(
+              "TRL's column names to the data's own, e.g. {prompt: question, chosen: good, rejected:"
+                  + " bad}")
+          Map<String, String> columns,
       @Doc("longest sequence in tokens; longer examples are truncated (completion end first)")
           Integer maxLength,
       @Doc("longest prompt in tokens; longer prompts keep their last tokens (default: no limit)")
@@ -219,13 +238,26 @@ public record Recipe(
           Boolean appendEos) {
     /** Every key at its default. */
     public static Data defaults() {
-      return new Data(null, null, null, null, null, null);
+      return new Data(null, null, null, null, null, null, null, null, null, null, null);
     }
 
     public Data {
+      split = split == null ? "train" : split;
+      evalSplit = evalSplit == null ? "test" : evalSplit;
+      columns = columns == null ? Map.of() : Map.copyOf(columns);
       maxLength = maxLength == null ? 512 : maxLength;
       skipInvalid = skipInvalid != null && skipInvalid;
       appendEos = appendEos == null || appendEos;
+    }
+
+    /** The training data set as the data room reads it. */
+    public DataSpec trainSet() {
+      return new DataSpec(train, split, config, revision, columns);
+    }
+
+    /** The evaluation data set, or null without data.eval. */
+    public DataSpec evalSet() {
+      return eval == null ? null : new DataSpec(eval, evalSplit, config, revision, columns);
     }
   }
 

@@ -136,11 +136,11 @@ final class RolloutSource implements IterationSource {
     int vocab = policy.model().config().vocabSize();
     Recipe.Data d = r.data();
     List<PromptSet.Prompt> train =
-        PromptSet.load(Path.of(d.train()), tokenizer, vocab, offline, d.appendEos());
+        PromptSet.load(d.trainSet(), tokenizer, vocab, offline, d.appendEos());
     List<PromptSet.Prompt> eval =
         d.eval() == null
             ? List.of()
-            : PromptSet.load(Path.of(d.eval()), tokenizer, vocab, false, d.appendEos());
+            : PromptSet.load(d.evalSet(), tokenizer, vocab, false, d.appendEos());
     RewardContext ctx = new RewardContext(tokenizer, Path.of("."), Devices.current());
     List<AutoCloseable> opened = new ArrayList<>();
     try {

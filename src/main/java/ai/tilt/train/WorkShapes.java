@@ -15,7 +15,6 @@ import ai.tilt.model.ModelConfig;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -30,8 +29,7 @@ public final class WorkShapes {
     Recipe.Data d = r.data();
     int micro = r.train().microBatchSize();
     if (r.online() != null) {
-      return rollout(
-          r, PromptSet.load(Path.of(d.train()), tok, c.vocabSize(), false, d.appendEos()), c);
+      return rollout(r, PromptSet.load(d.trainSet(), tok, c.vocabSize(), false, d.appendEos()), c);
     }
     DataOptions options =
         new DataOptions(d.maxLength(), d.maxPromptLength(), d.skipInvalid(), d.appendEos());
@@ -43,7 +41,7 @@ public final class WorkShapes {
                 public MemoryEstimate.Work sft(Sft loss) {
                   long longest = 1;
                   for (SftExample e :
-                      load(() -> SftDataset.load(Path.of(d.train()), tok, options).examples())) {
+                      load(() -> SftDataset.load(d.trainSet(), tok, options).examples())) {
                     longest = Math.max(longest, e.ids().length);
                   }
                   return new MemoryEstimate.Work(
@@ -73,8 +71,7 @@ public final class WorkShapes {
                 }
 
                 private List<ResponseGroup> groups() {
-                  return load(
-                      () -> PreferenceDataset.load(Path.of(d.train()), tok, options).groups());
+                  return load(() -> PreferenceDataset.load(d.trainSet(), tok, options).groups());
                 }
               });
     } catch (UncheckedIOException e) {

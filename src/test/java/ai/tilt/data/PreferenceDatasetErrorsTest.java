@@ -158,7 +158,7 @@ class PreferenceDatasetErrorsTest {
             DataException.class,
             () -> PreferenceDataset.load(f, tok, new DataOptions(64, null, true, true)));
     assertEquals(
-        f + ":4: line 4 is a scored list but line 1 was a pair (one kind per file)",
+        f + ":4: this row is a scored list but " + f + ":1 was a pair (one kind per data set)",
         e.getMessage());
   }
 

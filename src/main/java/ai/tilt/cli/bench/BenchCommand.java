@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
       MemoryBenchCommand.class,
       AttentionBenchCommand.class,
       ParityBenchCommand.class,
-      SoakBenchCommand.class
+      SoakBenchCommand.class,
+      DataBenchCommand.class
     })
 public final class BenchCommand implements Runnable {
   @Override

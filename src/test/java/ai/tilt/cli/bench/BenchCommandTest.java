@@ -143,4 +143,32 @@ class BenchCommandTest {
         j,
         "overlap / server");
   }
+
+  @Test
+  void data() throws Exception {
+    java.nio.file.Path shards =
+        java.nio.file.Path.of(getClass().getResource("/data/shards/part-00000.parquet").toURI())
+            .getParent();
+    PrintStream saved = System.out;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true));
+    try {
+      assertEquals(
+          0,
+          Main.commandLine()
+              .execute("bench", "data", "--file", shards.toString(), "--rounds", "2"));
+    } finally {
+      System.setOut(saved);
+    }
+    JsonNode json = new ObjectMapper().readTree(out.toString().trim());
+    assertEquals(4, json.get("rows").asInt(), json.toString());
+    assertEquals(2, json.get("files").asInt(), json.toString());
+    long bytes =
+        java.nio.file.Files.size(shards.resolve("part-00000.parquet"))
+            + java.nio.file.Files.size(shards.resolve("part-00001.parquet"));
+    assertEquals(bytes, json.get("bytes").asLong(), json.toString());
+    assertTrue(json.get("rows_per_s").asDouble() > 0, json.toString());
+    assertTrue(
+        json.get("peak_rss_mb").asLong() >= json.get("rss_before_mb").asLong(), json.toString());
+  }
 }
