@@ -4,14 +4,11 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /** JSON Lines input with errors that name the file and line. */
@@ -106,22 +103,6 @@ public final class Jsonl {
       }
     }
     return out;
-  }
-
-  /** One line's bytes without its line break ({@code \n} or {@code \r\n}); null at the end. */
-  static byte[] readRawLine(InputStream in, ByteArrayOutputStream buf) throws IOException {
-    buf.reset();
-    int b;
-    while ((b = in.read()) != -1 && b != '\n') {
-      buf.write(b);
-    }
-    if (b == -1 && buf.size() == 0) {
-      return null;
-    }
-    byte[] bytes = buf.toByteArray();
-    return bytes.length > 0 && bytes[bytes.length - 1] == '\r'
-        ? Arrays.copyOf(bytes, bytes.length - 1)
-        : bytes;
   }
 
   static boolean isBlankLine(byte[] line) {
