@@ -23,7 +23,7 @@ class SamplingQueueTest {
 
   /** One generation per row whose single token is the row's seed + choice, to check the order. */
   static List<Generator.Generation> echo(
-      SamplingQueue.Key key, List<long[]> prompts, long[] seeds) {
+      SamplingQueue.Key key, List<long[]> prompts, long[] seeds, Generator.TokenObserver unused) {
     List<Generator.Generation> out = new ArrayList<>();
     for (int g = 0; g < prompts.size(); g++) {
       for (int k = 0; k < key.n(); k++) {
@@ -42,7 +42,7 @@ class SamplingQueueTest {
     List<Integer> batchSizes = Collections.synchronizedList(new ArrayList<>());
     SamplingQueue q =
         new SamplingQueue(
-            (key, prompts, seeds) -> {
+            (key, prompts, seeds, observer) -> {
               batchSizes.add(prompts.size());
               first.countDown();
               try {
@@ -50,7 +50,7 @@ class SamplingQueueTest {
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
-              return echo(key, prompts, seeds);
+              return echo(key, prompts, seeds, observer);
             });
     q.start();
     try {
@@ -82,11 +82,11 @@ class SamplingQueueTest {
     int[] calls = {0};
     SamplingQueue q =
         new SamplingQueue(
-            (key, prompts, seeds) -> {
+            (key, prompts, seeds, observer) -> {
               if (calls[0]++ == 0) {
                 throw new OutOfMemoryError("simulated");
               }
-              return echo(key, prompts, seeds);
+              return echo(key, prompts, seeds, observer);
             });
     q.start();
     try {
