@@ -63,13 +63,7 @@ public final class CompletionsClient implements GroupGenerator, AutoCloseable {
 
     @Override
     public String toString() { // never prints the key
-      return "Settings["
-          + url
-          + ", model="
-          + model
-          + ", key="
-          + (apiKey == null ? "none" : "set")
-          + "]";
+      return "Settings[" + url + ", " + model + (apiKey == null ? "" : ", with a key") + "]";
     }
   }
 
