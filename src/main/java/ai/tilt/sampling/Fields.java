@@ -142,7 +142,7 @@ final class Fields {
               + name
               + "': decimal below minimum value. Expected a value "
               + (aboveMin ? "> " : ">= ")
-              + min
+              + plain(min)
               + ", but got "
               + v
               + " instead.");
@@ -154,12 +154,17 @@ final class Fields {
           "Invalid '"
               + name
               + "': decimal above maximum value. Expected a value <= "
-              + max
+              + plain(max)
               + ", but got "
               + v
               + " instead.");
     }
     return x;
+  }
+
+  /** 0 rather than 0.0: the bound as a person writes it. */
+  private static String plain(double x) {
+    return x == Math.rint(x) ? Long.toString((long) x) : Double.toString(x);
   }
 
   boolean bool(String name, boolean otherwise) {

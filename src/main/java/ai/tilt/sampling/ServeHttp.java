@@ -237,6 +237,29 @@ final class ServeHttp implements AutoCloseable {
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
       long length = HttpUtil.getContentLength(oversized, -1L);
+      // a keep-alive client may go on sending the body: the aggregator discards it, and the
+      // connection stays usable; otherwise close once the answer is out
+      boolean keep = HttpUtil.isKeepAlive(oversized) && length >= 0;
+      var f = ctx.writeAndFlush(tooLarge(length));
+      if (!keep) {
+        f.addListener(ChannelFutureListener.CLOSE);
+      }
+    }
+
+    /** A client that sent "Expect: 100-continue" gets the same JSON instead of an empty 413. */
+    @Override
+    protected Object newContinueResponse(
+        HttpMessage start, int maxContentLength, io.netty.channel.ChannelPipeline pipeline) {
+      Object r = super.newContinueResponse(start, maxContentLength, pipeline);
+      if (r instanceof FullHttpResponse full
+          && full.status().equals(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE)) {
+        full.release();
+        return tooLarge(HttpUtil.getContentLength(start, -1L));
+      }
+      return r;
+    }
+
+    private FullHttpResponse tooLarge(long length) {
       ApiError e =
           new ApiError(
               413,
@@ -256,13 +279,7 @@ final class ServeHttp implements AutoCloseable {
               Unpooled.wrappedBuffer(json));
       r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
       r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
-      // a keep-alive client may go on sending the body: the aggregator discards it, and the
-      // connection stays usable; otherwise close once the answer is out
-      boolean keep = HttpUtil.isKeepAlive(oversized) && length >= 0;
-      var f = ctx.writeAndFlush(r);
-      if (!keep) {
-        f.addListener(ChannelFutureListener.CLOSE);
-      }
+      return r;
     }
   }
 

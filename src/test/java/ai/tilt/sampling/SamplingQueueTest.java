@@ -108,6 +108,46 @@ class SamplingQueueTest {
     }
   }
 
+  /** A cancelled request never runs if still queued; running, its rows are told to stop. */
+  @Test
+  void aCancelledRequestLeavesTheQueueOrItsBatch() throws Exception {
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    List<Boolean> goOn = Collections.synchronizedList(new ArrayList<>());
+    SamplingQueue q =
+        new SamplingQueue(
+            (key, prompts, seeds, observer) -> {
+              running.countDown();
+              try {
+                release.await(10, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              goOn.add(observer.accept(0, 1, -1f, null, null));
+              return echo(key, prompts, seeds, observer);
+            });
+    q.start();
+    try {
+      SamplingQueue.Job first = q.submit(key(1), List.of(new long[] {1}), new long[] {1}, null);
+      assertTrue(running.await(10, TimeUnit.SECONDS));
+      SamplingQueue.Job queued = q.submit(key(1), List.of(new long[] {1}), new long[] {2}, null);
+      queued.cancel();
+      first.cancel();
+      release.countDown();
+      assertThrows(
+          java.util.concurrent.CancellationException.class,
+          () -> first.result().get(10, TimeUnit.SECONDS));
+      assertThrows(
+          java.util.concurrent.CancellationException.class,
+          () -> queued.result().get(10, TimeUnit.SECONDS));
+      assertEquals(List.of(false), goOn, "the running request's row was told to stop");
+      Thread.sleep(50);
+      assertEquals(1, q.batches(), "the queued request never ran");
+    } finally {
+      q.close();
+    }
+  }
+
   @Test
   void closingFailsWhatIsQueuedAndRefusesMore() throws Exception {
     SamplingQueue q = new SamplingQueue(SamplingQueueTest::echo); // never started: nothing runs

@@ -229,6 +229,21 @@ class ServeSafetyTest {
         413,
         null,
         "--max-request-bytes");
+    // a client that waits for "100 Continue" gets the same answer before it sends the body
+    // (a raw socket: JDK 17's HttpClient waits forever on a final answer to Expect, JDK-8286171)
+    try (Socket socket = new Socket("127.0.0.1", keyed.url.getPort())) {
+      socket.setSoTimeout(30_000);
+      socket
+          .getOutputStream()
+          .write(
+              ("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\n"
+                      + "Content-Type: application/json\r\nContent-Length: 5000\r\n"
+                      + "Expect: 100-continue\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+      String answer = readUntil(socket.getInputStream(), "}}");
+      assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
+      assertTrue(answer.contains("5000 bytes, over this server's limit of 2000"), answer);
+    }
     // n x max_tokens within the limit still runs
     assertEquals(200, completion(keyed, "\"n\": 4, \"max_tokens\": 25").statusCode());
   }
@@ -307,6 +322,16 @@ class ServeSafetyTest {
                     Precision.FP32,
                     new InetSocketAddress("0.0.0.0", 0)));
     assertTrue(e.getMessage().contains("--api-key"), e.getMessage());
+  }
+
+  /** What a socket says until {@code end} (the answer's JSON closes; the connection stays open). */
+  static String readUntil(InputStream in, String end) throws java.io.IOException {
+    StringBuilder got = new StringBuilder();
+    byte[] buf = new byte[4096];
+    for (int n; !got.toString().contains(end) && (n = in.read(buf)) > 0; ) {
+      got.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+    }
+    return got.toString();
   }
 
   /** A raw HTTP/1.1 request on a socket the test closes when it likes. */
