@@ -127,6 +127,7 @@ final class ChoiceState {
         end--;
       }
     }
+    end = Math.min(end, text.length()); // a tokenizer whose text of more tokens is shorter
     String out = text.substring(Math.min(sentChars, end), end);
     sentChars = Math.max(sentChars, end);
     return out;

@@ -297,8 +297,18 @@ final class ServeHttp implements AutoCloseable {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-      if (request.decoderResult().isFailure()) {
-        ctx.close();
+      if (request.decoderResult().isFailure()) { // e.g. a request line or headers too long
+        byte[] json =
+            ApiError.invalid(null, "Malformed HTTP request: " + request.decoderResult().cause())
+                .body()
+                .toString()
+                .getBytes(StandardCharsets.UTF_8);
+        FullHttpResponse r =
+            new DefaultFullHttpResponse(
+                HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST, Unpooled.wrappedBuffer(json));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
+        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
         return;
       }
       Call call = new Call(ctx.channel(), request);
