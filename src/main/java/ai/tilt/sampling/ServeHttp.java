@@ -4,9 +4,11 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -42,6 +44,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The HTTP/1.1 side of {@code tilt serve}, on Netty. Netty keeps reading every connection while its
@@ -106,8 +109,8 @@ final class ServeHttp implements AutoCloseable {
     if (server != null) {
       server.close().awaitUninterruptibly();
     }
-    boss.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
-    io.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
   }
 
   /** One request and its answer: JSON once, or server-sent events. */
@@ -202,7 +205,7 @@ final class ServeHttp implements AutoCloseable {
       finish(channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
 
-    private void watch(io.netty.channel.ChannelFuture f) {
+    private void watch(ChannelFuture f) {
       f.addListener(
           (ChannelFutureListener)
               done -> {
@@ -212,7 +215,7 @@ final class ServeHttp implements AutoCloseable {
               });
     }
 
-    private void finish(io.netty.channel.ChannelFuture f) {
+    private void finish(ChannelFuture f) {
       watch(f);
       if (!keepAlive) {
         f.addListener(ChannelFutureListener.CLOSE);
@@ -249,7 +252,7 @@ final class ServeHttp implements AutoCloseable {
     /** A client that sent "Expect: 100-continue" gets the same JSON instead of an empty 413. */
     @Override
     protected Object newContinueResponse(
-        HttpMessage start, int maxContentLength, io.netty.channel.ChannelPipeline pipeline) {
+        HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
       Object r = super.newContinueResponse(start, maxContentLength, pipeline);
       if (r instanceof FullHttpResponse full
           && full.status().equals(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE)) {
