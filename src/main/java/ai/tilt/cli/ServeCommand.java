@@ -5,6 +5,7 @@ import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
 import ai.tilt.sampling.CompletionsServer;
+import ai.tilt.sampling.ServeLimits;
 import ai.tilt.tokenizer.TextTokenizer;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -16,17 +17,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code tilt serve}: an OpenAI-compatible completions server for on-policy sampling. */
+/** {@code tilt serve}: an OpenAI-compatible completions server, also for on-policy sampling. */
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
     description = {
-      "Serves MODEL_DIR over HTTP with the routes on-policy training uses, in vLLM's and SGLang's"
-          + " shapes: POST /v1/completions (prompt as token ids, n, seed, logprobs,"
-          + " return_tokens_as_token_ids), POST /update_weights_from_disk, POST"
-          + " /v1/load_lora_adapter and /v1/unload_lora_adapter, GET /health and /v1/models."
-          + " Point a recipe's online.generator at it: {type: server, url: http://HOST:PORT, model:"
-          + " NAME}. Runs until SIGTERM or Ctrl-C."
+      "Serves MODEL_DIR over HTTP as the OpenAI API does: POST /v1/completions and"
+          + " /v1/chat/completions (stream: true as server-sent events), GET /v1/models, plus the"
+          + " routes on-policy training uses in SGLang's and vLLM's shapes: POST"
+          + " /update_weights_from_disk, /v1/load_lora_adapter, /v1/unload_lora_adapter; GET"
+          + " /health. Point a recipe's online.generator at it: {type: server, url:"
+          + " http://HOST:PORT, model: NAME}. Runs until SIGTERM or Ctrl-C."
     })
 public final class ServeCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "HF model directory")
@@ -42,9 +43,41 @@ public final class ServeCommand implements Callable<Integer> {
       names = "--host",
       defaultValue = "127.0.0.1",
       description =
-          "address to listen on; 0.0.0.0 for other machines (no authentication: a trusted network"
-              + " only) (default: ${DEFAULT-VALUE})")
+          "address to listen on; 0.0.0.0 for other machines, which needs --api-key (default:"
+              + " ${DEFAULT-VALUE})")
   String host;
+
+  @Option(
+      names = "--api-key",
+      defaultValue = "${env:TILT_API_KEY}",
+      description =
+          "the Bearer token every route but /health requires (default: the environment variable"
+              + " TILT_API_KEY, which other users cannot read in the process list)")
+  String apiKey;
+
+  @Option(
+      names = "--max-request-bytes",
+      defaultValue = "" + ServeLimits.DEFAULT_MAX_REQUEST_BYTES,
+      description = "a larger request body gets 413 (default: ${DEFAULT-VALUE})")
+  long maxRequestBytes;
+
+  @Option(
+      names = "--max-prompts",
+      defaultValue = "" + ServeLimits.DEFAULT_MAX_PROMPTS,
+      description = "prompts in one completions request (default: ${DEFAULT-VALUE})")
+  int maxPrompts;
+
+  @Option(
+      names = "--max-n",
+      defaultValue = "" + ServeLimits.DEFAULT_MAX_N,
+      description = "the largest n a request may ask for (default: ${DEFAULT-VALUE})")
+  int maxN;
+
+  @Option(
+      names = "--max-request-tokens",
+      defaultValue = "" + ServeLimits.DEFAULT_MAX_REQUEST_TOKENS,
+      description = "prompts x n x max_tokens one request may ask for (default: ${DEFAULT-VALUE})")
+  long maxRequestTokens;
 
   @Option(
       names = "--served-model-name",
@@ -60,6 +93,23 @@ public final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Precision precision = Precision.of(dtype);
+    ServeLimits limits =
+        new ServeLimits(
+            apiKey == null || apiKey.isEmpty() ? null : apiKey,
+            maxRequestBytes,
+            maxPrompts,
+            maxN,
+            maxRequestTokens);
+    InetSocketAddress address = new InetSocketAddress(host, port);
+    if (limits.apiKey() == null
+        && (address.getAddress() == null || !address.getAddress().isLoopbackAddress())) {
+      // refused before the model loads: a mistake should cost no minutes
+      throw new IllegalArgumentException(
+          "--host "
+              + host
+              + " lets other machines in: give --api-key KEY (or set TILT_API_KEY), or listen on"
+              + " 127.0.0.1");
+    }
     String name =
         servedName != null ? servedName : modelDir.toAbsolutePath().getFileName().toString();
     CausalLM model = ModelFiles.load(modelDir, Devices.current(), precision);
@@ -73,13 +123,7 @@ public final class ServeCommand implements Callable<Integer> {
     try {
       server =
           new CompletionsServer(
-              model,
-              tokenizer,
-              name,
-              eos,
-              Devices.current(),
-              precision,
-              new InetSocketAddress(host, port));
+              model, tokenizer, name, eos, Devices.current(), precision, address, limits);
     } catch (BindException e) {
       model.close();
       throw new IllegalArgumentException(
@@ -99,8 +143,12 @@ public final class ServeCommand implements Callable<Integer> {
     server.start();
     // tests and scripts read the port from this line
     System.err.printf(
-        "tilt serve: listening on http://%s:%d (model %s, %s)%n",
-        host, server.port(), name, Devices.current());
+        "tilt serve: listening on http://%s:%d (model %s, %s, %s)%n",
+        host,
+        server.port(),
+        name,
+        Devices.current(),
+        limits.apiKey() == null ? "no API key" : "API key required");
     stopped.await();
     return 0;
   }

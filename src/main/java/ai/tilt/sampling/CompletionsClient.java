@@ -39,6 +39,7 @@ public final class CompletionsClient implements GroupGenerator, AutoCloseable {
    * @param url the server's root, e.g. http://gpu1:8000 (requests go to url + /v1/completions)
    * @param model the {@code model} of each request: the served name, or a loaded LoRA adapter's
    * @param stopTokenIds sent as {@code stop_token_ids} so the server stops where Tilt's EOS is
+   * @param apiKey sent as {@code Authorization: Bearer KEY} on every request; null: none
    */
   public record Settings(
       URI url,
@@ -47,7 +48,24 @@ public final class CompletionsClient implements GroupGenerator, AutoCloseable {
       Duration timeout,
       int retries,
       Duration backoff,
-      long[] stopTokenIds) {}
+      long[] stopTokenIds,
+      String apiKey) {
+    public Settings(
+        URI url,
+        String model,
+        int maxConcurrency,
+        Duration timeout,
+        int retries,
+        Duration backoff,
+        long[] stopTokenIds) {
+      this(url, model, maxConcurrency, timeout, retries, backoff, stopTokenIds, null);
+    }
+
+    @Override
+    public String toString() { // never prints the key
+      return "Settings[" + url + ", " + model + (apiKey == null ? "" : ", with a key") + "]";
+    }
+  }
 
   private final Settings settings;
   private final HttpClient http;
@@ -296,12 +314,15 @@ public final class CompletionsClient implements GroupGenerator, AutoCloseable {
     } catch (JsonProcessingException e) {
       throw new SamplingServerException(where + ": cannot write the request", e);
     }
-    HttpRequest request =
+    HttpRequest.Builder builder =
         HttpRequest.newBuilder(endpoint(path))
             .timeout(settings.timeout())
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
-            .build();
+            .POST(HttpRequest.BodyPublishers.ofByteArray(bytes));
+    if (settings.apiKey() != null) {
+      builder.header("Authorization", "Bearer " + settings.apiKey());
+    }
+    HttpRequest request = builder.build();
     String last = null;
     for (int attempt = 0; attempt <= settings.retries(); attempt++) {
       if (attempt > 0) {

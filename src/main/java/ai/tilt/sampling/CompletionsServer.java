@@ -2,30 +2,22 @@ package ai.tilt.sampling;
 
 import ai.djl.Device;
 import ai.tilt.model.CausalLM;
-import ai.tilt.model.Lora;
-import ai.tilt.model.LoraFiles;
-import ai.tilt.model.ModelConfig;
-import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
-import ai.tilt.runtime.NoGrad;
 import ai.tilt.tokenizer.TextTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -34,48 +26,44 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Tilt's OpenAI-compatible inference server ({@code tilt serve}): the routes on-policy training
- * needs, with vLLM's and SGLang's request and response shapes, so the trainer's {@link
- * CompletionsClient} talks to it exactly as to them.
+ * Tilt's OpenAI-compatible inference server ({@code tilt serve}): OpenAI's completion routes, and
+ * the weight and adapter routes on-policy training uses in vLLM's and SGLang's shapes, so the
+ * trainer's {@link CompletionsClient} talks to it exactly as to them.
  *
  * <ul>
- *   <li>{@code POST /v1/completions}: {@code prompt} as token ids (or text, with a tokenizer),
- *       {@code n}, {@code max_tokens}, {@code temperature} (0: greedy), {@code top_p}, {@code
- *       top_k}, {@code seed}, {@code logprobs}, {@code stop_token_ids}, {@code ignore_eos}, {@code
- *       return_tokens_as_token_ids}. Choice k of a request with seed s draws from stream (s, k), as
- *       on-policy collection in the trainer does, so both sample the same tokens.
- *   <li>{@code POST /update_weights_from_disk} {@code {"model_path": DIR}} (SGLang's): reloads the
- *       weights; answers {@code {"success": true|false, "message": ...}}, and {@code
- *       weights_checksum} when the directory has a {@link WeightsManifest}, whose files it checks
- *       first (a torn or stale copy is refused).
- *   <li>{@code POST /v1/load_lora_adapter}, {@code /v1/unload_lora_adapter} (vLLM's; also without
- *       {@code /v1}, SGLang's): {@code {"lora_name", "lora_path"}}; requests then name the adapter
- *       as their {@code model}.
- *   <li>{@code GET /health}, {@code GET /v1/models}.
+ *   <li>{@code POST /v1/completions} ({@link CompletionRequest}) and {@code /v1/chat/completions}
+ *       ({@link ChatRequest}), answered whole or, with {@code stream: true}, as server-sent events
+ *       token by token ({@link CompletionAnswers}). Choice k of prompt p with seed s draws from
+ *       stream (seed of p, k), as on-policy collection in the trainer does, so both sample the same
+ *       tokens.
+ *   <li>{@code POST /update_weights_from_disk}, {@code /v1/load_lora_adapter}, {@code
+ *       /v1/unload_lora_adapter} (also without {@code /v1}), {@code GET /v1/models} ({@link
+ *       ServedWeights}), {@code GET /health}.
  * </ul>
  *
- * <p>Requests that arrive together and sample alike run as one batch (one prefill per prompt for
- * its n samples); the model runs one batch at a time.
+ * <p>Every answer that is not 200 is JSON in OpenAI's error shape ({@link ApiError}): unknown
+ * routes 404, wrong methods 405, a missing or wrong Bearer key 401 (every route but {@code
+ * /health}, when the server has one), oversized bodies 413 ({@link ServeHttp}). A request whose
+ * client goes away is cancelled: it leaves the queue, or its rows leave the running batch. Requests
+ * that arrive together and sample alike run as one batch; the model runs one batch at a time.
  */
 public final class CompletionsServer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int HANDLERS = 64;
   private static final long MAX_WAIT_MINUTES = 30;
 
-  private final String servedName;
   private final TextTokenizer tokenizer; // may be null: token ids only
   private final long[] eosIds;
-  private final Device device;
-  private final Precision precision;
-  private final HttpServer http;
+  private final ServeLimits limits;
+  private final byte[] keyDigest; // null: no key
+  private final ServedWeights weights;
   private final ExecutorService pool;
-  private final Map<String, Lora> adapters = new ConcurrentHashMap<>();
-  private final Object lock = new Object();
-  private final SamplingQueue queue = new SamplingQueue(this::runBatch);
+  private final ServeHttp http;
+  private final SamplingQueue queue;
   private final AtomicLong served = new AtomicLong();
-  private volatile CausalLM model;
-  private volatile int vocabSize;
+  private final AtomicLong tokens = new AtomicLong();
 
+  /** A server with no key and the default limits; the address must be a loopback one. */
   public CompletionsServer(
       CausalLM model,
       TextTokenizer tokenizer,
@@ -85,53 +73,53 @@ public final class CompletionsServer implements AutoCloseable {
       Precision precision,
       InetSocketAddress address)
       throws IOException {
-    this.model = model;
-    this.vocabSize = model.config().vocabSize();
+    this(model, tokenizer, servedName, eosIds, device, precision, address, ServeLimits.defaults());
+  }
+
+  /**
+   * @throws IllegalArgumentException when the address reaches beyond this machine and {@code
+   *     limits} has no API key
+   */
+  public CompletionsServer(
+      CausalLM model,
+      TextTokenizer tokenizer,
+      String servedName,
+      long[] eosIds,
+      Device device,
+      Precision precision,
+      InetSocketAddress address,
+      ServeLimits limits)
+      throws IOException {
+    if (limits.apiKey() == null
+        && (address.getAddress() == null || !address.getAddress().isLoopbackAddress())) {
+      throw new IllegalArgumentException(
+          "listening on "
+              + address.getHostString()
+              + " lets other machines in: give --api-key KEY (or set TILT_API_KEY), or listen on"
+              + " 127.0.0.1");
+    }
     this.tokenizer = tokenizer;
-    this.servedName = servedName;
     this.eosIds = eosIds.clone();
-    this.device = device;
-    this.precision = precision;
-    this.http = HttpServer.create(address, 64);
+    this.limits = limits;
+    this.keyDigest = limits.apiKey() == null ? null : sha256(limits.apiKey());
+    this.weights = new ServedWeights(model, servedName, device, precision);
+    this.queue = new SamplingQueue(weights::run);
     // handlers mostly wait for their batch: enough of them that a trainer's requests all queue
     this.pool = Executors.newFixedThreadPool(HANDLERS);
-    http.setExecutor(pool);
-    http.createContext("/health", ex -> handle(ex, "GET", body -> JSON.createObjectNode()));
-    http.createContext("/v1/models", ex -> handle(ex, "GET", body -> models()));
-    http.createContext("/v1/completions", ex -> handle(ex, "POST", this::complete));
-    http.createContext("/update_weights_from_disk", ex -> handle(ex, "POST", this::updateWeights));
-    for (String prefix : new String[] {"", "/v1"}) {
-      http.createContext(prefix + "/load_lora_adapter", ex -> handle(ex, "POST", this::loadLora));
-      http.createContext(
-          prefix + "/unload_lora_adapter", ex -> handle(ex, "POST", this::unloadLora));
+    try {
+      this.http = new ServeHttp(address, limits.maxRequestBytes(), pool, this::handle);
+    } catch (IOException | RuntimeException e) {
+      pool.shutdownNow();
+      throw e;
     }
   }
 
   public void start() {
     queue.start();
-    http.start();
   }
 
-  /** One batch on the model: the lock keeps weight and adapter changes out of it. */
-  private List<Generator.Generation> runBatch(
-      SamplingQueue.Key key, List<long[]> prompts, long[] seeds) {
-    synchronized (lock) {
-      Lora adapter = null;
-      if (!key.model().equals(servedName)) {
-        adapter = adapters.get(key.model());
-        if (adapter == null) { // unloaded since the request came in
-          throw new BadRequest(404, "the model '" + key.model() + "' does not exist");
-        }
-      }
-      model.setLora(adapter);
-      // grad mode is per thread; off: no LoRA dropout, no graph
-      try (NoGrad off = NoGrad.enter()) {
-        long[] stops = key.stops().stream().mapToLong(Long::longValue).toArray();
-        return new Generator(model, stops).generateGroups(prompts, key.n(), key.params(), seeds);
-      } finally {
-        model.setLora(null);
-      }
-    }
+  public int port() {
+    return http.port();
   }
 
   /** Batches run so far (requests that arrived together share one). */
@@ -139,245 +127,235 @@ public final class CompletionsServer implements AutoCloseable {
     return queue.batches();
   }
 
-  public int port() {
-    return http.getAddress().getPort();
-  }
-
-  /** A request the client got wrong: answered 400 with the message. */
-  static final class BadRequest extends RuntimeException {
-    final int status;
-
-    BadRequest(int status, String message) {
-      super(message);
-      this.status = status;
-    }
+  /** Tokens sampled so far, over all requests (a cancelled request stops adding to it). */
+  long tokensGenerated() {
+    return tokens.get();
   }
 
   private interface Route {
     JsonNode answer(JsonNode body) throws IOException;
   }
 
-  private void handle(HttpExchange ex, String method, Route route) throws IOException {
-    int status = 200;
-    JsonNode out;
+  private void handle(ServeHttp.Call call) {
     try {
-      if (!ex.getRequestMethod().equals(method)) {
-        throw new BadRequest(405, ex.getRequestURI().getPath() + " takes " + method);
-      }
-      JsonNode body = null;
-      if (method.equals("POST")) {
-        try (InputStream in = ex.getRequestBody()) {
-          body = JSON.readTree(in);
-        } catch (JsonProcessingException e) {
-          throw new BadRequest(400, "the body is not JSON: " + e.getOriginalMessage());
-        }
-        if (body == null || !body.isObject()) {
-          throw new BadRequest(400, "the body must be a JSON object");
-        }
-      }
-      out = route.answer(body);
-    } catch (BadRequest e) {
-      status = e.status;
-      out = error(e.getMessage(), status);
-    } catch (IllegalArgumentException e) {
-      status = 400;
-      out = error(e.getMessage(), status);
+      route(call);
+    } catch (ApiError e) {
+      fail(call, e);
     } catch (RuntimeException | IOException e) {
-      status = 500;
-      out = error(e.toString(), status);
-    }
-    byte[] bytes = JSON.writeValueAsBytes(out);
-    ex.getResponseHeaders().set("Content-Type", "application/json");
-    ex.sendResponseHeaders(status, bytes.length);
-    try (OutputStream os = ex.getResponseBody()) {
-      os.write(bytes);
+      fail(call, ApiError.server(e.toString()));
     }
   }
 
-  private static ObjectNode error(String message, int code) {
-    ObjectNode e = JSON.createObjectNode().put("object", "error");
-    e.put("message", message).put("type", code < 500 ? "BadRequestError" : "InternalServerError");
-    return e.put("code", code);
+  private void fail(ServeHttp.Call call, ApiError e) {
+    if (call.streaming()) { // the status went out with the first event
+      call.event(e.body().toString());
+      call.event("[DONE]");
+      call.endEvents();
+      return;
+    }
+    Map<String, String> headers =
+        e.status == 401
+            ? Map.of("WWW-Authenticate", "Bearer")
+            : e.status == 405 ? Map.of("Allow", methodOf(call.path)) : Map.of();
+    call.respond(e.status, e.body().toString().getBytes(StandardCharsets.UTF_8), headers);
   }
 
-  private JsonNode models() {
-    ObjectNode root = JSON.createObjectNode().put("object", "list");
-    ArrayNode data = root.putArray("data");
-    data.addObject().put("id", servedName).put("object", "model").put("owned_by", "tilt");
-    for (String name : adapters.keySet()) {
-      data.addObject().put("id", name).put("object", "model").put("parent", servedName);
+  private void route(ServeHttp.Call call) throws IOException {
+    if (call.path.equals("/health")) {
+      expect(call, "GET");
+      ok(call, JSON.createObjectNode());
+      return;
     }
-    return root;
-  }
-
-  private JsonNode complete(JsonNode body) {
-    CompletionRequest req = CompletionRequest.parse(body, servedName, tokenizer, eosIds);
-    String name = req.model();
-    List<long[]> prompts = req.prompts();
-    int n = req.n();
-    SamplingParams params = req.params();
-    long seed = req.seed();
-    long[] stops = req.stops();
-    boolean ids = req.tokensAsIds();
-    boolean withLogprobs = req.logprobs();
-    if (!name.equals(servedName) && !adapters.containsKey(name)) {
-      throw new BadRequest(404, "the model '" + name + "' does not exist");
-    }
-    int vocab = vocabSize;
-    for (long[] p : prompts) {
-      for (long id : p) {
-        if (id < 0 || id >= vocab) {
-          throw new BadRequest(
-              400, "token id " + id + " is outside the vocabulary (" + vocab + ")");
-        }
+    authorize(call);
+    switch (call.path) {
+      case "/v1/models" -> {
+        expect(call, "GET");
+        ok(call, weights.models());
       }
+      case "/v1/completions" ->
+          complete(call, CompletionRequest.parseCompletion(body(call), context()));
+      case "/v1/chat/completions" -> complete(call, ChatRequest.parse(body(call), context()));
+      case "/update_weights_from_disk" -> post(call, weights::updateWeights);
+      case "/load_lora_adapter", "/v1/load_lora_adapter" -> post(call, weights::loadLora);
+      case "/unload_lora_adapter", "/v1/unload_lora_adapter" -> post(call, weights::unloadLora);
+      default ->
+          throw new ApiError(
+              404,
+              "invalid_request_error",
+              null,
+              "unknown_url",
+              "Invalid URL (" + call.method + " " + call.path + ")");
     }
+  }
+
+  private void post(ServeHttp.Call call, Route route) throws IOException {
+    ok(call, route.answer(body(call)));
+  }
+
+  private void ok(ServeHttp.Call call, JsonNode answer) throws JsonProcessingException {
+    call.respond(200, JSON.writeValueAsBytes(answer), Map.of());
+  }
+
+  private static String methodOf(String path) {
+    return path.equals("/health") || path.equals("/v1/models") ? "GET" : "POST";
+  }
+
+  private static void expect(ServeHttp.Call call, String method) {
+    if (!call.method.equals(method)) {
+      throw new ApiError(
+          405,
+          "invalid_request_error",
+          null,
+          "method_not_allowed",
+          call.path + " takes " + method + ", not " + call.method);
+    }
+  }
+
+  private JsonNode body(ServeHttp.Call call) {
+    expect(call, "POST");
+    JsonNode body;
+    try {
+      body = JSON.readTree(call.body);
+    } catch (IOException e) {
+      throw ApiError.invalid(
+          null,
+          "We could not parse the JSON body of your request: "
+              + (e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
+    }
+    if (body == null || !body.isObject()) {
+      throw ApiError.invalid(null, "The request body must be a JSON object.");
+    }
+    return body;
+  }
+
+  /** The Bearer key, compared in constant time (as digests, so its length does not leak). */
+  private void authorize(ServeHttp.Call call) {
+    if (keyDigest == null) {
+      return;
+    }
+    String header = call.headers.get("Authorization");
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      throw new ApiError(
+          401,
+          "invalid_request_error",
+          null,
+          "missing_api_key",
+          "You didn't provide an API key: send it in an Authorization header using Bearer auth"
+              + " (Authorization: Bearer YOUR_KEY).");
+    }
+    if (!MessageDigest.isEqual(keyDigest, sha256(header.substring(7).trim()))) {
+      throw new ApiError(
+          401, "invalid_request_error", null, "invalid_api_key", "Incorrect API key provided.");
+    }
+  }
+
+  private static byte[] sha256(String s) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every JDK has SHA-256
+    }
+  }
+
+  private CompletionRequest.Server context() {
+    var config = weights.config();
+    return new CompletionRequest.Server(
+        weights.servedName,
+        weights::has,
+        tokenizer,
+        eosIds,
+        config.vocabSize(),
+        config.maxPositions(),
+        limits);
+  }
+
+  /**
+   * Runs a request: every token goes to its choice as it is sampled (and, streamed, out to the
+   * client); the choices end at EOS, a stop string or max_tokens; the client leaving cancels it.
+   */
+  private void complete(ServeHttp.Call call, CompletionRequest req) throws IOException {
+    List<long[]> prompts = req.prompts();
+    List<ChoiceState> choices = new ArrayList<>();
+    for (int i = 0; i < prompts.size() * req.n(); i++) {
+      choices.add(new ChoiceState(i, req, tokenizer));
+    }
+    CompletionAnswers answers = new CompletionAnswers(req, served.incrementAndGet());
+    boolean[] started = new boolean[choices.size()];
     long[] seeds = new long[prompts.size()];
     for (int p = 0; p < seeds.length; p++) {
-      seeds[p] = p == 0 ? seed : Generator.groupSeed(seed, p);
+      seeds[p] = p == 0 ? req.seed() : Generator.groupSeed(req.seed(), p);
     }
     SamplingQueue.Key key =
-        new SamplingQueue.Key(name, n, params, Arrays.stream(stops).boxed().toList());
+        new SamplingQueue.Key(
+            req.model(),
+            req.n(),
+            req.params(),
+            Arrays.stream(req.stops()).boxed().toList(),
+            Math.max(0, req.logprobs()));
+    if (req.stream()) {
+      call.startEvents();
+    }
+    SamplingQueue.Job job =
+        queue.submit(
+            key,
+            prompts,
+            seeds,
+            (row, token, logprob, topIds, topLogprobs) -> {
+              tokens.incrementAndGet();
+              ChoiceState c = choices.get(row);
+              boolean more = c.accept(token, logprob, topIds, topLogprobs);
+              if (req.stream()) {
+                send(call, answers.chunk(c, !started[row]));
+                started[row] = true;
+              }
+              return more && !call.gone();
+            });
+    call.onGone(job::cancel);
     List<Generator.Generation> gens;
     try {
-      gens = queue.submit(key, prompts, seeds).get(MAX_WAIT_MINUTES, TimeUnit.MINUTES);
+      gens = job.result().get(MAX_WAIT_MINUTES, TimeUnit.MINUTES);
+    } catch (CancellationException e) {
+      return; // the client went away: no one to answer
     } catch (TimeoutException e) {
-      throw new IllegalStateException(
-          "no batch finished this request within " + MAX_WAIT_MINUTES + " minutes");
+      job.cancel();
+      throw ApiError.server("no batch finished this request within " + MAX_WAIT_MINUTES + " min");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted");
+      throw ApiError.server("interrupted");
     } catch (ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
+      if (e.getCause() instanceof ApiError a) {
+        throw a;
       }
-      throw new IllegalStateException(e.getCause().toString(), e.getCause());
+      throw ApiError.server("generation failed: " + e.getCause());
     }
-    long number = served.incrementAndGet();
-    ObjectNode root = JSON.createObjectNode();
-    root.put("id", "cmpl-tilt-" + number).put("object", "text_completion");
-    root.put("created", System.currentTimeMillis() / 1000).put("model", name);
-    ArrayNode choices = root.putArray("choices");
-    long completionTokens = 0;
-    for (int i = 0; i < gens.size(); i++) {
-      Generator.Generation g = gens.get(i);
-      completionTokens += g.completionIds().length;
-      ObjectNode c = choices.addObject().put("index", i);
-      c.put("text", tokenizer == null ? "" : tokenizer.decode(g.completionIds(), true));
-      if (withLogprobs) {
-        ObjectNode lp = c.putObject("logprobs");
-        ArrayNode tokens = lp.putArray("tokens");
-        ArrayNode logps = lp.putArray("token_logprobs");
-        for (int t = 0; t < g.completionIds().length; t++) {
-          long id = g.completionIds()[t];
-          tokens.add(
-              ids || tokenizer == null
-                  ? "token_id:" + id
-                  : tokenizer.decode(new long[] {id}, false));
-          logps.add(g.logprobs()[t]);
-        }
-      } else {
-        c.putNull("logprobs");
-      }
-      c.put("finish_reason", g.finishReason() == Generator.FinishReason.EOS ? "stop" : "length");
+    for (int i = 0; i < choices.size(); i++) {
+      choices.get(i).finish(gens.get(i).finishReason());
     }
-    long promptTokens = prompts.stream().mapToLong(p -> p.length).sum();
-    root.putObject("usage")
-        .put("prompt_tokens", promptTokens)
-        .put("completion_tokens", completionTokens)
-        .put("total_tokens", promptTokens + completionTokens);
-    return root;
+    if (!req.stream()) {
+      ok(call, answers.full(choices));
+      return;
+    }
+    for (int i = 0; i < choices.size(); i++) {
+      send(call, answers.chunk(choices.get(i), !started[i]));
+    }
+    if (req.includeUsage()) {
+      send(call, answers.usageChunk(choices));
+    }
+    call.event("[DONE]");
+    call.endEvents();
   }
 
-  private JsonNode updateWeights(JsonNode body) {
-    String dir = body.path("model_path").asText(null);
-    ObjectNode out = JSON.createObjectNode();
-    if (dir == null || !Files.isRegularFile(Path.of(dir, "config.json"))) {
-      return out.put("success", false).put("message", "model_path " + dir + " has no config.json");
+  private static void send(ServeHttp.Call call, ObjectNode chunk) {
+    if (chunk != null) {
+      call.event(chunk.toString());
     }
-    String checksum;
-    try {
-      checksum = WeightsManifest.verify(Path.of(dir));
-    } catch (IOException e) {
-      return out.put("success", false).put("message", "refusing " + dir + ": " + e.getMessage());
-    }
-    CausalLM fresh;
-    try {
-      fresh = ModelFiles.load(Path.of(dir), device, precision);
-    } catch (IOException | RuntimeException e) {
-      return out.put("success", false).put("message", "cannot load " + dir + ": " + e.getMessage());
-    }
-    synchronized (lock) {
-      ModelConfig a = model.config();
-      ModelConfig b = fresh.config();
-      if (a.vocabSize() != b.vocabSize()
-          || a.hiddenSize() != b.hiddenSize()
-          || a.numLayers() != b.numLayers()) {
-        fresh.close();
-        return out.put("success", false)
-            .put("message", dir + " holds another architecture than the served model");
-      }
-      CausalLM old = model;
-      model = fresh;
-      vocabSize = b.vocabSize();
-      adapters.values().forEach(Lora::close); // they were made for the old weights
-      adapters.clear();
-      old.close();
-    }
-    out.put("success", true).put("message", "loaded " + dir);
-    return checksum == null ? out : out.put("weights_checksum", checksum);
-  }
-
-  private JsonNode loadLora(JsonNode body) throws IOException {
-    String name = body.path("lora_name").asText(null);
-    String dir = body.path("lora_path").asText(null);
-    if (name == null || dir == null) {
-      throw new BadRequest(400, "lora_name and lora_path are required");
-    }
-    if (!LoraFiles.isAdapter(Path.of(dir))) {
-      throw new BadRequest(400, "lora_path " + dir + " has no " + LoraFiles.CONFIG);
-    }
-    String checksum;
-    try {
-      checksum = WeightsManifest.verify(Path.of(dir));
-    } catch (IOException e) {
-      throw new BadRequest(400, "refusing " + dir + ": " + e.getMessage());
-    }
-    synchronized (lock) {
-      if (name.equals(servedName) || adapters.containsKey(name)) {
-        throw new BadRequest(400, "the adapter '" + name + "' is already loaded");
-      }
-      try {
-        adapters.put(name, LoraFiles.load(model, Path.of(dir), servedName));
-      } finally {
-        model.setLora(null);
-      }
-    }
-    ObjectNode done = JSON.createObjectNode().put("success", true).put("message", "loaded " + name);
-    return checksum == null ? done : done.put("weights_checksum", checksum);
-  }
-
-  private JsonNode unloadLora(JsonNode body) {
-    String name = body.path("lora_name").asText(null);
-    synchronized (lock) {
-      Lora lora = name == null ? null : adapters.remove(name);
-      if (lora == null) {
-        throw new BadRequest(404, "no adapter named '" + name + "' is loaded");
-      }
-      lora.close();
-    }
-    return JSON.createObjectNode().put("success", true).put("message", "unloaded " + name);
   }
 
   @Override
   public void close() {
-    http.stop(0);
+    http.close();
     queue.close(); // the running batch finishes first: the model is not closed under it
     pool.shutdownNow();
-    synchronized (lock) {
-      adapters.values().forEach(Lora::close);
-      adapters.clear();
-      model.close();
-    }
+    weights.close();
   }
 }

@@ -33,7 +33,9 @@ public final class Generator implements GroupGenerator {
   /** Why a sequence ended. */
   public enum FinishReason {
     EOS,
-    LENGTH;
+    LENGTH,
+    /** Its {@link TokenObserver} ended it (a stop string, a cancelled request). */
+    STOPPED;
 
     public String label() {
       return name().toLowerCase();
@@ -47,7 +49,29 @@ public final class Generator implements GroupGenerator {
    * @param logprobs log-prob of each new token under the distribution it was sampled from (after
    *     temperature, top-k, top-p; the model's own distribution when greedy)
    */
-  public record Generation(long[] completionIds, float[] logprobs, FinishReason finishReason) {}
+  public record Generation(
+      long[] completionIds,
+      float[] logprobs,
+      FinishReason finishReason,
+      long[][] topIds,
+      float[][] topLogprobs) {
+    public Generation(long[] completionIds, float[] logprobs, FinishReason finishReason) {
+      this(completionIds, logprobs, finishReason, null, null);
+    }
+  }
+
+  /**
+   * Sees each token as it is sampled, on the generating thread: a server streams it, matches stop
+   * strings, and ends the rows of a request whose client went away.
+   */
+  public interface TokenObserver {
+    /**
+     * @param row the row in the order of {@link #generateGroups}'s result
+     * @param topIds the most likely tokens, when asked for (else null), with {@code topLogprobs}
+     * @return false to end this row now (ignored for an EOS token, which ends it anyway)
+     */
+    boolean accept(int row, long token, float logprob, long[] topIds, float[] topLogprobs);
+  }
 
   /** Generates with the KV cache. */
   public List<Generation> generate(List<long[]> prompts, SamplingParams params) {
@@ -74,7 +98,7 @@ public final class Generator implements GroupGenerator {
     for (int r = 0; r < rows.length; r++) {
       rows[r] = firstRow + r;
     }
-    return generate(prompts, params, useCache, seeds, rows);
+    return generate(prompts, params, useCache, seeds, rows, 0, null);
   }
 
   /**
@@ -88,6 +112,21 @@ public final class Generator implements GroupGenerator {
   @Override
   public List<Generation> generateGroups(
       List<long[]> prompts, int samplesPerPrompt, SamplingParams params, long[] groupSeeds) {
+    return generateGroups(prompts, samplesPerPrompt, params, groupSeeds, 0, null);
+  }
+
+  /**
+   * {@link #generateGroups(List, int, SamplingParams, long[])}, also returning each token's {@code
+   * topLogprobs} most likely alternatives, and showing each token to {@code observer} (may be null)
+   * as it is drawn. Neither changes which tokens are drawn.
+   */
+  public List<Generation> generateGroups(
+      List<long[]> prompts,
+      int samplesPerPrompt,
+      SamplingParams params,
+      long[] groupSeeds,
+      int topLogprobs,
+      TokenObserver observer) {
     int n = prompts.size() * samplesPerPrompt;
     List<long[]> rows = new ArrayList<>(n);
     long[] seeds = new long[n];
@@ -99,7 +138,7 @@ public final class Generator implements GroupGenerator {
         choice[g * samplesPerPrompt + k] = k;
       }
     }
-    return generate(rows, params, true, seeds, choice);
+    return generate(rows, params, true, seeds, choice, topLogprobs, observer);
   }
 
   /** The seed of prompt g's samples in a batch drawn with {@code seed}. */
@@ -108,7 +147,13 @@ public final class Generator implements GroupGenerator {
   }
 
   private List<Generation> generate(
-      List<long[]> prompts, SamplingParams params, boolean useCache, long[] seeds, long[] rowIds) {
+      List<long[]> prompts,
+      SamplingParams params,
+      boolean useCache,
+      long[] seeds,
+      long[] rowIds,
+      int topLogprobs,
+      TokenObserver observer) {
     int b = prompts.size();
     int width = 0;
     for (int r = 0; r < b; r++) {
@@ -133,11 +178,15 @@ public final class Generator implements GroupGenerator {
     SplittableRandom[] streams = new SplittableRandom[b];
     List<List<Long>> tokens = new ArrayList<>();
     List<List<Float>> logps = new ArrayList<>();
+    List<List<long[]>> topIds = new ArrayList<>();
+    List<List<float[]>> topLogps = new ArrayList<>();
     FinishReason[] reasons = new FinishReason[b];
     for (int r = 0; r < b; r++) {
       streams[r] = TokenSampler.stream(seeds[r], rowIds[r]);
       tokens.add(new ArrayList<>());
       logps.add(new ArrayList<>());
+      topIds.add(new ArrayList<>());
+      topLogps.add(new ArrayList<>());
     }
     int[] active = new int[b]; // active row -> original row
     for (int r = 0; r < b; r++) {
@@ -164,17 +213,28 @@ public final class Generator implements GroupGenerator {
           for (int i = 0; i < active.length; i++) {
             rowStreams[i] = streams[active[i]];
           }
-          draw = draws.draw(logits, rowStreams);
+          draw = draws.draw(logits, rowStreams, topLogprobs);
         }
         int[] still = new int[active.length];
         int n = 0;
         int[] keep = new int[active.length]; // positions within the active batch
         for (int i = 0; i < active.length; i++) {
           int r = active[i];
-          tokens.get(r).add(draw.tokens()[i]);
-          logps.get(r).add(draw.logprobs()[i]);
-          if (!params.ignoreEos() && isEos(draw.tokens()[i])) {
+          long token = draw.tokens()[i];
+          float logp = draw.logprobs()[i];
+          tokens.get(r).add(token);
+          logps.get(r).add(logp);
+          long[] ti = draw.topIds() == null ? null : draw.topIds()[i];
+          float[] tl = draw.topLogprobs() == null ? null : draw.topLogprobs()[i];
+          if (ti != null) {
+            topIds.get(r).add(ti);
+            topLogps.get(r).add(tl);
+          }
+          boolean go = observer == null || observer.accept(r, token, logp, ti, tl);
+          if (!params.ignoreEos() && isEos(token)) {
             reasons[r] = FinishReason.EOS;
+          } else if (!go) {
+            reasons[r] = FinishReason.STOPPED;
           } else {
             keep[n] = i;
             still[n++] = r;
@@ -200,7 +260,16 @@ public final class Generator implements GroupGenerator {
         lp[i] = logps.get(r).get(i);
       }
       FinishReason reason = reasons[r] == null ? FinishReason.LENGTH : reasons[r];
-      out.add(new Generation(t.stream().mapToLong(Long::longValue).toArray(), lp, reason));
+      long[] ids = t.stream().mapToLong(Long::longValue).toArray();
+      out.add(
+          topLogprobs > 0
+              ? new Generation(
+                  ids,
+                  lp,
+                  reason,
+                  topIds.get(r).toArray(long[][]::new),
+                  topLogps.get(r).toArray(float[][]::new))
+              : new Generation(ids, lp, reason));
     }
     return out;
   }

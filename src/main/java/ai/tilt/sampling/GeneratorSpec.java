@@ -84,8 +84,16 @@ public sealed interface GeneratorSpec permits GeneratorSpec.InProcess, Generator
               "truncated importance sampling (as TRL's vllm_importance_sampling_correction):"
                   + " policy-gradient advantages are scaled per token by min(pi/pi_sampler, this);"
                   + " 0: off")
-          Double importanceSamplingCap)
+          Double importanceSamplingCap,
+      @Doc(
+              "the environment variable holding the Bearer key sent to every server (tilt serve"
+                  + " --api-key, vLLM --api-key); unset: TILT_API_KEY, sent when it is set. A"
+                  + " variable's name, never the key: recipes are copied into checkpoints")
+          String apiKeyEnv)
       implements GeneratorSpec {
+
+    /** The name of the variable read when {@code api_key_env} is not given. */
+    public static final String DEFAULT_API_KEY_ENV = "TILT_API_KEY";
 
     public Server {
       maxConcurrency = maxConcurrency == null ? 8 : maxConcurrency;
@@ -129,6 +137,27 @@ public sealed interface GeneratorSpec permits GeneratorSpec.InProcess, Generator
           importanceSamplingCap == 0 || importanceSamplingCap >= 1,
           "online.generator.importance_sampling_cap must be 0 (off) or >= 1");
       require(updatePath.startsWith("/"), "online.generator.update_path must start with /");
+      require(
+          apiKeyEnv == null || apiKeyEnv.matches("[A-Za-z_][A-Za-z0-9_]*"),
+          "online.generator.api_key_env must name an environment variable (e.g. TILT_API_KEY),"
+              + " not hold the key itself");
+    }
+
+    /**
+     * The key to send, read from the environment: null when {@code api_key_env} is not given and
+     * TILT_API_KEY is unset.
+     *
+     * @throws IllegalArgumentException when the variable {@code api_key_env} names is unset
+     */
+    public String apiKey(java.util.function.UnaryOperator<String> env) {
+      String value = env.apply(apiKeyEnv == null ? DEFAULT_API_KEY_ENV : apiKeyEnv);
+      if (apiKeyEnv != null && (value == null || value.isEmpty())) {
+        throw new IllegalArgumentException(
+            "online.generator.api_key_env names "
+                + apiKeyEnv
+                + ", which is not set in this process's environment");
+      }
+      return value == null || value.isEmpty() ? null : value;
     }
 
     private static void require(boolean ok, String message) {

@@ -97,6 +97,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
     this.weights = weights;
     this.weightsDir = weightsDir.toAbsolutePath().normalize();
     List<CompletionsClient> made = new ArrayList<>();
+    String apiKey = spec.apiKey(System::getenv);
     for (String url : spec.url()) {
       made.add(
           new CompletionsClient(
@@ -107,7 +108,8 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
                   Duration.ofMillis((long) (spec.timeoutS() * 1000)),
                   spec.retries(),
                   Duration.ofMillis((long) (spec.backoffS() * 1000)),
-                  eosIds)));
+                  eosIds,
+                  apiKey)));
     }
     this.clients = List.copyOf(made);
     this.unloadPath = spec.updatePath().replace("load_lora", "unload_lora");

@@ -51,8 +51,44 @@ final class TokenSampler {
     return z ^ (z >>> 31);
   }
 
-  /** Sampled tokens and their log-probs under the distribution they were drawn from. */
-  record Draw(long[] tokens, float[] logprobs) {}
+  /**
+   * Sampled tokens and their log-probs under the distribution they were drawn from.
+   *
+   * @param topIds per row, the k most likely tokens of that distribution, most likely first; null
+   *     when none were asked for
+   * @param topLogprobs their log-probs
+   */
+  record Draw(long[] tokens, float[] logprobs, long[][] topIds, float[][] topLogprobs) {
+    Draw(long[] tokens, float[] logprobs) {
+      this(tokens, logprobs, null, null);
+    }
+
+    Draw withTop(Top top) {
+      return top == null ? this : new Draw(tokens, logprobs, top.ids, top.logprobs);
+    }
+  }
+
+  private record Top(long[][] ids, float[][] logprobs) {}
+
+  /**
+   * The k most likely tokens per row of (B, C) log-probs whose columns are {@code candidateIds}
+   * (null: the vocabulary); k is cut to C.
+   */
+  private static Top top(NDArray logp, NDArray candidateIds, int k) {
+    int b = (int) logp.getShape().get(0);
+    int kk = (int) Math.min(k, logp.getShape().get(1));
+    NDList t = logp.topK(kk, -1, true, true);
+    NDArray idx = candidateIds == null ? t.get(1) : candidateIds.gather(t.get(1), -1);
+    long[] flatIds = idx.toType(DataType.INT64, false).toLongArray();
+    float[] flatLp = t.get(0).toType(DataType.FLOAT32, false).toFloatArray();
+    long[][] ids = new long[b][kk];
+    float[][] lps = new float[b][kk];
+    for (int r = 0; r < b; r++) {
+      System.arraycopy(flatIds, r * kk, ids[r], 0, kk);
+      System.arraycopy(flatLp, r * kk, lps[r], 0, kk);
+    }
+    return new Top(ids, lps);
+  }
 
   private static double[] uniforms(SplittableRandom[] streams, long b) {
     double[] u = new double[(int) b];
@@ -67,12 +103,22 @@ final class TokenSampler {
    * @param streams one random stream per row, advanced by one draw each
    */
   Draw draw(NDArray logits, SplittableRandom[] streams) {
+    return draw(logits, streams, 0);
+  }
+
+  /**
+   * @param topLogprobs also return each row's this many most likely tokens (0: none), under the
+   *     distribution the token was drawn from, as the sampled token's log-prob is
+   */
+  Draw draw(NDArray logits, SplittableRandom[] streams, int topLogprobs) {
     NDManager m = logits.getManager();
     long b = logits.getShape().get(0);
     if (params.greedy()) {
       NDArray tokens = logits.argMax(-1); // (B)
-      NDArray logp = logits.logSoftmax(-1).gather(tokens.expandDims(-1), -1);
-      return new Draw(tokens.toLongArray(), logp.toFloatArray());
+      NDArray all = logits.logSoftmax(-1);
+      NDArray logp = all.gather(tokens.expandDims(-1), -1);
+      return new Draw(tokens.toLongArray(), logp.toFloatArray())
+          .withTop(topLogprobs > 0 ? top(all, null, topLogprobs) : null);
     }
     long v = logits.getShape().get(1);
     boolean plain = (params.topK() <= 0 || params.topK() >= v) && params.topP() >= 1.0;
@@ -88,7 +134,11 @@ final class TokenSampler {
         tokens[r] = (long) out[2 * r];
         logps[r] = (float) out[2 * r + 1];
       }
-      return new Draw(tokens, logps);
+      Top top =
+          topLogprobs > 0
+              ? top(logits.div((float) params.temperature()).logSoftmax(-1), null, topLogprobs)
+              : null;
+      return new Draw(tokens, logps).withTop(top);
     }
     NDArray scaled =
         params.temperature() == 1.0 ? logits : logits.div((float) params.temperature());
@@ -123,6 +173,7 @@ final class TokenSampler {
             .expandDims(-1);
     NDArray tokens = candidateIds == null ? choice : candidateIds.gather(choice, -1);
     NDArray chosenLogp = logp.gather(choice, -1);
-    return new Draw(tokens.toLongArray(), chosenLogp.toFloatArray());
+    return new Draw(tokens.toLongArray(), chosenLogp.toFloatArray())
+        .withTop(topLogprobs > 0 ? top(logp, candidateIds, topLogprobs) : null);
   }
 }

@@ -153,6 +153,56 @@ class GeneratorTest {
   }
 
   /**
+   * An observer sees every token as it is drawn, with the same top alternatives the result holds; a
+   * row it ends stops there (STOPPED) and the other rows draw what they draw without it. Under
+   * top-p the top log-probs are of the nucleus the token came from.
+   */
+  @Test
+  void anObserverSeesEachTokenAndMayEndItsRow() throws IOException {
+    Path dir = Fixtures.dir("hf-tiny/llama_gqa");
+    List<long[]> prompts = new ArrayList<>();
+    for (HfParityTest.Case c : HfParityTest.cases(dir)) {
+      prompts.add(c.prompt());
+    }
+    prompts = prompts.subList(0, 3);
+    SamplingParams p = new SamplingParams(8, 1.0, 0, 0.9, false, true, 0);
+    long[] seeds = {4, 5, 6};
+    try (CausalLM model = ModelFiles.load(dir, Device.cpu())) {
+      Generator g = new Generator(model, new long[0]);
+      List<Generator.Generation> plain = g.generateGroups(prompts, 2, p, seeds);
+      List<List<Long>> seen = new ArrayList<>();
+      for (int r = 0; r < 6; r++) {
+        seen.add(new ArrayList<>());
+      }
+      List<Generator.Generation> watched =
+          g.generateGroups(
+              prompts,
+              2,
+              p,
+              seeds,
+              3,
+              (row, token, logprob, topIds, topLogprobs) -> {
+                seen.get(row).add(token);
+                assertEquals(3, topIds.length);
+                assertTrue(logprob <= topLogprobs[0] + 1e-5f, "the top one is the most likely");
+                return row != 2 || seen.get(2).size() < 3; // row 2 ends after its 3rd token
+              });
+      for (int r = 0; r < 6; r++) {
+        long[] want = plain.get(r).completionIds();
+        long[] got = watched.get(r).completionIds();
+        if (r == 2) {
+          assertArrayEquals(java.util.Arrays.copyOf(want, 3), got);
+          assertEquals(Generator.FinishReason.STOPPED, watched.get(r).finishReason());
+        } else {
+          assertArrayEquals(want, got, "row " + r);
+          assertEquals(3, watched.get(r).topIds()[0].length);
+        }
+        assertEquals(got.length, seen.get(r).size());
+      }
+    }
+  }
+
+  /**
    * Rows stopping at EOS at different steps (so the cache drops rows) still equal recomputation.
    */
   @Test

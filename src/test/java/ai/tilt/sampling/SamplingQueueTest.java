@@ -23,7 +23,7 @@ class SamplingQueueTest {
 
   /** One generation per row whose single token is the row's seed + choice, to check the order. */
   static List<Generator.Generation> echo(
-      SamplingQueue.Key key, List<long[]> prompts, long[] seeds) {
+      SamplingQueue.Key key, List<long[]> prompts, long[] seeds, Generator.TokenObserver unused) {
     List<Generator.Generation> out = new ArrayList<>();
     for (int g = 0; g < prompts.size(); g++) {
       for (int k = 0; k < key.n(); k++) {
@@ -42,7 +42,7 @@ class SamplingQueueTest {
     List<Integer> batchSizes = Collections.synchronizedList(new ArrayList<>());
     SamplingQueue q =
         new SamplingQueue(
-            (key, prompts, seeds) -> {
+            (key, prompts, seeds, observer) -> {
               batchSizes.add(prompts.size());
               first.countDown();
               try {
@@ -50,7 +50,7 @@ class SamplingQueueTest {
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
-              return echo(key, prompts, seeds);
+              return echo(key, prompts, seeds, observer);
             });
     q.start();
     try {
@@ -82,11 +82,11 @@ class SamplingQueueTest {
     int[] calls = {0};
     SamplingQueue q =
         new SamplingQueue(
-            (key, prompts, seeds) -> {
+            (key, prompts, seeds, observer) -> {
               if (calls[0]++ == 0) {
                 throw new OutOfMemoryError("simulated");
               }
-              return echo(key, prompts, seeds);
+              return echo(key, prompts, seeds, observer);
             });
     q.start();
     try {
@@ -103,6 +103,46 @@ class SamplingQueueTest {
               .get(10, TimeUnit.SECONDS)
               .get(0)
               .completionIds()[0]);
+    } finally {
+      q.close();
+    }
+  }
+
+  /** A cancelled request never runs if still queued; running, its rows are told to stop. */
+  @Test
+  void aCancelledRequestLeavesTheQueueOrItsBatch() throws Exception {
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    List<Boolean> goOn = Collections.synchronizedList(new ArrayList<>());
+    SamplingQueue q =
+        new SamplingQueue(
+            (key, prompts, seeds, observer) -> {
+              running.countDown();
+              try {
+                release.await(10, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              goOn.add(observer.accept(0, 1, -1f, null, null));
+              return echo(key, prompts, seeds, observer);
+            });
+    q.start();
+    try {
+      SamplingQueue.Job first = q.submit(key(1), List.of(new long[] {1}), new long[] {1}, null);
+      assertTrue(running.await(10, TimeUnit.SECONDS));
+      SamplingQueue.Job queued = q.submit(key(1), List.of(new long[] {1}), new long[] {2}, null);
+      queued.cancel();
+      first.cancel();
+      release.countDown();
+      assertThrows(
+          java.util.concurrent.CancellationException.class,
+          () -> first.result().get(10, TimeUnit.SECONDS));
+      assertThrows(
+          java.util.concurrent.CancellationException.class,
+          () -> queued.result().get(10, TimeUnit.SECONDS));
+      assertEquals(List.of(false), goOn, "the running request's row was told to stop");
+      Thread.sleep(50);
+      assertEquals(1, q.batches(), "the queued request never ran");
     } finally {
       q.close();
     }

@@ -317,6 +317,65 @@ class ServerTrainingTest {
   }
 
   /**
+   * A server started with an API key: the trainer, a child process with the key in TILT_API_KEY,
+   * trains through it as in-process sampling does; without the key the run fails on the 401, naming
+   * it, and a recipe naming an unset variable in api_key_env fails before it starts.
+   */
+  @Test
+  void aKeyedServerTrainsWithTheKeyFromTheEnvironment() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        System.getenv("TILT_API_KEY") == null, "TILT_API_KEY is set in this environment");
+    try (ai.tilt.sampling.CompletionsServer keyed =
+        new ai.tilt.sampling.CompletionsServer(
+            ModelFiles.load(model, Device.cpu()),
+            null,
+            "policy",
+            new long[] {3},
+            Device.cpu(),
+            ai.tilt.model.Precision.FP32,
+            new InetSocketAddress("127.0.0.1", 0),
+            ai.tilt.sampling.ServeLimits.defaults().withApiKey("sk-train"))) {
+      keyed.start();
+      String url = "http://127.0.0.1:" + keyed.port();
+      Outcome refused = train(recipe(server(url), 2), tmp.resolve("keyless"), null);
+      assertEquals(Trainer.EXIT_SAMPLER_FAILED, refused.exit(), refused.console());
+      assertTrue(refused.console().contains("HTTP 401"), refused.console());
+      IllegalArgumentException unset =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  train(
+                      recipe(server(url).replace("}", ", api_key_env: TILT_TEST_UNSET_KEY}"), 2),
+                      tmp.resolve("unset"),
+                      null));
+      assertTrue(unset.getMessage().contains("TILT_TEST_UNSET_KEY"), unset.getMessage());
+
+      Path file =
+          Files.writeString(tmp.resolve("keyed.yaml"), RecipeLoader.toYaml(recipe(server(url), 3)));
+      Path dir = tmp.resolve("keyed");
+      ProcessBuilder pb =
+          ai.tilt.runtime.ChildJvm.builder(
+              List.of("-Dtilt.threads=1"),
+              List.of("train", file.toString(), "--run-dir", dir.toString()));
+      pb.environment().put("TILT_API_KEY", "sk-train");
+      Process p =
+          pb.redirectErrorStream(true).redirectOutput(tmp.resolve("keyed.log").toFile()).start();
+      assertTrue(p.waitFor(240, java.util.concurrent.TimeUnit.SECONDS));
+      String log = Files.readString(tmp.resolve("keyed.log"));
+      assertEquals(0, p.exitValue(), log);
+      List<JsonNode> steps = new ArrayList<>();
+      for (String line : Files.readAllLines(dir.resolve(MetricsLog.METRICS_FILE))) {
+        JsonNode n = new ObjectMapper().readTree(line);
+        if (n.has("objective/reward")) {
+          steps.add(n);
+        }
+      }
+      Outcome local = train(recipe("{type: in_process}", 3), tmp.resolve("keyed-local"), null);
+      assertSameRun(local.steps(), steps);
+    }
+  }
+
+  /**
    * With staleness 1 the server gets weights every other iteration; the stale iterations show the
    * trainer-sampler mismatch, which the importance weights then correct.
    */
