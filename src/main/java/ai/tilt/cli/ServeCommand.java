@@ -4,6 +4,7 @@ import ai.tilt.model.CausalLM;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
+import ai.tilt.runtime.HubCache;
 import ai.tilt.sampling.CompletionsServer;
 import ai.tilt.sampling.ServeLimits;
 import ai.tilt.tokenizer.TextTokenizer;
@@ -30,8 +31,19 @@ import picocli.CommandLine.Parameters;
           + " http://HOST:PORT, model: NAME}. Runs until SIGTERM or Ctrl-C."
     })
 public final class ServeCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "HF model directory")
-  Path modelDir;
+  @Parameters(
+      index = "0",
+      paramLabel = "MODEL",
+      description =
+          "HF model directory, or a hub name in the HuggingFace cache (served under that name, as"
+              + " vllm serve does)")
+  String model;
+
+  @Option(
+      names = "--revision",
+      paramLabel = "REV",
+      description = "with a hub name: the branch, tag or commit of its snapshot (default main)")
+  String revision;
 
   @Option(
       names = "--port",
@@ -110,8 +122,12 @@ public final class ServeCommand implements Callable<Integer> {
               + " lets other machines in: give --api-key KEY (or set TILT_API_KEY), or listen on"
               + " 127.0.0.1");
     }
+    Path modelDir = HubCache.resolve(HubCache.RepoType.MODEL, model, revision);
+    boolean byName = !Files.exists(Path.of(model));
     String name =
-        servedName != null ? servedName : modelDir.toAbsolutePath().getFileName().toString();
+        servedName != null
+            ? servedName
+            : byName ? model : modelDir.toAbsolutePath().getFileName().toString();
     CausalLM model = ModelFiles.load(modelDir, Devices.current(), precision);
     TextTokenizer tokenizer =
         Files.exists(modelDir.resolve("tokenizer.json")) ? TextTokenizer.load(modelDir) : null;

@@ -120,6 +120,9 @@ class HubModelTest {
           runErr("tokenize", "--model", "tilt-test/absent", "--input", "in.jsonl", "--output", "o");
       assertTrue(miss.contains(cache.resolve("models--tilt-test--absent").toString()), miss);
       assertTrue(miss.contains("hf download tilt-test/absent --revision main"), miss);
+      String serveMiss = runErr("serve", "tilt-test/absent", "--port", "0");
+      assertTrue(
+          serveMiss.contains(cache.resolve("models--tilt-test--absent").toString()), serveMiss);
       // a reward model by name: found, and judged by its config (this one is a causal LM)
       IllegalArgumentException notReward =
           assertThrows(
