@@ -57,9 +57,8 @@ public final class HubCache {
   private HubCache() {}
 
   /**
-   * A local directory or file as given, if it exists; else, when {@code pathOrId} reads as a hub
-   * name, its snapshot in the cache at {@code revision} (null: {@code main}). A miss names every
-   * place looked.
+   * A local directory or file as given, if it exists or cannot be a hub name; else its snapshot in
+   * the cache at {@code revision} (null: {@code main}). A miss names every place looked.
    */
   public static Path resolve(RepoType type, String pathOrId, String revision) throws IOException {
     return resolve(type, pathOrId, revision, System::getenv);
@@ -68,11 +67,8 @@ public final class HubCache {
   static Path resolve(RepoType type, String pathOrId, String revision, UnaryOperator<String> env)
       throws IOException {
     Path local = Path.of(pathOrId);
-    if (Files.exists(local)) {
-      return local;
-    }
-    if (!isRepoId(pathOrId)) {
-      throw new IOException("no such " + type.word() + " directory: " + pathOrId);
+    if (Files.exists(local) || !isRepoId(pathOrId)) {
+      return local; // what cannot be a hub name is a path: its reader says what is missing
     }
     try {
       return snapshot(type, pathOrId, revision, env);

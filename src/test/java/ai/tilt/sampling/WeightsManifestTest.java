@@ -51,6 +51,9 @@ class WeightsManifestTest {
 
   @Test
   void tiltServeChecksAndAnswersWithTheChecksumItLoaded() throws Exception {
+    // CompletionsServerTest's models go in this test's directory: JUnit fills that class's
+    // @TempDir only when it runs the class itself
+    CompletionsServerTest.tmp = Files.createDirectories(tmp.resolve("server"));
     CompletionsServerTest.start();
     try {
       Path copy = tmp.resolve("copy");
