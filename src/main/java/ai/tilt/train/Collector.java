@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Batches;
 import ai.tilt.data.PromptSet;
+import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftExample;
 import ai.tilt.model.CausalLM;
 import ai.tilt.reward.Reward;
@@ -275,7 +276,8 @@ final class Collector {
           NDArray h = policy.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
           return withValues.values(
               h.get(":, {}:{}", from - 1, ids.getShape().get(1) - 1)); // (R, T - from)
-        });
+        },
+        null);
   }
 
   /** Per-token log-probs of each row's completion, without a graph, in micro-batches. */
@@ -292,7 +294,11 @@ final class Collector {
         (ids, mask, from) ->
             model != null
                 ? model.tokenLogprobs(ids, mask, from)
-                : ref.tokenLogprobs(ids, mask, from));
+                : ref.tokenLogprobs(ids, mask, from),
+        (packed, s) ->
+            model != null
+                ? packed.targetLogps(s, model)
+                : ref.apply(m -> packed.targetLogps(s, m)));
   }
 
   /** A (R, T - from) quantity per position, from the padded rows' ids and mask. */
@@ -300,14 +306,38 @@ final class Collector {
     NDArray compute(NDArray ids, NDArray mask, int from);
   }
 
+  /** A (G, M) quantity per target of packed groups ({@link PackedRows#targetLogps}). */
+  interface PerTarget {
+    NDArray compute(PackedRows packed, NDManager s);
+  }
+
+  /**
+   * @param packedF the same quantity of packed groups, used where packing costs less ({@link
+   *     PackedRows#pays}); null: never packed
+   */
   private float[][] perToken(
-      List<PromptSet.Prompt> prompts, int c, long[][] completions, PerPosition f) {
+      List<PromptSet.Prompt> prompts,
+      int c,
+      long[][] completions,
+      PerPosition f,
+      PerTarget packedF) {
     int rows = completions.length;
     float[][] out = new float[rows][];
     try (NoGrad off = NoGrad.enter()) {
       int chunk = Math.max(1, microBatch * c);
       for (int start = 0; start < rows; start += chunk) {
         int end = Math.min(rows, start + chunk);
+        int[] chunkRows = PolicyRows.range(start, end);
+        List<ResponseGroup> groups =
+            packedF == null ? null : PolicyRows.groups(prompts, c, completions, chunkRows);
+        if (groups != null && PackedRows.pays(groups, policy.config())) {
+          PackedRows packed = PackedRows.pack(groups, padId, policy.config().slidingWindow());
+          try (NDManager s = policy.manager().newSubManager()) {
+            float[] flat = packedF.compute(packed, s).toFloatArray(); // (G, M)
+            PolicyRows.scatter(flat, packed.maxTargets(), c, completions, chunkRows, out);
+          }
+          continue;
+        }
         List<SftExample> batch = new ArrayList<>();
         for (int r = start; r < end; r++) {
           batch.add(Rows.row(prompts.get(r / c).ids(), completions[r], 0));

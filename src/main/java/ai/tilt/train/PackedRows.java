@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.ModelConfig;
 import java.util.List;
 import java.util.function.Function;
 
@@ -122,6 +123,18 @@ record PackedRows(
    * @return (G, N)
    */
   NDArray sequenceLogps(NDManager m, CausalLM model) {
+    NDArray logp = targetLogps(m, model); // (G, M)
+    NDArray seg = m.create(segments, new Shape(rows, maxTargets, responses)); // (G, M, N)
+    return logp.expandDims(-1).mul(seg).sum(new int[] {1}); // (G, N)
+  }
+
+  /**
+   * Each target's log-prob under {@code model}, with a graph when one is recorded: target m of
+   * group g is token i of response n, m counting the group's responses' tokens in order.
+   *
+   * @return (G, M); values past a group's last target are meaningless
+   */
+  NDArray targetLogps(NDManager m, CausalLM model) {
     NDArray idArr = m.create(ids, new Shape(rows, width));
     NDArray posArr = m.create(positions, new Shape(rows, width));
     NDArray allowedArr = m.create(allowed, new Shape(rows, width, width));
@@ -129,9 +142,57 @@ record PackedRows(
     long d = h.getShape().get(2);
     NDArray index = m.create(stateIndex, new Shape(rows, maxTargets, 1)).repeat(2, d); // (G, M, d)
     NDArray states = h.gather(index, 1); // (G, M, d)
-    NDArray logp = model.targetLogprobs(states, m.create(targets, new Shape(rows, maxTargets)));
-    NDArray seg = m.create(segments, new Shape(rows, maxTargets, responses)); // (G, M, N)
-    return logp.expandDims(-1).mul(seg).sum(new int[] {1}); // (G, N)
+    return model.targetLogprobs(states, m.create(targets, new Shape(rows, maxTargets)));
+  }
+
+  /**
+   * Where each response's tokens sit among {@link #targetLogps}' flattened (G * M) values, as a (G
+   * * N, L) grid: row g * N + n, column i holds the index of response n's token i (i below its
+   * length; past it, its group's first target, which the caller masks).
+   *
+   * @param columns L, at least the longest response
+   */
+  long[] responseGrid(List<ResponseGroup> groups, int columns) {
+    long[] grid = new long[rows * responses * columns];
+    for (int a = 0; a < rows; a++) {
+      long at = (long) a * maxTargets;
+      List<long[]> rs = groups.get(a).responses();
+      for (int n = 0; n < responses; n++) {
+        int len = rs.get(n).length;
+        int row = (a * responses + n) * columns;
+        for (int i = 0; i < columns; i++) {
+          grid[row + i] = i < len ? at + i : (long) a * maxTargets;
+        }
+        at += len;
+      }
+    }
+    return grid;
+  }
+
+  /**
+   * Whether packing {@code groups} costs fewer FLOPs than their prompt + response rows padded
+   * alone. Packing runs each prompt once but attends over the whole packed row: it pays for many
+   * short responses to a long prompt, and costs more for many long responses, whose row's attention
+   * grows with the square of all of them.
+   */
+  static boolean pays(List<ResponseGroup> groups, ModelConfig c) {
+    double perToken = 2.0 * (c.matmulParams() - (long) c.vocabSize() * c.hiddenSize());
+    double perPair = 4.0 * c.numLayers() * c.numHeads() * c.headDim();
+    long packedWidth = 0;
+    long aloneWidth = 0;
+    long alone = 0;
+    for (ResponseGroup g : groups) {
+      long len = g.prompt().length;
+      for (long[] r : g.responses()) {
+        len += r.length;
+        aloneWidth = Math.max(aloneWidth, g.prompt().length + r.length);
+        alone++;
+      }
+      packedWidth = Math.max(packedWidth, len);
+    }
+    double packed = groups.size() * (packedWidth * perToken + packedWidth * packedWidth * perPair);
+    double unpacked = alone * (aloneWidth * perToken + aloneWidth * aloneWidth * perPair);
+    return packed < unpacked;
   }
 
   /** As {@link #sequenceLogps}, the model coming from {@code run} (a reference's apply). */

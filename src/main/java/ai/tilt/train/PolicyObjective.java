@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.data.Batches;
+import ai.tilt.data.ResponseGroup;
 import ai.tilt.data.SftExample;
 import ai.tilt.loss.AdvantageOutput;
 import ai.tilt.loss.Aggregation;
@@ -36,6 +37,7 @@ final class PolicyObjective implements Objective {
   private final int maxNewTokens; // seq_mean_token_sum_norm's constant
   private final boolean maskTruncated;
   private final boolean ratioIsOne; // no old log-probs: on-policy, the ratio is exactly 1
+  private boolean packing = true; // tests turn it off to compare
 
   PolicyObjective(
       Policy policy,
@@ -59,6 +61,12 @@ final class PolicyObjective implements Objective {
     this.maxNewTokens = maxNewTokens;
     this.maskTruncated = maskTruncated;
     this.ratioIsOne = ratioIsOne;
+  }
+
+  /** With {@code false}, every row runs alone even where packing pays (tests compare the two). */
+  PolicyObjective packing(boolean on) {
+    this.packing = on;
+    return this;
   }
 
   /** Whether row r's tokens enter the loss. */
@@ -118,23 +126,47 @@ final class PolicyObjective implements Objective {
   public NDArray microLoss(NDManager step, Window w, int i) {
     RowWindow rw = (RowWindow) w;
     int[] rows = rw.micros.get(i);
-    List<SftExample> examples = new ArrayList<>();
-    for (int r : rows) {
-      examples.add(Rows.row(rollout.promptOf(r).ids(), rollout.completions()[r], 0));
-    }
-    Batches.PaddedBatch b = Batches.pad(examples, padId, false);
-    int from = Rows.firstTarget(b);
-    int width = b.width() - from;
-    Shape shape = new Shape(b.rows(), b.width());
-    NDArray ids = step.create(b.ids(), shape);
-    NDArray mask = step.create(b.mask(), shape);
     CausalLM model = policy.model();
     boolean values = policy.learnsValues(); // PPO: the value head's predictions are trained too
-    NDArray hidden = model.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
-    NDArray states =
-        hidden.get(
-            ":, {}:{}", from - 1, b.width() - 1); // (R, W, d): each state predicts the next token
-    NDArray logps = model.targetLogprobs(states, ids.get(":, {}:", from)); // (R, W)
+    int c = rollout.samplesPerPrompt();
+    List<ResponseGroup> groups =
+        values || !packing
+            ? null
+            : PolicyRows.groups(rollout.prompts(), c, rollout.completions(), rows);
+    int width;
+    int[] shift = new int[rows.length]; // row k's token j sits in column shift[k] + j
+    NDArray logps; // (R, W)
+    NDArray states = null; // (R, W, d), PPO
+    if (groups != null && PackedRows.pays(groups, model.config())) {
+      // each prompt runs once for its C completions; the log-probs come back to the rows' grid
+      PackedRows packed = PackedRows.pack(groups, padId, model.config().slidingWindow());
+      width = 0;
+      for (int r : rows) {
+        width = Math.max(width, rollout.completions()[r].length);
+      }
+      long[] grid = packed.responseGrid(groups, width);
+      NDArray flat = packed.targetLogps(step, model).reshape(1, -1); // (1, G * M)
+      logps =
+          flat.gather(step.create(grid, new Shape(1, grid.length)), 1)
+              .reshape(rows.length, width); // (R, W)
+    } else {
+      List<SftExample> examples = new ArrayList<>();
+      for (int r : rows) {
+        examples.add(Rows.row(rollout.promptOf(r).ids(), rollout.completions()[r], 0));
+      }
+      Batches.PaddedBatch b = Batches.pad(examples, padId, false);
+      int from = Rows.firstTarget(b);
+      width = b.width() - from;
+      for (int k = 0; k < rows.length; k++) {
+        shift[k] = rollout.promptOf(rows[k]).ids().length - from;
+      }
+      Shape shape = new Shape(b.rows(), b.width());
+      NDArray ids = step.create(b.ids(), shape);
+      NDArray mask = step.create(b.mask(), shape);
+      NDArray hidden = model.hidden(ids, mask, CausalLM.positionsFromMask(mask), null); // (R, T, d)
+      states = hidden.get(":, {}:{}", from - 1, b.width() - 1); // each state predicts the next
+      logps = model.targetLogprobs(states, ids.get(":, {}:", from)); // (R, W)
+    }
     float[] old = new float[rows.length * width];
     float[] ref = new float[rows.length * width];
     float[] adv = new float[rows.length * width];
@@ -143,9 +175,8 @@ final class PolicyObjective implements Objective {
     float[] tokenMask = new float[rows.length * width];
     for (int k = 0; k < rows.length; k++) {
       int r = rows[k];
-      int p = rollout.promptOf(r).ids().length;
       for (int j = 0; j < rollout.completions()[r].length; j++) {
-        int col = k * width + p + j - from;
+        int col = k * width + shift[k] + j;
         old[col] = rollout.oldLogps()[r][j];
         ref[col] = rollout.refLogps()[r][j];
         adv[col] = advantages[r][j];
