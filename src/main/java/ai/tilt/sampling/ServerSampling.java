@@ -10,7 +10,9 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -39,6 +41,9 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
   private Path syncedDir;
   private String syncedChecksum; // the WeightsManifest checksum of syncedDir
   private Path pinnedDir; // named by the newest checkpoint: kept on disk for a resume
+  // pinned by an older checkpoint, deleted once a newer one is complete: until then a kill leaves
+  // the older one newest, and it needs them
+  private final Set<Path> unpinned = new LinkedHashSet<>();
   private String adapterName; // the loaded LoRA adapter's name, or null
   private Prefetch pending; // overlap: the next iteration's samples, under way
   private final ExecutorService background; // one thread per server, plus the prefetch
@@ -305,7 +310,7 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
       }
     }
     if (pinnedDir != null && !pinnedDir.equals(syncedDir)) {
-      deleteQuietly(pinnedDir);
+      unpinned.add(pinnedDir);
     }
     pinnedDir = syncedDir;
     return new SamplerState(
@@ -313,6 +318,19 @@ public final class ServerSampling implements GroupGenerator, AutoCloseable {
         syncedDir == null ? null : syncedDir.getFileName().toString(),
         syncedChecksum,
         prefetched);
+  }
+
+  /**
+   * The checkpoint {@link #state} went into is complete: the weights only older checkpoints name
+   * are deleted (unless the servers hold them again).
+   */
+  public void releaseUnpinned() {
+    for (Path dir : unpinned) {
+      if (!dir.equals(pinnedDir) && !dir.equals(syncedDir)) {
+        deleteQuietly(dir);
+      }
+    }
+    unpinned.clear();
   }
 
   /**

@@ -41,6 +41,12 @@ interface IterationSource extends AutoCloseable {
    */
   default void saveState(Path checkpoint) throws IOException {}
 
+  /**
+   * The checkpoint {@link #saveState} wrote into is complete: what only older checkpoints name may
+   * go. Nothing by default.
+   */
+  default void checkpointCommitted() {}
+
   /** One line for the run's first log line. */
   String describe();
 

@@ -341,6 +341,13 @@ final class RolloutSource implements IterationSource {
   }
 
   @Override
+  public void checkpointCommitted() {
+    if (server != null) {
+      server.releaseUnpinned();
+    }
+  }
+
+  @Override
   public boolean hasEval() {
     return !evalPrompts.isEmpty();
   }

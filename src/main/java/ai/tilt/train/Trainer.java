@@ -366,6 +366,7 @@ public final class Trainer {
               run.recipe(),
               c.maxShardBytes(),
               run.source()::saveState);
+      run.source().checkpointCommitted();
       if (prune) {
         Checkpoints.prune(run.runDir(), c.keepLast());
       }
