@@ -290,10 +290,7 @@ final class RolloutSource implements IterationSource {
     return server != null && serverSpec().importanceSamplingCap() > 0 && plainSampling();
   }
 
-  /**
-   * Runs a sampling stage on every worker; when a server failed any one of them, every worker
-   * throws, so that all of them save the finished iterations and stop together.
-   */
+  /** A sampling stage on every worker; a server failing any one makes all throw, and stop. */
   private <T> T agreed(Supplier<T> stage) {
     T out = null;
     SamplingServerException failure = null;
@@ -328,8 +325,7 @@ final class RolloutSource implements IterationSource {
       console.println(
           "note: the servers start from fresh weights, not the checkpoint's ("
               + missing
-              + "):"
-              + " the resumed run continues correctly, though not bitwise");
+              + "): the resumed run continues correctly, though not bitwise");
     }
   }
 
