@@ -93,7 +93,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(
       names = "--served-model-name",
-      description = "the name requests give as model (default: MODEL_DIR's directory name)")
+      description =
+          "the name requests give as model (default: the hub name, or the directory's name)")
   String servedName;
 
   @Option(

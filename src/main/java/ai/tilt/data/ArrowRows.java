@@ -84,18 +84,10 @@ final class ArrowRows implements RowSource {
       throw new DataException(file + ": not an Arrow IPC stream or file (" + e.getMessage() + ")");
     }
     columns = new Row.Columns(renames, names);
-    for (Map.Entry<String, String> e : renames.entrySet()) {
-      if (!names.contains(e.getValue())) {
-        close();
-        throw new DataException(
-            file
-                + ": no column \""
-                + e.getValue()
-                + "\" (data.columns."
-                + e.getKey()
-                + ")"
-                + columns.note());
-      }
+    DataException missing = columns.missingRename(file);
+    if (missing != null) {
+      close();
+      throw missing;
     }
   }
 

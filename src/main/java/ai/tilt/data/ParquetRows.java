@@ -62,18 +62,10 @@ final class ParquetRows implements RowSource {
       names.add(t.getName());
     }
     columns = new Row.Columns(renames, names);
-    for (Map.Entry<String, String> e : renames.entrySet()) {
-      if (!names.contains(e.getValue())) {
-        reader.close();
-        throw new DataException(
-            file
-                + ": no column \""
-                + e.getValue()
-                + "\" (data.columns."
-                + e.getKey()
-                + ")"
-                + columns.note());
-      }
+    DataException missing = columns.missingRename(file);
+    if (missing != null) {
+      reader.close();
+      throw missing;
     }
     io = new ColumnIOFactory().getColumnIO(schema);
     json = new ParquetJson(schema);

@@ -89,5 +89,22 @@ final class Row {
     String note() {
       return schema == null ? "" : " (the file's columns: " + String.join(", ", schema) + ")";
     }
+
+    /** The error of a data.columns rename naming no column of the schema, or null. */
+    DataException missingRename(Object file) {
+      for (Map.Entry<String, String> e : renames.entrySet()) {
+        if (!schema.contains(e.getValue())) {
+          return new DataException(
+              file
+                  + ": no column \""
+                  + e.getValue()
+                  + "\" (data.columns."
+                  + e.getKey()
+                  + ")"
+                  + note());
+        }
+      }
+      return null;
+    }
   }
 }
