@@ -147,15 +147,21 @@ public final class HubCache {
     if (COMMIT.matcher(rev).matches() || Files.isDirectory(snapshots.resolve(rev))) {
       return rev;
     }
-    // a short commit, as `git log --oneline` shows it, if exactly one snapshot starts with it
-    if (rev.length() >= 7 && rev.matches("[0-9a-f]+") && Files.isDirectory(snapshots)) {
-      try (Stream<Path> s = Files.list(snapshots)) {
-        List<String> hits =
-            s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(rev)).toList();
-        return hits.size() == 1 ? hits.get(0) : null;
-      }
+    if (!Files.isDirectory(snapshots)) {
+      return null;
     }
-    return null;
+    List<String> names;
+    try (Stream<Path> s = Files.list(snapshots)) {
+      names = s.map(p -> p.getFileName().toString()).toList();
+    }
+    // a short commit, as `git log --oneline` shows it, if exactly one snapshot starts with it
+    if (rev.length() >= 7 && rev.matches("[0-9a-f]+")) {
+      List<String> hits = names.stream().filter(n -> n.startsWith(rev)).toList();
+      return hits.size() == 1 ? hits.get(0) : null;
+    }
+    // files fetched by commit (datasets' data files, a pinned download) leave no refs/main: the
+    // one snapshot there is what the default revision can only mean
+    return rev.equals("main") && names.size() == 1 ? names.get(0) : null;
   }
 
   /** The caches to search, in order, without repeats. */

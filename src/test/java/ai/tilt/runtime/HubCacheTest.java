@@ -153,6 +153,23 @@ class HubCacheTest {
   }
 
   @Test
+  void withoutRefsMainTheOnlySnapshotIsMainAndTwoAreAMiss() throws IOException {
+    Path cache = tmp.resolve("hub");
+    Path repo = cache.resolve("datasets--org--d");
+    Files.createDirectories(repo.resolve("snapshots").resolve(MAIN)); // fetched by commit: no refs
+    UnaryOperator<String> e = env("HF_HUB_CACHE", cache.toString(), "HOME", tmp.toString());
+    assertEquals(
+        repo.resolve("snapshots").resolve(MAIN),
+        HubCache.snapshot(RepoType.DATASET, "org/d", null, e));
+    assertThrows(IOException.class, () -> HubCache.snapshot(RepoType.DATASET, "org/d", "dev", e));
+    Files.createDirectories(repo.resolve("snapshots").resolve(TAGGED));
+    IOException two =
+        assertThrows(
+            IOException.class, () -> HubCache.snapshot(RepoType.DATASET, "org/d", null, e));
+    assertTrue(two.getMessage().contains("no refs/main"), two.getMessage());
+  }
+
+  @Test
   void aLocalPathWinsAndWhatCannotBeANameIsAMissingDirectory() throws IOException {
     Path cache = tmp.resolve("hub");
     fakeRepo(cache, "models--org--m");
