@@ -116,6 +116,17 @@ def main():
     jsonl(standard.slice(0, 3).to_pylist(), "saved_dict_train.jsonl")
     jsonl(standard.slice(3, 1).to_pylist(), "saved_dict_test.jsonl")
 
+    # The paper's released preference sets (tilt data from-paper), as the hub stores them.
+    paper = pa.table({
+        "prompt": ["Name a fruit.", "Say hi."],
+        "y_ref": ["x", "y"],
+        "y_w": ["Apple.", "Hi."],
+        "y_l": ["A fruit is apple.", "Hello there, friend."],
+        "y_w_score": [-6.0, -3.0],
+        "y_l_score": [-17.0, -20.0],
+    })
+    parquet(paper, "paper_pairs.parquet")
+
     # Bad files: a column of the wrong type, a missing column, a truncated footer, a damaged page.
     pq.write_table(pa.table({"prompt": ["a", "b"], "chosen": [1, 2], "rejected": ["x", "y"]}), os.path.join(OUT, "wrong_type.parquet"))
     pq.write_table(pa.table({"prompt": ["a"], "chosen": ["x"]}), os.path.join(OUT, "missing_column.parquet"))

@@ -250,19 +250,26 @@ public final class DataCommand implements Runnable {
       name = "from-paper",
       mixinStandardHelpOptions = true,
       description =
-          "Converts a preference set released with Tajwar et al. (2024), exported to JSON Lines"
-              + " (columns prompt, y_w, y_l, y_w_score, y_l_score), to Tilt's pairs, the prompt in"
-              + " the paper's template <|prompter|>{instruction}[\\n{input}]<|endoftext|><|assistant|>.")
+          "Converts a preference set released with Tajwar et al. (2024) (columns prompt, y_w, y_l,"
+              + " y_w_score, y_l_score) to Tilt's pairs, the prompt in the paper's template"
+              + " <|prompter|>{instruction}[\\n{input}]<|endoftext|><|assistant|>. --in: its hub"
+              + " name in the local HuggingFace cache, its Parquet files, a save_to_disk folder or a"
+              + " JSON Lines export.")
   static final class FromPaper implements Callable<Integer> {
-    @Option(names = "--in", required = true, paramLabel = "FILE.jsonl")
-    Path in;
+    @Option(names = "--in", required = true, paramLabel = "FILE|DIR|NAME")
+    String in;
+
+    @Option(names = "--split", defaultValue = "train", description = "(default: ${DEFAULT-VALUE})")
+    String split;
 
     @Option(names = "--out", required = true, paramLabel = "FILE.jsonl")
     Path out;
 
     @Override
     public Integer call() throws Exception {
-      int n = ai.tilt.data.PaperPreferences.convert(in, out);
+      int n =
+          ai.tilt.data.PaperPreferences.convert(
+              new ai.tilt.data.DataSpec(in, split, null, null, null), out);
       System.err.printf("wrote %d pairs to %s%n", n, out);
       return 0;
     }

@@ -9,17 +9,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.List;
 
 /**
  * The preference sets Tajwar et al. (2024) released (for example {@code
- * Asap7772/relabeled_alpacafarm_pythiasft_20K_preference_data_minlength}, exported to JSON Lines)
- * as Tilt's pairs: each row's {@code y_w} and {@code y_l} become {@code chosen} and {@code
- * rejected} (their scores {@code score_chosen} and {@code score_rejected}), and the prompt is put
- * in the paper's Pythia SFT template, {@code <|prompter|>{instruction}[\n{input}]<|endoftext|>
- * <|assistant|>} (shared/notes/paper.md, section 5.1), from the row's {@code instruction} and
- * {@code input} when it has them (the alpaca-format copies), else from its {@code prompt}. A prompt
- * that already holds the template is kept as it is.
+ * Asap7772/relabeled_alpacafarm_pythiasft_20K_preference_data_minlength}: its hub name in the local
+ * cache, its Parquet files or a JSON Lines export) as Tilt's pairs: each row's {@code y_w} and
+ * {@code y_l} become {@code chosen} and {@code rejected} (their scores {@code score_chosen} and
+ * {@code score_rejected}), and the prompt is put in the paper's Pythia SFT template, {@code
+ * <|prompter|>{instruction}[\n{input}]<|endoftext|> <|assistant|>} (shared/notes/paper.md, section
+ * 5.1), from the row's {@code instruction} and {@code input} when it has them (the alpaca-format
+ * copies), else from its {@code prompt}. A prompt that already holds the template is kept as it is.
  */
 public final class PaperPreferences {
   static final String PROMPTER = "<|prompter|>";
@@ -65,20 +64,37 @@ public final class PaperPreferences {
 
   /** Converts a JSON Lines export; returns the number of pairs written. */
   public static int convert(Path in, Path out) throws IOException {
+    return convert(DataSpec.of(in), out);
+  }
+
+  /**
+   * Converts the set in any form a recipe reads (JSON Lines, the hub's Parquet files, a {@code
+   * save_to_disk} folder, its hub name in the local cache); returns the number of pairs written.
+   */
+  public static int convert(DataSpec in, Path out) throws IOException {
     ObjectMapper json = new ObjectMapper();
     Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
-    List<Jsonl.Line> rows = Jsonl.read(in); // file:line errors for bad JSON
-    try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-      for (Jsonl.Line row : rows) {
-        w.write(json.writeValueAsString(pair(row.json(), in + ":" + row.number(), json)));
+    int n = 0;
+    try (DataRows rows = DataRows.open(in);
+        BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+      Row row;
+      while ((row = rows.next()) != null) {
+        JsonNode o;
+        try {
+          o = row.object(); // bad JSON names its file and line
+        } catch (JsonFields.Invalid e) {
+          throw new DataException(row.message(e));
+        }
+        w.write(json.writeValueAsString(pair(o, row.where(), json)));
         w.write('\n');
+        n++;
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | IOException e) {
       Files.deleteIfExists(tmp);
       throw e;
     }
     Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING);
-    return rows.size();
+    return n;
   }
 
   private static String required(JsonNode row, String field, String where) {

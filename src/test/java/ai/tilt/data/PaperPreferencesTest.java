@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.tilt.runtime.HubCache;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
@@ -51,6 +52,49 @@ class PaperPreferencesTest {
     assertEquals(
         "<|prompter|>Hi<|endoftext|><|assistant|>",
         JSON.readTree(lines.get(2)).get("prompt").asText());
+  }
+
+  /**
+   * The released set as the hub stores it (Parquet under data/), read by its name in the local
+   * cache: the same pairs as its JSON Lines export gives.
+   */
+  @Test
+  void theHubsParquetByNameGivesWhatItsJsonlExportGives() throws Exception {
+    Path fixtures =
+        Path.of(PaperPreferencesTest.class.getResource("/data/paper_pairs.parquet").toURI())
+            .getParent();
+    String commit = "c".repeat(40);
+    Path repo = tmp.resolve("hub/datasets--Asap7772--relabeled_minlength");
+    Path data = Files.createDirectories(repo.resolve("snapshots").resolve(commit).resolve("data"));
+    Files.copy(
+        fixtures.resolve("paper_pairs.parquet"), data.resolve("train-00000-of-00001.parquet"));
+    Files.createDirectories(repo.resolve("refs"));
+    Files.writeString(repo.resolve("refs/main"), commit);
+    System.setProperty(HubCache.CACHE_PROPERTY, tmp.resolve("hub").toString());
+    try {
+      Path byName = tmp.resolve("by-name.jsonl");
+      assertEquals(
+          2,
+          PaperPreferences.convert(
+              new DataSpec("Asap7772/relabeled_minlength", "train", null, null, null), byName));
+      Path fromJsonl = tmp.resolve("from-jsonl.jsonl");
+      assertEquals(2, PaperPreferences.convert(fixtures.resolve("paper_pairs.jsonl"), fromJsonl));
+      assertEquals(Files.readAllLines(fromJsonl), Files.readAllLines(byName));
+      JsonNode b = JSON.readTree(Files.readAllLines(byName).get(1));
+      assertEquals("<|prompter|>Say hi.<|endoftext|><|assistant|>", b.get("prompt").asText());
+      assertEquals(-20.0, b.get("score_rejected").asDouble());
+      // a row lacking y_l names its place in the Parquet file
+      Path bad = tmp.resolve("bad.parquet");
+      Files.copy(fixtures.resolve("pref_standard.parquet"), bad);
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> PaperPreferences.convert(bad, tmp.resolve("bad.jsonl")));
+      assertTrue(e.getMessage().startsWith(bad + ": row 0"), e.getMessage());
+      assertTrue(e.getMessage().contains("field 'y_w'"), e.getMessage());
+    } finally {
+      System.clearProperty(HubCache.CACHE_PROPERTY);
+    }
   }
 
   @Test
