@@ -13,7 +13,8 @@ import java.util.stream.Stream;
  * The files of a {@link DataSpec}, in reading order, found as TRL users keep them:
  *
  * <ol>
- *   <li>a file: {@code .parquet}, {@code .arrow}, anything else read as JSON Lines;
+ *   <li>a file: {@code .parquet}, {@code .arrow}, a {@code .json} array of rows, anything else read
+ *       as JSON Lines;
  *   <li>a {@code save_to_disk} DatasetDict folder ({@code dataset_dict.json}): its {@code split}
  *       subfolder, read as the next item;
  *   <li>a {@code save_to_disk} Dataset folder ({@code state.json}): its {@code data-*.arrow} files
@@ -39,8 +40,23 @@ record DataFiles(Format format, List<Path> files) {
 
     static boolean isData(Path file) {
       String n = file.getFileName().toString().toLowerCase();
-      return n.endsWith(".parquet") || n.endsWith(".arrow") || n.endsWith(".jsonl");
+      return n.endsWith(".parquet")
+          || n.endsWith(".arrow")
+          || n.endsWith(".jsonl")
+          || (n.endsWith(".json") && !METADATA.contains(n));
     }
+
+    /**
+     * The JSON files of a datasets folder or hub repository that describe it rather than hold it.
+     */
+    private static final java.util.Set<String> METADATA =
+        java.util.Set.of(
+            "dataset_info.json",
+            "dataset_infos.json",
+            "dataset_dict.json",
+            "state.json",
+            "config.json",
+            "croissant.json");
   }
 
   /**

@@ -58,7 +58,10 @@ final class DataRows implements Closeable {
       case ARROW:
         return new ArrowRows(file, renames.renames());
       default:
-        return new JsonlRows(file, renames);
+        return file.getFileName().toString().toLowerCase().endsWith(".json")
+                && JsonArrayRows.isArray(file)
+            ? new JsonArrayRows(file, renames)
+            : new JsonlRows(file, renames);
     }
   }
 
