@@ -255,14 +255,14 @@ class ServerTrainingTest {
         assertEquals(
             want.get(i).get(k).asDouble(), got.get(i).get(k).asDouble(), 1e-9, k + " " + i);
       }
-      // the server's log-probs differ from the trainer's by float noise; the truncated IS
-      // weights they give are 1 within it
-      assertEquals(
-          want.get(i).get("train/loss").asDouble(), got.get(i).get("train/loss").asDouble(), 1e-4);
-      assertEquals(
-          want.get(i).get("objective/kl").asDouble(),
-          got.get(i).get("objective/kl").asDouble(),
-          1e-4);
+      // the same samples (above, to 1e-9); the server's log-probs carry float noise that depends
+      // on how it batched the requests that arrived together (timing), and the truncated IS
+      // weights carry it into the update, where lr 3e-2 grows it over the iterations: relative
+      // 1e-4 (measured: up to 1.7e-5 relative on a KL of 7.6 nats after 6 iterations)
+      for (String k : new String[] {"train/loss", "objective/kl"}) {
+        double w = want.get(i).get(k).asDouble();
+        assertEquals(w, got.get(i).get(k).asDouble(), 1e-4 * Math.max(1, Math.abs(w)), k + " " + i);
+      }
     }
   }
 
