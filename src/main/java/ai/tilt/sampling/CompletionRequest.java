@@ -47,6 +47,8 @@ record CompletionRequest(
     boolean echo,
     boolean stream,
     boolean includeUsage) {
+  /** The length of a chat completion that sets none: what is left of the context, at most this. */
+  static final int UNSET_CHAT_MAX_TOKENS = 2048;
 
   /** What reading a request needs to know of the server. */
   record Server(
@@ -154,7 +156,12 @@ record CompletionRequest(
     int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
     Integer maxTokens = f.integer(maxTokensName, null, 1, Integer.MAX_VALUE);
     if (maxTokens == null) {
-      maxTokens = defaultMaxTokens > 0 ? defaultMaxTokens : server.contextLength() - longest;
+      maxTokens =
+          defaultMaxTokens > 0
+              ? defaultMaxTokens
+              // what is left of the context, as OpenAI's chat does, but the KV cache of every
+              // row is allocated for it up front: a 32k-context model would hold GBs per row
+              : Math.min(UNSET_CHAT_MAX_TOKENS, server.contextLength() - longest);
       // an unset length fits the request limit rather than fail it
       long perRow = limits.maxRequestTokens() / ((long) prompts.size() * n);
       maxTokens = (int) Math.max(1, Math.min(maxTokens, perRow));

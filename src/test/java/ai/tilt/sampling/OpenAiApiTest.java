@@ -254,4 +254,33 @@ class OpenAiApiTest {
     assertEquals(texts(chat), List.of(text));
     assertNotEquals(text[0], text[1], "two samples");
   }
+
+  /**
+   * A chat request that sets no length gets what is left of the context, but at most {@link
+   * CompletionRequest#UNSET_CHAT_MAX_TOKENS}: each row's KV cache is allocated for it up front.
+   */
+  @Test
+  void anUnsetChatLengthIsCappedOnALongContext() throws Exception {
+    for (int context : new int[] {32768, 1000}) {
+      CompletionRequest.Server view =
+          new CompletionRequest.Server(
+              "tiny",
+              m -> true,
+              serve.tokenizer,
+              new long[] {ServeFixture.EOS},
+              ServeFixture.VOCAB,
+              context,
+              ServeLimits.defaults());
+      CompletionRequest r =
+          ChatRequest.parse(
+              ServeFixture.JSON.readTree(
+                  "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"),
+              view);
+      int prompt = r.prompts().get(0).length;
+      assertEquals(
+          Math.min(CompletionRequest.UNSET_CHAT_MAX_TOKENS, context - prompt),
+          r.params().maxNewTokens(),
+          "context " + context);
+    }
+  }
 }
