@@ -174,7 +174,7 @@ public final class TensorBoardLog implements Closeable {
 
   /** Rewrites {@code file} with its records of {@code step <= resumeFromStep}, atomically. */
   private static void cut(Path file, long resumeFromStep, PrintStream console) throws IOException {
-    TfRecords.Contents contents = TfRecords.read(file);
+    TfRecords.Contents contents = TfRecords.read(file, true);
     List<TfRecords.Record> kept = new ArrayList<>();
     for (TfRecords.Record r : contents.records()) {
       long step;
@@ -210,7 +210,7 @@ public final class TensorBoardLog implements Closeable {
     }
     if (contents.torn()) {
       console.println(
-          "resume | dropped the interrupted last record (byte "
+          "resume | dropped the interrupted or damaged tail (from byte "
               + contents.tornTailOffset()
               + ") of "
               + file);

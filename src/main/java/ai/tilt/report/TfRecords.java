@@ -76,6 +76,38 @@ public final class TfRecords {
    *     length is impossible; a torn tail is returned in {@link Contents}, not thrown
    */
   public static Contents read(Path file) throws IOException {
+    return read(file, false);
+  }
+
+  /**
+   * As {@link #read(Path)}; {@code tailTolerant} makes a record that fails its checks the end of
+   * the file, returned as a torn tail: what a power loss leaves (zero-filled blocks after the last
+   * record written whole), which a resume drops, as TensorBoard's own reader skips it.
+   */
+  static Contents read(Path file, boolean tailTolerant) throws IOException {
+    try {
+      return readStrict(file);
+    } catch (Damaged d) {
+      if (!tailTolerant) {
+        throw new IOException(d.getMessage());
+      }
+      return new Contents(d.before, d.offset);
+    }
+  }
+
+  /** A record that fails its checks, with the records before it. */
+  private static final class Damaged extends Exception {
+    final List<Record> before;
+    final long offset;
+
+    Damaged(String message, List<Record> before, long offset) {
+      super(message, null, false, false);
+      this.before = before;
+      this.offset = offset;
+    }
+  }
+
+  private static Contents readStrict(Path file) throws IOException, Damaged {
     byte[] bytes = Files.readAllBytes(file);
     ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     List<Record> records = new ArrayList<>();
@@ -86,16 +118,20 @@ public final class TfRecords {
       }
       long length = b.getLong(at);
       if (b.getInt(at + 8) != maskedCrc32c(bytes, at, 8)) {
-        throw new IOException(
-            file + ": record at byte " + at + ": the length's CRC does not match (corrupt file)");
+        throw new Damaged(
+            file + ": record at byte " + at + ": the length's CRC does not match (corrupt file)",
+            records,
+            at);
       }
       if (length < 0 || length > bytes.length) {
-        throw new IOException(
+        throw new Damaged(
             file
                 + ": record at byte "
                 + at
                 + ": impossible length "
-                + Long.toUnsignedString(length));
+                + Long.toUnsignedString(length),
+            records,
+            at);
       }
       if (bytes.length - at - HEADER - FOOTER < length) {
         return new Contents(records, at);
@@ -103,8 +139,10 @@ public final class TfRecords {
       int data = at + HEADER;
       int n = (int) length;
       if (b.getInt(data + n) != maskedCrc32c(bytes, data, n)) {
-        throw new IOException(
-            file + ": record at byte " + at + ": the data's CRC does not match (corrupt file)");
+        throw new Damaged(
+            file + ": record at byte " + at + ": the data's CRC does not match (corrupt file)",
+            records,
+            at);
       }
       byte[] copy = new byte[n];
       System.arraycopy(bytes, data, copy, 0, n);

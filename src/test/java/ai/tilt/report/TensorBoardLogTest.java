@@ -218,7 +218,7 @@ class TensorBoardLogTest {
     }
     String said = captured.toString(StandardCharsets.UTF_8);
     assertTrue(said.contains("removed 4 TensorBoard events past it from " + first), said);
-    assertTrue(said.contains("dropped the interrupted last record"), said);
+    assertTrue(said.contains("dropped the interrupted or damaged tail"), said);
     List<Path> files = TensorBoardLog.eventFiles(run.resolve("tensorboard"));
     assertEquals(first, files.get(0));
     assertEquals(2, files.size());
@@ -239,6 +239,30 @@ class TensorBoardLogTest {
       }
     }
     assertEquals(List.of(0L, 4L), recipeSteps);
+  }
+
+  /** A power loss can leave zero-filled blocks after the last whole record: a resume drops them. */
+  @Test
+  void aResumeDropsAZeroFilledTail() throws IOException {
+    Path run = tmp.resolve("run");
+    try (MetricsLog log = open(run, -1)) {
+      for (long s = 1; s <= 3; s++) {
+        log.logStep(s, m("train/loss", 1.0 + s));
+      }
+    }
+    Path first = TensorBoardLog.eventFiles(run.resolve("tensorboard")).get(0);
+    long whole = Files.size(first);
+    Files.write(first, new byte[4096], java.nio.file.StandardOpenOption.APPEND);
+    IOException strict = assertThrows(IOException.class, () -> TfRecords.read(first));
+    assertTrue(strict.getMessage().contains("record at byte " + whole), strict.getMessage());
+    try (MetricsLog log = open(run, 3)) {
+      log.logStep(4, m("train/loss", 5.0));
+    }
+    String said = captured.toString(StandardCharsets.UTF_8);
+    assertTrue(said.contains("(from byte " + whole + ") of " + first), said);
+    assertEquals(whole, Files.size(first), "the tail is gone, the records before it kept");
+    TreeMap<Long, Float> loss = scalars(events(run)).get("train/loss");
+    assertEquals(Map.of(1L, 2f, 2L, 3f, 3L, 4f, 4L, 5f), loss);
   }
 
   @Test
