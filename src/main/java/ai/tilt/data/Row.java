@@ -71,6 +71,12 @@ final class Row {
     static final Columns NONE = new Columns(Map.of(), null);
 
     ObjectNode rename(ObjectNode o) throws Invalid {
+      if (renames.isEmpty()) {
+        return o;
+      }
+      // every source read before any target is written: {prompt: completion, completion: prompt}
+      // swaps, and a chain {a: b, b: c} reads b before it is overwritten
+      Map<String, JsonNode> values = new java.util.LinkedHashMap<>();
       for (Map.Entry<String, String> e : renames.entrySet()) {
         if (!o.has(e.getValue())) {
           throw new Invalid(
@@ -81,8 +87,12 @@ final class Row {
                   + "\")",
               true);
         }
-        o.set(e.getKey(), o.remove(e.getValue()));
+        values.put(e.getKey(), o.get(e.getValue()));
       }
+      for (String source : renames.values()) {
+        o.remove(source);
+      }
+      o.setAll(values);
       return o;
     }
 

@@ -48,4 +48,34 @@ class JsonlRowsTest {
     assertEquals(4, numbers.get(1)); // line 1 is row 0, lines 2-3 blank
     assertEquals(lines.size() + 2 * 6, (int) numbers.get(numbers.size() - 1));
   }
+
+  /** data.columns renames read every source before writing any target: swaps and chains work. */
+  @Test
+  void renamesSwapAndChainWithoutReadingAnOverwrittenColumn() throws JsonFields.Invalid {
+    com.fasterxml.jackson.databind.node.ObjectNode o =
+        Jsonl.mapper().createObjectNode().put("prompt", "P").put("completion", "C").put("x", "X");
+    Row.Columns swap =
+        new Row.Columns(java.util.Map.of("prompt", "completion", "completion", "prompt"), null);
+    assertEquals("{\"completion\":\"P\",\"prompt\":\"C\",\"x\":\"X\"}", sorted(swap.rename(o)));
+    com.fasterxml.jackson.databind.node.ObjectNode chain =
+        Jsonl.mapper().createObjectNode().put("b", "B").put("c", "C");
+    Row.Columns ab = new Row.Columns(java.util.Map.of("a", "b", "b", "c"), null);
+    assertEquals("{\"a\":\"B\",\"b\":\"C\"}", sorted(ab.rename(chain)));
+  }
+
+  /** Fields in name order, so the map's iteration order does not matter. */
+  private static String sorted(com.fasterxml.jackson.databind.node.ObjectNode o) {
+    java.util.TreeMap<String, String> m = new java.util.TreeMap<>();
+    o.fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asText()));
+    StringBuilder b = new StringBuilder("{");
+    m.forEach(
+        (k, v) ->
+            b.append(b.length() > 1 ? "," : "")
+                .append('"')
+                .append(k)
+                .append("\":\"")
+                .append(v)
+                .append('"'));
+    return b.append('}').toString();
+  }
 }
