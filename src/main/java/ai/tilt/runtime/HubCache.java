@@ -115,7 +115,11 @@ public final class HubCache {
       }
       Path snap = repo.resolve("snapshots").resolve(commit);
       if (!Files.isDirectory(snap)) {
-        looked.add(snap + " (refs/" + rev + " names it, but it is missing)");
+        looked.add(
+            snap
+                + (commit.equals(rev)
+                    ? " (no snapshot of that commit)"
+                    : " (refs/" + rev + " names it, but it is missing)"));
         continue;
       }
       return snap;

@@ -150,6 +150,11 @@ class HubCacheTest {
         assertThrows(
             IOException.class, () -> HubCache.snapshot(RepoType.MODEL, "org/m", "nope", e));
     assertTrue(unknown.getMessage().contains("no refs/nope"), unknown.getMessage());
+    String other = "e".repeat(40);
+    IOException commit =
+        assertThrows(IOException.class, () -> HubCache.snapshot(RepoType.MODEL, "org/m", other, e));
+    assertTrue(
+        commit.getMessage().contains(other + " (no snapshot of that commit)"), commit.getMessage());
   }
 
   @Test
