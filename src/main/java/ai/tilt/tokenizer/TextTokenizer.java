@@ -126,6 +126,15 @@ public final class TextTokenizer implements AutoCloseable {
     return files.cleanUpSpaces ? cleanUp(s) : s;
   }
 
+  /**
+   * Text of token ids without transformers' clean-up of spaces, whatever the config says: the
+   * concatenation of the tokens' own text, as vLLM returns it, so that text decoded a piece at a
+   * time (a stream) is the text decoded at once (clean-up rewrites what came before).
+   */
+  public String decodeRaw(long[] ids, boolean skipSpecialTokens) {
+    return hf.decode(ids, skipSpecialTokens);
+  }
+
   private static String cleanUp(String s) {
     return s.replace(" .", ".")
         .replace(" ?", "?")
