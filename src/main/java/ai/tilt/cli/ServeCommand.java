@@ -88,7 +88,9 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(
       names = "--max-request-tokens",
       defaultValue = "" + ServeLimits.DEFAULT_MAX_REQUEST_TOKENS,
-      description = "prompts x n x max_tokens one request may ask for (default: ${DEFAULT-VALUE})")
+      description =
+          "n x (prompt + max_tokens) over a request's prompts: the KV cache one request may hold"
+              + " (default: ${DEFAULT-VALUE})")
   long maxRequestTokens;
 
   @Option(

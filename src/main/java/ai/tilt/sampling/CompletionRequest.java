@@ -163,7 +163,7 @@ record CompletionRequest(
               // row is allocated for it up front: a 32k-context model would hold GBs per row
               : Math.min(UNSET_CHAT_MAX_TOKENS, server.contextLength() - longest);
       // an unset length fits the request limit rather than fail it
-      long perRow = limits.maxRequestTokens() / ((long) prompts.size() * n);
+      long perRow = limits.maxRequestTokens() / ((long) prompts.size() * n) - longest;
       maxTokens = (int) Math.max(1, Math.min(maxTokens, perRow));
     }
     for (int p = 0; p < prompts.size(); p++) {
@@ -192,22 +192,26 @@ record CompletionRequest(
                 + ".");
       }
     }
-    long asked = (long) prompts.size() * n * maxTokens;
+    // the KV cache a request holds: every row's prompt and completion
+    long asked = 0;
+    for (long[] p : prompts) {
+      asked += (long) n * (p.length + maxTokens);
+    }
     if (asked > limits.maxRequestTokens()) {
       throw ApiError.invalid(
           maxTokensName,
           "request_too_large",
-          "This request asks for "
-              + prompts.size()
-              + " prompt(s) x n "
+          "This request asks for n "
               + n
-              + " x "
+              + " x (prompt tokens + "
               + maxTokensName
               + " "
               + maxTokens
-              + " = "
+              + ") over its "
+              + prompts.size()
+              + " prompt(s) = "
               + asked
-              + " tokens, over this server's limit of "
+              + " tokens of cache, over this server's limit of "
               + limits.maxRequestTokens()
               + " per request (tilt serve --max-request-tokens).");
     }

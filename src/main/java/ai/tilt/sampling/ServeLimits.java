@@ -9,15 +9,16 @@ package ai.tilt.sampling;
  * @param maxRequestBytes a larger body is refused with 413 before it is read
  * @param maxPrompts prompts in one completions request
  * @param maxN {@code n}
- * @param maxRequestTokens prompts x n x max_tokens: the tokens one request may make the model
- *     generate
+ * @param maxRequestTokens n x (prompt + max_tokens) over a request's prompts: the tokens of KV
+ *     cache one request may hold
  */
 public record ServeLimits(
     String apiKey, long maxRequestBytes, int maxPrompts, int maxN, long maxRequestTokens) {
   public static final long DEFAULT_MAX_REQUEST_BYTES = 4L << 20;
   public static final int DEFAULT_MAX_PROMPTS = 256;
   public static final int DEFAULT_MAX_N = 128; // OpenAI's own cap on n
-  public static final long DEFAULT_MAX_REQUEST_TOKENS = 1L << 20;
+  // 256k tokens: 2 GB of fp32 cache for llama-small, 6 GB for Qwen2.5-0.5B's 24 layers
+  public static final long DEFAULT_MAX_REQUEST_TOKENS = 1L << 18;
 
   public ServeLimits {
     if (apiKey != null && apiKey.isBlank()) {

@@ -219,6 +219,12 @@ class ServeSafetyTest {
         400,
         "max_tokens",
         "--max-request-tokens");
+    // the prompt's cache counts: 4 x (2 + 24) = 104 tokens over the limit of 100
+    assertError(
+        completion(keyed, "\"n\": 4, \"max_tokens\": 24"),
+        400,
+        "max_tokens",
+        "= 104 tokens of cache, over this server's limit of 100");
     assertError(
         keyed.post("/v1/completions", "{\"prompt\": [\"a\", \"b\", \"c\"]}"),
         400,
@@ -244,8 +250,8 @@ class ServeSafetyTest {
       assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
       assertTrue(answer.contains("5000 bytes, over this server's limit of 2000"), answer);
     }
-    // n x max_tokens within the limit still runs
-    assertEquals(200, completion(keyed, "\"n\": 4, \"max_tokens\": 25").statusCode());
+    // n x (prompt + max_tokens) within the limit still runs: 4 x (2 + 23) = 100
+    assertEquals(200, completion(keyed, "\"n\": 4, \"max_tokens\": 23").statusCode());
   }
 
   @Test
