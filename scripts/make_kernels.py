@@ -160,6 +160,37 @@ class TiltKernels(torch.nn.Module):
         return torch.cat((choice.to(torch.float64), chosen), -1)
 
     @torch.jit.export
+    def sample_plain_top1(self, logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+        """sample_plain and the most likely token with its log-prob, as an OpenAI request with
+        logprobs 1 (the trainer's, for vLLM's and SGLang's sake) asks: the most likely token's
+        log-prob is -log of the normaliser sample_plain computes anyway, where a separate
+        log-softmax and top-k cost 3 ms a step on a 50k vocabulary at batch 16 (measured).
+
+        Returns (B, 4) fp64: token id, its log-prob, the most likely token id, its log-prob.
+        """
+        scaled = logits if temperature == 1.0 else logits / temperature
+        b = scaled.size(0)
+        v = scaled.size(1)
+        bs = 256
+        nb = (v + bs - 1) // bs
+        mx, top = scaled.max(-1, keepdim=True)
+        e = (scaled - mx).exp()
+        if nb * bs > v:
+            e = F.pad(e, [0, nb * bs - v])
+        eb = e.view(b, nb, bs)
+        bc = eb.sum(-1, dtype=torch.float64).cumsum(-1)
+        total = bc[:, -1:]
+        thr = u * total
+        bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)
+        before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
+        block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)
+        inner = block.to(torch.float64).cumsum(-1) + before
+        k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
+        choice = (bi * bs + k).clamp_max(v - 1)
+        chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()
+        return torch.cat((choice.to(torch.float64), chosen, top.to(torch.float64), -total.log()), -1)
+
+    @torch.jit.export
     def multinomial(self, probs: torch.Tensor, n: int) -> torch.Tensor:
         return torch.multinomial(probs, n)
 

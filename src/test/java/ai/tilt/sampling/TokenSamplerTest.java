@@ -1,6 +1,8 @@
 package ai.tilt.sampling;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -68,6 +70,47 @@ class TokenSamplerTest {
     float[] lp = new float[P.length];
     assertFreqs(P, frequencies(new SamplingParams(1, 1.0, 0, 1.0, false, false, 3), lp));
     assertEquals(Math.log(0.4), lp[1], 1e-5);
+  }
+
+  /**
+   * One top log-prob (the trainer's requests ask for it) comes from the sampling kernel's own
+   * normaliser: the same tokens as without it, and the same top token and log-prob as the general
+   * path (top-k of a log-softmax) gives for two.
+   */
+  @Test
+  void oneTopLogprobComesWithTheDrawAndMatchesTheGeneralPath() {
+    int rows = 64;
+    int v = 5000;
+    SplittableRandom r = new SplittableRandom(5);
+    float[] logits = new float[rows * v];
+    for (int i = 0; i < logits.length; i++) {
+      logits[i] = (float) (3 * r.nextGaussian());
+    }
+    for (double temperature : new double[] {1.0, 0.7}) {
+      SamplingParams params = new SamplingParams(1, temperature, 0, 1.0, false, false, 9);
+      try (NDManager m = manager.newSubManager()) {
+        NDArray x = m.create(logits, new Shape(rows, v));
+        TokenSampler.Draw none = new TokenSampler(params).draw(x, streams(rows, 9), 0);
+        TokenSampler.Draw one = new TokenSampler(params).draw(x, streams(rows, 9), 1);
+        TokenSampler.Draw two = new TokenSampler(params).draw(x, streams(rows, 9), 2);
+        assertArrayEquals(none.tokens(), one.tokens());
+        assertArrayEquals(none.logprobs(), one.logprobs());
+        for (int i = 0; i < rows; i++) {
+          assertEquals(1, one.topIds()[i].length);
+          assertEquals(two.topIds()[i][0], one.topIds()[i][0], "row " + i);
+          assertEquals(two.topLogprobs()[i][0], one.topLogprobs()[i][0], 1e-4, "row " + i);
+          assertTrue(one.topLogprobs()[i][0] >= one.logprobs()[i] - 1e-6, "the top is the top");
+        }
+      }
+    }
+  }
+
+  private static SplittableRandom[] streams(int rows, long seed) {
+    SplittableRandom[] s = new SplittableRandom[rows];
+    for (int i = 0; i < rows; i++) {
+      s[i] = TokenSampler.stream(seed, i);
+    }
+    return s;
   }
 
   @Test
