@@ -151,7 +151,14 @@ final class ArrowRows implements RowSource {
         throw e;
       }
       // deserializeRecordBatch releases the body: the batch's slices hold it from here on.
-      b = MessageSerializer.deserializeRecordBatch(m, buf);
+      try {
+        b = MessageSerializer.deserializeRecordBatch(m, buf);
+      } catch (IOException | RuntimeException e) {
+        if (buf.refCnt() > 0) {
+          buf.close(); // a malformed batch: its body is not left to the allocator's leak check
+        }
+        throw e;
+      }
       try (b) {
         loader.load(b);
       }

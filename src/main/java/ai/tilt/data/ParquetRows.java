@@ -67,8 +67,13 @@ final class ParquetRows implements RowSource {
       reader.close();
       throw missing;
     }
-    io = new ColumnIOFactory().getColumnIO(schema);
-    json = new ParquetJson(schema);
+    try {
+      io = new ColumnIOFactory().getColumnIO(schema);
+      json = new ParquetJson(schema);
+    } catch (RuntimeException e) { // a schema parquet-java or Tilt cannot map: the file is shut
+      reader.close();
+      throw e;
+    }
   }
 
   @Override
