@@ -91,11 +91,15 @@ class PolicyObjectiveTest {
     return sum;
   }
 
-  @Test
-  void splitsAggregationsAndTruncatedRows() throws IOException {
+  /** A run of a tiny random policy, for objectives built by hand on it. */
+  static TrainingRun tinyRun(Path dir, double beta, int maxNewTokens) throws IOException {
     String yaml =
         "model: {init: {arch: llama, preset: tiny}}\ndata: {train: recipes/data/sft-tiny.jsonl}\n"
-            + "loss: {type: grpo, beta: 0}\nonline: {reward: min_length, max_new_tokens: 4}\n";
+            + "loss: {type: grpo, beta: "
+            + beta
+            + "}\nonline: {reward: min_length, max_new_tokens: "
+            + maxNewTokens
+            + "}\n";
     Recipe recipe =
         RecipeLoader.bind(
             (com.fasterxml.jackson.databind.node.ObjectNode)
@@ -103,7 +107,12 @@ class PolicyObjectiveTest {
             List.of(),
             "test");
     PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-    try (TrainingRun run = TrainingRun.prepare(recipe, "test", tmp.resolve("run"), null, quiet)) {
+    return TrainingRun.prepare(recipe, "test", dir, null, quiet);
+  }
+
+  @Test
+  void splitsAggregationsAndTruncatedRows() throws IOException {
+    try (TrainingRun run = tinyRun(tmp.resolve("run"), 0, MAX_NEW)) {
       Policy p = run.policy();
       Rollout all = rollout(new boolean[] {true, true, true, false});
       List<List<Integer>> one = List.of(List.of(0, 1));

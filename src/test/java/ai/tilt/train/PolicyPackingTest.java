@@ -22,9 +22,7 @@ import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Presets;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -140,17 +138,7 @@ class PolicyPackingTest {
 
   @Test
   void theLossAndItsGradientEqualTheRowsRunAlone() throws IOException {
-    String yaml =
-        "model: {init: {arch: llama, preset: tiny}}\ndata: {train: recipes/data/sft-tiny.jsonl}\n"
-            + "loss: {type: grpo, beta: 0.04}\nonline: {reward: min_length, max_new_tokens: 6}\n";
-    Recipe recipe =
-        RecipeLoader.bind(
-            (com.fasterxml.jackson.databind.node.ObjectNode)
-                new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(yaml),
-            List.of(),
-            "test");
-    PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-    try (TrainingRun run = TrainingRun.prepare(recipe, "test", tmp.resolve("run"), null, quiet)) {
+    try (TrainingRun run = PolicyObjectiveTest.tinyRun(tmp.resolve("run"), 0.04, 6)) {
       Policy p = run.policy();
       int c = 4;
       int vocab = p.model().config().vocabSize();
