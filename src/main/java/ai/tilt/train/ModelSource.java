@@ -179,7 +179,7 @@ public final class ModelSource {
       ModelFiles.save(m, tmp, "F32", Long.MAX_VALUE);
     }
     if (init.sft() != null) {
-      warmUp(init.sft(), tmp, runDir.resolve("warmup-sft"), seed, console);
+      warmUp(init.sft(), tmp, runDir.resolve("warmup-sft"), seed, r.log().reportTo(), console);
     }
     FileTrees.deleteTree(dir);
     Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -193,7 +193,12 @@ public final class ModelSource {
    * settings and the same fresh model ({@link #resumableWarmUp}); otherwise it starts over.
    */
   private static void warmUp(
-      Recipe.WarmUp w, Path modelDir, Path warmDir, long seed, PrintStream console)
+      Recipe.WarmUp w,
+      Path modelDir,
+      Path warmDir,
+      long seed,
+      List<Recipe.ReportTo> reportTo,
+      PrintStream console)
       throws IOException {
     ObjectNode tree = new ObjectMapper().createObjectNode();
     tree.put("name", "warmup-sft").put("seed", seed);
@@ -209,7 +214,10 @@ public final class ModelSource {
     tree.putObject("checkpoint")
         .put("every_steps", Math.max(1, w.steps() / 10))
         .put("keep_last", 2);
-    tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
+    ObjectNode log = tree.putObject("log").put("every", Math.max(1, (int) (w.steps() / 4)));
+    if (reportTo.contains(Recipe.ReportTo.TENSORBOARD)) { // the run's curves, the warm-up's too
+      log.putArray("report_to").add("tensorboard");
+    }
     Recipe sft = RecipeLoader.bind(tree, List.of(), "model.init.sft");
     Path resume = resumableWarmUp(sft, modelDir, warmDir, console);
     if (resume == null) {

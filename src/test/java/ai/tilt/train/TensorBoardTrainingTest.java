@@ -99,4 +99,26 @@ class TensorBoardTrainingTest {
     }
     assertEquals(points, curves.values().stream().mapToInt(Map::size).sum());
   }
+
+  /** A fresh model's SFT warm-up writes its own curves when the run reports to TensorBoard. */
+  @Test
+  void theWarmUpReportsToTensorBoardToo() throws IOException {
+    Recipe r =
+        RecipeLoader.bind(
+            (com.fasterxml.jackson.databind.node.ObjectNode)
+                new com.fasterxml.jackson.dataformat.yaml.YAMLMapper()
+                    .readTree(
+                        "model: {init: {arch: llama, preset: tiny, sft: {data:"
+                            + " recipes/data/sft-tiny.jsonl, steps: 4, batch_size: 4}}}\n"
+                            + "data: {train: recipes/data/sft-tiny.jsonl, max_length: 48}\n"
+                            + "train: {max_steps: 2, batch_size: 4}\n"
+                            + "log: {report_to: tensorboard, plots: false}\n"),
+            List.of(),
+            "warm recipe");
+    Path run = tmp.resolve("warm");
+    assertEquals(0, train(r, run, null));
+    Map<String, TreeMap<Long, Float>> warm = scalars(run.resolve("warmup-sft"));
+    assertEquals(java.util.Set.of(1L, 2L, 3L, 4L), warm.get("train/loss").keySet());
+    assertEquals(java.util.Set.of(1L, 2L), scalars(run).get("train/loss").keySet());
+  }
 }
