@@ -31,11 +31,14 @@ record DataFiles(Format format, List<Path> files) {
   enum Format {
     JSONL,
     PARQUET,
-    ARROW;
+    ARROW,
+    CSV;
 
     static Format of(Path file) {
       String n = file.getFileName().toString().toLowerCase();
-      return n.endsWith(".parquet") ? PARQUET : n.endsWith(".arrow") ? ARROW : JSONL;
+      return n.endsWith(".parquet")
+          ? PARQUET
+          : n.endsWith(".arrow") ? ARROW : n.endsWith(".csv") ? CSV : JSONL;
     }
 
     static boolean isData(Path file) {
@@ -43,6 +46,7 @@ record DataFiles(Format format, List<Path> files) {
       return n.endsWith(".parquet")
           || n.endsWith(".arrow")
           || n.endsWith(".jsonl")
+          || n.endsWith(".csv")
           || (n.endsWith(".json") && !METADATA.contains(n));
     }
 

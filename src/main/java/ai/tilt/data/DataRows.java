@@ -57,6 +57,8 @@ final class DataRows implements Closeable {
         return new ParquetRows(file, renames.renames());
       case ARROW:
         return new ArrowRows(file, renames.renames());
+      case CSV:
+        return new CsvRows(file, renames.renames());
       default:
         return file.getFileName().toString().toLowerCase().endsWith(".json")
                 && JsonArrayRows.isArray(file)
