@@ -83,8 +83,21 @@ record DataFiles(Format format, List<Path> files) {
     try {
       snapshot = HubCache.snapshot(HubCache.RepoType.DATASET, spec.name(), spec.revision());
     } catch (IOException e) {
+      // what load_dataset prepared, when the hub cache was cleaned or never held the files
+      List<String> looked = new ArrayList<>();
+      DataFiles prepared =
+          spec.revision() == null ? DatasetsCache.find(spec, System::getenv, looked) : null;
+      if (prepared != null) {
+        return prepared;
+      }
       throw new DataException(
-          "no such file or folder " + local.toAbsolutePath() + ", and " + e.getMessage());
+          "no such file or folder "
+              + local.toAbsolutePath()
+              + ", and "
+              + e.getMessage()
+              + (looked.isEmpty()
+                  ? ""
+                  : "; nor in datasets' own cache: " + String.join("; ", looked)));
     }
     return HubLayout.files(snapshot, spec);
   }
