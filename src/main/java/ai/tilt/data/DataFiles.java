@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -53,8 +54,8 @@ record DataFiles(Format format, List<Path> files) {
     /**
      * The JSON files of a datasets folder or hub repository that describe it rather than hold it.
      */
-    private static final java.util.Set<String> METADATA =
-        java.util.Set.of(
+    private static final Set<String> METADATA =
+        Set.of(
             "dataset_info.json",
             "dataset_infos.json",
             "dataset_dict.json",

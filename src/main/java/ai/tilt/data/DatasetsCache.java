@@ -1,5 +1,6 @@
 package ai.tilt.data;
 
+import ai.tilt.runtime.HubCache;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -88,18 +89,8 @@ final class DatasetsCache {
 
   static Path cache(UnaryOperator<String> env) {
     String explicit = env.apply("HF_DATASETS_CACHE");
-    if (explicit != null && !explicit.isBlank()) {
-      return Path.of(explicit);
-    }
-    String home = env.apply("HF_HOME");
-    if (home != null && !home.isBlank()) {
-      return Path.of(home).resolve("datasets");
-    }
-    String xdg = env.apply("XDG_CACHE_HOME");
-    Path base =
-        xdg != null && !xdg.isBlank()
-            ? Path.of(xdg)
-            : Path.of(System.getProperty("user.home")).resolve(".cache");
-    return base.resolve("huggingface").resolve("datasets");
+    return explicit != null && !explicit.isBlank()
+        ? HubCache.expandUser(explicit, env)
+        : HubCache.hfHome(env).resolve("datasets");
   }
 }

@@ -3,6 +3,7 @@ package ai.tilt.data;
 import ai.tilt.data.JsonFields.Invalid;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -76,7 +77,7 @@ final class Row {
       }
       // every source read before any target is written: {prompt: completion, completion: prompt}
       // swaps, and a chain {a: b, b: c} reads b before it is overwritten
-      Map<String, JsonNode> values = new java.util.LinkedHashMap<>();
+      Map<String, JsonNode> values = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : renames.entrySet()) {
         if (!o.has(e.getValue())) {
           throw new Invalid(

@@ -211,7 +211,8 @@ public final class LoraFiles {
    * (at the config's {@code revision}).
    */
   public static Path baseOf(Path dir) throws IOException {
-    String base = JsonFiles.read(dir.resolve(CONFIG)).path("base_model_name_or_path").asText("");
+    JsonNode config = JsonFiles.read(dir.resolve(CONFIG));
+    String base = config.path("base_model_name_or_path").asText("");
     if (base.isEmpty()) {
       throw new IOException(dir.resolve(CONFIG) + ": no base_model_name_or_path; pass the base");
     }
@@ -224,7 +225,7 @@ public final class LoraFiles {
       return near;
     }
     if (HubCache.isRepoId(base)) { // PEFT writes the hub name the base was loaded by
-      String revision = JsonFiles.read(dir.resolve(CONFIG)).path("revision").asText(null);
+      String revision = config.path("revision").asText(null);
       try {
         return HubCache.snapshot(HubCache.RepoType.MODEL, base, revision);
       } catch (IOException e) {

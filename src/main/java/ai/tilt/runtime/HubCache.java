@@ -180,25 +180,39 @@ public final class HubCache {
     }
     String home = env.apply("HF_HOME");
     if (home != null && !home.isBlank()) {
-      out.add(expand(home, env).resolve("hub"));
+      out.add(hfHome(env).resolve("hub"));
     }
     if (type == RepoType.MODEL) {
       add(out, env.apply("TRANSFORMERS_CACHE"), env);
     }
-    String xdg = env.apply("XDG_CACHE_HOME");
-    Path base = xdg != null && !xdg.isBlank() ? expand(xdg, env) : userHome(env).resolve(".cache");
-    out.add(base.resolve("huggingface").resolve("hub"));
+    out.add(defaultHome(env).resolve("hub"));
     return List.copyOf(out);
+  }
+
+  /**
+   * huggingface_hub's {@code HF_HOME}: the variable, else {@code $XDG_CACHE_HOME/huggingface}, else
+   * {@code ~/.cache/huggingface}; the hub cache is its {@code hub}, datasets' its {@code datasets}.
+   */
+  public static Path hfHome(UnaryOperator<String> env) {
+    String home = env.apply("HF_HOME");
+    return home != null && !home.isBlank() ? expandUser(home, env) : defaultHome(env);
+  }
+
+  private static Path defaultHome(UnaryOperator<String> env) {
+    String xdg = env.apply("XDG_CACHE_HOME");
+    Path base =
+        xdg != null && !xdg.isBlank() ? expandUser(xdg, env) : userHome(env).resolve(".cache");
+    return base.resolve("huggingface");
   }
 
   private static void add(Set<Path> out, String dir, UnaryOperator<String> env) {
     if (dir != null && !dir.isBlank()) {
-      out.add(expand(dir, env));
+      out.add(expandUser(dir, env));
     }
   }
 
   /** A leading ~ means the user's home, as Python's expanduser reads it in huggingface_hub. */
-  private static Path expand(String dir, UnaryOperator<String> env) {
+  public static Path expandUser(String dir, UnaryOperator<String> env) {
     if (dir.equals("~") || dir.startsWith("~/")) {
       return userHome(env).resolve(dir.substring(Math.min(2, dir.length())));
     }
