@@ -45,25 +45,26 @@ final class ClaimValues {
    * How much a method loses going from its best of T = 1, 2, 4 to T = 8, in the group's metric
    * (higher better): negative when T = 8 is better still.
    */
-  static double drop(Evidence e, String exp, String method) {
-    return bestSmallT(e, exp, method) - e.last(exp, "reuse", "T8", method);
+  static double drop(Evidence e, String exp, String group, String method) {
+    return bestSmallT(e, exp, group, method) - e.last(exp, group, "T8", method);
   }
 
-  private static double bestSmallT(Evidence e, String exp, String method) {
+  private static double bestSmallT(Evidence e, String exp, String group, String method) {
     double best = Double.NEGATIVE_INFINITY;
     for (String t : List.of("T1", "T2", "T4")) {
-      best = Math.max(best, e.last(exp, "reuse", t, method)); // NaN propagates
+      best = Math.max(best, e.last(exp, group, t, method)); // NaN propagates
     }
     return best;
   }
 
-  static double meanOver(Evidence e, String exp, List<String> methods, String setting) {
+  static double meanOver(
+      Evidence e, String exp, String group, List<String> methods, String setting) {
     return Evidence.mean(
-        methods.stream().mapToDouble(m -> e.last(exp, "reuse", setting, m)).toArray());
+        methods.stream().mapToDouble(m -> e.last(exp, group, setting, m)).toArray());
   }
 
-  static double meanBestSmallT(Evidence e, String exp, List<String> methods) {
-    return Evidence.mean(methods.stream().mapToDouble(m -> bestSmallT(e, exp, m)).toArray());
+  static double meanBestSmallT(Evidence e, String exp, String group, List<String> methods) {
+    return Evidence.mean(methods.stream().mapToDouble(m -> bestSmallT(e, exp, group, m)).toArray());
   }
 
   static double margin(Evidence e, String setting, String method) {
