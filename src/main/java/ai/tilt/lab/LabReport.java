@@ -127,6 +127,16 @@ public final class LabReport {
     }
     md.append(
         "\nThe comparisons behind each verdict, their medians over seeds and each seed alone, are at the end.\n\n");
+    md.append("## Beside the paper's numbers\n\n")
+        .append(
+            "The values the paper states or draws (read off its figures in shared/notes/paper.md),"
+                + " each beside the lab's value of the same quantity. Scales differ: the paper's"
+                + " lengths are Pythia tokens from about 200, the lab's words from about 6, so lengths"
+                + " are compared as a share of the start (a one-word answer is about 17% of the lab's"
+                + " start, an empty one 0%); the gold models differ, so gold gains are read for"
+                + " order and sign.\n\n")
+        .append(PaperNumbers.table(results, seeds))
+        .append("\n");
     for (Map.Entry<String, LabPlan.Experiment> e : plan.experiments().entrySet()) {
       if (!options.only().isEmpty() && !options.only().contains(e.getKey())) {
         continue;

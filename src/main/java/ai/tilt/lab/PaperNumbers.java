@@ -1,0 +1,218 @@
+package ai.tilt.lab;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The paper's figures read off as numbers (shared/notes/paper.md sections 4, 5.3 and 6), each
+ * beside the lab's value of the same quantity, so a reader sees how far the miniature lands from
+ * the paper without reading curves.
+ *
+ * <p>The scales differ: the paper's length tasks count Pythia tokens from about 200, the lab counts
+ * words from about 6, so their rows compare the final length as a fraction of the start; the gold
+ * reward models differ too, so the AlpacaFarm rows give each gain in its own model's units and are
+ * read for their order and sign. The paper gives no bandit curves ("not retrievable"), only the
+ * reference's expected reward, and the toy's numbers are in C8's fit.
+ */
+final class PaperNumbers {
+  private PaperNumbers() {}
+
+  /** How a row's lab value is written: a plain number or a percentage. */
+  enum Unit {
+    NUMBER,
+    PERCENT
+  }
+
+  /**
+   * One quantity the paper states.
+   *
+   * @param figure where the paper shows it
+   * @param quantity what is measured, in the lab's terms
+   * @param paper the paper's value, as read off its figure
+   * @param lab the lab's value for one seed's evidence (NaN when the run is missing)
+   */
+  record Row(
+      String figure, String quantity, String paper, ToDoubleFunction<Evidence> lab, Unit unit) {}
+
+  static List<Row> rows() {
+    List<Row> rows = new ArrayList<>();
+    for (String exp : List.of("bandit", "bandit-tokens")) {
+      rows.add(
+          new Row(
+              "§4 setup",
+              exp + ": the reference's true reward, peak far (70)",
+              "≈ 0.04 (E over π_data)",
+              e -> first(e, exp, "main", "far", "dpo"),
+              Unit.NUMBER));
+      rows.add(
+          new Row(
+              "§4 setup",
+              exp + ": the reference's true reward, peak near (20)",
+              "≈ 0.38",
+              e -> first(e, exp, "main", "near", "dpo"),
+              Unit.NUMBER));
+    }
+    String fig = "§5.3 \"complementarity\"";
+    String[][] min = {
+      {"dpo", "on-policy DPO", "≈ 0% (≈ 0 by step 70-100)"},
+      {"offline-dpo", "offline DPO", "≈ 0% (≈ 0 by step 150)"},
+      {"ppo", "PPO", "≈ 2-5% (5-10 tokens)"},
+      {"rwr", "on-policy RWR", "≈ 32-37% (≈ 70 tokens)"}
+    };
+    for (String[] m : min) {
+      rows.add(
+          new Row(
+              fig,
+              "Min Length, " + m[1] + ": final length as a share of the start (≈ 200 tokens)",
+              m[2],
+              e -> costShare(e, "min", m[0]),
+              Unit.PERCENT));
+    }
+    String[][] skew = {
+      {"dpo", "on-policy DPO", "≈ 0% (≈ 0 by step 80)"},
+      {"offline-dpo", "offline DPO", "≈ 4-8% (plateau at 8-15 tokens)"},
+      {"ppo", "PPO", "≈ 5-8% (10-15 tokens after step 350)"},
+      {"rwr", "on-policy RWR", "≈ 11% (≈ 22 tokens)"}
+    };
+    for (String[] m : skew) {
+      rows.add(
+          new Row(
+              fig,
+              "Skew Length, " + m[1] + ": final length as a share of the start",
+              m[2],
+              e -> costShare(e, "skew", m[0]),
+              Unit.PERCENT));
+    }
+    for (String[] m : min) {
+      rows.add(
+          new Row(
+              fig,
+              "Mode Length, " + m[1] + ": final distance to the mode (lab: words)",
+              m[0].equals("ppo") ? "drifts up to ≈ 28 tokens" : "≈ 5-30 tokens, no clear winner",
+              e -> -e.last("length", "main", "mode", m[0]),
+              Unit.NUMBER));
+    }
+    String[][] bs = {
+      {"rwr", "RWR", "+0.60 / +0.56 / +0.45"}, {"reinforce", "REINFORCE", "+0.62 / +0.55 / +0.51"}
+    };
+    String[] b = {"B16", "B32", "B64"};
+    String[] paperB = {"64", "128", "256"};
+    for (String[] m : bs) {
+      String[] gains = m[2].split(" / ");
+      for (int i = 0; i < b.length; i++) {
+        String setting = b[i];
+        rows.add(
+            new Row(
+                "§6.1 \"alpaca_bs\"",
+                "AlpacaFarm "
+                    + m[1]
+                    + ": gold gain over the SFT policy, B = "
+                    + setting.substring(1)
+                    + " (paper: B = "
+                    + paperB[i]
+                    + ")",
+                gains[i] + " (0.11 to " + paperGold(gains[i]) + ")",
+                e -> e.change("alpaca", "batch", setting, m[0], "eval/reward"),
+                Unit.NUMBER));
+      }
+    }
+    rows.add(
+        new Row(
+            "§6.1 \"neg_grad\"",
+            "AlpacaFarm: offline DPO's gold gain over the SFT policy",
+            "≈ +0.13",
+            e -> e.change("alpaca", "offline", "default", "offline-dpo", "eval/reward"),
+            Unit.NUMBER));
+    rows.add(
+        new Row(
+            "§6.1 \"neg_grad\"",
+            "AlpacaFarm: Pref-FT's gold gain over the SFT policy",
+            "≈ -0.01",
+            e -> e.change("alpaca", "offline", "default", "offline-pref-ft", "eval/reward"),
+            Unit.NUMBER));
+    String[][] implicit = {
+      {"offline-dpo", "DPO", "logps/chosen", "y_w", "falls, ≈ -0.05"},
+      {"offline-dpo", "DPO", "logps/rejected", "y_l", "falls, ≈ -0.085"},
+      {"offline-pref-ft", "Pref-FT", "logps/chosen", "y_w", "rises, ≈ +0.006"},
+      {"offline-pref-ft", "Pref-FT", "logps/rejected", "y_l", "rises, ≈ +0.006"}
+    };
+    for (String[] m : implicit) {
+      rows.add(
+          new Row(
+              "Fig. 17 \"neg_grad_rew\"",
+              "AlpacaFarm, "
+                  + m[1]
+                  + ": change of "
+                  + m[3]
+                  + "'s implicit reward 0.1 · log π/π_ref (fitted line)",
+              m[4],
+              e -> 0.1 * e.fittedChange("alpaca", "offline", "default", m[0], m[2]),
+              Unit.NUMBER));
+    }
+    return rows;
+  }
+
+  /** The markdown table: each row's paper value beside the lab's median over seeds and range. */
+  static String table(LabResults results, List<Integer> seeds) {
+    StringBuilder md =
+        new StringBuilder(
+            "| paper figure | quantity | paper | lab (median over seeds, range) |\n"
+                + "|---|---|---|---|\n");
+    for (Row r : rows()) {
+      double[] v =
+          seeds.stream()
+              .mapToDouble(s -> r.lab().applyAsDouble(new Evidence(results, s, seeds)))
+              .filter(x -> !Double.isNaN(x))
+              .toArray();
+      md.append("| ")
+          .append(r.figure())
+          .append(" | ")
+          .append(r.quantity())
+          .append(" | ")
+          .append(r.paper())
+          .append(" | ")
+          .append(labCell(v, r.unit()))
+          .append(" |\n");
+    }
+    return md.toString();
+  }
+
+  /** "0.123 (0.100 to 0.150)", "3% (1% to 5%)", "no data". */
+  static String labCell(double[] v, Unit unit) {
+    if (v.length == 0) {
+      return "no data";
+    }
+    double lo = Double.POSITIVE_INFINITY;
+    double hi = Double.NEGATIVE_INFINITY;
+    for (double x : v) {
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+    }
+    String med = format(Judging.median(v), unit);
+    return v.length == 1 ? med : med + " (" + format(lo, unit) + " to " + format(hi, unit) + ")";
+  }
+
+  private static String format(double x, Unit unit) {
+    return unit == Unit.PERCENT
+        ? String.format(Locale.ROOT, "%.0f%%", 100 * x)
+        : String.format(Locale.ROOT, "%.3f", x);
+  }
+
+  /** The run's first eval/reward: the reference's (step 0 evaluates before any update). */
+  static double first(Evidence e, String exp, String group, String setting, String method) {
+    return e.last(exp, group, setting, method)
+        - e.change(exp, group, setting, method, "eval/reward");
+  }
+
+  /** A length run's final gold cost over its starting one (eval/reward is minus the cost). */
+  static double costShare(Evidence e, String setting, String method) {
+    double start = first(e, "length", "main", setting, method);
+    return start == 0 ? Double.NaN : e.last("length", "main", setting, method) / start;
+  }
+
+  private static String paperGold(String gain) {
+    return String.format(Locale.ROOT, "%.2f", 0.11 + Double.parseDouble(gain));
+  }
+}
