@@ -7,8 +7,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
@@ -145,5 +147,96 @@ public final class ToyReport {
   private static double steps(JsonNode n) {
     int s = n.get("steps_to_half").asInt();
     return s < 0 ? Double.NaN : s;
+  }
+
+  /**
+   * The toy's section of the lab report, from the toy.json and toy.png of its step in {@code dir}.
+   */
+  static void markdown(StringBuilder md, Path dir, Path figures) throws IOException {
+    Path json = dir.resolve("toy.json");
+    if (!Files.exists(json)) {
+      md.append("The toy did not run (no ").append(json).append(").\n\n");
+      return;
+    }
+    JsonNode root = new ObjectMapper().readTree(json.toFile());
+    md.append("Parameterisation: ")
+        .append(root.get("parameterisation").asText())
+        .append(". q's mode is category ")
+        .append(root.get("mode").asInt())
+        .append(
+            ".\n\n| lr | divergence | steps to p(mode) ≥ 0.5 | p after one step |"
+                + " raised against q |\n|---|---|---|---|---|\n");
+    for (JsonNode run : root.get("runs")) {
+      for (String d : List.of("forward", "reverse")) {
+        JsonNode o = run.get(d);
+        md.append("| ")
+            .append(run.get("lr").asDouble())
+            .append(" | ")
+            .append(d)
+            .append(" KL | ")
+            .append(o.get("steps_to_half").asInt())
+            .append(" | ")
+            .append(vector(o.get("after_one_step")))
+            .append(" | ")
+            .append(o.get("raised_against_q"))
+            .append(" |\n");
+      }
+    }
+    Files.copy(
+        dir.resolve("toy.png"), figures.resolve("toy.png"), StandardCopyOption.REPLACE_EXISTING);
+    md.append(
+        "\nThe paper's figure: forward KL gives about [0.33, 0.225, 0.22, 0.225] after one step (category 0"
+            + " rises), reverse KL about [0.25, 0.20, 0.35, 0.20].\n\n");
+    JsonNode panels = root.get("paper_panels");
+    if (panels != null) {
+      md.append(
+          "Which single softmax-logit step comes closest to each panel of the paper's figure (step sizes 0.01-5):\n\n"
+              + "| paper's panel | closest forward-KL step | closest reverse-KL step |\n|---|---|---|\n");
+      for (String panel : List.of("forward", "reverse")) {
+        JsonNode o = panels.get(panel);
+        md.append("| ").append(panel).append(" KL ").append(vector(o.get("figure")));
+        for (String d : List.of("closest_forward", "closest_reverse")) {
+          md.append(" | lr ")
+              .append(o.get(d).get("lr").asDouble())
+              .append(", largest gap ")
+              .append(String.format(Locale.ROOT, "%.3f", o.get(d).get("max_diff").asDouble()));
+        }
+        md.append(" |\n");
+      }
+      md.append(
+          "\nA gap under 0.01 means that step draws the panel to the figure's precision.\n\n");
+    }
+    JsonNode joint = root.get("joint_fit");
+    if (joint != null) {
+      md.append(
+          "Both panels at once: the number of steps (1-10) and the one step size (0.01-5) at which"
+              + " forward and reverse KL together come closest to the figure, as labelled and with"
+              + " the labels exchanged (largest gap over both panels):\n\n"
+              + "| labels | steps | lr | largest gap |\n|---|---|---|---|\n");
+      for (String k : List.of("as_labelled", "labels_exchanged")) {
+        JsonNode f = joint.get(k);
+        md.append("| ")
+            .append(k.replace('_', ' '))
+            .append(" | ")
+            .append(f.get("steps").asInt())
+            .append(" | ")
+            .append(f.get("lr").asDouble())
+            .append(" | ")
+            .append(String.format(Locale.ROOT, "%.3f", f.get("max_diff").asDouble()))
+            .append(" |\n");
+      }
+      md.append(
+          "\nIf the exchanged labels fit and the printed ones do not, the figure's panels are most"
+              + " likely swapped: C8's direction here is then the paper's own toy, read correctly.\n\n");
+    }
+    md.append("![toy](figures/toy.png)\n\n");
+  }
+
+  private static String vector(JsonNode a) {
+    List<String> v = new ArrayList<>();
+    for (JsonNode x : a) {
+      v.add(String.format(Locale.ROOT, "%.3f", x.asDouble()));
+    }
+    return "[" + String.join(", ", v) + "]";
   }
 }
