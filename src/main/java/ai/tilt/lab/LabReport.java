@@ -21,8 +21,9 @@ import java.util.Map;
  * everything. Runs that did not finish are reported missing, never invented.
  *
  * <p>Sections that stand alone live beside it: the toy in {@link ToyReport}, likelihood tables in
- * {@link LikelihoodSection}, the paper's numbers in {@link PaperNumbers}. What stays is the one pass
- * over experiments and groups that the tables and figures share, a few lines over 400.
+ * {@link LikelihoodSection}, the paper's numbers in {@link PaperNumbers}. A few lines over 400
+ * lines because what stays is the one pass over experiments and groups that tables and figures
+ * share.
  */
 public final class LabReport {
   private final LabPlan plan;
