@@ -46,6 +46,12 @@ public final class Evidence {
     return last(exp, group, setting, method, "eval/reward");
   }
 
+  /** The step of the last evaluation, averaged over the seeds (NaN where the run is missing). */
+  public double lastStep(String exp, String group, String setting, String method) {
+    List<LabResults.Curve> cs = curves(exp, group, setting, method, "eval/reward");
+    return mean(cs.stream().mapToDouble(c -> c.steps()[c.steps().length - 1]).toArray());
+  }
+
   /** The last minus the first value of {@code key}. */
   public double change(String exp, String group, String setting, String method, String key) {
     List<LabResults.Curve> cs = curves(exp, group, setting, method, key);

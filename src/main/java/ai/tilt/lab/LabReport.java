@@ -134,7 +134,9 @@ public final class LabReport {
                 + " lengths are Pythia tokens from about 200, the lab's words from about 6, so lengths"
                 + " are compared as a share of the start (a one-word answer is about 17% of the lab's"
                 + " start, an empty one 0%); the gold models differ, so gold gains are read for"
-                + " order and sign.\n\n")
+                + " order and sign, as are implicit rewards (sums over about 17 response tokens"
+                + " here, far more in the paper). The last column gives the gradient steps at"
+                + " which each side's value stands.\n\n")
         .append(PaperNumbers.table(results, seeds))
         .append("\n");
     for (Map.Entry<String, LabPlan.Experiment> e : plan.experiments().entrySet()) {

@@ -34,27 +34,50 @@ final class PaperNumbers {
    * @param lab the lab's value for one seed's evidence (NaN when the run is missing)
    */
   record Row(
-      String figure, String quantity, String paper, ToDoubleFunction<Evidence> lab, Unit unit) {}
+      String figure,
+      String quantity,
+      String paper,
+      ToDoubleFunction<Evidence> lab,
+      Unit unit,
+      String paperSteps,
+      ToDoubleFunction<Evidence> labSteps) {}
+
+  private static final List<String> BANDIT_METHODS =
+      List.of(
+          "dpo",
+          "ipo",
+          "best-of-n",
+          "best-of-n-neg",
+          "rwr",
+          "reinforce",
+          "ppo",
+          "offline-dpo",
+          "offline-ipo",
+          "offline-best-of-n",
+          "offline-best-of-n-neg",
+          "offline-rwr");
 
   static List<Row> rows() {
     List<Row> rows = new ArrayList<>();
     for (String exp : List.of("bandit", "bandit-tokens")) {
-      rows.add(
-          new Row(
-              "§4 setup",
-              exp + ": the reference's true reward, peak far (70)",
-              "≈ 0.04 (E over π_data)",
-              e -> first(e, exp, "main", "far", "dpo"),
-              Unit.NUMBER));
-      rows.add(
-          new Row(
-              "§4 setup",
-              exp + ": the reference's true reward, peak near (20)",
-              "≈ 0.38",
-              e -> first(e, exp, "main", "near", "dpo"),
-              Unit.NUMBER));
+      for (String[] peak : new String[][] {{"far", "70", "≈ 0.04"}, {"near", "20", "≈ 0.38"}}) {
+        rows.add(
+            new Row(
+                "setup (notes §4)",
+                exp
+                    + ": the reference's true reward, peak "
+                    + peak[0]
+                    + " ("
+                    + peak[1]
+                    + "), the mean of every method's step-0 evaluation",
+                peak[2] + " (E over π_data)",
+                e -> reference(e, exp, peak[0]),
+                Unit.NUMBER,
+                "0",
+                e -> 0));
+      }
     }
-    String fig = "§5.3 \"complementarity\"";
+    String fig = "\"complementarity\" (notes §5.3)";
     String[][] min = {
       {"dpo", "on-policy DPO", "≈ 0% (≈ 0 by step 70-100)"},
       {"offline-dpo", "offline DPO", "≈ 0% (≈ 0 by step 150)"},
@@ -68,7 +91,9 @@ final class PaperNumbers {
               "Min Length, " + m[1] + ": final length as a share of the start (≈ 200 tokens)",
               m[2],
               e -> costShare(e, "min", m[0]),
-              Unit.PERCENT));
+              Unit.PERCENT,
+              "600",
+              e -> e.lastStep("length", "main", "min", m[0])));
     }
     String[][] skew = {
       {"dpo", "on-policy DPO", "≈ 0% (≈ 0 by step 80)"},
@@ -80,19 +105,29 @@ final class PaperNumbers {
       rows.add(
           new Row(
               fig,
-              "Skew Length, " + m[1] + ": final length as a share of the start",
+              "Skew Length, "
+                  + m[1]
+                  + ": final length as a share of the start (the paper's taken as Min's, ≈ 200"
+                  + " tokens: same reference)",
               m[2],
               e -> costShare(e, "skew", m[0]),
-              Unit.PERCENT));
+              Unit.PERCENT,
+              "600",
+              e -> e.lastStep("length", "main", "skew", m[0])));
     }
     for (String[] m : min) {
       rows.add(
           new Row(
               fig,
-              "Mode Length, " + m[1] + ": final distance to the mode (lab: words)",
+              "Mode Length, "
+                  + m[1]
+                  + ": final distance to the mode (paper: tokens, lab: words; not comparable in"
+                  + " scale, read for the spread across methods)",
               m[0].equals("ppo") ? "drifts up to ≈ 28 tokens" : "≈ 5-30 tokens, no clear winner",
               e -> -e.last("length", "main", "mode", m[0]),
-              Unit.NUMBER));
+              Unit.NUMBER,
+              "600",
+              e -> e.lastStep("length", "main", "mode", m[0])));
     }
     String[][] bs = {
       {"rwr", "RWR", "+0.60 / +0.56 / +0.45"}, {"reinforce", "REINFORCE", "+0.62 / +0.55 / +0.51"}
@@ -105,7 +140,7 @@ final class PaperNumbers {
         String setting = b[i];
         rows.add(
             new Row(
-                "§6.1 \"alpaca_bs\"",
+                "\"alpaca_bs\" (notes §6.1)",
                 "AlpacaFarm "
                     + m[1]
                     + ": gold gain over the SFT policy, B = "
@@ -115,33 +150,39 @@ final class PaperNumbers {
                     + ")",
                 gains[i] + " (0.11 to " + paperGold(gains[i]) + ")",
                 e -> e.change("alpaca", "batch", setting, m[0], "eval/reward"),
-                Unit.NUMBER));
+                Unit.NUMBER,
+                "≈ 600",
+                e -> e.lastStep("alpaca", "batch", setting, m[0])));
       }
     }
     rows.add(
         new Row(
-            "§6.1 \"neg_grad\"",
+            "\"neg_grad\" (notes §6.1)",
             "AlpacaFarm: offline DPO's gold gain over the SFT policy",
             "≈ +0.13",
             e -> e.change("alpaca", "offline", "default", "offline-dpo", "eval/reward"),
-            Unit.NUMBER));
+            Unit.NUMBER,
+            "not stated",
+            e -> e.lastStep("alpaca", "offline", "default", "offline-dpo")));
     rows.add(
         new Row(
-            "§6.1 \"neg_grad\"",
+            "\"neg_grad\" (notes §6.1)",
             "AlpacaFarm: Pref-FT's gold gain over the SFT policy",
             "≈ -0.01",
             e -> e.change("alpaca", "offline", "default", "offline-pref-ft", "eval/reward"),
-            Unit.NUMBER));
+            Unit.NUMBER,
+            "not stated",
+            e -> e.lastStep("alpaca", "offline", "default", "offline-pref-ft")));
     String[][] implicit = {
       {"offline-dpo", "DPO", "logps/chosen", "y_w", "falls, ≈ -0.05"},
       {"offline-dpo", "DPO", "logps/rejected", "y_l", "falls, ≈ -0.085"},
-      {"offline-pref-ft", "Pref-FT", "logps/chosen", "y_w", "rises, ≈ +0.006"},
-      {"offline-pref-ft", "Pref-FT", "logps/rejected", "y_l", "rises, ≈ +0.006"}
+      {"offline-pref-ft", "Pref-FT", "logps/chosen", "y_w", "rises, to ≈ +0.010"},
+      {"offline-pref-ft", "Pref-FT", "logps/rejected", "y_l", "rises, to ≈ +0.010"}
     };
     for (String[] m : implicit) {
       rows.add(
           new Row(
-              "Fig. 17 \"neg_grad_rew\"",
+              "Fig. 17, \"neg_grad_rew\" (notes §6.1)",
               "AlpacaFarm, "
                   + m[1]
                   + ": change of "
@@ -149,7 +190,9 @@ final class PaperNumbers {
                   + "'s implicit reward 0.1 · log π/π_ref (fitted line)",
               m[4],
               e -> 0.1 * e.fittedChange("alpaca", "offline", "default", m[0], m[2]),
-              Unit.NUMBER));
+              Unit.NUMBER,
+              m[1].equals("DPO") ? "600" : "not stated",
+              e -> e.lastStep("alpaca", "offline", "default", m[0])));
     }
     return rows;
   }
@@ -158,8 +201,8 @@ final class PaperNumbers {
   static String table(LabResults results, List<Integer> seeds) {
     StringBuilder md =
         new StringBuilder(
-            "| paper figure | quantity | paper | lab (median over seeds, range) |\n"
-                + "|---|---|---|---|\n");
+            "| paper's figure | quantity | paper | lab (median over seeds, range) | steps:"
+                + " paper / lab |\n|---|---|---|---|---|\n");
     for (Row r : rows()) {
       double[] v =
           seeds.stream()
@@ -174,6 +217,10 @@ final class PaperNumbers {
           .append(r.paper())
           .append(" | ")
           .append(labCell(v, r.unit()))
+          .append(" | ")
+          .append(r.paperSteps())
+          .append(" / ")
+          .append(labSteps(results, seeds, r))
           .append(" |\n");
     }
     return md.toString();
@@ -194,7 +241,17 @@ final class PaperNumbers {
     return v.length == 1 ? med : med + " (" + format(lo, unit) + " to " + format(hi, unit) + ")";
   }
 
+  private static String labSteps(LabResults results, List<Integer> seeds, Row r) {
+    double[] v =
+        seeds.stream()
+            .mapToDouble(s -> r.labSteps().applyAsDouble(new Evidence(results, s, seeds)))
+            .filter(x -> !Double.isNaN(x))
+            .toArray();
+    return v.length == 0 ? "-" : String.format(Locale.ROOT, "%.0f", Judging.median(v));
+  }
+
   private static String format(double x, Unit unit) {
+    x = Math.abs(x) < 5e-4 ? 0 : x; // no "-0%" or "-0.000" from a signed zero or a hair below
     return unit == Unit.PERCENT
         ? String.format(Locale.ROOT, "%.0f%%", 100 * x)
         : String.format(Locale.ROOT, "%.3f", x);
@@ -204,6 +261,16 @@ final class PaperNumbers {
   static double first(Evidence e, String exp, String group, String setting, String method) {
     return e.last(exp, group, setting, method)
         - e.change(exp, group, setting, method, "eval/reward");
+  }
+
+  /** The mean of every method's first evaluation in a bandit setting: the reference's reward. */
+  static double reference(Evidence e, String exp, String setting) {
+    double[] v =
+        BANDIT_METHODS.stream()
+            .mapToDouble(m -> first(e, exp, "main", setting, m))
+            .filter(x -> !Double.isNaN(x))
+            .toArray();
+    return v.length == 0 ? Double.NaN : Evidence.mean(v);
   }
 
   /** A length run's final gold cost over its starting one (eval/reward is minus the cost). */

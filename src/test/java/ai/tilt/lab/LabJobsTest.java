@@ -229,6 +229,17 @@ class LabJobsTest {
       assertTrue(fullIds.contains(id), "a claim reads " + id + ", which the plan never runs");
       assertTrue(quickIds.contains(id), "a claim reads " + id + ", which --quick leaves out");
     }
+    // the paper-beside-lab table reads only runs the full plan has (a misspelt cell would print
+    // "no data" for ever)
+    Evidence paper = new Evidence(new LabResults(List.of()), 1, List.of(1));
+    for (PaperNumbers.Row r : PaperNumbers.rows()) {
+      r.lab().applyAsDouble(paper);
+      r.labSteps().applyAsDouble(paper);
+    }
+    assertTrue(paper.touched().size() > 30, paper.touched().toString());
+    for (String id : paper.touched()) {
+      assertTrue(fullIds.contains(id), "the paper's numbers read " + id + ", never run");
+    }
     for (LabPlan.Experiment e : p.experiments().values()) {
       for (LabPlan.Group g : e.groups().values()) {
         assertTrue(Files.isRegularFile(Path.of("recipes/paper").resolve(g.recipe())), g.recipe());

@@ -44,26 +44,40 @@ class PaperNumbersTest {
     jobs.add(run("length", "main", "min", "dpo", 3, rewards(-5, -4)));
     // AlpacaFarm Pref-FT: gold 2.0 -> 2.5 on seed 1 only
     jobs.add(run("alpaca", "offline", "default", "offline-pref-ft", 1, rewards(2.0, 2.2, 2.5)));
-    // the bandit's reference reward is the first evaluation
+    // the bandit's reference reward: the mean of every method's first evaluation
     jobs.add(run("bandit", "main", "far", "dpo", 1, rewards(0.04, 0.9)));
+    jobs.add(run("bandit", "main", "far", "offline-rwr", 1, rewards(0.06, 0.2)));
+    // Mode Length: eval/reward is minus the distance to the mode
+    jobs.add(run("length", "main", "mode", "ppo", 1, rewards(-2, -0.75)));
+    // AlpacaFarm's B = 32 (the paper's B = 128) for REINFORCE: gold 2.0 -> 1.5
+    jobs.add(run("alpaca", "batch", "B32", "reinforce", 1, rewards(2.0, 1.8, 1.5)));
     String t = PaperNumbers.table(new LabResults(jobs), List.of(1, 2, 3));
     assertTrue(
         t.contains(
             "| Min Length, on-policy DPO: final length as a share of the start (≈ 200 tokens) |"
-                + " ≈ 0% (≈ 0 by step 70-100) | 50% (25% to 80%) |"),
+                + " ≈ 0% (≈ 0 by step 70-100) | 50% (25% to 80%) | 600 / 10 |"),
         t);
     assertTrue(
-        t.contains("| AlpacaFarm: Pref-FT's gold gain over the SFT policy | ≈ -0.01 | 0.500 |"), t);
+        t.contains(
+            "| AlpacaFarm: Pref-FT's gold gain over the SFT policy | ≈ -0.01 | 0.500 |"
+                + " not stated / 20 |"),
+        t);
     assertTrue(
         t.contains(
-            "| bandit: the reference's true reward, peak far (70) | ≈ 0.04 (E over π_data) |"
-                + " 0.040 |"),
+            "| AlpacaFarm REINFORCE: gold gain over the SFT policy, B = 32 (paper: B = 128) |"
+                + " +0.55 (0.11 to 0.66) | -0.500 | ≈ 600 / 20 |"),
+        t);
+    assertTrue(
+        t.contains("read for the spread across methods) | drifts up to ≈ 28 tokens | 0.750 |"), t);
+    assertTrue(
+        t.contains(
+            "| bandit: the reference's true reward, peak far (70), the mean of every method's"
+                + " step-0 evaluation | ≈ 0.04 (E over π_data) | 0.050 | 0 / 0 |"),
         t);
     // a quantity no run measured says so instead of a number
     assertTrue(
         t.contains(
-            "| Skew Length, PPO: final length as a share of the start |"
-                + " ≈ 5-8% (10-15 tokens after step 350) | no data |"),
+            "tokens: same reference) | ≈ 5-8% (10-15 tokens after step 350) | no data | 600 / - |"),
         t);
     assertEquals(PaperNumbers.rows().size() + 2, t.split("\n").length);
   }
@@ -81,7 +95,7 @@ class PaperNumbersTest {
     assertTrue(
         t.contains(
             "| AlpacaFarm, DPO: change of y_w's implicit reward 0.1 · log π/π_ref (fitted line) |"
-                + " falls, ≈ -0.05 | -0.300 |"),
+                + " falls, ≈ -0.05 | -0.300 | 600 / - |"),
         t);
   }
 
@@ -94,5 +108,9 @@ class PaperNumbersTest {
     assertEquals(
         "15% (10% to 20%)",
         PaperNumbers.labCell(new double[] {0.1, 0.2}, PaperNumbers.Unit.PERCENT));
+    // a signed zero (0.0 / -6) is written as zero
+    assertEquals(
+        "0% (0% to 17%)",
+        PaperNumbers.labCell(new double[] {-0.0, -0.0, 0.17}, PaperNumbers.Unit.PERCENT));
   }
 }
