@@ -84,37 +84,20 @@ final class PaperNumbers {
       {"ppo", "PPO", "≈ 2-5% (5-10 tokens)"},
       {"rwr", "on-policy RWR", "≈ 32-37% (≈ 70 tokens)"}
     };
-    for (String[] m : min) {
-      rows.add(
-          new Row(
-              fig,
-              "Min Length, " + m[1] + ": final length as a share of the start (≈ 200 tokens)",
-              m[2],
-              e -> costShare(e, "min", m[0]),
-              Unit.PERCENT,
-              "600",
-              e -> e.lastStep("length", "main", "min", m[0])));
-    }
+    lengthShares(rows, fig, "min", "Min Length", "(≈ 200 tokens)", min);
     String[][] skew = {
       {"dpo", "on-policy DPO", "≈ 0% (≈ 0 by step 80)"},
       {"offline-dpo", "offline DPO", "≈ 4-8% (plateau at 8-15 tokens)"},
       {"ppo", "PPO", "≈ 5-8% (10-15 tokens after step 350)"},
       {"rwr", "on-policy RWR", "≈ 11% (≈ 22 tokens)"}
     };
-    for (String[] m : skew) {
-      rows.add(
-          new Row(
-              fig,
-              "Skew Length, "
-                  + m[1]
-                  + ": final length as a share of the start (the paper's taken as Min's, ≈ 200"
-                  + " tokens: same reference)",
-              m[2],
-              e -> costShare(e, "skew", m[0]),
-              Unit.PERCENT,
-              "600",
-              e -> e.lastStep("length", "main", "skew", m[0])));
-    }
+    lengthShares(
+        rows,
+        fig,
+        "skew",
+        "Skew Length",
+        "(the paper's taken as Min's, ≈ 200 tokens: same reference)",
+        skew);
     for (String[] m : min) {
       rows.add(
           new Row(
@@ -195,6 +178,22 @@ final class PaperNumbers {
               e -> e.lastStep("alpaca", "offline", "default", m[0])));
     }
     return rows;
+  }
+
+  /** One row per method: a length task's final length as a share of its start. */
+  private static void lengthShares(
+      List<Row> rows, String fig, String setting, String task, String start, String[][] methods) {
+    for (String[] m : methods) {
+      rows.add(
+          new Row(
+              fig,
+              task + ", " + m[1] + ": final length as a share of the start " + start,
+              m[2],
+              e -> costShare(e, setting, m[0]),
+              Unit.PERCENT,
+              "600",
+              e -> e.lastStep("length", "main", setting, m[0])));
+    }
   }
 
   /** The markdown table: each row's paper value beside the lab's median over seeds and range. */
