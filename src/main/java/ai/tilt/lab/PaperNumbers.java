@@ -203,11 +203,7 @@ final class PaperNumbers {
             "| paper's figure | quantity | paper | lab (median over seeds, range) | steps:"
                 + " paper / lab |\n|---|---|---|---|---|\n");
     for (Row r : rows()) {
-      double[] v =
-          seeds.stream()
-              .mapToDouble(s -> r.lab().applyAsDouble(new Evidence(results, s, seeds)))
-              .filter(x -> !Double.isNaN(x))
-              .toArray();
+      double[] v = perSeed(results, seeds, r.lab());
       md.append("| ")
           .append(r.figure())
           .append(" | ")
@@ -240,12 +236,17 @@ final class PaperNumbers {
     return v.length == 1 ? med : med + " (" + format(lo, unit) + " to " + format(hi, unit) + ")";
   }
 
+  /** A quantity on each seed's own runs, the seeds without them left out. */
+  private static double[] perSeed(
+      LabResults results, List<Integer> seeds, ToDoubleFunction<Evidence> quantity) {
+    return seeds.stream()
+        .mapToDouble(s -> quantity.applyAsDouble(new Evidence(results, s, seeds)))
+        .filter(x -> !Double.isNaN(x))
+        .toArray();
+  }
+
   private static String labSteps(LabResults results, List<Integer> seeds, Row r) {
-    double[] v =
-        seeds.stream()
-            .mapToDouble(s -> r.labSteps().applyAsDouble(new Evidence(results, s, seeds)))
-            .filter(x -> !Double.isNaN(x))
-            .toArray();
+    double[] v = perSeed(results, seeds, r.labSteps());
     return v.length == 0 ? "-" : String.format(Locale.ROOT, "%.0f", Judging.median(v));
   }
 

@@ -36,11 +36,7 @@ class ChoiceStateTest {
     for (String sample :
         new String[] {"I 'm here , ok . Yes !", "Crabs 🦀 and café, naïve — 日本語 n't"}) {
       long[] ids = tok.encode(sample, false);
-      CompletionRequest r =
-          CompletionRequest.parseCompletion(
-              TokenizerFixtures.JSON.readTree(
-                  "{\"prompt\": [1, 2], \"max_tokens\": " + ids.length + ", \"stream\": true}"),
-              view);
+      CompletionRequest r = request(view, ids.length, true);
       ChoiceState c = new ChoiceState(0, r, tok);
       StringBuilder streamed = new StringBuilder();
       for (long id : ids) {
@@ -54,11 +50,7 @@ class ChoiceStateTest {
       assertEquals(sample.startsWith("I") ? sample : whole, whole); // the tokens' own text
       assertEquals(whole, streamed.toString(), sample);
       assertEquals(whole, c.text(), sample);
-      CompletionRequest plain =
-          CompletionRequest.parseCompletion(
-              TokenizerFixtures.JSON.readTree(
-                  "{\"prompt\": [1, 2], \"max_tokens\": " + ids.length + "}"),
-              view);
+      CompletionRequest plain = request(view, ids.length, false);
       ChoiceState once = new ChoiceState(0, plain, tok);
       for (long id : ids) {
         once.accept(id, -1f, null, null);
@@ -66,5 +58,16 @@ class ChoiceStateTest {
       once.finish(Generator.FinishReason.LENGTH);
       assertEquals(whole, once.text(), "unstreamed: " + sample);
     }
+  }
+
+  /** A completion request for {@code maxTokens} tokens of the prompt [1, 2], streamed or not. */
+  private static CompletionRequest request(
+      CompletionRequest.Server view, int maxTokens, boolean stream) throws Exception {
+    return CompletionRequest.parseCompletion(
+        TokenizerFixtures.JSON.readTree(
+            "{\"prompt\": [1, 2], \"max_tokens\": "
+                + maxTokens
+                + (stream ? ", \"stream\": true}" : "}")),
+        view);
   }
 }
