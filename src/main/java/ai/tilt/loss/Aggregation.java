@@ -2,6 +2,7 @@ package ai.tilt.loss;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonAlias;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
@@ -54,7 +55,7 @@ public enum Aggregation {
     if (this != PER_SEQUENCE) {
       return masked.sum();
     }
-    return masked.sum(new int[] {1}).div(mask.sum(new int[] {1}).maximum(1f)).sum();
+    return masked.sum(new int[] {1}).div(Scalars.maximum(mask.sum(new int[] {1}), 1f)).sum();
   }
 
   /**

@@ -5,6 +5,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -58,7 +59,7 @@ public record BestOfN(
     Shape shape = r.policy().getShape();
     float[] top = LossMath.topK(rewards, (int) shape.get(0), (int) shape.get(1), k);
     NDArray selected = r.policy().getManager().create(top, shape); // (G, N) constant 0/1
-    NDArray logpTop = r.policy().mul(selected).sum(new int[] {1}).div((float) k); // (G)
+    NDArray logpTop = Scalars.div(r.policy().mul(selected).sum(new int[] {1}), (float) k); // (G)
     Map<String, NDArray> m = LossMath.listMetrics(r.policy(), rewards);
     m.put("logps/selected", logpTop.stopGradient());
     return new LossOutput(logpTop.neg(), m);

@@ -5,6 +5,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -75,16 +76,16 @@ public record BestOfNNeg(
             .getManager()
             .create(LossMath.topK(rewards, (int) shape.get(0), n, k), shape); // (G, N)
     NDArray worse = best.neg().add(1f); // (G, N) constant
-    NDArray logpBest = r.policy().mul(best).sum(new int[] {1}).div((float) k); // (G)
+    NDArray logpBest = Scalars.div(r.policy().mul(best).sum(new int[] {1}), (float) k); // (G)
     NDArray pushed =
         referenceConstrained ? r.policy().sub(LossMath.reference(type(), r)) : r.policy(); // (G, N)
-    NDArray worseTerm = pushed.mul(worse).sum(new int[] {1}).div((float) (n - k)); // (G)
-    NDArray loss = logpBest.neg().add(worseTerm.mul(beta.floatValue()));
+    NDArray worseTerm = Scalars.div(pushed.mul(worse).sum(new int[] {1}), (float) (n - k)); // (G)
+    NDArray loss = logpBest.neg().add(Scalars.mul(worseTerm, beta.floatValue()));
     Map<String, NDArray> m = LossMath.listMetrics(r.policy(), rewards);
     m.put("logps/selected", logpBest.stopGradient());
     m.put(
         "logps/worse",
-        r.policy().stopGradient().mul(worse).sum(new int[] {1}).div((float) (n - k)));
+        Scalars.div(r.policy().stopGradient().mul(worse).sum(new int[] {1}), (float) (n - k)));
     return new LossOutput(loss, m);
   }
 }

@@ -5,6 +5,7 @@ import static ai.tilt.loss.LossMath.logisticLoss;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -66,13 +67,13 @@ public record Dpo(
     NDArray ratio = r.policy().sub(ref); // (G, 2) log pi/pi_ref
     NDArray ratioC = col(ratio, 0); // (G)
     NDArray ratioR = col(ratio, 1); // (G)
-    NDArray z = ratioC.sub(ratioR).mul(beta.floatValue()); // (G) beta h
+    NDArray z = Scalars.mul(ratioC.sub(ratioR), beta.floatValue()); // (G) beta h
     NDArray loss = smoothedLogistic(z, labelSmoothing);
     return new LossOutput(
         loss,
         LossMath.pairMetrics(
-            ratioC.mul(beta.floatValue()),
-            ratioR.mul(beta.floatValue()),
+            Scalars.mul(ratioC, beta.floatValue()),
+            Scalars.mul(ratioR, beta.floatValue()),
             col(r.policy(), 0),
             col(r.policy(), 1)));
   }
@@ -83,6 +84,7 @@ public record Dpo(
     if (eps == 0) {
       return loss;
     }
-    return loss.mul((float) (1 - eps)).add(logisticLoss(z.neg()).mul((float) eps));
+    return Scalars.mul(loss, (float) (1 - eps))
+        .add(Scalars.mul(logisticLoss(z.neg()), (float) eps));
   }
 }

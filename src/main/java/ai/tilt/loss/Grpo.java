@@ -4,6 +4,7 @@ import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
@@ -126,7 +127,7 @@ public record Grpo(
             logRatio, t.adv(), epsilon, epsilonHigh, dualClip == null ? 0 : dualClip);
     NDArray loss = s.loss();
     if (beta > 0) {
-      loss = loss.add(PolicyMath.kl(Kl.Estimator.K3, t, true).mul(beta.floatValue()));
+      loss = loss.add(Scalars.mul(PolicyMath.kl(Kl.Estimator.K3, t, true), beta.floatValue()));
     }
     Map<String, NDArray> m =
         PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl(Kl.Estimator.K3, t, false));

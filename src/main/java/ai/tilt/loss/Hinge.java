@@ -5,6 +5,7 @@ import static ai.tilt.loss.LossMath.col;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -56,10 +57,13 @@ public record Hinge(
     float b = beta.floatValue();
     NDArray h = col(ratio, 0).sub(col(ratio, 1)); // (G)
     // relu's gradient at exactly 0 is 0 in torch: at the margin the pair is already satisfied
-    NDArray loss = Activation.relu(h.mul(-b).add(1f));
+    NDArray loss = Activation.relu(Scalars.mul(h, -b).add(1f));
     return new LossOutput(
         loss,
         LossMath.pairMetrics(
-            col(ratio, 0).mul(b), col(ratio, 1).mul(b), col(r.policy(), 0), col(r.policy(), 1)));
+            Scalars.mul(col(ratio, 0), b),
+            Scalars.mul(col(ratio, 1), b),
+            col(r.policy(), 0),
+            col(r.policy(), 1)));
   }
 }

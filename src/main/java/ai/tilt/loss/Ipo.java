@@ -4,6 +4,7 @@ import static ai.tilt.loss.LossMath.col;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -75,6 +76,9 @@ public record Ipo(
     return new LossOutput(
         loss,
         LossMath.pairMetrics(
-            col(ratio, 0).mul(b), col(ratio, 1).mul(b), col(policy, 0), col(policy, 1)));
+            Scalars.mul(col(ratio, 0), b),
+            Scalars.mul(col(ratio, 1), b),
+            col(policy, 0),
+            col(policy, 1)));
   }
 }

@@ -1,6 +1,7 @@
 package ai.tilt.loss;
 
 import ai.djl.ndarray.NDArray;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
@@ -54,7 +55,7 @@ public final class Kl {
   /** k2 = (logp - ref)^2 / 2. */
   public static NDArray k2(NDArray logp, NDArray ref) {
     NDArray d = logp.sub(ref);
-    return d.mul(d).mul(0.5f);
+    return Scalars.mul(d.mul(d), 0.5f);
   }
 
   /** k3 = exp(ref - logp) - (ref - logp) - 1. */

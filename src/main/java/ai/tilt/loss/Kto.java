@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -103,19 +104,19 @@ public record Kto(
             + r.klReference().getShape());
 
     // the reference point: no gradient flows into it (TRL computes it under no_grad)
-    NDArray z = r.klPolicy().sub(r.klReference()).mean().maximum(0f).stopGradient(); // ()
+    NDArray z = Scalars.maximum(r.klPolicy().sub(r.klReference()).mean(), 0f).stopGradient(); // ()
     NDArray pi = col(r.policy(), 0); // (G)
     NDArray ratio = pi.sub(col(ref, 0)); // (G) r
     NDArray label = LossMath.mask(col(r.rewards(), 0).gt(0.5f)); // (G) constant 1 / 0
     NDArray unlabel = label.neg().add(1f);
     float b = beta.floatValue();
-    NDArray gain = ratio.sub(z).mul(b); // (G) beta (r - z)
+    NDArray gain = Scalars.mul(ratio.sub(z), b); // (G) beta (r - z)
     // 1 - sigmoid(x) = sigmoid(-x): desirable rows want beta (r - z) large, undesirable ones small
-    NDArray desirable = Activation.sigmoid(gain.neg()).mul(desirableWeight.floatValue());
-    NDArray undesirable = Activation.sigmoid(gain).mul(undesirableWeight.floatValue());
+    NDArray desirable = Scalars.mul(Activation.sigmoid(gain.neg()), desirableWeight.floatValue());
+    NDArray undesirable = Scalars.mul(Activation.sigmoid(gain), undesirableWeight.floatValue());
     NDArray loss = desirable.mul(label).add(undesirable.mul(unlabel)); // (G)
 
-    NDArray reward = ratio.stopGradient().mul(b);
+    NDArray reward = Scalars.mul(ratio.stopGradient(), b);
     NDArray logp = pi.stopGradient();
     Map<String, NDArray> m = new LinkedHashMap<>();
     m.put("rewards/chosen_sum", reward.mul(label));

@@ -3,6 +3,7 @@ package ai.tilt.loss;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.tilt.runtime.Scalars;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -22,7 +23,7 @@ final class LossMath {
    */
   static NDArray logSigmoid(NDArray x) {
     NDArray pos = mask(x.gte(0f)); // constant: 1 where x >= 0
-    NDArray sign = pos.mul(2f).sub(1f); // constant: +1 / -1
+    NDArray sign = Scalars.mul(pos, 2f).sub(1f); // constant: +1 / -1
     NDArray negPart = x.mul(pos.neg().add(1f)); // min(x, 0)
     // exp(-|x|) is in (0, 1]: no overflow; log(1 + u) loses only u < 6e-8 (absolute), harmless
     return negPart.sub(x.mul(sign).neg().exp().add(1f).log());
@@ -41,13 +42,14 @@ final class LossMath {
    * -inf. Both branches get inputs inside their own domain, so neither makes a NaN gradient.
    */
   static NDArray log1mExp(NDArray a) {
-    NDArray x = a.minimum(-1e-6f);
+    NDArray x = Scalars.minimum(a, -1e-6f);
     NDArray small = mask(x.gte(-0.1f)); // constant: 1 where the series is used
     NDArray large = small.neg().add(1f);
-    NDArray s = x.mul(small).add(large.mul(-0.05f)); // x where small, a harmless -0.05 elsewhere
-    NDArray l = x.mul(large).add(small.mul(-1f)); // x where large, a harmless -1 elsewhere
+    NDArray s =
+        x.mul(small).add(Scalars.mul(large, -0.05f)); // x where small, a harmless -0.05 elsewhere
+    NDArray l = x.mul(large).add(Scalars.mul(small, -1f)); // x where large, a harmless -1 elsewhere
     NDArray poly =
-        s.div(720f)
+        Scalars.div(s, 720f)
             .add(1f / 120f)
             .mul(s)
             .add(1f / 24f)

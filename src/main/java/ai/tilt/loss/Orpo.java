@@ -4,6 +4,7 @@ import static ai.tilt.loss.LossMath.col;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -62,10 +63,11 @@ public record Orpo(
     NDArray diff = col(logOdds, 0).sub(col(logOdds, 1)); // (G)
     NDArray ratio = LossMath.logSigmoid(diff); // (G)
     NDArray nll = col(avg, 0).neg(); // (G)
-    NDArray loss = nll.sub(ratio.mul(beta.floatValue()));
+    NDArray loss = nll.sub(Scalars.mul(ratio, beta.floatValue()));
     float b = beta.floatValue();
     Map<String, NDArray> m =
-        LossMath.pairMetrics(col(avg, 0).mul(b), col(avg, 1).mul(b), col(avg, 0), col(avg, 1));
+        LossMath.pairMetrics(
+            Scalars.mul(col(avg, 0), b), Scalars.mul(col(avg, 1), b), col(avg, 0), col(avg, 1));
     m.put("nll_loss", nll.stopGradient());
     m.put("log_odds_ratio", ratio.stopGradient());
     m.put("log_odds_chosen", diff.stopGradient());

@@ -6,6 +6,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.types.Shape;
+import ai.tilt.runtime.Scalars;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -90,7 +91,7 @@ final class PolicyMath {
 
   /** (B) mean of x over each row's masked cells (0 for a row without any), detached. */
   static NDArray seqMean(NDArray x, NDArray m) {
-    NDArray count = m.sum(new int[] {1}).maximum(1f); // (B)
+    NDArray count = Scalars.maximum(m.sum(new int[] {1}), 1f); // (B)
     return x.stopGradient().mul(m).sum(new int[] {1}).div(count);
   }
 
@@ -151,7 +152,7 @@ final class PolicyMath {
    * log s_i / d logp_t = 1 / |y_i|.
    */
   static NDArray sequenceLogRatio(Tokens t) {
-    NDArray count = t.m().sum(new int[] {1}, true).maximum(1f); // (B, 1)
+    NDArray count = Scalars.maximum(t.m().sum(new int[] {1}, true), 1f); // (B, 1)
     NDArray mean = t.logp().sub(t.old()).sum(new int[] {1}, true).div(count); // (B, 1)
     return keep(t.on(), mean.add(t.logp().zerosLike())); // (B, T)
   }
@@ -163,7 +164,7 @@ final class PolicyMath {
     Map<String, NDArray> out = new LinkedHashMap<>();
     out.put("policy_loss", seqMean(policyLoss, t.m()));
     out.put("clip_ratio", seqMean(clipped, t.m()));
-    out.put("approx_kl", seqMean(d.mul(d).mul(0.5f), t.m()));
+    out.put("approx_kl", seqMean(Scalars.mul(d.mul(d), 0.5f), t.m()));
     if (kl != null) {
       out.put("kl", seqMean(kl, t.m()));
     }

@@ -6,6 +6,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -122,8 +123,8 @@ public record Ppo(
     NDArray sq2 = e2.mul(e2);
     NDArray useClipped =
         sq2.stopGradient().gt(sq1.stopGradient()); // where the clipped error is the max
-    NDArray vl = NDArrays.where(useClipped, sq2, sq1).mul(0.5f); // (B, T)
-    NDArray loss = s.loss().add(vl.mul(vfCoef.floatValue()));
+    NDArray vl = Scalars.mul(NDArrays.where(useClipped, sq2, sq1), 0.5f); // (B, T)
+    NDArray loss = s.loss().add(Scalars.mul(vl, vfCoef.floatValue()));
     Map<String, NDArray> m =
         PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl(Kl.Estimator.K1, t, false));
     if (dualClip != null) {

@@ -5,6 +5,7 @@ import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
@@ -136,7 +137,7 @@ public record Reinforce(
     NDArray pg = t.logp().mul(a).neg(); // (B, T)
     NDArray loss = pg;
     if (klBeta > 0) {
-      loss = loss.add(PolicyMath.kl(klEstimator, t, true).mul(klBeta.floatValue()));
+      loss = loss.add(Scalars.mul(PolicyMath.kl(klEstimator, t, true), klBeta.floatValue()));
     }
     Map<String, NDArray> m =
         PolicyMath.metrics(t, pg, clipped, PolicyMath.kl(klEstimator, t, false));

@@ -4,6 +4,7 @@ import static ai.tilt.loss.LossMath.require;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
@@ -120,7 +121,7 @@ public record ReinforcePlusPlus(
         PolicyMath.clippedSurrogate(PolicyMath.tokenLogRatio(t), t.adv(), epsilon, epsilonHigh, 0);
     NDArray loss = s.loss();
     if (klBeta > 0) {
-      loss = loss.add(PolicyMath.kl(klEstimator, t, true).mul(klBeta.floatValue()));
+      loss = loss.add(Scalars.mul(PolicyMath.kl(klEstimator, t, true), klBeta.floatValue()));
     }
     Map<String, NDArray> m =
         PolicyMath.metrics(t, s.loss(), s.clipped(), PolicyMath.kl(klEstimator, t, false));

@@ -6,6 +6,7 @@ import static ai.tilt.loss.LossMath.require;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -97,7 +98,9 @@ public record RewardModelLoss(
     }
     NDArray loss = LossMath.logisticLoss(logit); // (G)
     if (centerRewardsCoefficient != null && centerRewardsCoefficient > 0) {
-      loss = loss.add(chosen.add(rejected).square().mul(centerRewardsCoefficient.floatValue()));
+      loss =
+          loss.add(
+              Scalars.mul(chosen.add(rejected).square(), centerRewardsCoefficient.floatValue()));
     }
     Map<String, NDArray> m = new LinkedHashMap<>();
     m.put("rewards/chosen", chosen.stopGradient());

@@ -5,6 +5,7 @@ import static ai.tilt.loss.LossMath.mask;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
@@ -96,7 +97,7 @@ public record Rloo(
     NDArray pg = t.logp().mul(t.adv().mul(w)).neg(); // (B, T)
     NDArray loss = pg;
     if (klBeta > 0) {
-      loss = loss.add(PolicyMath.kl(klEstimator, t, true).mul(klBeta.floatValue()));
+      loss = loss.add(Scalars.mul(PolicyMath.kl(klEstimator, t, true), klBeta.floatValue()));
     }
     Map<String, NDArray> m =
         PolicyMath.metrics(t, pg, mask(clippedOn), PolicyMath.kl(klEstimator, t, false));

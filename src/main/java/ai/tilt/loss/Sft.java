@@ -1,6 +1,7 @@
 package ai.tilt.loss;
 
 import ai.djl.ndarray.NDArray;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -49,7 +50,7 @@ public record Sft() implements Loss {
    */
   public static NDArray sequenceSum(NDArray logp, NDArray targets) {
     NDArray perSeq = logp.mul(targets).sum(new int[] {1}).neg(); // (B)
-    NDArray count = targets.sum(new int[] {1}).maximum(1f); // (B)
+    NDArray count = Scalars.maximum(targets.sum(new int[] {1}), 1f); // (B)
     return perSeq.div(count).sum();
   }
 }

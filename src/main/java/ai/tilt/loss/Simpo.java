@@ -4,6 +4,7 @@ import static ai.tilt.loss.LossMath.col;
 
 import ai.djl.ndarray.NDArray;
 import ai.tilt.doc.Doc;
+import ai.tilt.runtime.Scalars;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
 /**
@@ -65,7 +66,7 @@ public record Simpo(
   public LossOutput compute(Responses r) {
     LossMath.checkPolicy(type(), r, 2, 0);
     NDArray avg = r.policy().div(LossMath.lengths(type(), r)); // (G, 2) mean token log-probs
-    NDArray rewards = avg.mul(beta.floatValue()); // (G, 2)
+    NDArray rewards = Scalars.mul(avg, beta.floatValue()); // (G, 2)
     NDArray z = col(rewards, 0).sub(col(rewards, 1)).sub(gamma.floatValue()); // (G)
     NDArray loss = Dpo.smoothedLogistic(z, labelSmoothing);
     return new LossOutput(

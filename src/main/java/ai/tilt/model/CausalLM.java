@@ -11,6 +11,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.NativeMemory;
+import ai.tilt.runtime.Scalars;
 import ai.tilt.runtime.Torch;
 import java.util.Collection;
 import java.util.Collections;
@@ -224,7 +225,8 @@ public final class CausalLM implements AutoCloseable {
   public NDArray hidden(NDArray ids, NDArray positions, NDArray allowed) {
     long t = ids.getShape().get(1);
     NDArray bias =
-        allowed.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).reshape(-1, 1, 1, t, t);
+        Scalars.mul(allowed.toType(DataType.FLOAT32, false).sub(1f), -MASKED)
+            .reshape(-1, 1, 1, t, t);
     return forward(ids, positions, bias, null);
   }
 
@@ -426,7 +428,7 @@ public final class CausalLM implements AutoCloseable {
    */
   public static NDArray positionsFromMask(NDArray mask) {
     NDArray m = mask.toType(DataType.INT64, false);
-    return m.cumSum(1).sub(1).maximum(0).mul(m);
+    return Scalars.maximum(m.cumSum(1).sub(1), 0).mul(m);
   }
 
   /**
@@ -444,7 +446,7 @@ public final class CausalLM implements AutoCloseable {
     }
     NDArray real = keyMask.toType(DataType.BOOLEAN, false).reshape(-1, 1, s); // (B, 1, S)
     allowed = allowed.expandDims(0).logicalAnd(real); // (B, T, S)
-    NDArray bias = allowed.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED);
+    NDArray bias = Scalars.mul(allowed.toType(DataType.FLOAT32, false).sub(1f), -MASKED);
     return bias.reshape(-1, 1, 1, t, s);
   }
 
@@ -508,7 +510,7 @@ public final class CausalLM implements AutoCloseable {
       // GQA without copying keys: fold the g query heads of one KV head into the row dimension.
       NDArray scores =
           matmul(q.reshape(b, kv, g * t, hd), k.transpose(0, 1, 3, 2)); // (B, KV, g*T, S)
-      scores = scores.mul(1.0f / (float) Math.sqrt(hd)).reshape(b, kv, g, t, s).add(bias);
+      scores = Scalars.mul(scores, 1.0f / (float) Math.sqrt(hd)).reshape(b, kv, g, t, s).add(bias);
       NDArray probs =
           scores.softmax(-1).reshape(b, kv, g * t, s); // softmax in fp32 in every precision
       out = matmul(probs, v).reshape(b, h, t, hd);
@@ -556,8 +558,10 @@ public final class CausalLM implements AutoCloseable {
       case RELU -> x.getNDArrayInternal().relu();
       case GELU_TANH -> {
         // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): HF's gelu_new, not exposed by DJL.
-        NDArray inner = x.add(x.pow(3).mul(0.044715f)).mul((float) Math.sqrt(2.0 / Math.PI));
-        yield x.mul(inner.tanh().add(1f)).mul(0.5f);
+        NDArray inner =
+            Scalars.mul(
+                x.add(Scalars.mul(Scalars.pow(x, 3), 0.044715f)), (float) Math.sqrt(2.0 / Math.PI));
+        yield Scalars.mul(x.mul(inner.tanh().add(1f)), 0.5f);
       }
     };
   }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.tilt.runtime.Scalars;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -214,10 +215,10 @@ public final class Lora implements AutoCloseable {
       Engine.getInstance().setRandomSeed((int) (seed ^ (seed >>> 32)));
       float keep = (float) (1 - spec.dropout());
       NDArray u = x.getManager().randomUniform(0f, 1f, x.getShape()); // in x's manager
-      in = x.mul(u.lt(keep).toType(DataType.FLOAT32, false)).div(keep);
+      in = Scalars.div(x.mul(u.lt(keep).toType(DataType.FLOAT32, false)), keep);
     }
     NDArray low = model.linear(in, a.get(module), null); // (..., r)
-    return model.linear(low, b.get(module), null).mul(scale); // (..., out)
+    return Scalars.mul(model.linear(low, b.get(module), null), scale); // (..., out)
   }
 
   /**
@@ -230,7 +231,7 @@ public final class Lora implements AutoCloseable {
       try (NDManager scope = manager.newSubManager()) {
         NDArray loraB = b.get(m);
         loraB.tempAttach(scope);
-        NDArray update = loraB.matMul(a.get(m)).mul(scale); // (out, in)
+        NDArray update = Scalars.mul(loraB.matMul(a.get(m)), scale); // (out, in)
         w.addi(inputFirst ? update.transpose() : update);
       }
     }

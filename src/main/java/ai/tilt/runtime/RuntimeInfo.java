@@ -296,8 +296,8 @@ public record RuntimeInfo(
       return "unavailable";
     }
     try (NDManager m = NDManager.newBaseManager(d)) {
-      NDArray a = m.arange(12f).reshape(3, 4).div(4f);
-      NDArray b = m.arange(8f).reshape(4, 2).div(8f);
+      NDArray a = Scalars.div(m.arange(12f).reshape(3, 4), 4f);
+      NDArray b = Scalars.div(m.arange(8f).reshape(4, 2), 8f);
       float diff = k.matmulBf16(a, b).sub(a.dot(b)).abs().max().getFloat();
       if (!(diff < 0.05f)) {
         problems.add(

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.runtime.Kernels;
+import ai.tilt.runtime.Scalars;
 import java.util.SplittableRandom;
 
 /**
@@ -150,12 +151,15 @@ final class TokenSampler {
           top1
               ? new Top(topIds, topLps)
               : topLogprobs > 0
-                  ? top(logits.div((float) params.temperature()).logSoftmax(-1), null, topLogprobs)
+                  ? top(
+                      Scalars.div(logits, (float) params.temperature()).logSoftmax(-1),
+                      null,
+                      topLogprobs)
                   : null;
       return new Draw(tokens, logps).withTop(top);
     }
     NDArray scaled =
-        params.temperature() == 1.0 ? logits : logits.div((float) params.temperature());
+        params.temperature() == 1.0 ? logits : Scalars.div(logits, (float) params.temperature());
     NDArray candidates = scaled; // (B, C) logits of the candidate tokens
     NDArray candidateIds = null; // (B, C) their vocabulary ids; null = identity (C = V)
     if (params.topK() > 0 && params.topK() < v) {
@@ -171,7 +175,7 @@ final class TokenSampler {
       NDArray probs = candidates.softmax(-1);
       NDArray before = probs.cumSum(-1).sub(probs); // (B, C)
       NDArray removed = before.gte((float) params.topP());
-      candidates = candidates.add(removed.toType(DataType.FLOAT32, false).mul(REMOVED));
+      candidates = candidates.add(Scalars.mul(removed.toType(DataType.FLOAT32, false), REMOVED));
     }
     NDArray logp = candidates.logSoftmax(-1); // (B, C)
     NDArray cdf = logp.exp().toType(DataType.FLOAT64, false).cumSum(-1); // (B, C)
@@ -180,9 +184,7 @@ final class TokenSampler {
     NDArray threshold = m.create(u, new Shape(b, 1)).mul(total);
     long c = candidates.getShape().get(1);
     NDArray choice =
-        cdf.lt(threshold)
-            .sum(new int[] {1})
-            .minimum(c - 1)
+        Scalars.minimum(cdf.lt(threshold).sum(new int[] {1}), c - 1)
             .toType(DataType.INT64, false)
             .expandDims(-1);
     NDArray tokens = candidateIds == null ? choice : candidateIds.gather(choice, -1);

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.tilt.dist.Group;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
+import ai.tilt.runtime.Scalars;
 import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -62,7 +63,7 @@ public final class AdamW implements Optimizer {
   @Override
   public void clip(float scale) {
     for (NDArray p : params.values()) {
-      p.getGradient().muli(scale);
+      Scalars.muli(p.getGradient(), scale);
     }
   }
 
@@ -94,12 +95,12 @@ public final class AdamW implements Optimizer {
       NDArray mi = m.get(e.getKey());
       NDArray vi = v.get(e.getKey());
       if (weightDecay != 0 && p.getShape().dimension() >= 2) {
-        p.muli((float) (1 - lr * weightDecay));
+        Scalars.muli(p, (float) (1 - lr * weightDecay));
       }
-      mi.muli((float) beta1).addi(g.mul((float) (1 - beta1)));
-      vi.muli((float) beta2).addi(g.square().muli((float) (1 - beta2)));
-      NDArray denom = vi.sqrt().divi((float) Math.sqrt(bc2)).addi((float) eps);
-      p.subi(mi.div(denom).muli((float) (lr / bc1)));
+      Scalars.muli(mi, (float) beta1).addi(Scalars.mul(g, (float) (1 - beta1)));
+      Scalars.muli(vi, (float) beta2).addi(Scalars.muli(g.square(), (float) (1 - beta2)));
+      NDArray denom = Scalars.divi(vi.sqrt(), (float) Math.sqrt(bc2)).addi((float) eps);
+      p.subi(Scalars.muli(mi.div(denom), (float) (lr / bc1)));
     }
   }
 

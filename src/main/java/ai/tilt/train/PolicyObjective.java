@@ -12,6 +12,7 @@ import ai.tilt.loss.PolicyGradientLoss;
 import ai.tilt.loss.PolicyInputs;
 import ai.tilt.loss.TokenLossOutput;
 import ai.tilt.model.CausalLM;
+import ai.tilt.runtime.Scalars;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -203,7 +204,7 @@ final class PolicyObjective implements Objective {
                 values ? step.create(ret, rw2) : null));
     NDArray total = aggregation.numerator(out.perToken(), maskArr);
     rw.sums.add(out.metrics());
-    return total.div((float) rw.divisor());
+    return Scalars.div(total, (float) rw.divisor());
   }
 
   @Override

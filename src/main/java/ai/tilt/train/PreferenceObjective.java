@@ -11,6 +11,7 @@ import ai.tilt.loss.Responses;
 import ai.tilt.model.CausalLM;
 import ai.tilt.runtime.NativeMemory;
 import ai.tilt.runtime.NoGrad;
+import ai.tilt.runtime.Scalars;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -127,7 +128,7 @@ public final class PreferenceObjective implements DatasetObjective {
     GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, trainReference, pw.micros.get(i));
     pw.sums.add(out.metrics());
-    return out.perGroup().sum().div((float) pw.divisor());
+    return Scalars.div(out.perGroup().sum(), (float) pw.divisor());
   }
 
   @Override

@@ -9,6 +9,7 @@ import ai.tilt.data.SftExample;
 import ai.tilt.loss.LossOutput;
 import ai.tilt.loss.RewardModelLoss;
 import ai.tilt.model.CausalLM;
+import ai.tilt.runtime.Scalars;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +69,7 @@ public final class RewardObjective implements DatasetObjective {
     GroupWindow pw = (GroupWindow) w;
     LossOutput out = compute(step, train, pw.micros.get(i));
     pw.sums.add(out.metrics());
-    return out.perGroup().sum().div((float) pw.divisor());
+    return Scalars.div(out.perGroup().sum(), (float) pw.divisor());
   }
 
   @Override

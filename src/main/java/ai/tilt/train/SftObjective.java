@@ -8,6 +8,7 @@ import ai.tilt.data.SftExample;
 import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Sft;
 import ai.tilt.model.CausalLM;
+import ai.tilt.runtime.Scalars;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -169,7 +170,7 @@ public final class SftObjective implements DatasetObjective {
         normalization == Aggregation.PER_TOKEN
             ? Sft.tokenSum(logp, targets)
             : Sft.sequenceSum(logp, targets);
-    return sum.div((float) w.divisor());
+    return Scalars.div(sum, (float) w.divisor());
   }
 
   /** Mean per-token negative log-likelihood of the targets, without a graph. */

@@ -10,6 +10,7 @@ import ai.tilt.dist.Group;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
 import ai.tilt.runtime.NoGrad;
+import ai.tilt.runtime.Scalars;
 import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -129,7 +130,7 @@ public final class ShardedAdamW implements Optimizer {
 
   @Override
   public void clip(float scale) {
-    grad.muli(scale);
+    Scalars.muli(grad, scale);
   }
 
   @Override
@@ -143,12 +144,12 @@ public final class ShardedAdamW implements Optimizer {
       if (weightDecay != 0) {
         // the factor AdamW multiplies a matrix by, 1 elsewhere: the same products, element-wise
         float f = (float) (1 - lr * weightDecay);
-        p.muli(decays.mul(f).add(decays.neg().add(1f)));
+        p.muli(Scalars.mul(decays, f).add(decays.neg().add(1f)));
       }
-      m.muli((float) beta1).addi(grad.mul((float) (1 - beta1)));
-      v.muli((float) beta2).addi(grad.square().muli((float) (1 - beta2)));
-      NDArray denom = v.sqrt().divi((float) Math.sqrt(bc2)).addi((float) eps);
-      p.subi(m.div(denom).muli((float) (lr / bc1)));
+      Scalars.muli(m, (float) beta1).addi(Scalars.mul(grad, (float) (1 - beta1)));
+      Scalars.muli(v, (float) beta2).addi(Scalars.muli(grad.square(), (float) (1 - beta2)));
+      NDArray denom = Scalars.divi(v.sqrt(), (float) Math.sqrt(bc2)).addi((float) eps);
+      p.subi(Scalars.muli(m.div(denom), (float) (lr / bc1)));
       NDArray gathered = stepManager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
       group.allGather(gathered, p);
       long at = 0;
