@@ -176,6 +176,15 @@ record PackedRows(
    * grows with the square of all of them.
    */
   static boolean pays(List<ResponseGroup> groups, ModelConfig c) {
+    return flops(groups, c, true) < flops(groups, c, false);
+  }
+
+  /**
+   * A forward's FLOPs over {@code groups}, packed (a row per group, padded to the widest) or each
+   * response alone after its prompt (padded to the widest such row): the matmuls below the head per
+   * token, and attention per pair of positions.
+   */
+  static double flops(List<ResponseGroup> groups, ModelConfig c, boolean packed) {
     double perToken = 2.0 * (c.matmulParams() - (long) c.vocabSize() * c.hiddenSize());
     double perPair = 4.0 * c.numLayers() * c.numHeads() * c.headDim();
     long packedWidth = 0;
@@ -190,9 +199,9 @@ record PackedRows(
       }
       packedWidth = Math.max(packedWidth, len);
     }
-    double packed = groups.size() * (packedWidth * perToken + packedWidth * packedWidth * perPair);
-    double unpacked = alone * (aloneWidth * perToken + aloneWidth * aloneWidth * perPair);
-    return packed < unpacked;
+    return packed
+        ? groups.size() * (packedWidth * perToken + packedWidth * packedWidth * perPair)
+        : alone * (aloneWidth * perToken + aloneWidth * aloneWidth * perPair);
   }
 
   /** As {@link #sequenceLogps}, the model coming from {@code run} (a reference's apply). */

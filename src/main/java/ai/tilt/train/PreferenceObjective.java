@@ -185,9 +185,13 @@ public final class PreferenceObjective implements DatasetObjective {
       }
     }
     Shape gn = new Shape(g, n);
-    // a group's responses share one copy of its prompt (PackedRows): its forward runs once
-    PackedRows packed = PackedRows.pack(groups, padId, policy.config().slidingWindow());
-    NDArray policyLogps = packed.sequenceLogps(m, policy); // (G, N)
+    // groups that share responses (all pairs of a prompt's samples) run each distinct one once;
+    // else a group's responses share one copy of its prompt (PackedRows)
+    SharedResponses shared = SharedResponses.of(groups, policy.config());
+    PackedRows packed =
+        shared != null ? null : PackedRows.pack(groups, padId, policy.config().slidingWindow());
+    NDArray policyLogps = // (G, N)
+        shared != null ? shared.sequenceLogps(m, policy, padId) : packed.sequenceLogps(m, policy);
     NDArray referenceLogps = null; // (G, N)
     if (loss.needsReference()) {
       if (known != null) {
@@ -197,7 +201,10 @@ public final class PreferenceObjective implements DatasetObjective {
         }
         referenceLogps = m.create(values, gn);
       } else {
-        referenceLogps = packed.sequenceLogps(m, reference::apply);
+        referenceLogps =
+            shared != null
+                ? reference.apply(model -> shared.sequenceLogps(m, model, padId))
+                : packed.sequenceLogps(m, reference::apply);
         NativeMemory.trim(); // the reference's freed activations, before backward needs memory
       }
     }
