@@ -36,7 +36,8 @@ import picocli.CommandLine.Spec;
       LabCommand.Report.class,
       LabCommand.Plan.class,
       LabCommand.Bandit.class,
-      LabCommand.Toy.class
+      LabCommand.Toy.class,
+      LabWorkerCommand.class
     })
 public final class LabCommand implements Runnable {
   @Spec CommandSpec spec;

@@ -1,6 +1,5 @@
 package ai.tilt.lab;
 
-import ai.tilt.runtime.ChildJvm;
 import ai.tilt.runtime.FileTrees;
 import ai.tilt.train.Checkpoints;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,9 +29,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the lab's jobs, each a {@code tilt} command in its own JVM: DJL allows one gradient
- * collector per JVM, and separate processes also let the jobs share the cores (each child gets
- * cores / workers libtorch threads) without sharing a heap.
+ * Runs the lab's jobs, each a {@code tilt} command, in {@link LabWorker} JVMs that run one job at a
+ * time: DJL allows one gradient collector per JVM, and separate processes also let the jobs share
+ * the cores (each worker gets cores / workers libtorch threads) without sharing a heap.
  *
  * <p>Resumable at two levels. A job that finished left {@code .lab-done.json} holding its resolved
  * command line and the hashes of the files it names: it is skipped while the command, those files
@@ -53,6 +52,8 @@ public final class LabRunner {
   private final boolean keepCheckpoints;
   private final PrintStream console;
   private final Set<Process> live = ConcurrentHashMap.newKeySet();
+  private final Set<LabWorker> pool = ConcurrentHashMap.newKeySet();
+  private final ThreadLocal<LabWorker> mine = new ThreadLocal<>(); // each pool thread's worker
   private final Map<String, LabJobs.Job> byId = new HashMap<>();
   private volatile boolean stopping;
 
@@ -86,11 +87,11 @@ public final class LabRunner {
   public Map<String, Outcome> run() throws InterruptedException {
     Thread hook = new Thread(this::stopChildren, "lab-stop");
     Runtime.getRuntime().addShutdownHook(hook);
-    ExecutorService pool = Executors.newFixedThreadPool(workers);
+    ExecutorService threads = Executors.newFixedThreadPool(workers);
     Map<String, Outcome> outcomes = new LinkedHashMap<>();
     Map<String, Path> results = new HashMap<>(); // step id -> its result
     List<LabJobs.Job> pending = new ArrayList<>(jobs);
-    ExecutorCompletionService<Object[]> done = new ExecutorCompletionService<>(pool);
+    ExecutorCompletionService<Object[]> done = new ExecutorCompletionService<>(threads);
     int running = 0;
     long start = System.nanoTime();
     double ranSeconds = 0;
@@ -180,7 +181,10 @@ public final class LabRunner {
         }
       }
     } finally {
-      pool.shutdownNow();
+      threads.shutdownNow();
+      for (LabWorker w : List.copyOf(pool)) {
+        retire(w);
+      }
       try {
         Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException e) {
@@ -238,25 +242,25 @@ public final class LabRunner {
     }
     Files.createDirectories(job.dir());
     Path log = job.dir().resolve("lab.log");
-    ProcessBuilder pb =
-        ChildJvm.builder(jvmFlags(), cmd)
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
     Files.writeString(
         log,
         "$ tilt " + String.join(" ", cmd) + "\n",
         StandardCharsets.UTF_8,
         StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
+    LabWorker worker = mine.get();
+    if (worker == null || !worker.fresh()) {
+      retire(worker);
+      worker = LabWorker.start(jvmFlags());
+      mine.set(worker);
+      pool.add(worker);
+      live.add(worker.process());
+    }
     long t0 = System.nanoTime();
-    Process p = pb.start();
-    live.add(p);
-    int exit;
-    try {
-      exit = p.waitFor();
-    } finally {
-      live.remove(p);
+    int exit = worker.run(cmd, log);
+    if (exit != 0) {
+      retire(worker); // a job that failed may have left anything behind in its JVM
+      mine.remove();
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (exit != 0) {
@@ -346,6 +350,15 @@ public final class LabRunner {
       f.add("-Dtilt.device=" + device);
     }
     return f;
+  }
+
+  /** Ends a worker (null: none) once its job is over. */
+  private void retire(LabWorker w) {
+    if (w != null) {
+      pool.remove(w);
+      w.close();
+      live.remove(w.process());
+    }
   }
 
   /** SIGTERM to every child (training ones checkpoint and exit 75), then wait for them. */

@@ -3,10 +3,14 @@ package ai.tilt.lab;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.tilt.runtime.ChildJvm;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -56,7 +60,7 @@ class LabRunTest {
     List<LabJobs.Job> jobs = LabJobs.expand(plan, o);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     Map<String, LabRunner.Outcome> first =
-        new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
+        new LabRunner(jobs, planDir, 1, 1, false, new PrintStream(log)).run();
     String console = log.toString();
     assertEquals(LabRunner.Outcome.RAN, first.get("bandit/main/far/dpo/seed-1"), console);
     assertEquals(LabRunner.Outcome.RAN, first.get("bandit/main/far/offline-dpo/seed-1"), console);
@@ -77,6 +81,26 @@ class LabRunTest {
     assertTrue(
         Files.readString(tmp.resolve("out/commands.sh"))
             .contains("./tilt train " + planDir + "/bandit.yaml"));
+
+    // a job run in a worker JVM, after other jobs ran in that JVM, gives what a fresh JVM gives, to
+    // the last bit (one worker: the reference and the runs share a JVM; the broken step, which
+    // retires its worker, runs before the reference ends)
+    List<String> argv = new ArrayList<>();
+    new ObjectMapper()
+        .readTree(run.resolve(LabRunner.DONE).toFile())
+        .get("argv")
+        .forEach(a -> argv.add(a.asText()));
+    Path alone = tmp.resolve("alone");
+    argv.set(argv.indexOf("--run-dir") + 1, alone.toString());
+    Process fresh =
+        ChildJvm.builder(List.of("-Dtilt.threads=1", "-XX:+UseSerialGC"), argv)
+            .redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("alone.log").toFile())
+            .start();
+    assertEquals(0, fresh.waitFor(), Files.readString(tmp.resolve("alone.log")));
+    List<Map<String, Object>> inWorker = withoutTimings(run.resolve("metrics.jsonl"));
+    assertTrue(inWorker.size() > 3, inWorker.toString());
+    assertEquals(inWorker, withoutTimings(alone.resolve("metrics.jsonl")));
 
     Map<String, LabRunner.Outcome> again =
         new LabRunner(jobs, planDir, 2, 1, false, new PrintStream(log)).run();
@@ -112,6 +136,18 @@ class LabRunTest {
         new LabRunner(jobs2, planDir, 2, 1, false, new PrintStream(log)).run();
     assertEquals(LabRunner.Outcome.CACHED, fourth.get("bandit/steps/reference/seed-1"));
     assertEquals(LabRunner.Outcome.RAN, fourth.get("bandit/main/far/dpo/seed-1"));
+  }
+
+  /** A run's metrics lines without what measures time (and so differs run to run). */
+  private static List<Map<String, Object>> withoutTimings(Path metrics) throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (String line : Files.readAllLines(metrics)) {
+      Map<String, Object> m = json.readValue(line, new TypeReference<Map<String, Object>>() {});
+      m.keySet().removeIf(k -> k.startsWith("timing/") || k.startsWith("perf/"));
+      out.add(m);
+    }
+    return out;
   }
 
   @Test
