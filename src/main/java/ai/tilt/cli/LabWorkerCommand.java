@@ -1,6 +1,7 @@
 package ai.tilt.cli;
 
 import ai.tilt.lab.LabWorker;
+import ai.tilt.runtime.Devices;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -9,7 +10,9 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import sun.misc.Signal;
@@ -30,7 +33,8 @@ final class LabWorkerCommand implements Callable<Integer> {
     PrintStream err = System.err;
     BufferedReader in =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    exitOnTerm();
+    exitOnSignals();
+    Map<String, String> settings = settings();
     for (String line = in.readLine(); line != null; line = in.readLine()) {
       JsonNode job = JSON.readTree(line);
       List<String> argv = new ArrayList<>();
@@ -49,7 +53,8 @@ final class LabWorkerCommand implements Callable<Integer> {
         } finally {
           System.setOut(out);
           System.setErr(err);
-          exitOnTerm(); // train's handler (checkpoint, then exit 75) ends with its run
+          exitOnSignals(); // train's handlers (checkpoint, then exit 75) end with its run
+          restore(settings);
         }
       }
       out.println(LabWorker.EXIT + code);
@@ -61,8 +66,36 @@ final class LabWorkerCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** SIGTERM ends the worker at once: between jobs, and during any but a training job's run. */
-  private static void exitOnTerm() {
+  /**
+   * SIGTERM and SIGINT end the worker at once, between jobs and during any but a training job's
+   * run, as they end a fresh JVM's job (an unfinished job starts over).
+   */
+  private static void exitOnSignals() {
     Signal.handle(new Signal("TERM"), s -> Runtime.getRuntime().halt(143));
+    Signal.handle(new Signal("INT"), s -> Runtime.getRuntime().halt(130));
+  }
+
+  /** The process-wide settings Tilt's commands may change: tilt.* and slf4j system properties. */
+  private static Map<String, String> settings() {
+    Map<String, String> out = new HashMap<>();
+    for (String k : System.getProperties().stringPropertyNames()) {
+      if (k.startsWith("tilt.") || k.startsWith("org.slf4j.")) {
+        out.put(k, System.getProperty(k));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Puts back what the worker started with, so no job sees another's --device, -v or recipe device.
+   */
+  private static void restore(Map<String, String> settings) {
+    for (String k : settings().keySet()) {
+      if (!settings.containsKey(k)) {
+        System.clearProperty(k);
+      }
+    }
+    settings.forEach(System::setProperty);
+    Devices.reset();
   }
 }

@@ -221,7 +221,7 @@ public final class LabRunner {
       return new JobResult(Outcome.FAILED, 0, "  " + e.getMessage());
     }
     Path marker = job.dir().resolve(DONE);
-    ObjectNode files = fileHashes(argv, job.dir());
+    ObjectNode files = JobFiles.hashes(argv, job.dir());
     if (Files.exists(marker)) {
       JsonNode m = JSON.readTree(marker.toFile());
       if (JSON.valueToTree(argv).equals(m.get("argv"))
@@ -248,24 +248,45 @@ public final class LabRunner {
         StandardCharsets.UTF_8,
         StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
-    LabWorker worker = mine.get();
-    if (worker == null || !worker.fresh()) {
-      retire(worker);
-      worker = LabWorker.start(jvmFlags());
-      mine.set(worker);
-      pool.add(worker);
-      live.add(worker.process());
-    }
     long t0 = System.nanoTime();
+    LabWorker worker = worker();
     int exit = worker.run(cmd, log);
     if (exit != 0) {
       retire(worker); // a job that failed may have left anything behind in its JVM
       mine.remove();
+      if (worker.jobs() > 1 && !stopping) {
+        // what earlier jobs left in that JVM (memory, say) must not fail this one: once more,
+        // from the start, in a fresh JVM
+        Files.writeString(
+            log,
+            "lab: exit " + exit + " in a JVM that had run other jobs; once more in a fresh one\n",
+            StandardCharsets.UTF_8,
+            StandardOpenOption.APPEND);
+        try (var left = Files.list(job.dir())) {
+          for (Path f : left.filter(f -> !f.equals(log)).toList()) {
+            FileTrees.deleteTree(f);
+          }
+        }
+        List<String> afresh = new ArrayList<>(argv); // no --resume: its checkpoints are gone
+        Files.writeString(
+            log,
+            "$ tilt " + String.join(" ", afresh) + "\n",
+            StandardCharsets.UTF_8,
+            StandardOpenOption.APPEND);
+        worker = worker();
+        exit = worker.run(afresh, log);
+        if (exit != 0) {
+          retire(worker);
+          mine.remove();
+        }
+      }
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (exit != 0) {
       return new JobResult(
-          Outcome.FAILED, seconds, "  exit " + exit + "; the end of " + log + ":\n" + tail(log, 8));
+          Outcome.FAILED,
+          seconds,
+          "  exit " + exit + "; the end of " + log + ":\n" + JobFiles.tail(log, 8));
     }
     if (!job.step() && !keepCheckpoints) {
       for (Path d : Checkpoints.stepDirs(job.dir())) {
@@ -307,40 +328,6 @@ public final class LabRunner {
     return false;
   }
 
-  /**
-   * SHA-256 of every regular file the command line names, alone or as a --set value (the base
-   * recipe, data files): an edited recipe reruns the jobs that use it. The job's own outputs (under
-   * its directory) and files over 256 MiB are left out (weights are steps' results, covered by
-   * {@link #depsFinishedAfter}).
-   */
-  static ObjectNode fileHashes(List<String> argv, Path ownDir) throws IOException {
-    ObjectNode out = JSON.createObjectNode();
-    for (String a : argv) {
-      String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : a;
-      if (v.isEmpty() || v.startsWith("{") || v.startsWith("-")) {
-        continue;
-      }
-      Path f;
-      try {
-        f = Path.of(v);
-      } catch (java.nio.file.InvalidPathException e) {
-        continue;
-      }
-      if (f.toAbsolutePath().normalize().startsWith(ownDir.toAbsolutePath().normalize())) {
-        continue; // the job's own output ({out}/...), which exists only once it has run
-      }
-      if (Files.isRegularFile(f) && Files.size(f) <= (256L << 20)) {
-        try {
-          java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-          out.put(v, java.util.HexFormat.of().formatHex(md.digest(Files.readAllBytes(f))));
-        } catch (java.security.NoSuchAlgorithmException e) {
-          throw new IllegalStateException(e);
-        }
-      }
-    }
-    return out;
-  }
-
   /** A job's JVM flags (the rest is ChildJvm's): its libtorch threads, heap, and this device. */
   private List<String> jvmFlags() {
     List<String> f =
@@ -350,6 +337,19 @@ public final class LabRunner {
       f.add("-Dtilt.device=" + device);
     }
     return f;
+  }
+
+  /** This pool thread's worker, started (or replaced after {@link LabWorker#JOBS} jobs) here. */
+  private LabWorker worker() throws IOException {
+    LabWorker worker = mine.get();
+    if (worker == null || !worker.fresh()) {
+      retire(worker);
+      worker = LabWorker.start(jvmFlags());
+      mine.set(worker);
+      pool.add(worker);
+      live.add(worker.process());
+    }
+    return worker;
   }
 
   /** Ends a worker (null: none) once its job is over. */
@@ -374,16 +374,6 @@ public final class LabRunner {
         Thread.currentThread().interrupt();
         return;
       }
-    }
-  }
-
-  static String tail(Path file, int lines) {
-    try {
-      List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
-      return "    "
-          + String.join("\n    ", all.subList(Math.max(0, all.size() - lines), all.size()));
-    } catch (IOException e) {
-      return "    (no log: " + e.getMessage() + ")";
     }
   }
 

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A JVM that runs lab jobs one after another ({@code tilt lab worker}), from the runner's side. A
@@ -106,16 +107,30 @@ public final class LabWorker implements AutoCloseable {
     }
   }
 
-  /** Ends the worker: no more jobs (it exits at the end of its input), then waits for it. */
+  /** Jobs this worker has been given, the one running included. */
+  int jobs() {
+    return jobs;
+  }
+
+  /**
+   * Ends the worker: no more jobs (an idle worker exits at the end of its input); one still busy
+   * gets SIGTERM (a training job checkpoints first), and one that still runs a minute later is
+   * killed.
+   */
   @Override
   public void close() {
     try {
-      in.close();
-      if (!process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
-        process.destroyForcibly();
+      try {
+        in.close();
+      } catch (IOException e) {
+        // it is gone already
       }
-    } catch (IOException e) {
-      process.destroyForcibly();
+      if (!process.waitFor(5, TimeUnit.SECONDS)) {
+        process.destroy();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      }
     } catch (InterruptedException e) {
       process.destroyForcibly();
       Thread.currentThread().interrupt();

@@ -80,6 +80,11 @@ public final class Devices {
     current = parse(spec);
   }
 
+  /** Forgets the device set by {@link #use}: the next {@link #current} reads tilt.device again. */
+  public static void reset() {
+    current = null;
+  }
+
   /** The process's device ({@code auto} until set). */
   public static Device current() {
     if (current == null) {

@@ -22,12 +22,15 @@ import java.util.Map;
  * separate rows are simply not shared.
  *
  * <p>Each distinct prompt's responses are packed after it ({@link PackedRows}) where the FLOP count
- * says that pays, else each runs as its own row; prompts with fewer distinct responses than the
- * most repeat their first (run, never read), as packing wants equal group sizes.
+ * says that pays, else each runs as its own row; packed, prompts with fewer distinct responses than
+ * the most repeat their first (run, never read), as packing wants equal group sizes. With LoRA
+ * dropout a shared sequence draws one mask where each copy would have drawn its own: the same
+ * gradient in expectation.
  */
 final class SharedResponses {
-  private final List<ResponseGroup> rows; // one per distinct prompt: its distinct responses
-  private final long[] index; // (G * N) where each group's response sits in the rows' (P * N')
+  // one per distinct prompt: its distinct responses (packed: padded to equal counts)
+  private final List<ResponseGroup> rows;
+  private final long[] index; // (G * N) where each group's response sits among the rows' sums
   private final int groups;
   private final int perGroup;
   private final boolean packed;
@@ -91,25 +94,35 @@ final class SharedResponses {
     for (List<long[]> rs : responses) {
       width = Math.max(width, rs.size());
     }
-    List<ResponseGroup> rows = new ArrayList<>();
+    List<ResponseGroup> padded = new ArrayList<>(); // for packing, which wants equal sizes
+    List<ResponseGroup> distinctRows = new ArrayList<>();
+    int[] offset = new int[responses.size()]; // each prompt's first response among all distinct
     for (int p = 0; p < responses.size(); p++) {
-      List<long[]> rs = new ArrayList<>(responses.get(p));
-      while (rs.size() < width) {
-        rs.add(rs.get(0));
-      }
       ResponseGroup first = firstOfPrompt.get(p);
-      rows.add(new ResponseGroup(first.prompt(), rs, new double[width], first.line(), false));
+      List<long[]> rs = responses.get(p);
+      distinctRows.add(
+          new ResponseGroup(first.prompt(), rs, new double[rs.size()], first.line(), false));
+      List<long[]> filled = new ArrayList<>(rs);
+      while (filled.size() < width) {
+        filled.add(rs.get(0));
+      }
+      padded.add(new ResponseGroup(first.prompt(), filled, new double[width], first.line(), false));
+      offset[p] = p == 0 ? 0 : offset[p - 1] + responses.get(p - 1).size();
     }
-    long[] index = new long[g * n];
-    for (int i = 0; i < g * n; i++) {
-      index[i] = (long) where[2 * i] * width + where[2 * i + 1];
-    }
-    double packedCost = PackedRows.flops(rows, config, true);
-    double aloneCost = PackedRows.flops(rows, config, false);
+    double packedCost = PackedRows.flops(padded, config, true);
+    double aloneCost = PackedRows.flops(distinctRows, config, false);
     if (Math.min(packedCost, aloneCost) >= PackedRows.flops(groups, config, true)) {
       return null; // too little is shared to beat packing each group
     }
-    return new SharedResponses(rows, index, g, n, packedCost < aloneCost, config.slidingWindow());
+    boolean packed = packedCost < aloneCost;
+    long[] index = new long[g * n];
+    for (int i = 0; i < g * n; i++) {
+      int p = where[2 * i];
+      int k = where[2 * i + 1];
+      index[i] = packed ? (long) p * width + k : offset[p] + k;
+    }
+    return new SharedResponses(
+        packed ? padded : distinctRows, index, g, n, packed, config.slidingWindow());
   }
 
   /** Whether each prompt's distinct responses are packed after it (else each runs alone). */
@@ -117,9 +130,9 @@ final class SharedResponses {
     return packed;
   }
 
-  /** Sequences that run: distinct prompt + response rows, padding repeats included. */
+  /** Sequences that run: the distinct ones, plus a packed layout's repeats. */
   int sequences() {
-    return rows.size() * rows.get(0).size();
+    return rows.stream().mapToInt(ResponseGroup::size).sum();
   }
 
   /**
@@ -128,7 +141,7 @@ final class SharedResponses {
    * @return (G, N)
    */
   NDArray sequenceLogps(NDManager m, CausalLM model, long pad) {
-    NDArray flat; // (P * N')
+    NDArray flat; // (P * N') packed, (distinct) alone
     if (packed) {
       flat = PackedRows.pack(rows, pad, window).sequenceLogps(m, model).reshape(-1);
     } else {

@@ -167,13 +167,12 @@ class LabRunTest {
             "x={a: 1}",
             "--out",
             output.toString());
-    var before = LabRunner.fileHashes(argv, own);
+    var before = JobFiles.hashes(argv, own);
     // a file alone and one as a --set value; not the job's own output, which exists only after it
     // ran (hashing it would make every finished step look changed)
     assertEquals(2, before.size(), before.toString());
     Files.writeString(recipe, "name: b\n");
-    assertTrue(
-        !before.equals(LabRunner.fileHashes(argv, own)), "an edited recipe changes the hash");
+    assertTrue(!before.equals(JobFiles.hashes(argv, own)), "an edited recipe changes the hash");
   }
 
   private static List<Path> Checkpoints(Path run) throws java.io.IOException {

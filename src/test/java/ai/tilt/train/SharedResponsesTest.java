@@ -151,6 +151,8 @@ class SharedResponsesTest {
       SharedResponses plan = SharedResponses.of(groups, model.config());
       assertNotNull(plan);
       assertEquals(longPrompt, plan.packed(), "the cheaper layout");
+      // 4 + 3 distinct samples; packed, the second prompt's row repeats one
+      assertEquals(longPrompt ? 8 : 7, plan.sequences());
       float[] got;
       float[] want;
       try (ai.tilt.runtime.NoGrad off = ai.tilt.runtime.NoGrad.enter()) {
