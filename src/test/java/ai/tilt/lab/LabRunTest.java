@@ -138,6 +138,45 @@ class LabRunTest {
     assertEquals(LabRunner.Outcome.RAN, fourth.get("bandit/main/far/dpo/seed-1"));
   }
 
+  @Test
+  void aJobThatFailsInAReusedWorkerRunsOnceMoreInAFreshOne() throws Exception {
+    String plan =
+        String.join(
+            "\n",
+            "experiments:",
+            "  x:",
+            "    steps:",
+            "      first: {run: [data, synth, --task, length, --n, '5', --out, '{out}/train.jsonl',"
+                + " --eval-out, '{out}/eval.jsonl', --eval-n, '5', --seed, '1'], seedless: true}",
+            "      broken: {run: [train, '{recipes}/no-such-recipe.yaml', --run-dir, '{out}', --set,"
+                + " 'data.train={first}/train.jsonl'], seedless: true}",
+            "    groups:",
+            "      main: {recipe: bandit.yaml, methods: {dpo: []}}",
+            "");
+    Path planDir = Path.of("recipes/paper").toAbsolutePath();
+    LabPlan p = LabPlan.load(Files.writeString(tmp.resolve("retry.yaml"), plan));
+    LabJobs.Options o =
+        new LabJobs.Options(tmp.resolve("retry"), planDir, true, List.of(1), List.of());
+    ByteArrayOutputStream console = new ByteArrayOutputStream();
+    // one worker: the broken step runs in the JVM that ran the first one
+    Map<String, LabRunner.Outcome> out =
+        new LabRunner(LabJobs.expand(p, o), planDir, 1, 1, false, new PrintStream(console)).run();
+    assertEquals(LabRunner.Outcome.RAN, out.get("x/steps/first"), console.toString());
+    assertEquals(LabRunner.Outcome.FAILED, out.get("x/steps/broken"), console.toString());
+    String log = Files.readString(tmp.resolve("retry/x/steps/broken/lab.log"));
+    assertTrue(log.contains("once more in a fresh one"), log);
+    assertEquals(2, count(log, "$ tilt train"), log);
+    assertEquals(4, count(log, "no-such-recipe.yaml"), log); // each run: its command, its error
+  }
+
+  private static int count(String text, String part) {
+    int n = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+      n++;
+    }
+    return n;
+  }
+
   /** A run's metrics lines without what measures time (and so differs run to run). */
   private static List<Map<String, Object>> withoutTimings(Path metrics) throws Exception {
     ObjectMapper json = new ObjectMapper();
