@@ -22,14 +22,19 @@ import java.util.Map;
  * separate rows are simply not shared.
  *
  * <p>Each distinct prompt's responses are packed after it ({@link PackedRows}) where the FLOP count
- * says that pays, else each runs as its own row; packed, prompts with fewer distinct responses than
- * the most repeat their first (run, never read), as packing wants equal group sizes. With LoRA
- * dropout a shared sequence draws one mask where each copy would have drawn its own: the same
- * gradient in expectation.
+ * says that pays and the row is at most twice as wide as a group's packed row or {@link #WIDE}
+ * tokens (attention's memory grows with the width squared), else each runs as its own row; packed,
+ * prompts with fewer distinct responses than the most repeat their first (run, never read), as
+ * packing wants equal group sizes. With LoRA dropout a shared sequence draws one mask where each
+ * copy would have drawn its own: the same gradient in expectation.
  */
 final class SharedResponses {
   // one per distinct prompt: its distinct responses (packed: padded to equal counts)
   private final List<ResponseGroup> rows;
+
+  /** Packed rows up to this wide are never refused for their width. */
+  static final long WIDE = 512;
+
   private final long[] index; // (G * N) where each group's response sits among the rows' sums
   private final int groups;
   private final int perGroup;
@@ -111,10 +116,12 @@ final class SharedResponses {
     }
     double packedCost = PackedRows.flops(padded, config, true);
     double aloneCost = PackedRows.flops(distinctRows, config, false);
-    if (Math.min(packedCost, aloneCost) >= PackedRows.flops(groups, config, true)) {
+    // attention's memory grows with a row's width squared, which FLOPs barely see at a large
+    // model's size: no packed row wider than twice a group's row, past a width where it is small
+    boolean packed = packedCost < aloneCost && width(padded) <= Math.max(WIDE, 2 * width(groups));
+    if ((packed ? packedCost : aloneCost) >= PackedRows.flops(groups, config, true)) {
       return null; // too little is shared to beat packing each group
     }
-    boolean packed = packedCost < aloneCost;
     long[] index = new long[g * n];
     for (int i = 0; i < g * n; i++) {
       int p = where[2 * i];
@@ -123,6 +130,19 @@ final class SharedResponses {
     }
     return new SharedResponses(
         packed ? padded : distinctRows, index, g, n, packed, config.slidingWindow());
+  }
+
+  /** The widest packed row of {@code groups}: a prompt and all its responses. */
+  private static long width(List<ResponseGroup> groups) {
+    long w = 0;
+    for (ResponseGroup g : groups) {
+      long len = g.prompt().length;
+      for (long[] r : g.responses()) {
+        len += r.length;
+      }
+      w = Math.max(w, len);
+    }
+    return w;
   }
 
   /** Whether each prompt's distinct responses are packed after it (else each runs alone). */

@@ -17,11 +17,14 @@ import ai.tilt.data.ResponseGroup;
 import ai.tilt.loss.Dpo;
 import ai.tilt.model.CausalLM;
 import ai.tilt.model.Fixtures;
+import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
+import ai.tilt.model.Presets;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -128,6 +131,35 @@ class SharedResponsesTest {
       }
       assertTrue(norm > 1e-8, "a gradient to compare: " + norm);
     }
+  }
+
+  @Test
+  void noWidePackedRowWiderThanTwiceAGroupsRow() {
+    ModelConfig small =
+        Presets.config(ModelConfig.Family.LLAMA, "small", 4096, null, new long[0], null);
+    // 8 samples of 60 tokens after a 100-token prompt: one packed row (580 tokens) costs the
+    // fewest FLOPs, but a pair's row is 220 wide, so each sample runs alone (160 wide)
+    List<ResponseGroup> groups = allPairs(2, 100, 8, 60, true, true, 4096);
+    SharedResponses plan = SharedResponses.of(groups, small);
+    assertNotNull(plan);
+    assertFalse(plan.packed());
+    assertEquals(16, plan.sequences());
+    assertTrue(PackedRows.pays(shapes(2, 100, 8, 60), small), "by FLOPs alone it would pack");
+    // 8 samples of 4 tokens after a 10-token prompt: 42 wide, under 512, so it packs
+    assertTrue(SharedResponses.of(allPairs(2, 10, 8, 4, true, true, 4096), small).packed());
+  }
+
+  /** Groups of the given shape, a group per prompt with all its samples (only lengths matter). */
+  private static List<ResponseGroup> shapes(int prompts, int promptLen, int c, int len) {
+    List<ResponseGroup> out = new ArrayList<>();
+    for (int p = 0; p < prompts; p++) {
+      List<long[]> samples = new ArrayList<>();
+      for (int k = 0; k < c; k++) {
+        samples.add(new long[len]);
+      }
+      out.add(new ResponseGroup(new long[promptLen], samples, new double[c], p + 1, false));
+    }
+    return out;
   }
 
   @ParameterizedTest
