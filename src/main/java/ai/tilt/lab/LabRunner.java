@@ -242,45 +242,24 @@ public final class LabRunner {
     }
     Files.createDirectories(job.dir());
     Path log = job.dir().resolve("lab.log");
-    Files.writeString(
-        log,
-        "$ tilt " + String.join(" ", cmd) + "\n",
-        StandardCharsets.UTF_8,
-        StandardOpenOption.CREATE,
-        StandardOpenOption.APPEND);
     long t0 = System.nanoTime();
-    LabWorker worker = worker();
-    int exit = worker.run(cmd, log);
-    if (exit != 0) {
-      retire(worker); // a job that failed may have left anything behind in its JVM
-      mine.remove();
-      if (worker.jobs() > 1 && !stopping) {
-        // what earlier jobs left in that JVM (memory, say) must not fail this one: once more,
-        // from the start, in a fresh JVM
-        Files.writeString(
-            log,
-            "lab: exit " + exit + " in a JVM that had run other jobs; once more in a fresh one\n",
-            StandardCharsets.UTF_8,
-            StandardOpenOption.APPEND);
-        try (var left = Files.list(job.dir())) {
-          for (Path f : left.filter(f -> !f.equals(log)).toList()) {
-            FileTrees.deleteTree(f);
-          }
-        }
-        List<String> afresh = new ArrayList<>(argv); // no --resume: its checkpoints are gone
-        Files.writeString(
-            log,
-            "$ tilt " + String.join(" ", afresh) + "\n",
-            StandardCharsets.UTF_8,
-            StandardOpenOption.APPEND);
-        worker = worker();
-        exit = worker.run(afresh, log);
-        if (exit != 0) {
-          retire(worker);
-          mine.remove();
+    Run run = runOnce(cmd, log);
+    if (run.exit() != 0 && run.reused() && !stopping) {
+      // what earlier jobs left in that JVM (memory, say) must not fail this one: once more, from
+      // the start, in a fresh JVM
+      appendLog(
+          log,
+          "lab: exit "
+              + run.exit()
+              + " in a JVM that had run other jobs; once more in a fresh one");
+      try (var left = Files.list(job.dir())) {
+        for (Path f : left.filter(f -> !f.equals(log)).toList()) {
+          FileTrees.deleteTree(f);
         }
       }
+      run = runOnce(argv, log); // no --resume: its checkpoints are gone
     }
+    int exit = run.exit();
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (exit != 0) {
       return new JobResult(
@@ -337,6 +316,30 @@ public final class LabRunner {
       f.add("-Dtilt.device=" + device);
     }
     return f;
+  }
+
+  /** How a job's one try ended, and whether its worker had run other jobs before it. */
+  private record Run(int exit, boolean reused) {}
+
+  /** Runs {@code cmd} in this pool thread's worker, logging the command line first. */
+  private Run runOnce(List<String> cmd, Path log) throws IOException, InterruptedException {
+    appendLog(log, "$ tilt " + String.join(" ", cmd));
+    LabWorker worker = worker();
+    int exit = worker.run(cmd, log);
+    if (exit != 0) {
+      retire(worker); // a job that failed may have left anything behind in its JVM
+      mine.remove();
+    }
+    return new Run(exit, worker.jobs() > 1);
+  }
+
+  private static void appendLog(Path log, String line) throws IOException {
+    Files.writeString(
+        log,
+        line + "\n",
+        StandardCharsets.UTF_8,
+        StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND);
   }
 
   /** This pool thread's worker, started (or replaced after {@link LabWorker#JOBS} jobs) here. */

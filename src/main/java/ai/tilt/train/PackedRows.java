@@ -104,6 +104,19 @@ record PackedRows(
         ids, positions, allowed, stateIndex, targets, segments, g, width, maxTargets, n);
   }
 
+  /** The widest packed row of {@code groups}: a prompt and all its responses. */
+  static long width(List<ResponseGroup> groups) {
+    long w = 0;
+    for (ResponseGroup g : groups) {
+      long len = g.prompt().length;
+      for (long[] r : g.responses()) {
+        len += r.length;
+      }
+      w = Math.max(w, len);
+    }
+    return w;
+  }
+
   /** Tokens the packed rows hold (prompt once per group), for tokens/s. */
   static long tokens(List<ResponseGroup> groups) {
     long tokens = 0;
@@ -187,17 +200,14 @@ record PackedRows(
   static double flops(List<ResponseGroup> groups, ModelConfig c, boolean packed) {
     double perToken = 2.0 * (c.matmulParams() - (long) c.vocabSize() * c.hiddenSize());
     double perPair = 4.0 * c.numLayers() * c.numHeads() * c.headDim();
-    long packedWidth = 0;
+    long packedWidth = width(groups);
     long aloneWidth = 0;
     long alone = 0;
     for (ResponseGroup g : groups) {
-      long len = g.prompt().length;
       for (long[] r : g.responses()) {
-        len += r.length;
         aloneWidth = Math.max(aloneWidth, g.prompt().length + r.length);
         alone++;
       }
-      packedWidth = Math.max(packedWidth, len);
     }
     return packed
         ? groups.size() * (packedWidth * perToken + packedWidth * packedWidth * perPair)

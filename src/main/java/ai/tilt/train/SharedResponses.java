@@ -40,6 +40,8 @@ final class SharedResponses {
   private final int perGroup;
   private final boolean packed;
   private final int window;
+  private PackedRows pack; // the packed layout's input, or
+  private List<SftExample> alone; // the rows-alone layout's, once made
 
   private SharedResponses(
       List<ResponseGroup> rows,
@@ -118,7 +120,9 @@ final class SharedResponses {
     double aloneCost = PackedRows.flops(distinctRows, config, false);
     // attention's memory grows with a row's width squared, which FLOPs barely see at a large
     // model's size: no packed row wider than twice a group's row, past a width where it is small
-    boolean packed = packedCost < aloneCost && width(padded) <= Math.max(WIDE, 2 * width(groups));
+    boolean packed =
+        packedCost < aloneCost
+            && PackedRows.width(padded) <= Math.max(WIDE, 2 * PackedRows.width(groups));
     if ((packed ? packedCost : aloneCost) >= PackedRows.flops(groups, config, true)) {
       return null; // too little is shared to beat packing each group
     }
@@ -130,19 +134,6 @@ final class SharedResponses {
     }
     return new SharedResponses(
         packed ? padded : distinctRows, index, g, n, packed, config.slidingWindow());
-  }
-
-  /** The widest packed row of {@code groups}: a prompt and all its responses. */
-  private static long width(List<ResponseGroup> groups) {
-    long w = 0;
-    for (ResponseGroup g : groups) {
-      long len = g.prompt().length;
-      for (long[] r : g.responses()) {
-        len += r.length;
-      }
-      w = Math.max(w, len);
-    }
-    return w;
   }
 
   /** Whether each prompt's distinct responses are packed after it (else each runs alone). */
@@ -163,12 +154,17 @@ final class SharedResponses {
   NDArray sequenceLogps(NDManager m, CausalLM model, long pad) {
     NDArray flat; // (P * N') packed, (distinct) alone
     if (packed) {
-      flat = PackedRows.pack(rows, pad, window).sequenceLogps(m, model).reshape(-1);
+      if (pack == null) { // built once for the policy and the reference
+        pack = PackedRows.pack(rows, pad, window);
+      }
+      flat = pack.sequenceLogps(m, model).reshape(-1);
     } else {
-      List<SftExample> alone = new ArrayList<>();
-      for (ResponseGroup row : rows) {
-        for (long[] r : row.responses()) {
-          alone.add(Rows.row(row.prompt(), r, row.line()));
+      if (alone == null) {
+        alone = new ArrayList<>();
+        for (ResponseGroup row : rows) {
+          for (long[] r : row.responses()) {
+            alone.add(Rows.row(row.prompt(), r, row.line()));
+          }
         }
       }
       flat = Rows.sequenceLogps(m, model::tokenLogprobs, alone, pad);
