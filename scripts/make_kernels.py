@@ -191,6 +191,74 @@ class TiltKernels(torch.nn.Module):
         return torch.cat((choice.to(torch.float64), chosen, top.to(torch.float64), -total.log()), -1)
 
     @torch.jit.export
+    def head_logprobs(self, h: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """log p(y) under the LM head without a graph: (M, d) states, (V, d) weight, (M) targets ->
+        (M). The (M, V) logits are made once and normalised in place; a log-softmax would write a
+        second (M, V) array (at M = 1024 and V = 50k, 206 MB of fresh pages) only to gather M
+        values from it."""
+        z = torch.mm(h, w.t())  # (M, V)
+        zy = z.gather(1, y.unsqueeze(1)).squeeze(1)
+        mx = z.amax(1, keepdim=True)
+        s = z.sub_(mx).exp_().sum(1)
+        return zy - mx.squeeze(1) - s.log()
+
+    @torch.jit.export
+    def head_logprob_grads(self, h: torch.Tensor, w: torch.Tensor, y: torch.Tensor, want_j: bool,
+                           keep_dz: bool) -> List[torch.Tensor]:
+        """log p(y) and what its gradients need, without a graph, in one (M, V) array:
+        [lp (M), j (M, d), dz (M, V)], j and dz empty unless asked for. dz = onehot(y) -
+        softmax(h W^T) is d lp / d logits, so d lp / d h = dz W = j and d lp / d W = dz^T h. Made in
+        place in the logits' buffer, where autograd through log_softmax and gather writes four
+        (M, V) arrays (logits, log-probs, a zero-filled gradient, the logits' gradient).
+        """
+        z = torch.mm(h, w.t())  # (M, V)
+        zy = z.gather(1, y.unsqueeze(1)).squeeze(1)
+        mx = z.amax(1, keepdim=True)
+        s = z.sub_(mx).exp_().sum(1, keepdim=True)
+        lp = zy - mx.squeeze(1) - s.log().squeeze(1)
+        z.div_(s.neg_())  # -softmax
+        z.scatter_add_(1, y.unsqueeze(1), torch.ones_like(zy).unsqueeze(1))  # onehot - softmax
+        none = torch.empty([0], dtype=z.dtype, device=z.device)
+        j = torch.mm(z, w) if want_j else none  # (M, d)
+        return [lp, j, z if keep_dz else none]
+
+    @torch.jit.export
+    def index_add_rows(self, acc: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """acc[ids[i]] += rows[i], in place: an embedding's gradient added straight into a (V, d)
+        gradient, where autograd's embedding backward fills a (V, d) array of zeros first."""
+        return acc.index_add_(0, ids, rows)
+
+    @torch.jit.export
+    def adamw(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
+              exp_avg_sqs: List[torch.Tensor], step: float, lr: float, beta1: float, beta2: float,
+              weight_decay: float, eps: float, grad_scale: float) -> torch.Tensor:
+        """AdamW.update in one pass over each parameter: torch's fused CPU/CUDA kernel (the one
+        torch.optim.AdamW(fused=True) runs) instead of a dozen element-wise ops, measured 9x faster
+        on llama-small's 17M weights. Gradients are first divided by grad_scale (1: unchanged) and
+        written back divided, which is how clipping's factor folds into the same pass. Returns the
+        step count as a tensor (DJL needs a tensor back).
+        """
+        steps = [torch.full([], step, dtype=torch.float32, device=params[0].device) for _ in params]
+        scale: Optional[torch.Tensor] = None
+        if grad_scale != 1.0:
+            scale = torch.full([], grad_scale, dtype=torch.float32, device=params[0].device)
+        torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1,
+                            beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False,
+                            maximize=False, grad_scale=scale, found_inf=None)
+        return torch.full([], step)
+
+    @torch.jit.export
+    def squared_norm(self, grads: List[torch.Tensor]) -> torch.Tensor:
+        """The squared global norm as Group.allReduceGradients defines it, and tilt_dist.cc computes
+        it: each tensor's L2 norm (one read, where square().sum() writes a squared copy first:
+        4x faster on llama-small's gradients), squared, added one by one in order."""
+        total = torch.zeros([], dtype=grads[0].dtype, device=grads[0].device)
+        for g in grads:
+            n = torch.linalg.vector_norm(g)
+            total = total + n * n
+        return total
+
+    @torch.jit.export
     def multinomial(self, probs: torch.Tensor, n: int) -> torch.Tensor:
         return torch.multinomial(probs, n)
 

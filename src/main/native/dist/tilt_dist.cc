@@ -133,9 +133,10 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
 // least bigBytes is all-reduced alone, in place (no copy); smaller ones share flat buckets of at most
 // bucketBytes of one dtype, copied back after. A parameter without a gradient gets zeros first, so
 // every rank sends the same layout (a rank whose share of the step was empty joins with zeros).
-// Returns the sum over parameters, in their order, of each summed gradient's squares, computed as
-// Tilt's AdamW does (per parameter square().sum(), added one by one in the gradients' dtype) while
-// later collectives are still under way.
+// Returns the sum over parameters, in their order, of each summed gradient's squared L2 norm,
+// computed as the kernel Tilt runs alone does (squared_norm in scripts/make_kernels.py: one
+// linalg_vector_norm per gradient, squared, added one by one in the gradients' dtype) while later
+// collectives are still under way.
 JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong bigBytes) {
   TRY
   std::vector<at::Tensor> grads;
@@ -186,11 +187,12 @@ JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong
         grads[i].copy_(flats[w].narrow(0, off, grads[i].numel()).view_as(grads[i]));
         off += grads[i].numel();
       }
-      squares[i] = grads[i].square().sum();
+      at::Tensor n = at::linalg_vector_norm(grads[i]);
+      squares[i] = n * n;
     }
   }
   at::Tensor total;
-  for (auto& s : squares) total = total.defined() ? total.add(s) : s;
+  for (auto& s : squares) total = total.defined() ? total + s : s;
   return total.defined() ? total.item<float>() : 0.0f;
   CATCH(0)
 }

@@ -9,6 +9,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.DeferredBackward;
 import ai.tilt.model.ModelConfig;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -53,7 +54,7 @@ public final class ForwardBench {
         long t0 = System.nanoTime();
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
           NDArray loss = model.tokenLogprobs(x, mask, 1).mean().neg();
-          gc.backward(loss);
+          DeferredBackward.backward(gc, loss);
         }
         for (NDArray p : model.parameters().values()) {
           JniUtils.zeroGrad((PtNDArray) p);

@@ -9,6 +9,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.DeferredBackward;
 import ai.tilt.model.ModelFiles;
 import ai.tilt.model.Precision;
 import ai.tilt.runtime.Devices;
@@ -94,7 +95,7 @@ public final class PrecisionBench {
         NDArray mask = s.ones(new Shape(batch, seqLen), DataType.INT64);
         long t0 = System.nanoTime();
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-          gc.backward(m.tokenLogprobs(x, mask, 1).mean().neg());
+          DeferredBackward.backward(gc, m.tokenLogprobs(x, mask, 1).mean().neg());
         }
         peak = Math.max(peak, Rss.currentMb());
         for (NDArray p : m.parameters().values()) {
@@ -171,7 +172,7 @@ public final class PrecisionBench {
       NDArray logp;
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
         logp = m.tokenLogprobs(x, s.ones(new Shape(batch, seqLen), DataType.INT64), 1);
-        gc.backward(logp.sum().neg());
+        DeferredBackward.backward(gc, logp.sum().neg());
       }
       m.parameters()
           .forEach(

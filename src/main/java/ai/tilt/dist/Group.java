@@ -30,8 +30,9 @@ public interface Group extends AutoCloseable {
   /**
    * Sums every parameter's gradient across workers, in place (a parameter without one joins with
    * zeros). After it, every worker holds the same gradients. Returns the sum, over the parameters
-   * in their order, of each gradient's {@code square().sum()}, added one by one in the gradients'
-   * dtype: the squared global norm, computed the same way by every implementation.
+   * in their order, of each gradient's squared L2 norm ({@code linalg_vector_norm}), added one by
+   * one in the gradients' dtype: the squared global norm, computed the same way by every
+   * implementation (the fallback without Tilt's kernels sums squares instead).
    */
   double allReduceGradients(Collection<NDArray> parameters);
 

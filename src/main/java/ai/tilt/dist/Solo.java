@@ -1,6 +1,7 @@
 package ai.tilt.dist;
 
 import ai.djl.ndarray.NDArray;
+import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.Torch;
 import java.util.Collection;
 import java.util.List;
@@ -23,6 +24,11 @@ public final class Solo implements Group {
 
   @Override
   public double allReduceGradients(Collection<NDArray> parameters) {
+    Kernels kernels = Kernels.on(parameters.iterator().next().getDevice());
+    if (kernels != null) {
+      NDArray[] grads = parameters.stream().map(NDArray::getGradient).toArray(NDArray[]::new);
+      return kernels.squaredNorm(grads).getFloat(); // one read of each gradient
+    }
     NDArray total = null;
     for (NDArray p : parameters) {
       NDArray s = p.getGradient().square().sum();

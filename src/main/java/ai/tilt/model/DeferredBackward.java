@@ -4,8 +4,11 @@ import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.Map;
 
 /**
  * Backward passes the model runs after the loss's own, for the parts of its graph it did not keep.
@@ -20,24 +23,68 @@ import java.util.Deque;
  */
 public final class DeferredBackward {
   private static final Deque<Runnable> PENDING = new ArrayDeque<>();
+  // weight -> gradient its continuations produced, added to the weight once they have all run
+  private static final Map<NDArray, NDArray> WEIGHT_GRADIENTS = new IdentityHashMap<>();
 
   private DeferredBackward() {}
+
+  /**
+   * Backpropagates a loss through the model: {@code gc.backward(loss)}, then every continuation it
+   * left. Every backward through a model's forward must go through here (or call {@link #run}
+   * itself): the fp32 LM head, checkpointed blocks and LoRA's frozen head deliver their gradients
+   * only in continuations.
+   */
+  public static void backward(GradientCollector gc, NDArray loss) {
+    try {
+      gc.backward(loss);
+      run();
+    } finally {
+      clear();
+    }
+  }
 
   /** Leaves a continuation for after the loss's backward. */
   static void defer(Runnable continuation) {
     PENDING.push(continuation);
   }
 
-  /** Runs every continuation, newest first (a continuation may leave more). */
+  /**
+   * Runs every continuation, newest first (a continuation may leave more), then adds the weight
+   * gradients they left ({@link #addToWeight}) to the weights' own.
+   */
   public static void run() {
     while (!PENDING.isEmpty()) {
       PENDING.pop().run();
     }
+    for (Map.Entry<NDArray, NDArray> e : WEIGHT_GRADIENTS.entrySet()) {
+      NDArray w = e.getKey();
+      backward(w.reshape(w.getShape()), e.getValue()); // through a view: AccumulateGrad adds it
+    }
+    WEIGHT_GRADIENTS.clear();
   }
 
   /** Forgets continuations of a forward whose loss was never backpropagated (an error path). */
   public static void clear() {
     PENDING.clear();
+    WEIGHT_GRADIENTS.clear();
+  }
+
+  /**
+   * Adds {@code g} to what weight {@code w} gets when the continuations have run. A tied LM head
+   * and embedding both leave theirs here, so the weight's gradient grows by their sum, once per
+   * micro-batch, as autograd adds them (summed in its input buffer) when they share one backward:
+   * that keeps k workers' summed gradients equal to one worker's to the bit.
+   *
+   * @param g owned by the caller's micro-batch, and written in place by later additions
+   */
+  static void addToWeight(NDArray w, NDArray g) {
+    NDArray before = WEIGHT_GRADIENTS.get(w);
+    WEIGHT_GRADIENTS.put(w, before == null ? g : before.addi(g));
+  }
+
+  /** Removes and returns what {@link #addToWeight} holds for {@code w}, or null. */
+  static NDArray takeWeightGradient(NDArray w) {
+    return WEIGHT_GRADIENTS.remove(w);
   }
 
   /** Whether continuations wait (tests). */

@@ -71,8 +71,23 @@ public final class Kernels {
     return loadError;
   }
 
-  /** A kernel call; the result belongs to the manager of the first argument. */
+  /** A kernel call returning one array, which belongs to the first array argument's manager. */
   private NDArray call(String method, Object... args) {
+    return run(JniUtils.isGradMode(), method, args)[0];
+  }
+
+  /**
+   * A call under the thread's own grad mode (a caller's NoGrad) instead of inference mode, whose
+   * results could neither become leaves nor be saved by autograd later.
+   */
+  private NDArray[] callOutsideInferenceMode(String method, Object... args) {
+    return run(true, method, args);
+  }
+
+  /**
+   * @param train run under the thread's grad mode; false runs in inference mode (DJL's JNI)
+   */
+  private NDArray[] run(boolean train, String method, Object... args) {
     IValue[] in = new IValue[args.length];
     PtNDManager manager = null;
     try {
@@ -85,6 +100,9 @@ public final class Kernels {
           for (int j = 0; j < list.length; j++) {
             tensors[j] = (PtNDArray) list[j];
           }
+          if (manager == null && list.length > 0) {
+            manager = (PtNDManager) list[0].getManager();
+          }
           in[i] = IValue.listFrom(tensors);
         } else if (args[i] instanceof Boolean b) {
           in[i] = IValue.from(b);
@@ -96,8 +114,8 @@ public final class Kernels {
           throw new IllegalArgumentException("kernel argument of type " + args[i].getClass());
         }
       }
-      try (IValue out = TiltBridge.run(block, method, JniUtils.isGradMode(), in)) {
-        return out.toTensor(manager);
+      try (IValue out = TiltBridge.run(block, method, train, in)) {
+        return out.isTensor() ? new NDArray[] {out.toTensor(manager)} : out.toTensorArray(manager);
       }
     } finally {
       for (IValue v : in) {
@@ -203,6 +221,75 @@ public final class Kernels {
    */
   public NDArray samplePlainTop1(NDArray logits, NDArray uniforms, double temperature) {
     return call("sample_plain_top1", logits, uniforms, temperature);
+  }
+
+  /**
+   * log p(y) under an LM head without a graph (call it under NoGrad), the logits normalised in
+   * place.
+   *
+   * @param h (M, d) hidden states
+   * @param w (V, d) head weight
+   * @param y (M) int64 targets
+   * @return (M)
+   */
+  public NDArray headLogprobs(NDArray h, NDArray w, NDArray y) {
+    return callOutsideInferenceMode("head_logprobs", h, w, y)[0];
+  }
+
+  /**
+   * log p(y) under an LM head and what its gradients need, without a graph (call it under NoGrad):
+   * {@code [lp (M), j (M, d), dz (M, V)]}, where dz = onehot(y) - softmax(h W^T) is d lp / d
+   * logits, j = dz W is d lp / d h, and dz^T h is d lp / d W; j and dz are empty arrays unless
+   * asked for.
+   */
+  public NDArray[] headLogprobGrads(
+      NDArray h, NDArray w, NDArray y, boolean wantJ, boolean keepDz) {
+    return callOutsideInferenceMode("head_logprob_grads", h, w, y, wantJ, keepDz);
+  }
+
+  /** {@code acc[ids[i]] += rows[i]} in place (call it under NoGrad): (V, d), (N), (N, d). */
+  public void indexAddRows(NDArray acc, NDArray ids, NDArray rows) {
+    callOutsideInferenceMode("index_add_rows", acc, ids, rows)[0].close();
+  }
+
+  /**
+   * AdamW (torch's fused kernel) over parameters of one weight decay, in place: every parameter,
+   * its moments and its gradient (which is first divided by {@code gradScale}, and kept so) in one
+   * pass.
+   *
+   * @param step the update's t, counting this one
+   */
+  public void adamw(
+      NDArray[] params,
+      NDArray[] grads,
+      NDArray[] expAvgs,
+      NDArray[] expAvgSqs,
+      long step,
+      double lr,
+      double beta1,
+      double beta2,
+      double weightDecay,
+      double eps,
+      double gradScale) {
+    call(
+            "adamw",
+            params,
+            grads,
+            expAvgs,
+            expAvgSqs,
+            (double) step,
+            lr,
+            beta1,
+            beta2,
+            weightDecay,
+            eps,
+            gradScale)
+        .close();
+  }
+
+  /** The sum of squares of every element of the arrays, as a scalar array. */
+  public NDArray squaredNorm(NDArray[] arrays) {
+    return call("squared_norm", (Object) arrays);
   }
 
   public NDArray embeddingW16(NDArray ids, NDArray w16) {

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.tilt.dist.Group;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
+import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.NoGrad;
 import ai.tilt.runtime.Scalars;
 import ai.tilt.runtime.Torch;
@@ -27,9 +28,9 @@ import java.util.Map;
  * vector; worker r owns elements [r S, (r + 1) S) of it, S = padded length / W, and keeps m and v
  * for those only: 8/W bytes per weight instead of 8. Each step reduce-scatters the gradients (the
  * worker receives the sum of its share), takes the global norm from the shares' sums of squares,
- * updates its share with {@link AdamW}'s element-wise arithmetic, and all-gathers the weights.
- * Checkpoints gather the shards into the same {@code optimizer.safetensors} as {@link AdamW}
- * writes, so a run may resume with any number of workers, sharded or not.
+ * updates its share with {@link AdamW}'s arithmetic (torch's fused kernel), and all-gathers the
+ * weights. Checkpoints gather the shards into the same {@code optimizer.safetensors} as {@link
+ * AdamW} writes, so a run may resume with any number of workers, sharded or not.
  */
 public final class ShardedAdamW implements Optimizer {
   private final Map<String, NDArray> params;
@@ -48,6 +49,7 @@ public final class ShardedAdamW implements Optimizer {
   private NDArray gatheredM; // (W S) on rank 0 between gather and save
   private NDArray gatheredV;
   private long step;
+  private float pendingScale = 1f; // clipping's factor, applied in update's pass
 
   public ShardedAdamW(
       Map<String, NDArray> trainable,
@@ -124,13 +126,19 @@ public final class ShardedAdamW implements Optimizer {
     NDArray all = flat(step, grads); // (W S)
     grad = step.zeros(new Shape(shard), DataType.FLOAT32);
     group.reduceScatter(grad, all);
-    double squares = grad.square().sum().getFloat();
+    Kernels kernels = Kernels.on(grad.getDevice());
+    double squares =
+        (kernels != null
+                ? kernels.squaredNorm(new NDArray[] {grad})
+                : grad.square().sum()) // without the kernels
+            .getFloat();
     return Math.sqrt(group.sum(squares)[0]);
   }
 
+  /** Scales the gradient share in {@link #update}'s pass over it, as {@link AdamW#clip}. */
   @Override
   public void clip(float scale) {
-    Scalars.muli(grad, scale);
+    pendingScale *= scale;
   }
 
   @Override
@@ -146,10 +154,32 @@ public final class ShardedAdamW implements Optimizer {
         float f = (float) (1 - lr * weightDecay);
         p.muli(Scalars.mul(decays, f).add(decays.neg().add(1f)));
       }
-      Scalars.muli(m, (float) beta1).addi(Scalars.mul(grad, (float) (1 - beta1)));
-      Scalars.muli(v, (float) beta2).addi(Scalars.muli(grad.square(), (float) (1 - beta2)));
-      NDArray denom = Scalars.divi(v.sqrt(), (float) Math.sqrt(bc2)).addi((float) eps);
-      p.subi(Scalars.muli(m.div(denom), (float) (lr / bc1)));
+      float scale = pendingScale;
+      pendingScale = 1f;
+      Kernels kernels = Kernels.on(p.getDevice());
+      if (kernels != null) {
+        // the decay is done above (element-wise), so the fused kernel runs without one
+        kernels.adamw(
+            new NDArray[] {p},
+            new NDArray[] {grad},
+            new NDArray[] {m},
+            new NDArray[] {v},
+            step,
+            lr,
+            beta1,
+            beta2,
+            0,
+            eps,
+            1.0 / scale);
+      } else {
+        if (scale != 1f) {
+          Scalars.muli(grad, scale);
+        }
+        Scalars.muli(m, (float) beta1).addi(Scalars.mul(grad, (float) (1 - beta1)));
+        Scalars.muli(v, (float) beta2).addi(Scalars.muli(grad.square(), (float) (1 - beta2)));
+        NDArray denom = Scalars.divi(v.sqrt(), (float) Math.sqrt(bc2)).addi((float) eps);
+        p.subi(Scalars.muli(m.div(denom), (float) (lr / bc1)));
+      }
       NDArray gathered = stepManager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
       group.allGather(gathered, p);
       long at = 0;

@@ -86,9 +86,8 @@ public final class TrainStep {
           // accumulating k micro-batches needs the memory of one, not of one batch k times larger
           try (NDManager micro = step.newSubManager()) {
             NDArray l = microLoss.loss(micro, i);
-            gc.backward(l);
-            // the parts of the graph the model did not keep (checkpointed blocks, head chunks)
-            DeferredBackward.run();
+            // with the parts of the graph the model did not keep (checkpointed blocks, the head)
+            DeferredBackward.backward(gc, l);
             loss += l.getFloat();
             NativeMemory.trim();
           } finally {

@@ -72,7 +72,7 @@ class PrecisionTest {
         p.tempAttach(s);
       }
       try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-        gc.backward(logps(m, s, dir).sum().neg());
+        DeferredBackward.backward(gc, logps(m, s, dir).sum().neg());
       }
       m.parameters()
           .forEach(

@@ -17,6 +17,7 @@ import ai.tilt.loss.AdvantageOutput;
 import ai.tilt.loss.Aggregation;
 import ai.tilt.loss.Grpo;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.DeferredBackward;
 import ai.tilt.model.Fixtures;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
@@ -222,7 +223,7 @@ class PolicyPackingTest {
         g.subi(g); // gradients add up across backward calls: each step starts from zero
       }
       NDArray loss = o.microLoss(step, w, 0);
-      gc.backward(loss);
+      DeferredBackward.backward(gc, loss);
       List<float[]> grads = new ArrayList<>();
       for (NDArray w0 : params) {
         grads.add(w0.getGradient().toFloatArray());

@@ -66,7 +66,11 @@ class PreferenceTrainingTest {
     Path dir = tmp.resolve("rm");
     train(Path.of("recipes/reward-model.yaml"), dir, "train.max_steps=700", "eval.every_steps=0");
     JsonNode eval = lastEval(dir);
-    assertTrue(eval.get("eval/rewards/accuracies").asDouble() >= 0.95, eval.toString());
+    // 700 steps give 0.94-0.96 of the 200 held-out pairs over seeds 0-2, and float rounding alone
+    // moves it that much (seed 0: 0.955 with AdamW as separate ops, 0.94 with torch's fused
+    // kernel);
+    // an untrained model ranks half
+    assertTrue(eval.get("eval/rewards/accuracies").asDouble() >= 0.9, eval.toString());
     // saved in *ForSequenceClassification layout, with a score head and no LM head
     JsonNode config = new ObjectMapper().readTree(dir.resolve("step-000700/config.json").toFile());
     assertEquals("LlamaForSequenceClassification", config.get("architectures").get(0).asText());

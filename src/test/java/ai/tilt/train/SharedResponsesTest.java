@@ -16,6 +16,7 @@ import ai.djl.training.GradientCollector;
 import ai.tilt.data.ResponseGroup;
 import ai.tilt.loss.Dpo;
 import ai.tilt.model.CausalLM;
+import ai.tilt.model.DeferredBackward;
 import ai.tilt.model.Fixtures;
 import ai.tilt.model.ModelConfig;
 import ai.tilt.model.ModelFiles;
@@ -88,7 +89,7 @@ class SharedResponsesTest {
         JniUtils.zeroGrad((PtNDArray) p);
       }
       NDArray loss = o.microLoss(s, w, 0);
-      gc.backward(loss);
+      DeferredBackward.backward(gc, loss);
       List<float[]> grads = new ArrayList<>();
       for (NDArray p : params) {
         grads.add(p.getGradient().toFloatArray());
