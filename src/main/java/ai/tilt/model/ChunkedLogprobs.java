@@ -32,7 +32,7 @@ import ai.tilt.runtime.NoGrad;
  * it as separate ops with a frozen head, and recompute each chunk with a graph otherwise.
  */
 final class ChunkedLogprobs {
-  /** Tests compare the frozen-head shortcut with plain autograd through the logits. */
+  /** Tests compare the Jacobian path and the kernels with plain autograd through the logits. */
   static boolean autogradOnly = false;
 
   private ChunkedLogprobs() {}
@@ -80,7 +80,7 @@ final class ChunkedLogprobs {
     boolean keepDz = headGradient && chunk >= n; // one chunk: dz kept for W's gradient
     NDList values = new NDList();
     NDList jacobians = new NDList(); // (B, c, d) each
-    NDArray dz = null; // (B N, V) with one chunk
+    NDArray negDz = null; // (B N, V) -d lp / d logits, with one chunk
     try (NoGrad off = NoGrad.enter()) {
       for (long start = 0; start < n; start += chunk) {
         long end = Math.min(n, start + chunk);
@@ -90,7 +90,7 @@ final class ChunkedLogprobs {
           NDArray[] r = kernels.headLogprobGrads(rows(s), w, tg.flatten(), true, keepDz);
           values.add(r[0].reshape(tg.getShape()));
           jacobians.add(r[1].reshape(s.getShape()));
-          dz = keepDz ? r[2] : null;
+          negDz = keepDz ? r[2] : null;
           continue;
         }
         NDArray logits = model.logits(s); // (B, c, V)
@@ -121,7 +121,7 @@ final class ChunkedLogprobs {
       return throughStates(lp, states, jacobian);
     }
     NDArray lpLeaf = DeferredBackward.leaf(lp); // collects the loss's gradient g
-    NDArray kept = dz;
+    NDArray kept = negDz;
     NDManager outer = states.getManager();
     DeferredBackward.defer(
         () -> {
@@ -137,15 +137,15 @@ final class ChunkedLogprobs {
               g.tempAttach(scope);
               NDArray h = rows(kept != null ? states : states.get(":, {}:{}", start, end));
               NDArray gc = (kept != null ? g : g.get(":, {}:{}", start, end)).reshape(-1, 1);
-              NDArray d = kept;
-              if (d == null) {
+              NDArray negD = kept;
+              if (negD == null) {
                 try (NoGrad off = NoGrad.enter()) {
                   NDArray tg = targets.get(":, {}:{}", start, end).flatten();
-                  d = kernels.headLogprobGrads(h, w, tg, false, true)[2];
+                  negD = kernels.headLogprobGrads(h, w, tg, false, true)[2];
                 }
               }
-              // g d lp / d W = dz^T (g h)
-              NDArray gw = d.transpose().matMul(h.mul(gc)); // (V, d)
+              // g d lp / d W = dz^T (g h) = (-dz)^T (-g h)
+              NDArray gw = negD.transpose().matMul(h.mul(gc).neg()); // (V, d)
               gw.attach(outer); // outlives the chunk's scope
               DeferredBackward.addToWeight(w, gw);
             }

@@ -238,9 +238,9 @@ public final class Kernels {
 
   /**
    * log p(y) under an LM head and what its gradients need, without a graph (call it under NoGrad):
-   * {@code [lp (M), j (M, d), dz (M, V)]}, where dz = onehot(y) - softmax(h W^T) is d lp / d
-   * logits, j = dz W is d lp / d h, and dz^T h is d lp / d W; j and dz are empty arrays unless
-   * asked for.
+   * {@code [lp (M), j (M, d), negDz (M, V)]}, where dz = onehot(y) - softmax(h W^T) is d lp / d
+   * logits, j = dz W is d lp / d h, and dz^T h is d lp / d W; negDz = -dz (a pass fewer over the
+   * array); j and negDz are empty arrays unless asked for.
    */
   public NDArray[] headLogprobGrads(
       NDArray h, NDArray w, NDArray y, boolean wantJ, boolean keepDz) {
