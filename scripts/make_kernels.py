@@ -143,9 +143,13 @@ class TiltKernels(torch.nn.Module):
         bs = 256
         nb = (v + bs - 1) // bs
         mx = scaled.amax(-1, keepdim=True)
-        e = (scaled - mx).exp()  # (B, V) unnormalised probabilities
-        if nb * bs > v:
-            e = F.pad(e, [0, nb * bs - v])
+        # (B, nb bs) unnormalised probabilities, written in place into a buffer of whole blocks
+        # (a subtract, an exp and a zero-padded copy each made a new (B, V) array: 0.3 ms a step)
+        e = torch.empty([b, nb * bs], dtype=scaled.dtype, device=scaled.device)
+        ev = e[:, :v]
+        torch.sub(scaled, mx, out=ev)
+        ev.exp_()
+        e[:, v:].zero_()
         eb = e.view(b, nb, bs)
         bc = eb.sum(-1, dtype=torch.float64).cumsum(-1)  # (B, nb) mass up to each block's end
         total = bc[:, -1:]
@@ -174,9 +178,11 @@ class TiltKernels(torch.nn.Module):
         bs = 256
         nb = (v + bs - 1) // bs
         mx, top = scaled.max(-1, keepdim=True)
-        e = (scaled - mx).exp()
-        if nb * bs > v:
-            e = F.pad(e, [0, nb * bs - v])
+        e = torch.empty([b, nb * bs], dtype=scaled.dtype, device=scaled.device)  # as sample_plain
+        ev = e[:, :v]
+        torch.sub(scaled, mx, out=ev)
+        ev.exp_()
+        e[:, v:].zero_()
         eb = e.view(b, nb, bs)
         bc = eb.sum(-1, dtype=torch.float64).cumsum(-1)
         total = bc[:, -1:]
