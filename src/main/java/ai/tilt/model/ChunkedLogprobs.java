@@ -131,19 +131,21 @@ final class ChunkedLogprobs {
           }
           for (long start = 0; start < n; start += chunk) {
             long end = Math.min(n, start + chunk);
-            try (NDManager scope = outer.newSubManager()) {
+            // without a graph: gw would otherwise keep each chunk's (c, V) -dz alive through its
+            // recorded product until the micro-batch ends, undoing the chunking
+            try (NDManager scope = outer.newSubManager();
+                NoGrad off = NoGrad.enter()) {
               states.tempAttach(scope);
               targets.tempAttach(scope);
               g.tempAttach(scope);
               NDArray h = rows(kept != null ? states : states.get(":, {}:{}", start, end));
               NDArray gc = (kept != null ? g : g.get(":, {}:{}", start, end)).reshape(-1, 1);
-              NDArray negD = kept;
-              if (negD == null) {
-                try (NoGrad off = NoGrad.enter()) {
-                  NDArray tg = targets.get(":, {}:{}", start, end).flatten();
-                  negD = kernels.headLogprobGrads(h, w, tg, false, true)[2];
-                }
-              }
+              NDArray negD =
+                  kept != null
+                      ? kept
+                      : kernels
+                          .headLogprobGrads(
+                              h, w, targets.get(":, {}:{}", start, end).flatten(), false, true)[2];
               // g d lp / d W = dz^T (g h) = (-dz)^T (-g h)
               NDArray gw = negD.transpose().matMul(h.mul(gc).neg()); // (V, d)
               gw.attach(outer); // outlives the chunk's scope
