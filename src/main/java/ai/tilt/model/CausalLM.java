@@ -11,7 +11,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.tilt.model.ModelConfig.Family;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.NativeMemory;
-import ai.tilt.runtime.NoGrad;
 import ai.tilt.runtime.Scalars;
 import ai.tilt.runtime.Torch;
 import java.util.Collection;
@@ -265,8 +264,8 @@ public final class CausalLM implements AutoCloseable {
   NDArray embedInputs(NDArray ids, NDArray positions) {
     NDArray table = p(names.embed());
     NDArray x =
-        tiedHeadByKernel(table)
-            ? embedForTiedHead(ids, table, config.hiddenSize())
+        ChunkedLogprobs.tiedHeadByKernel(this, table)
+            ? ChunkedLogprobs.embedForTiedHead(this, ids, table)
             : embed(ids, table);
     if (config.family() == Family.GPT2) {
       x = x.add(embed(positions, p(names.positions())));
@@ -375,49 +374,6 @@ public final class CausalLM implements AutoCloseable {
   /** Logits of the LM head, fp32: (..., d) -> (..., V). */
   public NDArray logits(NDArray hidden) {
     return linear(hidden, headWeight(), null);
-  }
-
-  /**
-   * Whether the embedding table is a trained LM head whose gradient {@link ChunkedLogprobs} adds
-   * after the backward: then the lookup's joins it there ({@link #embedForTiedHead}).
-   */
-  private boolean tiedHeadByKernel(NDArray table) {
-    return config.tieWordEmbeddings()
-        && head == Head.LM
-        && JniUtils.isGradMode()
-        && table.hasGradient()
-        && fp32Kernels() != null
-        && !ChunkedLogprobs.autogradOnly;
-  }
-
-  /**
-   * The lookup without a graph; after the backward its gradient is added, row by row, into the
-   * head's (V, d) gradient, which then reaches the table once: autograd's embedding backward would
-   * fill a (V, d) array of zeros and add it to the table's gradient apart from the head's.
-   */
-  private NDArray embedForTiedHead(NDArray ids, NDArray table, long d) {
-    NDArray x;
-    try (NoGrad off = NoGrad.enter()) {
-      x = embed(ids, table); // (B, T, d)
-    }
-    NDArray leaf = DeferredBackward.leaf(x);
-    DeferredBackward.defer(
-        () -> {
-          NDArray g = DeferredBackward.gradientOf(leaf); // (B, T, d)
-          NDArray acc = DeferredBackward.takeWeightGradient(table); // (V, d): the head's
-          if (g != null) {
-            if (acc == null) {
-              acc = ids.getManager().zeros(table.getShape());
-            }
-            try (NoGrad off = NoGrad.enter()) {
-              kernels.indexAddRows(acc, ids.flatten(), g.reshape(-1, d));
-            }
-          }
-          if (acc != null) {
-            DeferredBackward.addToWeight(table, acc);
-          }
-        });
-    return leaf;
   }
 
   /** The kernels for the head's fp32 log-probs and their gradients; null in other precisions. */
@@ -657,7 +613,7 @@ public final class CausalLM implements AutoCloseable {
     return precision == Precision.FP32 ? a.matMul(b) : kernels.matmulBf16(a, b);
   }
 
-  private NDArray embed(NDArray ids, NDArray table) {
+  NDArray embed(NDArray ids, NDArray table) {
     if (heldInBf16(table)) {
       return kernels.embeddingW16(ids, table);
     }

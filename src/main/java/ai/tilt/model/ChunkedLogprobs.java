@@ -157,6 +157,51 @@ final class ChunkedLogprobs {
   }
 
   /**
+   * Whether the model's embedding table is an LM head that trains through the kernels, whose
+   * gradient is added after the backward: then the lookup's joins it there ({@link
+   * #embedForTiedHead}).
+   */
+  static boolean tiedHeadByKernel(CausalLM model, NDArray table) {
+    return model.config().tieWordEmbeddings()
+        && model.head() == Head.LM
+        && JniUtils.isGradMode()
+        && table.hasGradient()
+        && model.fp32Kernels() != null
+        && !autogradOnly;
+  }
+
+  /**
+   * The lookup without a graph; after the backward its gradient is added, row by row, into the
+   * head's (V, d) gradient, which then reaches the table once: autograd's embedding backward would
+   * fill a (V, d) array of zeros and add it to the table's gradient apart from the head's.
+   */
+  static NDArray embedForTiedHead(CausalLM model, NDArray ids, NDArray table) {
+    long d = table.getShape().get(1);
+    NDArray x;
+    try (NoGrad off = NoGrad.enter()) {
+      x = model.embed(ids, table); // (B, T, d)
+    }
+    NDArray leaf = DeferredBackward.leaf(x);
+    DeferredBackward.defer(
+        () -> {
+          NDArray g = DeferredBackward.gradientOf(leaf); // (B, T, d)
+          NDArray acc = DeferredBackward.takeWeightGradient(table); // (V, d): the head's
+          if (g != null) {
+            if (acc == null) {
+              acc = ids.getManager().zeros(table.getShape());
+            }
+            try (NoGrad off = NoGrad.enter()) {
+              model.fp32Kernels().indexAddRows(acc, ids.flatten(), g.reshape(-1, d));
+            }
+          }
+          if (acc != null) {
+            DeferredBackward.addToWeight(table, acc);
+          }
+        });
+    return leaf;
+  }
+
+  /**
    * {@code lp}'s values, with the gradient g J for the states: lp + (t - t detached) for t = (h
    * J).sum(-1), whose added term is exactly 0.
    *
