@@ -29,7 +29,8 @@ import ai.tilt.runtime.NoGrad;
  * <p>In fp32 a TorchScript kernel does a chunk's arithmetic in one (M, V) buffer, where autograd
  * through log-softmax and gather writes four (logits, log-probs, a zero-filled gradient, the
  * logits' gradient): a quarter of a GRPO step on llama-small's 50k vocabulary. Other precisions run
- * it as separate ops with a frozen head, and recompute each chunk with a graph otherwise.
+ * the same as separate ops, and a head that trains there gets W's gradient by backpropagating each
+ * chunk recomputed with a graph to W alone; one chunk of a trained head is plain autograd.
  */
 final class ChunkedLogprobs {
   /** Tests compare the Jacobian path and the kernels with plain autograd through the logits. */
@@ -55,18 +56,16 @@ final class ChunkedLogprobs {
           ? logprobs(model, kernels, states, targets)
           : forward(model, kernels, states, targets, chunk);
     }
-    if (frozenHead || kernels != null) {
-      return withJacobian(model, kernels, states, targets, chunk, !frozenHead);
-    }
-    if (chunk >= n) {
+    if (!frozenHead && kernels == null && chunk >= n) {
       return logprobs(model, null, states, targets); // one chunk: plain autograd
     }
-    return recomputed(model, states, targets, chunk);
+    return withJacobian(model, kernels, states, targets, chunk, !frozenHead);
   }
 
   /**
    * Log-probs whose graph reaches the states through their Jacobian J, chunk by chunk, and, for a
-   * head that trains ({@code headGradient}; kernels only), W's gradient after the backward.
+   * head that trains ({@code headGradient}), W's gradient after the backward: from the kernel's
+   * -dz, or, without the kernels, by backpropagating each chunk recomputed with a graph to W only.
    */
   private static NDArray withJacobian(
       CausalLM model,
@@ -77,7 +76,7 @@ final class ChunkedLogprobs {
       boolean headGradient) {
     long n = states.getShape().get(1);
     NDArray w = model.headWeight(); // (V, d)
-    boolean keepDz = headGradient && chunk >= n; // one chunk: dz kept for W's gradient
+    boolean keepDz = headGradient && chunk >= n; // one chunk: the kernel's -dz kept for W's
     NDList values = new NDList();
     NDList jacobians = new NDList(); // (B, c, d) each
     NDArray negDz = null; // (B N, V) -d lp / d logits, with one chunk
@@ -131,6 +130,17 @@ final class ChunkedLogprobs {
           }
           for (long start = 0; start < n; start += chunk) {
             long end = Math.min(n, start + chunk);
+            if (kernels == null) {
+              try (NDManager scope = outer.newSubManager()) {
+                states.tempAttach(scope);
+                targets.tempAttach(scope);
+                g.tempAttach(scope);
+                NDArray s = states.get(":, {}:{}", start, end).stopGradient(); // W's part only
+                NDArray chunkLp = logprobs(model, null, s, targets.get(":, {}:{}", start, end));
+                DeferredBackward.backward(chunkLp, g.get(":, {}:{}", start, end));
+              }
+              continue;
+            }
             // without a graph: gw would otherwise keep each chunk's (c, V) -dz alive through its
             // recorded product until the micro-batch ends, undoing the chunking
             try (NDManager scope = outer.newSubManager();
@@ -215,40 +225,6 @@ final class ChunkedLogprobs {
   /** (B, c, d) -> (B c, d), contiguous. */
   private static NDArray rows(NDArray states) {
     return states.reshape(-1, states.getShape().get(2));
-  }
-
-  /** A head that trains: each chunk recomputed with a graph in backward. */
-  private static NDArray recomputed(CausalLM model, NDArray states, NDArray targets, long chunk) {
-    long n = states.getShape().get(1);
-    NDArray statesLeaf = DeferredBackward.leaf(states); // (B, N, d), gathers the head's gradient
-    NDArray values;
-    try (NoGrad off = NoGrad.enter()) {
-      values = forward(model, null, statesLeaf, targets, chunk);
-    }
-    NDArray out = DeferredBackward.leaf(values); // (B, N): what the loss sees
-    DeferredBackward.defer(
-        () -> {
-          NDArray g = DeferredBackward.gradientOf(out); // (B, N)
-          if (g == null) {
-            return; // the loss did not use these log-probs
-          }
-          for (long start = 0; start < n; start += chunk) {
-            long end = Math.min(n, start + chunk);
-            try (NDManager scope = states.getManager().newSubManager()) {
-              statesLeaf.tempAttach(scope);
-              targets.tempAttach(scope);
-              g.tempAttach(scope);
-              NDArray s = statesLeaf.get(":, {}:{}", start, end);
-              NDArray lp = logprobs(model, null, s, targets.get(":, {}:{}", start, end)); // (B, c)
-              DeferredBackward.backward(lp, g.get(":, {}:{}", start, end));
-            }
-          }
-          NDArray gs = DeferredBackward.gradientOf(statesLeaf); // (B, N, d)
-          if (gs != null) {
-            DeferredBackward.backwardIfGraph(states, gs);
-          }
-        });
-    return out;
   }
 
   /** The chunks one after the other (no graph kept across them). */
