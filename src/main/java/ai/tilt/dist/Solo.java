@@ -24,17 +24,8 @@ public final class Solo implements Group {
 
   @Override
   public double allReduceGradients(Collection<NDArray> parameters) {
-    Kernels kernels = Kernels.on(parameters.iterator().next().getDevice());
-    if (kernels != null) {
-      NDArray[] grads = parameters.stream().map(NDArray::getGradient).toArray(NDArray[]::new);
-      return kernels.squaredNorm(grads).getFloat(); // one read of each gradient
-    }
-    NDArray total = null;
-    for (NDArray p : parameters) {
-      NDArray s = p.getGradient().square().sum();
-      total = total == null ? s : total.add(s);
-    }
-    return total.getFloat();
+    return Kernels.squaredNormOf(
+        parameters.stream().map(NDArray::getGradient).toArray(NDArray[]::new));
   }
 
   @Override

@@ -287,9 +287,22 @@ public final class Kernels {
         .close();
   }
 
-  /** The sum of squares of every element of the arrays, as a scalar array. */
-  public NDArray squaredNorm(NDArray[] arrays) {
-    return call("squared_norm", (Object) arrays);
+  /**
+   * The sum of squares of every element of the arrays, each array's added in order: one read of
+   * each by the kernel (where a squared copy and a sum per array take two passes), or the latter
+   * where the kernels cannot load.
+   */
+  public static double squaredNormOf(NDArray[] arrays) {
+    Kernels kernels = on(arrays[0].getDevice());
+    if (kernels != null) {
+      return kernels.call("squared_norm", (Object) arrays).getFloat();
+    }
+    NDArray total = null;
+    for (NDArray a : arrays) {
+      NDArray s = a.square().sum();
+      total = total == null ? s : total.add(s);
+    }
+    return total.getFloat();
   }
 
   public NDArray embeddingW16(NDArray ids, NDArray w16) {

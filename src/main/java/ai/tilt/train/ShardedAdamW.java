@@ -126,12 +126,7 @@ public final class ShardedAdamW implements Optimizer {
     NDArray all = flat(step, grads); // (W S)
     grad = step.zeros(new Shape(shard), DataType.FLOAT32);
     group.reduceScatter(grad, all);
-    Kernels kernels = Kernels.on(grad.getDevice());
-    double squares =
-        (kernels != null
-                ? kernels.squaredNorm(new NDArray[] {grad})
-                : grad.square().sum()) // without the kernels
-            .getFloat();
+    double squares = Kernels.squaredNormOf(new NDArray[] {grad});
     return Math.sqrt(group.sum(squares)[0]);
   }
 
@@ -144,8 +139,6 @@ public final class ShardedAdamW implements Optimizer {
   @Override
   public void update(double lr) {
     step++;
-    double bc1 = 1 - Math.pow(beta1, step);
-    double bc2 = 1 - Math.pow(beta2, step);
     NDManager stepManager = grad.getManager();
     try (NoGrad off = NoGrad.enter()) {
       NDArray p = mine(flat(stepManager, new ArrayList<>(params.values()))).duplicate(); // (S)
@@ -156,30 +149,20 @@ public final class ShardedAdamW implements Optimizer {
       }
       float scale = pendingScale;
       pendingScale = 1f;
-      Kernels kernels = Kernels.on(p.getDevice());
-      if (kernels != null) {
-        // the decay is done above (element-wise), so the fused kernel runs without one
-        kernels.adamw(
-            new NDArray[] {p},
-            new NDArray[] {grad},
-            new NDArray[] {m},
-            new NDArray[] {v},
-            step,
-            lr,
-            beta1,
-            beta2,
-            0,
-            eps,
-            1.0 / scale);
-      } else {
-        if (scale != 1f) {
-          Scalars.muli(grad, scale);
-        }
-        Scalars.muli(m, (float) beta1).addi(Scalars.mul(grad, (float) (1 - beta1)));
-        Scalars.muli(v, (float) beta2).addi(Scalars.muli(grad.square(), (float) (1 - beta2)));
-        NDArray denom = Scalars.divi(v.sqrt(), (float) Math.sqrt(bc2)).addi((float) eps);
-        p.subi(Scalars.muli(m.div(denom), (float) (lr / bc1)));
-      }
+      // the decay is done above (element-wise), so the update runs without one
+      AdamW.apply(
+          Kernels.on(p.getDevice()),
+          new NDArray[] {p},
+          new NDArray[] {grad},
+          new NDArray[] {m},
+          new NDArray[] {v},
+          step,
+          lr,
+          beta1,
+          beta2,
+          0,
+          eps,
+          scale);
       NDArray gathered = stepManager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
       group.allGather(gathered, p);
       long at = 0;
