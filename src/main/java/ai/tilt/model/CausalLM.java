@@ -129,9 +129,7 @@ public final class CausalLM implements AutoCloseable {
       return logits(hidden(ids, mask, positions, cache).get(":, -1"));
     }
     long past = cache.length();
-    NDArray keyMask = cache.extendMask(mask); // (B, S)
-    NDArray bias = attentionBias(m, keyMask, past, 1).reshape(b, 1, 1, past + 1);
-    NDList rope = rotary.tables(positions); // each (B, 1, 1, hd)
+    NDArray keyMask = cache.extendMask(mask); // (B, past + 1)
     NDArray empty = m.zeros(new Shape(0));
     NDArray[] layers = new NDArray[config.numLayers() * 18];
     String[] slots = {
@@ -153,7 +151,6 @@ public final class CausalLM implements AutoCloseable {
         layers[at + 13 + 2 * j] = orEmpty(names.layer(i, mlp[j] + ".bias"), empty);
       }
     }
-    NDArray x = embedInputs(ids, positions); // (B, 1, d)
     // The body's matmuls are too small to share between threads: run it on one, so no worker is
     // woken ~40 times a step (each wake-up of a passively waiting OpenMP thread costs more than
     // the op), and give the head, the one large matmul, every thread. Measured on llama-small.
@@ -162,14 +159,16 @@ public final class CausalLM implements AutoCloseable {
     try {
       h =
           kernels.decodeRms(
-              x,
+              ids,
+              positions,
+              keyMask,
+              rotary.inverseFrequencies(m),
+              p(names.embed()),
               layers,
               cache.keyStorage(),
               cache.valueStorage(),
-              rope.get(0),
-              rope.get(1),
-              bias,
               past,
+              config.slidingWindow(),
               config.numHeads(),
               config.numKvHeads(),
               config.normEps(),

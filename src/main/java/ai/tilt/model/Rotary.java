@@ -3,6 +3,7 @@ package ai.tilt.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.tilt.model.ModelConfig.Rope;
 import ai.tilt.model.ModelConfig.RopeScaling;
@@ -54,6 +55,11 @@ final class Rotary {
       }
     }
     return inv;
+  }
+
+  /** The inverse frequencies as a (rotaryDim / 2) array, for a kernel that makes its own tables. */
+  NDArray inverseFrequencies(NDManager m) {
+    return m.create(invFreq);
   }
 
   /**

@@ -173,31 +173,49 @@ public final class Kernels {
    * scripts/make_kernels.py), writing the step's keys and values into the cache storage at {@code
    * pos}.
    *
-   * @param x (B, 1, d) embedded tokens
+   * @param ids (B, 1) int64 the fed tokens, with their (B, 1) position ids {@code positions}
+   * @param keyMask (B, pos + 1) int64, 1 where a key is real (not left padding)
+   * @param invFreq (hd / 2) rotary inverse frequencies
+   * @param embed (V, d) the token embedding table
    * @param layers 18 weights per layer in the kernel's order, empty arrays where the model has none
    * @param keys per layer (B, KV, capacity, hd)
-   * @param cos (B, 1, 1, hd) rotary tables of the step's positions
-   * @param bias (B, 1, 1, pos + 1) additive attention bias
+   * @param window the sliding attention window, 0 for none
    * @return (B, d) final hidden states, after the last norm
    */
   public NDArray decodeRms(
-      NDArray x,
+      NDArray ids,
+      NDArray positions,
+      NDArray keyMask,
+      NDArray invFreq,
+      NDArray embed,
       NDArray[] layers,
       NDArray[] keys,
       NDArray[] values,
-      NDArray cos,
-      NDArray sin,
-      NDArray bias,
       long pos,
+      int window,
       int heads,
       int kvHeads,
       double eps,
       NDArray finalNorm) {
     return call(
-        "decode_rms", x, layers, keys, values, cos, sin, bias, pos, heads, kvHeads, eps, finalNorm);
+        "decode_rms",
+        ids,
+        positions,
+        keyMask,
+        invFreq,
+        embed,
+        layers,
+        keys,
+        values,
+        pos,
+        window,
+        heads,
+        kvHeads,
+        eps,
+        finalNorm);
   }
 
-  /** (B, d) @ W^T for the head's (V, d) weight, computed as W @ h^T (faster for few rows). */
+  /** (B, d) @ W^T for the head's (V, d) weight: a decode step's logits. */
   public NDArray headLogits(NDArray h, NDArray headWeight) {
     return call("head_logits", h, headWeight);
   }
