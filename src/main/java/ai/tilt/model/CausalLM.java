@@ -154,7 +154,7 @@ public final class CausalLM implements AutoCloseable {
     // The body's matmuls are too small to share between threads: run it on one, so no worker is
     // woken ~40 times a step (each wake-up of a passively waiting OpenMP thread costs more than
     // the op), and give the head, the one large matmul, every thread. Measured on llama-small.
-    int threads = Torch.decodeBodyThreads();
+    int threads = Torch.oneThreadForDecode();
     NDArray h;
     try {
       h =

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.Scalars;
+import ai.tilt.runtime.Torch;
 import java.util.SplittableRandom;
 
 /**
@@ -19,6 +20,7 @@ import java.util.SplittableRandom;
  * state DJL cannot save) is not.
  */
 final class TokenSampler {
+  private static final long SMALL_DRAW = 1L << 20; // logits (B x V) a plain draw runs on one thread
   private static final float REMOVED = -1e30f; // finite: removed tokens get probability 0, no NaN
 
   private final SamplingParams params;
@@ -129,11 +131,19 @@ final class TokenSampler {
       NDArray u = m.create(uniforms(streams, b), new Shape(b, 1));
       double temperature = (double) (float) params.temperature();
       boolean top1 = topLogprobs == 1; // the trainer's requests: one more column, not 3 ms a step
-      double[] out =
-          (top1
-                  ? kernels.samplePlainTop1(logits, u, temperature)
-                  : kernels.samplePlain(logits, u, temperature))
-              .toDoubleArray();
+      double[] out;
+      // up to 4 MB of logits (batch 20 on a 50k vocabulary) the draw's passes run faster on one
+      // thread than waking the others for each; past that the arithmetic is worth sharing
+      int threads = b * v <= SMALL_DRAW ? Torch.oneThreadForDecode() : 0;
+      try {
+        out =
+            (top1
+                    ? kernels.samplePlainTop1(logits, u, temperature)
+                    : kernels.samplePlain(logits, u, temperature))
+                .toDoubleArray();
+      } finally {
+        Torch.restoreThreads(threads);
+      }
       int cols = top1 ? 4 : 2;
       long[] tokens = new long[(int) b];
       float[] logps = new float[(int) b];
