@@ -51,6 +51,36 @@ void Throw(JNIEnv* e, const std::string& m) {
   if (c != nullptr) e->ThrowNew(c, m.c_str());
 }
 
+// Gloo's _reduce_scatter_base all-reduces a clone of the whole input and keeps this rank's slice
+// (torch's ProcessGroupGloo.cpp), so ZeRO-1 on Gloo moved twice what DDP does. A ring over
+// send/recv moves (W - 1) / W of the input per rank, as NCCL's reduce-scatter does: at step s rank
+// r sends its partial sum of slice (r - s - 1) mod W to r + 1 and adds what r - 1 sends into slice
+// (r - s - 2) mod W, which after W - 1 steps is slice r, summed over every rank.
+void RingReduceScatter(Group& g, at::Tensor& out, const at::Tensor& in) {
+  const int w = g->getSize();
+  const int r = g->getRank();
+  std::vector<at::Tensor> slices = in.contiguous().view(-1).chunk(w);
+  if (w == 1) {
+    out.copy_(slices[0].view_as(out));
+    return;
+  }
+  at::Tensor flat = out.view(-1);
+  at::Tensor recv = at::empty_like(flat);
+  at::Tensor sum = at::empty_like(flat);
+  at::Tensor send = slices[((r - 1) % w + w) % w];
+  for (int s = 0; s < w - 1; s++) {
+    std::vector<at::Tensor> sent{send};
+    std::vector<at::Tensor> got{recv};
+    auto sending = g->send(sent, (r + 1) % w, s);
+    auto receiving = g->recv(got, (r - 1 + w) % w, s);
+    receiving->wait();
+    sending->wait();
+    at::Tensor& into = s == w - 2 ? flat : sum;
+    at::add_out(into, slices[((r - s - 2) % w + w) % w], recv);
+    send = into;  // sent next step; sum is rewritten only after that send completes
+  }
+}
+
 c10d::ReduceOp Op(jint op) {
   switch (op) {
     case 1: return c10d::ReduceOp::MAX;
@@ -239,9 +269,13 @@ JNI(void, reduceScatter, jlong g, jlong out, jlong in) {
   TRY
   at::Tensor o = T(out);
   at::Tensor i = T(in);
-  c10d::ReduceScatterOptions opts;
-  opts.reduceOp = c10d::ReduceOp::SUM;
-  G(g)->_reduce_scatter_base(o, i, opts)->wait();
+  if (G(g)->getBackendName() == "gloo") {
+    RingReduceScatter(G(g), o, i);
+  } else {
+    c10d::ReduceScatterOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    G(g)->_reduce_scatter_base(o, i, opts)->wait();
+  }
   CATCH()
 }
 
