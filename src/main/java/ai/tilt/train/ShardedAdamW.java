@@ -11,12 +11,10 @@ import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
 import ai.tilt.runtime.Kernels;
 import ai.tilt.runtime.NoGrad;
-import ai.tilt.runtime.Scalars;
 import ai.tilt.runtime.Torch;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +38,8 @@ public final class ShardedAdamW implements Optimizer {
   private final long shard; // S
   private final NDArray m; // (S)
   private final NDArray v; // (S)
-  private final NDArray decays; // (S): 1 where the element's tensor decays (matrices), else 0
+  private final List<Segment>
+      segments; // the pieces of the weights that make up this worker's share
   private final double beta1;
   private final double beta2;
   private final double eps;
@@ -79,21 +78,31 @@ public final class ShardedAdamW implements Optimizer {
     this.manager = NDManager.newBaseManager(trainable.values().iterator().next().getDevice());
     this.m = manager.zeros(new Shape(shard), DataType.FLOAT32);
     this.v = manager.zeros(new Shape(shard), DataType.FLOAT32);
-    float[] mask = new float[(int) shard]; // this worker's elements only
+    this.segments = new ArrayList<>();
     long lo = shard * group.rank();
     long at = 0;
     for (NDArray p : trainable.values()) {
       long size = p.getShape().size();
-      if (p.getShape().dimension() >= 2) {
-        long from = Math.max(at, lo);
-        long to = Math.min(at + size, lo + shard);
-        if (from < to) {
-          Arrays.fill(mask, (int) (from - lo), (int) (to - lo), 1f);
-        }
+      long from = Math.max(at, lo);
+      long to = Math.min(at + size, lo + shard);
+      if (from < to) {
+        segments.add(new Segment(p, from - at, to - at, from - lo, p.getShape().dimension() >= 2));
       }
       at += size;
     }
-    this.decays = manager.create(mask);
+  }
+
+  /**
+   * Elements [from, to) of a weight, flattened, are elements [at, at + to - from) of this worker's
+   * share; decays as AdamW's groups do (matrices).
+   */
+  private record Segment(NDArray param, long from, long to, long at, boolean decays) {}
+
+  /** One AdamW group's views: weights, gradients, first and second moments. */
+  private record Views(List<NDArray> p, List<NDArray> g, List<NDArray> m, List<NDArray> v) {
+    Views() {
+      this(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+    }
   }
 
   /** This worker's share of a flat (padded) vector. */
@@ -124,7 +133,7 @@ public final class ShardedAdamW implements Optimizer {
       grads.add(p.getGradient());
     }
     NDArray all = flat(step, grads); // (W S)
-    grad = step.zeros(new Shape(shard), DataType.FLOAT32);
+    grad = step.create(new Shape(shard), DataType.FLOAT32); // the reduce-scatter writes all of it
     group.reduceScatter(grad, all);
     double squares = Kernels.squaredNormOf(new NDArray[] {grad});
     return Math.sqrt(group.sum(squares)[0]);
@@ -141,30 +150,49 @@ public final class ShardedAdamW implements Optimizer {
     step++;
     NDManager stepManager = grad.getManager();
     try (NoGrad off = NoGrad.enter()) {
-      NDArray p = mine(flat(stepManager, new ArrayList<>(params.values()))).duplicate(); // (S)
-      if (weightDecay != 0) {
-        // the factor AdamW multiplies a matrix by, 1 elsewhere: the same products, element-wise
-        float f = (float) (1 - lr * weightDecay);
-        p.muli(Scalars.mul(decays, f).add(decays.neg().add(1f)));
+      // AdamW runs on views of the weights themselves, in its two groups (decayed matrices, the
+      // rest): no flat copy of every weight, no decay mask (measured at one worker on llama-small,
+      // those passes made a step 0.1-0.2 s slower than plain AdamW)
+      Views decayed = new Views();
+      Views plain = new Views();
+      NDList share = new NDList();
+      for (Segment seg : segments) {
+        NDArray w = seg.param().reshape(-1).get("{}:{}", seg.from(), seg.to());
+        long end = seg.at() + seg.to() - seg.from();
+        Views into = seg.decays() && weightDecay != 0 ? decayed : plain;
+        into.p().add(w);
+        into.g().add(grad.get("{}:{}", seg.at(), end));
+        into.m().add(m.get("{}:{}", seg.at(), end));
+        into.v().add(v.get("{}:{}", seg.at(), end));
+        share.add(w);
       }
       float scale = pendingScale;
       pendingScale = 1f;
-      // the decay is done above (element-wise), so the update runs without one
-      AdamW.apply(
-          Kernels.on(p.getDevice()),
-          new NDArray[] {p},
-          new NDArray[] {grad},
-          new NDArray[] {m},
-          new NDArray[] {v},
-          step,
-          lr,
-          beta1,
-          beta2,
-          0,
-          eps,
-          scale);
-      NDArray gathered = stepManager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
-      group.allGather(gathered, p);
+      Kernels kernels = Kernels.on(grad.getDevice());
+      for (Views g : List.of(decayed, plain)) {
+        if (!g.p().isEmpty()) {
+          AdamW.apply(
+              kernels,
+              g.p().toArray(NDArray[]::new),
+              g.g().toArray(NDArray[]::new),
+              g.m().toArray(NDArray[]::new),
+              g.v().toArray(NDArray[]::new),
+              step,
+              lr,
+              beta1,
+              beta2,
+              g == decayed ? weightDecay : 0,
+              eps,
+              scale);
+        }
+      }
+      long pad = shard * (group.rank() + 1) - Math.max(total, shard * group.rank());
+      if (pad > 0) {
+        share.add(stepManager.zeros(new Shape(pad), DataType.FLOAT32)); // the last worker's tail
+      }
+      NDArray mine = share.size() == 1 ? share.get(0) : NDArrays.concat(share); // (S)
+      NDArray gathered = stepManager.create(new Shape(shard * group.size()), DataType.FLOAT32);
+      group.allGather(gathered, mine);
       long at = 0;
       for (NDArray param : params.values()) {
         long size = param.getShape().size();
@@ -182,7 +210,7 @@ public final class ShardedAdamW implements Optimizer {
 
   @Override
   public List<NDArray> stateArrays() {
-    return List.of(m, v, decays);
+    return List.of(m, v);
   }
 
   /**
@@ -192,8 +220,8 @@ public final class ShardedAdamW implements Optimizer {
    */
   @Override
   public void gather() {
-    NDArray allM = manager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
-    NDArray allV = manager.zeros(new Shape(shard * group.size()), DataType.FLOAT32);
+    NDArray allM = manager.create(new Shape(shard * group.size()), DataType.FLOAT32);
+    NDArray allV = manager.create(new Shape(shard * group.size()), DataType.FLOAT32);
     group.allGather(allM, m);
     group.allGather(allV, v);
     if (group.isMain()) {
