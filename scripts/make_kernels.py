@@ -26,6 +26,14 @@ def _opt(t: torch.Tensor) -> Optional[torch.Tensor]:
     return t if t.numel() > 0 else None
 
 
+def _within(block: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    # The chosen block's own fp64 prefix sums, scaled to end at its fp32 total, the one the block
+    # prefix sums counted: unscaled, a threshold in the gap between the two totals (about 3e-8 of
+    # the mass a draw) found no token in the block and took its last, whatever its probability.
+    c = block.to(torch.float64).cumsum(-1)  # (B, bs)
+    return c * (total.to(torch.float64) / c[:, -1:].clamp_min(1e-300))
+
+
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     half = x.size(-1) // 2
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
@@ -171,13 +179,14 @@ class TiltKernels(torch.nn.Module):
         ev.exp_()
         e[:, v:].zero_()
         eb = e.view(b, nb, bs)
-        bc = eb.sum(-1).to(torch.float64).cumsum(-1)  # (B, nb) mass up to each block's end
+        sums = eb.sum(-1)  # (B, nb) each block's mass, fp32
+        bc = sums.to(torch.float64).cumsum(-1)  # (B, nb) mass up to each block's end
         total = bc[:, -1:]
         thr = u * total
         bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)  # (B, 1) the block
         before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
         block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)  # (B, bs)
-        inner = block.to(torch.float64).cumsum(-1) + before
+        inner = _within(block, sums.gather(1, bi)) + before
         k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
         choice = (bi * bs + k).clamp_max(v - 1)  # (B, 1)
         chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()
@@ -204,13 +213,14 @@ class TiltKernels(torch.nn.Module):
         ev.exp_()
         e[:, v:].zero_()
         eb = e.view(b, nb, bs)
-        bc = eb.sum(-1).to(torch.float64).cumsum(-1)  # as sample_plain
+        sums = eb.sum(-1)  # as sample_plain
+        bc = sums.to(torch.float64).cumsum(-1)
         total = bc[:, -1:]
         thr = u * total
         bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)
         before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
         block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)
-        inner = block.to(torch.float64).cumsum(-1) + before
+        inner = _within(block, sums.gather(1, bi)) + before
         k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
         choice = (bi * bs + k).clamp_max(v - 1)
         chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()

@@ -59,6 +59,8 @@ void Throw(JNIEnv* e, const std::string& m) {
 void RingReduceScatter(Group& g, at::Tensor& out, const at::Tensor& in) {
   const int w = g->getSize();
   const int r = g->getRank();
+  TORCH_CHECK(in.numel() == w * out.numel(), "reduce-scatter: the input has ", in.numel(),
+              " elements, not ", w, " x the output's ", out.numel());
   std::vector<at::Tensor> slices = in.contiguous().view(-1).chunk(w);
   if (w == 1) {
     out.copy_(slices[0].view_as(out));

@@ -192,6 +192,42 @@ class TokenSamplerTest {
     }
   }
 
+  /**
+   * A threshold at the very end of the mass (u the largest double below 1) lands in the last block,
+   * whose last token here has probability e^-10000: the draw must take a token that can occur. The
+   * blocks' running totals are fp32 block sums; when the chosen block's own fp64 prefix sums ended
+   * short of its fp32 total, such a threshold found no token and took the block's last (102 of 200
+   * rows, before the kernel scaled the prefix sums to the block's total).
+   */
+  @Test
+  void aThresholdAtTheEndOfTheMassTakesAPossibleToken() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Kernels.available(), "kernels did not load");
+    int rows = 200;
+    int vocab = 50_257;
+    SplittableRandom rnd = new SplittableRandom(11);
+    float[] logits = new float[rows * vocab];
+    for (int i = 0; i < logits.length; i++) {
+      int v = i % vocab;
+      logits[i] = v % 256 == 255 || v == vocab - 1 ? -1e4f : (float) (rnd.nextGaussian() * 3);
+    }
+    double[] u = new double[rows];
+    java.util.Arrays.fill(u, Math.nextDown(1.0));
+    try (NDManager m = manager.newSubManager()) {
+      double[] out =
+          Kernels.on(ai.djl.Device.cpu())
+              .samplePlain(
+                  m.create(logits, new Shape(rows, vocab)), m.create(u, new Shape(rows, 1)), 1.0)
+              .toDoubleArray();
+      for (int r = 0; r < rows; r++) {
+        int token = (int) out[2 * r];
+        assertTrue(
+            logits[r * vocab + token] > -100 && out[2 * r + 1] > -100,
+            "row " + r + " drew token " + token + " with log-prob " + out[2 * r + 1]);
+        assertTrue(token >= vocab - 81, "row " + r + ": the last block, not " + token);
+      }
+    }
+  }
+
   private static SplittableRandom[] streams(int rows) {
     SplittableRandom[] s = new SplittableRandom[rows];
     for (int r = 0; r < rows; r++) {
