@@ -26,6 +26,36 @@ def _opt(t: torch.Tensor) -> Optional[torch.Tensor]:
     return t if t.numel() > 0 else None
 
 
+def _draw(scaled: torch.Tensor, mx: torch.Tensor, u: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # The two-level inverse-CDF draw of sample_plain (see there) from (B, V) logits, their (B, 1)
+    # row maxima and (B, 1) fp64 uniforms: the (B, 1) token, its fp64 log-prob and the (B, 1) fp64
+    # normaliser sum(exp(logits - max)).
+    b = scaled.size(0)
+    v = scaled.size(1)
+    bs = 256
+    nb = (v + bs - 1) // bs
+    # (B, nb bs) unnormalised probabilities, written in place into a buffer of whole blocks
+    # (a subtract, an exp and a zero-padded copy each made a new (B, V) array: 0.3 ms a step)
+    e = torch.empty([b, nb * bs], dtype=scaled.dtype, device=scaled.device)
+    ev = e[:, :v]
+    torch.sub(scaled, mx, out=ev)
+    ev.exp_()
+    e[:, v:].zero_()
+    eb = e.view(b, nb, bs)
+    sums = eb.sum(-1)  # (B, nb) each block's mass, fp32
+    bc = sums.to(torch.float64).cumsum(-1)  # (B, nb) mass up to each block's end
+    total = bc[:, -1:]
+    thr = u * total
+    bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)  # (B, 1) the block
+    before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
+    block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)  # (B, bs)
+    inner = _within(block, sums.gather(1, bi)) + before
+    k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
+    choice = (bi * bs + k).clamp_max(v - 1)  # (B, 1)
+    chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()
+    return choice, chosen, total
+
+
 def _within(block: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
     # The chosen block's own fp64 prefix sums, scaled to end at its fp32 total, the one the block
     # prefix sums counted: unscaled, a threshold in the gap between the two totals (about 3e-8 of
@@ -179,30 +209,7 @@ class TiltKernels(torch.nn.Module):
         (computed in fp64).
         """
         scaled = logits if temperature == 1.0 else logits / temperature
-        b = scaled.size(0)
-        v = scaled.size(1)
-        bs = 256
-        nb = (v + bs - 1) // bs
-        mx = scaled.amax(-1, keepdim=True)
-        # (B, nb bs) unnormalised probabilities, written in place into a buffer of whole blocks
-        # (a subtract, an exp and a zero-padded copy each made a new (B, V) array: 0.3 ms a step)
-        e = torch.empty([b, nb * bs], dtype=scaled.dtype, device=scaled.device)
-        ev = e[:, :v]
-        torch.sub(scaled, mx, out=ev)
-        ev.exp_()
-        e[:, v:].zero_()
-        eb = e.view(b, nb, bs)
-        sums = eb.sum(-1)  # (B, nb) each block's mass, fp32
-        bc = sums.to(torch.float64).cumsum(-1)  # (B, nb) mass up to each block's end
-        total = bc[:, -1:]
-        thr = u * total
-        bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)  # (B, 1) the block
-        before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
-        block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)  # (B, bs)
-        inner = _within(block, sums.gather(1, bi)) + before
-        k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
-        choice = (bi * bs + k).clamp_max(v - 1)  # (B, 1)
-        chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()
+        choice, chosen, total = _draw(scaled, scaled.amax(-1, keepdim=True), u)
         return torch.cat((choice.to(torch.float64), chosen), -1)
 
     @torch.jit.export
@@ -215,28 +222,8 @@ class TiltKernels(torch.nn.Module):
         Returns (B, 4) fp64: token id, its log-prob, the most likely token id, its log-prob.
         """
         scaled = logits if temperature == 1.0 else logits / temperature
-        b = scaled.size(0)
-        v = scaled.size(1)
-        bs = 256
-        nb = (v + bs - 1) // bs
         mx, top = scaled.max(-1, keepdim=True)
-        e = torch.empty([b, nb * bs], dtype=scaled.dtype, device=scaled.device)  # as sample_plain
-        ev = e[:, :v]
-        torch.sub(scaled, mx, out=ev)
-        ev.exp_()
-        e[:, v:].zero_()
-        eb = e.view(b, nb, bs)
-        sums = eb.sum(-1)  # as sample_plain
-        bc = sums.to(torch.float64).cumsum(-1)
-        total = bc[:, -1:]
-        thr = u * total
-        bi = (bc < thr).sum(1, keepdim=True).clamp_max(nb - 1)
-        before = torch.where(bi > 0, bc.gather(1, (bi - 1).clamp_min(0)), torch.zeros_like(thr))
-        block = eb.gather(1, bi.unsqueeze(-1).expand(b, 1, bs)).squeeze(1)
-        inner = _within(block, sums.gather(1, bi)) + before
-        k = (inner < thr).sum(1, keepdim=True).clamp_max(bs - 1)
-        choice = (bi * bs + k).clamp_max(v - 1)
-        chosen = scaled.gather(1, choice).to(torch.float64) - mx.to(torch.float64) - total.log()
+        choice, chosen, total = _draw(scaled, mx, u)
         return torch.cat((choice.to(torch.float64), chosen, top.to(torch.float64), -total.log()), -1)
 
     @torch.jit.export
