@@ -99,7 +99,7 @@ public final class DpoBench {
     group.broadcast(new ArrayList<>(params.values()), 0);
     try (Optimizer adam =
             zero
-                ? new ShardedAdamW(params, group, 0.9, 0.999, 1e-8, 0.0)
+                ? ShardedAdamW.of(params, group, 0.9, 0.999, 1e-8, 0.0)
                 : new AdamW(params, 0.9, 0.999, 1e-8, 0.0);
         PreferenceObjective objective =
             PreferenceObjective.against(policy, reference, new Dpo(0.1, 0.0), 0, data)) {

@@ -189,6 +189,18 @@ public final class C10dGroup implements Group {
   }
 
   @Override
+  public void flatten(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
+    long[] handles = params.stream().mapToLong(C10dGroup::handle).toArray();
+    NativeDist.flatten(handles, handle(flatParams), handle(flatGrads));
+  }
+
+  @Override
+  public int unflattened(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
+    long[] handles = params.stream().mapToLong(C10dGroup::handle).toArray();
+    return NativeDist.unflattened(handles, handle(flatParams), handle(flatGrads));
+  }
+
+  @Override
   public void barrier() {
     call(() -> NativeDist.barrier(handle), "a barrier");
   }

@@ -59,6 +59,21 @@ public interface Group extends AutoCloseable {
   /** {@code out} (n) gets the sum over workers of this worker's slice of {@code in} (W n). */
   void reduceScatter(NDArray out, NDArray in);
 
+  /**
+   * Lays the parameters' values and gradients end to end in {@code flatParams} and {@code
+   * flatGrads} (1-D, of their dtype, at least their total length), in their order: each parameter
+   * becomes a view of its slice of {@code flatParams} and its gradient a view of its slice of
+   * {@code flatGrads}, which backward then adds into in place. Collectives on the flat vectors then
+   * need no copy in or out (ZeRO-1). Needs Tilt's dist library: one process without it cannot.
+   */
+  void flatten(List<NDArray> params, NDArray flatParams, NDArray flatGrads);
+
+  /**
+   * The index of the first parameter that is no longer the view {@link #flatten} made (something
+   * replaced its storage or its gradient since), or -1 when all still are.
+   */
+  int unflattened(List<NDArray> params, NDArray flatParams, NDArray flatGrads);
+
   /** Returns when every worker has called it. */
   void barrier();
 

@@ -28,6 +28,10 @@ final class NativeDist {
 
   static native void reduceScatter(long group, long out, long in);
 
+  static native void flatten(long[] params, long flatParams, long flatGrads);
+
+  static native int unflattened(long[] params, long flatParams, long flatGrads);
+
   static native void barrier(long group);
 
   static native void destroy(long group);

@@ -57,6 +57,18 @@ public final class Solo implements Group {
   }
 
   @Override
+  public void flatten(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
+    throw new UnsupportedOperationException(
+        "one process without a process group has no library to lay weights flat with");
+  }
+
+  @Override
+  public int unflattened(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
+    throw new UnsupportedOperationException(
+        "one process without a process group has no library to lay weights flat with");
+  }
+
+  @Override
   public void barrier() {}
 
   @Override

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.tilt.dist.Group;
+import ai.tilt.dist.Solo;
 import ai.tilt.model.Safetensors;
 import ai.tilt.model.SafetensorsReader;
 import ai.tilt.runtime.Kernels;
@@ -22,35 +23,59 @@ import java.util.Map;
 /**
  * AdamW with its moments sharded across workers: ZeRO stage 1 (Rajbhandari et al., 2020, "ZeRO:
  * Memory Optimizations Toward Training Trillion Parameter Models"), {@code train.zero: 1}. The
- * trainable weights, laid end to end in their order and padded to a multiple of W, form one flat
- * vector; worker r owns elements [r S, (r + 1) S) of it, S = padded length / W, and keeps m and v
- * for those only: 8/W bytes per weight instead of 8. Each step reduce-scatters the gradients (the
- * worker receives the sum of its share), takes the global norm from the shares' sums of squares,
- * updates its share with {@link AdamW}'s arithmetic (torch's fused kernel), and all-gathers the
- * weights. Checkpoints gather the shards into the same {@code optimizer.safetensors} as {@link
- * AdamW} writes, so a run may resume with any number of workers, sharded or not.
+ * trainable weights and their gradients are laid end to end, in their order, in two flat vectors
+ * padded to a multiple of W ({@link Group#flatten}: each weight and its gradient become views of
+ * their slice, as PyTorch's FSDP and DDP's gradient_as_bucket_view lay them); worker r owns
+ * elements [r S, (r + 1) S), S = padded length / W, and keeps m and v for those only: 8/W bytes per
+ * weight instead of 8. Each step reduce-scatters the flat gradients in place (the worker's slice
+ * receives the sum of its share), takes the global norm from the shares' sums of squares, updates
+ * its slice of the weights with {@link AdamW}'s arithmetic (torch's fused kernel), and all-gathers
+ * the weights in place: no copy of the weights or gradients in or out, and no step-sized
+ * temporaries, which at the peak would take back what sharding saves. Checkpoints gather the shards
+ * into the same {@code optimizer.safetensors} as {@link AdamW} writes, so a run may resume with any
+ * number of workers, sharded or not.
  */
 public final class ShardedAdamW implements Optimizer {
   private final Map<String, NDArray> params;
+  private final List<NDArray> order; // params' values, in the flat vectors' order
+  private final List<String> names;
   private final Group group;
-  private final NDManager manager; // owns the shard state
-  private final long total; // trainable elements
+  private final NDManager manager; // owns the flat vectors and the shard state
   private final long shard; // S
+  private final NDArray flatParams; // (W S): every weight, end to end, zero-padded
+  private final NDArray flatGrads; // (W S): their gradients
+  private final NDArray paramShare; // (S): this worker's slice of flatParams
+  private final NDArray gradShare; // (S): of flatGrads; after reduceGradients, the step's sum
   private final NDArray m; // (S)
   private final NDArray v; // (S)
-  private final List<Segment>
-      segments; // the pieces of the weights that make up this worker's share
+  private final Views decayed; // AdamW's two groups, as views of the slices above
+  private final Views plain;
   private final double beta1;
   private final double beta2;
   private final double eps;
   private final double weightDecay;
-  private NDArray grad; // (S): this worker's share of the step's summed gradient
   private NDArray gatheredM; // (W S) on rank 0 between gather and save
   private NDArray gatheredV;
   private long step;
   private float pendingScale = 1f; // clipping's factor, applied in update's pass
 
-  public ShardedAdamW(
+  /**
+   * Shards AdamW over the group's workers; with one process and no process group, whose library
+   * lays the weights flat, it is {@link AdamW} (the same arithmetic, nothing to shard).
+   */
+  public static Optimizer of(
+      Map<String, NDArray> trainable,
+      Group group,
+      double beta1,
+      double beta2,
+      double eps,
+      double weightDecay) {
+    return group == Solo.INSTANCE
+        ? new AdamW(trainable, beta1, beta2, eps, weightDecay)
+        : new ShardedAdamW(trainable, group, beta1, beta2, eps, weightDecay);
+  }
+
+  private ShardedAdamW(
       Map<String, NDArray> trainable,
       Group group,
       double beta1,
@@ -61,42 +86,62 @@ public final class ShardedAdamW implements Optimizer {
       throw new IllegalArgumentException("no trainable parameters");
     }
     this.params = trainable;
+    this.order = new ArrayList<>(trainable.values());
+    this.names = new ArrayList<>(trainable.keySet());
     this.group = group;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
     this.weightDecay = weightDecay;
     long n = 0;
-    for (NDArray p : trainable.values()) {
+    for (NDArray p : order) {
       if (p.getDataType() != DataType.FLOAT32) {
         throw new IllegalArgumentException("train.zero: 1 shards fp32 weights only");
       }
       n += p.getShape().size();
     }
-    this.total = n;
-    this.shard = (n + group.size() - 1) / group.size();
-    this.manager = NDManager.newBaseManager(trainable.values().iterator().next().getDevice());
+    int w = group.size();
+    this.shard = (n + w - 1) / w;
+    this.manager = NDManager.newBaseManager(order.get(0).getDevice());
+    this.flatParams = manager.zeros(new Shape(shard * w), DataType.FLOAT32);
+    this.flatGrads = manager.zeros(new Shape(shard * w), DataType.FLOAT32);
+    group.flatten(order, flatParams, flatGrads);
+    this.paramShare = mine(flatParams);
+    this.gradShare = mine(flatGrads);
     this.m = manager.zeros(new Shape(shard), DataType.FLOAT32);
     this.v = manager.zeros(new Shape(shard), DataType.FLOAT32);
-    this.segments = new ArrayList<>();
+    this.decayed = new Views();
+    this.plain = new Views();
+    // the pieces of the weights in this worker's slice, adjacent ones of one group merged (the
+    // fused kernel is element-wise: how a group is cut does not change a bit of its result)
     long lo = shard * group.rank();
     long at = 0;
-    for (NDArray p : trainable.values()) {
+    long runFrom = 0;
+    long runTo = 0;
+    Boolean runDecays = null;
+    for (NDArray p : order) {
       long size = p.getShape().size();
-      long from = Math.max(at, lo);
-      long to = Math.min(at + size, lo + shard);
-      if (from < to) {
-        segments.add(new Segment(p, from - at, to - at, from - lo, p.getShape().dimension() >= 2));
-      }
+      long from = Math.max(at, lo) - lo;
+      long to = Math.min(at + size, lo + shard) - lo;
       at += size;
+      if (from >= to) {
+        continue;
+      }
+      boolean decays = weightDecay != 0 && p.getShape().dimension() >= 2;
+      if (runDecays != null && (runDecays != decays || runTo != from)) {
+        addRange(runDecays ? decayed : plain, runFrom, runTo);
+        runDecays = null;
+      }
+      if (runDecays == null) {
+        runFrom = from;
+        runDecays = decays;
+      }
+      runTo = to;
+    }
+    if (runDecays != null) {
+      addRange(runDecays ? decayed : plain, runFrom, runTo);
     }
   }
-
-  /**
-   * Elements [from, to) of a weight, flattened, are elements [at, at + to - from) of this worker's
-   * share; decays as AdamW's groups do (matrices).
-   */
-  private record Segment(NDArray param, long from, long to, long at, boolean decays) {}
 
   /** One AdamW group's views: weights, gradients, first and second moments. */
   private record Views(List<NDArray> p, List<NDArray> g, List<NDArray> m, List<NDArray> v) {
@@ -105,16 +150,26 @@ public final class ShardedAdamW implements Optimizer {
     }
   }
 
+  /** Adds elements [from, to) of this worker's slice to a group. */
+  private void addRange(Views into, long from, long to) {
+    into.p().add(paramShare.get("{}:{}", from, to));
+    into.g().add(gradShare.get("{}:{}", from, to));
+    into.m().add(m.get("{}:{}", from, to));
+    into.v().add(v.get("{}:{}", from, to));
+  }
+
   /** This worker's share of a flat (padded) vector. */
   private NDArray mine(NDArray flat) {
     return flat.get("{}:{}", shard * group.rank(), shard * (group.rank() + 1));
   }
 
-  /** The arrays laid end to end, zero-padded to W S, on {@code into}. */
+  /** The arrays laid end to end, zero-padded to W S, on {@code into} (a resume's moments). */
   private NDArray flat(NDManager into, List<NDArray> arrays) {
     NDList parts = new NDList();
+    long total = 0;
     for (NDArray a : arrays) {
       parts.add(a.reshape(-1));
+      total += a.getShape().size();
     }
     long pad = shard * group.size() - total;
     if (pad > 0) {
@@ -127,15 +182,16 @@ public final class ShardedAdamW implements Optimizer {
 
   @Override
   public double reduceGradients(Group g) {
-    NDManager step = params.values().iterator().next().getManager();
-    List<NDArray> grads = new ArrayList<>();
-    for (NDArray p : params.values()) {
-      grads.add(p.getGradient());
+    int moved = group.unflattened(order, flatParams, flatGrads);
+    if (moved >= 0) {
+      throw new IllegalStateException(
+          "train.zero: 1: weight '"
+              + names.get(moved)
+              + "' or its gradient no longer lies in the flat vectors the sharded optimizer laid"
+              + " out (something replaced it after the optimizer was made)");
     }
-    NDArray all = flat(step, grads); // (W S)
-    grad = step.create(new Shape(shard), DataType.FLOAT32); // the reduce-scatter writes all of it
-    group.reduceScatter(grad, all);
-    double squares = Kernels.squaredNormOf(new NDArray[] {grad});
+    group.reduceScatter(gradShare, flatGrads);
+    double squares = Kernels.squaredNormOf(new NDArray[] {gradShare});
     return Math.sqrt(group.sum(squares)[0]);
   }
 
@@ -148,27 +204,10 @@ public final class ShardedAdamW implements Optimizer {
   @Override
   public void update(double lr) {
     step++;
-    NDManager stepManager = grad.getManager();
+    float scale = pendingScale;
+    pendingScale = 1f;
+    Kernels kernels = Kernels.on(flatParams.getDevice());
     try (NoGrad off = NoGrad.enter()) {
-      // AdamW runs on views of the weights themselves, in its two groups (decayed matrices, the
-      // rest): no flat copy of every weight, no decay mask (measured at one worker on llama-small,
-      // those passes made a step 0.1-0.2 s slower than plain AdamW)
-      Views decayed = new Views();
-      Views plain = new Views();
-      NDList share = new NDList();
-      for (Segment seg : segments) {
-        NDArray w = seg.param().reshape(-1).get("{}:{}", seg.from(), seg.to());
-        long end = seg.at() + seg.to() - seg.from();
-        Views into = seg.decays() && weightDecay != 0 ? decayed : plain;
-        into.p().add(w);
-        into.g().add(grad.get("{}:{}", seg.at(), end));
-        into.m().add(m.get("{}:{}", seg.at(), end));
-        into.v().add(v.get("{}:{}", seg.at(), end));
-        share.add(w);
-      }
-      float scale = pendingScale;
-      pendingScale = 1f;
-      Kernels kernels = Kernels.on(grad.getDevice());
       for (Views g : List.of(decayed, plain)) {
         if (!g.p().isEmpty()) {
           AdamW.apply(
@@ -186,21 +225,8 @@ public final class ShardedAdamW implements Optimizer {
               scale);
         }
       }
-      long pad = shard * (group.rank() + 1) - Math.max(total, shard * group.rank());
-      if (pad > 0) {
-        share.add(stepManager.zeros(new Shape(pad), DataType.FLOAT32)); // the last worker's tail
-      }
-      NDArray mine = share.size() == 1 ? share.get(0) : NDArrays.concat(share); // (S)
-      NDArray gathered = stepManager.create(new Shape(shard * group.size()), DataType.FLOAT32);
-      group.allGather(gathered, mine);
-      long at = 0;
-      for (NDArray param : params.values()) {
-        long size = param.getShape().size();
-        Torch.copyInto(param, gathered.get("{}:{}", at, at + size).reshape(param.getShape()));
-        at += size;
-      }
+      group.allGather(flatParams, paramShare); // in place: every weight is a view of flatParams
     }
-    grad = null;
   }
 
   @Override
@@ -210,7 +236,16 @@ public final class ShardedAdamW implements Optimizer {
 
   @Override
   public List<NDArray> stateArrays() {
-    return List.of(m, v);
+    // what a step computes from these (the norm; AdamW's temporaries without the kernels) is then
+    // the step's, freed with it
+    List<NDArray> all = new ArrayList<>(List.of(m, v, gradShare, paramShare));
+    for (Views g : List.of(decayed, plain)) {
+      all.addAll(g.p());
+      all.addAll(g.g());
+      all.addAll(g.m());
+      all.addAll(g.v());
+    }
+    return all;
   }
 
   /**

@@ -119,7 +119,7 @@ public final class TrainingRun implements AutoCloseable {
       owned.add(material);
       Optimizer optimizer =
           t.zero() == 1
-              ? new ShardedAdamW(
+              ? ShardedAdamW.of(
                   policy.trainable(), group, t.beta1(), t.beta2(), t.eps(), t.weightDecay())
               : new AdamW(policy.trainable(), t.beta1(), t.beta2(), t.eps(), t.weightDecay());
       owned.add(optimizer);

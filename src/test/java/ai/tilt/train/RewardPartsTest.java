@@ -67,6 +67,16 @@ class RewardPartsTest {
     }
 
     @Override
+    public void flatten(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public int unflattened(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void barrier() {}
 
     @Override
