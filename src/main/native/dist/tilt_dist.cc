@@ -47,9 +47,19 @@ std::string S(JNIEnv* e, jstring s) {
   return r;
 }
 
+// ThrowNew reads modified UTF-8, which has no 4-byte sequences: Gloo's messages end in an emoji,
+// which came out as garbage in every "a worker died" error. Those sequences are dropped.
 void Throw(JNIEnv* e, const std::string& m) {
+  std::string text;
+  for (size_t i = 0; i < m.size();) {
+    if (static_cast<unsigned char>(m[i]) >= 0xF0) {
+      i += 4;
+    } else {
+      text += m[i++];
+    }
+  }
   jclass c = e->FindClass("ai/tilt/dist/DistException");
-  if (c != nullptr) e->ThrowNew(c, m.c_str());
+  if (c != nullptr) e->ThrowNew(c, text.c_str());
 }
 
 // Gloo's _reduce_scatter_base all-reduces a clone of the whole input and keeps this rank's slice
