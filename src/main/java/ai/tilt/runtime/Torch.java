@@ -8,6 +8,7 @@ import ai.djl.pytorch.jni.LibUtils;
 import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
+import java.util.Map;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -17,6 +18,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Torch {
   private static volatile boolean started;
+  private static volatile int localWorkers = 1; // shareCoresAmong
   private static volatile String ompWaitPolicy;
 
   private Torch() {}
@@ -47,30 +49,35 @@ public final class Torch {
 
   /**
    * Intra-op threads: {@code -Dtilt.threads}, else env {@code TILT_THREADS}, else for one of
-   * several data-parallel workers on a machine ({@code LOCAL_WORLD_SIZE} > 1) {@code
-   * OMP_NUM_THREADS} (torchrun sets it) or its share of the processors, else the processors this
-   * JVM may use. libtorch's own default counts the host's cores, which oversubscribes a container
-   * limited to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit. Together
-   * with {@link #passiveOpenMp()} this is a default that does not collapse when other processes
-   * share the cores.
+   * several data-parallel workers on a machine ({@code LOCAL_WORLD_SIZE} > 1, or {@link
+   * #shareCoresAmong}) {@code OMP_NUM_THREADS} (torchrun sets it), {@code SLURM_CPUS_PER_TASK}
+   * (SLURM's CPUs for each task) or its share of the processors, else the processors this JVM may
+   * use. libtorch's own default counts the host's cores, which oversubscribes a container limited
+   * to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit. Together with
+   * {@link #passiveOpenMp()} this is a default that does not collapse when other processes share
+   * the cores.
    */
   static int threads() {
-    String source = threadsSource();
+    return threads(System.getenv());
+  }
+
+  static int threads(Map<String, String> env) {
+    String source = threadsSource(env);
     String value =
         source.equals("tilt.threads")
             ? System.getProperty("tilt.threads")
-            : source.equals("TILT_THREADS") ? System.getenv("TILT_THREADS") : null;
+            : source.equals("TILT_THREADS") ? env.get("TILT_THREADS") : null;
     if (source.equals("worker")) {
-      // torchrun sets OMP_NUM_THREADS for its workers; else the machine's cores are shared out
-      String omp = System.getenv("OMP_NUM_THREADS");
-      value =
-          omp != null && !omp.isBlank()
-              ? omp
-              : Integer.toString(
-                  Math.max(
-                      1,
-                      Runtime.getRuntime().availableProcessors()
-                          / Integer.parseInt(System.getenv("LOCAL_WORLD_SIZE").trim())));
+      String omp = env.get("OMP_NUM_THREADS");
+      String slurm = env.get("SLURM_CPUS_PER_TASK");
+      if (omp != null && !omp.isBlank()) {
+        value = omp;
+      } else if (slurm != null && !slurm.isBlank()) {
+        value = slurm;
+      } else {
+        int share = Runtime.getRuntime().availableProcessors() / localWorkers(env);
+        value = Integer.toString(Math.max(1, share));
+      }
     }
     if (value == null) {
       return Runtime.getRuntime().availableProcessors();
@@ -88,6 +95,33 @@ public final class Torch {
   }
 
   /**
+   * Says that {@code workers} workers of a data-parallel job share this machine's cores, as the
+   * job's launcher described it (torchrun's {@code LOCAL_WORLD_SIZE} is read at start; SLURM's
+   * tasks per node come only through the parsed world): unless the user chose a count, this worker
+   * then takes its share ({@link #threads}), at once if the engine has started. Under SLURM each
+   * task used every core before, two workers on two cores each running two threads.
+   */
+  public static synchronized void shareCoresAmong(int workers) {
+    localWorkers = Math.max(1, workers);
+    if (started) {
+      JniUtils.setNumThreads(threads());
+    }
+  }
+
+  /** The workers sharing this machine's cores: LOCAL_WORLD_SIZE, else what the world said. */
+  private static int localWorkers(Map<String, String> env) {
+    String local = env.get("LOCAL_WORLD_SIZE");
+    if (local != null && !local.isBlank()) {
+      try {
+        return Math.max(1, Integer.parseInt(local.trim()));
+      } catch (NumberFormatException e) {
+        return localWorkers;
+      }
+    }
+    return localWorkers;
+  }
+
+  /**
    * Copies {@code src} into {@code dst} in place, on the device, without a graph: what loading a
    * checkpoint's state into live arrays needs. DJL's {@code set(ByteBuffer)} would do it through
    * the host and makes libtorch print a deprecation warning (AutoNonVariableTypeMode) to the
@@ -101,17 +135,20 @@ public final class Torch {
     dst.set(new NDIndex(dst.getShape().dimension() == 0 ? "" : ":"), src);
   }
 
-  /** Where the thread count comes from: tilt.threads, TILT_THREADS or machine. */
+  /** Where the thread count comes from: tilt.threads, TILT_THREADS, worker or machine. */
   static String threadsSource() {
+    return threadsSource(System.getenv());
+  }
+
+  static String threadsSource(Map<String, String> env) {
     if (System.getProperty("tilt.threads") != null) {
       return "tilt.threads";
     }
-    String env = System.getenv("TILT_THREADS");
-    if (env != null && !env.isBlank()) {
+    String set = env.get("TILT_THREADS");
+    if (set != null && !set.isBlank()) {
       return "TILT_THREADS";
     }
-    String local = System.getenv("LOCAL_WORLD_SIZE");
-    return local != null && !local.isBlank() && !local.trim().equals("1") ? "worker" : "machine";
+    return localWorkers(env) > 1 ? "worker" : "machine";
   }
 
   /**

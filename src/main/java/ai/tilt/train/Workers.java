@@ -32,6 +32,7 @@ public final class Workers {
     if (!world.distributed()) {
       return Solo.INSTANCE;
     }
+    Torch.shareCoresAmong(world.localSize());
     Device device = Devices.current();
     if (device.isGpu()) {
       Devices.use("cuda:" + gpuIndex(world, Torch.init().getGpuCount()));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -45,6 +46,33 @@ class RuntimeInfoTest {
         System.setProperty("tilt.threads", before);
       }
     }
+  }
+
+  /**
+   * A data-parallel worker takes its share of the cores: torchrun's OMP_NUM_THREADS, SLURM's CPUs
+   * per task, else the processors over the workers on the machine, whether LOCAL_WORLD_SIZE
+   * (torchrun) or the parsed world (SLURM) says how many; a user's TILT_THREADS still wins.
+   */
+  @Test
+  void aWorkerTakesItsShareOfTheCores() {
+    Assumptions.assumeTrue(System.getProperty("tilt.threads") == null);
+    int cpus = Runtime.getRuntime().availableProcessors();
+    assertEquals("machine", Torch.threadsSource(Map.of()));
+    assertEquals(cpus, Torch.threads(Map.of()));
+    assertEquals("worker", Torch.threadsSource(Map.of("LOCAL_WORLD_SIZE", "2")));
+    assertEquals(Math.max(1, cpus / 2), Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2")));
+    assertEquals(3, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "OMP_NUM_THREADS", "3")));
+    assertEquals(5, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "SLURM_CPUS_PER_TASK", "5")));
+    assertEquals(7, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "TILT_THREADS", "7")));
+    try {
+      Torch.shareCoresAmong(4); // SLURM: no LOCAL_WORLD_SIZE, the world says 4 on this node
+      assertEquals("worker", Torch.threadsSource(Map.of()));
+      assertEquals(Math.max(1, cpus / 4), Torch.threads(Map.of()));
+      assertEquals(2, Torch.threads(Map.of("SLURM_CPUS_PER_TASK", "2")));
+    } finally {
+      Torch.shareCoresAmong(1);
+    }
+    assertEquals(cpus, Torch.threads(Map.of()));
   }
 
   @Test
