@@ -21,13 +21,29 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
 
 using Group = c10::intrusive_ptr<c10d::Backend>;
 
-Group& G(jlong h) { return *reinterpret_cast<Group*>(h); }
+// What a group handle holds: the process group, and the store it met through, which outlives a
+// broken process group (a roll call after a failure goes through it).
+struct Job {
+  Group group;
+  c10::intrusive_ptr<c10d::Store> store;
+  int rank;
+  int world;
+};
+
+Job& J(jlong h) { return *reinterpret_cast<Job*>(h); }
+
+Group& G(jlong h) { return J(h).group; }
+
+std::string Key(const char* what, int rank) {
+  return std::string("tilt/") + what + "/" + std::to_string(rank);
+}
 
 at::Tensor T(jlong h) { return *reinterpret_cast<at::Tensor*>(h); }
 
@@ -170,7 +186,7 @@ c10d::ReduceOp Op(jint op) {
 // launches the workers); false under torchrun's agent store, which every rank joins as a client
 // under the prefix torch uses ("/worker/attempt_N").
 JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend, jlong timeoutMs,
-    jboolean storeServer, jstring prefix) {
+    jboolean storeServer, jstring prefix, jstring self) {
   TRY
   std::chrono::milliseconds timeout(timeoutMs);
   c10d::TCPStoreOptions so;
@@ -181,6 +197,8 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
   c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(S(env, host), so);
   std::string p = S(env, prefix);
   if (!p.empty()) store = c10::make_intrusive<c10d::PrefixStore>(p, store);
+  std::string me = S(env, self);  // this worker's host, for the others' messages
+  store->set(Key("host", rank), std::vector<uint8_t>(me.begin(), me.end()));
   Group g;
   if (S(env, backend) == "nccl") {
 #ifdef USE_C10D_NCCL
@@ -214,8 +232,43 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
     }
     g = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, o);
   }
-  return reinterpret_cast<jlong>(new Group(g));
+  return reinterpret_cast<jlong>(new Job{g, store, rank, world});
   CATCH(0)
+}
+
+// After a collective failed: this rank says in the store that it is alive, then waits up to waitMs
+// for every other rank to say so too. Returns the ranks that did not, one a line with the host it
+// joined from ("1 node7\n"), empty when all answered. A rank that died or hangs never answers; the
+// store itself is gone when the rank serving it is (rank 0, unless torchrun's agent serves it).
+JNI(jstring, rollCall, jlong h, jlong waitMs) {
+  TRY
+  Job& j = J(h);
+  j.store->set(Key("alive", j.rank), std::vector<uint8_t>{1});
+  std::vector<int> missing;
+  for (int r = 0; r < j.world; r++) {
+    if (r != j.rank) missing.push_back(r);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
+  while (!missing.empty()) {
+    std::vector<int> still;
+    for (int r : missing) {
+      if (!j.store->check({Key("alive", r)})) still.push_back(r);
+    }
+    missing.swap(still);
+    if (missing.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string out;
+  for (int r : missing) {
+    std::string host = "host unknown";
+    if (j.store->check({Key("host", r)})) {
+      std::vector<uint8_t> v = j.store->get(Key("host", r));
+      host.assign(v.begin(), v.end());
+    }
+    out += std::to_string(r) + " " + host + "\n";
+  }
+  return env->NewStringUTF(out.c_str());
+  CATCH(nullptr)
 }
 
 // Sums every parameter's gradient across ranks, all collectives in flight at once: a gradient of at
@@ -407,8 +460,8 @@ JNI(void, barrier, jlong g) {
 
 JNI(void, destroy, jlong g) {
   TRY
-  Group* group = reinterpret_cast<Group*>(g);
-  (*group)->shutdown();
-  delete group;
+  Job* job = reinterpret_cast<Job*>(g);
+  job->group->shutdown();
+  delete job;
   CATCH()
 }

@@ -7,6 +7,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.tilt.runtime.Torch;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,6 +31,10 @@ public final class C10dGroup implements Group {
   private final NDManager manager; // small arrays of the collectives, on the group's device
   private final long bucketBytes;
   private boolean closed;
+  private boolean rolled; // a roll call is taken once, after the first failure
+
+  /** How long a roll call after a failure waits for the other workers' answers. */
+  private static final long ROLL_CALL_MS = 5000;
 
   private C10dGroup(long handle, World world, NDManager manager, long bucketBytes) {
     this.handle = handle;
@@ -58,7 +64,8 @@ public final class C10dGroup implements Group {
               backend,
               timeout.toMillis(),
               world.storeServer(),
-              world.storePrefix());
+              world.storePrefix(),
+              hostName());
     } catch (DistException e) {
       throw new DistException(
           who(world)
@@ -219,7 +226,10 @@ public final class C10dGroup implements Group {
     manager.close();
   }
 
-  /** A collective whose failure names this rank, the job and what was under way. */
+  /**
+   * A collective whose failure names this rank, what was under way, and the workers that did not
+   * answer a roll call after it: the ones that died or hang.
+   */
   private void call(Runnable collective, String what) {
     try {
       collective.run();
@@ -229,8 +239,57 @@ public final class C10dGroup implements Group {
               + ": "
               + what
               + " failed (a worker died, hung past the timeout, or left): "
-              + firstLine(e.getMessage()),
+              + firstLine(e.getMessage())
+              + "; "
+              + rollCall(),
           e);
+    }
+  }
+
+  /**
+   * After a failed collective: every surviving worker says in the store that it is alive and looks
+   * for the others' word ({@link #ROLL_CALL_MS}); those that never give it are named with the host
+   * they joined from. The store outlives the broken process group, unless the process serving it
+   * (rank 0, or torchrun's agent) is the one gone.
+   */
+  private String rollCall() {
+    if (rolled) {
+      return "the roll call was taken after an earlier failure";
+    }
+    rolled = true;
+    String missing;
+    try {
+      missing = NativeDist.rollCall(handle, ROLL_CALL_MS);
+    } catch (DistException e) {
+      return "no roll call: the store at "
+          + world.masterAddr()
+          + ":"
+          + world.masterPort()
+          + " is gone too, so the process serving it (rank 0, or torchrun's agent) is ("
+          + firstLine(e.getMessage())
+          + ")";
+    }
+    if (missing.isEmpty()) {
+      return "every other worker answered a roll call";
+    }
+    List<String> named = new ArrayList<>();
+    for (String line : missing.lines().toList()) {
+      int space = line.indexOf(' ');
+      named.add("rank " + line.substring(0, space) + " on " + line.substring(space + 1));
+    }
+    return "did not answer a roll call within "
+        + ROLL_CALL_MS / 1000
+        + " s: "
+        + String.join(", ", named);
+  }
+
+  /** This machine's name, which the other workers' messages give when this one fails. */
+  private static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      String env = System.getenv("HOSTNAME");
+      return env == null || env.isBlank() ? "host unknown" : env;
     }
   }
 

@@ -16,7 +16,10 @@ final class NativeDist {
       String backend,
       long timeoutMs,
       boolean storeServer,
-      String storePrefix);
+      String storePrefix,
+      String self);
+
+  static native String rollCall(long group, long waitMs);
 
   static native float allreduceGrads(long group, long[] params, long bucketBytes, long bigBytes);
 

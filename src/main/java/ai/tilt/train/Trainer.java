@@ -162,7 +162,8 @@ public final class Trainer {
             long tokens = (long) step[2];
             state = state.afterStep(res.applied(), lr, tokens);
             listener.stepped(state.step(), res);
-            WeightGuard.perturbIfAsked(group, policy.trainable(), state.step());
+            FaultHooks.perturbIfAsked(group, policy.trainable(), state.step());
+            FaultHooks.stallIfAsked(group, state.step());
             if (crossed(state.step() - 1, state.step(), r.dist().checkEvery())) {
               WeightGuard.check(group, policy.trainable(), "after step " + state.step());
             }

@@ -18,9 +18,6 @@ import java.util.Map;
  * {@code dist.check_every} steps.
  */
 final class WeightGuard {
-  /** Test hook: {@code -Dtilt.dist.perturb=RANK@STEP} nudges one weight of that worker there. */
-  private static final String PERTURB = "tilt.dist.perturb";
-
   private WeightGuard() {}
 
   /**
@@ -75,16 +72,5 @@ final class WeightGuard {
       }
     }
     return new double[] {sum, squares};
-  }
-
-  /** The test hook: after {@code step}, worker RANK's first trainable weight moves by 1e-3. */
-  static void perturbIfAsked(Group group, Map<String, NDArray> trainable, long step) {
-    String at = System.getProperty(PERTURB);
-    if (at == null || !at.equals(group.rank() + "@" + step)) {
-      return;
-    }
-    try (NoGrad off = NoGrad.enter()) {
-      trainable.values().iterator().next().addi(1e-3f);
-    }
   }
 }

@@ -331,6 +331,34 @@ class DataParallelTest {
         maxDiff(weights(tmp.resolve("whole/step-000040")), weights(dir.resolve("step-000040"))));
   }
 
+  /**
+   * (e') A worker that hangs (alive, never answering) ends the job within the timeout, and the
+   * survivors name it and its host: after the failed collective they take a roll call through the
+   * store, which the hung worker never answers.
+   */
+  @Test
+  void aHungWorkerIsNamedWithinTheTimeout() throws Exception {
+    long t0 = System.nanoTime();
+    Job j =
+        tilt(
+            train(
+                "recipes/sft-tiny.yaml",
+                tmp.resolve("hung"),
+                2,
+                "train.max_steps=8",
+                "data.eval=null",
+                "dist.timeout_s=5"),
+            "-Dtilt.dist.stall=1@2");
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    assertNotEquals(0, j.exit(), j.log());
+    assertTrue(
+        j.log().contains("rank 0 of 2: ")
+            && j.log().contains("did not answer a roll call within 5 s: rank 1 on "),
+        j.log());
+    // 5 s of timeout, 5 of roll call, up to 30 for the launcher to stop the hung worker, startup
+    assertTrue(seconds < 90, "ended " + seconds + " s after the start");
+  }
+
   /** A 2-worker SFT job left running, its output in {@code log}. */
   private static Process startSft(Path dir, Path log, String[] sets) throws IOException {
     ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
