@@ -54,6 +54,13 @@ timeout 180 "${java[@]}" -jar tilt.jar train recipes/sft-tiny.yaml --nproc 1 \
   --run-dir "$b/runs/nccl-1" --set train.max_steps=5 --set data.eval=null > "$out/nccl-1.log" 2>&1
 echo "nccl one worker: exit $?" | tee -a "$out/nccl-1.log"
 grep -E 'data-parallel|step 5/5|problem|Exception' "$out/nccl-1.log" | head -5
+# ZeRO-1 on NCCL: weights and gradients as views of flat CUDA vectors, in-place reduce-scatter and
+# all-gather (one worker: the slices are the whole vectors)
+timeout 120 "${java[@]}" -jar tilt.jar train recipes/sft-tiny.yaml --nproc 1 \
+  --run-dir "$b/runs/nccl-zero" --set train.max_steps=5 --set data.eval=null --set train.zero=1 \
+  > "$out/nccl-zero.log" 2>&1
+echo "nccl one worker, ZeRO-1: exit $?" | tee -a "$out/nccl-zero.log"
+grep -E 'step 5/5|problem|Exception' "$out/nccl-zero.log" | head -3
 
 step "benchmarks"
 models="$b/models"

@@ -133,8 +133,11 @@ public final class SafetensorsReader implements AutoCloseable {
     Dtype dtype = loadable(info);
     DataType out = dtype.loadAs;
     long numel = info.numel();
-    NDArray flat = manager.create(new Shape(numel), out);
-    try {
+    // the array is made in its shape and filled through a flat view of it: an array returned as a
+    // view (a reshape of a flat one) would keep its base's storage alive after ZeRO-1 moves the
+    // weight into its flat vector (measured: the whole weight again)
+    NDArray result = manager.create(new Shape(info.shape()), out);
+    try (NDArray flat = result.reshape(new Shape(numel))) {
       for (long from = 0; from < numel; from += chunkElements) {
         int count = (int) Math.min(chunkElements, numel - from);
         ByteBuffer converted = convertChunk(info, dtype, from, count, out.getNumOfBytes());
@@ -142,12 +145,12 @@ public final class SafetensorsReader implements AutoCloseable {
           flat.set(new NDIndex("{}:{}", from, from + count), part);
         }
       }
-      NDArray result = flat.reshape(new Shape(info.shape()));
-      result.setName(name);
-      return result;
-    } finally {
-      flat.close();
+    } catch (RuntimeException | IOException e) {
+      result.close();
+      throw e;
     }
+    result.setName(name);
+    return result;
   }
 
   /**

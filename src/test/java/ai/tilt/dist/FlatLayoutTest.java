@@ -2,6 +2,8 @@ package ai.tilt.dist;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -67,6 +69,15 @@ class FlatLayoutTest {
       NDArray c = m.create(new float[] {7, 8});
       c.setRequiresGradient(true);
       assertEquals(1, group.unflattened(List.of(a, c), flat, flatGrads));
+
+      // a view's base would keep the weight's old storage alive: refused, naming the weight
+      NDArray view = m.create(new float[] {1, 2, 3, 4}).reshape(new Shape(2, 2));
+      view.setRequiresGradient(true);
+      DistException e =
+          assertThrows(
+              DistException.class,
+              () -> group.flatten(List.of(c, view), m.zeros(new Shape(6)), m.zeros(new Shape(6))));
+      assertTrue(e.getMessage().contains("weight 1 is a view"), e.getMessage());
     }
   }
 }
