@@ -17,10 +17,10 @@ job() { # NAME: writes and submits the job, prints its id
 #!/bin/bash
 #SBATCH --ntasks 2 --cpus-per-task 1 --requeue --open-mode append
 #SBATCH --output $work/$1.out --job-name tilt-$1
-export MASTER_ADDR=\$(scontrol show hostnames \$SLURM_JOB_NODELIST | head -1)
-source $env_sh
-cd $here
-srun ./tilt train recipes/sft-tiny.yaml --run-dir $work/$1 --set train.max_steps=60 \\
+export MASTER_ADDR=\$(scontrol show hostnames "\$SLURM_JOB_NODELIST" | head -1)
+source "$env_sh"
+cd "$here"
+srun ./tilt train recipes/sft-tiny.yaml --run-dir "$work/$1" --set train.max_steps=60 \\
   --set data.eval=null --set checkpoint.every_steps=10 --resume auto
 EOF
   sbatch --parsable "$work/$1.sh"
@@ -31,7 +31,9 @@ a=$(job whole)
 wait_gone "$a"
 echo "check-slurm: the requeued job" >&2
 b=$(job requeued)
-for _ in $(seq 1 600); do [[ -d "$work/requeued/step-000020" ]] && break; sleep 0.5; done
+for _ in $(seq 1 1200); do [[ -d "$work/requeued/step-000020" ]] && break; sleep 0.5; done
+[[ -d "$work/requeued/step-000020" ]] ||
+  { echo "check-slurm: job $b reached no step 20 in 10 minutes (pending?)" >&2; exit 1; }
 scontrol requeue "$b"
 wait_gone "$b"
 python3 - "$work" <<'PY'

@@ -12,6 +12,8 @@
 
 namespace {
 
+int Mod(int x, int w) { return ((x % w) + w) % w; }
+
 // Gloo's _reduce_scatter_base all-reduces a clone of the whole input and keeps this rank's slice
 // (torch's ProcessGroupGloo.cpp), so ZeRO-1 on Gloo moved twice what DDP does. A ring over
 // send/recv moves (W - 1) / W of the input per rank, as NCCL's reduce-scatter does: at step s rank
@@ -21,7 +23,8 @@ namespace {
 // (whole slices took a slice of memory each at the step's end: 32 MB a worker at llama-small). out
 // may be in's slice r (ZeRO-1 reduces its flat gradients in place): slice r is read only at the
 // last step, by the addition that writes it. TILT_RING_PIECE_BYTES sets the piece (default 4 MiB;
-// the tests make it small so that every slice goes round in several pieces and a shorter last).
+// the tests make it small so that every slice goes round in several pieces and a shorter last;
+// every worker must have the same, or their pieces and tags do not match and the ring hangs).
 int64_t PieceBytes() {
   static const int64_t bytes = [] {
     const char* v = std::getenv("TILT_RING_PIECE_BYTES");
@@ -47,7 +50,7 @@ void RingReduceScatter(c10::intrusive_ptr<c10d::Backend>& g, at::Tensor& out, co
   at::Tensor recv = at::empty({std::min(n, piece)}, flat.options());
   at::Tensor sum = w > 2 ? at::empty_like(recv) : at::Tensor();
   auto slice = [&](int k, int64_t off, int64_t len) {
-    return slices[((k % w) + w) % w].narrow(0, off, len);
+    return slices[Mod(k, w)].narrow(0, off, len);
   };
   int tag = 0;
   for (int64_t off = 0; off < n; off += piece) {
@@ -81,8 +84,8 @@ void RingAllGather(c10::intrusive_ptr<c10d::Backend>& g, at::Tensor& out, const 
   std::vector<at::Tensor> slices = out.view(-1).chunk(w);
   if (slices[r].data_ptr() != in.data_ptr()) slices[r].copy_(in.reshape(-1));
   for (int s = 0; s < w - 1; s++) {
-    std::vector<at::Tensor> sent{slices[((r - s) % w + w) % w]};
-    std::vector<at::Tensor> got{slices[((r - s - 1) % w + w) % w]};
+    std::vector<at::Tensor> sent{slices[Mod(r - s, w)]};
+    std::vector<at::Tensor> got{slices[Mod(r - s - 1, w)]};
     auto sending = g->send(sent, (r + 1) % w, s);
     auto receiving = g->recv(got, (r - 1 + w) % w, s);
     receiving->wait();

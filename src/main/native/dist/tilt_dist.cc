@@ -167,6 +167,9 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
 JNI(jstring, rollCall, jlong h, jlong waitMs) {
   TRY
   Job& j = J(h);
+  // NCCL's abort makes peers still waiting on this rank fail at once, so that they answer too
+  // (Gloo's is a no-op: a peer blocked on a live rank answers only after its own timeout)
+  j.group->abort();
   j.store->set(Key("alive", j.rank), std::vector<uint8_t>{1});
   std::vector<int> missing;
   for (int r = 0; r < j.world; r++) {
@@ -325,6 +328,9 @@ JNI(void, flatten, jlongArray params, jlong flatParams, jlong flatGrads) {
                 " does not match the flat vectors");
     // a view's base keeps the old storage alive after set_data: the weight would be held twice
     TORCH_CHECK(!p.is_view(), "flatten: weight ", i, " is a view of another tensor");
+    for (size_t k = 0; k < i; k++) {
+      TORCH_CHECK(!ps[k].is_same(p), "flatten: weight ", i, " is weight ", k, " again");
+    }
     total += p.numel();
   }
   TORCH_CHECK(total <= fp.numel() && total <= fg.numel(), "flatten: the flat vectors are short");
@@ -359,7 +365,10 @@ JNI(jint, unflattened, jlongArray params, jlong flatParams, jlong flatGrads) {
   jint i = 0;
   for (auto& p : Ts(env, params)) {
     const at::Tensor& g = p.grad();
-    if (p.data_ptr() != values + at * size || !g.defined() || g.data_ptr() != grads + at * size) {
+    if (!g.defined()) return i;
+    // an empty weight has no address to compare (its data_ptr is null)
+    if (p.numel() > 0 &&
+        (p.data_ptr() != values + at * size || g.data_ptr() != grads + at * size)) {
       return i;
     }
     at += p.numel();

@@ -16,6 +16,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * c10d's process group through libtilt_dist.so: a TCPStore rendezvous, then Gloo (CPU) or NCCL
@@ -161,7 +165,7 @@ public final class C10dGroup implements Group {
 
   @Override
   public void broadcast(List<NDArray> arrays, int root) {
-    long[] handles = arrays.stream().mapToLong(C10dGroup::handle).toArray();
+    long[] handles = handles(arrays);
     call(() -> NativeDist.broadcast(handle, handles, root), "a broadcast");
   }
 
@@ -197,14 +201,12 @@ public final class C10dGroup implements Group {
 
   @Override
   public void flatten(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
-    long[] handles = params.stream().mapToLong(C10dGroup::handle).toArray();
-    NativeDist.flatten(handles, handle(flatParams), handle(flatGrads));
+    NativeDist.flatten(handles(params), handle(flatParams), handle(flatGrads));
   }
 
   @Override
   public int unflattened(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
-    long[] handles = params.stream().mapToLong(C10dGroup::handle).toArray();
-    return NativeDist.unflattened(handles, handle(flatParams), handle(flatGrads));
+    return NativeDist.unflattened(handles(params), handle(flatParams), handle(flatGrads));
   }
 
   @Override
@@ -257,16 +259,27 @@ public final class C10dGroup implements Group {
       return "the roll call was taken after an earlier failure";
     }
     rolled = true;
+    // on a thread of its own, with a deadline: a store whose host vanished without closing its
+    // connections would block the store's calls until the job's whole timeout
+    FutureTask<String> call = new FutureTask<>(() -> NativeDist.rollCall(handle, ROLL_CALL_MS));
+    Thread t = new Thread(call, "tilt-roll-call");
+    t.setDaemon(true);
+    t.start();
     String missing;
     try {
-      missing = NativeDist.rollCall(handle, ROLL_CALL_MS);
-    } catch (DistException e) {
+      missing = call.get(ROLL_CALL_MS + 5000, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException | InterruptedException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
       return "no roll call: the store at "
           + world.masterAddr()
           + ":"
           + world.masterPort()
-          + " is gone too, so the process serving it (rank 0, or torchrun's agent) is ("
-          + firstLine(e.getMessage())
+          + " is unreachable too (the process serving it, rank 0 or torchrun's agent, died or has"
+          + " already exited: "
+          + (cause instanceof TimeoutException ? "no answer" : firstLine(cause.getMessage()))
           + ")";
     }
     if (missing.isEmpty()) {
@@ -277,9 +290,10 @@ public final class C10dGroup implements Group {
       int space = line.indexOf(' ');
       named.add("rank " + line.substring(0, space) + " on " + line.substring(space + 1));
     }
+    // on Gloo, a worker still waiting on a live one answers only after its own timeout
     return "did not answer a roll call within "
         + ROLL_CALL_MS / 1000
-        + " s: "
+        + " s (dead, hung, or still waiting on one that is): "
         + String.join(", ", named);
   }
 
@@ -299,6 +313,10 @@ public final class C10dGroup implements Group {
 
   private static long handle(NDArray a) {
     return ((PtNDArray) a).getHandle();
+  }
+
+  private static long[] handles(List<NDArray> arrays) {
+    return arrays.stream().mapToLong(C10dGroup::handle).toArray();
   }
 
   private static String firstLine(String s) {

@@ -56,16 +56,17 @@ public final class Solo implements Group {
     Torch.copyInto(out, in.reshape(out.getShape()));
   }
 
+  private static final String NO_FLAT =
+      "one process without a process group has no library to lay weights flat with";
+
   @Override
   public void flatten(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
-    throw new UnsupportedOperationException(
-        "one process without a process group has no library to lay weights flat with");
+    throw new UnsupportedOperationException(NO_FLAT);
   }
 
   @Override
   public int unflattened(List<NDArray> params, NDArray flatParams, NDArray flatGrads) {
-    throw new UnsupportedOperationException(
-        "one process without a process group has no library to lay weights flat with");
+    throw new UnsupportedOperationException(NO_FLAT);
   }
 
   @Override

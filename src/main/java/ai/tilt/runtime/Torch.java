@@ -69,14 +69,22 @@ public final class Torch {
             : source.equals("TILT_THREADS") ? env.get("TILT_THREADS") : null;
     if (source.equals("worker")) {
       String omp = env.get("OMP_NUM_THREADS");
-      String slurm = env.get("SLURM_CPUS_PER_TASK");
+      String perTask = env.get("SLURM_CPUS_PER_TASK");
+      String onNode = env.get("SLURM_CPUS_ON_NODE");
       if (omp != null && !omp.isBlank()) {
+        source = "OMP_NUM_THREADS";
         value = omp;
-      } else if (slurm != null && !slurm.isBlank()) {
-        value = slurm;
+      } else if (perTask != null && !perTask.isBlank()) {
+        source = "SLURM_CPUS_PER_TASK";
+        value = perTask;
       } else {
-        int share = Runtime.getRuntime().availableProcessors() / localWorkers(env);
-        value = Integer.toString(Math.max(1, share));
+        // SLURM's CPUs of the job on this node, where given: a task pinned to its own CPUs sees
+        // only those, and dividing its count again would leave it a fraction of them
+        int cpus =
+            onNode != null && onNode.trim().matches("\\d+")
+                ? Integer.parseInt(onNode.trim())
+                : Runtime.getRuntime().availableProcessors();
+        value = Integer.toString(Math.max(1, cpus / localWorkers(env)));
       }
     }
     if (value == null) {

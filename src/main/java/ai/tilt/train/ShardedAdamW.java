@@ -50,6 +50,7 @@ public final class ShardedAdamW implements Optimizer {
   private final NDArray v; // (S)
   private final Views decayed; // AdamW's two groups, as views of the slices above
   private final Views plain;
+  private final List<NDArray> state; // stateArrays()
   private final double beta1;
   private final double beta2;
   private final double eps;
@@ -128,7 +129,8 @@ public final class ShardedAdamW implements Optimizer {
         continue;
       }
       boolean decays = weightDecay != 0 && p.getShape().dimension() >= 2;
-      if (runDecays != null && (runDecays != decays || runTo != from)) {
+      if (runDecays != null
+          && runDecays != decays) { // the weights lie end to end: only the group cuts
         addRange(runDecays ? decayed : plain, runFrom, runTo);
         runDecays = null;
       }
@@ -141,6 +143,16 @@ public final class ShardedAdamW implements Optimizer {
     if (runDecays != null) {
       addRange(runDecays ? decayed : plain, runFrom, runTo);
     }
+    // what a step computes from these (the norm; AdamW's temporaries without the kernels) is then
+    // the step's, freed with it
+    List<NDArray> all = new ArrayList<>(List.of(m, v, gradShare, paramShare));
+    for (Views g : List.of(decayed, plain)) {
+      all.addAll(g.p());
+      all.addAll(g.g());
+      all.addAll(g.m());
+      all.addAll(g.v());
+    }
+    this.state = List.copyOf(all);
   }
 
   /** One AdamW group's views: weights, gradients, first and second moments. */
@@ -236,16 +248,7 @@ public final class ShardedAdamW implements Optimizer {
 
   @Override
   public List<NDArray> stateArrays() {
-    // what a step computes from these (the norm; AdamW's temporaries without the kernels) is then
-    // the step's, freed with it
-    List<NDArray> all = new ArrayList<>(List.of(m, v, gradShare, paramShare));
-    for (Views g : List.of(decayed, plain)) {
-      all.addAll(g.p());
-      all.addAll(g.g());
-      all.addAll(g.m());
-      all.addAll(g.v());
-    }
-    return all;
+    return state;
   }
 
   /**

@@ -353,7 +353,10 @@ class DataParallelTest {
     assertNotEquals(0, j.exit(), j.log());
     assertTrue(
         j.log().contains("rank 0 of 2: ")
-            && j.log().contains("did not answer a roll call within 5 s: rank 1 on "),
+            && j.log()
+                .contains(
+                    "did not answer a roll call within 5 s (dead, hung, or still waiting on one"
+                        + " that is): rank 1 on "),
         j.log());
     // 5 s of timeout, 5 of roll call, up to 30 for the launcher to stop the hung worker, startup
     assertTrue(seconds < 90, "ended " + seconds + " s after the start");

@@ -64,6 +64,13 @@ class RuntimeInfoTest {
     assertEquals(3, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "OMP_NUM_THREADS", "3")));
     assertEquals(5, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "SLURM_CPUS_PER_TASK", "5")));
     assertEquals(7, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "TILT_THREADS", "7")));
+    // SLURM's CPUs on the node, shared out: not the task's own CPUs divided again
+    assertEquals(4, Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "SLURM_CPUS_ON_NODE", "8")));
+    IllegalArgumentException bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> Torch.threads(Map.of("LOCAL_WORLD_SIZE", "2", "OMP_NUM_THREADS", "x")));
+    assertEquals("OMP_NUM_THREADS=x: threads must be a whole number >= 1", bad.getMessage());
     try {
       Torch.shareCoresAmong(4); // SLURM: no LOCAL_WORLD_SIZE, the world says 4 on this node
       assertEquals("worker", Torch.threadsSource(Map.of()));
