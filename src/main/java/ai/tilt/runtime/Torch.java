@@ -51,11 +51,11 @@ public final class Torch {
    * Intra-op threads: {@code -Dtilt.threads}, else env {@code TILT_THREADS}, else for one of
    * several data-parallel workers on a machine ({@code LOCAL_WORLD_SIZE} > 1, or {@link
    * #shareCoresAmong}) {@code OMP_NUM_THREADS} (torchrun sets it), {@code SLURM_CPUS_PER_TASK}
-   * (SLURM's CPUs for each task) or its share of the processors, else the processors this JVM may
-   * use. libtorch's own default counts the host's cores, which oversubscribes a container limited
-   * to fewer CPUs ({@code docker run --cpus}); the JVM's count honours the limit. Together with
-   * {@link #passiveOpenMp()} this is a default that does not collapse when other processes share
-   * the cores.
+   * (SLURM's CPUs for each task) or its share of {@code SLURM_CPUS_ON_NODE} or of the processors,
+   * else the processors this JVM may use. libtorch's own default counts the host's cores, which
+   * oversubscribes a container limited to fewer CPUs ({@code docker run --cpus}); the JVM's count
+   * honours the limit. Together with {@link #passiveOpenMp()} this is a default that does not
+   * collapse when other processes share the cores.
    */
   static int threads() {
     return threads(System.getenv());
@@ -106,8 +106,7 @@ public final class Torch {
    * Says that {@code workers} workers of a data-parallel job share this machine's cores, as the
    * job's launcher described it (torchrun's {@code LOCAL_WORLD_SIZE} is read at start; SLURM's
    * tasks per node come only through the parsed world): unless the user chose a count, this worker
-   * then takes its share ({@link #threads}), at once if the engine has started. Under SLURM each
-   * task used every core before, two workers on two cores each running two threads.
+   * then takes its share ({@link #threads}), at once if the engine has started.
    */
   public static synchronized void shareCoresAmong(int workers) {
     localWorkers = Math.max(1, workers);

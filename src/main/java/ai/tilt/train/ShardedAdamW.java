@@ -38,7 +38,6 @@ import java.util.Map;
 public final class ShardedAdamW implements Optimizer {
   private final Map<String, NDArray> params;
   private final List<NDArray> order; // params' values, in the flat vectors' order
-  private final List<String> names;
   private final Group group;
   private final NDManager manager; // owns the flat vectors and the shard state
   private final long shard; // S
@@ -88,7 +87,6 @@ public final class ShardedAdamW implements Optimizer {
     }
     this.params = trainable;
     this.order = new ArrayList<>(trainable.values());
-    this.names = new ArrayList<>(trainable.keySet());
     this.group = group;
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -117,9 +115,9 @@ public final class ShardedAdamW implements Optimizer {
     // fused kernel is element-wise: how a group is cut does not change a bit of its result)
     long lo = shard * group.rank();
     long at = 0;
-    long runFrom = 0;
+    long runFrom = -1; // the open run of one group, [runFrom, runTo); -1: none
     long runTo = 0;
-    Boolean runDecays = null;
+    boolean runDecays = false;
     for (NDArray p : order) {
       long size = p.getShape().size();
       long from = Math.max(at, lo) - lo;
@@ -129,18 +127,17 @@ public final class ShardedAdamW implements Optimizer {
         continue;
       }
       boolean decays = weightDecay != 0 && p.getShape().dimension() >= 2;
-      if (runDecays != null
-          && runDecays != decays) { // the weights lie end to end: only the group cuts
+      if (runFrom >= 0 && runDecays != decays) { // the weights lie end to end: only groups cut
         addRange(runDecays ? decayed : plain, runFrom, runTo);
-        runDecays = null;
+        runFrom = -1;
       }
-      if (runDecays == null) {
+      if (runFrom < 0) {
         runFrom = from;
         runDecays = decays;
       }
       runTo = to;
     }
-    if (runDecays != null) {
+    if (runFrom >= 0) {
       addRange(runDecays ? decayed : plain, runFrom, runTo);
     }
     // what a step computes from these (the norm; AdamW's temporaries without the kernels) is then
@@ -198,7 +195,7 @@ public final class ShardedAdamW implements Optimizer {
     if (moved >= 0) {
       throw new IllegalStateException(
           "train.zero: 1: weight '"
-              + names.get(moved)
+              + new ArrayList<>(params.keySet()).get(moved)
               + "' or its gradient no longer lies in the flat vectors the sharded optimizer laid"
               + " out (something replaced it after the optimizer was made)");
     }
