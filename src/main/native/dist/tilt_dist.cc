@@ -24,27 +24,30 @@
 #include <thread>
 #include <vector>
 
-#include "rings.h"  // Gloo's reduce-scatter and all-gather
+#include "rings.h"     // Gloo's reduce-scatter and all-gather
+#include "rollcall.h"  // who stopped the job
 
 namespace {
 
 using Group = c10::intrusive_ptr<c10d::Backend>;
 
-// What a group handle holds: the process group, and the store it met through, which outlives a
-// broken process group (a roll call after a failure goes through it).
+// What a group handle holds: the process group, the store it met through, which outlives a
+// broken process group (a roll call after a failure goes through it), and the watcher that answers
+// a roll call for this worker.
 struct Job {
   Group group;
   c10::intrusive_ptr<c10d::Store> store;
   int rank;
   int world;
+  std::unique_ptr<Watcher> watcher;
 };
 
 Job& J(jlong h) { return *reinterpret_cast<Job*>(h); }
 
-Group& G(jlong h) { return J(h).group; }
-
-std::string Key(const char* what, int rank) {
-  return std::string("tilt/") + what + "/" + std::to_string(rank);
+// The group, for a collective that starts now: counted for the roll call.
+Group& Start(jlong h) {
+  J(h).watcher->Enter();
+  return J(h).group;
 }
 
 at::Tensor T(jlong h) { return *reinterpret_cast<at::Tensor*>(h); }
@@ -66,12 +69,15 @@ std::string S(JNIEnv* e, jstring s) {
 }
 
 // ThrowNew reads modified UTF-8, which has no 4-byte sequences: Gloo's messages end in an emoji,
-// which came out as garbage in every "a worker died" error. Those sequences are dropped.
+// which came out as garbage in every "a worker died" error. Those sequences are dropped, and the
+// emoji's variation selector (U+FE0F) with them.
 void Throw(JNIEnv* e, const std::string& m) {
   std::string text;
   for (size_t i = 0; i < m.size();) {
     if (static_cast<unsigned char>(m[i]) >= 0xF0) {
       i += 4;
+    } else if (m.compare(i, 3, "\xEF\xB8\x8F") == 0) {
+      i += 3;
     } else {
       text += m[i++];
     }
@@ -122,7 +128,7 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
   std::string p = S(env, prefix);
   if (!p.empty()) store = c10::make_intrusive<c10d::PrefixStore>(p, store);
   std::string me = S(env, self);  // this worker's host, for the others' messages
-  store->set(Key("host", rank), std::vector<uint8_t>(me.begin(), me.end()));
+  store->set(Key("host", rank), Bytes(me));
   Group g;
   if (S(env, backend) == "nccl") {
 #ifdef USE_C10D_NCCL
@@ -156,44 +162,18 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
     }
     g = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, o);
   }
-  return reinterpret_cast<jlong>(new Job{g, store, rank, world});
+  auto watcher = std::make_unique<Watcher>(WatcherStore(S(env, host), port, p), rank);
+  return reinterpret_cast<jlong>(new Job{g, store, rank, world, std::move(watcher)});
   CATCH(0)
 }
 
-// After a collective failed: this rank says in the store that it is alive, then waits up to waitMs
-// for every other rank to say so too. Returns the ranks that did not, one a line with the host it
-// joined from ("1 node7\n"), empty when all answered. A rank that died or hangs never answers; the
-// store itself is gone when the rank serving it is (rank 0, unless torchrun's agent serves it).
+// After a collective failed: who stopped the job (rollcall.h). NCCL's abort first makes the peers
+// still waiting on this rank fail at once (Gloo's is a no-op: their watchers answer for them).
 JNI(jstring, rollCall, jlong h, jlong waitMs) {
   TRY
   Job& j = J(h);
-  // NCCL's abort makes peers still waiting on this rank fail at once, so that they answer too
-  // (Gloo's is a no-op: a peer blocked on a live rank answers only after its own timeout)
   j.group->abort();
-  j.store->set(Key("alive", j.rank), std::vector<uint8_t>{1});
-  std::vector<int> missing;
-  for (int r = 0; r < j.world; r++) {
-    if (r != j.rank) missing.push_back(r);
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
-  while (!missing.empty()) {
-    std::vector<int> still;
-    for (int r : missing) {
-      if (!j.store->check({Key("alive", r)})) still.push_back(r);
-    }
-    missing.swap(still);
-    if (missing.empty() || std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  std::string out;
-  for (int r : missing) {
-    std::string host = "host unknown";
-    if (j.store->check({Key("host", r)})) {
-      std::vector<uint8_t> v = j.store->get(Key("host", r));
-      host.assign(v.begin(), v.end());
-    }
-    out += std::to_string(r) + " " + host + "\n";
-  }
+  std::string out = RollCall(*j.store, j.rank, j.world, j.watcher->Entered(), waitMs);
   return env->NewStringUTF(out.c_str());
   CATCH(nullptr)
 }
@@ -208,6 +188,7 @@ JNI(jstring, rollCall, jlong h, jlong waitMs) {
 // collectives are still under way.
 JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong bigBytes) {
   TRY
+  Group& pg = Start(g);
   std::vector<at::Tensor> grads;
   for (auto& p : Ts(env, params)) {
     if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
@@ -224,7 +205,7 @@ JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong
     std::vector<at::Tensor> views;
     for (size_t i : open) views.push_back(grads[i].reshape(-1));
     std::vector<at::Tensor> one{at::cat(views)};
-    works.push_back(G(g)->allreduce(one));
+    works.push_back(pg->allreduce(one));
     flats.push_back(one[0]);
     members.push_back(open);
     open.clear();
@@ -234,7 +215,7 @@ JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong
     int64_t n = static_cast<int64_t>(grads[i].nbytes());
     if (n >= bigBytes && grads[i].is_contiguous()) {
       std::vector<at::Tensor> one{grads[i]};
-      works.push_back(G(g)->allreduce(one));
+      works.push_back(pg->allreduce(one));
       flats.push_back(at::Tensor());
       members.push_back({i});
       continue;
@@ -270,12 +251,13 @@ JNI(jfloat, allreduceGrads, jlong g, jlongArray params, jlong bucketBytes, jlong
 // 1 MAX, 2 MIN.
 JNI(void, allreduce, jlong g, jlongArray tensors, jint op) {
   TRY
+  Group& pg = Start(g);
   c10d::AllreduceOptions o;
   o.reduceOp = Op(op);
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   for (auto& t : Ts(env, tensors)) {
     std::vector<at::Tensor> one{t};
-    works.push_back(G(g)->allreduce(one, o));
+    works.push_back(pg->allreduce(one, o));
   }
   for (auto& w : works) w->wait();
   CATCH()
@@ -283,12 +265,13 @@ JNI(void, allreduce, jlong g, jlongArray tensors, jint op) {
 
 JNI(void, broadcast, jlong g, jlongArray tensors, jint root) {
   TRY
+  Group& pg = Start(g);
   c10d::BroadcastOptions o;
   o.rootRank = root;
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   for (auto& t : Ts(env, tensors)) {
     std::vector<at::Tensor> one{t};
-    works.push_back(G(g)->broadcast(one, o));
+    works.push_back(pg->broadcast(one, o));
   }
   for (auto& w : works) w->wait();
   CATCH()
@@ -298,12 +281,13 @@ JNI(void, broadcast, jlong g, jlongArray tensors, jint root) {
 // (NCCL's all-gather is in place when the input is the output's slice of this rank).
 JNI(void, allgather, jlong g, jlong out, jlong in) {
   TRY
+  Group& pg = Start(g);
   at::Tensor o = T(out);
   at::Tensor i = T(in);
-  if (G(g)->getBackendName() == "gloo") {
-    RingAllGather(G(g), o, i);
+  if (pg->getBackendName() == "gloo") {
+    RingAllGather(pg, o, i);
   } else {
-    G(g)->_allgather_base(o, i)->wait();
+    pg->_allgather_base(o, i)->wait();
   }
   CATCH()
 }
@@ -381,21 +365,23 @@ JNI(jint, unflattened, jlongArray params, jlong flatParams, jlong flatGrads) {
 // out (n) gets the sum over ranks of this rank's n-slice of in (world * n).
 JNI(void, reduceScatter, jlong g, jlong out, jlong in) {
   TRY
+  Group& pg = Start(g);
   at::Tensor o = T(out);
   at::Tensor i = T(in);
-  if (G(g)->getBackendName() == "gloo") {
-    RingReduceScatter(G(g), o, i);
+  if (pg->getBackendName() == "gloo") {
+    RingReduceScatter(pg, o, i);
   } else {
     c10d::ReduceScatterOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
-    G(g)->_reduce_scatter_base(o, i, opts)->wait();
+    pg->_reduce_scatter_base(o, i, opts)->wait();
   }
   CATCH()
 }
 
 JNI(void, barrier, jlong g) {
   TRY
-  G(g)->barrier()->wait();
+  Group& pg = Start(g);
+  pg->barrier()->wait();
   CATCH()
 }
 

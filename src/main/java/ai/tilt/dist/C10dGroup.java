@@ -249,10 +249,12 @@ public final class C10dGroup implements Group {
   }
 
   /**
-   * After a failed collective: every surviving worker says in the store that it is alive and looks
-   * for the others' word ({@link #ROLL_CALL_MS}); those that never give it are named with the host
-   * they joined from. The store outlives the broken process group, unless the process serving it
-   * (rank 0, or torchrun's agent) is the one gone.
+   * After a failed collective: asks every worker, through the store, how many collectives it has
+   * entered (a watcher thread answers for each, even one blocked in a collective) and waits {@link
+   * #ROLL_CALL_MS} for the answers. Names, with the host they joined from, the workers that gave no
+   * answer (dead) and those behind the others (the one they all wait for). The store outlives the
+   * broken process group, unless the process serving it (rank 0, or torchrun's agent) is the one
+   * gone.
    */
   private String rollCall() {
     if (rolled) {
@@ -265,9 +267,9 @@ public final class C10dGroup implements Group {
     Thread t = new Thread(call, "tilt-roll-call");
     t.setDaemon(true);
     t.start();
-    String missing;
+    String answers; // the most entered, then "RANK ENTERED HOST" for each rank to name
     try {
-      missing = call.get(ROLL_CALL_MS + 5000, TimeUnit.MILLISECONDS);
+      answers = call.get(ROLL_CALL_MS + 5000, TimeUnit.MILLISECONDS);
     } catch (ExecutionException | TimeoutException | InterruptedException e) {
       if (e instanceof InterruptedException) {
         Thread.currentThread().interrupt();
@@ -282,19 +284,39 @@ public final class C10dGroup implements Group {
           + (cause instanceof TimeoutException ? "no answer" : firstLine(cause.getMessage()))
           + ")";
     }
-    if (missing.isEmpty()) {
-      return "every other worker answered a roll call";
+    List<String> lines = answers.lines().toList();
+    long most = Long.parseLong(lines.get(0));
+    List<String> silent = new ArrayList<>();
+    List<String> behind = new ArrayList<>();
+    for (String line : lines.subList(1, lines.size())) {
+      String[] f = line.split(" ", 3); // RANK ENTERED HOST
+      String named = "rank " + f[0] + " on " + f[2];
+      long entered = Long.parseLong(f[1]);
+      if (entered < 0) {
+        silent.add(named);
+      } else {
+        behind.add(named + " (" + entered + ")");
+      }
     }
-    List<String> named = new ArrayList<>();
-    for (String line : missing.lines().toList()) {
-      int space = line.indexOf(' ');
-      named.add("rank " + line.substring(0, space) + " on " + line.substring(space + 1));
+    List<String> parts = new ArrayList<>();
+    if (!silent.isEmpty()) {
+      parts.add(
+          "no answer to a roll call within "
+              + ROLL_CALL_MS / 1000
+              + " s (dead, or the whole process frozen): "
+              + String.join(", ", silent));
     }
-    // on Gloo, a worker still waiting on a live one answers only after its own timeout
-    return "did not answer a roll call within "
-        + ROLL_CALL_MS / 1000
-        + " s (dead, hung, or still waiting on one that is): "
-        + String.join(", ", named);
+    if (!behind.isEmpty()) {
+      parts.add(
+          "alive but behind, the others waiting on it (hung or slow outside the collectives;"
+              + " collectives entered, against "
+              + most
+              + "): "
+              + String.join(", ", behind));
+    }
+    return parts.isEmpty()
+        ? "every worker answered a roll call, none behind the others"
+        : String.join("; ", parts);
   }
 
   /** This machine's name, which the other workers' messages give when this one fails. */
