@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A Kubernetes PyTorchJob's two pods, as two hosts on this machine: network namespaces joined by a
+# veth pair, each with its own interface and address (10.77.0.1, .2), its own hostname (a UTS
+# namespace) and an /etc/hosts in place of the cluster's DNS, each running one Tilt worker with the
+# variables Kubeflow's training operator sets (MASTER_ADDR the master pod's name, MASTER_PORT 23456,
+# WORLD_SIZE, RANK) and a run directory both see, as a shared volume. Unlike every loopback run, the
+# workers meet over a real interface, by name, and Gloo picks its device from the hostname (no
+# GLOO_SOCKET_IFNAME), as it does in a pod. Checks, against `tilt train --nproc 2` on loopback:
+#   1. 5 SFT steps on the two pods: losses and weights bitwise equal;
+#   2. the worker pod's process killed with -9 after step 20: the master pod's worker fails within
+#      the timeout naming rank 1 and its pod's hostname; both pods started again with --resume auto
+#      (restartPolicy: OnFailure) finish 60 steps bitwise equal to an uninterrupted run.
+# Needs root (ip netns, unshare). Not a cluster: no kubelet, no operator, no DNS server. Ends with
+# one JSON line; not in CI; result: README.
+#   scripts/check-pods.sh ENV_SH [WORK_DIR]   (ENV_SH: the env.sh of scripts/build-jni.sh)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+env_sh="${1:?usage: scripts/check-pods.sh ENV_SH [WORK_DIR]}"
+work="${2:-${TMPDIR:-/tmp}/tilt-pods}"
+# shellcheck disable=SC1090
+source "$env_sh"
+[[ $EUID -eq 0 ]] || { echo "check-pods: needs root (ip netns, unshare --uts)" >&2; exit 1; }
+rm -rf "$work" && mkdir -p "$work"
+cd "$here"
+export TILT_THREADS=1
+short=(--set train.max_steps=5 --set data.eval=null)
+long=(--set train.max_steps=60 --set data.eval=null --set checkpoint.every_steps=10 --set dist.timeout_s=20)
+job=tilt-dpo
+pods=("$job-master-0" "$job-worker-0")
+addrs=(10.77.0.1 10.77.0.2)
+
+cleanup() {
+  for i in 0 1; do
+    ip netns pids "${pods[$i]}" 2> /dev/null | xargs -r kill -9 2> /dev/null || true
+    ip netns del "${pods[$i]}" 2> /dev/null || true
+    rm -rf "/etc/netns/${pods[$i]}"
+  done
+}
+trap cleanup EXIT
+cleanup
+ip link add veth-m type veth peer name veth-w
+for i in 0 1; do
+  ns="${pods[$i]}" dev=$([[ $i == 0 ]] && echo veth-m || echo veth-w)
+  ip netns add "$ns"
+  ip link set "$dev" netns "$ns"
+  ip -n "$ns" addr add "${addrs[$i]}/24" dev "$dev"
+  ip -n "$ns" link set "$dev" up
+  ip -n "$ns" link set lo up
+  mkdir -p "/etc/netns/$ns" # ip netns exec mounts its files over /etc
+  printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "${addrs[0]}" "${pods[0]}" "${addrs[1]}" "${pods[1]}" \
+    > "/etc/netns/$ns/hosts"
+done
+
+pod() { # INDEX LOG TRAIN-ARGS...: one pod's worker, with the operator's variables
+  local i="$1" log="$2"; shift 2
+  ip netns exec "${pods[$i]}" unshare --uts -- env MASTER_ADDR="${pods[0]}" MASTER_PORT=23456 \
+    WORLD_SIZE=2 RANK="$i" PYTHONUNBUFFERED=1 \
+    sh -c 'hostname "$0" && exec ./tilt train "$@"' "${pods[$i]}" "$@" > "$work/$log-pod$i.log" 2>&1
+}
+both() { # NAME LOG TRAIN-ARGS...
+  local name="$1" log="$2"; shift 2
+  pod 0 "$log" recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" &
+  local m=$!
+  pod 1 "$log" recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" || true
+  wait "$m" || true
+}
+bytes() { ip -n "${pods[0]}" -s -j link show veth-m | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
+
+echo "check-pods: reference runs (tilt train --nproc 2, loopback)" >&2
+./tilt train recipes/sft-tiny.yaml --run-dir "$work/nproc" "${short[@]}" --nproc 2 > "$work/nproc.log" 2>&1
+./tilt train recipes/sft-tiny.yaml --run-dir "$work/whole" "${long[@]}" --nproc 2 > "$work/whole.log" 2>&1
+echo "check-pods: two pods, 5 steps" >&2
+b0=$(bytes)
+both pods pods "${short[@]}"
+sent=$(($(bytes) - b0))
+echo "check-pods: two pods, kill -9 of the worker pod's process after step 20, then both again" >&2
+both killed killed "${long[@]}" &
+running=$!
+for _ in $(seq 1 240); do [[ -d "$work/killed/step-000020" ]] && break; sleep 0.5; done
+victim=$(ip netns pids "${pods[1]}" | while read -r p; do
+  [[ "$(cat /proc/"$p"/comm 2> /dev/null)" == java ]] && echo "$p"; done | head -1)
+[[ -n "$victim" ]] || { echo "check-pods: no worker in the worker pod to kill" >&2; exit 1; }
+t0=$(date +%s.%N)
+kill -9 "$victim"
+wait "$running" || true
+ended=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
+both killed resumed "${long[@]}" --resume auto
+python3 - "$work" "$ended" "$sent" "${pods[1]}" <<'PY'
+import filecmp, json, sys
+work, ended, sent, worker = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def losses(run):
+    return {j["step"]: j["train/loss"] for j in map(json.loads, open(f"{work}/{run}/metrics.jsonl"))
+            if "train/loss" in j}
+def same(run, ref, step):
+    w = f"/step-{step:06d}/model.safetensors"
+    return losses(run) == losses(ref) and filecmp.cmp(f"{work}/{run}{w}", f"{work}/{ref}{w}", shallow=False)
+master = open(f"{work}/killed-pod0.log", errors="replace").read()
+failure = next((l for l in master.splitlines() if "rank 0 of 2:" in l), "")
+resumed = open(f"{work}/resumed-pod0.log", errors="replace").read()
+out = {"check": "pytorchjob-pods",
+       "two_pods_bitwise": same("pods", "nproc", 5),
+       "bytes_over_the_veth_5_steps": sent,
+       "killed_worker_pod_job_ended_s": ended,
+       "master_named_rank_1_and_its_pod": f"rank 1 on {worker}" in failure,
+       "master_failure": failure[:400],
+       "resumed_from_checkpoint": "resuming from" in resumed,
+       "resume_auto_bitwise_uninterrupted": same("killed", "whole", 60)}
+print(json.dumps(out))
+sys.exit(0 if all(v for k, v in out.items() if k.endswith(("bitwise", "pod", "checkpoint"))) and sent > 0 else 1)
+PY
