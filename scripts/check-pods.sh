@@ -19,60 +19,30 @@ env_sh="${1:?usage: scripts/check-pods.sh ENV_SH [WORK_DIR]}"
 work="${2:-${TMPDIR:-/tmp}/tilt-pods}"
 # shellcheck disable=SC1090
 source "$env_sh"
-[[ $EUID -eq 0 ]] || { echo "check-pods: needs root (ip netns, unshare --uts)" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work"
 cd "$here"
 export TILT_THREADS=1
 short=(--set train.max_steps=5 --set data.eval=null)
 long=(--set train.max_steps=60 --set data.eval=null --set checkpoint.every_steps=10 --set dist.timeout_s=20)
-job=tilt-dpo
-pods=("$job-master-0" "$job-worker-0")
-addrs=(10.77.0.1 10.77.0.2)
-
-cleanup() {
-  for i in 0 1; do
-    ip netns pids "${pods[$i]}" 2> /dev/null | xargs -r kill -9 2> /dev/null || true
-    ip netns del "${pods[$i]}" 2> /dev/null || true
-    rm -rf "/etc/netns/${pods[$i]}"
-  done
-}
-trap cleanup EXIT
-cleanup
-ip link add veth-m type veth peer name veth-w
-for i in 0 1; do
-  ns="${pods[$i]}" dev=$([[ $i == 0 ]] && echo veth-m || echo veth-w)
-  ip netns add "$ns"
-  ip link set "$dev" netns "$ns"
-  ip -n "$ns" addr add "${addrs[$i]}/24" dev "$dev"
-  ip -n "$ns" link set "$dev" up
-  ip -n "$ns" link set lo up
-  mkdir -p "/etc/netns/$ns" # ip netns exec mounts its files over /etc
-  printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "${addrs[0]}" "${pods[0]}" "${addrs[1]}" "${pods[1]}" \
-    > "/etc/netns/$ns/hosts"
-done
-
-pod() { # INDEX LOG TRAIN-ARGS...: one pod's worker, with the operator's variables
-  local i="$1" log="$2"; shift 2
-  ip netns exec "${pods[$i]}" unshare --uts -- env MASTER_ADDR="${pods[0]}" MASTER_PORT=23456 \
-    WORLD_SIZE=2 RANK="$i" PYTHONUNBUFFERED=1 \
-    sh -c 'hostname "$0" && exec ./tilt train "$@"' "${pods[$i]}" "$@" > "$work/$log-pod$i.log" 2>&1
-}
+# shellcheck source=lib/pods.sh
+source "$here/scripts/lib/pods.sh"
+trap pods_down EXIT
+pods_up
 both() { # NAME LOG TRAIN-ARGS...
   local name="$1" log="$2"; shift 2
-  pod 0 "$log" recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" &
+  pod 0 "$work/$log-pod0.log" train recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" &
   local m=$!
-  pod 1 "$log" recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" || true
+  pod 1 "$work/$log-pod1.log" train recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" || true
   wait "$m" || true
 }
-bytes() { ip -n "${pods[0]}" -s -j link show veth-m | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["bytes"])'; }
 
 echo "check-pods: reference runs (tilt train --nproc 2, loopback)" >&2
 ./tilt train recipes/sft-tiny.yaml --run-dir "$work/nproc" "${short[@]}" --nproc 2 > "$work/nproc.log" 2>&1
 ./tilt train recipes/sft-tiny.yaml --run-dir "$work/whole" "${long[@]}" --nproc 2 > "$work/whole.log" 2>&1
 echo "check-pods: two pods, 5 steps" >&2
-b0=$(bytes)
+b0=$(pods_tx_bytes)
 both pods pods "${short[@]}"
-sent=$(($(bytes) - b0))
+sent=$(($(pods_tx_bytes) - b0))
 echo "check-pods: two pods, kill -9 of the worker pod's process after step 20, then both again" >&2
 both killed killed "${long[@]}" &
 running=$!
