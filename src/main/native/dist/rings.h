@@ -60,8 +60,8 @@ void RingReduceScatter(c10::intrusive_ptr<c10d::Backend>& g, at::Tensor& out, co
     for (int s = 0; s < w - 1; s++, tag++) {
       std::vector<at::Tensor> sent{send};
       std::vector<at::Tensor> into_recv{got};
-      auto sending = g->send(sent, (r + 1) % w, tag);
       auto receiving = g->recv(into_recv, (r - 1 + w) % w, tag);
+      auto sending = g->send(sent, (r + 1) % w, tag);
       receiving->wait();
       sending->wait();
       at::Tensor into = s == w - 2 ? flat.narrow(0, off, len) : sum.narrow(0, 0, len);
@@ -86,8 +86,8 @@ void RingAllGather(c10::intrusive_ptr<c10d::Backend>& g, at::Tensor& out, const 
   for (int s = 0; s < w - 1; s++) {
     std::vector<at::Tensor> sent{slices[Mod(r - s, w)]};
     std::vector<at::Tensor> got{slices[Mod(r - s - 1, w)]};
-    auto sending = g->send(sent, (r + 1) % w, s);
     auto receiving = g->recv(got, (r - 1 + w) % w, s);
+    auto sending = g->send(sent, (r + 1) % w, s);
     receiving->wait();
     sending->wait();
   }

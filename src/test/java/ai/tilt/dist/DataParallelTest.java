@@ -386,6 +386,64 @@ class DataParallelTest {
     assertTrue(seconds < 90 + 15 * workers, "ended " + seconds + " s after the start");
   }
 
+  /**
+   * {@code tilt bench train --nproc 2}: one JSON line whose scaling is the one-worker step over the
+   * two-worker step, and whose MFU counts the batch's FLOPs against every worker's peak (it took
+   * one worker's, and read above 1 at two workers).
+   */
+  @Test
+  void theDataParallelBenchReportsScalingAndMfuOverEveryWorker() throws Exception {
+    Job j =
+        ok(
+            List.of(
+                "bench",
+                "train",
+                "--preset",
+                "tiny",
+                "--vocab-size",
+                "512",
+                "--batch-size",
+                "4",
+                "--micro-batch-size",
+                "2",
+                "--prompt-len",
+                "8",
+                "--completion-len",
+                "8",
+                "--steps",
+                "2",
+                "--nproc",
+                "2",
+                "--rounds",
+                "1"));
+    String line =
+        j.log()
+            .lines()
+            .filter(l -> l.startsWith("{\"bench\":\"train_data_parallel\""))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError(j.log()));
+    JsonNode out = JSON.readTree(line);
+    JsonNode one = out.get("one_worker_one_thread").get(0);
+    JsonNode two = out.get("data_parallel").get(0);
+    assertEquals(1, one.get("workers").asInt(), line);
+    assertEquals(2, two.get("workers").asInt(), line);
+    assertEquals(
+        one.get("step_s").asDouble() / two.get("step_s").asDouble(),
+        out.get("scaling").get(0).asDouble(),
+        0.002,
+        line);
+    for (JsonNode run : List.of(one, two)) {
+      double want =
+          6.0
+              * run.get("params_matmul").asDouble()
+              * run.get("tokens_per_s").asDouble()
+              / 1e9
+              / (run.get("matmul_peak_gflops").asDouble() * run.get("workers").asInt());
+      assertEquals(want, run.get("mfu_6n").asDouble(), 0.002 + 0.01 * want, line);
+      assertTrue(run.get("mfu_6n").asDouble() < 1.0, line);
+    }
+  }
+
   /** A 2-worker SFT job left running, its output in {@code log}. */
   private static Process startSft(Path dir, Path log, String[] sets) throws IOException {
     ProcessBuilder pb = ChildJvm.builder(List.of(), train("recipes/sft-tiny.yaml", dir, 2, sets));
