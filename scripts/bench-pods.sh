@@ -3,10 +3,10 @@
 # on a PyTorchJob's two pods played by network namespaces (scripts/lib/pods.sh), with the link
 # between them limited to each rate in turn (tc's token bucket on both ends), plain data
 # parallelism and ZeRO-1, rounds alternating. For each, the step and the gradient reduction (with
-# the norm) rank 0 measured, and the reduction the model gives: the bytes a worker sends per step
-# (2 (W - 1) / W of the gradients for an all-reduce, (W - 1) / W for ZeRO-1's reduce-scatter) over
-# the rate, plus the reduction measured on the unlimited link. Ends with one JSON line. Needs root;
-# not in CI; result: README.
+# the norm) rank 0 measured, and the time the README's model gives the transfer: the bytes a worker
+# sends per step (2 (W - 1) / W of the gradients for an all-reduce, (W - 1) / W for ZeRO-1's
+# reduce-scatter, whose all-gather of the weights then sends as much again) over the rate. Ends
+# with one JSON line. Needs root; not in CI; result: README.
 #   scripts/bench-pods.sh MODEL_DIR PREF_JSONL ENV_SH [ROUNDS] [RATES]   (RATES: "none 10gbit 1gbit")
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,7 +40,7 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 python3 - "$work" "$rounds" "${rates[@]}" <<'PY'
-import json, re, statistics, sys
+import json, re, sys
 work, rounds, rates = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def bits(rate):
     if rate == "none": return None
@@ -54,14 +54,13 @@ for rate in rates:
         rs = runs[(rate, z)]
         mb = rs[0]["allreduce_mb"]
         sent_mb = mb * (1 if z == 0 else 0.5)  # 2 (W-1)/W or (W-1)/W of the gradients, W = 2
-        base = statistics.median(x["gradient_reduce_s"] for x in runs[(rates[0], z)])
         row = {"link": rate, "zero": z,
                "step_s": [x["step_s"] for x in rs],
                "pairs_per_s": [x["pairs_per_s"] for x in rs],
                "gradient_reduce_s": [x["gradient_reduce_s"] for x in rs],
                "sent_mb_per_step": round(sent_mb, 1)}
         if bits(rate):
-            row["predicted_reduce_s"] = round(sent_mb * (1 << 20) * 8 / bits(rate) + base, 3)
+            row["transfer_s"] = round(sent_mb * (1 << 20) * 8 / bits(rate), 3)
         out["links"].append(row)
 print(json.dumps(out))
 PY

@@ -284,39 +284,7 @@ public final class C10dGroup implements Group {
           + (cause instanceof TimeoutException ? "no answer" : firstLine(cause.getMessage()))
           + ")";
     }
-    List<String> lines = answers.lines().toList();
-    long most = Long.parseLong(lines.get(0));
-    List<String> silent = new ArrayList<>();
-    List<String> behind = new ArrayList<>();
-    for (String line : lines.subList(1, lines.size())) {
-      String[] f = line.split(" ", 3); // RANK ENTERED HOST
-      String named = "rank " + f[0] + " on " + f[2];
-      long entered = Long.parseLong(f[1]);
-      if (entered < 0) {
-        silent.add(named);
-      } else {
-        behind.add(named + " (" + entered + ")");
-      }
-    }
-    List<String> parts = new ArrayList<>();
-    if (!silent.isEmpty()) {
-      parts.add(
-          "no answer to a roll call within "
-              + ROLL_CALL_MS / 1000
-              + " s (dead, or the whole process frozen): "
-              + String.join(", ", silent));
-    }
-    if (!behind.isEmpty()) {
-      parts.add(
-          "alive but behind, the others waiting on it (hung or slow outside the collectives;"
-              + " collectives entered, against "
-              + most
-              + "): "
-              + String.join(", ", behind));
-    }
-    return parts.isEmpty()
-        ? "every worker answered a roll call, none behind the others"
-        : String.join("; ", parts);
+    return RollCall.verdict(answers, ROLL_CALL_MS / 1000);
   }
 
   /** This machine's name, which the other workers' messages give when this one fails. */
