@@ -32,8 +32,8 @@ for r in $(seq 1 "$rounds"); do
     for zero in 0 1; do
       name="r$r-$rate-z$zero"
       echo "bench-pods: round $r, link $rate, zero $zero" >&2
-      pod 1 "$work/$name-pod1.log" "${bench[@]}" --zero "$zero" &
-      pod 0 "$work/$name-pod0.log" "${bench[@]}" --zero "$zero"
+      pod 1 "$work/$name-pod1.log" ./tilt "${bench[@]}" --zero "$zero" &
+      pod 0 "$work/$name-pod0.log" ./tilt "${bench[@]}" --zero "$zero"
       wait
       grep -o '{"bench":"dpo".*}' "$work/$name-pod0.log" | tail -1 > "$work/$name.json"
     done

@@ -9,14 +9,17 @@
 #   1. 5 SFT steps on the two pods: losses and weights bitwise equal;
 #   2. the worker pod's process killed with -9 after step 20: the master pod's worker fails within
 #      the timeout naming rank 1 and its pod's hostname; both pods started again with --resume auto
-#      (restartPolicy: OnFailure) finish 60 steps bitwise equal to an uninterrupted run.
+#      (restartPolicy: OnFailure) finish 60 steps bitwise equal to an uninterrupted run;
+#   3. with TORCHRUN: each pod runs torchrun with only the PET_* variables Kubeflow sets when a pod
+#      runs torchrun (a PyTorchJob's nprocPerNode, a Trainer v2 TrainJob): 5 steps bitwise equal.
 # Needs root (ip netns, unshare). Not a cluster: no kubelet, no operator, no DNS server. Ends with
 # one JSON line; not in CI; result: README.
-#   scripts/check-pods.sh ENV_SH [WORK_DIR]   (ENV_SH: the env.sh of scripts/build-jni.sh)
+#   scripts/check-pods.sh ENV_SH [WORK_DIR] [TORCHRUN]   (ENV_SH: the env.sh of scripts/build-jni.sh)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-env_sh="${1:?usage: scripts/check-pods.sh ENV_SH [WORK_DIR]}"
+env_sh="${1:?usage: scripts/check-pods.sh ENV_SH [WORK_DIR] [TORCHRUN]}"
 work="${2:-${TMPDIR:-/tmp}/tilt-pods}"
+torchrun="${3:-}"
 # shellcheck disable=SC1090
 source "$env_sh"
 rm -rf "$work" && mkdir -p "$work"
@@ -30,9 +33,9 @@ trap pods_down EXIT
 pods_up
 both() { # NAME LOG TRAIN-ARGS...
   local name="$1" log="$2"; shift 2
-  pod 0 "$work/$log-pod0.log" train recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" &
+  pod 0 "$work/$log-pod0.log" ./tilt train recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" &
   local m=$!
-  pod 1 "$work/$log-pod1.log" train recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" || true
+  pod 1 "$work/$log-pod1.log" ./tilt train recipes/sft-tiny.yaml --run-dir "$work/$name" "$@" || true
   wait "$m" || true
 }
 
@@ -55,8 +58,16 @@ kill -9 "$victim"
 wait "$running" || true
 ended=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
 both killed resumed "${long[@]}" --resume auto
+if [[ -n "$torchrun" ]]; then
+  echo "check-pods: torchrun in each pod, from the PET_* variables alone" >&2
+  for i in 0 1; do
+    pod_pet "$i" "$work/pet-pod$i.log" "$torchrun" --no-python ./tilt train recipes/sft-tiny.yaml \
+      --run-dir "$work/pet" "${short[@]}" &
+  done
+  wait
+fi
 python3 - "$work" "$ended" "$sent" "${pods[1]}" <<'PY'
-import filecmp, json, sys
+import filecmp, json, os, sys
 work, ended, sent, worker = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def losses(run):
     return {j["step"]: j["train/loss"] for j in map(json.loads, open(f"{work}/{run}/metrics.jsonl"))
@@ -75,6 +86,8 @@ out = {"check": "pytorchjob-pods",
        "master_failure": failure[:400],
        "resumed_from_checkpoint": "resuming from" in resumed,
        "resume_auto_bitwise_uninterrupted": same("killed", "whole", 60)}
+if os.path.isdir(f"{work}/pet"):
+    out["torchrun_in_pods_from_pet_bitwise"] = same("pet", "nproc", 5)
 print(json.dumps(out))
 sys.exit(0 if all(v for k, v in out.items() if k.endswith(("bitwise", "pod", "checkpoint"))) and sent > 0 else 1)
 PY

@@ -2,7 +2,8 @@
 # a veth pair (veth-m, veth-w), each with its own address (10.77.0.1, .2), hostname (a UTS
 # namespace per process) and /etc/hosts in place of the cluster's DNS. Sourced by
 # scripts/check-pods.sh and scripts/bench-pods.sh; needs root. Defines pods, pods_up, pods_down,
-# pod (one worker with the variables Kubeflow's training operator sets) and pods_link_rate.
+# pod and pod_pet (a worker with the variables Kubeflow's operators set), pods_link_rate and
+# pods_tx_bytes.
 pods=(tilt-dpo-master-0 tilt-dpo-worker-0)
 pod_addrs=(10.77.0.1 10.77.0.2)
 pod_devs=(veth-m veth-w)
@@ -45,13 +46,25 @@ pods_link_rate() {
   done
 }
 
-# pod INDEX LOG COMMAND...: COMMAND (./tilt's arguments) as pod INDEX's worker, output to LOG
+# pod INDEX LOG PROGRAM ARGS...: PROGRAM as pod INDEX's worker, output to LOG, with the variables
+# Kubeflow's training operator sets for a PyTorchJob of one process per pod
 pod() {
   local i="$1" log="$2"
   shift 2
   ip netns exec "${pods[$i]}" unshare --uts -- env MASTER_ADDR="${pods[0]}" MASTER_PORT=23456 \
     WORLD_SIZE=2 RANK="$i" PYTHONUNBUFFERED=1 \
-    sh -c 'hostname "$0" && exec ./tilt "$@"' "${pods[$i]}" "$@" > "$log" 2>&1
+    sh -c 'hostname "$0" && exec "$@"' "${pods[$i]}" "$@" > "$log" 2>&1
+}
+
+# pod_pet INDEX LOG PROGRAM ARGS...: the same with the variables torchrun reads for its arguments,
+# which Kubeflow's operators set when the pod runs torchrun (a PyTorchJob's nprocPerNode, a Trainer
+# v2 TrainJob): PET_NNODES, PET_NPROC_PER_NODE, PET_NODE_RANK, PET_MASTER_ADDR, PET_MASTER_PORT
+pod_pet() {
+  local i="$1" log="$2"
+  shift 2
+  ip netns exec "${pods[$i]}" unshare --uts -- env PET_NNODES=2 PET_NPROC_PER_NODE=1 \
+    PET_NODE_RANK="$i" PET_MASTER_ADDR="${pods[0]}" PET_MASTER_PORT=23456 PYTHONUNBUFFERED=1 \
+    sh -c 'hostname "$0" && exec "$@"' "${pods[$i]}" "$@" > "$log" 2>&1
 }
 
 # pods_tx_bytes: bytes the master pod has sent over the link
