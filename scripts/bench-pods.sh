@@ -33,8 +33,11 @@ for r in $(seq 1 "$rounds"); do
       name="r$r-$rate-z$zero"
       echo "bench-pods: round $r, link $rate, zero $zero" >&2
       pod 1 "$work/$name-pod1.log" ./tilt "${bench[@]}" --zero "$zero" &
-      pod 0 "$work/$name-pod0.log" ./tilt "${bench[@]}" --zero "$zero"
-      wait
+      worker=$!
+      pod 0 "$work/$name-pod0.log" ./tilt "${bench[@]}" --zero "$zero" ||
+        { tail -5 "$work/$name-pod0.log" >&2; echo "bench-pods: $name failed on the master pod" >&2; exit 1; }
+      wait "$worker" ||
+        { tail -5 "$work/$name-pod1.log" >&2; echo "bench-pods: $name failed on the worker pod" >&2; exit 1; }
       grep -o '{"bench":"dpo".*}' "$work/$name-pod0.log" | tail -1 > "$work/$name.json"
     done
   done
@@ -53,12 +56,12 @@ for rate in rates:
     for z in (0, 1):
         rs = runs[(rate, z)]
         mb = rs[0]["allreduce_mb"]
-        sent_mb = mb * (1 if z == 0 else 0.5)  # 2 (W-1)/W or (W-1)/W of the gradients, W = 2
+        sent_mb = mb * (1 if z == 0 else 0.5)  # the reduction's: 2 (W-1)/W or (W-1)/W, W = 2
         row = {"link": rate, "zero": z,
                "step_s": [x["step_s"] for x in rs],
                "pairs_per_s": [x["pairs_per_s"] for x in rs],
                "gradient_reduce_s": [x["gradient_reduce_s"] for x in rs],
-               "sent_mb_per_step": round(sent_mb, 1)}
+               "reduce_sent_mb_per_step": round(sent_mb, 1)}
         if bits(rate):
             row["transfer_s"] = round(sent_mb * (1 << 20) * 8 / bits(rate), 3)
         out["links"].append(row)

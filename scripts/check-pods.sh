@@ -50,8 +50,11 @@ echo "check-pods: two pods, kill -9 of the worker pod's process after step 20, t
 both killed killed "${long[@]}" &
 running=$!
 for _ in $(seq 1 240); do [[ -d "$work/killed/step-000020" ]] && break; sleep 0.5; done
-victim=$(ip netns pids "${pods[1]}" | while read -r p; do
-  [[ "$(cat /proc/"$p"/comm 2> /dev/null)" == java ]] && echo "$p"; done | head -1)
+[[ -d "$work/killed/step-000020" ]] || { echo "check-pods: no step 20 within 2 minutes" >&2; exit 1; }
+victim=""
+for p in $(ip netns pids "${pods[1]}"); do
+  [[ "$(cat /proc/"$p"/comm 2> /dev/null)" == java ]] && { victim=$p; break; }
+done
 [[ -n "$victim" ]] || { echo "check-pods: no worker in the worker pod to kill" >&2; exit 1; }
 t0=$(date +%s.%N)
 kill -9 "$victim"
@@ -66,28 +69,23 @@ if [[ -n "$torchrun" ]]; then
   done
   wait
 fi
-python3 - "$work" "$ended" "$sent" "${pods[1]}" <<'PY'
-import filecmp, json, os, sys
+PYTHONPATH="$here/scripts/lib${PYTHONPATH:+:$PYTHONPATH}" python3 - "$work" "$ended" "$sent" "${pods[1]}" <<'PY'
+import json, os, sys
+from runs import same
 work, ended, sent, worker = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-def losses(run):
-    return {j["step"]: j["train/loss"] for j in map(json.loads, open(f"{work}/{run}/metrics.jsonl"))
-            if "train/loss" in j}
-def same(run, ref, step):
-    w = f"/step-{step:06d}/model.safetensors"
-    return losses(run) == losses(ref) and filecmp.cmp(f"{work}/{run}{w}", f"{work}/{ref}{w}", shallow=False)
 master = open(f"{work}/killed-pod0.log", errors="replace").read()
 failure = next((l for l in master.splitlines() if "rank 0 of 2:" in l), "")
 resumed = open(f"{work}/resumed-pod0.log", errors="replace").read()
 out = {"check": "pytorchjob-pods",
-       "two_pods_bitwise": same("pods", "nproc", 5),
+       "two_pods_bitwise": same(work, "pods", "nproc", 5),
        "bytes_over_the_veth_5_steps": sent,
        "killed_worker_pod_job_ended_s": ended,
        "master_named_rank_1_and_its_pod": f"rank 1 on {worker}" in failure,
        "master_failure": failure[:400],
        "resumed_from_checkpoint": "resuming from" in resumed,
-       "resume_auto_bitwise_uninterrupted": same("killed", "whole", 60)}
+       "resume_auto_bitwise_uninterrupted": same(work, "killed", "whole", 60)}
 if os.path.isdir(f"{work}/pet"):
-    out["torchrun_in_pods_from_pet_bitwise"] = same("pet", "nproc", 5)
+    out["torchrun_in_pods_from_pet_bitwise"] = same(work, "pet", "nproc", 5)
 print(json.dumps(out))
 sys.exit(0 if all(v for k, v in out.items() if k.endswith(("bitwise", "pod", "checkpoint"))) and sent > 0 else 1)
 PY

@@ -36,19 +36,15 @@ for _ in $(seq 1 1200); do [[ -d "$work/requeued/step-000020" ]] && break; sleep
   { echo "check-slurm: job $b reached no step 20 in 10 minutes (pending?)" >&2; exit 1; }
 scontrol requeue "$b"
 wait_gone "$b"
-python3 - "$work" <<'PY'
-import filecmp, json, sys
+PYTHONPATH="$here/scripts/lib${PYTHONPATH:+:$PYTHONPATH}" python3 - "$work" <<'PY'
+import json, sys
+from runs import same
 work = sys.argv[1]
-def losses(run):
-    return {j["step"]: j["train/loss"] for j in map(json.loads, open(f"{work}/{run}/metrics.jsonl"))
-            if "train/loss" in j}
 log = open(f"{work}/requeued.out", errors="replace").read()
-w = "step-000060/model.safetensors"
 out = {"check": "slurm",
        "tasks_stopped_with_75": log.count("Exited with exit code 75"),
        "resumed_from": next((l.split()[-1] for l in log.splitlines() if "resuming from" in l), None),
-       "requeued_bitwise_uninterrupted": losses("requeued") == losses("whole")
-       and filecmp.cmp(f"{work}/requeued/{w}", f"{work}/whole/{w}", shallow=False)}
+       "requeued_bitwise_uninterrupted": same(work, "requeued", "whole", 60)}
 print(json.dumps(out))
 sys.exit(0 if out["requeued_bitwise_uninterrupted"] and out["resumed_from"] else 1)
 PY

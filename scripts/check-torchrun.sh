@@ -53,23 +53,18 @@ wait "$agents" || true
 ended=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
 LOG=resumed two_nodes killed --rdzv-backend c10d --rdzv-endpoint 127.0.0.1:$((port + 3)) --rdzv-id k2 \
   -- "${long[@]}" --resume auto
-python3 - "$work" "$ended" <<'PY'
-import filecmp, json, sys
+PYTHONPATH="$here/scripts/lib${PYTHONPATH:+:$PYTHONPATH}" python3 - "$work" "$ended" <<'PY'
+import json, sys
+from runs import same
 work, ended = sys.argv[1], float(sys.argv[2])
-def losses(run):
-    return {j["step"]: j["train/loss"] for j in map(json.loads, open(f"{work}/{run}/metrics.jsonl"))
-            if "train/loss" in j}
-def same(run, ref, step):
-    w = f"/step-{step:06d}/model.safetensors"
-    return losses(run) == losses(ref) and filecmp.cmp(f"{work}/{run}{w}", f"{work}/{ref}{w}", shallow=False)
 survivor = open(f"{work}/killed-node0.log", errors="replace").read()
 out = {"check": "torchrun",
-       "standalone_2_workers_bitwise": same("standalone", "nproc", 5),
-       "two_agents_c10d_bitwise": same("c10d", "nproc", 5),
-       "two_agents_static_bitwise": same("static", "nproc", 5),
+       "standalone_2_workers_bitwise": same(work, "standalone", "nproc", 5),
+       "two_agents_c10d_bitwise": same(work, "c10d", "nproc", 5),
+       "two_agents_static_bitwise": same(work, "static", "nproc", 5),
        "killed_rank_1_job_ended_s": ended,
        "survivor_named_itself": "rank 0 of 2:" in survivor,
-       "resume_auto_bitwise_uninterrupted": same("killed", "whole", 60)}
+       "resume_auto_bitwise_uninterrupted": same(work, "killed", "whole", 60)}
 print(json.dumps(out))
 sys.exit(0 if all(v for k, v in out.items() if k.endswith(("bitwise", "itself"))) else 1)
 PY

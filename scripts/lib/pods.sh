@@ -15,6 +15,7 @@ pods_down() {
     ip netns del "${pods[$i]}" 2> /dev/null || true
     rm -rf "/etc/netns/${pods[$i]}"
   done
+  ip link del veth-m 2> /dev/null || true # left by a pods_up that stopped half-way
 }
 
 pods_up() {

@@ -162,7 +162,7 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
     }
     g = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, o);
   }
-  auto watcher = std::make_unique<Watcher>(WatcherStore(S(env, host), port, p), rank);
+  auto watcher = std::make_unique<Watcher>(WatcherStore(S(env, host), port, p, timeout), rank, world);
   return reinterpret_cast<jlong>(new Job{g, store, rank, world, std::move(watcher)});
   CATCH(0)
 }
@@ -172,8 +172,12 @@ JNI(jlong, init, jstring host, jint port, jint rank, jint world, jstring backend
 JNI(jstring, rollCall, jlong h, jlong waitMs) {
   TRY
   Job& j = J(h);
+  // copies: Java gives up on a roll call that hangs, and may destroy the group while this runs on
+  c10::intrusive_ptr<c10d::Store> store = j.store;
+  const int rank = j.rank, world = j.world;
+  const int64_t entered = j.watcher->Entered();
   j.group->abort();
-  std::string out = RollCall(*j.store, j.rank, j.world, j.watcher->Entered(), waitMs);
+  std::string out = RollCall(*store, rank, world, entered, waitMs);
   return env->NewStringUTF(out.c_str());
   CATCH(nullptr)
 }
@@ -387,8 +391,7 @@ JNI(void, barrier, jlong g) {
 
 JNI(void, destroy, jlong g) {
   TRY
-  Job* job = reinterpret_cast<Job*>(g);
+  std::unique_ptr<Job> job(reinterpret_cast<Job*>(g));  // deleted even when shutdown throws
   job->group->shutdown();
-  delete job;
   CATCH()
 }

@@ -12,17 +12,30 @@ final class RollCall {
   private RollCall() {}
 
   /**
+   * Names the workers that gave no answer (dead); when none died, the live ones behind the others
+   * (the one they all waited on). After a death, the live workers behind are most likely still
+   * computing their step, so they are not named.
+   *
    * @param answers the library's answer
    * @param waitSeconds how long the roll call waited, for the message
    */
   static String verdict(String answers, long waitSeconds) {
+    try {
+      return words(answers, waitSeconds);
+    } catch (RuntimeException e) { // never hide the collective's own error behind this one
+      return "a roll call answered what Tilt cannot read: " + answers.strip().replace('\n', ';');
+    }
+  }
+
+  private static String words(String answers, long waitSeconds) {
     List<String> lines = answers.lines().toList();
-    long most = Long.parseLong(lines.get(0));
+    long most = Long.parseLong(lines.get(0).strip());
     List<String> silent = new ArrayList<>();
     List<String> behind = new ArrayList<>();
     for (String line : lines.subList(1, lines.size())) {
       String[] f = line.split(" ", 3); // RANK ENTERED HOST
-      String named = "rank " + f[0] + " on " + f[2];
+      String host = f.length < 3 || f[2].isBlank() ? "host unknown" : f[2];
+      String named = "rank " + Integer.parseInt(f[0]) + " on " + host;
       long entered = Long.parseLong(f[1]);
       if (entered < 0) {
         silent.add(named);
@@ -30,24 +43,19 @@ final class RollCall {
         behind.add(named + " (" + entered + ")");
       }
     }
-    List<String> parts = new ArrayList<>();
     if (!silent.isEmpty()) {
-      parts.add(
-          "no answer to a roll call within "
-              + waitSeconds
-              + " s (dead, or the whole process frozen): "
-              + String.join(", ", silent));
+      return "no answer to a roll call within "
+          + waitSeconds
+          + " s (dead, or the whole process frozen): "
+          + String.join(", ", silent);
     }
     if (!behind.isEmpty()) {
-      parts.add(
-          "alive but behind, the others waiting on it (hung or slow outside the collectives;"
-              + " collectives entered, against "
-              + most
-              + "): "
-              + String.join(", ", behind));
+      return "alive but behind, the others waiting on it (hung or slow outside the collectives;"
+          + " collectives entered, against "
+          + most
+          + "): "
+          + String.join(", ", behind);
     }
-    return parts.isEmpty()
-        ? "every worker answered a roll call, none behind the others"
-        : String.join("; ", parts);
+    return "every worker answered a roll call, none behind the others";
   }
 }

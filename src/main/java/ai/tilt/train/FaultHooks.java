@@ -9,8 +9,8 @@ import java.util.Map;
  * Failures that tests plant in one worker of a data-parallel job at one step, through system
  * properties (the launcher passes its {@code -D} flags to every worker): {@code
  * -Dtilt.dist.perturb=RANK@STEP} (a worker whose weights drift, for the divergence guard) and
- * {@code -Dtilt.dist.stall=RANK@STEP} (a worker that hangs, for the roll call). Nothing happens
- * without them.
+ * {@code -Dtilt.dist.stall=RANK@STEP} (a worker that hangs, for the roll call) and {@code
+ * -Dtilt.dist.die=RANK@STEP} (one that dies, for the roll call). Nothing happens without them.
  */
 final class FaultHooks {
   private FaultHooks() {}
@@ -30,8 +30,14 @@ final class FaultHooks {
     }
   }
 
-  /** After {@code step}, worker RANK stops answering, as a hung one does (until it is killed). */
-  static void stallIfAsked(Group group, long step) {
+  /**
+   * After {@code step}, worker RANK stops answering, as a hung one does (until it is killed), or,
+   * with {@code tilt.dist.die}, ends at once with code 137, as one killed with -9 does.
+   */
+  static void failIfAsked(Group group, long step) {
+    if (asked("tilt.dist.die", group, step)) {
+      Runtime.getRuntime().halt(137);
+    }
     if (!asked("tilt.dist.stall", group, step)) {
       return;
     }

@@ -163,7 +163,7 @@ public final class Trainer {
             state = state.afterStep(res.applied(), lr, tokens);
             listener.stepped(state.step(), res);
             FaultHooks.perturbIfAsked(group, policy.trainable(), state.step());
-            FaultHooks.stallIfAsked(group, state.step());
+            FaultHooks.failIfAsked(group, state.step());
             if (crossed(state.step() - 1, state.step(), r.dist().checkEvery())) {
               WeightGuard.check(group, policy.trainable(), "after step " + state.step());
             }
