@@ -8,8 +8,8 @@
 // is the one they wait for (hung, or slow, outside the collectives); the ranks waiting on it have
 // entered as many as the most, and are not named. When a rank died, the live ones behind are most
 // likely still computing their step (the death, not they, stopped the job): ai.tilt.dist.RollCall
-// then names the dead alone. Before the watchers, a roll call at 4 or more Gloo
-// workers named the ranks still waiting on a live one along with the one they waited for.
+// then names the dead alone. Before the watchers, a roll call at 4 or more Gloo workers named the
+// ranks still waiting on a live one along with the one they waited for.
 #pragma once
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -61,7 +61,10 @@ class Watcher {
   // without closing the connection can hold a call for TCP's whole retransmission time, which a
   // worker's exit must not wait for.
   ~Watcher() {
-    state_->stop = true;
+    {
+      std::lock_guard<std::mutex> l(state_->mu);  // else the wake can fall between check and wait
+      state_->stop = true;
+    }
     state_->cv.notify_all();
   }
 
