@@ -62,3 +62,13 @@ fi
 source "$out/env.sh"
 echo "test-dist: the data-parallel tests on libtorch $version ($PYTORCH_FLAVOR), $TILT_DIST_LIBRARY" >&2
 mvn -B -o test -Dspotless.check.skip=true -Dtilt.test.groups=dist -Dtilt.test.excluded= "$@"
+# TILT_CHECK_PODS=1 (.ci/run): then two workers as a PyTorchJob's two pods, in network namespaces
+# (scripts/check-pods.sh: over a real interface, by hostname, a pod killed and resumed), where this
+# machine lets us make them
+if [[ "${TILT_CHECK_PODS:-0}" == 1 ]]; then
+  if [[ $EUID -eq 0 ]] && ip netns add tilt-probe 2> /dev/null && ip netns del tilt-probe; then
+    scripts/check-pods.sh "$out/env.sh"
+  else
+    echo "test-dist: the two-pod check did not run: it needs root and network namespaces (ip netns)" >&2
+  fi
+fi
